@@ -1,0 +1,3 @@
+from tagtrail.cli import main
+
+raise SystemExit(main())

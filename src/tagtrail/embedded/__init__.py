@@ -1,0 +1,1 @@
+"""Embedded OpenSearch node for development and tests."""
