@@ -1,0 +1,99 @@
+"""Settings, read once from ``TAGTRAIL_*`` environment variables into a frozen Struct.
+
+Every field of :class:`Settings` maps to ``TAGTRAIL_<FIELD>`` (upper case); values are
+converted with msgspec, so a bad value fails at start-up with the variable's name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+from tagtrail.errors import ConfigError
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_home() -> str:
+    return str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tagtrail")
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    # OpenSearch. None means: use the embedded node (started on demand by `tagtrail serve`).
+    opensearch_url: str | None = None
+    opensearch_user: str | None = None
+    opensearch_password: str | None = None
+    opensearch_verify_certs: bool = True
+    opensearch_timeout_s: float = 30.0
+    index_prefix: str = "tagtrail"
+    index_replicas: int = 0
+    index_shards: int = 1
+
+    # The embedded node (development and tests).
+    home: str = msgspec.field(default_factory=_default_home)
+    embedded_port: int = 9200
+    embedded_heap: str = "1g"
+
+    # HTTP server.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    dev: bool = False
+    max_request_bytes: int = 50 * 1024 * 1024
+
+    # Data folders (mappings and taxonomy are data, versioned with the repo).
+    mappings_dir: str = str(_REPO_ROOT / "index_mappings")
+    taxonomy_dir: str = str(_REPO_ROOT / "taxonomy" / "default")
+
+    # Vision model.
+    model: str = "openai/clip-vit-base-patch32"
+    model_device: str | None = None
+    model_dtype: str = "float32"
+    batch_size: int = 32
+
+    # Access: a TOML/YAML/JSON file of hashed API keys; auth off only when dev and no file.
+    api_keys_file: str | None = None
+    max_page_size: int = 100
+    max_query_depth: int = 12
+    max_bulk_assets: int = 200
+
+    @property
+    def embedded(self) -> bool:
+        return self.opensearch_url is None
+
+    @property
+    def effective_opensearch_url(self) -> str:
+        return self.opensearch_url or f"http://127.0.0.1:{self.embedded_port}"
+
+    def index_name(self, logical: str) -> str:
+        """The alias under which a logical index (``assets``, ``tag_events``) is served."""
+        return f"{self.index_prefix}-{logical}"
+
+    def with_changes(self, **changes: object) -> Settings:
+        return msgspec.structs.replace(self, **changes)
+
+
+ENV_PREFIX = "TAGTRAIL_"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from the environment; ``overrides`` win over it (used by the CLI)."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for field in msgspec.structs.fields(Settings):
+        key = ENV_PREFIX + field.name.upper()
+        if key in env and env[key] != "":
+            raw[field.name] = env[key]
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        # msgspec names the field as `$.field`; say which variable that is.
+        message = str(exc)
+        for field in msgspec.structs.fields(Settings):
+            if f"$.{field.name}" in message:
+                message = f"{ENV_PREFIX}{field.name.upper()}: {message}"
+                break
+        raise ConfigError(f"invalid configuration: {message}") from exc

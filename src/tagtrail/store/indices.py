@@ -1,0 +1,122 @@
+"""Versioned index mappings applied idempotently through aliases.
+
+``index_mappings/<logical>/v<N>.json`` defines version N of a logical index. The concrete
+index is ``<prefix>-<logical>-v<N>`` and is served under the alias ``<prefix>-<logical>``.
+Applying is idempotent: the newest version is created if missing and the alias is pointed
+at it; when the alias still points at an older version, documents are reindexed into the
+new one and the alias is swapped atomically — so a mapping change is a reindex plus a swap.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import NotFoundError, RequestError
+
+from tagtrail.config import Settings
+from tagtrail.errors import ConfigError
+
+LOGICAL_INDICES = ("assets", "tag_events")
+_VERSION_FILE = re.compile(r"^v(\d+)\.json$")
+
+
+class IndexSpec(msgspec.Struct, kw_only=True, frozen=True):
+    logical: str
+    version: int
+    alias: str
+    concrete: str
+    body: dict[str, Any]
+
+
+class IndexState(msgspec.Struct, kw_only=True, frozen=True):
+    alias: str
+    concrete: str
+    created: bool
+    migrated_from: str | None = None
+    documents_moved: int = 0
+
+
+def load_spec(settings: Settings, logical: str) -> IndexSpec:
+    folder = Path(settings.mappings_dir) / logical
+    versions: list[tuple[int, Path]] = []
+    for path in folder.glob("v*.json"):
+        match = _VERSION_FILE.match(path.name)
+        if match:
+            versions.append((int(match.group(1)), path))
+    if not versions:
+        raise ConfigError(f"no mapping versions found in {folder} (expected v1.json, ...)")
+    version, path = max(versions)
+    try:
+        body = msgspec.json.decode(path.read_bytes())
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{path}: invalid JSON: {exc}") from exc
+    if not isinstance(body, dict) or "mappings" not in body:
+        raise ConfigError(f"{path}: expected an object with 'settings' and 'mappings'")
+    body.pop("_comment", None)
+    index_settings = body.setdefault("settings", {}).setdefault("index", {})
+    index_settings["number_of_replicas"] = settings.index_replicas
+    index_settings["number_of_shards"] = settings.index_shards
+    alias = settings.index_name(logical)
+    return IndexSpec(logical=logical, version=version, alias=alias,
+                     concrete=f"{alias}-v{version}", body=body)
+
+
+async def _alias_targets(client: AsyncOpenSearch, alias: str) -> list[str]:
+    try:
+        result = await client.indices.get_alias(name=alias)
+    except NotFoundError:
+        return []
+    return sorted(result.keys())
+
+
+async def ensure_index(client: AsyncOpenSearch, spec: IndexSpec) -> IndexState:
+    created = False
+    if not await client.indices.exists(index=spec.concrete):
+        try:
+            await client.indices.create(index=spec.concrete, body=spec.body)
+            created = True
+        except RequestError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+    targets = await _alias_targets(client, spec.alias)
+    if targets == [spec.concrete]:
+        return IndexState(alias=spec.alias, concrete=spec.concrete, created=created)
+    moved = 0
+    old = [t for t in targets if t != spec.concrete]
+    for source in old:
+        # Older mapping version behind the alias: copy its documents across first.
+        result = await client.reindex(
+            body={"source": {"index": source}, "dest": {"index": spec.concrete,
+                                                        "op_type": "create"},
+                  "conflicts": "proceed"},
+            refresh=True, wait_for_completion=True)
+        moved += int(result.get("created", 0))
+    actions: list[dict[str, Any]] = [{"remove": {"index": t, "alias": spec.alias}} for t in old]
+    actions.append({"add": {"index": spec.concrete, "alias": spec.alias}})
+    await client.indices.update_aliases(body={"actions": actions})
+    return IndexState(alias=spec.alias, concrete=spec.concrete, created=created,
+                      migrated_from=",".join(old) or None, documents_moved=moved)
+
+
+async def ensure_indices(client: AsyncOpenSearch, settings: Settings) -> list[IndexState]:
+    return [await ensure_index(client, load_spec(settings, name)) for name in LOGICAL_INDICES]
+
+
+async def missing_indices(client: AsyncOpenSearch, settings: Settings) -> list[str]:
+    missing = []
+    for logical in LOGICAL_INDICES:
+        alias = settings.index_name(logical)
+        if not await client.indices.exists_alias(name=alias):
+            missing.append(alias)
+    return missing
+
+
+async def drop_indices(client: AsyncOpenSearch, settings: Settings) -> None:
+    """Delete every concrete index under the prefix (tests and `tagtrail reset`)."""
+    await client.indices.delete(index=f"{settings.index_prefix}-*",
+                                ignore_unavailable=True, allow_no_indices=True,
+                                expand_wildcards="all")
