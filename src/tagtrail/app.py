@@ -1,0 +1,91 @@
+"""Litestar application factory and lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.datastructures import State
+from strawberry.litestar import make_graphql_controller
+
+from tagtrail.api.graphql.context import get_context
+from tagtrail.api.graphql.schema import build_schema
+from tagtrail.api.health import healthz, readyz
+from tagtrail.config import Settings, load_settings
+from tagtrail.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    ModelUnavailable,
+    NotFound,
+    StoreUnavailable,
+    TagtrailError,
+    Unauthorized,
+)
+from tagtrail.services import Services
+from tagtrail.store.indices import ensure_indices
+
+log = logging.getLogger(__name__)
+
+_STATUS: dict[type[TagtrailError], int] = {
+    InvalidInput: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    ModelUnavailable: 503,
+    StoreUnavailable: 503,
+}
+
+
+def _status_for(exc: TagtrailError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+def tagtrail_error_handler(_: Request[Any, Any, Any], exc: TagtrailError) -> Response[Any]:
+    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
+    field = getattr(exc, "field", None)
+    if field:
+        body["field"] = field
+    return Response(body, status_code=_status_for(exc))
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        svc = services or Services(settings)
+        app.state.services = svc
+        try:
+            await ensure_indices(svc.client, settings)
+        except Exception as exc:  # keep serving: /readyz reports the store as unavailable
+            log.warning("could not apply index mappings at start-up: %s", exc)
+        try:
+            yield
+        finally:
+            if services is None:
+                await svc.close()
+
+    graphql = make_graphql_controller(
+        build_schema(),
+        path="/graphql",
+        graphql_ide="graphiql" if settings.dev else None,
+        context_getter=get_context,
+    )
+    from tagtrail.api.rest import rest_handlers
+
+    return Litestar(
+        route_handlers=[healthz, readyz, graphql, *rest_handlers()],
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        exception_handlers={TagtrailError: tagtrail_error_handler},
+        request_max_body_size=settings.max_request_bytes,
+        debug=False,
+    )
