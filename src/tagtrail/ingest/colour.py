@@ -20,6 +20,8 @@ halfway between two, scale-free so dark and light colours read alike.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import msgspec
 import numpy as np
 from PIL import Image
@@ -136,7 +138,7 @@ def _box3(values: np.ndarray) -> np.ndarray:
     return total / 9.0
 
 
-class _Backdrop(msgspec.Struct, kw_only=True, frozen=True):
+class _Backdrop(NamedTuple):
     mask: np.ndarray  # bool (H, W): product pixels
     core: np.ndarray  # bool (H, W): product pixels away from the outline
     hex: str

@@ -125,13 +125,6 @@ def decode_image(
                     f"{width}x{height} = {width * height} pixels exceeds the limit of "
                     f"{limits.max_pixels} pixels (not decoded)"
                 )
-            try:
-                orientation = int(img.getexif().get(_ORIENTATION_TAG, 1))
-            except _CORRUPT:
-                orientation = 1  # a broken EXIF block must not cost the whole image
-            if orientation in (5, 6, 7, 8):
-                width, height = height, width
-
             if fmt == "JPEG" and max(img.size) > limits.max_side:
                 # Fast path: libjpeg decodes directly at 1/2, 1/4 or 1/8 scale, never below
                 # the requested box, so quality is preserved for the final resize.
@@ -145,6 +138,14 @@ def decode_image(
                 raise reject(f"corrupt or truncated image data ({exc})") from None
             except MemoryError:
                 raise reject("image too large to decode") from None
+
+            try:
+                # Read after load(): PngImageFile.getexif() itself loads the pixels.
+                orientation = int(img.getexif().get(_ORIENTATION_TAG, 1))
+            except _CORRUPT:
+                orientation = 1  # a broken EXIF block must not cost the whole image
+            if orientation in (5, 6, 7, 8):
+                width, height = height, width
 
             try:
                 work, had_alpha = _to_8bit(img)

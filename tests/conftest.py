@@ -1,0 +1,58 @@
+"""Shared fixtures. Tests that need OpenSearch talk to a real node over HTTP.
+
+The session starts the embedded OpenSearch 2.19.1 + k-NN node (or reuses one already
+answering on TAGTRAIL_TEST_OPENSEARCH_URL / the embedded port). Each test gets its own
+index prefix, so tests never see each other's documents, and the indices are dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tagtrail.config import Settings, load_settings
+from tagtrail.embedded.node import EmbeddedNode
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> Iterator[str]:
+    url = os.environ.get("TAGTRAIL_TEST_OPENSEARCH_URL")
+    if url:
+        yield url
+        return
+    settings = load_settings(opensearch_url=None)
+    node = EmbeddedNode(settings)
+    status = node.start()
+    yield status.url
+
+
+@pytest.fixture
+def settings(opensearch_url: str) -> Settings:
+    prefix = f"tt-test-{uuid.uuid4().hex[:10]}"
+    return load_settings(opensearch_url=opensearch_url, index_prefix=prefix, dev=True,
+                         model="random-init:tiny", batch_size=8)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[object]:
+    from tagtrail.store.client import make_client
+    from tagtrail.store.indices import drop_indices
+
+    os_client = make_client(settings)
+    try:
+        yield os_client
+    finally:
+        await drop_indices(os_client, settings)
+        await os_client.close()
+
+
+@pytest.fixture
+async def indexed(client: object, settings: Settings) -> object:
+    """A client whose tagtrail indices exist (created from index_mappings/)."""
+    from tagtrail.store.indices import ensure_indices
+
+    await ensure_indices(client, settings)  # type: ignore[arg-type]
+    return client
