@@ -1,9 +1,73 @@
-"""Plain HTTP endpoints besides GraphQL (ingest lives here)."""
+"""Plain HTTP endpoints besides GraphQL: image ingest (multipart upload)."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Response
+
+from tagtrail.errors import InvalidInput, NotFound
+from tagtrail.services import Services
+
+
+@dataclass
+class AssetUpload:
+    image: UploadFile
+    metadata: str | None = None
+
+
+async def _authorize(request: Request[Any, Any, Any], role: str) -> str:
+    """The caller's principal name when its key allows ``role`` (API keys, see api.auth)."""
+    from tagtrail.api.auth import require_role
+
+    principal = await require_role(request, role)
+    return str(principal)
+
+
+@post("/assets", status_code=201)
+async def create_asset(
+    request: Request[Any, Any, Any],
+    data: Annotated[AssetUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+) -> Response[dict[str, Any]]:
+    """Ingest one product photo: form field ``image`` (file) and ``metadata`` (JSON object).
+
+    201 with the new asset and its tags; 200 with the stored asset when these exact bytes
+    were ingested before; 400 naming the problem when the image or metadata is unusable.
+    """
+    from tagtrail.ingest.service import IngestItem, ingest
+    from tagtrail.store.assets import AssetStore
+
+    await _authorize(request, "reviewer")
+    services: Services = request.app.state.services
+    metadata: dict[str, Any] | None = None
+    if data.metadata:
+        try:
+            metadata = msgspec.json.decode(data.metadata)
+        except msgspec.DecodeError as exc:
+            raise InvalidInput(f"metadata is not valid JSON: {exc}", field="metadata") from exc
+        if not isinstance(metadata, dict):
+            raise InvalidInput("metadata must be a JSON object", field="metadata")
+    payload = await data.image.read()
+    name = data.image.filename or "upload"
+    [outcome] = await ingest(services, [IngestItem(name=name, data=payload,
+                                                   metadata=metadata)], refresh="wait_for")
+    if outcome.status == "rejected":
+        raise InvalidInput(f"{name}: {outcome.error}", field="image")
+    if outcome.status == "failed":
+        raise RuntimeError(outcome.error)
+    if outcome.status == "exists" and outcome.asset_id:
+        stored = await AssetStore(services.client, services.settings).get(outcome.asset_id)
+        return Response({"status": "exists", "asset": stored.source}, status_code=200)
+    if outcome.document is None:
+        raise NotFound("asset was not written")
+    return Response({"status": "created", "asset": outcome.document}, status_code=201)
 
 
 def rest_handlers() -> list[Any]:
-    return []
+    return [create_asset]

@@ -70,7 +70,9 @@ def decide_tier(
 ) -> TierDecision:
     """Apply the thresholds, then the attribute's cap."""
     if not isinstance(probability, int | float) or math.isnan(probability):
-        raise InvalidInput(f"probability must be a number, got {probability!r}", field="probability")
+        raise InvalidInput(
+            f"probability must be a number, got {probability!r}", field="probability"
+        )
     if not 0.0 <= probability <= 1.0:
         raise InvalidInput(f"probability {probability} is outside [0, 1]", field="probability")
     p = float(probability)

@@ -1,0 +1,80 @@
+"""Colour accuracy of the pixel analyser on a synthetic catalogue with ground truth.
+
+    python bench/colour_accuracy.py [--n 400] [--seed 0] [--keep DIR] [--verbose]
+
+Generates a catalogue (JPEG/PNG/WebP with noise, lighting and patterns), decodes every image
+the way ingest does (Pillow, RGB), and scores the top finding (largest coverage) against the
+true colour and family. Timing covers the analyser only, not decoding. Exit status 1 on FAIL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from PIL import Image
+
+from tagtrail.ingest.catalogue import generate_catalogue
+from tagtrail.ingest.colour import ColourAnalyser
+from tagtrail.tagging.palette import load_palette
+
+TARGET_EXACT = 0.95
+TARGET_FAMILY = 0.99
+PALETTE = Path(__file__).resolve().parents[1] / "taxonomy" / "default" / "colours.yaml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--palette", type=Path, default=PALETTE)
+    parser.add_argument("--keep", type=Path, help="write the catalogue here instead of a temp dir")
+    parser.add_argument("--verbose", action="store_true", help="list every miss")
+    args = parser.parse_args(argv)
+
+    palette = load_palette(args.palette)
+    analyser = ColourAnalyser(palette)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.keep or Path(tmp)
+        t0 = time.perf_counter()
+        items = generate_catalogue(args.n, out, palette=palette, seed=args.seed)
+        gen_s = time.perf_counter() - t0
+        exact = family = 0
+        spent = 0.0
+        misses: Counter[str] = Counter()
+        for item in items:
+            with Image.open(out / item.filename) as im:
+                image = im.convert("RGB")
+            t = time.perf_counter()
+            analysis = analyser.analyse(image)
+            spent += time.perf_counter() - t
+            top = analysis.findings[0]
+            exact += top.name == item.colour
+            family += top.family == item.colour_family
+            if top.name != item.colour:
+                misses[f"{item.colour}->{top.name}"] += 1
+                if args.verbose:
+                    print(
+                        f"  miss {item.filename}: {item.colour} -> {top.name} "
+                        f"(measured {top.measured_hex}, ΔE {top.delta_e}, cov {top.coverage}, "
+                        f"{item.category}/{item.pattern}/{item.shot_type}/{item.background})"
+                    )
+    n = max(len(items), 1)
+    exact_rate, family_rate, ms = exact / n, family / n, 1000 * spent / n
+    print(f"images           {len(items)} (generated in {gen_s:.1f} s)")
+    print(f"exact colour     {exact_rate:.1%}  (target ≥ {TARGET_EXACT:.0%})")
+    print(f"colour family    {family_rate:.1%}  (target ≥ {TARGET_FAMILY:.0%})")
+    print(f"analyser         {ms:.1f} ms/image")
+    if misses:
+        print("misses           " + ", ".join(f"{k}×{v}" for k, v in misses.most_common(10)))
+    ok = exact_rate >= TARGET_EXACT and family_rate >= TARGET_FAMILY
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The ``tagtrail`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tagtrail import __version__
+from tagtrail.config import Settings, load_settings
+from tagtrail.errors import TagtrailError
+
+log = logging.getLogger("tagtrail")
+DEMO_MODEL = "random-init"
+DEMO_SIZE = 120
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # opensearch-py logs every request (and tracebacks for refused connections) at INFO.
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tagtrail", description=__doc__)
+    p.add_argument("--version", action="version", version=f"tagtrail {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP/GraphQL server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--demo", action="store_true",
+                       help="offline demo: random-init model unless TAGTRAIL_MODEL is set, "
+                            "and seed a generated catalogue when the store is empty")
+
+    node = sub.add_parser("opensearch", help="manage the embedded OpenSearch node")
+    node_sub = node.add_subparsers(dest="action", required=True)
+    start = node_sub.add_parser("start", help="start (or reuse) the node; waits until healthy")
+    start.add_argument("--wipe", action="store_true", help="delete the node's data first")
+    node_sub.add_parser("stop", help="stop the node")
+    node_sub.add_parser("status", help="print the node's status as JSON")
+
+    ingest = sub.add_parser("ingest", help="ingest a folder of product photos")
+    ingest.add_argument("directory", type=Path)
+    ingest.add_argument("--manifest", type=Path, help="CSV with a 'filename' column + metadata")
+    ingest.add_argument("--batch-size", type=int)
+
+    demo = sub.add_parser("demo-catalogue", help="generate a synthetic product catalogue")
+    demo.add_argument("count", type=int)
+    demo.add_argument("directory", type=Path)
+    demo.add_argument("--seed", type=int, default=0)
+
+    reproject = sub.add_parser("reproject", help="rebuild asset tags from tag_events")
+    reproject.add_argument("--asset", action="append", help="only these asset ids")
+
+    sub.add_parser("init-indices", help="apply index mappings (idempotent)")
+    export = sub.add_parser("export-schema", help="write the GraphQL SDL")
+    export.add_argument("--out", type=Path, default=Path("schema.graphql"))
+
+    key = sub.add_parser("apikey", help="API keys")
+    key_sub = key.add_subparsers(dest="action", required=True)
+    create = key_sub.add_parser("create", help="mint a key; prints it once with its hash line")
+    create.add_argument("name")
+    create.add_argument("role", choices=["viewer", "reviewer", "admin"])
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return _dispatch(args)
+    except TagtrailError as exc:
+        print(f"tagtrail: error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tagtrail: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from tagtrail import commands
+
+    settings = load_settings()
+    match args.command:
+        case "serve":
+            return _serve(settings, args)
+        case "opensearch":
+            return commands.opensearch(settings, args.action, wipe=getattr(args, "wipe", False))
+        case "ingest":
+            _ensure_store(settings)
+            return asyncio.run(commands.ingest_directory(
+                settings, args.directory, manifest=args.manifest, batch_size=args.batch_size))
+        case "demo-catalogue":
+            return commands.demo_catalogue(settings, args.count, args.directory, seed=args.seed)
+        case "reproject":
+            return asyncio.run(commands.reproject(settings, args.asset))
+        case "init-indices":
+            _ensure_store(settings)
+            return asyncio.run(commands.init_indices(settings))
+        case "export-schema":
+            return commands.export_schema(args.out)
+        case "apikey":
+            return commands.create_api_key(args.name, args.role)
+    raise AssertionError(args.command)
+
+
+def _ensure_store(settings: Settings) -> None:
+    """With no TAGTRAIL_OPENSEARCH_URL, start (or reuse) the embedded node."""
+    if settings.embedded:
+        from tagtrail.embedded.node import EmbeddedNode
+
+        node = EmbeddedNode(settings)
+        if not node.status().answering:
+            log.info("starting embedded OpenSearch on port %s (first run assembles it "
+                     "from Maven Central)", settings.embedded_port)
+        status = node.start()
+        log.info("OpenSearch %s at %s (%s)", status.version, status.url, status.health)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from tagtrail import commands
+    from tagtrail.app import create_app
+
+    overrides: dict[str, object] = {"host": args.host, "port": args.port}
+    if args.demo:
+        overrides["dev"] = True
+        if not os.environ.get("TAGTRAIL_MODEL"):
+            overrides["model"] = DEMO_MODEL
+    settings = settings.with_changes(**{k: v for k, v in overrides.items() if v is not None})
+    _ensure_store(settings)
+    if args.demo:
+        asyncio.run(commands.seed_demo(settings, DEMO_SIZE))
+    log.info("serving on http://%s:%s (GraphQL at /graphql)", settings.host, settings.port)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level="info", access_log=False)
+    return 0

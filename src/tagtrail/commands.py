@@ -1,0 +1,187 @@
+"""What the CLI subcommands do (kept apart from argument parsing)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from tagtrail.config import Settings
+from tagtrail.errors import InvalidInput
+from tagtrail.services import Services
+
+log = logging.getLogger("tagtrail")
+MANIFEST_NAME = "manifest.csv"
+
+
+def opensearch(settings: Settings, action: str, *, wipe: bool = False) -> int:
+    from tagtrail.embedded.node import EmbeddedNode, main_status
+
+    node = EmbeddedNode(settings)
+    if action == "start":
+        status = node.start(wipe=wipe)
+        print(f"OpenSearch {status.version} running at {status.url} (health {status.health}, "
+              f"pid {status.pid}, log {status.log_file})")
+        return 0
+    if action == "stop":
+        print("stopped" if node.stop() else "not running")
+        return 0
+    return main_status(node)
+
+
+def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or "filename" not in reader.fieldnames:
+                raise InvalidInput(f"{path}: the manifest needs a 'filename' column",
+                                   field="manifest")
+            return {row["filename"]: {k: v for k, v in row.items() if k != "filename"}
+                    for row in reader}
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read manifest: {exc}", field="manifest") from exc
+
+
+async def ingest_directory(settings: Settings, directory: Path, *, manifest: Path | None = None,
+                           batch_size: int | None = None) -> int:
+    """Ingest every file in ``directory``; per-file errors are listed at the end."""
+    from tqdm import tqdm
+
+    from tagtrail.ingest.service import IngestItem, IngestOutcome, ingest
+    from tagtrail.store.indices import ensure_indices
+
+    if not directory.is_dir():
+        raise InvalidInput(f"{directory} is not a directory", field="directory")
+    if manifest is None and (directory / MANIFEST_NAME).exists():
+        manifest = directory / MANIFEST_NAME
+    metadata = _read_manifest(manifest) if manifest else {}
+    files = sorted(p for p in directory.iterdir()
+                   if p.is_file() and p.name != MANIFEST_NAME and not p.name.startswith("."))
+    size = batch_size or settings.batch_size
+    services = Services(settings)
+    outcomes: list[IngestOutcome] = []
+    try:
+        await ensure_indices(services.client, settings)
+        tagger = await services.tagger()
+        with tqdm(total=len(files), unit="img", desc="ingest", file=sys.stderr) as bar:
+            for start in range(0, len(files), size):
+                chunk = files[start:start + size]
+                items = []
+                for path in chunk:
+                    try:
+                        data = path.read_bytes()
+                    except OSError as exc:
+                        outcomes.append(IngestOutcome(name=path.name, status="failed",
+                                                      error=f"cannot read: {exc}"))
+                        continue
+                    items.append(IngestItem(name=path.name, data=data,
+                                            metadata=metadata.get(path.name)))
+                outcomes.extend(await ingest(services, items, tagger=tagger))
+                bar.update(len(chunk))
+        await services.client.indices.refresh(index=settings.index_name("assets"))
+        await services.client.indices.refresh(index=settings.index_name("tag_events"))
+    finally:
+        await services.close()
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing to ingest")
+    problems = [o for o in outcomes if o.status in ("rejected", "failed")]
+    for outcome in problems:
+        print(f"  {outcome.status}: {outcome.name}: {outcome.error}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def demo_catalogue(settings: Settings, count: int, directory: Path, *, seed: int = 0) -> int:
+    from tagtrail.ingest.catalogue import generate_catalogue
+    from tagtrail.tagging.palette import load_palette
+
+    palette = load_palette(Path(settings.taxonomy_dir) / "colours.yaml")
+    items = generate_catalogue(count, directory, palette=palette, seed=seed)
+    print(f"wrote {len(items)} images and {directory / MANIFEST_NAME}")
+    return 0
+
+
+async def seed_demo(settings: Settings, count: int) -> None:
+    """Seed a generated catalogue once, when the store has no assets yet."""
+    from tagtrail.store.indices import ensure_indices
+
+    services = Services(settings)
+    try:
+        await ensure_indices(services.client, settings)
+        result = await services.client.count(index=settings.index_name("assets"))
+    finally:
+        await services.close()
+    if result["count"] > 0:
+        log.info("store holds %d assets; not seeding the demo catalogue", result["count"])
+        return
+    log.info("empty store: seeding a demo catalogue of %d generated product photos", count)
+    with tempfile.TemporaryDirectory(prefix="tagtrail-demo-") as tmp:
+        demo_catalogue(settings, count, Path(tmp))
+        await ingest_directory(settings, Path(tmp))
+
+
+async def reproject(settings: Settings, asset_ids: list[str] | None) -> int:
+    """Rebuild asset tags from their events; prints how many documents changed."""
+    from tagtrail.store.assets import AssetStore
+
+    services = Services(settings)
+    store = AssetStore(services.client, settings)
+    changed = checked = 0
+    try:
+        ids = asset_ids or await _all_asset_ids(services, store.assets)
+        for asset_id in ids:
+            checked += 1
+            changed += int(await store.rebuild(asset_id))
+    finally:
+        await services.close()
+    print(msgspec.json.encode({"checked": checked, "changed": changed}).decode())
+    return 0
+
+
+async def _all_asset_ids(services: Services, index: str) -> list[str]:
+    ids: list[str] = []
+    after: list[Any] | None = None
+    while True:
+        body: dict[str, Any] = {"size": 1000, "_source": False, "sort": [{"asset_id": "asc"}]}
+        if after:
+            body["search_after"] = after
+        hits = (await services.client.search(index=index, body=body))["hits"]["hits"]
+        if not hits:
+            return ids
+        ids.extend(h["_id"] for h in hits)
+        after = hits[-1]["sort"]
+
+
+async def init_indices(settings: Settings) -> int:
+    from tagtrail.store.indices import ensure_indices
+
+    services = Services(settings)
+    try:
+        for state in await ensure_indices(services.client, settings):
+            print(msgspec.json.encode(state).decode())
+    finally:
+        await services.close()
+    return 0
+
+
+def export_schema(out: Path) -> int:
+    from tagtrail.api.graphql.schema import build_schema
+
+    out.write_text(build_schema().as_str() + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+def create_api_key(name: str, role: str) -> int:
+    from tagtrail.api import auth
+
+    key, line = auth.mint_key(name, role)
+    print(f"API key for {name} ({role}) — shown once, store it now:\n  {key}")
+    print(f"Add this line to TAGTRAIL_API_KEYS (comma-separated) or the keys file:\n  {line}")
+    return 0

@@ -1,0 +1,154 @@
+"""Stages 2-5 for a batch of decoded images: vectors, head predictions, colour, mapping, tiers.
+
+:class:`Tagger` is synchronous and CPU-bound by design; callers run it off the event loop.
+It returns :class:`TaggedImage` records from which the store layer writes events and
+documents — the tagger itself never touches OpenSearch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import numpy as np
+
+from tagtrail.ingest.colour import ColourAnalyser, ColourAnalysis
+from tagtrail.ingest.metadata import AssetMetadata
+from tagtrail.store.records import Actor, LabelScore, Thresholds
+from tagtrail.tagging.governance import TierDecision, decide_tier
+from tagtrail.tagging.heads import Head, HeadPrediction, build_zero_shot_heads, predict_all
+from tagtrail.tagging.mapping import AssetContext, map_label
+from tagtrail.tagging.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from tagtrail.ingest.encode import ClipEncoder
+
+COLOUR_ATTRIBUTE = "colour"
+
+
+class TagDecision(msgspec.Struct, kw_only=True, frozen=True):
+    """One attribute's machine decision for one image, with everything the audit needs."""
+
+    attribute: str
+    value: str
+    label: str
+    values: tuple[str, ...]
+    family: str | None
+    terms: tuple[str, ...]
+    raw_label: str
+    top_k: tuple[LabelScore, ...]
+    probability: float
+    tier: TierDecision
+    thresholds: Thresholds
+    rule_id: str | None
+    actor: Actor
+    evidence: dict[str, Any] | None = None
+
+
+class TaggedImage(msgspec.Struct, kw_only=True, frozen=True):
+    vector: list[float]
+    decisions: tuple[TagDecision, ...]
+    unmapped: tuple[str, ...] = ()  # "attribute: raw label" the taxonomy has no rule for
+
+
+class Tagger:
+    def __init__(self, taxonomy: Taxonomy, encoder: ClipEncoder, heads: dict[str, Head],
+                 colour: ColourAnalyser) -> None:
+        self.taxonomy = taxonomy
+        self.encoder = encoder
+        self.heads = heads
+        self.colour = colour
+        self._order = taxonomy.mapping_order or taxonomy.attribute_names
+
+    @property
+    def model_fingerprint(self) -> str:
+        return self.encoder.fingerprint
+
+    def tag(self, images: Sequence[Image], metadata: Sequence[AssetMetadata]) -> list[TaggedImage]:
+        if not images:
+            return []
+        vectors = self.encoder.encode_images(list(images))
+        colours = [self.colour.analyse(image) for image in images]
+        return self.tag_vectors(vectors, metadata, colours)
+
+    def tag_vectors(self, vectors: np.ndarray, metadata: Sequence[AssetMetadata],
+                    colours: Sequence[ColourAnalysis | None]) -> list[TaggedImage]:
+        """Heads + mapping + tiers from stored or fresh vectors (re-tagging uses this)."""
+        predictions = predict_all(self.heads, vectors)
+        results = []
+        for i, meta in enumerate(metadata):
+            per_attribute = {name: preds[i] for name, preds in predictions.items()}
+            decisions, unmapped = self._decide(per_attribute, colours[i], meta)
+            results.append(TaggedImage(vector=vectors[i].astype(float).tolist(),
+                                       decisions=tuple(decisions), unmapped=tuple(unmapped)))
+        return results
+
+    def _decide(self, predictions: dict[str, HeadPrediction], colour: ColourAnalysis | None,
+                meta: AssetMetadata) -> tuple[list[TagDecision], list[str]]:
+        context = AssetContext(season=meta.season, brand=meta.brand,
+                               collection=meta.collection, mapped={})
+        mapped: dict[str, str] = {}
+        decisions: list[TagDecision] = []
+        unmapped: list[str] = []
+        for name in self._order:
+            attribute = self.taxonomy.attribute(name)
+            if attribute.source == "colour_analyser":
+                if colour is not None and colour.findings:
+                    decisions.append(self._colour_decision(colour, meta))
+                continue
+            prediction = predictions.get(name)
+            if prediction is None:
+                continue
+            context = msgspec.structs.replace(context, mapped=dict(mapped))
+            result = map_label(self.taxonomy, name, prediction.label, context)
+            if result is None:
+                unmapped.append(f"{name}: {prediction.label}")
+                continue
+            mapped[name] = result.value
+            tier = decide_tier(prediction.probability, attribute.governance, attribute=name)
+            decisions.append(self._decision(
+                name, result.value, result.rule_id, prediction.label,
+                tuple(LabelScore(label=s.label, score=round(float(s.score), 6))
+                      for s in prediction.top_k),
+                float(prediction.probability), tier, meta,
+                Actor(type="model", id=self.encoder.fingerprint,
+                      model_fingerprint=self.encoder.fingerprint,
+                      head_version=prediction.head_version), None))
+        return decisions, unmapped
+
+    def _decision(self, attribute: str, value: str, rule_id: str | None, raw_label: str,
+                  top_k: tuple[LabelScore, ...], probability: float, tier: TierDecision,
+                  meta: AssetMetadata, actor: Actor,
+                  evidence: dict[str, Any] | None) -> TagDecision:
+        tx = self.taxonomy
+        found = tx.value(attribute, value, meta.brand)
+        return TagDecision(
+            attribute=attribute, value=value, label=found.label if found else value,
+            values=tx.ancestors(attribute, value, meta.brand),
+            family=tx.colour_family(value) if attribute == COLOUR_ATTRIBUTE else None,
+            terms=tx.search_terms(attribute, value, meta.brand), raw_label=raw_label,
+            top_k=top_k, probability=probability, tier=tier,
+            thresholds=Thresholds(high=tier.high, medium=tier.medium, cap=tier.cap),
+            rule_id=rule_id, actor=actor, evidence=evidence)
+
+    def _colour_decision(self, colour: ColourAnalysis, meta: AssetMetadata) -> TagDecision:
+        top = colour.findings[0]
+        governance = self.taxonomy.attribute(COLOUR_ATTRIBUTE).governance
+        tier = decide_tier(float(top.confidence), governance, attribute=COLOUR_ATTRIBUTE)
+        top_k = (LabelScore(label=top.name, score=round(float(top.delta_e), 3)),) + tuple(
+            LabelScore(label=alt.name, score=round(float(alt.delta_e), 3))
+            for alt in top.alternatives)
+        return self._decision(
+            COLOUR_ATTRIBUTE, top.name, "palette:nearest-ciede2000", top.name, top_k,
+            float(top.confidence), tier, meta,
+            Actor(type="analyser", id=colour.analyser, analyser=colour.analyser),
+            {"kind": "colour", "score_meaning": "top_k scores are CIEDE2000 ΔE (lower is nearer)",
+             **msgspec.to_builtins(colour)})
+
+
+def build_tagger(taxonomy: Taxonomy, encoder: ClipEncoder) -> Tagger:
+    heads = build_zero_shot_heads(taxonomy, encoder)
+    return Tagger(taxonomy, encoder, heads, ColourAnalyser(taxonomy.palette))
