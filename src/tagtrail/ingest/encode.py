@@ -152,8 +152,10 @@ class ClipEncoder:
         for i, img in enumerate(images):
             rgb = img if img.mode == "RGB" else img.convert("RGB")
             w, h = rgb.size
-            scale = self._image_size / min(w, h)
-            size = (max(crop, round(w * scale)), max(crop, round(h * scale)))
+            short = self._image_size
+            # Same arithmetic as transformers' get_resize_output_image_size (truncation).
+            size = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
+            size = (max(size[0], crop), max(size[1], crop))
             if size != rgb.size:
                 rgb = rgb.resize(size, Image.Resampling.BICUBIC)
             left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
