@@ -93,7 +93,7 @@ async def ingest_directory(settings: Settings, directory: Path, *, manifest: Pat
     print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing to ingest")
     problems = [o for o in outcomes if o.status in ("rejected", "failed")]
     for outcome in problems:
-        print(f"  {outcome.status}: {outcome.name}: {outcome.error}", file=sys.stderr)
+        print(f"  {outcome.status}: {outcome.error or outcome.name}", file=sys.stderr)
     return 1 if problems else 0
 
 

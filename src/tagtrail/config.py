@@ -55,6 +55,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     # Access: a TOML/YAML/JSON file of hashed API keys; auth off only when dev and no file.
     api_keys_file: str | None = None
+    # Or inline: "name:role:sha256hex,..." (TAGTRAIL_API_KEYS); both sources are merged.
+    api_keys: str | None = None
     max_page_size: int = 100
     max_query_depth: int = 12
     max_bulk_assets: int = 200

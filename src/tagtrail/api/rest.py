@@ -58,7 +58,7 @@ async def create_asset(
     [outcome] = await ingest(services, [IngestItem(name=name, data=payload,
                                                    metadata=metadata)], refresh="wait_for")
     if outcome.status == "rejected":
-        raise InvalidInput(f"{name}: {outcome.error}", field="image")
+        raise InvalidInput(outcome.error or f"{name}: rejected", field="image")
     if outcome.status == "failed":
         raise RuntimeError(outcome.error)
     if outcome.status == "exists" and outcome.asset_id:

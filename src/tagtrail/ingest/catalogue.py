@@ -158,7 +158,7 @@ def _garment(
             box = (ox + x0 * scale, oy + 0.12 * scale, ox + (x0 + 0.2) * scale, oy + 0.7 * scale)
             draw.arc(box, 180, 360, fill=255, width=w)
     if category == "sneakers":  # a white rubber sole, like most sneakers
-        sole = (ox + 0.06 * scale, oy + 0.6 * scale, ox + 0.94 * scale, oy + 0.68 * scale)
+        sole = (ox + 0.06 * scale, oy + 0.61 * scale, ox + 0.94 * scale, oy + 0.67 * scale)
         draw.rectangle(sole, fill=255)
         paint.rectangle(sole, fill=(238, 238, 236))
     if category in ("peacoat", "cardigan", "shirt"):  # buttons: small, darker

@@ -44,6 +44,10 @@ _MERGE_DE = 6.0  # ΔE00: closer clusters are one colour under lighting and shad
 _FOLD_SHARE = 0.03  # clusters smaller than this are folded into their nearest neighbour
 _MIN_COVERAGE = 0.08  # clusters below this are not reported as product colours
 _ALTERNATIVES = 3
+_FLAT_STEP = 6.0  # ΔE76 to a neighbour above which a pixel counts as on a colour edge
+_REACH = 20.0  # ΔE76 from a centre within which a pixel counts towards its coverage
+_FLAT_MIN = 0.02  # use all product pixels when fewer than this share are away from edges
+_FLAT_MIN_PIXELS = 40  # ... or fewer than this many
 
 _M_RGB_TO_XYZ = np.array(
     [
@@ -138,6 +142,35 @@ def _box3(values: np.ndarray) -> np.ndarray:
     return total / 9.0
 
 
+def _mode(points: np.ndarray) -> np.ndarray:
+    """Robust centre: a median, re-taken over the nearer half of the points until it settles
+    on the dense core, so a tail of blended or shaded pixels does not drag it."""
+    centre = np.median(points, axis=0)
+    for _ in range(3):
+        d2 = ((points - centre) ** 2).sum(-1)
+        near = points[d2 <= max(16.0, float(np.median(d2)))]
+        if len(near) == 0:
+            break
+        centre = np.median(near, axis=0)
+    return np.asarray(centre, dtype=np.float64)
+
+
+def _flat(lab: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """Product pixels in locally uniform areas. Pixels on colour edges (pattern lines one or
+    two pixels wide at working size, JPEG ringing) are blends of two colours, and a fine
+    check of scarlet on cognac would otherwise read as a third colour, warm red."""
+    step = np.zeros(lab.shape[:2])
+    dx = ((lab[:, 1:] - lab[:, :-1]) ** 2).sum(-1)
+    dy = ((lab[1:] - lab[:-1]) ** 2).sum(-1)
+    step[:, 1:] = dx
+    step[:, :-1] = np.maximum(step[:, :-1], dx)
+    step[1:] = np.maximum(step[1:], dy)
+    step[:-1] = np.maximum(step[:-1], dy)
+    # A fixed step: after the box downscale, noise steps are ~1, well below it.
+    flat = core & (step <= _FLAT_STEP**2)
+    return flat if flat.sum() >= max(_FLAT_MIN_PIXELS, _FLAT_MIN * core.sum()) else core
+
+
 class _Backdrop(NamedTuple):
     mask: np.ndarray  # bool (H, W): product pixels
     core: np.ndarray  # bool (H, W): product pixels away from the outline
@@ -173,9 +206,14 @@ class ColourAnalyser:
             image = image.resize(size, Image.Resampling.BOX)
         lab = _rgb_to_lab(np.asarray(image, dtype=np.uint8))
         backdrop = self._separate(lab)
-        pixels = lab[backdrop.core]
-        labels, centres = self._cluster(pixels)
-        shares = np.bincount(labels, minlength=len(centres)) / len(labels)
+        # Centres come from pixels away from colour edges. Coverage counts every product pixel
+        # within reach of a centre, so a busy pattern is not under-counted, while a pattern too
+        # fine to form its own cluster is not credited to whichever colour happens to be nearer.
+        centres = self._cluster(lab[_flat(lab, backdrop.core)])
+        product = lab[backdrop.core]
+        d2 = ((product[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
+        labels = np.where(d2.min(axis=1) <= _REACH**2, d2.argmin(axis=1), len(centres))
+        shares = np.bincount(labels, minlength=len(centres) + 1)[:-1] / len(labels)
         findings = [
             self._name(centres[c], float(shares[c]))
             for c in np.argsort(-shares, kind="stable")
@@ -254,13 +292,12 @@ class ColourAnalyser:
 
     # -- clustering -------------------------------------------------------------------------
 
-    def _cluster(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Labels for every pixel and robust (median) centres, after merging and folding."""
+    def _cluster(self, pixels: np.ndarray) -> np.ndarray:
+        """Robust centres of the product's colours, after merging and folding."""
         rng = np.random.default_rng(0)  # deterministic: same image, same answer
-        sample = pixels
-        if len(pixels) > _SAMPLES:
-            sample = pixels[rng.choice(len(pixels), _SAMPLES, replace=False)]
-        centres = self._kmeans(sample, min(self._k, len(sample)), rng)
+        if len(pixels) > _SAMPLES:  # a sample fixes the centres; coverage uses every pixel
+            pixels = pixels[rng.choice(len(pixels), _SAMPLES, replace=False)]
+        centres = self._kmeans(pixels, min(self._k, len(pixels)), rng)
         labels = self._assign(pixels, centres)
         centres, labels = self._medians(pixels, labels)
         while len(centres) > 1:
@@ -286,7 +323,7 @@ class ColourAnalyser:
                 first = {int(n): c for c, n in reversed(list(enumerate(nearest)))}
                 labels = np.array([first[int(n)] for n in nearest])[labels]
             centres, labels = self._medians(pixels, labels)
-        return labels, centres
+        return centres
 
     @staticmethod
     def _kmeans(sample: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -315,11 +352,12 @@ class ColourAnalyser:
 
     @staticmethod
     def _medians(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Drop empty clusters, renumber densely, and take per-channel medians as centres:
-        robust to JPEG ringing and outline pixels that a mean would drift towards."""
+        """Drop empty clusters, renumber densely, and take robust centres (see ``_mode``):
+        JPEG ringing and outline pixels would drag a mean."""
         used, dense = np.unique(labels, return_inverse=True)
-        centres = np.array([np.median(pixels[dense == i], axis=0) for i in range(len(used))])
-        return centres, dense.reshape(labels.shape)
+        dense = dense.reshape(labels.shape)
+        centres = np.array([_mode(pixels[dense == i]) for i in range(len(used))])
+        return centres, dense
 
     # -- naming -----------------------------------------------------------------------------
 

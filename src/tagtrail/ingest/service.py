@@ -101,8 +101,9 @@ async def ingest(services: Services, items: Sequence[IngestItem], *,
     fresh: dict[str, int] = {}  # asset_id -> index of its first occurrence in this batch
     for i, result in enumerate(decoded):
         if isinstance(result, TagtrailError):
-            outcomes[i] = IngestOutcome(name=items[i].name, status="rejected",
-                                        error=result.message)
+            name = items[i].name
+            message = result.message if name in result.message else f"{name}: {result.message}"
+            outcomes[i] = IngestOutcome(name=name, status="rejected", error=message)
             continue
         asset_id = result[0].sha256
         if asset_id in fresh:

@@ -88,7 +88,7 @@ class AssetStore:
             created += 1
         except ConflictError as exc:
             existing = await self.client.get(index=self.events, id=claim.event_id)
-            if existing["_source"] != msgspec.to_builtins(claim):
+            if existing["_source"] != msgspec.json.decode(msgspec.json.encode(claim)):
                 raise Conflict(f"revision {claim.seq} of asset {claim.asset_id!r} was "
                                "written concurrently", current_revision=claim.seq) from exc
         if rest:

@@ -110,7 +110,7 @@ def projection_fields(events: Iterable[TagEvent]) -> dict[str, Any]:
             if tag.probability is not None:
                 lowest = tag.probability if lowest is None else min(lowest, tag.probability)
     revision = max((e.seq for e in event_list), default=0)
-    return {
+    fields = {
         "tags": [msgspec.to_builtins(tags[name]) for name in sorted(tags)],
         "applied": applied,
         "candidates": candidates,
@@ -122,3 +122,6 @@ def projection_fields(events: Iterable[TagEvent]) -> dict[str, Any]:
         "tag_text_all": " ".join(text_all),
         "revision": revision,
     }
+    # JSON-native shapes (lists, not tuples), exactly as OpenSearch hands them back, so a
+    # rebuilt projection compares equal to the stored one.
+    return msgspec.json.decode(msgspec.json.encode(fields))  # type: ignore[no-any-return]

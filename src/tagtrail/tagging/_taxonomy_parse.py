@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
+import msgspec
+
 from tagtrail.errors import TaxonomyError
 from tagtrail.tagging.governance import TIERS, Governance, Tier
 from tagtrail.tagging.palette import Palette
@@ -251,6 +253,21 @@ def _default_rules(
     return rules
 
 
+def _record_edges(
+    edges: dict[tuple[str, str], tuple[str, str]],
+    doc: _Doc,
+    path: str,
+    name: str,
+    rules: list[Rule],
+) -> None:
+    """Remember which rule makes ``name`` depend on another attribute (for cycle errors)."""
+    for i, rule in enumerate(rules):
+        for cond in rule.when:
+            if cond.key not in CONTEXT_KEYS:
+                where = f"{path}.rules[{i}].when.{cond.key}"
+                edges.setdefault((name, cond.key), (doc.file, where))
+
+
 def _mapping_order(
     attributes: list[Attribute], edges: dict[tuple[str, str], tuple[str, str]]
 ) -> tuple[str, ...]:
@@ -332,11 +349,7 @@ def _overlay(
         rule_ids = {r.id for r in attr.rules}
         rules = _rules(doc, entry.get("rules", []), f"{path}.rules", scope, rule_ids)
         rules += _default_rules(doc, vocab, scope, rule_ids)
-        for i, rule in enumerate(rules):
-            for cond in rule.when:
-                if cond.key not in CONTEXT_KEYS:
-                    where = f"{path}.rules[{i}].when.{cond.key}"
-                    edges.setdefault((name, cond.key), (doc.file, where))
+        _record_edges(edges, doc, path, name, rules)
         overlays.append(
             BrandAttribute(
                 attribute=name,
@@ -350,25 +363,11 @@ def _overlay(
     return Brand(id=brand.id, label=brand.label, aliases=brand.aliases, overlays=tuple(overlays))
 
 
-def parse_taxonomy_documents(
-    raw: Any, *, file: str, palette: Palette, overlays: list[tuple[str, str, Any]]
-) -> ParsedTaxonomy:
-    """Validate taxonomy.yaml (``raw``) and the brand overlays ``(file, stem, raw)``."""
-    doc = _Doc(file)
-    top = doc.mapping(
-        raw,
-        "",
-        ("name", "label", "attributes"),
-        ("description", "governance_defaults", "prompt_templates", "brands"),
-    )
-    defaults = doc.governance(
-        top.get("governance_defaults", {}), "governance_defaults", Governance()
-    )
-    templates = doc.templates(top.get("prompt_templates", []), "prompt_templates")
-    brands: dict[str, Brand] = {}
-    if not isinstance(top.get("brands", []), list):
+def _brands(doc: _Doc, raw: Any) -> dict[str, Brand]:
+    if not isinstance(raw, list):
         raise doc.fail("brands", "expected a list of brands")
-    for i, entry in enumerate(top.get("brands", [])):
+    brands: dict[str, Brand] = {}
+    for i, entry in enumerate(raw):
         entry = doc.mapping(entry, f"brands[{i}]", ("id", "label"), ("aliases",))
         brand_id = doc.ident(entry["id"], f"brands[{i}].id")
         if brand_id in brands:
@@ -376,82 +375,91 @@ def parse_taxonomy_documents(
         label = doc.text(entry["label"], f"brands[{i}].label")
         aliases = doc.texts(entry.get("aliases", []), f"brands[{i}].aliases")
         brands[brand_id] = Brand(id=brand_id, label=label, aliases=aliases)
+    return brands
 
+
+def _attribute(
+    doc: _Doc,
+    name: str,
+    raw: Any,
+    defaults: Governance,
+    templates: tuple[str, ...],
+    palette: Palette,
+) -> tuple[Attribute, list[tuple[ModelLabel, str | None, str]], tuple[str, ...]]:
+    """An attribute without its rules (they need every attribute's values first)."""
+    path = f"attributes.{name}"
+    doc.ident(name, path)
+    if name in CONTEXT_KEYS:
+        raise doc.fail(path, f"{name!r} is reserved for asset context conditions")
+    entry = doc.mapping(raw, path, ("kind", "source"), (*_ATTR_KEYS, "prompt_templates"))
+    kind: Kind = entry["kind"]
+    if kind not in ("single", "multi"):
+        raise doc.fail(f"{path}.kind", f"unknown kind {kind!r}; use single or multi")
+    source: Source = entry["source"]
+    if source not in ("model", "colour_analyser"):
+        raise doc.fail(f"{path}.source", f"unknown source {source!r}")
+    governance = doc.governance(entry.get("governance", {}), f"{path}.governance", defaults)
+    vocab: list[tuple[ModelLabel, str | None, str]] = []
+    if source == "colour_analyser":
+        for key in ("values", "vocabulary", "rules", "prompt_templates"):
+            if key in entry:
+                raise doc.fail(f"{path}.{key}", "colour values come from colours.yaml")
+        values = [
+            Value(id=c.name, label=c.label, synonyms=c.synonyms, family=c.family)
+            for c in palette.colours
+        ]
+    else:
+        for key in ("values", "vocabulary"):
+            if key not in entry:
+                raise doc.fail(f"{path}.{key}", "missing required field")
+        if "prompt_templates" in entry:
+            templates = doc.templates(entry["prompt_templates"], f"{path}.prompt_templates")
+        values = doc.values(entry["values"], f"{path}.values", {})
+        vocab = doc.vocabulary(entry["vocabulary"], f"{path}.vocabulary", templates, set())
+    attribute = Attribute(
+        name=name,
+        label=doc.text(entry.get("label", name.replace("_", " ").title()), f"{path}.label"),
+        kind=kind,
+        source=source,
+        values=tuple(values),
+        vocabulary=tuple(m for m, _, _ in vocab),
+        rules=(),
+        governance=governance,
+    )
+    return attribute, vocab, templates
+
+
+def parse_taxonomy_documents(
+    raw: Any, *, file: str, palette: Palette, overlays: list[tuple[str, str, Any]]
+) -> ParsedTaxonomy:
+    """Validate taxonomy.yaml (``raw``) and the brand overlays ``(file, stem, raw)``."""
+    doc = _Doc(file)
+    optional = ("description", "governance_defaults", "prompt_templates", "brands")
+    top = doc.mapping(raw, "", ("name", "label", "attributes"), optional)
+    defaults = doc.governance(
+        top.get("governance_defaults", {}), "governance_defaults", Governance()
+    )
+    templates = doc.templates(top.get("prompt_templates", []), "prompt_templates")
+    brands = _brands(doc, top.get("brands", []))
     attrs_raw = top["attributes"]
     if not isinstance(attrs_raw, dict) or not attrs_raw:
         raise doc.fail("attributes", "expected a non-empty mapping of attributes")
-    stage1: dict[str, tuple[dict[str, Any], Attribute, list[Any]]] = {}
-    local_templates: dict[str, tuple[str, ...]] = {}
-    for name, entry in attrs_raw.items():
-        path = f"attributes.{name}"
-        doc.ident(name, path)
-        if name in CONTEXT_KEYS:
-            raise doc.fail(path, f"{name!r} is reserved for asset context conditions")
-        entry = doc.mapping(entry, path, ("kind", "source"), (*_ATTR_KEYS, "prompt_templates"))
-        kind = entry["kind"]
-        if kind not in ("single", "multi"):
-            raise doc.fail(f"{path}.kind", f"unknown kind {kind!r}; use single or multi")
-        source = entry["source"]
-        if source not in ("model", "colour_analyser"):
-            raise doc.fail(f"{path}.source", f"unknown source {source!r}")
-        governance = doc.governance(entry.get("governance", {}), f"{path}.governance", defaults)
-        vocab: list[Any] = []
-        if source == "colour_analyser":
-            for key in ("values", "vocabulary", "rules", "prompt_templates"):
-                if key in entry:
-                    raise doc.fail(f"{path}.{key}", "colour values come from colours.yaml")
-            values = [
-                Value(id=c.name, label=c.label, synonyms=c.synonyms, family=c.family)
-                for c in palette.colours
-            ]
-        else:
-            for key in ("values", "vocabulary"):
-                if key not in entry:
-                    raise doc.fail(f"{path}.{key}", "missing required field")
-            local = templates
-            if "prompt_templates" in entry:
-                local = doc.templates(entry["prompt_templates"], f"{path}.prompt_templates")
-            local_templates[name] = local
-            values = doc.values(entry["values"], f"{path}.values", {})
-            vocab = doc.vocabulary(entry["vocabulary"], f"{path}.vocabulary", local, set())
-        kind_: Kind = kind
-        source_: Source = source
-        attribute = Attribute(
-            name=name,
-            label=doc.text(entry.get("label", name.replace("_", " ").title()), f"{path}.label"),
-            kind=kind_,
-            source=source_,
-            values=tuple(values),
-            vocabulary=tuple(m for m, _, _ in vocab),
-            rules=(),
-            governance=governance,
-        )
-        stage1[name] = (entry, attribute, vocab)
-
-    all_values = {n: {v.id for v in a.values} for n, (_, a, _) in stage1.items()}
+    stage1 = {
+        name: _attribute(doc, name, entry, defaults, templates, palette)
+        for name, entry in attrs_raw.items()
+    }
+    all_values = {n: {v.id for v in a.values} for n, (a, _, _) in stage1.items()}
     edges: dict[tuple[str, str], tuple[str, str]] = {}
     attributes: dict[str, Attribute] = {}
-    for name, (entry, attribute, vocab) in stage1.items():
+    for name, (attribute, vocab, _) in stage1.items():
         path = f"attributes.{name}"
         scope = _Scope(name, {m.label for m in attribute.vocabulary}, all_values, set(brands), None)
         rule_ids: set[str] = set()
-        rules = _rules(doc, entry.get("rules", []), f"{path}.rules", scope, rule_ids)
+        rules = _rules(doc, attrs_raw[name].get("rules", []), f"{path}.rules", scope, rule_ids)
         rules += _default_rules(doc, vocab, scope, rule_ids)
-        for i, rule in enumerate(rules):
-            for cond in rule.when:
-                if cond.key not in CONTEXT_KEYS:
-                    edges.setdefault((name, cond.key), (file, f"{path}.rules[{i}].when.{cond.key}"))
-        attributes[name] = Attribute(
-            name=name,
-            label=attribute.label,
-            kind=attribute.kind,
-            source=attribute.source,
-            values=attribute.values,
-            vocabulary=attribute.vocabulary,
-            rules=tuple(rules),
-            governance=attribute.governance,
-        )
-
+        _record_edges(edges, doc, path, name, rules)
+        attributes[name] = msgspec.structs.replace(attribute, rules=tuple(rules))
+    local_templates = {n: t for n, (_, _, t) in stage1.items()}
     for overlay_file, stem, overlay_raw in overlays:
         brand = _overlay(
             overlay_raw, _Doc(overlay_file), stem, attributes, brands, local_templates, edges

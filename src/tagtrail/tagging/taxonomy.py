@@ -241,7 +241,9 @@ def _read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise TaxonomyError(f"cannot read: {exc}", file=str(path), path="$") from exc
     try:
-        return yaml.safe_load(text)
+        # The C loader when present: the same safe subset of YAML, several times faster.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         raise TaxonomyError(f"not valid YAML: {exc}", file=str(path), path="$") from exc
 

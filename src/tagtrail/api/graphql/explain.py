@@ -1,0 +1,187 @@
+"""explainTag: "why is this tagged navy?" answered from the stored audit trail alone.
+
+The decision chain comes from the newest model/analyser event of the attribute (raw label,
+top-k raw scores, the mapping rule, thresholds and tier reason, versions); colour evidence
+from that event's ``evidence``; the history from ``tag_events``; and exemplars are the
+nearest assets (k-NN on the stored vector) whose value for the attribute a human confirmed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+import strawberry
+from strawberry.scalars import JSON
+
+from tagtrail.api.graphql.context import Info
+from tagtrail.api.graphql.errors import InvalidInputError, NotFoundError, error_result
+from tagtrail.api.graphql.similarity import EF_SEARCH
+from tagtrail.api.graphql.types import Asset, LabelScore, Tag, TagEventRecord, history_records
+from tagtrail.errors import InvalidInput, NotFound
+from tagtrail.store import queries as q
+from tagtrail.store.records import TagEvent
+
+MAX_EXEMPLARS = 50
+
+
+class _Alternative(msgspec.Struct, kw_only=True):
+    name: str
+    family: str | None = None
+    delta_e: float | None = None
+
+
+class _Finding(msgspec.Struct, kw_only=True):
+    name: str
+    family: str | None = None
+    hex: str | None = None
+    measured_hex: str | None = None
+    coverage: float | None = None
+    delta_e: float | None = None
+    confidence: float | None = None
+    alternatives: list[_Alternative] = []
+
+
+class _ColourEvidence(msgspec.Struct, kw_only=True):
+    findings: list[_Finding] = []
+    foreground_share: float | None = None
+
+
+@strawberry.type(description="A nearby palette colour the measurement was compared with.")
+class ColourAlternative:
+    name: str
+    family: str | None
+    delta_e: float | None = strawberry.field(description="CIEDE2000 from the measured colour")
+
+
+@strawberry.type
+class ColourFinding:
+    name: str
+    family: str | None
+    hex: str | None = strawberry.field(description="The palette swatch")
+    measured_hex: str | None = strawberry.field(description="What the pixels measured")
+    coverage: float | None = strawberry.field(description="Share of the product's pixels")
+    delta_e: float | None = strawberry.field(description="CIEDE2000 measured → swatch")
+    confidence: float | None
+    alternatives: list[ColourAlternative]
+
+
+@strawberry.type
+class ColourEvidence:
+    foreground_share: float | None
+    findings: list[ColourFinding]
+
+
+@strawberry.type
+class Thresholds:
+    high: float
+    medium: float
+    cap: str | None
+
+
+@strawberry.type(description="How the machine reached its value, from its newest event.")
+class DecisionChain:
+    event_id: str
+    at: str
+    actor_type: str
+    raw_label: str | None
+    top_k: list[LabelScore] = strawberry.field(description="Raw model scores, best first")
+    rule_id: str | None = strawberry.field(description="The taxonomy mapping rule applied")
+    value: str | None
+    probability: float | None
+    tier: str | None
+    tier_reason: str | None
+    thresholds: Thresholds | None
+    model_fingerprint: str | None
+    head_version: str | None
+    analyser: str | None
+    taxonomy_version: str | None
+    evidence: JSON | None = strawberry.field(description="The raw evidence as stored")
+
+
+@strawberry.type
+class Exemplar:
+    score: float
+    asset: Asset
+    tag: Tag | None = strawberry.field(description="The human-decided tag of the attribute")
+
+
+@strawberry.type
+class TagExplanation:
+    asset_id: strawberry.ID
+    attribute: str
+    current: Tag | None = strawberry.field(description="The effective tag now (null: none)")
+    decision: DecisionChain | None = strawberry.field(
+        description="The newest machine decision (null: only humans tagged this)")
+    colour_evidence: ColourEvidence | None
+    history: list[TagEventRecord]
+    _vector: strawberry.Private[list[float] | None]
+
+    @strawberry.field(description="The k nearest assets whose value for this attribute a "
+                      "human confirmed or corrected.")
+    async def exemplars(self, info: Info, k: int = 5) -> list[Exemplar]:
+        if not 1 <= k <= MAX_EXEMPLARS:
+            raise InvalidInput(f"k must be 1..{MAX_EXEMPLARS}", field="k")
+        if self._vector is None:
+            return []
+        ctx = info.context
+        body = q.knn_body(self._vector, k, q.exemplar_filter(self.attribute, str(self.asset_id)),
+                          ef_search=EF_SEARCH)
+        result = await ctx.services.client.search(index=ctx.settings.index_name("assets"),
+                                                  body=body)
+        out = []
+        for h in result["hits"]["hits"]:
+            asset = Asset.from_source(h["_source"])
+            out.append(Exemplar(score=h["_score"], asset=asset, tag=asset.tag(self.attribute)))
+        return out
+
+
+ExplainResult = Annotated[TagExplanation | NotFoundError | InvalidInputError,
+                          strawberry.union("ExplainResult")]
+
+
+def colour_evidence(evidence: dict[str, Any] | None) -> ColourEvidence | None:
+    if not evidence or "findings" not in evidence:
+        return None
+    try:
+        parsed = msgspec.convert(evidence, _ColourEvidence, strict=False)
+    except msgspec.ValidationError:
+        return None  # unknown shape: still visible raw in decision.evidence
+    return ColourEvidence(foreground_share=parsed.foreground_share, findings=[
+        ColourFinding(name=f.name, family=f.family, hex=f.hex, measured_hex=f.measured_hex,
+                      coverage=f.coverage, delta_e=f.delta_e, confidence=f.confidence,
+                      alternatives=[ColourAlternative(name=a.name, family=a.family,
+                                                      delta_e=a.delta_e)
+                                    for a in f.alternatives])
+        for f in parsed.findings])
+
+
+def decision_chain(e: TagEvent) -> DecisionChain:
+    t = e.thresholds
+    return DecisionChain(
+        event_id=e.event_id, at=e.at, actor_type=e.actor.type, raw_label=e.raw_label,
+        top_k=[LabelScore(label=s.label, score=s.score) for s in e.top_k], rule_id=e.rule_id,
+        value=e.value, probability=e.probability, tier=e.tier, tier_reason=e.tier_reason,
+        thresholds=Thresholds(high=t.high, medium=t.medium, cap=t.cap) if t else None,
+        model_fingerprint=e.actor.model_fingerprint, head_version=e.actor.head_version,
+        analyser=e.actor.analyser, taxonomy_version=e.taxonomy_version, evidence=e.evidence)
+
+
+async def explain_tag(info: Info, asset_id: strawberry.ID, attribute: str) -> ExplainResult:
+    ctx = info.context
+    ctx.require("viewer")
+    try:
+        (await ctx.services.taxonomy()).attribute(attribute)
+        stored = await ctx.store.get(str(asset_id), with_vector=True)
+    except (InvalidInput, NotFound) as exc:
+        return error_result(exc, id=str(asset_id))  # type: ignore[return-value]
+    events = await ctx.loaders.history.load(str(asset_id))
+    mine = [e for e in events if e.attribute == attribute]
+    machine = [e for e in mine if e.kind == "model_tagged"]
+    newest = machine[-1] if machine else None
+    current = Asset.from_source(stored.source).tag(attribute)
+    return TagExplanation(
+        asset_id=asset_id, attribute=attribute, current=current,
+        decision=decision_chain(newest) if newest else None,
+        colour_evidence=colour_evidence(newest.evidence) if newest else None,
+        history=history_records(mine), _vector=stored.source.get("vector"))

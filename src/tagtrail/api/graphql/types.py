@@ -1,0 +1,202 @@
+"""Output types: assets, their tags and their tag history.
+
+Assets are built from the stored document (``_source`` without the vector). Everything an
+asset shows comes from that one projection document, except ``history`` and
+``embedding.values``, which are loaded on demand through the per-request DataLoaders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import strawberry
+from strawberry.scalars import JSON
+
+from tagtrail.api.graphql.context import Info
+from tagtrail.store.records import Tag as TagRecord
+from tagtrail.store.records import TagEvent
+
+
+@strawberry.type(description="The effective tag of one attribute: a projection of its events.")
+class Tag:
+    attribute: str
+    value: str | None
+    label: str | None
+    values: list[str] = strawberry.field(
+        description="The value with its ancestors (and colour family): what filters match.")
+    family: str | None
+    probability: float | None
+    tier: str | None = strawberry.field(description="auto_applied, flagged or suggested")
+    state: str = strawberry.field(
+        description="auto_applied, flagged, suggested, confirmed, corrected or rejected")
+    applied: bool
+    reviewed: bool
+    needs_review: bool
+    source: str = strawberry.field(
+        description="model, analyser, human, model_then_human or analyser_then_human")
+    raw_label: str | None
+    rule_id: str | None
+    model_version: str | None
+    head_version: str | None
+    analyser: str | None
+    taxonomy_version: str | None
+    event_id: str
+    decided_at: str
+    decided_by: str
+    first_seen_at: str
+
+    @classmethod
+    def from_record(cls, t: TagRecord) -> Tag:
+        return cls(
+            attribute=t.attribute, value=t.value, label=t.label, values=list(t.values),
+            family=t.family, probability=t.probability, tier=t.tier, state=t.state,
+            applied=t.applied, reviewed=t.reviewed, needs_review=t.needs_review, source=t.source,
+            raw_label=t.raw_label, rule_id=t.rule_id, model_version=t.model_version,
+            head_version=t.head_version, analyser=t.analyser, taxonomy_version=t.taxonomy_version,
+            event_id=t.event_id, decided_at=t.decided_at, decided_by=t.decided_by,
+            first_seen_at=t.first_seen_at)
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> Tag:
+        return cls.from_record(msgspec.convert(raw, TagRecord))
+
+
+@strawberry.type
+class LabelScore:
+    label: str
+    score: float
+
+
+@strawberry.type(description="One entry of the append-only tag history (tag_events).")
+class TagEventRecord:
+    event_id: str
+    asset_id: str
+    attribute: str
+    kind: str = strawberry.field(description="model_tagged, confirmed, rejected or corrected")
+    seq: int = strawberry.field(description="The asset revision this event produced")
+    at: str
+    actor_type: str = strawberry.field(description="model, analyser or human")
+    actor_id: str
+    state: str
+    from_value: str | None = strawberry.field(description="The value before this event")
+    to_value: str | None
+    probability: float | None
+    tier: str | None
+    tier_reason: str | None
+    rule_id: str | None
+    raw_label: str | None
+    model_fingerprint: str | None
+    head_version: str | None
+    analyser: str | None
+    taxonomy_version: str | None
+    note: str | None
+
+    @classmethod
+    def from_event(cls, e: TagEvent, from_value: str | None) -> TagEventRecord:
+        return cls(
+            event_id=e.event_id, asset_id=e.asset_id, attribute=e.attribute, kind=e.kind,
+            seq=e.seq, at=e.at, actor_type=e.actor.type, actor_id=e.actor.id, state=e.state,
+            from_value=e.previous_value if e.previous_value is not None else from_value,
+            to_value=e.value, probability=e.probability, tier=e.tier, tier_reason=e.tier_reason,
+            rule_id=e.rule_id, raw_label=e.raw_label, model_fingerprint=e.actor.model_fingerprint,
+            head_version=e.actor.head_version, analyser=e.actor.analyser,
+            taxonomy_version=e.taxonomy_version, note=e.note)
+
+
+def history_records(events: list[TagEvent], attribute: str | None = None) -> list[TagEventRecord]:
+    """Events in order with ``fromValue`` filled from the attribute's running value."""
+    last: dict[str, str | None] = {}
+    out = []
+    for e in events:
+        out.append(TagEventRecord.from_event(e, last.get(e.attribute)))
+        if e.state != "rejected":
+            last[e.attribute] = e.value
+        else:
+            last[e.attribute] = None
+    return [r for r in out if attribute is None or r.attribute == attribute]
+
+
+@strawberry.type(description="The asset's CLIP vector. `values` is only sent when asked for "
+                 "with includeVector: true (512 floats per asset).")
+class Embedding:
+    asset_id: strawberry.Private[str]
+    include: strawberry.Private[bool]
+    dimension: int
+    model: str | None
+
+    @strawberry.field
+    async def values(self, info: Info) -> list[float] | None:
+        if not self.include:
+            return None
+        vector: list[float] | None = await info.context.loaders.vectors.load(self.asset_id)
+        return vector
+
+
+@strawberry.type(description="A product photo with its metadata and effective tags.")
+class Asset:
+    source: strawberry.Private[dict[str, Any]]
+    id: strawberry.ID
+    revision: int = strawberry.field(
+        description="Pass as expectedRevision to mutations (optimistic concurrency).")
+    sku: str | None
+    brand: str | None
+    collection: str | None
+    season: str | None = strawberry.field(description="SS or FW")
+    season_year: int | None
+    photographer: str | None
+    shoot_date: str | None
+    filename: str | None
+    width: int | None
+    height: int | None
+    ingested_at: str | None
+    taxonomy_version: str | None
+    model_fingerprint: str | None
+    pending_count: int
+
+    @classmethod
+    def from_source(cls, source: dict[str, Any]) -> Asset:
+        g = source.get
+        return cls(
+            source=source, id=strawberry.ID(source["asset_id"]), revision=int(g("revision", 0)),
+            sku=g("sku"), brand=g("brand"), collection=g("collection"), season=g("season"),
+            season_year=g("season_year"), photographer=g("photographer"),
+            shoot_date=g("shoot_date"), filename=g("filename"), width=g("width"),
+            height=g("height"), ingested_at=g("ingested_at"),
+            taxonomy_version=g("taxonomy_version"), model_fingerprint=g("model_fingerprint"),
+            pending_count=int(g("pending_count") or 0))
+
+    @strawberry.field(description="Effective tags, optionally only these attributes. "
+                      "Rejected tags are included (state: rejected) so reviews stay visible.")
+    def tags(self, attributes: list[str] | None = None) -> list[Tag]:
+        wanted = set(attributes) if attributes else None
+        return [Tag.from_raw(t) for t in self.source.get("tags") or ()
+                if wanted is None or t["attribute"] in wanted]
+
+    @strawberry.field(description="The effective tag of one attribute, if any.")
+    def tag(self, attribute: str) -> Tag | None:
+        for raw in self.source.get("tags") or ():
+            if raw["attribute"] == attribute:
+                return Tag.from_raw(raw)
+        return None
+
+    @strawberry.field(description="Tags awaiting review (flagged or suggested).")
+    def pending_tags(self, attributes: list[str] | None = None) -> list[Tag]:
+        return [t for t in self.tags(attributes) if t.needs_review]
+
+    @strawberry.field(description="Product metadata fields beyond the fixed ones.")
+    def fields(self) -> JSON | None:
+        value: JSON | None = self.source.get("fields")
+        return value
+
+    @strawberry.field(description="The CLIP vector's metadata; the floats only with "
+                      "includeVector: true.")
+    def embedding(self, include_vector: bool = False) -> Embedding:
+        return Embedding(asset_id=str(self.id), include=include_vector, dimension=512,
+                         model=self.source.get("model_fingerprint"))
+
+    @strawberry.field(description="The append-only tag history, oldest first.")
+    async def history(self, info: Info, attribute: str | None = None) -> list[TagEventRecord]:
+        info.context.require("viewer")
+        events: list[TagEvent] = await info.context.loaders.history.load(str(self.id))
+        return history_records(events, attribute)

@@ -1,0 +1,336 @@
+"""OpenSearch request bodies for search, facets, k-NN and the review queue.
+
+Pure functions from typed filters to request bodies (and from responses back to facets), so
+the GraphQL layer and the benchmark send exactly the same requests.
+
+Facets use multi-select semantics: a filter whose dimension is also a requested facet goes
+into ``post_filter`` (it narrows the hits, not the aggregations); every facet aggregation is
+wrapped in a ``filter`` aggregation holding all the *other* post-filters. So a buyer who
+picked black and navy still sees how many grey pieces the rest of the query matches. Filters
+without a facet stay in the query, where OpenSearch can cache and skip with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final, Literal
+
+import msgspec
+
+Clause = dict[str, Any]
+DimKey = tuple[str, str]  # ("attribute", "colour"), ("field", "brand"), ("tag_state", "tier")
+
+#: Asset metadata fields that can be filtered by exact value and faceted.
+KEYWORD_FIELDS: Final = ("brand", "collection", "season", "sku", "photographer")
+FACET_FIELDS: Final = ("brand", "collection", "season", "season_year", "photographer")
+#: Tag-state dimensions (fields of the nested ``tags``) that can be filtered and faceted.
+TAG_STATE_FIELDS: Final = {
+    "tier": "tags.tier",
+    "state": "tags.state",
+    "reviewed": "tags.reviewed",
+    "model_version": "tags.model_version",
+    "source": "tags.source",
+}
+HUMAN_DECIDED: Final = ("confirmed", "corrected")
+SOURCE_EXCLUDES: Final = ["vector"]  # vectors never travel unless asked for explicitly
+
+
+class IntRange(msgspec.Struct, kw_only=True, frozen=True):
+    gte: int | None = None
+    lte: int | None = None
+
+
+class DateRange(msgspec.Struct, kw_only=True, frozen=True):
+    gte: str | None = None  # ISO dates or OpenSearch date math ("now-3y/y")
+    lte: str | None = None
+
+
+class AttributeFilter(msgspec.Struct, kw_only=True, frozen=True):
+    """OR over ``values``. Non-exact matches expanded values (ancestors, colour families)."""
+
+    attribute: str
+    values: tuple[str, ...]
+    exact: bool = False
+
+
+class TagStateFilter(msgspec.Struct, kw_only=True, frozen=True):
+    """Conditions that must hold on one and the same tag (a nested query)."""
+
+    attribute: str | None = None
+    tier: tuple[str, ...] = ()
+    state: tuple[str, ...] = ()
+    reviewed: bool | None = None
+    model_version: tuple[str, ...] = ()
+    source: tuple[str, ...] = ()
+    min_probability: float | None = None
+    max_probability: float | None = None
+
+
+class AssetFilter(msgspec.Struct, kw_only=True, frozen=True):
+    attributes: tuple[AttributeFilter, ...] = ()
+    brand: tuple[str, ...] = ()
+    collection: tuple[str, ...] = ()
+    season: tuple[str, ...] = ()
+    sku: tuple[str, ...] = ()
+    photographer: tuple[str, ...] = ()
+    season_year: IntRange | None = None
+    shoot_date: DateRange | None = None
+    tag_state: TagStateFilter | None = None
+    exclude_ids: tuple[str, ...] = ()
+
+
+FacetKind = Literal["attribute", "field", "tag_state"]
+
+
+class FacetSpec(msgspec.Struct, kw_only=True, frozen=True):
+    kind: FacetKind
+    name: str  # attribute name, metadata field, or tag-state dimension
+    scope: str | None = None  # tag-state facets: only tags of this attribute
+    size: int = 20
+
+    @property
+    def key(self) -> DimKey:
+        return (self.kind, self.name)
+
+    @property
+    def agg_name(self) -> str:
+        return f"{self.kind}:{self.name}:{self.scope or ''}"
+
+
+class FacetBucket(msgspec.Struct, kw_only=True, frozen=True):
+    value: str
+    count: int
+
+
+class FacetResult(msgspec.Struct, kw_only=True, frozen=True):
+    spec: FacetSpec
+    buckets: tuple[FacetBucket, ...]
+
+
+# -- filters -------------------------------------------------------------------------------
+def _range(field: str, r: IntRange | DateRange) -> Clause | None:
+    bounds = {k: v for k, v in (("gte", r.gte), ("lte", r.lte)) if v is not None}
+    return {"range": {field: bounds}} if bounds else None
+
+
+def tag_state_clause(f: TagStateFilter, *, without: str | None = None) -> Clause | None:
+    """A nested query: all conditions on the same tag; ``without`` drops one dimension."""
+    inner: list[Clause] = []
+    if f.attribute:
+        inner.append({"term": {"tags.attribute": f.attribute}})
+    for dim in ("tier", "state", "model_version", "source"):
+        values = getattr(f, dim)
+        if values and dim != without:
+            inner.append({"terms": {TAG_STATE_FIELDS[dim]: list(values)}})
+    if f.reviewed is not None and without != "reviewed":
+        inner.append({"term": {"tags.reviewed": f.reviewed}})
+    prob = {k: v for k, v in (("gte", f.min_probability), ("lte", f.max_probability))
+            if v is not None}
+    if prob:
+        inner.append({"range": {"tags.probability": prob}})
+    if not inner or (len(inner) == 1 and f.attribute and without is not None):
+        return None  # nothing left but the scope: the facet's own filter, fully removed
+    return {"nested": {"path": "tags", "query": {"bool": {"filter": inner}}}}
+
+
+def _attribute_clause(f: AttributeFilter, root: str) -> Clause:
+    if not f.exact:
+        return {"terms": {f"{root}.{f.attribute}": list(f.values)}}
+    # Exact: the tag's own value, not its expansions (navy only, not the blue family).
+    on_tag: list[Clause] = [{"term": {"tags.attribute": f.attribute}},
+                            {"terms": {"tags.value": list(f.values)}}]
+    if root == "applied":
+        on_tag.append({"term": {"tags.applied": True}})
+    return {"nested": {"path": "tags", "query": {"bool": {
+        "filter": on_tag, "must_not": [{"term": {"tags.state": "rejected"}}]}}}}
+
+
+def filter_clauses(f: AssetFilter, root: str = "applied") -> dict[DimKey, Clause]:
+    """Each dimension's clause, keyed so facets can leave their own out."""
+    out: dict[DimKey, Clause] = {}
+    for af in f.attributes:
+        if af.values:
+            key = ("attribute", af.attribute)
+            clause = _attribute_clause(af, root)
+            # The same attribute twice (e.g. exact and by family): both must hold.
+            out[key] = {"bool": {"filter": [out[key], clause]}} if key in out else clause
+    for name in KEYWORD_FIELDS:
+        values = getattr(f, name)
+        if values:
+            out[("field", name)] = {"terms": {name: list(values)}}
+    for name, rng in (("season_year", f.season_year), ("shoot_date", f.shoot_date)):
+        clause = _range(name, rng) if rng else None
+        if clause:
+            out[("field", name)] = clause
+    if f.tag_state:
+        clause = tag_state_clause(f.tag_state)
+        if clause:
+            out[("tag_state", "*")] = clause
+    if f.exclude_ids:
+        out[("ids", "exclude")] = {"bool": {"must_not": [{"ids": {"values": list(f.exclude_ids)}}]}}
+    return out
+
+
+def filter_query(f: AssetFilter, root: str = "applied") -> Clause:
+    clauses = list(filter_clauses(f, root).values())
+    return {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
+
+
+# -- facets --------------------------------------------------------------------------------
+def _facet_inner(spec: FacetSpec, root: str) -> Clause:
+    if spec.kind == "attribute":
+        return {"terms": {"field": f"{root}.{spec.name}", "size": spec.size}}
+    if spec.kind == "field":
+        return {"terms": {"field": spec.name, "size": spec.size}}
+    scope: Clause = ({"term": {"tags.attribute": spec.scope}} if spec.scope else {"match_all": {}})
+    # Count assets, not tags: reverse_nested gives the number of parent documents per bucket.
+    return {"nested": {"path": "tags"}, "aggs": {"scope": {"filter": scope, "aggs": {"values": {
+        "terms": {"field": TAG_STATE_FIELDS[spec.name], "size": spec.size},
+        "aggs": {"assets": {"reverse_nested": {}}}}}}}}
+
+
+def _owned(key: DimKey, facets: Sequence[FacetSpec]) -> bool:
+    return any(s.key == key for s in facets) or (
+        key == ("tag_state", "*") and any(s.kind == "tag_state" for s in facets))
+
+
+def _facet_filter(spec: FacetSpec, post: dict[DimKey, Clause], f: AssetFilter) -> list[Clause]:
+    others = [c for k, c in post.items() if k != spec.key and k != ("tag_state", "*")]
+    if ("tag_state", "*") in post and f.tag_state is not None:
+        # A tag-state facet drops only its own dimension from the tag-state filter.
+        own = spec.name if spec.kind == "tag_state" else None
+        clause = tag_state_clause(f.tag_state, without=own)
+        if clause:
+            others.append(clause)
+    return others
+
+
+def facet_aggs(specs: Sequence[FacetSpec], post: dict[DimKey, Clause], f: AssetFilter,
+               root: str) -> dict[str, Clause]:
+    aggs: dict[str, Clause] = {}
+    for spec in specs:
+        aggs[spec.agg_name] = {"filter": {"bool": {"filter": _facet_filter(spec, post, f)}},
+                               "aggs": {"facet": _facet_inner(spec, root)}}
+    return aggs
+
+
+def parse_facets(aggregations: dict[str, Any], specs: Sequence[FacetSpec]) -> list[FacetResult]:
+    results = []
+    for spec in specs:
+        agg = aggregations[spec.agg_name]["facet"]
+        if spec.kind == "tag_state":
+            raw = agg["scope"]["values"]["buckets"]
+            buckets = [FacetBucket(value=str(b.get("key_as_string", b["key"])),
+                                   count=b["assets"]["doc_count"]) for b in raw]
+            buckets.sort(key=lambda b: (-b.count, b.value))  # tag counts ≠ asset counts
+        else:
+            buckets = [FacetBucket(value=str(b.get("key_as_string", b["key"])),
+                                   count=b["doc_count"]) for b in agg["buckets"]]
+        results.append(FacetResult(spec=spec, buckets=tuple(buckets)))
+    return results
+
+
+# -- k-NN ----------------------------------------------------------------------------------
+def knn_clause(vector: Sequence[float], k: int, filter_: Clause | None = None,
+               ef_search: int | None = None) -> Clause:
+    """Lucene HNSW with the filter *inside*: efficient filtering returns k when k exist."""
+    body: dict[str, Any] = {"vector": [float(x) for x in vector], "k": k}
+    if filter_ is not None and filter_ != {"match_all": {}}:
+        body["filter"] = filter_
+    if ef_search:
+        body["method_parameters"] = {"ef_search": max(ef_search, k)}
+    return {"knn": {"vector": body}}
+
+
+def knn_body(vector: Sequence[float], k: int, f: AssetFilter, *, root: str = "applied",
+             min_score: float | None = None, ef_search: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "size": k, "query": knn_clause(vector, k, filter_query(f, root), ef_search),
+        "_source": {"excludes": SOURCE_EXCLUDES}, "track_total_hits": False,
+    }
+    if min_score is not None:
+        body["min_score"] = min_score
+    return body
+
+
+def exemplar_filter(attribute: str, exclude_id: str) -> AssetFilter:
+    """Assets whose value for ``attribute`` a human confirmed or corrected."""
+    return AssetFilter(tag_state=TagStateFilter(attribute=attribute, state=HUMAN_DECIDED),
+                       exclude_ids=(exclude_id,))
+
+
+# -- search --------------------------------------------------------------------------------
+SortName = Literal["relevance", "newest", "oldest", "shoot_date_desc", "shoot_date_asc", "sku"]
+_SORTS: Final[dict[str, list[Clause]]] = {
+    "relevance": [{"_score": "desc"}],
+    "newest": [{"ingested_at": {"order": "desc", "missing": "_last"}}],
+    "oldest": [{"ingested_at": {"order": "asc", "missing": "_last"}}],
+    "shoot_date_desc": [{"shoot_date": {"order": "desc", "missing": "_last"}}],
+    "shoot_date_asc": [{"shoot_date": {"order": "asc", "missing": "_last"}}],
+    "sku": [{"sku": {"order": "asc", "missing": "_last"}}],
+}
+TIEBREAK: Final[Clause] = {"asset_id": "asc"}  # unique, so search_after pages are stable
+
+
+def search_body(f: AssetFilter, *, root: str = "applied", text: str | None = None,
+                text_vector: Sequence[float] | None = None, text_k: int = 100,
+                facets: Sequence[FacetSpec] = (), size: int = 20, sort: str = "relevance",
+                search_after: list[Any] | None = None) -> dict[str, Any]:
+    """One request: hits, total and multi-select facets over the same result set."""
+    clauses = filter_clauses(f, root)
+    post = {k: c for k, c in clauses.items() if _owned(k, facets)}
+    base = [c for k, c in clauses.items() if k not in post]
+    query: Clause = {"bool": {"filter": base}} if base else {"match_all": {}}
+    if text:
+        field = "tag_text" if root == "applied" else "tag_text_all"
+        should: list[Clause] = [{"match": {field: {"query": text}}}]
+        if text_vector is not None and text_k > 0:
+            # The CLIP neighbours must satisfy the same query filters (inside the k-NN).
+            should.append(knn_clause(text_vector, text_k, {"bool": {"filter": base}}
+                                     if base else None))
+        query = {"bool": {"filter": base, "should": should, "minimum_should_match": 1}}
+    body: dict[str, Any] = {
+        "size": size, "query": query, "track_total_hits": True,
+        "sort": [*_SORTS[sort], TIEBREAK], "_source": {"excludes": SOURCE_EXCLUDES},
+    }
+    if post:
+        body["post_filter"] = {"bool": {"filter": list(post.values())}}
+    if facets:
+        body["aggs"] = facet_aggs(facets, post, f, root)
+    if search_after is not None:
+        body["search_after"] = search_after
+    return body
+
+
+# -- review queue --------------------------------------------------------------------------
+ReviewOrder = Literal["oldest_first", "lowest_confidence_first"]
+
+
+def review_body(f: AssetFilter, attributes: Sequence[str], *, order: ReviewOrder,
+                size: int, search_after: list[Any] | None = None) -> dict[str, Any]:
+    """Assets with pending tags (flagged or suggested), filtered like search over candidates.
+
+    Sorting is on the pending tags themselves (nested sort), so "oldest" and "lowest
+    confidence" mean the oldest / least sure tag *of the requested attributes*.
+    """
+    pending: Clause = (
+        {"bool": {"should": [{"exists": {"field": f"pending.{a}"}} for a in attributes],
+                  "minimum_should_match": 1}}
+        if attributes else {"range": {"pending_count": {"gt": 0}}})
+    on_tag: list[Clause] = [{"term": {"tags.needs_review": True}}]
+    if attributes:
+        on_tag.append({"terms": {"tags.attribute": list(attributes)}})
+    nested = {"path": "tags", "filter": {"bool": {"filter": on_tag}}}
+    oldest = {"tags.first_seen_at": {"order": "asc", "mode": "min", "nested": nested,
+                                     "missing": "_last"}}
+    lowest = {"tags.probability": {"order": "asc", "mode": "min", "nested": nested,
+                                   "missing": "_last"}}
+    sort = [oldest, TIEBREAK] if order == "oldest_first" else [lowest, oldest, TIEBREAK]
+    body: dict[str, Any] = {
+        "size": size, "track_total_hits": True, "sort": sort,
+        "query": {"bool": {"filter": [*filter_clauses(f, "candidates").values(), pending]}},
+        "_source": {"excludes": SOURCE_EXCLUDES},
+    }
+    if search_after is not None:
+        body["search_after"] = search_after
+    return body
