@@ -44,7 +44,7 @@ _STATUS: dict[type[TagtrailError], int] = {
 def _status_for(exc: TagtrailError) -> int:
     for cls in type(exc).__mro__:
         if cls in _STATUS:
-            return _STATUS[cls]  # type: ignore[index]
+            return _STATUS[cls]
     return 500
 
 
@@ -74,10 +74,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 await svc.close()
 
     graphql = make_graphql_controller(
-        build_schema(),
+        build_schema(settings),
         path="/graphql",
         graphql_ide="graphiql" if settings.dev else None,
         context_getter=get_context,
+        multipart_uploads_enabled=True,  # similarAssets(by: {image: Upload})
     )
     from tagtrail.api.rest import rest_handlers
 

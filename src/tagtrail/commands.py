@@ -181,7 +181,5 @@ def export_schema(out: Path) -> int:
 def create_api_key(name: str, role: str) -> int:
     from tagtrail.api import auth
 
-    key, line = auth.mint_key(name, role)
-    print(f"API key for {name} ({role}) — shown once, store it now:\n  {key}")
-    print(f"Add this line to TAGTRAIL_API_KEYS (comma-separated) or the keys file:\n  {line}")
+    print(auth.apikey_create_text(name, role))
     return 0

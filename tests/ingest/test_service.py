@@ -46,10 +46,17 @@ def _items(folder: Path) -> list[IngestItem]:
 
     with (folder / "manifest.csv").open() as fh:
         rows = {r["filename"]: r for r in csv.DictReader(fh)}
-    return [IngestItem(name=name, data=(folder / name).read_bytes(),
-                       metadata={k: rows[name][k] for k in ("sku", "brand", "collection",
-                                                            "photographer", "shoot_date")})
-            for name in sorted(rows)]
+    return [
+        IngestItem(
+            name=name,
+            data=(folder / name).read_bytes(),
+            metadata={
+                k: rows[name][k]
+                for k in ("sku", "brand", "collection", "photographer", "shoot_date")
+            },
+        )
+        for name in sorted(rows)
+    ]
 
 
 def _hostile(good: bytes) -> list[IngestItem]:
@@ -140,15 +147,17 @@ async def test_projection_rebuilds_identically(
         before = (await store.get(outcome.asset_id, with_vector=True)).source
         assert await store.rebuild(outcome.asset_id) is False  # already equal to the fold
         damaged = dict(before, tags=[], applied={}, tag_text="", pending_count=0)
-        await services.client.index(index=store.assets, id=outcome.asset_id, body=damaged,
-                                    refresh=True)
+        await services.client.index(
+            index=store.assets, id=outcome.asset_id, body=damaged, refresh=True
+        )
         assert await store.rebuild(outcome.asset_id, refresh=True) is True
         after = (await store.get(outcome.asset_id, with_vector=True)).source
         assert after == before
 
 
-async def test_events_are_append_only(services: Services, catalogue: Path,
-                                      settings: Settings) -> None:
+async def test_events_are_append_only(
+    services: Services, catalogue: Path, settings: Settings
+) -> None:
     [outcome] = await ingest(services, _items(catalogue)[:1], refresh=True)
     assert outcome.asset_id
     store = AssetStore(services.client, settings)

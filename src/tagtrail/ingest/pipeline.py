@@ -17,7 +17,7 @@ from tagtrail.ingest.colour import ColourAnalyser, ColourAnalysis
 from tagtrail.ingest.metadata import AssetMetadata
 from tagtrail.store.records import Actor, LabelScore, Thresholds
 from tagtrail.tagging.governance import TierDecision, decide_tier
-from tagtrail.tagging.heads import Head, HeadPrediction, build_zero_shot_heads, predict_all
+from tagtrail.tagging.heads import Head, HeadPrediction, build_brand_head_sets, predict_all
 from tagtrail.tagging.mapping import AssetContext, map_label
 from tagtrail.tagging.taxonomy import Taxonomy
 
@@ -55,11 +55,12 @@ class TaggedImage(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class Tagger:
-    def __init__(self, taxonomy: Taxonomy, encoder: ClipEncoder, heads: dict[str, Head],
-                 colour: ColourAnalyser) -> None:
+    def __init__(self, taxonomy: Taxonomy, encoder: ClipEncoder,
+                 head_sets: dict[str | None, dict[str, Head]], colour: ColourAnalyser) -> None:
         self.taxonomy = taxonomy
         self.encoder = encoder
-        self.heads = heads
+        self.head_sets = head_sets  # None: the base vocabulary; else a brand's own labels too
+        self.heads = head_sets[None]
         self.colour = colour
         self._order = taxonomy.mapping_order or taxonomy.attribute_names
 
@@ -77,10 +78,21 @@ class Tagger:
     def tag_vectors(self, vectors: np.ndarray, metadata: Sequence[AssetMetadata],
                     colours: Sequence[ColourAnalysis | None]) -> list[TaggedImage]:
         """Heads + mapping + tiers from stored or fresh vectors (re-tagging uses this)."""
-        predictions = predict_all(self.heads, vectors)
-        results = []
+        # Brands with vocabulary of their own get their own heads: group rows by head set.
+        groups: dict[str | None, list[int]] = {}
         for i, meta in enumerate(metadata):
-            per_attribute = {name: preds[i] for name, preds in predictions.items()}
+            brand = self.taxonomy.brand(meta.brand)
+            key = brand.id if brand is not None and brand.id in self.head_sets else None
+            groups.setdefault(key, []).append(i)
+        per_row: dict[int, dict[str, HeadPrediction]] = {}
+        for key, rows in groups.items():
+            predictions = predict_all(self.head_sets[key], vectors[rows])
+            for j, row in enumerate(rows):
+                per_row[row] = {name: preds[j] for name, preds in predictions.items()}
+        results = []
+        for i, _meta in enumerate(metadata):
+            meta = metadata[i]
+            per_attribute = per_row[i]
             decisions, unmapped = self._decide(per_attribute, colours[i], meta)
             results.append(TaggedImage(vector=vectors[i].astype(float).tolist(),
                                        decisions=tuple(decisions), unmapped=tuple(unmapped)))
@@ -150,5 +162,5 @@ class Tagger:
 
 
 def build_tagger(taxonomy: Taxonomy, encoder: ClipEncoder) -> Tagger:
-    heads = build_zero_shot_heads(taxonomy, encoder)
-    return Tagger(taxonomy, encoder, heads, ColourAnalyser(taxonomy.palette))
+    head_sets = build_brand_head_sets(taxonomy, encoder)
+    return Tagger(taxonomy, encoder, head_sets, ColourAnalyser(taxonomy.palette))

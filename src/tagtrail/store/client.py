@@ -11,7 +11,7 @@ from opensearchpy.serializer import JSONSerializer
 from tagtrail.config import Settings
 
 
-class MsgspecSerializer(JSONSerializer):  # type: ignore[misc]
+class MsgspecSerializer(JSONSerializer):
     """opensearch-py serializer backed by msgspec (several times faster than json)."""
 
     def __init__(self) -> None:

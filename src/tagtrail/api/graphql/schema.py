@@ -1,13 +1,28 @@
-"""GraphQL schema root. Expected failures are union results; internals are masked."""
+"""GraphQL schema root (served at /graphql; GraphiQL when TAGTRAIL_DEV is set).
+
+Access: send an API key as ``Authorization: Bearer <key>`` or ``X-API-Key``. Roles:
+viewer (search, similarity, review queue, explain), reviewer (+ tag mutations), admin
+(+ everything). With TAGTRAIL_DEV=1 and no keys configured, every request acts as the admin
+principal "dev". Expected failures are union results; a missing or unknown key on a query
+is a GraphQL error with ``extensions.code = UNAUTHENTICATED``; unexpected errors are masked.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
-from strawberry.extensions import MaskErrors
 
 from tagtrail import __version__
-from tagtrail.api.graphql.context import Context
-from tagtrail.errors import TagtrailError
+from tagtrail.api.graphql import explain, review, search, similarity
+from tagtrail.api.graphql.context import Info
+from tagtrail.api.graphql.errors import NotFoundError, TagtrailMaskErrors
+from tagtrail.api.graphql.limits import limit_extensions
+from tagtrail.api.graphql.types import Asset
+from tagtrail.config import Settings, load_settings
+
+_ACCESS = (" Needs an API key with role {role} (Authorization: Bearer <key> or X-API-Key); "
+           "in dev mode without configured keys every caller is the admin \"dev\".")
 
 
 @strawberry.type
@@ -18,24 +33,91 @@ class Health:
 
 
 @strawberry.type
+class Whoami:
+    name: str
+    role: str
+
+
+AssetResult = Annotated[Asset | NotFoundError, strawberry.union("AssetResult")]
+
+
+@strawberry.type
 class Query:
     @strawberry.field(description="tagtrail's version")
     def version(self) -> str:
         return __version__
 
     @strawberry.field(description="Whether OpenSearch answers")
-    async def health(self, info: strawberry.Info[Context, None]) -> Health:
+    async def health(self, info: Info) -> Health:
         try:
             meta = await info.context.services.client.info()
         except Exception as exc:
             return Health(opensearch=False, opensearch_version=None, detail=type(exc).__name__)
         return Health(opensearch=True, opensearch_version=meta["version"]["number"], detail=None)
 
+    @strawberry.field(description="The caller's principal." + _ACCESS.format(role="viewer"))
+    def whoami(self, info: Info) -> Whoami:
+        p = info.context.require("viewer")
+        return Whoami(name=p.name, role=p.role)
 
-def _should_mask(error: Exception) -> bool:
-    original = getattr(error, "original_error", None)
-    return not isinstance(original, TagtrailError) and original is not None
+    @strawberry.field(description="One asset by id." + _ACCESS.format(role="viewer"))
+    async def asset(self, info: Info, id: strawberry.ID) -> AssetResult:
+        info.context.require("viewer")
+        source = await info.context.loaders.sources.load(str(id))
+        if source is None:
+            return NotFoundError(message=f"asset {id!r} does not exist", id=str(id))
+        return Asset.from_source(source)
+
+    search_assets: search.SearchResult = strawberry.field(
+        resolver=search.search_assets,
+        description="Faceted search. Filters: AND across fields, OR within one; facets are "
+        "multi-select (each facet's counts ignore its own filter). Applied tags only unless "
+        "includeSuggested. `text` matches tag labels and synonyms and, when the CLIP model is "
+        "available, the text embedding's nearest neighbours (textMode says which)."
+        + _ACCESS.format(role="viewer"))
+    similar_assets: similarity.SimilarResult = strawberry.field(
+        resolver=similarity.similar_assets,
+        description="Filtered k-NN by asset, text or uploaded image; the query asset itself "
+        "is excluded." + _ACCESS.format(role="viewer"))
+    review_queue: review.ReviewQueueResult = strawberry.field(
+        resolver=review.review_queue,
+        description="Assets with flagged or suggested tags, oldest or least confident first, "
+        "filterable like search (filters match applied and suggested values)."
+        + _ACCESS.format(role="viewer"))
+    explain_tag: explain.ExplainResult = strawberry.field(
+        resolver=explain.explain_tag,
+        description="Why an asset carries (or lacks) a tag: decision chain, colour evidence, "
+        "history and human-confirmed exemplars." + _ACCESS.format(role="viewer"))
 
 
-def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, extensions=[MaskErrors(should_mask_error=_should_mask)])
+_MUTATION_DOC = (" Optimistic: a stale expectedRevision returns Conflict (currentRevision) and "
+                 "writes nothing. The actor in the audit trail is the API key's name."
+                 + _ACCESS.format(role="reviewer"))
+
+
+@strawberry.type
+class Mutation:
+    confirm_tag: review.TagDecisionResult = strawberry.field(
+        resolver=review.confirm_tag, description="Confirm the current tag." + _MUTATION_DOC)
+    reject_tag: review.TagDecisionResult = strawberry.field(
+        resolver=review.reject_tag, description="Reject the current tag." + _MUTATION_DOC)
+    correct_tag: review.TagDecisionResult = strawberry.field(
+        resolver=review.correct_tag,
+        description="Set the tag to another taxonomy value." + _MUTATION_DOC)
+    confirm_tags: review.BulkTagDecisionResult = strawberry.field(
+        resolver=review.confirm_tags,
+        description="confirmTag over an explicit list; results per item." + _MUTATION_DOC)
+    reject_tags: review.BulkTagDecisionResult = strawberry.field(
+        resolver=review.reject_tags,
+        description="rejectTag over an explicit list; results per item." + _MUTATION_DOC)
+    correct_tags: review.BulkTagDecisionResult = strawberry.field(
+        resolver=review.correct_tags,
+        description="correctTag over an explicit list; results per item." + _MUTATION_DOC)
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with error masking and cost limits (``settings`` sets the depth limit)."""
+    settings = settings or load_settings()
+    return strawberry.Schema(
+        query=Query, mutation=Mutation,
+        extensions=[*limit_extensions(settings), TagtrailMaskErrors()])
