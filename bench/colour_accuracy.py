@@ -44,15 +44,18 @@ def main(argv: list[str] | None = None) -> int:
         items = generate_catalogue(args.n, out, palette=palette, seed=args.seed)
         gen_s = time.perf_counter() - t0
         exact = family = 0
-        spent = 0.0
+        spent = cpu = 0.0
+        confidence: dict[bool, list[float]] = {True: [], False: []}
         misses: Counter[str] = Counter()
         for item in items:
             with Image.open(out / item.filename) as im:
                 image = im.convert("RGB")
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             analysis = analyser.analyse(image)
             spent += time.perf_counter() - t
+            cpu += time.process_time() - c
             top = analysis.findings[0]
+            confidence[top.name == item.colour].append(top.confidence)
             exact += top.name == item.colour
             family += top.family == item.colour_family
             if top.name != item.colour:
@@ -68,7 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"images           {len(items)} (generated in {gen_s:.1f} s)")
     print(f"exact colour     {exact_rate:.1%}  (target ≥ {TARGET_EXACT:.0%})")
     print(f"colour family    {family_rate:.1%}  (target ≥ {TARGET_FAMILY:.0%})")
-    print(f"analyser         {ms:.1f} ms/image")
+    print(f"analyser         {ms:.1f} ms/image wall, {1000 * cpu / n:.1f} ms/image CPU")
+    for hit, label in ((True, "hits"), (False, "misses")):
+        if confidence[hit]:
+            values = sorted(confidence[hit])
+            print(
+                f"confidence       {label}: median {values[len(values) // 2]:.2f}, "
+                f"min {values[0]:.2f} (n={len(values)})"
+            )
     if misses:
         print("misses           " + ", ".join(f"{k}×{v}" for k, v in misses.most_common(10)))
     ok = exact_rate >= TARGET_EXACT and family_rate >= TARGET_FAMILY

@@ -100,9 +100,11 @@ def _parse_inline(spec: str) -> list[KeyEntry]:
     for item in filter(None, (part.strip() for part in spec.split(","))):
         parts = item.split(":")
         if len(parts) != 3 or parts[1] not in ROLES:
-            raise ConfigError(f"TAGTRAIL_API_KEYS: expected name:role:sha256 with role one of "
-                              f"{', '.join(ROLES)}, got {item!r}")
-        entry = KeyEntry(name=parts[0], role=parts[1], sha256=parts[2])  # type: ignore[arg-type]
+            raise ConfigError(
+                f"TAGTRAIL_API_KEYS: expected name:role:sha256 with role one of "
+                f"{', '.join(ROLES)}, got {item!r}"
+            )
+        entry = KeyEntry(name=parts[0], role=parts[1], sha256=parts[2])
         entries.append(_check_entry(entry, "TAGTRAIL_API_KEYS"))
     return entries
 
@@ -167,8 +169,9 @@ def key_from_headers(headers: Mapping[str, str]) -> str | None:
 def require(principal: Principal | None, role: Role, *, auth_error: str | None = None) -> Principal:
     """The principal, if it may act with ``role``; Unauthorized/Forbidden otherwise."""
     if principal is None:
-        raise Unauthorized(auth_error or "an API key is required (Authorization: Bearer <key> "
-                           "or X-API-Key)")
+        raise Unauthorized(
+            auth_error or "an API key is required (Authorization: Bearer <key> or X-API-Key)"
+        )
     if not principal.allows(role):
         raise Forbidden(f"{principal.name!r} has role {principal.role}; this needs {role}")
     return principal
@@ -186,17 +189,16 @@ class MintedKey(msgspec.Struct, kw_only=True, frozen=True):
 
     @property
     def toml_entry(self) -> str:
-        return (f'[[keys]]\nname = "{self.name}"\nrole = "{self.role}"\n'
-                f'sha256 = "{self.sha256}"\n')
+        return f'[[keys]]\nname = "{self.name}"\nrole = "{self.role}"\nsha256 = "{self.sha256}"\n'
 
 
 def mint_key(name: str, role: str) -> MintedKey:
     if role not in ROLES:
         raise ConfigError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
-    if not name or any(c in name for c in ":,\n\"") :
+    if not name or any(c in name for c in ':,\n"'):
         raise ConfigError(f"key name {name!r} must be non-empty without ':', ',' or quotes")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    return MintedKey(name=name, role=role, key=key, sha256=hash_key(key))  # type: ignore[arg-type]
+    return MintedKey(name=name, role=role, key=key, sha256=hash_key(key))
 
 
 def apikey_create_text(name: str, role: str) -> str:

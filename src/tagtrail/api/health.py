@@ -29,15 +29,28 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         missing = await missing_indices(services.client, services.settings)
     except Exception as exc:  # any transport failure means "not ready", said plainly
         return Response(
-            {"status": "unavailable", "opensearch": url,
-             "reason": f"OpenSearch at {url} is unreachable: {type(exc).__name__}: {exc}"},
-            status_code=HTTP_503_SERVICE_UNAVAILABLE)
+            {
+                "status": "unavailable",
+                "opensearch": url,
+                "reason": f"OpenSearch at {url} is unreachable: {type(exc).__name__}: {exc}",
+            },
+            status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        )
     if missing:
         return Response(
-            {"status": "unavailable", "opensearch": url,
-             "reason": f"indices missing: {', '.join(missing)}", "missing": missing},
-            status_code=HTTP_503_SERVICE_UNAVAILABLE)
+            {
+                "status": "unavailable",
+                "opensearch": url,
+                "reason": f"indices missing: {', '.join(missing)}",
+                "missing": missing,
+            },
+            status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        )
     return Response(
-        {"status": "ready", "opensearch": url,
-         "opensearch_version": info.get("version", {}).get("number")},
-        status_code=HTTP_200_OK)
+        {
+            "status": "ready",
+            "opensearch": url,
+            "opensearch_version": info.get("version", {}).get("number"),
+        },
+        status_code=HTTP_200_OK,
+    )

@@ -12,6 +12,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Response
 
+from tagtrail.api.auth import KeyRing, Principal, Role, key_from_headers, require
 from tagtrail.errors import InvalidInput, NotFound
 from tagtrail.services import Services
 
@@ -22,12 +23,14 @@ class AssetUpload:
     metadata: str | None = None
 
 
-async def _authorize(request: Request[Any, Any, Any], role: str) -> str:
-    """The caller's principal name when its key allows ``role`` (API keys, see api.auth)."""
-    from tagtrail.api.auth import require_role
-
-    principal = await require_role(request, role)
-    return str(principal)
+def _authorize(request: Request[Any, Any, Any], role: Role) -> Principal:
+    """The caller, when its API key allows ``role``; Unauthorized/Forbidden otherwise."""
+    services: Services = request.app.state.services
+    ring = getattr(request.app.state, "keyring", None)
+    if not isinstance(ring, KeyRing):  # shared with the GraphQL context, built once
+        ring = KeyRing(services.settings)
+        request.app.state.keyring = ring
+    return require(ring.authenticate(key_from_headers(request.headers)), role)
 
 
 @post("/assets", status_code=201)
@@ -43,7 +46,7 @@ async def create_asset(
     from tagtrail.ingest.service import IngestItem, ingest
     from tagtrail.store.assets import AssetStore
 
-    await _authorize(request, "reviewer")
+    _authorize(request, "reviewer")
     services: Services = request.app.state.services
     metadata: dict[str, Any] | None = None
     if data.metadata:
@@ -55,8 +58,9 @@ async def create_asset(
             raise InvalidInput("metadata must be a JSON object", field="metadata")
     payload = await data.image.read()
     name = data.image.filename or "upload"
-    [outcome] = await ingest(services, [IngestItem(name=name, data=payload,
-                                                   metadata=metadata)], refresh="wait_for")
+    [outcome] = await ingest(
+        services, [IngestItem(name=name, data=payload, metadata=metadata)], refresh="wait_for"
+    )
     if outcome.status == "rejected":
         raise InvalidInput(outcome.error or f"{name}: rejected", field="image")
     if outcome.status == "failed":

@@ -43,7 +43,11 @@ PHOTOGRAPHERS = ("A. Moreau", "K. Tanaka", "L. Okafor", "S. Lindqvist")
 _MIN_BACKDROP_DE = 14.0
 _MIN_PATTERN_DE = 20.0  # ΔE00 between main and pattern colour: a pattern is visibly another
 _ON_FORM_ONLY = ("sneakers", "tote_bag")  # no ghost mannequin for these: flat-lay or detail
-_BACKDROP_RGB = {"white": (250, 250, 249), "light_grey": (204, 204, 203), "textured": (236, 231, 222)}
+_BACKDROP_RGB = {
+    "white": (250, 250, 249),
+    "light_grey": (204, 204, 203),
+    "textured": (236, 231, 222),
+}
 
 # Upright silhouettes in a unit box (x right, y down).
 _SHAPES: dict[str, tuple[tuple[float, float], ...]] = {
@@ -59,8 +63,8 @@ _SHAPES: dict[str, tuple[tuple[float, float], ...]] = {
                 (.74, .36), (.76, .9), (.24, .9), (.26, .36), (.18, .76), (.08, .74), (.18, .14)),
     "trench_coat": ((.4, .03), (.5, .16), (.6, .03), (.78, .1), (.88, .66), (.8, .68), (.72, .3),
                     (.82, .97), (.18, .97), (.28, .3), (.2, .68), (.12, .66), (.22, .1)),
-    "puffer_jacket": ((.36, .1), (.5, .13), (.64, .1), (.84, .2), (.95, .7), (.84, .74),
-                      (.75, .4), (.77, .82), (.23, .82), (.25, .4), (.16, .74), (.05, .7), (.16, .2)),
+    "puffer_jacket": ((.36, .1), (.5, .13), (.64, .1), (.84, .2), (.95, .7), (.84, .74), (.75, .4),
+                      (.77, .82), (.23, .82), (.25, .4), (.16, .74), (.05, .7), (.16, .2)),
     "dress": ((.38, .06), (.44, .06), (.5, .13), (.56, .06), (.62, .06), (.64, .34), (.58, .44),
               (.8, .94), (.2, .94), (.42, .44), (.36, .34)),
     "trousers": ((.3, .05), (.7, .05), (.75, .95), (.56, .95), (.5, .34), (.44, .95), (.25, .95)),
@@ -205,7 +209,9 @@ def _backdrop(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
     return img
 
 
-def _render(rng: np.random.Generator, item: CatalogueItem, palette: Palette, size: int) -> Image.Image:
+def _render(
+    rng: np.random.Generator, item: CatalogueItem, palette: Palette, size: int
+) -> Image.Image:
     main = hex_to_rgb(_colour(palette, item.colour).hex)
     second = main
     if item.pattern != "solid":
@@ -215,13 +221,15 @@ def _render(rng: np.random.Generator, item: CatalogueItem, palette: Palette, siz
     zoom = 2.5 if item.shot_type == "detail" else 1.0
     fabric = _pattern_layer(rng, side, main, second, item.pattern, zoom)
     if item.shot_type == "detail":
-        out = np.asarray(fabric.resize((size, size), Image.Resampling.BOX), dtype=np.float32)
+        out: np.ndarray = np.asarray(fabric.resize((size, size), Image.Resampling.BOX), float)
         out = out * (1 + 0.04 * _smooth(rng, size, size, 4)[..., None])
     else:
         rgb, alpha = _garment(rng, side, item.category, item.shot_type, fabric, main)
         rgb = np.asarray(Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).resize(
             (size, size), Image.Resampling.BOX), dtype=np.float32)  # fmt: skip
-        a_img = Image.fromarray((alpha * 255).astype(np.uint8)).resize((size, size), Image.Resampling.BOX)
+        a_img = Image.fromarray((alpha * 255).astype(np.uint8)).resize(
+            (size, size), Image.Resampling.BOX
+        )
         a = np.asarray(a_img, dtype=np.float32)[..., None] / 255.0
         shadow = a_img.filter(ImageFilter.GaussianBlur(size * 0.02)).transform(
             (size, size), Image.Transform.AFFINE, (1, 0, -size * 0.01, 0, 1, -size * 0.015)
@@ -251,7 +259,9 @@ def _item(rng: np.random.Generator, index: int, palette: Palette) -> tuple[Catal
     colour = palette.colours[int(rng.integers(len(palette.colours)))]
     category = CATEGORIES[int(rng.integers(len(CATEGORIES)))]
     r = float(rng.random())
-    shot = "detail" if r < 0.1 else "flat_lay" if r < 0.55 or category in _ON_FORM_ONLY else "ghost_mannequin"
+    shot = "detail" if r < 0.1 else "ghost_mannequin"
+    if shot != "detail" and (r < 0.55 or category in _ON_FORM_ONLY):
+        shot = "flat_lay"
     background = "none"
     if shot != "detail":
         rgb = hex_to_rgb(colour.hex)

@@ -38,7 +38,7 @@ _STRICT_INLIERS = 0.9  # ... when the backdrop is not light and neutral (may be 
 _MASK_MIN, _MASK_MAX = 6.0, 14.0  # ΔE76 bounds of the product/backdrop threshold
 _FG_MIN, _FG_MAX = 0.02, 0.97  # foreground shares outside these mean the mask is wrong
 _CENTRE = 0.7  # side share of the centre region used when there is no backdrop
-_SAMPLES = 3000  # pixels fed to k-means; assignment then runs on all product pixels
+_SAMPLES = 2000  # pixels fed to k-means; assignment then runs on all product pixels
 _ITERATIONS = 15
 _MERGE_DE = 6.0  # ΔE00: closer clusters are one colour under lighting and shading
 _FOLD_SHARE = 0.03  # clusters smaller than this are folded into their nearest neighbour
@@ -86,16 +86,22 @@ class ColourAnalysis(msgspec.Struct, kw_only=True, frozen=True):
 
 
 def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """uint8 (…, 3) → Lab (…, 3); a lookup table replaces the per-pixel power of the gamma."""
+    """uint8 (H, W, 3) → float32 Lab; a lookup table replaces the per-pixel gamma power and
+    the 3×3 matrix is spelled out (a BLAS call costs more than it saves at this size)."""
     lut = np.arange(256, dtype=np.float64) / 255.0
-    lut = np.where(lut <= 0.04045, lut / 12.92, ((lut + 0.055) / 1.055) ** 2.4)
-    xyz = (lut[rgb] @ _M_RGB_TO_XYZ.T) / _WHITE
+    lut = np.where(lut <= 0.04045, lut / 12.92, ((lut + 0.055) / 1.055) ** 2.4).astype(np.float32)
+    r, g, b = lut[rgb[..., 0]], lut[rgb[..., 1]], lut[rgb[..., 2]]
+    m = (_M_RGB_TO_XYZ / _WHITE[:, None]).astype(np.float32)
     eps, kappa = 216 / 24389, 24389 / 27
-    f = np.where(xyz > eps, np.cbrt(xyz), (kappa * xyz + 16) / 116)
-    return np.stack(
-        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])],
-        axis=-1,
-    )
+    f = []
+    for row in m:
+        v = row[0] * r + row[1] * g + row[2] * b
+        f.append(np.where(v > eps, np.cbrt(v), (kappa * v + 16) / 116))
+    out = np.empty((*rgb.shape[:-1], 3), dtype=np.float32)
+    out[..., 0] = 116 * f[1] - 16
+    out[..., 1] = 500 * (f[0] - f[1])
+    out[..., 2] = 200 * (f[1] - f[2])
+    return out
 
 
 def lab_to_hex(lab: np.ndarray) -> str:
@@ -107,11 +113,11 @@ def lab_to_hex(lab: np.ndarray) -> str:
     xyz = np.where(f**3 > eps, f**3, (116 * f - 16) / kappa) * _WHITE
     linear = np.clip(np.linalg.solve(_M_RGB_TO_XYZ, xyz), 0.0, 1.0)
     srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
-    r, g, bl = (int(round(float(v) * 255)) for v in srgb)
+    r, g, bl = (round(float(v) * 255) for v in srgb)
     return f"#{r:02X}{g:02X}{bl:02X}"
 
 
-def _shift_or(mask: np.ndarray) -> np.ndarray:
+def _dilate(mask: np.ndarray) -> np.ndarray:
     """3×3 binary dilation by shifted ORs (no scipy needed at this size)."""
     out = mask.copy()
     out[1:, :] |= mask[:-1, :]
@@ -122,13 +128,9 @@ def _shift_or(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _dilate(mask: np.ndarray) -> np.ndarray:
-    return _shift_or(mask)
-
-
 def _erode(mask: np.ndarray) -> np.ndarray:
     # Outside the frame counts as product so a product cut by the edge is not eaten away.
-    return ~_shift_or(~mask)
+    return ~_dilate(~mask)
 
 
 def _box3(values: np.ndarray) -> np.ndarray:
@@ -146,7 +148,7 @@ def _mode(points: np.ndarray) -> np.ndarray:
     """Robust centre: a median, re-taken over the nearer half of the points until it settles
     on the dense core, so a tail of blended or shaded pixels does not drag it."""
     centre = np.median(points, axis=0)
-    for _ in range(3):
+    for _ in range(2):
         d2 = ((points - centre) ** 2).sum(-1)
         near = points[d2 <= max(16.0, float(np.median(d2)))]
         if len(near) == 0:
@@ -175,7 +177,6 @@ class _Backdrop(NamedTuple):
     mask: np.ndarray  # bool (H, W): product pixels
     core: np.ndarray  # bool (H, W): product pixels away from the outline
     hex: str
-    found: bool
 
 
 class ColourAnalyser:
@@ -231,28 +232,35 @@ class ColourAnalyser:
     def _separate(self, lab: np.ndarray) -> _Backdrop:
         h, w = lab.shape[:2]
         b = max(1, min(_BORDER, h // 4, w // 4))
-        ys, xs = np.mgrid[0:h, 0:w]
-        x = xs / max(w - 1, 1) * 2 - 1
-        y = ys / max(h - 1, 1) * 2 - 1
-        # Quadratic surface: captures gradients and radial vignettes on the backdrop.
-        basis = np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], axis=-1)
+        if min(h, w) < 16:  # too small to tell a backdrop from a product
+            return self._centre(lab, np.median(lab.reshape(-1, 3), axis=0))
+        x = (np.arange(w, dtype=np.float32) / max(w - 1, 1) * 2 - 1)[None, :]
+        y = (np.arange(h, dtype=np.float32) / max(h - 1, 1) * 2 - 1)[:, None]
         border = np.zeros((h, w), dtype=bool)
         border[:b, :] = border[-b:, :] = True
         border[:, :b] = border[:, -b:] = True
-        a_border, lab_border = basis[border], lab[border]
+        bx, by = np.broadcast_to(x, (h, w))[border], np.broadcast_to(y, (h, w))[border]
+        # Quadratic surface: captures gradients and radial vignettes on the backdrop.
+        a_border = np.stack([np.ones_like(bx), bx, by, bx * bx, by * by, bx * by], axis=-1)
+        a_border = a_border.astype(np.float64)
+        lab_border = lab[border].astype(np.float64)
         border_median = np.median(lab_border, axis=0)
         inliers = np.ones(len(lab_border), dtype=bool)
-        coef = np.zeros((basis.shape[-1], 3))
+        coef = np.zeros((a_border.shape[-1], 3))
         for _ in range(3):  # refit without border pixels that belong to the product
             a_in = a_border[inliers]
-            # Normal equations: a 6×6 solve, far cheaper than lstsq's SVD for this fit.
-            coef = np.linalg.solve(a_in.T @ a_in, a_in.T @ lab_border[inliers])
+            # Normal equations (a 6×6 solve, far cheaper than lstsq's SVD); the tiny ridge keeps
+            # it solvable when the inliers sit on one edge (then the inlier check rejects it).
+            gram = a_in.T @ a_in + 1e-3 * np.eye(a_in.shape[1])
+            coef = np.linalg.solve(gram, a_in.T @ lab_border[inliers])
             resid = np.linalg.norm(lab_border - a_border @ coef, axis=1)
             scale = float(np.median(resid[inliers]))
             inliers = resid <= max(4.0, 3.0 * scale)
-            if inliers.sum() < basis.shape[-1] * 4:
+            if inliers.sum() < a_border.shape[-1] * 4:
                 return self._centre(lab, border_median)
-        model = basis @ coef
+        c = coef.astype(np.float32)[:, None, None, :]
+        x3, y3 = x[..., None], y[..., None]
+        model = c[0] + x3 * c[1] + y3 * c[2] + x3 * x3 * c[3] + y3 * y3 * c[4] + x3 * y3 * c[5]
         distance = _box3(np.linalg.norm(lab - model, axis=-1))
         threshold = float(
             np.clip(3.0 * np.quantile(distance[border][inliers], 0.9), _MASK_MIN, _MASK_MAX)
@@ -271,7 +279,7 @@ class ColourAnalyser:
         core = _erode(_erode(mask))
         if core.sum() < 0.3 * mask.sum():
             core = mask
-        return _Backdrop(mask=mask, core=core, hex=lab_to_hex(centre_colour), found=True)
+        return _Backdrop(mask=mask, core=core, hex=lab_to_hex(centre_colour))
 
     @staticmethod
     def _scattered(mask: np.ndarray) -> bool:
@@ -286,9 +294,9 @@ class ColourAnalyser:
     def _centre(lab: np.ndarray, border_median: np.ndarray) -> _Backdrop:
         h, w = lab.shape[:2]
         mask = np.zeros((h, w), dtype=bool)
-        mh, mw = max(1, round(h * (1 - _CENTRE) / 2)), max(1, round(w * (1 - _CENTRE) / 2))
-        mask[mh : max(mh + 1, h - mh), mw : max(mw + 1, w - mw)] = True
-        return _Backdrop(mask=mask, core=mask, hex=lab_to_hex(border_median), found=False)
+        mh, mw = round(h * (1 - _CENTRE) / 2), round(w * (1 - _CENTRE) / 2)
+        mask[mh : h - mh, mw : w - mw] = True  # never empty: _CENTRE > 0
+        return _Backdrop(mask=mask, core=mask, hex=lab_to_hex(border_median))
 
     # -- clustering -------------------------------------------------------------------------
 
@@ -337,9 +345,12 @@ class ColourAnalyser:
         c = np.array(centres)
         for _ in range(_ITERATIONS):
             labels = ColourAnalyser._assign(sample, c)
-            updated = np.array(
-                [sample[labels == i].mean(axis=0) if np.any(labels == i) else c[i] for i in range(len(c))]
+            counts = np.bincount(labels, minlength=len(c))[:, None]
+            sums = np.stack(
+                [np.bincount(labels, weights=sample[:, i], minlength=len(c)) for i in range(3)],
+                axis=1,
             )
+            updated = np.where(counts > 0, sums / np.maximum(counts, 1), c)
             if np.allclose(updated, c, atol=0.05):
                 break
             c = updated
@@ -348,7 +359,7 @@ class ColourAnalyser:
     @staticmethod
     def _assign(pixels: np.ndarray, centres: np.ndarray) -> np.ndarray:
         d2 = ((pixels[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
-        return np.argmin(d2, axis=1)
+        return np.asarray(np.argmin(d2, axis=1), dtype=np.intp)
 
     @staticmethod
     def _medians(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ documents — the tagger itself never touches OpenSearch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -71,8 +72,12 @@ class Tagger:
     def tag(self, images: Sequence[Image], metadata: Sequence[AssetMetadata]) -> list[TaggedImage]:
         if not images:
             return []
-        vectors = self.encoder.encode_images(list(images))
-        colours = [self.colour.analyse(image) for image in images]
+        # Colour analysis (numpy) overlaps the encoder's forward pass (torch, GIL released):
+        # on few cores this hides most of its cost behind the matmuls.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour") as pool:
+            colours_future = pool.submit(lambda: [self.colour.analyse(im) for im in images])
+            vectors = self.encoder.encode_images(list(images))
+            colours = colours_future.result()
         return self.tag_vectors(vectors, metadata, colours)
 
     def tag_vectors(self, vectors: np.ndarray, metadata: Sequence[AssetMetadata],

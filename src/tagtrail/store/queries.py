@@ -124,8 +124,9 @@ def tag_state_clause(f: TagStateFilter, *, without: str | None = None) -> Clause
             inner.append({"terms": {TAG_STATE_FIELDS[dim]: list(values)}})
     if f.reviewed is not None and without != "reviewed":
         inner.append({"term": {"tags.reviewed": f.reviewed}})
-    prob = {k: v for k, v in (("gte", f.min_probability), ("lte", f.max_probability))
-            if v is not None}
+    prob = {
+        k: v for k, v in (("gte", f.min_probability), ("lte", f.max_probability)) if v is not None
+    }
     if prob:
         inner.append({"range": {"tags.probability": prob}})
     if not inner or (len(inner) == 1 and f.attribute and without is not None):
@@ -137,12 +138,20 @@ def _attribute_clause(f: AttributeFilter, root: str) -> Clause:
     if not f.exact:
         return {"terms": {f"{root}.{f.attribute}": list(f.values)}}
     # Exact: the tag's own value, not its expansions (navy only, not the blue family).
-    on_tag: list[Clause] = [{"term": {"tags.attribute": f.attribute}},
-                            {"terms": {"tags.value": list(f.values)}}]
+    on_tag: list[Clause] = [
+        {"term": {"tags.attribute": f.attribute}},
+        {"terms": {"tags.value": list(f.values)}},
+    ]
     if root == "applied":
         on_tag.append({"term": {"tags.applied": True}})
-    return {"nested": {"path": "tags", "query": {"bool": {
-        "filter": on_tag, "must_not": [{"term": {"tags.state": "rejected"}}]}}}}
+    return {
+        "nested": {
+            "path": "tags",
+            "query": {
+                "bool": {"filter": on_tag, "must_not": [{"term": {"tags.state": "rejected"}}]}
+            },
+        }
+    }
 
 
 def filter_clauses(f: AssetFilter, root: str = "applied") -> dict[DimKey, Clause]:
@@ -159,13 +168,12 @@ def filter_clauses(f: AssetFilter, root: str = "applied") -> dict[DimKey, Clause
         if values:
             out[("field", name)] = {"terms": {name: list(values)}}
     for name, rng in (("season_year", f.season_year), ("shoot_date", f.shoot_date)):
-        clause = _range(name, rng) if rng else None
-        if clause:
-            out[("field", name)] = clause
-    if f.tag_state:
-        clause = tag_state_clause(f.tag_state)
-        if clause:
-            out[("tag_state", "*")] = clause
+        ranged = _range(name, rng) if rng else None
+        if ranged:
+            out[("field", name)] = ranged
+    nested = tag_state_clause(f.tag_state) if f.tag_state else None
+    if nested:
+        out[("tag_state", "*")] = nested
     if f.exclude_ids:
         out[("ids", "exclude")] = {"bool": {"must_not": [{"ids": {"values": list(f.exclude_ids)}}]}}
     return out
@@ -182,16 +190,28 @@ def _facet_inner(spec: FacetSpec, root: str) -> Clause:
         return {"terms": {"field": f"{root}.{spec.name}", "size": spec.size}}
     if spec.kind == "field":
         return {"terms": {"field": spec.name, "size": spec.size}}
-    scope: Clause = ({"term": {"tags.attribute": spec.scope}} if spec.scope else {"match_all": {}})
+    scope: Clause = {"term": {"tags.attribute": spec.scope}} if spec.scope else {"match_all": {}}
     # Count assets, not tags: reverse_nested gives the number of parent documents per bucket.
-    return {"nested": {"path": "tags"}, "aggs": {"scope": {"filter": scope, "aggs": {"values": {
-        "terms": {"field": TAG_STATE_FIELDS[spec.name], "size": spec.size},
-        "aggs": {"assets": {"reverse_nested": {}}}}}}}}
+    return {
+        "nested": {"path": "tags"},
+        "aggs": {
+            "scope": {
+                "filter": scope,
+                "aggs": {
+                    "values": {
+                        "terms": {"field": TAG_STATE_FIELDS[spec.name], "size": spec.size},
+                        "aggs": {"assets": {"reverse_nested": {}}},
+                    }
+                },
+            }
+        },
+    }
 
 
 def _owned(key: DimKey, facets: Sequence[FacetSpec]) -> bool:
     return any(s.key == key for s in facets) or (
-        key == ("tag_state", "*") and any(s.kind == "tag_state" for s in facets))
+        key == ("tag_state", "*") and any(s.kind == "tag_state" for s in facets)
+    )
 
 
 def _facet_filter(spec: FacetSpec, post: dict[DimKey, Clause], f: AssetFilter) -> list[Clause]:
@@ -205,12 +225,15 @@ def _facet_filter(spec: FacetSpec, post: dict[DimKey, Clause], f: AssetFilter) -
     return others
 
 
-def facet_aggs(specs: Sequence[FacetSpec], post: dict[DimKey, Clause], f: AssetFilter,
-               root: str) -> dict[str, Clause]:
+def facet_aggs(
+    specs: Sequence[FacetSpec], post: dict[DimKey, Clause], f: AssetFilter, root: str
+) -> dict[str, Clause]:
     aggs: dict[str, Clause] = {}
     for spec in specs:
-        aggs[spec.agg_name] = {"filter": {"bool": {"filter": _facet_filter(spec, post, f)}},
-                               "aggs": {"facet": _facet_inner(spec, root)}}
+        aggs[spec.agg_name] = {
+            "filter": {"bool": {"filter": _facet_filter(spec, post, f)}},
+            "aggs": {"facet": _facet_inner(spec, root)},
+        }
     return aggs
 
 
@@ -220,19 +243,26 @@ def parse_facets(aggregations: dict[str, Any], specs: Sequence[FacetSpec]) -> li
         agg = aggregations[spec.agg_name]["facet"]
         if spec.kind == "tag_state":
             raw = agg["scope"]["values"]["buckets"]
-            buckets = [FacetBucket(value=str(b.get("key_as_string", b["key"])),
-                                   count=b["assets"]["doc_count"]) for b in raw]
+            buckets = [
+                FacetBucket(
+                    value=str(b.get("key_as_string", b["key"])), count=b["assets"]["doc_count"]
+                )
+                for b in raw
+            ]
             buckets.sort(key=lambda b: (-b.count, b.value))  # tag counts ≠ asset counts
         else:
-            buckets = [FacetBucket(value=str(b.get("key_as_string", b["key"])),
-                                   count=b["doc_count"]) for b in agg["buckets"]]
+            buckets = [
+                FacetBucket(value=str(b.get("key_as_string", b["key"])), count=b["doc_count"])
+                for b in agg["buckets"]
+            ]
         results.append(FacetResult(spec=spec, buckets=tuple(buckets)))
     return results
 
 
 # -- k-NN ----------------------------------------------------------------------------------
-def knn_clause(vector: Sequence[float], k: int, filter_: Clause | None = None,
-               ef_search: int | None = None) -> Clause:
+def knn_clause(
+    vector: Sequence[float], k: int, filter_: Clause | None = None, ef_search: int | None = None
+) -> Clause:
     """Lucene HNSW with the filter *inside*: efficient filtering returns k when k exist."""
     body: dict[str, Any] = {"vector": [float(x) for x in vector], "k": k}
     if filter_ is not None and filter_ != {"match_all": {}}:
@@ -242,11 +272,20 @@ def knn_clause(vector: Sequence[float], k: int, filter_: Clause | None = None,
     return {"knn": {"vector": body}}
 
 
-def knn_body(vector: Sequence[float], k: int, f: AssetFilter, *, root: str = "applied",
-             min_score: float | None = None, ef_search: int | None = None) -> dict[str, Any]:
+def knn_body(
+    vector: Sequence[float],
+    k: int,
+    f: AssetFilter,
+    *,
+    root: str = "applied",
+    min_score: float | None = None,
+    ef_search: int | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "size": k, "query": knn_clause(vector, k, filter_query(f, root), ef_search),
-        "_source": {"excludes": SOURCE_EXCLUDES}, "track_total_hits": False,
+        "size": k,
+        "query": knn_clause(vector, k, filter_query(f, root), ef_search),
+        "_source": {"excludes": SOURCE_EXCLUDES},
+        "track_total_hits": False,
     }
     if min_score is not None:
         body["min_score"] = min_score
@@ -255,8 +294,10 @@ def knn_body(vector: Sequence[float], k: int, f: AssetFilter, *, root: str = "ap
 
 def exemplar_filter(attribute: str, exclude_id: str) -> AssetFilter:
     """Assets whose value for ``attribute`` a human confirmed or corrected."""
-    return AssetFilter(tag_state=TagStateFilter(attribute=attribute, state=HUMAN_DECIDED),
-                       exclude_ids=(exclude_id,))
+    return AssetFilter(
+        tag_state=TagStateFilter(attribute=attribute, state=HUMAN_DECIDED),
+        exclude_ids=(exclude_id,),
+    )
 
 
 # -- search --------------------------------------------------------------------------------
@@ -272,10 +313,18 @@ _SORTS: Final[dict[str, list[Clause]]] = {
 TIEBREAK: Final[Clause] = {"asset_id": "asc"}  # unique, so search_after pages are stable
 
 
-def search_body(f: AssetFilter, *, root: str = "applied", text: str | None = None,
-                text_vector: Sequence[float] | None = None, text_k: int = 100,
-                facets: Sequence[FacetSpec] = (), size: int = 20, sort: str = "relevance",
-                search_after: list[Any] | None = None) -> dict[str, Any]:
+def search_body(
+    f: AssetFilter,
+    *,
+    root: str = "applied",
+    text: str | None = None,
+    text_vector: Sequence[float] | None = None,
+    text_k: int = 100,
+    facets: Sequence[FacetSpec] = (),
+    size: int = 20,
+    sort: str = "relevance",
+    search_after: list[Any] | None = None,
+) -> dict[str, Any]:
     """One request: hits, total and multi-select facets over the same result set."""
     clauses = filter_clauses(f, root)
     post = {k: c for k, c in clauses.items() if _owned(k, facets)}
@@ -286,12 +335,16 @@ def search_body(f: AssetFilter, *, root: str = "applied", text: str | None = Non
         should: list[Clause] = [{"match": {field: {"query": text}}}]
         if text_vector is not None and text_k > 0:
             # The CLIP neighbours must satisfy the same query filters (inside the k-NN).
-            should.append(knn_clause(text_vector, text_k, {"bool": {"filter": base}}
-                                     if base else None))
+            should.append(
+                knn_clause(text_vector, text_k, {"bool": {"filter": base}} if base else None)
+            )
         query = {"bool": {"filter": base, "should": should, "minimum_should_match": 1}}
     body: dict[str, Any] = {
-        "size": size, "query": query, "track_total_hits": True,
-        "sort": [*_SORTS[sort], TIEBREAK], "_source": {"excludes": SOURCE_EXCLUDES},
+        "size": size,
+        "query": query,
+        "track_total_hits": True,
+        "sort": [*_SORTS[sort], TIEBREAK],
+        "_source": {"excludes": SOURCE_EXCLUDES},
     }
     if post:
         body["post_filter"] = {"bool": {"filter": list(post.values())}}
@@ -306,28 +359,44 @@ def search_body(f: AssetFilter, *, root: str = "applied", text: str | None = Non
 ReviewOrder = Literal["oldest_first", "lowest_confidence_first"]
 
 
-def review_body(f: AssetFilter, attributes: Sequence[str], *, order: ReviewOrder,
-                size: int, search_after: list[Any] | None = None) -> dict[str, Any]:
+def review_body(
+    f: AssetFilter,
+    attributes: Sequence[str],
+    *,
+    order: ReviewOrder,
+    size: int,
+    search_after: list[Any] | None = None,
+) -> dict[str, Any]:
     """Assets with pending tags (flagged or suggested), filtered like search over candidates.
 
     Sorting is on the pending tags themselves (nested sort), so "oldest" and "lowest
     confidence" mean the oldest / least sure tag *of the requested attributes*.
     """
     pending: Clause = (
-        {"bool": {"should": [{"exists": {"field": f"pending.{a}"}} for a in attributes],
-                  "minimum_should_match": 1}}
-        if attributes else {"range": {"pending_count": {"gt": 0}}})
+        {
+            "bool": {
+                "should": [{"exists": {"field": f"pending.{a}"}} for a in attributes],
+                "minimum_should_match": 1,
+            }
+        }
+        if attributes
+        else {"range": {"pending_count": {"gt": 0}}}
+    )
     on_tag: list[Clause] = [{"term": {"tags.needs_review": True}}]
     if attributes:
         on_tag.append({"terms": {"tags.attribute": list(attributes)}})
     nested = {"path": "tags", "filter": {"bool": {"filter": on_tag}}}
-    oldest = {"tags.first_seen_at": {"order": "asc", "mode": "min", "nested": nested,
-                                     "missing": "_last"}}
-    lowest = {"tags.probability": {"order": "asc", "mode": "min", "nested": nested,
-                                   "missing": "_last"}}
+    oldest = {
+        "tags.first_seen_at": {"order": "asc", "mode": "min", "nested": nested, "missing": "_last"}
+    }
+    lowest = {
+        "tags.probability": {"order": "asc", "mode": "min", "nested": nested, "missing": "_last"}
+    }
     sort = [oldest, TIEBREAK] if order == "oldest_first" else [lowest, oldest, TIEBREAK]
     body: dict[str, Any] = {
-        "size": size, "track_total_hits": True, "sort": sort,
+        "size": size,
+        "track_total_hits": True,
+        "sort": sort,
         "query": {"bool": {"filter": [*filter_clauses(f, "candidates").values(), pending]}},
         "_source": {"excludes": SOURCE_EXCLUDES},
     }

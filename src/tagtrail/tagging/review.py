@@ -52,8 +52,16 @@ def _terms(taxonomy: Taxonomy, attribute: str, value: str, brand: str | None) ->
         return ()
 
 
-def build_decision(decision: Decision, *, asset_id: str, source: dict[str, Any], revision: int,
-                   actor_id: str, taxonomy: Taxonomy, at: str | None = None) -> TagEvent:
+def build_decision(
+    decision: Decision,
+    *,
+    asset_id: str,
+    source: dict[str, Any],
+    revision: int,
+    actor_id: str,
+    taxonomy: Taxonomy,
+    at: str | None = None,
+) -> TagEvent:
     """The event for ``decision`` on an asset at ``revision`` (validated; nothing written).
 
     Raises InvalidInput (unknown attribute or value, bad combination) or NotFound (no tag
@@ -65,10 +73,15 @@ def build_decision(decision: Decision, *, asset_id: str, source: dict[str, Any],
     brand = source.get("brand")
     tag = current_tag(source, decision.attribute)
     common: dict[str, Any] = {
-        "event_id": event_id(asset_id, revision + 1, 0), "asset_id": asset_id,
-        "attribute": decision.attribute, "kind": decision.kind, "seq": revision + 1,
-        "at": at or utc_now(), "actor": Actor(type="human", id=actor_id),
-        "taxonomy_version": taxonomy.version, "note": decision.note,
+        "event_id": event_id(asset_id, revision + 1, 0),
+        "asset_id": asset_id,
+        "attribute": decision.attribute,
+        "kind": decision.kind,
+        "seq": revision + 1,
+        "at": at or utc_now(),
+        "actor": Actor(type="human", id=actor_id),
+        "taxonomy_version": taxonomy.version,
+        "note": decision.note,
     }
     if decision.kind == "corrected":
         if not decision.value:
@@ -78,25 +91,42 @@ def build_decision(decision: Decision, *, asset_id: str, source: dict[str, Any],
         try:
             values = taxonomy.ancestors(decision.attribute, value, brand)
         except InvalidInput as exc:
-            raise InvalidInput(f"{value!r} is not a {decision.attribute} value in taxonomy "
-                               f"{taxonomy.version}", field="value") from exc
+            raise InvalidInput(
+                f"{value!r} is not a {decision.attribute} value in taxonomy {taxonomy.version}",
+                field="value",
+            ) from exc
         found = taxonomy.value(decision.attribute, value, brand)
         return TagEvent(
-            **common, state="corrected", value=value,
+            **common,
+            state="corrected",
+            value=value,
             previous_value=tag.value if tag else None,
-            label=found.label if found else value, values=values,
+            label=found.label if found else value,
+            values=values,
             family=found.family if found else None,
-            terms=_terms(taxonomy, decision.attribute, value, brand))
+            terms=_terms(taxonomy, decision.attribute, value, brand),
+        )
     if decision.value is not None:
-        raise InvalidInput(f"{decision.kind} takes no value; use correctTag to change it",
-                           field="value")
+        raise InvalidInput(
+            f"{decision.kind} takes no value; use correctTag to change it", field="value"
+        )
     if tag is None or tag.value is None:
-        raise NotFound(f"asset {asset_id!r} has no {decision.attribute} tag to "
-                       f"{'confirm' if decision.kind == 'confirmed' else 'reject'}")
+        raise NotFound(
+            f"asset {asset_id!r} has no {decision.attribute} tag to "
+            f"{'confirm' if decision.kind == 'confirmed' else 'reject'}"
+        )
     if tag.state == "rejected":
-        raise InvalidInput(f"the {decision.attribute} tag was already rejected; use correctTag "
-                           "to set a value", field="attribute")
+        raise InvalidInput(
+            f"the {decision.attribute} tag was already rejected; use correctTag to set a value",
+            field="attribute",
+        )
     return TagEvent(
-        **common, state=decision.kind, value=tag.value, previous_value=tag.value,
-        label=tag.label, values=tag.values, family=tag.family,
-        terms=_terms(taxonomy, decision.attribute, tag.value, brand))
+        **common,
+        state=decision.kind,
+        value=tag.value,
+        previous_value=tag.value,
+        label=tag.label,
+        values=tag.values,
+        family=tag.family,
+        terms=_terms(taxonomy, decision.attribute, tag.value, brand),
+    )

@@ -37,8 +37,9 @@ class Loaders:
         self.history = DataLoader(self._load_history)
 
     async def _mget(self, ids: list[str], fields: dict[str, Any]) -> list[dict[str, Any] | None]:
-        result = await self._client.mget(index=self._settings.index_name("assets"),
-                                         body={"ids": ids}, params=fields)
+        result = await self._client.mget(
+            index=self._settings.index_name("assets"), body={"ids": ids}, params=fields
+        )
         return [d["_source"] if d.get("found") else None for d in result["docs"]]
 
     async def _load_sources(self, ids: list[str]) -> list[dict[str, Any] | None]:
@@ -51,8 +52,12 @@ class Loaders:
     async def _load_history(self, ids: list[str]) -> list[list[TagEvent]]:
         result = await self._client.search(
             index=self._settings.index_name("tag_events"),
-            body={"query": {"terms": {"asset_id": ids}}, "size": _EVENTS_PAGE,
-                  "sort": [{"seq": "asc"}, {"at": "asc"}, {"event_id": "asc"}]})
+            body={
+                "query": {"terms": {"asset_id": ids}},
+                "size": _EVENTS_PAGE,
+                "sort": [{"seq": "asc"}, {"at": "asc"}, {"event_id": "asc"}],
+            },
+        )
         grouped: dict[str, list[TagEvent]] = defaultdict(list)
         for hit in result["hits"]["hits"]:
             event = msgspec.convert(hit["_source"], TagEvent)
@@ -95,8 +100,10 @@ async def get_context(request: Request[Any, Any, Any]) -> Context:
     auth_error: str | None = None
     try:
         principal = _keyring(request, services.settings).authenticate(
-            key_from_headers(request.headers))
+            key_from_headers(request.headers)
+        )
     except Unauthorized as exc:
         auth_error = exc.message
-    return Context(services=services, principal=principal, auth_error=auth_error,
-                   loaders=Loaders(services))
+    return Context(
+        services=services, principal=principal, auth_error=auth_error, loaders=Loaders(services)
+    )

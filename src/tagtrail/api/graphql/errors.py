@@ -46,36 +46,47 @@ class NotFoundError:
     id: str | None = None
 
 
-@strawberry.type(name="Conflict", description="Optimistic concurrency: the asset changed since it was read. "
-                 "Nothing was written; reload it at currentRevision and decide again.")
+@strawberry.type(
+    name="Conflict",
+    description="Optimistic concurrency: the asset changed since it was read. "
+    "Nothing was written; reload it at currentRevision and decide again.",
+)
 class ConflictError:
     message: str
     current_revision: int | None
 
 
-@strawberry.type(name="InvalidInput", description="The input is unusable; `field` names the offending argument.")
+@strawberry.type(
+    name="InvalidInput", description="The input is unusable; `field` names the offending argument."
+)
 class InvalidInputError:
     message: str
     field: str | None
 
 
-@strawberry.type(name="Forbidden", description="The API key's role does not allow this; nothing was written.")
+@strawberry.type(
+    name="Forbidden", description="The API key's role does not allow this; nothing was written."
+)
 class ForbiddenError:
     message: str
     required_role: str
 
 
-@strawberry.type(name="Unauthenticated", description="No API key, or an unknown one; nothing was written.")
+@strawberry.type(
+    name="Unauthenticated", description="No API key, or an unknown one; nothing was written."
+)
 class UnauthenticatedError:
     message: str
 
 
-ErrorResult = (NotFoundError | ConflictError | InvalidInputError | ForbiddenError
-               | UnauthenticatedError)
+ErrorResult = (
+    NotFoundError | ConflictError | InvalidInputError | ForbiddenError | UnauthenticatedError
+)
 
 
-def error_result(exc: TagtrailError, *, required_role: str = "reviewer",
-                 id: str | None = None) -> ErrorResult:
+def error_result(
+    exc: TagtrailError, *, required_role: str = "reviewer", id: str | None = None
+) -> ErrorResult:
     """The union member for an expected failure; anything else is re-raised (masked)."""
     if isinstance(exc, NotFound):
         return NotFoundError(message=exc.message, id=id)
@@ -102,11 +113,12 @@ class TagtrailMaskErrors(MaskErrors):
         if original is None:
             return False  # validation and parse errors: the client's query, safe to show
         if isinstance(original, TagtrailError):
-            error.extensions = {**(error.extensions or {}),
-                                "code": _CODES.get(original.code, original.code.upper())}
+            error.extensions = {
+                **(error.extensions or {}),
+                "code": _CODES.get(original.code, original.code.upper()),
+            }
             return False
-        log.error("unexpected error in %s", ".".join(map(str, error.path or ())),
-                  exc_info=original)
+        log.error("unexpected error in %s", ".".join(map(str, error.path or ())), exc_info=original)
         return True
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:

@@ -8,7 +8,7 @@ nearest assets (k-NN on the stored vector) whose value for the attribute a human
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 import strawberry
@@ -17,7 +17,14 @@ from strawberry.scalars import JSON
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import InvalidInputError, NotFoundError, error_result
 from tagtrail.api.graphql.similarity import EF_SEARCH
-from tagtrail.api.graphql.types import Asset, LabelScore, Tag, TagEventRecord, history_records
+from tagtrail.api.graphql.types import (
+    Asset,
+    LabelScore,
+    Tag,
+    TagEventRecord,
+    described,
+    history_records,
+)
 from tagtrail.errors import InvalidInput, NotFound
 from tagtrail.store import queries as q
 from tagtrail.store.records import TagEvent
@@ -112,23 +119,30 @@ class TagExplanation:
     attribute: str
     current: Tag | None = strawberry.field(description="The effective tag now (null: none)")
     decision: DecisionChain | None = strawberry.field(
-        description="The newest machine decision (null: only humans tagged this)")
+        description="The newest machine decision (null: only humans tagged this)"
+    )
     colour_evidence: ColourEvidence | None
     history: list[TagEventRecord]
     _vector: strawberry.Private[list[float] | None]
 
-    @strawberry.field(description="The k nearest assets whose value for this attribute a "
-                      "human confirmed or corrected.")
+    @described(
+        "The k nearest assets whose value for this attribute a human confirmed or corrected."
+    )
     async def exemplars(self, info: Info, k: int = 5) -> list[Exemplar]:
         if not 1 <= k <= MAX_EXEMPLARS:
             raise InvalidInput(f"k must be 1..{MAX_EXEMPLARS}", field="k")
         if self._vector is None:
             return []
         ctx = info.context
-        body = q.knn_body(self._vector, k, q.exemplar_filter(self.attribute, str(self.asset_id)),
-                          ef_search=EF_SEARCH)
-        result = await ctx.services.client.search(index=ctx.settings.index_name("assets"),
-                                                  body=body)
+        body = q.knn_body(
+            self._vector,
+            k,
+            q.exemplar_filter(self.attribute, str(self.asset_id)),
+            ef_search=EF_SEARCH,
+        )
+        result = await ctx.services.client.search(
+            index=ctx.settings.index_name("assets"), body=body
+        )
         out = []
         for h in result["hits"]["hits"]:
             asset = Asset.from_source(h["_source"])
@@ -136,8 +150,9 @@ class TagExplanation:
         return out
 
 
-ExplainResult = Annotated[TagExplanation | NotFoundError | InvalidInputError,
-                          strawberry.union("ExplainResult")]
+ExplainResult = Annotated[
+    TagExplanation | NotFoundError | InvalidInputError, strawberry.union("ExplainResult")
+]
 
 
 def colour_evidence(evidence: dict[str, Any] | None) -> ColourEvidence | None:
@@ -147,24 +162,47 @@ def colour_evidence(evidence: dict[str, Any] | None) -> ColourEvidence | None:
         parsed = msgspec.convert(evidence, _ColourEvidence, strict=False)
     except msgspec.ValidationError:
         return None  # unknown shape: still visible raw in decision.evidence
-    return ColourEvidence(foreground_share=parsed.foreground_share, findings=[
-        ColourFinding(name=f.name, family=f.family, hex=f.hex, measured_hex=f.measured_hex,
-                      coverage=f.coverage, delta_e=f.delta_e, confidence=f.confidence,
-                      alternatives=[ColourAlternative(name=a.name, family=a.family,
-                                                      delta_e=a.delta_e)
-                                    for a in f.alternatives])
-        for f in parsed.findings])
+    return ColourEvidence(
+        foreground_share=parsed.foreground_share,
+        findings=[
+            ColourFinding(
+                name=f.name,
+                family=f.family,
+                hex=f.hex,
+                measured_hex=f.measured_hex,
+                coverage=f.coverage,
+                delta_e=f.delta_e,
+                confidence=f.confidence,
+                alternatives=[
+                    ColourAlternative(name=a.name, family=a.family, delta_e=a.delta_e)
+                    for a in f.alternatives
+                ],
+            )
+            for f in parsed.findings
+        ],
+    )
 
 
 def decision_chain(e: TagEvent) -> DecisionChain:
     t = e.thresholds
     return DecisionChain(
-        event_id=e.event_id, at=e.at, actor_type=e.actor.type, raw_label=e.raw_label,
-        top_k=[LabelScore(label=s.label, score=s.score) for s in e.top_k], rule_id=e.rule_id,
-        value=e.value, probability=e.probability, tier=e.tier, tier_reason=e.tier_reason,
+        event_id=e.event_id,
+        at=e.at,
+        actor_type=e.actor.type,
+        raw_label=e.raw_label,
+        top_k=[LabelScore(label=s.label, score=s.score) for s in e.top_k],
+        rule_id=e.rule_id,
+        value=e.value,
+        probability=e.probability,
+        tier=e.tier,
+        tier_reason=e.tier_reason,
         thresholds=Thresholds(high=t.high, medium=t.medium, cap=t.cap) if t else None,
-        model_fingerprint=e.actor.model_fingerprint, head_version=e.actor.head_version,
-        analyser=e.actor.analyser, taxonomy_version=e.taxonomy_version, evidence=e.evidence)
+        model_fingerprint=e.actor.model_fingerprint,
+        head_version=e.actor.head_version,
+        analyser=e.actor.analyser,
+        taxonomy_version=e.taxonomy_version,
+        evidence=cast(JSON, e.evidence),
+    )
 
 
 async def explain_tag(info: Info, asset_id: strawberry.ID, attribute: str) -> ExplainResult:
@@ -181,7 +219,11 @@ async def explain_tag(info: Info, asset_id: strawberry.ID, attribute: str) -> Ex
     newest = machine[-1] if machine else None
     current = Asset.from_source(stored.source).tag(attribute)
     return TagExplanation(
-        asset_id=asset_id, attribute=attribute, current=current,
+        asset_id=asset_id,
+        attribute=attribute,
+        current=current,
         decision=decision_chain(newest) if newest else None,
         colour_evidence=colour_evidence(newest.evidence) if newest else None,
-        history=history_records(mine), _vector=stored.source.get("vector"))
+        history=history_records(mine),
+        _vector=stored.source.get("vector"),
+    )

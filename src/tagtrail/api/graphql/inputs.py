@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from tagtrail.tagging.taxonomy import Taxonomy
 
 
-@strawberry.input(description="Match any of `values` (OR). By default a value matches its "
-                  "descendants and colour families match their colours (filtering outerwear "
-                  "finds peacoats; black finds charcoal if it rolls up to black); with "
-                  "exact: true only tags whose own value is listed match.")
+@strawberry.input(
+    description="Match any of `values` (OR). By default a value matches its "
+    "descendants and colour families match their colours (filtering outerwear "
+    "finds peacoats; black finds charcoal if it rolls up to black); with "
+    "exact: true only tags whose own value is listed match."
+)
 class AttributeFilterInput:
     attribute: str
     values: list[str]
@@ -35,7 +37,7 @@ class IntRangeInput:
     lte: int | None = None
 
 
-@strawberry.input(description="ISO dates or OpenSearch date math, e.g. gte: \"now-3y/y\".")
+@strawberry.input(description='ISO dates or OpenSearch date math, e.g. gte: "now-3y/y".')
 class DateRangeInput:
     gte: str | None = None
     lte: str | None = None
@@ -101,8 +103,10 @@ class TagStateField(Enum):
     SOURCE = "source"
 
 
-@strawberry.input(description="Exactly one of attribute, field or tagState. Tag-state facets "
-                  "count assets per tier/state/...; `tagAttribute` limits them to one attribute.")
+@strawberry.input(
+    description="Exactly one of attribute, field or tagState. Tag-state facets "
+    "count assets per tier/state/...; `tagAttribute` limits them to one attribute."
+)
 class FacetRequest:
     attribute: str | None = None
     field: MetadataField | None = None
@@ -121,37 +125,56 @@ def _tuple(values: list[str] | None) -> tuple[str, ...]:
 
 def _check_attribute(taxonomy: Taxonomy, name: str, field: str) -> str:
     if name not in taxonomy.attribute_names:
-        raise InvalidInput(f"unknown attribute {name!r}; known: "
-                           f"{', '.join(taxonomy.attribute_names)}", field=field)
+        raise InvalidInput(
+            f"unknown attribute {name!r}; known: {', '.join(taxonomy.attribute_names)}", field=field
+        )
     return name
 
 
-def to_filter(f: AssetFilterInput | None, taxonomy: Taxonomy, *,
-              exclude_ids: tuple[str, ...] = ()) -> q.AssetFilter:
+def to_filter(
+    f: AssetFilterInput | None, taxonomy: Taxonomy, *, exclude_ids: tuple[str, ...] = ()
+) -> q.AssetFilter:
     if f is None:
         return q.AssetFilter(exclude_ids=exclude_ids)
     attributes = tuple(
-        q.AttributeFilter(attribute=_check_attribute(taxonomy, a.attribute, "filter.tags"),
-                          values=tuple(a.values), exact=a.exact)
-        for a in f.tags or ())
+        q.AttributeFilter(
+            attribute=_check_attribute(taxonomy, a.attribute, "filter.tags"),
+            values=tuple(a.values),
+            exact=a.exact,
+        )
+        for a in f.tags or ()
+    )
     ts = f.tag_state
     tag_state = None
     if ts is not None:
         if ts.attribute:
             _check_attribute(taxonomy, ts.attribute, "filter.tagState.attribute")
         tag_state = q.TagStateFilter(
-            attribute=ts.attribute, tier=tuple(t.value for t in ts.tier or ()),
-            state=tuple(s.value for s in ts.state or ()), reviewed=ts.reviewed,
-            model_version=_tuple(ts.model_version), source=_tuple(ts.source),
-            min_probability=ts.min_probability, max_probability=ts.max_probability)
+            attribute=ts.attribute,
+            tier=tuple(t.value for t in ts.tier or ()),
+            state=tuple(s.value for s in ts.state or ()),
+            reviewed=ts.reviewed,
+            model_version=_tuple(ts.model_version),
+            source=_tuple(ts.source),
+            min_probability=ts.min_probability,
+            max_probability=ts.max_probability,
+        )
     return q.AssetFilter(
-        attributes=attributes, brand=_tuple(f.brand), collection=_tuple(f.collection),
-        season=_tuple(f.season), sku=_tuple(f.sku), photographer=_tuple(f.photographer),
+        attributes=attributes,
+        brand=_tuple(f.brand),
+        collection=_tuple(f.collection),
+        season=_tuple(f.season),
+        sku=_tuple(f.sku),
+        photographer=_tuple(f.photographer),
         season_year=q.IntRange(gte=f.season_year.gte, lte=f.season_year.lte)
-        if f.season_year else None,
+        if f.season_year
+        else None,
         shoot_date=q.DateRange(gte=f.shoot_date.gte, lte=f.shoot_date.lte)
-        if f.shoot_date else None,
-        tag_state=tag_state, exclude_ids=exclude_ids)
+        if f.shoot_date
+        else None,
+        tag_state=tag_state,
+        exclude_ids=exclude_ids,
+    )
 
 
 def to_facets(requests: list[FacetRequest] | None, taxonomy: Taxonomy) -> list[q.FacetSpec]:
@@ -161,21 +184,26 @@ def to_facets(requests: list[FacetRequest] | None, taxonomy: Taxonomy) -> list[q
     for r in requests or ():
         chosen = [x for x in (r.attribute, r.field, r.tag_state) if x is not None]
         if len(chosen) != 1:
-            raise InvalidInput("a facet needs exactly one of attribute, field or tagState",
-                               field="facets")
+            raise InvalidInput(
+                "a facet needs exactly one of attribute, field or tagState", field="facets"
+            )
         if not 1 <= r.size <= MAX_FACET_SIZE:
             raise InvalidInput(f"facet size must be 1..{MAX_FACET_SIZE}", field="facets.size")
         if r.attribute is not None:
-            spec = q.FacetSpec(kind="attribute", size=r.size,
-                               name=_check_attribute(taxonomy, r.attribute, "facets.attribute"))
+            spec = q.FacetSpec(
+                kind="attribute",
+                size=r.size,
+                name=_check_attribute(taxonomy, r.attribute, "facets.attribute"),
+            )
         elif r.field is not None:
             spec = q.FacetSpec(kind="field", name=r.field.value, size=r.size)
         else:
             assert r.tag_state is not None
             if r.tag_attribute:
                 _check_attribute(taxonomy, r.tag_attribute, "facets.tagAttribute")
-            spec = q.FacetSpec(kind="tag_state", name=r.tag_state.value, scope=r.tag_attribute,
-                               size=r.size)
+            spec = q.FacetSpec(
+                kind="tag_state", name=r.tag_state.value, scope=r.tag_attribute, size=r.size
+            )
         if any(s.agg_name == spec.agg_name for s in specs):
             raise InvalidInput("the same facet is requested twice", field="facets")
         specs.append(spec)

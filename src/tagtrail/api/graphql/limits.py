@@ -9,6 +9,7 @@ of a request at will. Page size and request body size are limited elsewhere (pag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -20,9 +21,11 @@ MAX_ALIASES: Final = 30
 MAX_TOKENS: Final = 5_000
 
 
-def limit_extensions(settings: Settings) -> list[SchemaExtension]:
+def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    """Factories: strawberry builds fresh extension instances per request."""
+    depth = settings.max_query_depth
     return [
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: QueryDepthLimiter(max_depth=depth),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
     ]

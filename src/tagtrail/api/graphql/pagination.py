@@ -43,8 +43,7 @@ def decode_cursor(cursor: str | None, sort: str) -> list[Any] | None:
     except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
         raise InvalidInput("after is not a cursor from this API", field="after") from exc
     if decoded.s != sort:
-        raise InvalidInput(f"after is a cursor of sort {decoded.s!r}, not {sort!r}",
-                           field="after")
+        raise InvalidInput(f"after is a cursor of sort {decoded.s!r}, not {sort!r}", field="after")
     return decoded.v
 
 

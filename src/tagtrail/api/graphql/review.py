@@ -51,7 +51,8 @@ class ReviewItem:
     cursor: str
     asset: Asset
     pending_tags: list[Tag] = strawberry.field(
-        description="Flagged tags and suggestions of the requested attributes")
+        description="Flagged tags and suggestions of the requested attributes"
+    )
 
 
 @strawberry.type
@@ -61,8 +62,9 @@ class ReviewQueue:
     total_count: int
 
 
-ReviewQueueResult = Annotated[ReviewQueue | InvalidInputError,
-                              strawberry.union("ReviewQueueResult")]
+ReviewQueueResult = Annotated[
+    ReviewQueue | InvalidInputError, strawberry.union("ReviewQueueResult")
+]
 
 
 async def review_queue(
@@ -82,8 +84,13 @@ async def review_queue(
             taxonomy.attribute(name)
         f = to_filter(filter, taxonomy)
         search_after = decode_cursor(after, order.value)
-        body = q.review_body(f, attributes or (), order=order.value,  # type: ignore[arg-type]
-                             size=size + 1, search_after=search_after)
+        body = q.review_body(
+            f,
+            attributes or (),
+            order=order.value,
+            size=size + 1,
+            search_after=search_after,
+        )
     except InvalidInput as exc:
         return error_result(exc)  # type: ignore[return-value]
     result = await ctx.services.client.search(index=ctx.settings.index_name("assets"), body=body)
@@ -91,11 +98,18 @@ async def review_queue(
     items = []
     for h in hits:
         asset = Asset.from_source(h["_source"])
-        items.append(ReviewItem(cursor=encode_cursor(order.value, h["sort"]), asset=asset,
-                                pending_tags=asset.pending_tags(attributes)))
-    return ReviewQueue(items=items, total_count=result["hits"]["total"]["value"],
-                       page_info=PageInfo(has_next_page=has_next,
-                                          end_cursor=items[-1].cursor if items else None))
+        items.append(
+            ReviewItem(
+                cursor=encode_cursor(order.value, h["sort"]),
+                asset=asset,
+                pending_tags=asset.pending_tags(attributes),
+            )
+        )
+    return ReviewQueue(
+        items=items,
+        total_count=result["hits"]["total"]["value"],
+        page_info=PageInfo(has_next_page=has_next, end_cursor=items[-1].cursor if items else None),
+    )
 
 
 # -- mutations -----------------------------------------------------------------------------
@@ -138,8 +152,14 @@ class TagDecision:
 
 
 TagDecisionResult = Annotated[
-    TagDecision | NotFoundError | ConflictError | InvalidInputError | ForbiddenError
-    | UnauthenticatedError, strawberry.union("TagDecisionResult")]
+    TagDecision
+    | NotFoundError
+    | ConflictError
+    | InvalidInputError
+    | ForbiddenError
+    | UnauthenticatedError,
+    strawberry.union("TagDecisionResult"),
+]
 
 
 @strawberry.type
@@ -157,22 +177,31 @@ class BulkTagDecision:
 
 BulkTagDecisionResult = Annotated[
     BulkTagDecision | InvalidInputError | ForbiddenError | UnauthenticatedError,
-    strawberry.union("BulkTagDecisionResult")]
+    strawberry.union("BulkTagDecisionResult"),
+]
 
 
-async def _decide(info: Info, asset_id: str, expected_revision: int, decision: Decision,
-                  *, refresh: bool) -> TagDecision:
+async def _decide(
+    info: Info, asset_id: str, expected_revision: int, decision: Decision, *, refresh: bool
+) -> TagDecision:
     ctx = info.context
     principal = ctx.require("reviewer")
     store = ctx.store
     stored = await store.get(asset_id)
     if stored.revision != expected_revision:
-        raise Conflict(f"asset {asset_id!r} is at revision {stored.revision}, not "
-                       f"{expected_revision}; reload it and decide again",
-                       current_revision=stored.revision)
-    event = build_decision(decision, asset_id=asset_id, source=stored.source,
-                           revision=stored.revision, actor_id=principal.name,
-                           taxonomy=await ctx.services.taxonomy())
+        raise Conflict(
+            f"asset {asset_id!r} is at revision {stored.revision}, not "
+            f"{expected_revision}; reload it and decide again",
+            current_revision=stored.revision,
+        )
+    event = build_decision(
+        decision,
+        asset_id=asset_id,
+        source=stored.source,
+        revision=stored.revision,
+        actor_id=principal.name,
+        taxonomy=await ctx.services.taxonomy(),
+    )
     try:
         source = await store.apply(asset_id, expected_revision, [event], refresh=refresh)
     except Conflict as exc:
@@ -180,59 +209,76 @@ async def _decide(info: Info, asset_id: str, expected_revision: int, decision: D
         current = (await store.get(asset_id)).revision
         raise Conflict(exc.message, current_revision=current) from exc
     source.pop("vector", None)
-    return TagDecision(asset=Asset.from_source(source), revision=int(source["revision"]),
-                       event=TagEventRecord.from_event(event, event.previous_value))
+    return TagDecision(
+        asset=Asset.from_source(source),
+        revision=int(source["revision"]),
+        event=TagEventRecord.from_event(event, event.previous_value),
+    )
 
 
-async def _single(info: Info, asset_id: str, expected_revision: int,
-                  decision: Decision) -> TagDecisionResult:
+async def _single(
+    info: Info, asset_id: str, expected_revision: int, decision: Decision
+) -> TagDecisionResult:
     try:
         return await _decide(info, asset_id, expected_revision, decision, refresh=True)
     except TagtrailError as exc:
-        return error_result(exc, id=asset_id)  # type: ignore[return-value]
+        return error_result(exc, id=asset_id)
 
 
 async def confirm_tag(info: Info, input: TagDecisionInput) -> TagDecisionResult:
-    return await _single(info, str(input.asset_id), input.expected_revision,
-                         Decision(kind="confirmed", attribute=input.attribute, note=input.note))
+    return await _single(
+        info,
+        str(input.asset_id),
+        input.expected_revision,
+        Decision(kind="confirmed", attribute=input.attribute, note=input.note),
+    )
 
 
 async def reject_tag(info: Info, input: TagDecisionInput) -> TagDecisionResult:
-    return await _single(info, str(input.asset_id), input.expected_revision,
-                         Decision(kind="rejected", attribute=input.attribute, note=input.note))
+    return await _single(
+        info,
+        str(input.asset_id),
+        input.expected_revision,
+        Decision(kind="rejected", attribute=input.attribute, note=input.note),
+    )
 
 
 async def correct_tag(info: Info, input: TagCorrectionInput) -> TagDecisionResult:
-    return await _single(info, str(input.asset_id), input.expected_revision,
-                         Decision(kind="corrected", attribute=input.attribute,
-                                  value=input.value, note=input.note))
+    return await _single(
+        info,
+        str(input.asset_id),
+        input.expected_revision,
+        Decision(kind="corrected", attribute=input.attribute, value=input.value, note=input.note),
+    )
 
 
-async def _bulk(info: Info, input: BulkTagDecisionInput,
-                kind: DecisionKind) -> BulkTagDecisionResult:
+async def _bulk(
+    info: Info, input: BulkTagDecisionInput, kind: DecisionKind
+) -> BulkTagDecisionResult:
     ctx = info.context
     try:
         ctx.require("reviewer")
         limit = ctx.settings.max_bulk_assets
         if not 1 <= len(input.items) <= limit:
-            raise InvalidInput(f"items must hold 1..{limit} assets (TAGTRAIL_MAX_BULK_ASSETS)",
-                               field="items")
+            raise InvalidInput(
+                f"items must hold 1..{limit} assets (TAGTRAIL_MAX_BULK_ASSETS)", field="items"
+            )
         ids = [str(i.asset_id) for i in input.items]
         if len(set(ids)) != len(ids):
             raise InvalidInput("an asset appears twice in items", field="items")
     except TagtrailError as exc:
         return error_result(exc)  # type: ignore[return-value]
-    decision = Decision(kind=kind, attribute=input.attribute, value=input.value,
-                        note=input.note)
+    decision = Decision(kind=kind, attribute=input.attribute, value=input.value, note=input.note)
     gate = asyncio.Semaphore(BULK_CONCURRENCY)
 
     async def one(item: BulkItemInput) -> BulkItemResult:
         async with gate:
             try:
                 result: TagDecisionResult = await _decide(
-                    info, str(item.asset_id), item.expected_revision, decision, refresh=False)
+                    info, str(item.asset_id), item.expected_revision, decision, refresh=False
+                )
             except TagtrailError as exc:
-                result = error_result(exc, id=str(item.asset_id))  # type: ignore[assignment]
+                result = error_result(exc, id=str(item.asset_id))
         return BulkItemResult(asset_id=item.asset_id, result=result)
 
     results = await asyncio.gather(*(one(i) for i in input.items))
@@ -252,4 +298,3 @@ async def reject_tags(info: Info, input: BulkTagDecisionInput) -> BulkTagDecisio
 
 async def correct_tags(info: Info, input: BulkTagDecisionInput) -> BulkTagDecisionResult:
     return await _bulk(info, input, "corrected")
-

@@ -18,11 +18,13 @@ from tagtrail.api.graphql import explain, review, search, similarity
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import NotFoundError, TagtrailMaskErrors
 from tagtrail.api.graphql.limits import limit_extensions
-from tagtrail.api.graphql.types import Asset
+from tagtrail.api.graphql.types import Asset, described
 from tagtrail.config import Settings, load_settings
 
-_ACCESS = (" Needs an API key with role {role} (Authorization: Bearer <key> or X-API-Key); "
-           "in dev mode without configured keys every caller is the admin \"dev\".")
+_ACCESS = (
+    " Needs an API key with role {role} (Authorization: Bearer <key> or X-API-Key); "
+    'in dev mode without configured keys every caller is the admin "dev".'
+)
 
 
 @strawberry.type
@@ -43,11 +45,11 @@ AssetResult = Annotated[Asset | NotFoundError, strawberry.union("AssetResult")]
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="tagtrail's version")
+    @described("tagtrail's version")
     def version(self) -> str:
         return __version__
 
-    @strawberry.field(description="Whether OpenSearch answers")
+    @described("Whether OpenSearch answers")
     async def health(self, info: Info) -> Health:
         try:
             meta = await info.context.services.client.info()
@@ -55,12 +57,12 @@ class Query:
             return Health(opensearch=False, opensearch_version=None, detail=type(exc).__name__)
         return Health(opensearch=True, opensearch_version=meta["version"]["number"], detail=None)
 
-    @strawberry.field(description="The caller's principal." + _ACCESS.format(role="viewer"))
+    @described("The caller's principal." + _ACCESS.format(role="viewer"))
     def whoami(self, info: Info) -> Whoami:
         p = info.context.require("viewer")
         return Whoami(name=p.name, role=p.role)
 
-    @strawberry.field(description="One asset by id." + _ACCESS.format(role="viewer"))
+    @described("One asset by id." + _ACCESS.format(role="viewer"))
     async def asset(self, info: Info, id: strawberry.ID) -> AssetResult:
         info.context.require("viewer")
         source = await info.context.loaders.sources.load(str(id))
@@ -74,50 +76,62 @@ class Query:
         "multi-select (each facet's counts ignore its own filter). Applied tags only unless "
         "includeSuggested. `text` matches tag labels and synonyms and, when the CLIP model is "
         "available, the text embedding's nearest neighbours (textMode says which)."
-        + _ACCESS.format(role="viewer"))
+        + _ACCESS.format(role="viewer"),
+    )
     similar_assets: similarity.SimilarResult = strawberry.field(
         resolver=similarity.similar_assets,
         description="Filtered k-NN by asset, text or uploaded image; the query asset itself "
-        "is excluded." + _ACCESS.format(role="viewer"))
+        "is excluded." + _ACCESS.format(role="viewer"),
+    )
     review_queue: review.ReviewQueueResult = strawberry.field(
         resolver=review.review_queue,
         description="Assets with flagged or suggested tags, oldest or least confident first, "
         "filterable like search (filters match applied and suggested values)."
-        + _ACCESS.format(role="viewer"))
+        + _ACCESS.format(role="viewer"),
+    )
     explain_tag: explain.ExplainResult = strawberry.field(
         resolver=explain.explain_tag,
         description="Why an asset carries (or lacks) a tag: decision chain, colour evidence, "
-        "history and human-confirmed exemplars." + _ACCESS.format(role="viewer"))
+        "history and human-confirmed exemplars." + _ACCESS.format(role="viewer"),
+    )
 
 
-_MUTATION_DOC = (" Optimistic: a stale expectedRevision returns Conflict (currentRevision) and "
-                 "writes nothing. The actor in the audit trail is the API key's name."
-                 + _ACCESS.format(role="reviewer"))
+_MUTATION_DOC = (
+    " Optimistic: a stale expectedRevision returns Conflict (currentRevision) and "
+    "writes nothing. The actor in the audit trail is the API key's name."
+    + _ACCESS.format(role="reviewer")
+)
 
 
 @strawberry.type
 class Mutation:
     confirm_tag: review.TagDecisionResult = strawberry.field(
-        resolver=review.confirm_tag, description="Confirm the current tag." + _MUTATION_DOC)
+        resolver=review.confirm_tag, description="Confirm the current tag." + _MUTATION_DOC
+    )
     reject_tag: review.TagDecisionResult = strawberry.field(
-        resolver=review.reject_tag, description="Reject the current tag." + _MUTATION_DOC)
+        resolver=review.reject_tag, description="Reject the current tag." + _MUTATION_DOC
+    )
     correct_tag: review.TagDecisionResult = strawberry.field(
         resolver=review.correct_tag,
-        description="Set the tag to another taxonomy value." + _MUTATION_DOC)
+        description="Set the tag to another taxonomy value." + _MUTATION_DOC,
+    )
     confirm_tags: review.BulkTagDecisionResult = strawberry.field(
         resolver=review.confirm_tags,
-        description="confirmTag over an explicit list; results per item." + _MUTATION_DOC)
+        description="confirmTag over an explicit list; results per item." + _MUTATION_DOC,
+    )
     reject_tags: review.BulkTagDecisionResult = strawberry.field(
         resolver=review.reject_tags,
-        description="rejectTag over an explicit list; results per item." + _MUTATION_DOC)
+        description="rejectTag over an explicit list; results per item." + _MUTATION_DOC,
+    )
     correct_tags: review.BulkTagDecisionResult = strawberry.field(
         resolver=review.correct_tags,
-        description="correctTag over an explicit list; results per item." + _MUTATION_DOC)
+        description="correctTag over an explicit list; results per item." + _MUTATION_DOC,
+    )
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with error masking and cost limits (``settings`` sets the depth limit)."""
     settings = settings or load_settings()
     return strawberry.Schema(
-        query=Query, mutation=Mutation,
-        extensions=[*limit_extensions(settings), TagtrailMaskErrors()])
+        query=Query, mutation=Mutation, extensions=[*limit_extensions(settings), TagtrailMaskErrors]
+    )

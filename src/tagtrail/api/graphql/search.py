@@ -12,7 +12,13 @@ import strawberry
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import InvalidInputError, error_result
 from tagtrail.api.graphql.inputs import AssetFilterInput, FacetRequest, to_facets, to_filter
-from tagtrail.api.graphql.pagination import PageInfo, check_page_size, decode_cursor, encode_cursor, page
+from tagtrail.api.graphql.pagination import (
+    PageInfo,
+    check_page_size,
+    decode_cursor,
+    encode_cursor,
+    page,
+)
 from tagtrail.api.graphql.types import Asset
 from tagtrail.errors import InvalidInput, ModelUnavailable
 from tagtrail.store import queries as q
@@ -35,8 +41,10 @@ class AssetSort(Enum):
     SKU = "sku"
 
 
-@strawberry.enum(description="How `text` was matched: LEXICAL (tag labels and synonyms) or "
-                 "HYBRID (also the CLIP text embedding's nearest neighbours).")
+@strawberry.enum(
+    description="How `text` was matched: LEXICAL (tag labels and synonyms) or "
+    "HYBRID (also the CLIP text embedding's nearest neighbours)."
+)
 class TextMode(Enum):
     NONE = "none"
     LEXICAL = "lexical"
@@ -58,8 +66,10 @@ class FacetValue:
     selected: bool
 
 
-@strawberry.type(description="Counts apply every filter except this facet's own "
-                 "(multi-select): picking black still shows how many navy pieces match.")
+@strawberry.type(
+    description="Counts apply every filter except this facet's own "
+    "(multi-select): picking black still shows how many navy pieces match."
+)
 class Facet:
     kind: str = strawberry.field(description="attribute, field or tag_state")
     name: str
@@ -118,30 +128,45 @@ async def search_assets(
     filter: AssetFilterInput | None = None,
     text: str | None = None,
     facets: list[FacetRequest] | None = None,
-    include_suggested: Annotated[bool, strawberry.argument(
-        description="Match suggestions too (default: applied tags only)")] = False,
+    include_suggested: Annotated[
+        bool, strawberry.argument(description="Match suggestions too (default: applied tags only)")
+    ] = False,
     first: int = 20,
     after: str | None = None,
     sort: AssetSort | None = None,
-    text_neighbours: Annotated[int, strawberry.argument(
-        description="How many CLIP nearest neighbours `text` adds (0: lexical only)")] = 100,
+    text_neighbours: Annotated[
+        int,
+        strawberry.argument(
+            description="How many CLIP nearest neighbours `text` adds (0: lexical only)"
+        ),
+    ] = 100,
 ) -> SearchResult:
     info.context.require("viewer")
     try:
-        return await _search(info, filter, text, facets, include_suggested, first, after,
-                             sort, text_neighbours)
+        return await _search(
+            info, filter, text, facets, include_suggested, first, after, sort, text_neighbours
+        )
     except InvalidInput as exc:
         return error_result(exc)  # type: ignore[return-value]
 
 
-async def _search(info: Info, filter_in: AssetFilterInput | None, text: str | None,
-                  facets_in: list[FacetRequest] | None, include_suggested: bool, first: int,
-                  after: str | None, sort: AssetSort | None, text_k: int) -> AssetSearch:
+async def _search(
+    info: Info,
+    filter_in: AssetFilterInput | None,
+    text: str | None,
+    facets_in: list[FacetRequest] | None,
+    include_suggested: bool,
+    first: int,
+    after: str | None,
+    sort: AssetSort | None,
+    text_k: int,
+) -> AssetSearch:
     ctx = info.context
     size = check_page_size(first, ctx.settings.max_page_size)
     if not 0 <= text_k <= MAX_TEXT_NEIGHBOURS:
-        raise InvalidInput(f"textNeighbours must be 0..{MAX_TEXT_NEIGHBOURS}",
-                           field="textNeighbours")
+        raise InvalidInput(
+            f"textNeighbours must be 0..{MAX_TEXT_NEIGHBOURS}", field="textNeighbours"
+        )
     text = (text or "").strip() or None
     if text and len(text) > MAX_TEXT_CHARS:
         raise InvalidInput(f"text is longer than {MAX_TEXT_CHARS} characters", field="text")
@@ -153,22 +178,51 @@ async def _search(info: Info, filter_in: AssetFilterInput | None, text: str | No
     vector = await text_vector(info, text) if text and text_k else None
     mode = TextMode.NONE if not text else TextMode.HYBRID if vector else TextMode.LEXICAL
     root = "candidates" if include_suggested else "applied"
-    body = q.search_body(f, root=root, text=text, text_vector=vector, text_k=text_k,
-                         facets=specs, size=size + 1, sort=sort_name, search_after=search_after)
+    body = q.search_body(
+        f,
+        root=root,
+        text=text,
+        text_vector=vector,
+        text_k=text_k,
+        facets=specs,
+        size=size + 1,
+        sort=sort_name,
+        search_after=search_after,
+    )
     result: dict[str, Any] = await ctx.services.client.search(
-        index=ctx.settings.index_name("assets"), body=body)
+        index=ctx.settings.index_name("assets"), body=body
+    )
     hits, has_next = page(result["hits"]["hits"], size)
-    edges = [AssetEdge(cursor=encode_cursor(sort_name, h["sort"]), score=h.get("_score"),
-                       node=Asset.from_source(h["_source"])) for h in hits]
+    edges = [
+        AssetEdge(
+            cursor=encode_cursor(sort_name, h["sort"]),
+            score=h.get("_score"),
+            node=Asset.from_source(h["_source"]),
+        )
+        for h in hits
+    ]
     facet_results = q.parse_facets(result.get("aggregations", {}), specs)
     return AssetSearch(
         edges=edges,
-        page_info=PageInfo(has_next_page=has_next,
-                           end_cursor=edges[-1].cursor if edges else None),
+        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
         total_count=result["hits"]["total"]["value"],
-        facets=[Facet(kind=r.spec.kind, name=r.spec.name, tag_attribute=r.spec.scope,
-                      values=[FacetValue(value=b.value, label=facet_label(taxonomy, r.spec, b.value),
-                                         count=b.count, selected=b.value in chosen)
-                              for b in r.buckets])
-                for r in facet_results for chosen in (_selected(f, r.spec),)],
-        text_mode=mode)
+        facets=[
+            Facet(
+                kind=r.spec.kind,
+                name=r.spec.name,
+                tag_attribute=r.spec.scope,
+                values=[
+                    FacetValue(
+                        value=b.value,
+                        label=facet_label(taxonomy, r.spec, b.value),
+                        count=b.count,
+                        selected=b.value in chosen,
+                    )
+                    for b in r.buckets
+                ],
+            )
+            for r in facet_results
+            for chosen in (_selected(f, r.spec),)
+        ],
+        text_mode=mode,
+    )

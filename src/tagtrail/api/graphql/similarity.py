@@ -25,8 +25,11 @@ MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 EF_SEARCH = 100
 
 
-@strawberry.input(one_of=True, description="Exactly one: an asset's stored vector, a text "
-                  "(CLIP text embedding) or an image upload (multipart request).")
+@strawberry.input(
+    one_of=True,
+    description="Exactly one: an asset's stored vector, a text "
+    "(CLIP text embedding) or an image upload (multipart request).",
+)
 class SimilarBy:
     asset_id: strawberry.ID | None = strawberry.UNSET
     text: str | None = strawberry.UNSET
@@ -46,17 +49,29 @@ class SimilarAssets:
     k: int
 
 
-SimilarResult = Annotated[SimilarAssets | NotFoundError | InvalidInputError,
-                          strawberry.union("SimilarResult")]
+SimilarResult = Annotated[
+    SimilarAssets | NotFoundError | InvalidInputError, strawberry.union("SimilarResult")
+]
 
 
 def hits_from(result: dict[str, Any]) -> list[SimilarHit]:
-    return [SimilarHit(score=h["_score"], cosine=2.0 * h["_score"] - 1.0,
-                       asset=Asset.from_source(h["_source"])) for h in result["hits"]["hits"]]
+    return [
+        SimilarHit(
+            score=h["_score"], cosine=2.0 * h["_score"] - 1.0, asset=Asset.from_source(h["_source"])
+        )
+        for h in result["hits"]["hits"]
+    ]
 
 
-async def knn_search(info: Info, vector: list[float], k: int, f: q.AssetFilter, *,
-                     root: str = "applied", min_score: float | None = None) -> list[SimilarHit]:
+async def knn_search(
+    info: Info,
+    vector: list[float],
+    k: int,
+    f: q.AssetFilter,
+    *,
+    root: str = "applied",
+    min_score: float | None = None,
+) -> list[SimilarHit]:
     ctx = info.context
     body = q.knn_body(vector, k, f, root=root, min_score=min_score, ef_search=EF_SEARCH)
     result = await ctx.services.client.search(index=ctx.settings.index_name("assets"), body=body)
@@ -104,8 +119,10 @@ async def similar_assets(
     by: SimilarBy,
     filter: AssetFilterInput | None = None,
     k: int = 10,
-    min_score: Annotated[float | None, strawberry.argument(
-        description="Drop hits scoring below this (score = (1 + cosine) / 2)")] = None,
+    min_score: Annotated[
+        float | None,
+        strawberry.argument(description="Drop hits scoring below this (score = (1 + cosine) / 2)"),
+    ] = None,
     include_suggested: bool = False,
 ) -> SimilarResult:
     ctx = info.context
@@ -118,8 +135,14 @@ async def similar_assets(
         taxonomy = await ctx.services.taxonomy()
         vector, exclude = await query_vector(info, by)
         f = to_filter(filter, taxonomy, exclude_ids=(exclude,) if exclude else ())
-        hits = await knn_search(info, vector, k, f, min_score=min_score,
-                                root="candidates" if include_suggested else "applied")
+        hits = await knn_search(
+            info,
+            vector,
+            k,
+            f,
+            min_score=min_score,
+            root="candidates" if include_suggested else "applied",
+        )
         return SimilarAssets(hits=hits, k=k)
     except (InvalidInput, NotFound) as exc:
         return error_result(exc, id=str(by.asset_id) if by.asset_id else None)  # type: ignore[return-value]

@@ -7,7 +7,8 @@ asset shows comes from that one projection document, except ``history`` and
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import msgspec
 import strawberry
@@ -17,6 +18,13 @@ from tagtrail.api.graphql.context import Info
 from tagtrail.store.records import Tag as TagRecord
 from tagtrail.store.records import TagEvent
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def described(description: str) -> Callable[[F], F]:
+    """``@described(...)`` with its type kept (mypy --strict sees ``Any``)."""
+    return cast(Callable[[F], F], strawberry.field(description=description))
+
 
 @strawberry.type(description="The effective tag of one attribute: a projection of its events.")
 class Tag:
@@ -24,17 +32,20 @@ class Tag:
     value: str | None
     label: str | None
     values: list[str] = strawberry.field(
-        description="The value with its ancestors (and colour family): what filters match.")
+        description="The value with its ancestors (and colour family): what filters match."
+    )
     family: str | None
     probability: float | None
     tier: str | None = strawberry.field(description="auto_applied, flagged or suggested")
     state: str = strawberry.field(
-        description="auto_applied, flagged, suggested, confirmed, corrected or rejected")
+        description="auto_applied, flagged, suggested, confirmed, corrected or rejected"
+    )
     applied: bool
     reviewed: bool
     needs_review: bool
     source: str = strawberry.field(
-        description="model, analyser, human, model_then_human or analyser_then_human")
+        description="model, analyser, human, model_then_human or analyser_then_human"
+    )
     raw_label: str | None
     rule_id: str | None
     model_version: str | None
@@ -49,13 +60,29 @@ class Tag:
     @classmethod
     def from_record(cls, t: TagRecord) -> Tag:
         return cls(
-            attribute=t.attribute, value=t.value, label=t.label, values=list(t.values),
-            family=t.family, probability=t.probability, tier=t.tier, state=t.state,
-            applied=t.applied, reviewed=t.reviewed, needs_review=t.needs_review, source=t.source,
-            raw_label=t.raw_label, rule_id=t.rule_id, model_version=t.model_version,
-            head_version=t.head_version, analyser=t.analyser, taxonomy_version=t.taxonomy_version,
-            event_id=t.event_id, decided_at=t.decided_at, decided_by=t.decided_by,
-            first_seen_at=t.first_seen_at)
+            attribute=t.attribute,
+            value=t.value,
+            label=t.label,
+            values=list(t.values),
+            family=t.family,
+            probability=t.probability,
+            tier=t.tier,
+            state=t.state,
+            applied=t.applied,
+            reviewed=t.reviewed,
+            needs_review=t.needs_review,
+            source=t.source,
+            raw_label=t.raw_label,
+            rule_id=t.rule_id,
+            model_version=t.model_version,
+            head_version=t.head_version,
+            analyser=t.analyser,
+            taxonomy_version=t.taxonomy_version,
+            event_id=t.event_id,
+            decided_at=t.decided_at,
+            decided_by=t.decided_by,
+            first_seen_at=t.first_seen_at,
+        )
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Tag:
@@ -95,13 +122,28 @@ class TagEventRecord:
     @classmethod
     def from_event(cls, e: TagEvent, from_value: str | None) -> TagEventRecord:
         return cls(
-            event_id=e.event_id, asset_id=e.asset_id, attribute=e.attribute, kind=e.kind,
-            seq=e.seq, at=e.at, actor_type=e.actor.type, actor_id=e.actor.id, state=e.state,
+            event_id=e.event_id,
+            asset_id=e.asset_id,
+            attribute=e.attribute,
+            kind=e.kind,
+            seq=e.seq,
+            at=e.at,
+            actor_type=e.actor.type,
+            actor_id=e.actor.id,
+            state=e.state,
             from_value=e.previous_value if e.previous_value is not None else from_value,
-            to_value=e.value, probability=e.probability, tier=e.tier, tier_reason=e.tier_reason,
-            rule_id=e.rule_id, raw_label=e.raw_label, model_fingerprint=e.actor.model_fingerprint,
-            head_version=e.actor.head_version, analyser=e.actor.analyser,
-            taxonomy_version=e.taxonomy_version, note=e.note)
+            to_value=e.value,
+            probability=e.probability,
+            tier=e.tier,
+            tier_reason=e.tier_reason,
+            rule_id=e.rule_id,
+            raw_label=e.raw_label,
+            model_fingerprint=e.actor.model_fingerprint,
+            head_version=e.actor.head_version,
+            analyser=e.actor.analyser,
+            taxonomy_version=e.taxonomy_version,
+            note=e.note,
+        )
 
 
 def history_records(events: list[TagEvent], attribute: str | None = None) -> list[TagEventRecord]:
@@ -117,8 +159,10 @@ def history_records(events: list[TagEvent], attribute: str | None = None) -> lis
     return [r for r in out if attribute is None or r.attribute == attribute]
 
 
-@strawberry.type(description="The asset's CLIP vector. `values` is only sent when asked for "
-                 "with includeVector: true (512 floats per asset).")
+@strawberry.type(
+    description="The asset's CLIP vector. `values` is only sent when asked for "
+    "with includeVector: true (512 floats per asset)."
+)
 class Embedding:
     asset_id: strawberry.Private[str]
     include: strawberry.Private[bool]
@@ -138,7 +182,8 @@ class Asset:
     source: strawberry.Private[dict[str, Any]]
     id: strawberry.ID
     revision: int = strawberry.field(
-        description="Pass as expectedRevision to mutations (optimistic concurrency).")
+        description="Pass as expectedRevision to mutations (optimistic concurrency)."
+    )
     sku: str | None
     brand: str | None
     collection: str | None
@@ -158,44 +203,63 @@ class Asset:
     def from_source(cls, source: dict[str, Any]) -> Asset:
         g = source.get
         return cls(
-            source=source, id=strawberry.ID(source["asset_id"]), revision=int(g("revision", 0)),
-            sku=g("sku"), brand=g("brand"), collection=g("collection"), season=g("season"),
-            season_year=g("season_year"), photographer=g("photographer"),
-            shoot_date=g("shoot_date"), filename=g("filename"), width=g("width"),
-            height=g("height"), ingested_at=g("ingested_at"),
-            taxonomy_version=g("taxonomy_version"), model_fingerprint=g("model_fingerprint"),
-            pending_count=int(g("pending_count") or 0))
+            source=source,
+            id=strawberry.ID(source["asset_id"]),
+            revision=int(g("revision", 0)),
+            sku=g("sku"),
+            brand=g("brand"),
+            collection=g("collection"),
+            season=g("season"),
+            season_year=g("season_year"),
+            photographer=g("photographer"),
+            shoot_date=g("shoot_date"),
+            filename=g("filename"),
+            width=g("width"),
+            height=g("height"),
+            ingested_at=g("ingested_at"),
+            taxonomy_version=g("taxonomy_version"),
+            model_fingerprint=g("model_fingerprint"),
+            pending_count=int(g("pending_count") or 0),
+        )
 
-    @strawberry.field(description="Effective tags, optionally only these attributes. "
-                      "Rejected tags are included (state: rejected) so reviews stay visible.")
+    @described(
+        "Effective tags, optionally only these attributes. "
+        "Rejected tags are included (state: rejected) so reviews stay visible."
+    )
     def tags(self, attributes: list[str] | None = None) -> list[Tag]:
         wanted = set(attributes) if attributes else None
-        return [Tag.from_raw(t) for t in self.source.get("tags") or ()
-                if wanted is None or t["attribute"] in wanted]
+        return [
+            Tag.from_raw(t)
+            for t in self.source.get("tags") or ()
+            if wanted is None or t["attribute"] in wanted
+        ]
 
-    @strawberry.field(description="The effective tag of one attribute, if any.")
+    @described("The effective tag of one attribute, if any.")
     def tag(self, attribute: str) -> Tag | None:
         for raw in self.source.get("tags") or ():
             if raw["attribute"] == attribute:
                 return Tag.from_raw(raw)
         return None
 
-    @strawberry.field(description="Tags awaiting review (flagged or suggested).")
+    @described("Tags awaiting review (flagged or suggested).")
     def pending_tags(self, attributes: list[str] | None = None) -> list[Tag]:
         return [t for t in self.tags(attributes) if t.needs_review]
 
-    @strawberry.field(description="Product metadata fields beyond the fixed ones.")
+    @described("Product metadata fields beyond the fixed ones.")
     def fields(self) -> JSON | None:
         value: JSON | None = self.source.get("fields")
         return value
 
-    @strawberry.field(description="The CLIP vector's metadata; the floats only with "
-                      "includeVector: true.")
+    @described("The CLIP vector's metadata; the floats only with includeVector: true.")
     def embedding(self, include_vector: bool = False) -> Embedding:
-        return Embedding(asset_id=str(self.id), include=include_vector, dimension=512,
-                         model=self.source.get("model_fingerprint"))
+        return Embedding(
+            asset_id=str(self.id),
+            include=include_vector,
+            dimension=512,
+            model=self.source.get("model_fingerprint"),
+        )
 
-    @strawberry.field(description="The append-only tag history, oldest first.")
+    @described("The append-only tag history, oldest first.")
     async def history(self, info: Info, attribute: str | None = None) -> list[TagEventRecord]:
         info.context.require("viewer")
         events: list[TagEvent] = await info.context.loaders.history.load(str(self.id))

@@ -1,0 +1,90 @@
+"""Pipeline throughput vs raw encoder forward throughput (issue 3 benchmark).
+
+    python bench/pipeline_throughput.py [--n 128] [--batch 32] [--model random-init]
+
+Generates a synthetic catalogue, then times (a) the encoder's forward pass alone over the
+already-preprocessed images and (b) the whole ingest pipeline from file bytes: decode →
+preprocess → encode → heads → colour → mapping/tiers → bulk write of events and documents
+into the real OpenSearch (a throwaway index prefix). Same images, same batch size.
+Target: pipeline images/s ≥ 0.9 × encoder images/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--model", default="random-init")
+    ap.add_argument("--opensearch", default=None, help="URL; default: the embedded node")
+    args = ap.parse_args()
+
+    from PIL import Image
+
+    from tagtrail.config import load_settings
+    from tagtrail.embedded.node import EmbeddedNode
+    from tagtrail.ingest.catalogue import generate_catalogue
+    from tagtrail.ingest.service import IngestItem, ingest
+    from tagtrail.services import Services
+    from tagtrail.store.indices import drop_indices, ensure_indices
+    from tagtrail.tagging.palette import load_palette
+
+    settings = load_settings(index_prefix=f"bench-{uuid.uuid4().hex[:8]}", model=args.model,
+                             batch_size=args.batch, opensearch_url=args.opensearch)
+    if settings.embedded:
+        EmbeddedNode(settings).start()
+    services = Services(settings)
+    await ensure_indices(services.client, settings)
+    tagger = await services.tagger()
+    encoder = tagger.encoder
+    print(f"model {encoder.fingerprint} on {encoder.device}, batch {args.batch}, n {args.n}")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            palette = load_palette(Path(settings.taxonomy_dir) / "colours.yaml")
+            generate_catalogue(args.n, Path(tmp), palette=palette, seed=11)
+            files = sorted(p for p in Path(tmp).iterdir() if p.name != "manifest.csv")
+            blobs = [(p.name, p.read_bytes()) for p in files]
+            images = [Image.open(p).convert("RGB") for p in files]
+
+            # Warm-up (first forward allocates), then the encoder alone.
+            encoder.forward_pixels(encoder.preprocess(images[: args.batch]))
+            pixels = [encoder.preprocess(images[i:i + args.batch])
+                      for i in range(0, len(images), args.batch)]
+            t0 = time.perf_counter()
+            for batch in pixels:
+                encoder.forward_pixels(batch)
+            encoder_s = time.perf_counter() - t0
+            encoder_rate = len(images) / encoder_s
+
+            t0 = time.perf_counter()
+            created = 0
+            for i in range(0, len(blobs), args.batch):
+                items = [IngestItem(name=n, data=d) for n, d in blobs[i:i + args.batch]]
+                outcomes = await ingest(services, items, tagger=tagger)
+                created += sum(o.status == "created" for o in outcomes)
+            pipeline_s = time.perf_counter() - t0
+            pipeline_rate = len(blobs) / pipeline_s
+    finally:
+        await drop_indices(services.client, settings)
+        await services.close()
+    ratio = pipeline_rate / encoder_rate
+    print(f"encoder forward only : {encoder_rate:8.2f} images/s ({encoder_s:.2f} s)")
+    print(f"full ingest pipeline : {pipeline_rate:8.2f} images/s ({pipeline_s:.2f} s, "
+          f"{created} assets written)")
+    print(f"ratio pipeline/encoder = {ratio:.3f} (target >= 0.9): "
+          f"{'PASS' if ratio >= 0.9 else 'FAIL'}")
+    _ = np
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
