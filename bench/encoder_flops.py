@@ -28,6 +28,7 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -108,10 +109,8 @@ def main() -> int:
 
     if args.explore:
         for bs in (8, 16, 64):
-            encoder._batch_size = bs
-            mm, best, _ = measure(encoder, bs, args.iters)
+            mm, best, _ = measure(replace(encoder, batch_size=bs), bs, args.iters)
             print(f"  sdpa  batch {bs:3d}: ratio {best * flops / mm:.2f}")
-        encoder._batch_size = args.batch
         encoder._model.set_attn_implementation("eager")
         mm, best, _ = measure(encoder, args.batch, args.iters)
         print(f"  eager batch {args.batch:3d}: ratio {best * flops / mm:.2f}")

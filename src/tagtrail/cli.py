@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     reproject = sub.add_parser("reproject", help="rebuild asset tags from tag_events")
     reproject.add_argument("--asset", action="append", help="only these asset ids")
 
+    sub.add_parser("retag", help="re-tag stored assets from their vectors (new model head or "
+                   "taxonomy); human decisions are kept; resumable")
     sub.add_parser("init-indices", help="apply index mappings (idempotent)")
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--out", type=Path, default=Path("schema.graphql"))
@@ -102,6 +104,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             return commands.demo_catalogue(settings, args.count, args.directory, seed=args.seed)
         case "reproject":
             return asyncio.run(commands.reproject(settings, args.asset))
+        case "retag":
+            _ensure_store(settings)
+            return asyncio.run(commands.retag(settings))
         case "init-indices":
             _ensure_store(settings)
             return asyncio.run(commands.init_indices(settings))

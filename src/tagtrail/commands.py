@@ -158,6 +158,18 @@ async def _all_asset_ids(services: Services, index: str) -> list[str]:
         after = hits[-1]["sort"]
 
 
+async def retag(settings: Settings) -> int:
+    from tagtrail.ingest.retag import retag_all
+
+    services = Services(settings)
+    try:
+        report = await retag_all(services)
+    finally:
+        await services.close()
+    print(msgspec.json.encode(report).decode())
+    return 0
+
+
 async def init_indices(settings: Settings) -> int:
     from tagtrail.store.indices import ensure_indices
 

@@ -11,14 +11,16 @@ torch and transformers are imported inside functions: importing this module is c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import socket
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from urllib.parse import urlparse
 
 import msgspec
@@ -30,12 +32,12 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-__all__ = ["DEFAULT_MODEL", "ClipEncoder", "ModelSpec", "load_encoder"]
+__all__ = ["DEFAULT_MODEL", "ClipEncoder", "ImageSettings", "ModelSpec", "load_encoder"]
 
 DEFAULT_MODEL = "openai/clip-vit-base-patch32"
 RANDOM_ARCHS = ("vit-b-32", "tiny")
 _DTYPES = ("float32", "float16", "bfloat16")
-_SDPA = "sdpa"  # fused scaled-dot-product attention; measurably faster than eager on CPU
+_SDPA = "sdpa"  # torch's fused attention kernel, whatever the checkpoint's config says
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 _RANDOM = re.compile(r"^random-init(?::(?P<arch>[\w.-]+))?(?:@(?P<seed>\d+))?$")
 # OpenAI CLIP normalisation constants (identical to transformers' OPENAI_CLIP_MEAN/STD).
@@ -80,62 +82,39 @@ class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
         raise InvalidInput(f"unknown model spec {spec!r}; expected {allowed}", field="model")
 
 
+class ImageSettings(NamedTuple):
+    """CLIP preprocessing: shortest edge -> ``size``, centre crop ``crop``, mean/std."""
+
+    size: int
+    crop: int
+    mean: tuple[float, ...] = CLIP_MEAN
+    std: tuple[float, ...] = CLIP_STD
+
+
+@dataclass(frozen=True, eq=False)
 class ClipEncoder:
-    """Images and texts to L2-normalised float32 vectors in CLIP's joint space."""
+    """Images and texts to L2-normalised float32 vectors in CLIP's joint space.
 
-    def __init__(
-        self,
-        *,
-        spec: ModelSpec,
-        model: Any,
-        tokenizer: Any,
-        fingerprint: str,
-        device: str,
-        dtype: torch.dtype,
-        batch_size: int,
-        image_size: int,
-        crop_size: int,
-        mean: Sequence[float],
-        std: Sequence[float],
-        tokenizer_error: str | None = None,
-    ) -> None:
-        self._spec = spec
-        self._model = model
-        self._tokenizer = tokenizer
-        self._tokenizer_error = tokenizer_error
-        self._fingerprint = fingerprint
-        self._device = device
-        self._dtype = dtype
-        self._batch_size = batch_size
-        self._image_size = image_size
-        self._crop_size = crop_size
-        self._mean = tuple(float(v) for v in mean)
-        self._std = tuple(float(v) for v in std)
-        self._dim = int(model.config.projection_dim)
+    Built by :func:`load_encoder`; the public fields are read-only.
+    """
 
-    @property
-    def spec(self) -> ModelSpec:
-        return self._spec
+    spec: ModelSpec
+    fingerprint: str  # names the weights; random-init ones end in ":UNTRAINED"
+    device: str
+    batch_size: int
+    image: ImageSettings
+    _model: Any = field(repr=False)
+    _tokenizer: Any = field(repr=False)  # None when the checkpoint ships none
+    _dtype: Any = field(repr=False)
+    _tokenizer_error: str | None = field(default=None, repr=False)
 
     @property
     def dim(self) -> int:
-        return self._dim
-
-    @property
-    def fingerprint(self) -> str:
-        return self._fingerprint
+        return int(self._model.config.projection_dim)
 
     @property
     def untrained(self) -> bool:
-        return self._spec.kind == "random"
-
-    @property
-    def device(self) -> str:
-        return self._device
-
-    @property
-    def batch_size(self) -> int:
-        return self._batch_size
+        return self.spec.kind == "random"
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """CLIP preprocessing on the CPU: shortest edge resize (bicubic), centre crop,
@@ -147,12 +126,12 @@ class ClipEncoder:
         import torch
         from PIL import Image
 
-        crop = self._crop_size
+        crop = self.image.crop
         batch = np.empty((len(images), crop, crop, 3), dtype=np.uint8)
         for i, img in enumerate(images):
             rgb = img if img.mode == "RGB" else img.convert("RGB")
             w, h = rgb.size
-            short = self._image_size
+            short = self.image.size
             # Same arithmetic as transformers' get_resize_output_image_size (truncation).
             size = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
             size = (max(size[0], crop), max(size[1], crop))
@@ -161,8 +140,8 @@ class ClipEncoder:
             left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
             batch[i] = np.asarray(rgb.crop((left, top, left + crop, top + crop)))
         pixels = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
-        mean = torch.tensor(self._mean).view(1, 3, 1, 1)
-        std = torch.tensor(self._std).view(1, 3, 1, 1)
+        mean = torch.tensor(self.image.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(self.image.std, dtype=torch.float32).view(1, 3, 1, 1)
         return pixels.sub_(mean).div_(std).contiguous()
 
     def forward_pixels(self, pixel_values: torch.Tensor) -> np.ndarray:
@@ -170,11 +149,11 @@ class ClipEncoder:
         import torch
 
         n = int(pixel_values.shape[0])
-        out = np.empty((n, self._dim), dtype=np.float32)
+        out = np.empty((n, self.dim), dtype=np.float32)
         with torch.inference_mode():
-            for start in range(0, n, self._batch_size):
-                chunk = pixel_values[start : start + self._batch_size]
-                x = chunk.to(self._device, dtype=self._dtype, non_blocking=True).contiguous()
+            for start in range(0, n, self.batch_size):
+                chunk = pixel_values[start : start + self.batch_size]
+                x = chunk.to(self.device, dtype=self._dtype, non_blocking=True).contiguous()
                 feats = _pooled(self._model.get_image_features(pixel_values=x))
                 feats = torch.nn.functional.normalize(feats.float(), dim=-1)
                 out[start : start + len(chunk)] = feats.cpu().numpy()
@@ -183,10 +162,10 @@ class ClipEncoder:
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Preprocess + forward, batch by batch (bounded memory for long lists)."""
         parts = [
-            self.forward_pixels(self.preprocess(images[i : i + self._batch_size]))
-            for i in range(0, len(images), self._batch_size)
+            self.forward_pixels(self.preprocess(images[i : i + self.batch_size]))
+            for i in range(0, len(images), self.batch_size)
         ]
-        return np.concatenate(parts) if parts else np.empty((0, self._dim), np.float32)
+        return np.concatenate(parts) if parts else np.empty((0, self.dim), np.float32)
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Tokenise (max 77 tokens) and embed texts; returns (n, dim) unit vectors."""
@@ -194,11 +173,11 @@ class ClipEncoder:
 
         if self._tokenizer is None:
             raise ModelUnavailable(
-                f"model {self._spec.raw!r} has no usable tokenizer, so text cannot be "
+                f"model {self.spec.raw!r} has no usable tokenizer, so text cannot be "
                 f"encoded ({self._tokenizer_error}). {_HOW_TO_FIX}"
             )
-        out = np.empty((len(texts), self._dim), dtype=np.float32)
-        step = max(self._batch_size, 64)  # text is cheap: larger batches
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        step = max(self.batch_size, 64)  # text is cheap: larger batches
         with torch.inference_mode():
             for start in range(0, len(texts), step):
                 chunk = list(texts[start : start + step])
@@ -207,8 +186,8 @@ class ClipEncoder:
                 )
                 feats = _pooled(
                     self._model.get_text_features(
-                        input_ids=tok["input_ids"].to(self._device),
-                        attention_mask=tok["attention_mask"].to(self._device),
+                        input_ids=tok["input_ids"].to(self.device),
+                        attention_mask=tok["attention_mask"].to(self.device),
                     )
                 )
                 feats = torch.nn.functional.normalize(feats.float(), dim=-1)
@@ -236,31 +215,26 @@ def load_encoder(
         raise ModelUnavailable(f"device {dev!r} requested but CUDA is not available")
     torch_dtype = getattr(torch, dtype)
 
-    mean: Sequence[float]
-    std: Sequence[float]
     if parsed.kind == "random":
         model, tokenizer = _build_random(parsed.ref, parsed.seed)
         fingerprint = f"random-init:{parsed.ref}@{parsed.seed}:UNTRAINED"
-        size = crop = int(model.config.vision_config.image_size)
-        mean, std, tok_error = CLIP_MEAN, CLIP_STD, None
+        side = int(model.config.vision_config.image_size)
+        image, tok_error = ImageSettings(side, side), None
     else:
-        model, tokenizer, tok_error, (size, crop, mean, std) = _load_pretrained(parsed)
+        model, tokenizer, tok_error, image = _load_pretrained(parsed)
         name = parsed.ref if parsed.kind == "hub" else Path(parsed.ref).name
         fingerprint = f"{name}@sha256:{_checkpoint_hash(model)[:16]}"
     model = model.to(device=torch_device, dtype=torch_dtype).eval()
     return ClipEncoder(
         spec=parsed,
-        model=model,
-        tokenizer=tokenizer,
         fingerprint=fingerprint,
         device=str(torch_device),
-        dtype=torch_dtype,
         batch_size=batch_size,
-        image_size=size,
-        crop_size=crop,
-        mean=mean,
-        std=std,
-        tokenizer_error=tok_error,
+        image=image,
+        _model=model,
+        _tokenizer=tokenizer,
+        _dtype=torch_dtype,
+        _tokenizer_error=tok_error,
     )
 
 
@@ -332,21 +306,16 @@ def _offline_env() -> bool:
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
-    """One TCP connect to the hub endpoint, bounded by ``timeout`` including DNS.
-
-    huggingface_hub retries unreachable hosts with backoff (~25 s); probing first keeps
-    the offline failure fast.
-    """
+    """One TCP connect to the hub, DNS included, within ``timeout``: huggingface_hub
+    retries an unreachable host with backoff (~25 s), so probe first to fail fast."""
     url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
     host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme != "http" else 80)
     ok: list[bool] = []
 
     def probe() -> None:
-        try:
+        with contextlib.suppress(OSError):
             socket.create_connection((host, port), timeout=timeout).close()
             ok.append(True)
-        except OSError:
-            pass
 
     worker = threading.Thread(target=probe, daemon=True)  # getaddrinfo has no timeout
     worker.start()
@@ -356,7 +325,7 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 def _load_pretrained(
     spec: ModelSpec,
-) -> tuple[Any, Any, str | None, tuple[int, int, Sequence[float], Sequence[float]]]:
+) -> tuple[Any, Any, str | None, ImageSettings]:
     from transformers import AutoTokenizer, CLIPModel
 
     if spec.kind == "local" and not Path(spec.ref).is_dir():
@@ -385,8 +354,7 @@ def _load_pretrained(
                 f"vision model {spec.raw!r} could not be downloaded ({_short(exc)}). {_HOW_TO_FIX}"
             ) from None
 
-    tokenizer: Any = None
-    tok_error: str | None = None
+    tokenizer, tok_error = None, None
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.ref, local_files_only=local_only)
     except Exception as exc:  # images still work; encode_text reports this
@@ -394,9 +362,7 @@ def _load_pretrained(
     return model, tokenizer, tok_error, _image_settings(spec, model, local_only)
 
 
-def _image_settings(
-    spec: ModelSpec, model: Any, local_only: bool
-) -> tuple[int, int, Sequence[float], Sequence[float]]:
+def _image_settings(spec: ModelSpec, model: Any, local_only: bool) -> ImageSettings:
     """Resize/crop/mean/std from the checkpoint's preprocessor config, else CLIP defaults."""
     default = int(model.config.vision_config.image_size)
     import transformers
@@ -408,14 +374,15 @@ def _image_settings(
     try:
         proc = processor.from_pretrained(spec.ref, local_files_only=local_only)
     except Exception:
-        return default, default, CLIP_MEAN, CLIP_STD
-    size = dict(proc.size or {})
-    crop = dict(proc.crop_size or {})
+        return ImageSettings(default, default)
+    size, crop = dict(proc.size or {}), dict(proc.crop_size or {})
     short = int(size.get("shortest_edge") or size.get("height") or default)
-    crop_side = int(crop.get("height") or short) if proc.do_center_crop else short
-    mean = proc.image_mean or CLIP_MEAN
-    std = proc.image_std or CLIP_STD
-    return short, crop_side, mean, std
+    return ImageSettings(
+        short,
+        int(crop.get("height") or short) if proc.do_center_crop else short,
+        tuple(float(v) for v in proc.image_mean or CLIP_MEAN),
+        tuple(float(v) for v in proc.image_std or CLIP_STD),
+    )
 
 
 def _checkpoint_hash(model: Any) -> str:

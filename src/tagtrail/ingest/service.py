@@ -58,11 +58,11 @@ def _decode_all(items: Sequence[IngestItem], limits: DecodeLimits
 
 def events_for_decisions(asset_id: str, tagged: TaggedImage, taxonomy_version: str,
                          at: str) -> list[TagEvent]:
-    return [_event(asset_id, n, d, taxonomy_version, at, seq=1)
+    return [model_event(asset_id, n, d, taxonomy_version, at, seq=1)
             for n, d in enumerate(tagged.decisions)]
 
 
-def _event(asset_id: str, n: int, d: TagDecision, taxonomy_version: str, at: str,
+def model_event(asset_id: str, n: int, d: TagDecision, taxonomy_version: str, at: str,
            *, seq: int) -> TagEvent:
     return TagEvent(
         event_id=event_id(asset_id, seq, n), asset_id=asset_id, attribute=d.attribute,

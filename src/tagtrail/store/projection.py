@@ -74,7 +74,14 @@ def fold_tags(events: Iterable[TagEvent]) -> dict[str, Tag]:
         current = tags.get(event.attribute)
         if event.kind == "model_tagged":
             if current is not None and current.state in HUMAN_STATES:
-                continue  # a human decided this attribute; the model does not overrule it
+                # A human decided this attribute; the model does not overrule it. Its newer
+                # opinion is kept beside the decision so reviewers can see disagreement.
+                tags[event.attribute] = msgspec.structs.replace(
+                    current, proposed_value=event.value, proposed_probability=event.probability,
+                    proposed_head_version=event.actor.head_version,
+                    proposed_taxonomy_version=event.taxonomy_version,
+                    proposed_event_id=event.event_id)
+                continue
             first_seen = current.first_seen_at if current else event.at
             tags[event.attribute] = _from_model(event, first_seen)
         else:

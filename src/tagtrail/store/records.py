@@ -90,6 +90,12 @@ class Tag(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     decided_at: str
     decided_by: str
     first_seen_at: str
+    # The newest model proposal on an attribute a human decided: kept visible, not applied.
+    proposed_value: str | None = None
+    proposed_probability: float | None = None
+    proposed_head_version: str | None = None
+    proposed_taxonomy_version: str | None = None
+    proposed_event_id: str | None = None
 
 
 def event_id(asset_id: str, seq: int, index: int) -> str:

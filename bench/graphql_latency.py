@@ -1,0 +1,311 @@
+"""GraphQL overhead and filtered k-NN recall on a generated catalogue.
+
+    python bench/graphql_latency.py [--n 100000] [--runs 200] [--keep] [--ef 100]
+
+1. Indexes ``--n`` generated asset documents (metadata, five tags each folded through the
+   real projection, a 512-d vector) into the prefix ``tt-bench-<n>``; with ``--keep`` the
+   indices stay and a later run with the same ``--n`` reuses them.
+   Vectors are clustered (seeded numpy): unit noise around 500 "product" centres, so the
+   neighbourhoods look like CLIP's rather than like uniform noise, where nothing is near.
+2. Starts ``tagtrail.app:create_app`` under uvicorn in a subprocess (its own interpreter,
+   as in production) and measures, interleaved over ``--runs`` runs:
+   (a) a faceted search, four filters and five facets, and (b) a filtered k-NN (k=10),
+   each through GraphQL over HTTP vs the same OpenSearch body sent directly with
+   opensearch-py — p50/p95 and the GraphQL/direct ratio (target ≤ 1.5).
+3. recall@10 of the filtered k-NN answers (taken from the GraphQL responses) against exact
+   brute force in numpy over the same filtered subset (target ≥ 0.95).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+
+from tagtrail.config import Settings, load_settings
+from tagtrail.store import queries as q
+from tagtrail.store.client import make_client
+from tagtrail.store.indices import drop_indices, ensure_indices
+from tagtrail.store.projection import projection_fields
+from tagtrail.store.records import Actor, TagEvent, event_id
+
+DIM = 512
+CENTRES = 500
+BATCH = 1000
+CATEGORIES = ("peacoat", "trench_coat", "puffer_jacket", "overcoat", "parka", "blazer",
+              "bomber_jacket", "cardigan", "jumper", "dress", "t_shirt", "shirt", "trousers",
+              "jeans", "skirt", "sneakers", "boots", "tote_bag", "scarf", "hat")  # fmt: skip
+COLOURS = ("black", "navy", "charcoal", "camel", "ivory", "burgundy", "forest_green",
+           "cobalt", "tan", "light_grey", "olive", "cherry", "sand", "teal", "blush")  # fmt: skip
+MATERIALS = ("wool", "cotton", "linen", "silk", "denim", "leather", "polyester", "cashmere")
+PATTERNS = ("solid", "stripe", "check", "dot", "floral")
+BRANDS = ("Northwind", "Atelier Sud", "Kobo", "Maison Lark", "Fjell & Co")
+PHOTOGRAPHERS = ("A. Moreau", "K. Tanaka", "L. Okafor", "S. Lindqvist")
+
+SEARCH_GQL = """query($filter: AssetFilterInput) { searchAssets(filter: $filter, first: 20,
+  sort: NEWEST, facets: [{attribute: "colour"}, {attribute: "material"},
+  {attribute: "category"}, {field: BRAND}, {tagState: TIER}]) {
+  ... on AssetSearch { totalCount edges { node { id sku brand } }
+                       facets { name values { value count } } } } }"""
+KNN_GQL = """query($id: ID!, $filter: AssetFilterInput) {
+  similarAssets(by: {assetId: $id}, filter: $filter, k: 10) {
+  ... on SimilarAssets { hits { score asset { id sku } } } } }"""
+SEARCH_FILTER = {"tags": [{"attribute": "category", "values": ["outerwear"]}],
+                 "season": ["FW"], "seasonYear": {"gte": 2024, "lte": 2026},
+                 "brand": ["Northwind", "Kobo"]}  # fmt: skip
+KNN_FILTER = {"tags": [{"attribute": "colour", "values": ["black", "navy", "charcoal"]}],
+              "season": ["FW"]}  # fmt: skip
+
+
+class Catalogue:
+    """Deterministic columns of the generated assets (kept for brute force)."""
+
+    def __init__(self, n: int, seed: int = 7) -> None:
+        rng = np.random.default_rng(seed)
+        self.n = n
+        self.category = rng.integers(0, len(CATEGORIES), n)
+        self.colour = rng.integers(0, len(COLOURS), n)
+        self.material = rng.integers(0, len(MATERIALS), n)
+        self.pattern = rng.integers(0, len(PATTERNS), n)
+        self.brand = rng.integers(0, len(BRANDS), n)
+        self.season = rng.integers(0, 2, n)  # 0 SS, 1 FW
+        self.year = rng.integers(2019, 2027, n)
+        self.probability = np.clip(rng.beta(8, 1.5, (n, 5)), 0.3, 0.999)
+        centres = rng.standard_normal((CENTRES, DIM)).astype(np.float32)
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+        self.vectors = np.empty((n, DIM), dtype=np.float32)
+        for start in range(0, n, BATCH):  # batches keep the temporaries small
+            stop = min(n, start + BATCH)
+            pick = rng.integers(0, CENTRES, stop - start)
+            v = centres[pick] + 0.06 * rng.standard_normal((stop - start, DIM)).astype(np.float32)
+            v /= np.linalg.norm(v, axis=1, keepdims=True)
+            self.vectors[start:stop] = np.round(v, 6)
+
+    def asset_id(self, i: int) -> str:
+        return f"bench-{i:07d}"
+
+    def document(self, i: int, taxonomy: Any) -> dict[str, Any]:
+        aid, brand = self.asset_id(i), BRANDS[self.brand[i]]
+        season, year = ("SS", "FW")[self.season[i]], int(self.year[i])
+        at = f"{year}-0{1 + i % 9}-1{i % 10}T10:00:00.000000Z"
+        chosen = (("category", CATEGORIES[self.category[i]]), ("colour", COLOURS[self.colour[i]]),
+                  ("material", MATERIALS[self.material[i]]),
+                  ("pattern", PATTERNS[self.pattern[i]]), ("shot_type", "flat_lay"))  # fmt: skip
+        events = []
+        for n, (attr, value) in enumerate(chosen):
+            p = float(self.probability[i, n])
+            tier = "auto_applied" if p >= 0.95 else "flagged" if p >= 0.75 else "suggested"
+            events.append(TagEvent(
+                event_id=event_id(aid, 1, n), asset_id=aid, attribute=attr, kind="model_tagged",
+                seq=1, at=at, actor=Actor(type="model", id="bench", model_fingerprint="bench@1"),
+                state=tier, tier=tier, value=value, probability=round(p, 4),
+                values=taxonomy.ancestors(attr, value, brand),
+                terms=taxonomy.search_terms(attr, value, brand)))  # fmt: skip
+        doc = {"asset_id": aid, "sku": f"SKU-{i:07d}", "brand": brand, "season": season,
+               "season_year": year, "collection": f"{season}{year % 100}",
+               "photographer": PHOTOGRAPHERS[i % 4], "shoot_date": at[:10], "ingested_at": at,
+               "vector": self.vectors[i].tolist(), **projection_fields(events)}  # fmt: skip
+        return doc
+
+    def knn_mask(self) -> np.ndarray:
+        """Applied dark colours in FW (a colour below the medium threshold is not applied)."""
+        dark = np.isin(self.colour, [COLOURS.index(c) for c in ("black", "navy", "charcoal")])
+        return dark & (self.season == 1) & (self.probability[:, 1] >= 0.75)
+
+
+async def index_catalogue(settings: Settings, cat: Catalogue, keep: bool) -> None:
+    from tagtrail.tagging.taxonomy import load_taxonomy
+
+    client = make_client(settings.with_changes(opensearch_timeout_s=300.0))
+    try:
+        alias = settings.index_name("assets")
+        if keep and await client.indices.exists(index=alias):
+            count = (await client.count(index=alias))["count"]
+            if count == cat.n:
+                print(f"reusing {count} documents in {alias}")
+                return
+        await drop_indices(client, settings)
+        await ensure_indices(client, settings)
+        await client.indices.put_settings(index=alias, body={"index": {"refresh_interval": "-1"}})
+        from pathlib import Path
+
+        taxonomy = load_taxonomy(Path(settings.taxonomy_dir))
+        started = time.perf_counter()
+        for start in range(0, cat.n, BATCH):
+            body: list[Any] = []
+            for i in range(start, min(cat.n, start + BATCH)):
+                body += [{"index": {"_index": alias, "_id": cat.asset_id(i)}},
+                         cat.document(i, taxonomy)]
+            result = await client.bulk(body=body)
+            if result["errors"]:
+                raise SystemExit(f"bulk failed: {result['items'][0]}")
+            done = min(cat.n, start + BATCH)
+            rate = done / (time.perf_counter() - started)
+            print(f"\rindexed {done}/{cat.n} ({rate:.0f}/s)", end="", flush=True)
+        print()
+        await client.indices.put_settings(index=alias, body={"index": {"refresh_interval": "1s"}})
+        await client.indices.refresh(index=alias)
+        print(f"indexing took {time.perf_counter() - started:.0f}s")
+    finally:
+        await client.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {**os.environ, "TAGTRAIL_OPENSEARCH_URL": settings.effective_opensearch_url,
+           "TAGTRAIL_INDEX_PREFIX": settings.index_prefix, "TAGTRAIL_DEV": "1",
+           "TAGTRAIL_API_KEYS": "", "TAGTRAIL_API_KEYS_FILE": ""}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tagtrail.app:create_app", "--factory",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code < 500:
+                return proc, f"{url}/graphql"
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the server did not start")
+
+
+def _stats(samples: list[float]) -> tuple[float, float]:
+    arr = np.array(samples) * 1000
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 95))
+
+
+async def timed(fn: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = await fn()
+    return time.perf_counter() - start, result
+
+
+def query_ids(cat: Catalogue, runs: int) -> Iterator[int]:
+    rng = np.random.default_rng(11)
+    pool = np.flatnonzero(cat.knn_mask())
+    while True:
+        yield from (int(i) for i in rng.choice(pool, size=runs, replace=False))
+
+
+async def measure(settings: Settings, cat: Catalogue, url: str, runs: int) -> None:
+    from tagtrail.api.graphql.similarity import EF_SEARCH
+
+    client = make_client(settings)
+    http = httpx.AsyncClient(timeout=60)
+    alias = settings.index_name("assets")
+    search_filter = q.AssetFilter(
+        attributes=(q.AttributeFilter(attribute="category", values=("outerwear",)),),
+        season=("FW",), season_year=q.IntRange(gte=2024, lte=2026), brand=("Northwind", "Kobo"))
+    specs = [q.FacetSpec(kind="attribute", name="colour"),
+             q.FacetSpec(kind="attribute", name="material"),
+             q.FacetSpec(kind="attribute", name="category"),
+             q.FacetSpec(kind="field", name="brand"), q.FacetSpec(kind="tag_state", name="tier")]
+    search_body = q.search_body(search_filter, facets=specs, size=21, sort="newest")
+    knn_filter = q.AssetFilter(attributes=(q.AttributeFilter(
+        attribute="colour", values=("black", "navy", "charcoal")),), season=("FW",))
+    mask = cat.knn_mask()
+    times: dict[str, list[float]] = {k: [] for k in ("gql_search", "os_search", "gql_knn",
+                                                     "os_knn")}
+    recalls: list[float] = []
+    ids = query_ids(cat, runs)
+
+    async def gql(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        r = await http.post(url, json={"query": query, "variables": variables})
+        body: dict[str, Any] = r.json()
+        if body.get("errors"):
+            raise SystemExit(f"GraphQL error: {body['errors']}")
+        return body
+
+    try:
+        for run in range(runs + 20):  # 20 warm-up runs, not recorded
+            qid = next(ids)
+            vec = cat.vectors[qid].tolist()
+            kbody = q.knn_body(vec, 10, msgspec_replace(knn_filter, qid, cat), ef_search=EF_SEARCH)
+            pairs: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+                ("gql_search", lambda: gql(SEARCH_GQL, {"filter": SEARCH_FILTER})),
+                ("os_search", lambda: client.search(index=alias, body=search_body)),
+                ("gql_knn", lambda: gql(KNN_GQL, {"id": cat.asset_id(qid),
+                                                  "filter": KNN_FILTER})),
+                ("os_knn", lambda: client.search(index=alias, body=kbody)),
+            ]
+            if run % 2:
+                pairs.reverse()  # alternate the order so neither side always goes first
+            results: dict[str, Any] = {}
+            for name, fn in pairs:
+                elapsed, results[name] = await timed(fn)
+                if run >= 20:
+                    times[name].append(elapsed)
+            hits = results["gql_knn"]["data"]["similarAssets"]["hits"]
+            got = {h["asset"]["id"] for h in hits}
+            subset = np.flatnonzero(mask)
+            subset = subset[subset != qid]
+            sims = cat.vectors[subset] @ cat.vectors[qid]
+            truth = {cat.asset_id(int(i)) for i in subset[np.argsort(-sims)[:10]]}
+            recalls.append(len(got & truth) / 10)
+        total = results["gql_search"]["data"]["searchAssets"]["totalCount"]
+        print(f"\nn={cat.n} runs={runs}  search matches {total}; "
+              f"k-NN filter subset {int(mask.sum())} assets")
+        for kind in ("search", "knn"):
+            g50, g95 = _stats(times[f"gql_{kind}"])
+            o50, o95 = _stats(times[f"os_{kind}"])
+            print(f"{kind:6s} GraphQL p50 {g50:7.2f} ms p95 {g95:7.2f} ms | direct p50 "
+                  f"{o50:7.2f} ms p95 {o95:7.2f} ms | ratio p50 {g50 / o50:.2f} "
+                  f"p95 {g95 / o95:.2f}")
+        print(f"recall@10 of filtered k-NN vs brute force: {np.mean(recalls):.4f} "
+              f"(min {np.min(recalls):.2f}, ef_search {EF_SEARCH})")
+    finally:
+        await http.aclose()
+        await client.close()
+
+
+def msgspec_replace(f: q.AssetFilter, qid: int, cat: Catalogue) -> q.AssetFilter:
+    """The filter similarAssets sends for a query asset: the same, excluding the asset."""
+    import msgspec
+
+    return msgspec.structs.replace(f, exclude_ids=(cat.asset_id(qid),))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the indices")
+    args = parser.parse_args()
+    settings = load_settings(index_prefix=f"tt-bench-{args.n}", dev=True)
+    cat = Catalogue(args.n)
+    asyncio.run(index_catalogue(settings, cat, args.keep))
+    proc, url = start_server(settings)
+    try:
+        asyncio.run(measure(settings, cat, url, args.runs))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if not args.keep:
+
+            async def drop() -> None:
+                client = make_client(settings)
+                await drop_indices(client, settings)
+                await client.close()
+
+            asyncio.run(drop())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
