@@ -131,7 +131,11 @@ def tag_state_clause(f: TagStateFilter, *, without: str | None = None) -> Clause
         inner.append({"range": {"tags.probability": prob}})
     if not inner or (len(inner) == 1 and f.attribute and without is not None):
         return None  # nothing left but the scope: the facet's own filter, fully removed
-    return {"nested": {"path": "tags", "query": {"bool": {"filter": inner}}}}
+    return _on_one_tag({"filter": inner})
+
+
+def _on_one_tag(bool_query: Clause) -> Clause:
+    return {"nested": {"path": "tags", "query": {"bool": bool_query}}}
 
 
 def _attribute_clause(f: AttributeFilter, root: str) -> Clause:
@@ -144,14 +148,7 @@ def _attribute_clause(f: AttributeFilter, root: str) -> Clause:
     ]
     if root == "applied":
         on_tag.append({"term": {"tags.applied": True}})
-    return {
-        "nested": {
-            "path": "tags",
-            "query": {
-                "bool": {"filter": on_tag, "must_not": [{"term": {"tags.state": "rejected"}}]}
-            },
-        }
-    }
+    return _on_one_tag({"filter": on_tag, "must_not": [{"term": {"tags.state": "rejected"}}]})
 
 
 def filter_clauses(f: AssetFilter, root: str = "applied") -> dict[DimKey, Clause]:
@@ -334,10 +331,10 @@ def search_body(
         field = "tag_text" if root == "applied" else "tag_text_all"
         should: list[Clause] = [{"match": {field: {"query": text}}}]
         if text_vector is not None and text_k > 0:
-            # The CLIP neighbours must satisfy the same query filters (inside the k-NN).
-            should.append(
-                knn_clause(text_vector, text_k, {"bool": {"filter": base}} if base else None)
-            )
+            # The CLIP neighbours are taken among assets passing *every* filter (inside the
+            # k-NN), so none of the k is wasted on a hit the post_filter drops; the price is
+            # that unselected facet values count lexical matches only.
+            should.append(knn_clause(text_vector, text_k, filter_query(f, root)))
         query = {"bool": {"filter": base, "should": should, "minimum_should_match": 1}}
     body: dict[str, Any] = {
         "size": size,
@@ -372,16 +369,10 @@ def review_body(
     Sorting is on the pending tags themselves (nested sort), so "oldest" and "lowest
     confidence" mean the oldest / least sure tag *of the requested attributes*.
     """
-    pending: Clause = (
-        {
-            "bool": {
-                "should": [{"exists": {"field": f"pending.{a}"}} for a in attributes],
-                "minimum_should_match": 1,
-            }
-        }
-        if attributes
-        else {"range": {"pending_count": {"gt": 0}}}
-    )
+    exists = [{"exists": {"field": f"pending.{a}"}} for a in attributes]
+    pending: Clause = {"bool": {"should": exists, "minimum_should_match": 1}}
+    if not attributes:
+        pending = {"range": {"pending_count": {"gt": 0}}}
     on_tag: list[Clause] = [{"term": {"tags.needs_review": True}}]
     if attributes:
         on_tag.append({"terms": {"tags.attribute": list(attributes)}})

@@ -40,6 +40,7 @@ class _Alternative(msgspec.Struct, kw_only=True):
 
 class _Finding(msgspec.Struct, kw_only=True):
     name: str
+    label: str | None = None
     family: str | None = None
     hex: str | None = None
     measured_hex: str | None = None
@@ -64,6 +65,7 @@ class ColourAlternative:
 @strawberry.type
 class ColourFinding:
     name: str
+    label: str | None
     family: str | None
     hex: str | None = strawberry.field(description="The palette swatch")
     measured_hex: str | None = strawberry.field(description="What the pixels measured")
@@ -167,6 +169,7 @@ def colour_evidence(evidence: dict[str, Any] | None) -> ColourEvidence | None:
         findings=[
             ColourFinding(
                 name=f.name,
+                label=f.label,
                 family=f.family,
                 hex=f.hex,
                 measured_hex=f.measured_hex,

@@ -56,6 +56,11 @@ class Tag:
     decided_at: str
     decided_by: str
     first_seen_at: str
+    proposed_value: str | None = strawberry.field(
+        description="A newer model's value on a human-decided tag: shown, never applied"
+    )
+    proposed_probability: float | None
+    proposed_head_version: str | None
 
     @classmethod
     def from_record(cls, t: TagRecord) -> Tag:
@@ -82,6 +87,9 @@ class Tag:
             decided_at=t.decided_at,
             decided_by=t.decided_by,
             first_seen_at=t.first_seen_at,
+            proposed_value=t.proposed_value,
+            proposed_probability=t.proposed_probability,
+            proposed_head_version=t.proposed_head_version,
         )
 
     @classmethod
