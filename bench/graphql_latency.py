@@ -37,7 +37,7 @@ from tagtrail.store import queries as q
 from tagtrail.store.client import make_client
 from tagtrail.store.indices import drop_indices, ensure_indices
 from tagtrail.store.projection import projection_fields
-from tagtrail.store.records import Actor, TagEvent, event_id
+from tagtrail.store.records import Actor, TagEvent, TagState, event_id
 
 DIM = 512
 CENTRES = 500
@@ -104,7 +104,9 @@ class Catalogue:
         events = []
         for n, (attr, value) in enumerate(chosen):
             p = float(self.probability[i, n])
-            tier = "auto_applied" if p >= 0.95 else "flagged" if p >= 0.75 else "suggested"
+            tier: TagState = (
+                "auto_applied" if p >= 0.95 else "flagged" if p >= 0.75 else "suggested"
+            )
             events.append(TagEvent(
                 event_id=event_id(aid, 1, n), asset_id=aid, attribute=attr, kind="model_tagged",
                 seq=1, at=at, actor=Actor(type="model", id="bench", model_fingerprint="bench@1"),
@@ -120,7 +122,8 @@ class Catalogue:
     def knn_mask(self) -> np.ndarray:
         """Applied dark colours in FW (a colour below the medium threshold is not applied)."""
         dark = np.isin(self.colour, [COLOURS.index(c) for c in ("black", "navy", "charcoal")])
-        return dark & (self.season == 1) & (self.probability[:, 1] >= 0.75)
+        mask: np.ndarray = dark & (self.season == 1) & (self.probability[:, 1] >= 0.75)
+        return mask
 
 
 async def index_catalogue(settings: Settings, cat: Catalogue, keep: bool) -> None:

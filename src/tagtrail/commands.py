@@ -6,6 +6,7 @@ import csv
 import logging
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ async def ingest_directory(settings: Settings, directory: Path, *, manifest: Pat
     """Ingest every file in ``directory``; per-file errors are listed at the end."""
     from tqdm import tqdm
 
-    from tagtrail.ingest.service import IngestItem, IngestOutcome, ingest
+    from tagtrail.ingest.service import IngestItem, IngestOutcome, ingest_stream
     from tagtrail.store.indices import ensure_indices
 
     if not directory.is_dir():
@@ -68,21 +69,25 @@ async def ingest_directory(settings: Settings, directory: Path, *, manifest: Pat
     try:
         await ensure_indices(services.client, settings)
         tagger = await services.tagger()
-        with tqdm(total=len(files), unit="img", desc="ingest", file=sys.stderr) as bar:
+
+        def batches() -> Iterator[list[IngestItem]]:
             for start in range(0, len(files), size):
-                chunk = files[start:start + size]
                 items = []
-                for path in chunk:
+                for path in files[start:start + size]:
                     try:
                         data = path.read_bytes()
                     except OSError as exc:
                         outcomes.append(IngestOutcome(name=path.name, status="failed",
-                                                      error=f"cannot read: {exc}"))
+                                                      error=f"{path.name}: cannot read: {exc}"))
                         continue
                     items.append(IngestItem(name=path.name, data=data,
                                             metadata=metadata.get(path.name)))
-                outcomes.extend(await ingest(services, items, tagger=tagger))
-                bar.update(len(chunk))
+                yield items
+
+        with tqdm(total=len(files), unit="img", desc="ingest", file=sys.stderr) as bar:
+            async for done in ingest_stream(services, batches(), tagger=tagger):
+                outcomes.extend(done)
+                bar.update(len(done))
         await services.client.indices.refresh(index=settings.index_name("assets"))
         await services.client.indices.refresh(index=settings.index_name("tag_events"))
     finally:

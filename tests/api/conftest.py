@@ -97,7 +97,8 @@ async def make_api(
         services = Services(s, client=indexed)
         app = create_app(s, services)
         app.state.services = services
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        http = httpx.AsyncClient(transport=transport, base_url="http://test")
         clients.append(http)
         return Api(http, indexed, s, taxonomy)
 

@@ -59,7 +59,8 @@ def unit(axis: int, mix: float = 0.0) -> list[float]:
     v = np.zeros(DIM, dtype=np.float64)
     v[axis] = 1.0
     v[0] += mix
-    return (v / np.linalg.norm(v)).tolist()
+    out: list[float] = (v / np.linalg.norm(v)).tolist()
+    return out
 
 
 def model_event(tx: Taxonomy, a: A, n: int, t: T) -> TagEvent:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
@@ -19,6 +20,9 @@ from tagtrail.ingest.decode import DecodedImage, DecodeLimits, decode_image
 from tagtrail.ingest.metadata import AssetMetadata, parse_metadata
 from tagtrail.ingest.pipeline import TaggedImage, TagDecision, Tagger
 from tagtrail.services import Services
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 from tagtrail.store.assets import AssetStore
 from tagtrail.store.projection import projection_fields
 from tagtrail.store.records import TagEvent, event_id
@@ -92,10 +96,65 @@ async def ingest(services: Services, items: Sequence[IngestItem], *,
                  refresh: bool | str = False, tagger: Tagger | None = None
                  ) -> list[IngestOutcome]:
     """Ingest one batch; one outcome per item, in order."""
-    if len(items) > 10_000:
-        raise InvalidInput("at most 10000 images per ingest batch")
+    outcomes: list[IngestOutcome] = []
+    async for batch in ingest_stream(services, [items], refresh=refresh, tagger=tagger):
+        outcomes.extend(batch)
+    return outcomes
+
+
+async def ingest_stream(services: Services, batches: Iterable[Sequence[IngestItem]], *,
+                        refresh: bool | str = False, tagger: Tagger | None = None
+                        ) -> AsyncIterator[list[IngestOutcome]]:
+    """Ingest batches as a pipeline; yields each batch's outcomes in order.
+
+    While the encoder works on batch *i* (in a worker thread), batch *i+1* is decoded in
+    another thread and batch *i-1* is written to OpenSearch, so decode and bulk-write time
+    hide behind the forward pass instead of adding to it.
+    """
     tagger = tagger or await services.tagger()
     store = AssetStore(services.client, services.settings)
+    source = iter(batches)
+
+    def start_next() -> asyncio.Task[_Prepared] | None:
+        items = next(source, None)
+        return None if items is None else asyncio.create_task(_prepare(store, items))
+
+    preparing = start_next()
+    writing: asyncio.Task[list[IngestOutcome]] | None = None
+    try:
+        while preparing is not None:
+            prepared = await preparing
+            preparing = start_next()
+            tagged = await asyncio.to_thread(tagger.tag, prepared.images, prepared.metas)
+            if writing is not None:
+                yield await writing
+            writing = asyncio.create_task(_write(store, prepared, tagged, tagger, refresh))
+        if writing is not None:
+            yield await writing
+            writing = None
+    finally:
+        for task in (preparing, writing):
+            if task is not None:
+                task.cancel()
+
+
+@dataclass
+class _Prepared:
+    items: Sequence[IngestItem]
+    outcomes: list[IngestOutcome | None]
+    order: list[tuple[str, int]]  # (asset_id, item index) of new assets, in batch order
+    decoded: list[DecodedImage]
+    metas: list[AssetMetadata]
+
+    @property
+    def images(self) -> list[Image]:
+        return [d.image for d in self.decoded]
+
+
+async def _prepare(store: AssetStore, items: Sequence[IngestItem]) -> _Prepared:
+    """Decode, validate, and drop what is already stored (by content hash)."""
+    if len(items) > 10_000:
+        raise InvalidInput("at most 10000 images per ingest batch")
     decoded = await asyncio.to_thread(_decode_all, items, DecodeLimits())
     outcomes: list[IngestOutcome | None] = [None] * len(items)
     fresh: dict[str, int] = {}  # asset_id -> index of its first occurrence in this batch
@@ -111,26 +170,24 @@ async def ingest(services: Services, items: Sequence[IngestItem], *,
         else:
             fresh[asset_id] = i
     if fresh:
-        found = await services.client.mget(index=store.assets, body={"ids": list(fresh)},
-                                           _source=False)
+        found = await store.client.mget(index=store.assets, body={"ids": list(fresh)},
+                                        _source=False)
         for doc in found["docs"]:
             if doc.get("found"):
                 i = fresh.pop(doc["_id"])
                 outcomes[i] = IngestOutcome(name=items[i].name, status="exists",
                                             asset_id=doc["_id"])
     order = list(fresh.items())
-    if order:
-        pairs = [decoded[i] for _, i in order]
-        images = [p[0].image for p in pairs if not isinstance(p, TagtrailError)]
-        metas = [p[1] for p in pairs if not isinstance(p, TagtrailError)]
-        tagged = await asyncio.to_thread(tagger.tag, images, metas)
-        await _write(store, items, order, pairs, tagged, tagger, outcomes, refresh)
-    return [o for o in outcomes if o is not None]
+    pairs = [decoded[i] for _, i in order]
+    return _Prepared(items=items, outcomes=outcomes, order=order,
+                     decoded=[p[0] for p in pairs if not isinstance(p, TagtrailError)],
+                     metas=[p[1] for p in pairs if not isinstance(p, TagtrailError)])
 
 
-async def _write(store: AssetStore, items: Sequence[IngestItem], order: list[tuple[str, int]],
-                 pairs: Sequence[Any], tagged: list[TaggedImage], tagger: Tagger,
-                 outcomes: list[IngestOutcome | None], refresh: bool | str) -> None:
+async def _write(store: AssetStore, prepared: _Prepared, tagged: list[TaggedImage],
+                 tagger: Tagger, refresh: bool | str) -> list[IngestOutcome]:
+    items, order, outcomes = prepared.items, prepared.order, prepared.outcomes
+    pairs = list(zip(prepared.decoded, prepared.metas, strict=True))
     at = utc_now()
     version = tagger.taxonomy.version
     event_body: list[Any] = []
@@ -176,3 +233,4 @@ async def _write(store: AssetStore, items: Sequence[IngestItem], order: list[tup
             doc = {k: v for k, v in by_id[asset_id].items() if k != "vector"}
             outcomes[i] = IngestOutcome(name=name, status="created", asset_id=asset_id,
                                         document=doc)
+    return [o for o in outcomes if o is not None]
