@@ -40,8 +40,12 @@ async def main() -> None:
     from tagtrail.store.indices import drop_indices, ensure_indices
     from tagtrail.tagging.palette import load_palette
 
-    settings = load_settings(index_prefix=f"bench-{uuid.uuid4().hex[:8]}", model=args.model,
-                             batch_size=args.batch, opensearch_url=args.opensearch)
+    settings = load_settings(
+        index_prefix=f"bench-{uuid.uuid4().hex[:8]}",
+        model=args.model,
+        batch_size=args.batch,
+        opensearch_url=args.opensearch,
+    )
     if settings.embedded:
         EmbeddedNode(settings).start()
     services = Services(settings)
@@ -60,10 +64,14 @@ async def main() -> None:
             # Warm-up (first forward allocates); then alternate the two measurements so
             # that background load on this small machine hits both alike.
             encoder.forward_pixels(encoder.preprocess(images[: args.batch]))
-            pixels = [encoder.preprocess(images[i:i + args.batch])
-                      for i in range(0, len(images), args.batch)]
-            batches = [[IngestItem(name=n, data=d) for n, d in blobs[i:i + args.batch]]
-                       for i in range(0, len(blobs), args.batch)]
+            pixels = [
+                encoder.preprocess(images[i : i + args.batch])
+                for i in range(0, len(images), args.batch)
+            ]
+            batches = [
+                [IngestItem(name=n, data=d) for n, d in blobs[i : i + args.batch]]
+                for i in range(0, len(blobs), args.batch)
+            ]
             rounds: list[tuple[float, float]] = []
             for _ in range(args.rounds):
                 t0 = time.perf_counter()
@@ -80,8 +88,10 @@ async def main() -> None:
                 pipeline_rate = len(blobs) / (time.perf_counter() - t0)
                 assert created == len(blobs), created
                 rounds.append((encoder_rate, pipeline_rate))
-                print(f"  round: encoder {encoder_rate:7.2f} img/s, pipeline "
-                      f"{pipeline_rate:7.2f} img/s, ratio {pipeline_rate / encoder_rate:.3f}")
+                print(
+                    f"  round: encoder {encoder_rate:7.2f} img/s, pipeline "
+                    f"{pipeline_rate:7.2f} img/s, ratio {pipeline_rate / encoder_rate:.3f}"
+                )
     finally:
         await drop_indices(services.client, settings)
         await services.close()
@@ -90,8 +100,10 @@ async def main() -> None:
     ratio = float(np.median([r[1] / r[0] for r in rounds]))
     print(f"encoder forward only : {enc:8.2f} images/s (median of {len(rounds)})")
     print(f"full ingest pipeline : {pipe:8.2f} images/s (median; {len(blobs)} assets a round)")
-    print(f"ratio pipeline/encoder = {ratio:.3f} (median per round; target >= 0.9): "
-          f"{'PASS' if ratio >= 0.9 else 'FAIL'}")
+    print(
+        f"ratio pipeline/encoder = {ratio:.3f} (median per round; target >= 0.9): "
+        f"{'PASS' if ratio >= 0.9 else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,13 @@ def opensearch_url() -> Iterator[str]:
 @pytest.fixture
 def settings(opensearch_url: str) -> Settings:
     prefix = f"tt-test-{uuid.uuid4().hex[:10]}"
-    return load_settings(opensearch_url=opensearch_url, index_prefix=prefix, dev=True,
-                         model="random-init:tiny", batch_size=8)
+    return load_settings(
+        opensearch_url=opensearch_url,
+        index_prefix=prefix,
+        dev=True,
+        model="random-init:tiny",
+        batch_size=8,
+    )
 
 
 @pytest.fixture

@@ -45,18 +45,24 @@ async def test_ingest_directory_lists_bad_files_and_is_rerunnable(
 
     assert await asyncio.to_thread(main, ["ingest", str(folder)]) == 1  # some files were rejected
     out, err = capsys.readouterr()
-    assert "created=9" in out and "rejected=2" in out
-    assert "broken.jpg" in err and "readme.txt" in err
+    assert "created=9" in out
+    assert "rejected=2" in out
+    assert "broken.jpg" in err
+    assert "readme.txt" in err
     assets = env.index_name("assets")
     events = env.index_name("tag_events")
     n_assets, n_events = await _count(client, assets), await _count(client, events)
-    assert n_assets == 9 and n_events >= 9 * 5
+    assert n_assets == 9
+    assert n_events >= 9 * 5
     hit = (await client.search(index=assets, body={"size": 1}))["hits"]["hits"][0]["_source"]
-    assert hit["sku"] and hit["brand"] and hit["collection"]  # manifest metadata applied
+    assert hit["sku"]
+    assert hit["brand"]
+    assert hit["collection"]
 
     assert await asyncio.to_thread(main, ["ingest", str(folder)]) == 1
     out, _ = capsys.readouterr()
-    assert "exists=9" in out and "created" not in out
+    assert "exists=9" in out
+    assert "created" not in out
     assert await _count(client, assets) == n_assets
     assert await _count(client, events) == n_events
 
@@ -65,14 +71,16 @@ async def test_ingest_directory_lists_bad_files_and_is_rerunnable(
     assert json.loads(out.strip().splitlines()[-1]) == {"checked": 9, "changed": 0}
 
 
-def test_ingest_refuses_a_missing_directory(env: Settings, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_refuses_a_missing_directory(
+    env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["ingest", str(tmp_path / "nope")]) == 2
     assert "is not a directory" in capsys.readouterr().err
 
 
-def test_bad_configuration_is_named(monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_configuration_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("TAGTRAIL_EMBEDDED_PORT", "ninety")
     assert main(["opensearch", "status"]) == 2
     assert "TAGTRAIL_EMBEDDED_PORT" in capsys.readouterr().err

@@ -61,8 +61,9 @@ async def _warm_up(services: Services) -> None:
     try:
         await services.tagger()
     except TagtrailError as exc:
-        log.error("vision model unavailable (ingest and text/image search will fail): %s",
-                  exc.message)
+        log.error(
+            "vision model unavailable (ingest and text/image search will fail): %s", exc.message
+        )
     except Exception:
         log.exception("warming up the tagging pipeline failed")
 

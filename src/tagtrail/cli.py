@@ -20,8 +20,10 @@ DEMO_SIZE = 120
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     # opensearch-py logs every request (and tracebacks for refused connections) at INFO.
     logging.getLogger("opensearch").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -36,9 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP/GraphQL server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--demo", action="store_true",
-                       help="offline demo: random-init model unless TAGTRAIL_MODEL is set, "
-                            "and seed a generated catalogue when the store is empty")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="offline demo: random-init model unless TAGTRAIL_MODEL is set, "
+        "and seed a generated catalogue when the store is empty",
+    )
 
     node = sub.add_parser("opensearch", help="manage the embedded OpenSearch node")
     node_sub = node.add_subparsers(dest="action", required=True)
@@ -60,8 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     reproject = sub.add_parser("reproject", help="rebuild asset tags from tag_events")
     reproject.add_argument("--asset", action="append", help="only these asset ids")
 
-    sub.add_parser("retag", help="re-tag stored assets from their vectors (new model head or "
-                   "taxonomy); human decisions are kept; resumable")
+    sub.add_parser(
+        "retag",
+        help="re-tag stored assets from their vectors (new model head or "
+        "taxonomy); human decisions are kept; resumable",
+    )
     sub.add_parser("init-indices", help="apply index mappings (idempotent)")
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--out", type=Path, default=Path("schema.graphql"))
@@ -98,8 +106,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             return commands.opensearch(settings, args.action, wipe=getattr(args, "wipe", False))
         case "ingest":
             _ensure_store(settings)
-            return asyncio.run(commands.ingest_directory(
-                settings, args.directory, manifest=args.manifest, batch_size=args.batch_size))
+            return asyncio.run(
+                commands.ingest_directory(
+                    settings, args.directory, manifest=args.manifest, batch_size=args.batch_size
+                )
+            )
         case "demo-catalogue":
             return commands.demo_catalogue(settings, args.count, args.directory, seed=args.seed)
         case "reproject":
@@ -124,8 +135,11 @@ def _ensure_store(settings: Settings) -> None:
 
         node = EmbeddedNode(settings)
         if not node.status().answering:
-            log.info("starting embedded OpenSearch on port %s (first run assembles it "
-                     "from Maven Central)", settings.embedded_port)
+            log.info(
+                "starting embedded OpenSearch on port %s (first run assembles it "
+                "from Maven Central)",
+                settings.embedded_port,
+            )
         status = node.start()
         log.info("OpenSearch %s at %s (%s)", status.version, status.url, status.health)
 
@@ -146,6 +160,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.demo:
         asyncio.run(commands.seed_demo(settings, DEMO_SIZE))
     log.info("serving on http://%s:%s (GraphQL at /graphql)", settings.host, settings.port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="info", access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+    )
     return 0

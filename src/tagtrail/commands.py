@@ -26,8 +26,10 @@ def opensearch(settings: Settings, action: str, *, wipe: bool = False) -> int:
     node = EmbeddedNode(settings)
     if action == "start":
         status = node.start(wipe=wipe)
-        print(f"OpenSearch {status.version} running at {status.url} (health {status.health}, "
-              f"pid {status.pid}, log {status.log_file})")
+        print(
+            f"OpenSearch {status.version} running at {status.url} (health {status.health}, "
+            f"pid {status.pid}, log {status.log_file})"
+        )
         return 0
     if action == "stop":
         print("stopped" if node.stop() else "not running")
@@ -40,16 +42,23 @@ def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             if not reader.fieldnames or "filename" not in reader.fieldnames:
-                raise InvalidInput(f"{path}: the manifest needs a 'filename' column",
-                                   field="manifest")
-            return {row["filename"]: {k: v for k, v in row.items() if k != "filename"}
-                    for row in reader}
+                raise InvalidInput(
+                    f"{path}: the manifest needs a 'filename' column", field="manifest"
+                )
+            return {
+                row["filename"]: {k: v for k, v in row.items() if k != "filename"} for row in reader
+            }
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot read manifest: {exc}", field="manifest") from exc
 
 
-async def ingest_directory(settings: Settings, directory: Path, *, manifest: Path | None = None,
-                           batch_size: int | None = None) -> int:
+async def ingest_directory(
+    settings: Settings,
+    directory: Path,
+    *,
+    manifest: Path | None = None,
+    batch_size: int | None = None,
+) -> int:
     """Ingest every file in ``directory``; per-file errors are listed at the end."""
     from tqdm import tqdm
 
@@ -61,8 +70,11 @@ async def ingest_directory(settings: Settings, directory: Path, *, manifest: Pat
     if manifest is None and (directory / MANIFEST_NAME).exists():
         manifest = directory / MANIFEST_NAME
     metadata = _read_manifest(manifest) if manifest else {}
-    files = sorted(p for p in directory.iterdir()
-                   if p.is_file() and p.name != MANIFEST_NAME and not p.name.startswith("."))
+    files = sorted(
+        p
+        for p in directory.iterdir()
+        if p.is_file() and p.name != MANIFEST_NAME and not p.name.startswith(".")
+    )
     size = batch_size or settings.batch_size
     services = Services(settings)
     outcomes: list[IngestOutcome] = []
@@ -73,15 +85,21 @@ async def ingest_directory(settings: Settings, directory: Path, *, manifest: Pat
         def batches() -> Iterator[list[IngestItem]]:
             for start in range(0, len(files), size):
                 items = []
-                for path in files[start:start + size]:
+                for path in files[start : start + size]:
                     try:
                         data = path.read_bytes()
                     except OSError as exc:
-                        outcomes.append(IngestOutcome(name=path.name, status="failed",
-                                                      error=f"{path.name}: cannot read: {exc}"))
+                        outcomes.append(
+                            IngestOutcome(
+                                name=path.name,
+                                status="failed",
+                                error=f"{path.name}: cannot read: {exc}",
+                            )
+                        )
                         continue
-                    items.append(IngestItem(name=path.name, data=data,
-                                            metadata=metadata.get(path.name)))
+                    items.append(
+                        IngestItem(name=path.name, data=data, metadata=metadata.get(path.name))
+                    )
                 yield items
 
         with tqdm(total=len(files), unit="img", desc="ingest", file=sys.stderr) as bar:

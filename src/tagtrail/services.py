@@ -57,8 +57,13 @@ class Services:
         async def build() -> ClipEncoder:
             s = self.settings
             log.info("loading vision model %s", s.model)
-            return await asyncio.to_thread(load_encoder, s.model, device=s.model_device,
-                                           dtype=s.model_dtype, batch_size=s.batch_size)
+            return await asyncio.to_thread(
+                load_encoder,
+                s.model,
+                device=s.model_device,
+                dtype=s.model_dtype,
+                batch_size=s.batch_size,
+            )
 
         return await self._once("encoder", build)
 

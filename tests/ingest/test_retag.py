@@ -23,14 +23,16 @@ from tagtrail.store.records import Actor, TagEvent, event_id
 pytestmark = pytest.mark.opensearch
 
 
-async def test_retag_keeps_human_decisions(settings: Settings, indexed: AsyncOpenSearch,
-                                           tmp_path: Path) -> None:
+async def test_retag_keeps_human_decisions(
+    settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
+) -> None:
     old = Services(settings, client=indexed)  # type: ignore[arg-type]
     taxonomy = await old.taxonomy()
     generate_catalogue(4, tmp_path, palette=taxonomy.palette, seed=9)
     files = sorted(p for p in tmp_path.iterdir() if p.name != "manifest.csv")
-    outcomes = await ingest(old, [IngestItem(name=p.name, data=p.read_bytes()) for p in files],
-                            refresh=True)
+    outcomes = await ingest(
+        old, [IngestItem(name=p.name, data=p.read_bytes()) for p in files], refresh=True
+    )
     store = AssetStore(indexed, settings)
     asset_id = outcomes[0].asset_id
     assert asset_id
@@ -38,12 +40,20 @@ async def test_retag_keeps_human_decisions(settings: Settings, indexed: AsyncOpe
     category = next(t for t in before["tags"] if t["attribute"] == "category")
     human_value = "peacoat" if category["value"] != "peacoat" else "trench_coat"
     correction = TagEvent(
-        event_id=event_id(asset_id, 2, 0), asset_id=asset_id, attribute="category",
-        kind="corrected", seq=2, at=utc_now(), actor=Actor(type="human", id="rita"),
-        state="corrected", value=human_value, previous_value=category["value"],
+        event_id=event_id(asset_id, 2, 0),
+        asset_id=asset_id,
+        attribute="category",
+        kind="corrected",
+        seq=2,
+        at=utc_now(),
+        actor=Actor(type="human", id="rita"),
+        state="corrected",
+        value=human_value,
+        previous_value=category["value"],
         values=taxonomy.ancestors("category", human_value),
         terms=taxonomy.search_terms("category", human_value),
-        taxonomy_version=taxonomy.version)
+        taxonomy_version=taxonomy.version,
+    )
     await store.apply(asset_id, 1, [correction])
 
     # New prompts → new zero-shot heads and a new taxonomy version; same encoder.
@@ -51,13 +61,17 @@ async def test_retag_keeps_human_decisions(settings: Settings, indexed: AsyncOpe
     shutil.copytree(settings.taxonomy_dir, edited)
     text = (edited / "taxonomy.yaml").read_text()
     (edited / "taxonomy.yaml").write_text(
-        text.replace('"a product photo of a {label}"', '"a studio packshot of a {label}"'))
+        text.replace('"a product photo of a {label}"', '"a studio packshot of a {label}"')
+    )
     newer = Services(settings.with_changes(taxonomy_dir=str(edited)), client=indexed)  # type: ignore[arg-type]
     other = Services(settings.with_changes(model="random-init:tiny@1"), client=indexed)  # type: ignore[arg-type]
     skipped = await retag_all(other)
-    assert skipped.other_encoder == 4 and skipped.retagged == 0
+    assert skipped.other_encoder == 4
+    assert skipped.retagged == 0
     first = await retag_all(newer)
-    assert first.checked == 4 and first.retagged >= 1 and first.conflicts == 0
+    assert first.checked == 4
+    assert first.retagged >= 1
+    assert first.conflicts == 0
     after = (await store.get(asset_id)).source
     tags = {t["attribute"]: t for t in after["tags"]}
     assert tags["category"]["value"] == human_value
@@ -72,6 +86,7 @@ async def test_retag_keeps_human_decisions(settings: Settings, indexed: AsyncOpe
     assert [e.seq for e in history if e.kind == "model_tagged" and e.seq == 3]
 
     second = await retag_all(newer)
-    assert second.retagged == 0 and second.up_to_date == 4
+    assert second.retagged == 0
+    assert second.up_to_date == 4
     assert (await store.get(asset_id)).source == after
     assert await store.rebuild(asset_id) is False  # still exactly the fold of its events

@@ -38,7 +38,7 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def services(settings: Settings, indexed: AsyncOpenSearch) -> AsyncIterator[Services]:
-    yield Services(settings, client=indexed)  # type: ignore[arg-type]
+    return Services(settings, client=indexed)  # type: ignore[arg-type]
 
 
 def _items(folder: Path) -> list[IngestItem]:
@@ -91,7 +91,8 @@ async def test_ingest_tags_everything_and_reingest_adds_nothing(
     for item in hostile:
         outcome = by_name[item.name]
         assert outcome.status == "rejected", outcome
-        assert outcome.error and item.name in outcome.error
+        assert outcome.error
+        assert item.name in outcome.error
     assert "pixel" in (by_name["bomb.png"].error or "")
     assert "shoot_date" in (by_name["baddate.jpg"].error or "")
 
@@ -114,17 +115,24 @@ async def test_ingest_tags_everything_and_reingest_adds_nothing(
         assert "UNTRAINED" in doc["model_fingerprint"]
         assert doc["revision"] == 1
         tags = {t["attribute"]: t for t in doc["tags"]}
-        assert set(tags) <= expected_attributes and "colour" in tags and "category" in tags
+        assert set(tags) <= expected_attributes
+        assert "colour" in tags
+        assert "category" in tags
         events = await store.events_for(outcome.asset_id)
         assert {e.event_id for e in events} == {t["event_id"] for t in tags.values()}
         for event in events:
             assert event.tier in ("auto_applied", "flagged", "suggested")
-            assert event.thresholds is not None and event.taxonomy_version == taxonomy.version
-            assert event.tier_reason and event.top_k and event.rule_id
+            assert event.thresholds is not None
+            assert event.taxonomy_version == taxonomy.version
+            assert event.tier_reason
+            assert event.top_k
+            assert event.rule_id
             if event.attribute == "colour":
-                assert event.actor.type == "analyser" and event.evidence
+                assert event.actor.type == "analyser"
+                assert event.evidence
             else:
-                assert event.actor.model_fingerprint and event.actor.head_version
+                assert event.actor.model_fingerprint
+                assert event.actor.head_version
                 assert "UNTRAINED" in event.actor.model_fingerprint
         for tag in tags.values():
             assert tag["applied"] == (tag["tier"] in ("auto_applied", "flagged"))

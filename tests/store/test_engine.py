@@ -46,8 +46,7 @@ async def test_mapping_change_is_reindex_plus_alias_swap(
 ) -> None:
     await ensure_indices(client, settings)
     alias = settings.index_name("tag_events")
-    await client.index(index=alias, id="e1", body={"event_id": "e1", "asset_id": "a"},
-                       refresh=True)
+    await client.index(index=alias, id="e1", body={"event_id": "e1", "asset_id": "a"}, refresh=True)
     # A v2 of the tag_events mapping appears: same fields plus one.
     mappings = tmp_path / "index_mappings"
     for logical in ("assets", "tag_events"):
@@ -67,7 +66,8 @@ async def test_mapping_change_is_reindex_plus_alias_swap(
     doc = await client.get(index=alias, id="e1")
     assert doc["_source"]["asset_id"] == "a"
     again = {s.alias: s for s in await ensure_indices(client, moved)}
-    assert again[alias].migrated_from is None and not again[alias].created
+    assert again[alias].migrated_from is None
+    assert not again[alias].created
 
 
 def _unit(v: np.ndarray) -> list[float]:
@@ -93,17 +93,41 @@ async def test_filtered_knn_returns_true_nearest_neighbour(
     for brand in ("north", "south"):
         allowed = [i for i in range(40) if brands[i] == brand]
         expected = sorted(allowed, key=lambda i: -sims[i])[:5]
-        result = await indexed.search(index=index, body={
-            "size": 5, "_source": ["asset_id", "brand"],
-            "query": {"knn": {"vector": {"vector": unit.tolist(), "k": 5,
-                                         "filter": {"term": {"brand": brand}}}}}})
+        result = await indexed.search(
+            index=index,
+            body={
+                "size": 5,
+                "_source": ["asset_id", "brand"],
+                "query": {
+                    "knn": {
+                        "vector": {
+                            "vector": unit.tolist(),
+                            "k": 5,
+                            "filter": {"term": {"brand": brand}},
+                        }
+                    }
+                },
+            },
+        )
         hits = result["hits"]["hits"]
         assert len(hits) == 5
         assert all(h["_source"]["brand"] == brand for h in hits)
         assert [h["_id"] for h in hits] == [f"a{i}" for i in expected]
-    top = await indexed.search(index=index, body={
-        "size": 1, "query": {"knn": {"vector": {"vector": unit.tolist(), "k": 1,
-                                                "filter": {"term": {"brand": "north"}}}}}})
+    top = await indexed.search(
+        index=index,
+        body={
+            "size": 1,
+            "query": {
+                "knn": {
+                    "vector": {
+                        "vector": unit.tolist(),
+                        "k": 1,
+                        "filter": {"term": {"brand": "north"}},
+                    }
+                }
+            },
+        },
+    )
     assert top["hits"]["hits"][0]["_id"] == "a3"
 
 
@@ -113,15 +137,27 @@ async def test_terms_aggregation_counts(indexed: AsyncOpenSearch, settings: Sett
     body: list[object] = []
     for i, colour in enumerate(colours):
         body.append({"index": {"_index": index, "_id": f"c{i}"}})
-        body.append({"asset_id": f"c{i}", "applied": {"colour": [colour, "x"]},
-                     "season": "FW" if i % 2 else "SS"})
+        body.append(
+            {
+                "asset_id": f"c{i}",
+                "applied": {"colour": [colour, "x"]},
+                "season": "FW" if i % 2 else "SS",
+            }
+        )
     await indexed.bulk(body=body, refresh=True)
-    result = await indexed.search(index=index, body={
-        "size": 0, "aggs": {"colour": {"terms": {"field": "applied.colour", "size": 10}}}})
+    result = await indexed.search(
+        index=index,
+        body={"size": 0, "aggs": {"colour": {"terms": {"field": "applied.colour", "size": 10}}}},
+    )
     buckets = {b["key"]: b["doc_count"] for b in result["aggregations"]["colour"]["buckets"]}
     assert buckets == {"navy": 5, "black": 3, "cherry": 2, "x": 10}
-    fw = await indexed.search(index=index, body={
-        "size": 0, "query": {"term": {"season": "FW"}},
-        "aggs": {"colour": {"terms": {"field": "applied.colour"}}}})
+    fw = await indexed.search(
+        index=index,
+        body={
+            "size": 0,
+            "query": {"term": {"season": "FW"}},
+            "aggs": {"colour": {"terms": {"field": "applied.colour"}}},
+        },
+    )
     fw_buckets = {b["key"]: b["doc_count"] for b in fw["aggregations"]["colour"]["buckets"]}
     assert fw_buckets == {"x": 5, "navy": 2, "black": 2, "cherry": 1}

@@ -72,15 +72,15 @@ class EmbeddedNode:
         if not force and stamp.exists() and stamp.read_text() == digest:
             return target
         if shutil.which("mvn") is None:
-            raise EmbeddedNodeError("Maven ('mvn') is not on PATH; it is needed to assemble "
-                                    "the embedded OpenSearch from Maven Central")
+            raise EmbeddedNodeError(
+                "Maven ('mvn') is not on PATH; it is needed to assemble "
+                "the embedded OpenSearch from Maven Central"
+            )
         if self.build_dir.exists():
             shutil.rmtree(self.build_dir)
-        shutil.copytree(_JAVA_SOURCES, self.build_dir,
-                        ignore=shutil.ignore_patterns("target"))
+        shutil.copytree(_JAVA_SOURCES, self.build_dir, ignore=shutil.ignore_patterns("target"))
         cmd = ["mvn", "-B", "-q" if quiet else "-ntp", "package"]
-        proc = subprocess.run(cmd, cwd=self.build_dir, capture_output=True, text=True,
-                              check=False)
+        proc = subprocess.run(cmd, cwd=self.build_dir, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             tail = (proc.stdout + proc.stderr)[-4000:]
             raise EmbeddedNodeError(f"Maven build of the embedded node failed:\n{tail}")
@@ -88,8 +88,9 @@ class EmbeddedNode:
         return target
 
     def _classpath(self, target: Path) -> str:
-        return os.pathsep.join([str(target / "classes"), str(target / "lib" / "*"),
-                                str(target / "knn" / "*")])
+        return os.pathsep.join(
+            [str(target / "classes"), str(target / "lib" / "*"), str(target / "knn" / "*")]
+        )
 
     # -- process -----------------------------------------------------------------------
     def _read_pid(self) -> int | None:
@@ -124,9 +125,15 @@ class EmbeddedNode:
     def status(self) -> NodeStatus:
         pid = self._read_pid()
         version, health = self._probe()
-        return NodeStatus(url=self.url, pid=pid, running=pid is not None,
-                          answering=version is not None, version=version, health=health,
-                          log_file=str(self.log_file))
+        return NodeStatus(
+            url=self.url,
+            pid=pid,
+            running=pid is not None,
+            answering=version is not None,
+            version=version,
+            health=health,
+            log_file=str(self.log_file),
+        )
 
     def start(self, *, wipe: bool = False, timeout_s: float = 180.0) -> NodeStatus:
         """Start the node unless one already answers; wait until the cluster is healthy."""
@@ -135,7 +142,8 @@ class EmbeddedNode:
             if current.version != OPENSEARCH_VERSION:
                 raise EmbeddedNodeError(
                     f"port {self.port} is taken by OpenSearch {current.version}, not "
-                    f"{OPENSEARCH_VERSION}; set TAGTRAIL_EMBEDDED_PORT or TAGTRAIL_OPENSEARCH_URL")
+                    f"{OPENSEARCH_VERSION}; set TAGTRAIL_EMBEDDED_PORT or TAGTRAIL_OPENSEARCH_URL"
+                )
             return current
         if wipe:
             self.stop()
@@ -147,10 +155,16 @@ class EmbeddedNode:
         self.node_home.mkdir(parents=True, exist_ok=True)
         heap = self._settings.embedded_heap
         cmd = [
-            java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC",
-            "-Dlog4j2.formatMsgNoLookups=true", "-Djava.awt.headless=true",
+            java,
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-Dlog4j2.formatMsgNoLookups=true",
+            "-Djava.awt.headless=true",
             "-Dfile.encoding=UTF-8",
-            "-cp", self._classpath(target), _MAIN_CLASS,
+            "-cp",
+            self._classpath(target),
+            _MAIN_CLASS,
             f"path.home={self.node_home}",
             f"path.data={self.node_home / 'data'}",
             f"path.logs={self.node_home / 'logs'}",
@@ -158,22 +172,30 @@ class EmbeddedNode:
             f"transport.port={self.port + 100}-{self.port + 200}",
         ]
         with open(self.log_file, "ab") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True,
-                                    cwd=self.node_home)
+            proc = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.node_home,
+            )
         self.pid_file.write_text(str(proc.pid))
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise EmbeddedNodeError(
                     f"the embedded node exited with code {proc.returncode} during start-up; "
-                    f"last log lines ({self.log_file}):\n{self._log_tail()}")
+                    f"last log lines ({self.log_file}):\n{self._log_tail()}"
+                )
             version, health = self._probe()
             if version is not None and health in ("green", "yellow"):
                 return self.status()
             time.sleep(0.5)
-        raise EmbeddedNodeError(f"the embedded node did not become healthy in {timeout_s:.0f}s; "
-                                f"see {self.log_file}:\n{self._log_tail()}")
+        raise EmbeddedNodeError(
+            f"the embedded node did not become healthy in {timeout_s:.0f}s; "
+            f"see {self.log_file}:\n{self._log_tail()}"
+        )
 
     def stop(self, *, timeout_s: float = 60.0) -> bool:
         """Stop the node this home started; True if one was running."""

@@ -38,8 +38,9 @@ def _text(raw: dict[str, Any], key: str) -> str | None:
         raise InvalidInput(f"metadata field {key!r} must be a string", field=key)
     text = str(value).strip()
     if len(text) > MAX_FIELD_LENGTH:
-        raise InvalidInput(f"metadata field {key!r} is longer than {MAX_FIELD_LENGTH} "
-                           "characters", field=key)
+        raise InvalidInput(
+            f"metadata field {key!r} is longer than {MAX_FIELD_LENGTH} characters", field=key
+        )
     return text or None
 
 
@@ -55,8 +56,9 @@ def parse_metadata(raw: dict[str, Any] | None, *, filename: str | None = None) -
         try:
             season_year = int(raw["season_year"])
         except (TypeError, ValueError) as exc:
-            raise InvalidInput("season_year must be a year such as 2026",
-                               field="season_year") from exc
+            raise InvalidInput(
+                "season_year must be a year such as 2026", field="season_year"
+            ) from exc
     match = _COLLECTION.match(collection or "")
     if match:
         season = season or match.group("season")
@@ -66,15 +68,17 @@ def parse_metadata(raw: dict[str, Any] | None, *, filename: str | None = None) -
         season = season.upper()
         season = "FW" if season == "AW" else season
         if season not in ("SS", "FW", "PF", "RE"):
-            raise InvalidInput(f"season {season!r} is not one of SS, FW, AW, PF, RE",
-                               field="season")
+            raise InvalidInput(
+                f"season {season!r} is not one of SS, FW, AW, PF, RE", field="season"
+            )
     shoot_date = _text(raw, "shoot_date")
     if shoot_date is not None:
         try:
             shoot_date = dt.date.fromisoformat(shoot_date[:10]).isoformat()
         except ValueError as exc:
-            raise InvalidInput(f"shoot_date {shoot_date!r} is not an ISO date (YYYY-MM-DD)",
-                               field="shoot_date") from exc
+            raise InvalidInput(
+                f"shoot_date {shoot_date!r} is not an ISO date (YYYY-MM-DD)", field="shoot_date"
+            ) from exc
     free_raw = raw.get("fields") or {}
     if not isinstance(free_raw, dict):
         raise InvalidInput("metadata 'fields' must be an object of strings", field="fields")
@@ -88,6 +92,13 @@ def parse_metadata(raw: dict[str, Any] | None, *, filename: str | None = None) -
         if len(key) > 64 or len(value) > MAX_FIELD_LENGTH:
             raise InvalidInput(f"free field {key[:64]!r} is too long", field=f"fields.{key[:64]}")
     return AssetMetadata(
-        sku=_text(raw, "sku"), brand=_text(raw, "brand"), collection=collection, season=season,
-        season_year=season_year, photographer=_text(raw, "photographer"),
-        shoot_date=shoot_date, filename=_text(raw, "filename") or filename, fields=free)
+        sku=_text(raw, "sku"),
+        brand=_text(raw, "brand"),
+        collection=collection,
+        season=season,
+        season_year=season_year,
+        photographer=_text(raw, "photographer"),
+        shoot_date=shoot_date,
+        filename=_text(raw, "filename") or filename,
+        fields=free,
+    )

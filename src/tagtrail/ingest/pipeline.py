@@ -56,8 +56,13 @@ class TaggedImage(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class Tagger:
-    def __init__(self, taxonomy: Taxonomy, encoder: ClipEncoder,
-                 head_sets: dict[str | None, dict[str, Head]], colour: ColourAnalyser) -> None:
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        encoder: ClipEncoder,
+        head_sets: dict[str | None, dict[str, Head]],
+        colour: ColourAnalyser,
+    ) -> None:
         self.taxonomy = taxonomy
         self.encoder = encoder
         self.head_sets = head_sets  # None: the base vocabulary; else a brand's own labels too
@@ -80,8 +85,12 @@ class Tagger:
             colours = colours_future.result()
         return self.tag_vectors(vectors, metadata, colours)
 
-    def tag_vectors(self, vectors: np.ndarray, metadata: Sequence[AssetMetadata],
-                    colours: Sequence[ColourAnalysis | None]) -> list[TaggedImage]:
+    def tag_vectors(
+        self,
+        vectors: np.ndarray,
+        metadata: Sequence[AssetMetadata],
+        colours: Sequence[ColourAnalysis | None],
+    ) -> list[TaggedImage]:
         """Heads + mapping + tiers from stored or fresh vectors (re-tagging uses this)."""
         # Brands with vocabulary of their own get their own heads: group rows by head set.
         groups: dict[str | None, list[int]] = {}
@@ -99,14 +108,24 @@ class Tagger:
             meta = metadata[i]
             per_attribute = per_row[i]
             decisions, unmapped = self._decide(per_attribute, colours[i], meta)
-            results.append(TaggedImage(vector=vectors[i].astype(float).tolist(),
-                                       decisions=tuple(decisions), unmapped=tuple(unmapped)))
+            results.append(
+                TaggedImage(
+                    vector=vectors[i].astype(float).tolist(),
+                    decisions=tuple(decisions),
+                    unmapped=tuple(unmapped),
+                )
+            )
         return results
 
-    def _decide(self, predictions: dict[str, HeadPrediction], colour: ColourAnalysis | None,
-                meta: AssetMetadata) -> tuple[list[TagDecision], list[str]]:
-        context = AssetContext(season=meta.season, brand=meta.brand,
-                               collection=meta.collection, mapped={})
+    def _decide(
+        self,
+        predictions: dict[str, HeadPrediction],
+        colour: ColourAnalysis | None,
+        meta: AssetMetadata,
+    ) -> tuple[list[TagDecision], list[str]]:
+        context = AssetContext(
+            season=meta.season, brand=meta.brand, collection=meta.collection, mapped={}
+        )
         mapped: dict[str, str] = {}
         decisions: list[TagDecision] = []
         unmapped: list[str] = []
@@ -126,44 +145,89 @@ class Tagger:
                 continue
             mapped[name] = result.value
             tier = decide_tier(prediction.probability, attribute.governance, attribute=name)
-            decisions.append(self._decision(
-                name, result.value, result.rule_id, prediction.label,
-                tuple(LabelScore(label=s.label, score=round(float(s.score), 6))
-                      for s in prediction.top_k),
-                float(prediction.probability), tier, meta,
-                Actor(type="model", id=self.encoder.fingerprint,
-                      model_fingerprint=self.encoder.fingerprint,
-                      head_version=prediction.head_version), None))
+            decisions.append(
+                self._decision(
+                    name,
+                    result.value,
+                    result.rule_id,
+                    prediction.label,
+                    tuple(
+                        LabelScore(label=s.label, score=round(float(s.score), 6))
+                        for s in prediction.top_k
+                    ),
+                    float(prediction.probability),
+                    tier,
+                    meta,
+                    Actor(
+                        type="model",
+                        id=self.encoder.fingerprint,
+                        model_fingerprint=self.encoder.fingerprint,
+                        head_version=prediction.head_version,
+                    ),
+                    None,
+                )
+            )
         return decisions, unmapped
 
-    def _decision(self, attribute: str, value: str, rule_id: str | None, raw_label: str,
-                  top_k: tuple[LabelScore, ...], probability: float, tier: TierDecision,
-                  meta: AssetMetadata, actor: Actor,
-                  evidence: dict[str, Any] | None) -> TagDecision:
+    def _decision(
+        self,
+        attribute: str,
+        value: str,
+        rule_id: str | None,
+        raw_label: str,
+        top_k: tuple[LabelScore, ...],
+        probability: float,
+        tier: TierDecision,
+        meta: AssetMetadata,
+        actor: Actor,
+        evidence: dict[str, Any] | None,
+    ) -> TagDecision:
         tx = self.taxonomy
         found = tx.value(attribute, value, meta.brand)
         return TagDecision(
-            attribute=attribute, value=value, label=found.label if found else value,
+            attribute=attribute,
+            value=value,
+            label=found.label if found else value,
             values=tx.ancestors(attribute, value, meta.brand),
             family=tx.colour_family(value) if attribute == COLOUR_ATTRIBUTE else None,
-            terms=tx.search_terms(attribute, value, meta.brand), raw_label=raw_label,
-            top_k=top_k, probability=probability, tier=tier,
+            terms=tx.search_terms(attribute, value, meta.brand),
+            raw_label=raw_label,
+            top_k=top_k,
+            probability=probability,
+            tier=tier,
             thresholds=Thresholds(high=tier.high, medium=tier.medium, cap=tier.cap),
-            rule_id=rule_id, actor=actor, evidence=evidence)
+            rule_id=rule_id,
+            actor=actor,
+            evidence=evidence,
+        )
 
     def _colour_decision(self, colour: ColourAnalysis, meta: AssetMetadata) -> TagDecision:
         top = colour.findings[0]
         governance = self.taxonomy.attribute(COLOUR_ATTRIBUTE).governance
         tier = decide_tier(float(top.confidence), governance, attribute=COLOUR_ATTRIBUTE)
-        top_k = (LabelScore(label=top.name, score=round(float(top.delta_e), 3)),) + tuple(
-            LabelScore(label=alt.name, score=round(float(alt.delta_e), 3))
-            for alt in top.alternatives)
+        top_k = (
+            LabelScore(label=top.name, score=round(float(top.delta_e), 3)),
+            *tuple(
+                LabelScore(label=alt.name, score=round(float(alt.delta_e), 3))
+                for alt in top.alternatives
+            ),
+        )
         return self._decision(
-            COLOUR_ATTRIBUTE, top.name, "palette:nearest-ciede2000", top.name, top_k,
-            float(top.confidence), tier, meta,
+            COLOUR_ATTRIBUTE,
+            top.name,
+            "palette:nearest-ciede2000",
+            top.name,
+            top_k,
+            float(top.confidence),
+            tier,
+            meta,
             Actor(type="analyser", id=colour.analyser, analyser=colour.analyser),
-            {"kind": "colour", "score_meaning": "top_k scores are CIEDE2000 ΔE (lower is nearer)",
-             **msgspec.to_builtins(colour)})
+            {
+                "kind": "colour",
+                "score_meaning": "top_k scores are CIEDE2000 ΔE (lower is nearer)",
+                **msgspec.to_builtins(colour),
+            },
+        )
 
 
 def build_tagger(taxonomy: Taxonomy, encoder: ClipEncoder) -> Tagger:

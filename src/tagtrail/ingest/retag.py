@@ -39,22 +39,37 @@ def _changed(decision: TagDecision, current: dict[str, Any] | None, taxonomy_ver
         return True
     if current.get("state") in HUMAN_STATES:
         # Compare with the model's last proposal on it, not with the human's decision.
-        seen = (current.get("proposed_value") or current.get("value"),
-                current.get("proposed_head_version") or current.get("head_version"),
-                current.get("proposed_taxonomy_version") or current.get("taxonomy_version"))
+        seen = (
+            current.get("proposed_value") or current.get("value"),
+            current.get("proposed_head_version") or current.get("head_version"),
+            current.get("proposed_taxonomy_version") or current.get("taxonomy_version"),
+        )
         return seen != (decision.value, decision.actor.head_version, taxonomy_version)
-    return (current.get("value"), current.get("tier"), current.get("head_version"),
-            current.get("taxonomy_version")) != (
-        decision.value, decision.tier.tier, decision.actor.head_version, taxonomy_version)
+    return (
+        current.get("value"),
+        current.get("tier"),
+        current.get("head_version"),
+        current.get("taxonomy_version"),
+    ) != (decision.value, decision.tier.tier, decision.actor.head_version, taxonomy_version)
 
 
 async def _pages(store: AssetStore, page: int) -> AsyncIterator[list[dict[str, Any]]]:
     after: list[Any] | None = None
     while True:
-        body: dict[str, Any] = {"size": page, "sort": [{"asset_id": "asc"}],
-                                "_source": ["asset_id", "vector", "brand", "season",
-                                            "collection", "tags", "revision",
-                                            "model_fingerprint"]}
+        body: dict[str, Any] = {
+            "size": page,
+            "sort": [{"asset_id": "asc"}],
+            "_source": [
+                "asset_id",
+                "vector",
+                "brand",
+                "season",
+                "collection",
+                "tags",
+                "revision",
+                "model_fingerprint",
+            ],
+        }
         if after:
             body["search_after"] = after
         hits = (await store.client.search(index=store.assets, body=body))["hits"]["hits"]
@@ -67,8 +82,10 @@ async def _pages(store: AssetStore, page: int) -> AsyncIterator[list[dict[str, A
 def plan_events(tagger: Tagger, docs: list[dict[str, Any]]) -> list[list[TagEvent]]:
     """The new events for each document (empty when it is already up to date)."""
     vectors = np.array([d["vector"] for d in docs], dtype=np.float32)
-    metas = [AssetMetadata(brand=d.get("brand"), season=d.get("season"),
-                           collection=d.get("collection")) for d in docs]
+    metas = [
+        AssetMetadata(brand=d.get("brand"), season=d.get("season"), collection=d.get("collection"))
+        for d in docs
+    ]
     tagged = tagger.tag_vectors(vectors, metas, [None] * len(docs))
     version = tagger.taxonomy.version
     at = utc_now()
@@ -76,22 +93,29 @@ def plan_events(tagger: Tagger, docs: list[dict[str, Any]]) -> list[list[TagEven
     for doc, result in zip(docs, tagged, strict=True):
         current = {t["attribute"]: t for t in doc.get("tags", [])}
         seq = int(doc.get("revision", 0)) + 1
-        changed = [d for d in result.decisions
-                   if _changed(d, current.get(d.attribute), version)]
-        plans.append([model_event(doc["asset_id"], n, d, version, at, seq=seq)
-                      for n, d in enumerate(changed)])
+        changed = [d for d in result.decisions if _changed(d, current.get(d.attribute), version)]
+        plans.append(
+            [
+                model_event(doc["asset_id"], n, d, version, at, seq=seq)
+                for n, d in enumerate(changed)
+            ]
+        )
     return plans
 
 
-async def retag_all(services: Services, *, page: int = 256,
-                    tagger: Tagger | None = None) -> RetagReport:
+async def retag_all(
+    services: Services, *, page: int = 256, tagger: Tagger | None = None
+) -> RetagReport:
     tagger = tagger or await services.tagger()
     store = AssetStore(services.client, services.settings)
     report = RetagReport()
     async for docs in _pages(store, page):
         # Heads only make sense on vectors of the encoder they were built for.
-        usable = [d for d in docs
-                  if d.get("vector") and d.get("model_fingerprint") == tagger.model_fingerprint]
+        usable = [
+            d
+            for d in docs
+            if d.get("vector") and d.get("model_fingerprint") == tagger.model_fingerprint
+        ]
         report.other_encoder += len(docs) - len(usable)
         report.checked += len(docs) - len(usable)
         docs = usable
@@ -104,8 +128,9 @@ async def retag_all(services: Services, *, page: int = 256,
                 report.up_to_date += 1
                 continue
             try:
-                await store.apply(doc["asset_id"], int(doc.get("revision", 0)), events,
-                                  refresh=False)
+                await store.apply(
+                    doc["asset_id"], int(doc.get("revision", 0)), events, refresh=False
+                )
             except Conflict:
                 report.conflicts += 1  # changed meanwhile; the next run picks it up
                 continue

@@ -18,7 +18,7 @@ import msgspec
 from tagtrail.errors import InvalidInput, TagtrailError
 from tagtrail.ingest.decode import DecodedImage, DecodeLimits, decode_image
 from tagtrail.ingest.metadata import AssetMetadata, parse_metadata
-from tagtrail.ingest.pipeline import TaggedImage, TagDecision, Tagger
+from tagtrail.ingest.pipeline import TagDecision, TaggedImage, Tagger
 from tagtrail.services import Services
 
 if TYPE_CHECKING:
@@ -48,8 +48,9 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _decode_all(items: Sequence[IngestItem], limits: DecodeLimits
-                ) -> list[tuple[DecodedImage, AssetMetadata] | TagtrailError]:
+def _decode_all(
+    items: Sequence[IngestItem], limits: DecodeLimits
+) -> list[tuple[DecodedImage, AssetMetadata] | TagtrailError]:
     out: list[tuple[DecodedImage, AssetMetadata] | TagtrailError] = []
     for item in items:
         try:
@@ -60,41 +61,82 @@ def _decode_all(items: Sequence[IngestItem], limits: DecodeLimits
     return out
 
 
-def events_for_decisions(asset_id: str, tagged: TaggedImage, taxonomy_version: str,
-                         at: str) -> list[TagEvent]:
-    return [model_event(asset_id, n, d, taxonomy_version, at, seq=1)
-            for n, d in enumerate(tagged.decisions)]
+def events_for_decisions(
+    asset_id: str, tagged: TaggedImage, taxonomy_version: str, at: str
+) -> list[TagEvent]:
+    return [
+        model_event(asset_id, n, d, taxonomy_version, at, seq=1)
+        for n, d in enumerate(tagged.decisions)
+    ]
 
 
-def model_event(asset_id: str, n: int, d: TagDecision, taxonomy_version: str, at: str,
-           *, seq: int) -> TagEvent:
+def model_event(
+    asset_id: str, n: int, d: TagDecision, taxonomy_version: str, at: str, *, seq: int
+) -> TagEvent:
     return TagEvent(
-        event_id=event_id(asset_id, seq, n), asset_id=asset_id, attribute=d.attribute,
-        kind="model_tagged", seq=seq, at=at, actor=d.actor, state=d.tier.tier,
-        value=d.value, label=d.label, values=d.values, family=d.family, terms=d.terms,
-        raw_label=d.raw_label, top_k=d.top_k, probability=d.probability, tier=d.tier.tier,
-        tier_reason=d.tier.reason, thresholds=d.thresholds, taxonomy_version=taxonomy_version,
-        rule_id=d.rule_id, evidence=d.evidence)
+        event_id=event_id(asset_id, seq, n),
+        asset_id=asset_id,
+        attribute=d.attribute,
+        kind="model_tagged",
+        seq=seq,
+        at=at,
+        actor=d.actor,
+        state=d.tier.tier,
+        value=d.value,
+        label=d.label,
+        values=d.values,
+        family=d.family,
+        terms=d.terms,
+        raw_label=d.raw_label,
+        top_k=d.top_k,
+        probability=d.probability,
+        tier=d.tier.tier,
+        tier_reason=d.tier.reason,
+        thresholds=d.thresholds,
+        taxonomy_version=taxonomy_version,
+        rule_id=d.rule_id,
+        evidence=d.evidence,
+    )
 
 
-def asset_document(asset_id: str, decoded: DecodedImage, meta: AssetMetadata,
-                   tagged: TaggedImage, events: Sequence[TagEvent], *, model_fingerprint: str,
-                   untrained: bool, taxonomy_version: str, at: str) -> dict[str, Any]:
+def asset_document(
+    asset_id: str,
+    decoded: DecodedImage,
+    meta: AssetMetadata,
+    tagged: TaggedImage,
+    events: Sequence[TagEvent],
+    *,
+    model_fingerprint: str,
+    untrained: bool,
+    taxonomy_version: str,
+    at: str,
+) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "asset_id": asset_id, "content_hash": decoded.sha256,
+        "asset_id": asset_id,
+        "content_hash": decoded.sha256,
         **{k: v for k, v in msgspec.to_builtins(meta).items() if v not in (None, {}, "")},
-        "ingested_at": at, "updated_at": at, "format": decoded.format,
-        "width": decoded.width, "height": decoded.height, "byte_size": decoded.byte_size,
-        "model_fingerprint": model_fingerprint, "model_untrained": untrained,
-        "taxonomy_version": taxonomy_version, "vector": tagged.vector,
+        "ingested_at": at,
+        "updated_at": at,
+        "format": decoded.format,
+        "width": decoded.width,
+        "height": decoded.height,
+        "byte_size": decoded.byte_size,
+        "model_fingerprint": model_fingerprint,
+        "model_untrained": untrained,
+        "taxonomy_version": taxonomy_version,
+        "vector": tagged.vector,
     }
     doc.update(projection_fields(events))
     return doc
 
 
-async def ingest(services: Services, items: Sequence[IngestItem], *,
-                 refresh: bool | str = False, tagger: Tagger | None = None
-                 ) -> list[IngestOutcome]:
+async def ingest(
+    services: Services,
+    items: Sequence[IngestItem],
+    *,
+    refresh: bool | str = False,
+    tagger: Tagger | None = None,
+) -> list[IngestOutcome]:
     """Ingest one batch; one outcome per item, in order."""
     outcomes: list[IngestOutcome] = []
     async for batch in ingest_stream(services, [items], refresh=refresh, tagger=tagger):
@@ -102,9 +144,13 @@ async def ingest(services: Services, items: Sequence[IngestItem], *,
     return outcomes
 
 
-async def ingest_stream(services: Services, batches: Iterable[Sequence[IngestItem]], *,
-                        refresh: bool | str = False, tagger: Tagger | None = None
-                        ) -> AsyncIterator[list[IngestOutcome]]:
+async def ingest_stream(
+    services: Services,
+    batches: Iterable[Sequence[IngestItem]],
+    *,
+    refresh: bool | str = False,
+    tagger: Tagger | None = None,
+) -> AsyncIterator[list[IngestOutcome]]:
     """Ingest batches as a pipeline; yields each batch's outcomes in order.
 
     While the encoder works on batch *i* (in a worker thread), batch *i+1* is decoded in
@@ -170,22 +216,33 @@ async def _prepare(store: AssetStore, items: Sequence[IngestItem]) -> _Prepared:
         else:
             fresh[asset_id] = i
     if fresh:
-        found = await store.client.mget(index=store.assets, body={"ids": list(fresh)},
-                                        _source=False)
+        found = await store.client.mget(
+            index=store.assets, body={"ids": list(fresh)}, _source=False
+        )
         for doc in found["docs"]:
             if doc.get("found"):
                 i = fresh.pop(doc["_id"])
-                outcomes[i] = IngestOutcome(name=items[i].name, status="exists",
-                                            asset_id=doc["_id"])
+                outcomes[i] = IngestOutcome(
+                    name=items[i].name, status="exists", asset_id=doc["_id"]
+                )
     order = list(fresh.items())
     pairs = [decoded[i] for _, i in order]
-    return _Prepared(items=items, outcomes=outcomes, order=order,
-                     decoded=[p[0] for p in pairs if not isinstance(p, TagtrailError)],
-                     metas=[p[1] for p in pairs if not isinstance(p, TagtrailError)])
+    return _Prepared(
+        items=items,
+        outcomes=outcomes,
+        order=order,
+        decoded=[p[0] for p in pairs if not isinstance(p, TagtrailError)],
+        metas=[p[1] for p in pairs if not isinstance(p, TagtrailError)],
+    )
 
 
-async def _write(store: AssetStore, prepared: _Prepared, tagged: list[TaggedImage],
-                 tagger: Tagger, refresh: bool | str) -> list[IngestOutcome]:
+async def _write(
+    store: AssetStore,
+    prepared: _Prepared,
+    tagged: list[TaggedImage],
+    tagger: Tagger,
+    refresh: bool | str,
+) -> list[IngestOutcome]:
     items, order, outcomes = prepared.items, prepared.order, prepared.outcomes
     pairs = list(zip(prepared.decoded, prepared.metas, strict=True))
     at = utc_now()
@@ -197,10 +254,19 @@ async def _write(store: AssetStore, prepared: _Prepared, tagged: list[TaggedImag
         for event in events:
             event_body.append({"create": {"_index": store.events, "_id": event.event_id}})
             event_body.append(msgspec.to_builtins(event))
-        docs.append(asset_document(asset_id, image, meta, result, events,
-                                   model_fingerprint=tagger.model_fingerprint,
-                                   untrained=tagger.encoder.untrained,
-                                   taxonomy_version=version, at=at))
+        docs.append(
+            asset_document(
+                asset_id,
+                image,
+                meta,
+                result,
+                events,
+                model_fingerprint=tagger.model_fingerprint,
+                untrained=tagger.encoder.untrained,
+                taxonomy_version=version,
+                at=at,
+            )
+        )
     failed: dict[str, str] = {}
     if event_body:
         response = await store.client.bulk(body=event_body, refresh=refresh)
@@ -227,10 +293,15 @@ async def _write(store: AssetStore, prepared: _Prepared, tagged: list[TaggedImag
     for asset_id, i in order:
         name = items[i].name
         if asset_id in failed:
-            outcomes[i] = IngestOutcome(name=name, status="failed", asset_id=asset_id,
-                                        error=f"store write failed: {failed[asset_id]}")
+            outcomes[i] = IngestOutcome(
+                name=name,
+                status="failed",
+                asset_id=asset_id,
+                error=f"store write failed: {failed[asset_id]}",
+            )
         else:
             doc = {k: v for k, v in by_id[asset_id].items() if k != "vector"}
-            outcomes[i] = IngestOutcome(name=name, status="created", asset_id=asset_id,
-                                        document=doc)
+            outcomes[i] = IngestOutcome(
+                name=name, status="created", asset_id=asset_id, document=doc
+            )
     return [o for o in outcomes if o is not None]

@@ -51,12 +51,15 @@ class AssetStore:
     async def get(self, asset_id: str, *, with_vector: bool = False) -> StoredAsset:
         excludes = None if with_vector else ["vector"]
         try:
-            hit = await self.client.get(index=self.assets, id=asset_id,
-                                        _source_excludes=excludes)
+            hit = await self.client.get(index=self.assets, id=asset_id, _source_excludes=excludes)
         except NotFoundError as exc:
             raise NotFound(f"asset {asset_id!r} does not exist") from exc
-        return StoredAsset(asset_id=asset_id, source=hit["_source"], seq_no=hit["_seq_no"],
-                           primary_term=hit["_primary_term"])
+        return StoredAsset(
+            asset_id=asset_id,
+            source=hit["_source"],
+            seq_no=hit["_seq_no"],
+            primary_term=hit["_primary_term"],
+        )
 
     async def exists(self, asset_id: str) -> bool:
         return bool(await self.client.exists(index=self.assets, id=asset_id))
@@ -67,9 +70,13 @@ class AssetStore:
             filters.append({"term": {"attribute": attribute}})
         result = await self.client.search(
             index=self.events,
-            body={"query": {"bool": {"filter": filters}}, "size": MAX_EVENTS_PER_ASSET,
-                  "sort": [{"seq": "asc"}, {"at": "asc"}, {"event_id": "asc"}]},
-            params={"preference": "_primary_first"})
+            body={
+                "query": {"bool": {"filter": filters}},
+                "size": MAX_EVENTS_PER_ASSET,
+                "sort": [{"seq": "asc"}, {"at": "asc"}, {"event_id": "asc"}],
+            },
+            params={"preference": "_primary_first"},
+        )
         return [msgspec.convert(h["_source"], TagEvent) for h in result["hits"]["hits"]]
 
     # -- writes ------------------------------------------------------------------------
@@ -83,14 +90,17 @@ class AssetStore:
         claim, rest = events[0], events[1:]
         created = 0
         try:
-            await self.client.create(index=self.events, id=claim.event_id,
-                                     body=msgspec.to_builtins(claim))
+            await self.client.create(
+                index=self.events, id=claim.event_id, body=msgspec.to_builtins(claim)
+            )
             created += 1
         except ConflictError as exc:
             existing = await self.client.get(index=self.events, id=claim.event_id)
             if existing["_source"] != msgspec.json.decode(msgspec.json.encode(claim)):
-                raise Conflict(f"revision {claim.seq} of asset {claim.asset_id!r} was "
-                               "written concurrently", current_revision=claim.seq) from exc
+                raise Conflict(
+                    f"revision {claim.seq} of asset {claim.asset_id!r} was written concurrently",
+                    current_revision=claim.seq,
+                ) from exc
         if rest:
             body: list[Any] = []
             for event in rest:
@@ -105,29 +115,44 @@ class AssetStore:
                     raise RuntimeError(f"event write failed: {item['create'].get('error')}")
         return created
 
-    async def write_projection(self, stored: StoredAsset, events: Sequence[TagEvent],
-                               *, refresh: bool | str = "wait_for") -> dict[str, Any]:
+    async def write_projection(
+        self, stored: StoredAsset, events: Sequence[TagEvent], *, refresh: bool | str = "wait_for"
+    ) -> dict[str, Any]:
         """Rewrite the event-derived fields of an asset, guarded by its seq_no."""
         fields = projection_fields(events)
         source = {**stored.source, **fields}
         try:
-            await self.client.index(index=self.assets, id=stored.asset_id, body=source,
-                                    if_seq_no=stored.seq_no,
-                                    if_primary_term=stored.primary_term, refresh=refresh)
+            await self.client.index(
+                index=self.assets,
+                id=stored.asset_id,
+                body=source,
+                if_seq_no=stored.seq_no,
+                if_primary_term=stored.primary_term,
+                refresh=refresh,
+            )
         except ConflictError as exc:
-            raise Conflict(f"asset {stored.asset_id!r} changed while it was being written",
-                           current_revision=None) from exc
+            raise Conflict(
+                f"asset {stored.asset_id!r} changed while it was being written",
+                current_revision=None,
+            ) from exc
         return source
 
-    async def apply(self, asset_id: str, expected_revision: int | None,
-                    new_events: Sequence[TagEvent], *,
-                    refresh: bool | str = "wait_for") -> dict[str, Any]:
+    async def apply(
+        self,
+        asset_id: str,
+        expected_revision: int | None,
+        new_events: Sequence[TagEvent],
+        *,
+        refresh: bool | str = "wait_for",
+    ) -> dict[str, Any]:
         """Append ``new_events`` (seq = revision + 1) and refresh the projection."""
         stored = await self.get(asset_id, with_vector=True)
         if expected_revision is not None and stored.revision != expected_revision:
-            raise Conflict(f"asset {asset_id!r} is at revision {stored.revision}, not "
-                           f"{expected_revision}; reload it and try again",
-                           current_revision=stored.revision)
+            raise Conflict(
+                f"asset {asset_id!r} is at revision {stored.revision}, not "
+                f"{expected_revision}; reload it and try again",
+                current_revision=stored.revision,
+            )
         await self.append_events(new_events)
         # Search is near-real-time: make every event of this asset visible before folding.
         await self.client.indices.refresh(index=self.events)

@@ -61,8 +61,9 @@ def load_spec(settings: Settings, logical: str) -> IndexSpec:
     index_settings["number_of_replicas"] = settings.index_replicas
     index_settings["number_of_shards"] = settings.index_shards
     alias = settings.index_name(logical)
-    return IndexSpec(logical=logical, version=version, alias=alias,
-                     concrete=f"{alias}-v{version}", body=body)
+    return IndexSpec(
+        logical=logical, version=version, alias=alias, concrete=f"{alias}-v{version}", body=body
+    )
 
 
 async def _alias_targets(client: AsyncOpenSearch, alias: str) -> list[str]:
@@ -90,16 +91,25 @@ async def ensure_index(client: AsyncOpenSearch, spec: IndexSpec) -> IndexState:
     for source in old:
         # Older mapping version behind the alias: copy its documents across first.
         result = await client.reindex(
-            body={"source": {"index": source}, "dest": {"index": spec.concrete,
-                                                        "op_type": "create"},
-                  "conflicts": "proceed"},
-            refresh=True, wait_for_completion=True)
+            body={
+                "source": {"index": source},
+                "dest": {"index": spec.concrete, "op_type": "create"},
+                "conflicts": "proceed",
+            },
+            refresh=True,
+            wait_for_completion=True,
+        )
         moved += int(result.get("created", 0))
     actions: list[dict[str, Any]] = [{"remove": {"index": t, "alias": spec.alias}} for t in old]
     actions.append({"add": {"index": spec.concrete, "alias": spec.alias}})
     await client.indices.update_aliases(body={"actions": actions})
-    return IndexState(alias=spec.alias, concrete=spec.concrete, created=created,
-                      migrated_from=",".join(old) or None, documents_moved=moved)
+    return IndexState(
+        alias=spec.alias,
+        concrete=spec.concrete,
+        created=created,
+        migrated_from=",".join(old) or None,
+        documents_moved=moved,
+    )
 
 
 async def ensure_indices(client: AsyncOpenSearch, settings: Settings) -> list[IndexState]:
@@ -117,6 +127,9 @@ async def missing_indices(client: AsyncOpenSearch, settings: Settings) -> list[s
 
 async def drop_indices(client: AsyncOpenSearch, settings: Settings) -> None:
     """Delete every concrete index under the prefix (tests and `tagtrail reset`)."""
-    await client.indices.delete(index=f"{settings.index_prefix}-*",
-                                ignore_unavailable=True, allow_no_indices=True,
-                                expand_wildcards="all")
+    await client.indices.delete(
+        index=f"{settings.index_prefix}-*",
+        ignore_unavailable=True,
+        allow_no_indices=True,
+        expand_wildcards="all",
+    )

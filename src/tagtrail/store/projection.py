@@ -22,14 +22,27 @@ def _sort_key(event: TagEvent) -> tuple[int, str, str]:
 def _from_model(event: TagEvent, first_seen: str) -> Tag:
     state = event.state
     return Tag(
-        attribute=event.attribute, value=event.value, label=event.label, values=event.values,
-        family=event.family, probability=event.probability, tier=event.tier, state=state,
-        applied=state in APPLIED_STATES, reviewed=False, needs_review=state in PENDING_STATES,
+        attribute=event.attribute,
+        value=event.value,
+        label=event.label,
+        values=event.values,
+        family=event.family,
+        probability=event.probability,
+        tier=event.tier,
+        state=state,
+        applied=state in APPLIED_STATES,
+        reviewed=False,
+        needs_review=state in PENDING_STATES,
         source="analyser" if event.actor.type == "analyser" else "model",
-        raw_label=event.raw_label, rule_id=event.rule_id,
-        model_version=event.actor.model_fingerprint, head_version=event.actor.head_version,
-        analyser=event.actor.analyser, taxonomy_version=event.taxonomy_version,
-        event_id=event.event_id, decided_at=event.at, decided_by=event.actor.id,
+        raw_label=event.raw_label,
+        rule_id=event.rule_id,
+        model_version=event.actor.model_fingerprint,
+        head_version=event.actor.head_version,
+        analyser=event.actor.analyser,
+        taxonomy_version=event.taxonomy_version,
+        event_id=event.event_id,
+        decided_at=event.at,
+        decided_by=event.actor.id,
         first_seen_at=first_seen,
     )
 
@@ -77,10 +90,13 @@ def fold_tags(events: Iterable[TagEvent]) -> dict[str, Tag]:
                 # A human decided this attribute; the model does not overrule it. Its newer
                 # opinion is kept beside the decision so reviewers can see disagreement.
                 tags[event.attribute] = msgspec.structs.replace(
-                    current, proposed_value=event.value, proposed_probability=event.probability,
+                    current,
+                    proposed_value=event.value,
+                    proposed_probability=event.probability,
                     proposed_head_version=event.actor.head_version,
                     proposed_taxonomy_version=event.taxonomy_version,
-                    proposed_event_id=event.event_id)
+                    proposed_event_id=event.event_id,
+                )
                 continue
             first_seen = current.first_seen_at if current else event.at
             tags[event.attribute] = _from_model(event, first_seen)

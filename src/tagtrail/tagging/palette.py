@@ -63,7 +63,7 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     lab[..., 0] = 116 * f[..., 1] - 16
     lab[..., 1] = 500 * (f[..., 0] - f[..., 1])
     lab[..., 2] = 200 * (f[..., 1] - f[..., 2])
-    return lab
+    return np.asarray(lab)
 
 
 def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
@@ -113,8 +113,10 @@ def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     s_c = 1 + 0.045 * c_bar
     s_h = 1 + 0.015 * c_bar * t
     r_t = -np.sin(np.radians(2 * d_theta)) * r_c
-    return np.sqrt(
-        (dl / s_l) ** 2 + (dc / s_c) ** 2 + (d_h / s_h) ** 2 + r_t * (dc / s_c) * (d_h / s_h)
+    return np.asarray(
+        np.sqrt(
+            (dl / s_l) ** 2 + (dc / s_c) ** 2 + (d_h / s_h) ** 2 + r_t * (dc / s_c) * (d_h / s_h)
+        )
     )
 
 
@@ -131,8 +133,10 @@ def parse_palette(raw: Any, *, file: str) -> Palette:
     if not isinstance(raw, dict):
         raise _fail(file, "$", "expected a mapping with 'families' and 'colours'")
     families = raw.get("families")
-    if not isinstance(families, list) or not families or not all(
-        isinstance(f, str) and _NAME.match(f) for f in families
+    if (
+        not isinstance(families, list)
+        or not families
+        or not all(isinstance(f, str) and _NAME.match(f) for f in families)
     ):
         raise _fail(file, "families", "expected a non-empty list of lowercase family names")
     entries = raw.get("colours")
@@ -155,7 +159,7 @@ def parse_palette(raw: Any, *, file: str) -> Palette:
         if not isinstance(hex_value, str) or not _HEX.match(hex_value):
             raise _fail(file, f"{where}.hex", f"expected '#RRGGBB', got {hex_value!r}")
         family = entry.get("family")
-        if family not in families:
+        if not isinstance(family, str) or family not in families:
             raise _fail(file, f"{where}.family", f"unknown family {family!r}; known: {families}")
         synonyms = entry.get("synonyms", [])
         if not isinstance(synonyms, list) or not all(isinstance(s, str) for s in synonyms):
