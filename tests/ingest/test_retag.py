@@ -15,10 +15,10 @@ from opensearchpy import AsyncOpenSearch
 from tagtrail.config import Settings
 from tagtrail.ingest.catalogue import generate_catalogue
 from tagtrail.ingest.retag import retag_all
-from tagtrail.ingest.service import IngestItem, ingest, utc_now
+from tagtrail.ingest.service import IngestItem, ingest
 from tagtrail.services import Services
 from tagtrail.store.assets import AssetStore
-from tagtrail.store.records import Actor, TagEvent, event_id
+from tagtrail.store.records import Actor, TagEvent, event_id, utc_now
 
 pytestmark = pytest.mark.opensearch
 

@@ -19,10 +19,10 @@ import numpy as np
 from tagtrail.errors import Conflict
 from tagtrail.ingest.metadata import AssetMetadata
 from tagtrail.ingest.pipeline import TagDecision, Tagger
-from tagtrail.ingest.service import model_event, utc_now
+from tagtrail.ingest.service import model_event
 from tagtrail.services import Services
 from tagtrail.store.assets import AssetStore
-from tagtrail.store.records import HUMAN_STATES, TagEvent
+from tagtrail.store.records import HUMAN_STATES, TagEvent, utc_now
 
 
 class RetagReport(msgspec.Struct, kw_only=True):

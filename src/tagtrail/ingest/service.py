@@ -8,7 +8,6 @@ reported on its own line and never aborts the batch.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 from tagtrail.store.assets import AssetStore
 from tagtrail.store.projection import projection_fields
-from tagtrail.store.records import TagEvent, event_id
+from tagtrail.store.records import TagEvent, event_id, utc_now
 
 Status = Literal["created", "exists", "rejected", "failed"]
 
@@ -42,10 +41,6 @@ class IngestOutcome(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=Tru
     asset_id: str | None = None
     error: str | None = None
     document: dict[str, Any] | None = None
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _decode_all(

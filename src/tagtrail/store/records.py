@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 import msgspec
@@ -96,6 +97,11 @@ class Tag(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     proposed_head_version: str | None = None
     proposed_taxonomy_version: str | None = None
     proposed_event_id: str | None = None
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC with microseconds: the timestamp format of every event and document."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def event_id(asset_id: str, seq: int, index: int) -> str:

@@ -9,13 +9,12 @@ carries — ``values`` (value, ancestors, colour family), ``label``, ``family`` 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
 from tagtrail.errors import InvalidInput, NotFound
-from tagtrail.store.records import Actor, Tag, TagEvent, event_id
+from tagtrail.store.records import Actor, Tag, TagEvent, event_id, utc_now
 
 if TYPE_CHECKING:
     from tagtrail.tagging.taxonomy import Taxonomy
@@ -29,10 +28,6 @@ class Decision(msgspec.Struct, kw_only=True, frozen=True):
     attribute: str
     value: str | None = None  # corrected only: the taxonomy value id to set
     note: str | None = None
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def current_tag(source: dict[str, Any], attribute: str) -> Tag | None:
