@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -23,6 +24,7 @@ from tagtrail.tagging.mapping import AssetContext, map_label
 from tagtrail.tagging.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
+    import torch
     from PIL.Image import Image
 
     from tagtrail.ingest.encode import ClipEncoder
@@ -55,6 +57,12 @@ class TaggedImage(msgspec.Struct, kw_only=True, frozen=True):
     unmapped: tuple[str, ...] = ()  # "attribute: raw label" the taxonomy has no rule for
 
 
+@dataclass(frozen=True)
+class PreparedImages:
+    pixels: torch.Tensor | None
+    colours: tuple[ColourAnalysis, ...]
+
+
 class Tagger:
     def __init__(
         self,
@@ -74,11 +82,32 @@ class Tagger:
     def model_fingerprint(self) -> str:
         return self.encoder.fingerprint
 
+    def prepare(self, images: Sequence[Image]) -> PreparedImages:
+        """The CPU work around the encoder: pixel tensors and colour analysis.
+
+        Kept apart from :meth:`tag_prepared` so a pipeline can run it for the next batch
+        while the encoder's forward pass works on this one.
+        """
+        if not images:
+            return PreparedImages(pixels=None, colours=())
+        pixels = self.encoder.preprocess(list(images))
+        return PreparedImages(
+            pixels=pixels, colours=tuple(self.colour.analyse(im) for im in images)
+        )
+
+    def tag_prepared(
+        self, prepared: PreparedImages, metadata: Sequence[AssetMetadata]
+    ) -> list[TaggedImage]:
+        """Forward pass, heads, mapping and tiers for a prepared batch."""
+        if prepared.pixels is None:
+            return []
+        vectors = self.encoder.forward_pixels(prepared.pixels)
+        return self.tag_vectors(vectors, metadata, prepared.colours)
+
     def tag(self, images: Sequence[Image], metadata: Sequence[AssetMetadata]) -> list[TaggedImage]:
         if not images:
             return []
-        # Colour analysis (numpy) overlaps the encoder's forward pass (torch, GIL released):
-        # on few cores this hides most of its cost behind the matmuls.
+        # Colour analysis (numpy) overlaps the encoder's forward pass (torch, GIL released).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour") as pool:
             colours_future = pool.submit(lambda: [self.colour.analyse(im) for im in images])
             vectors = self.encoder.encode_images(list(images))

@@ -17,11 +17,11 @@ import msgspec
 from tagtrail.errors import InvalidInput, TagtrailError
 from tagtrail.ingest.decode import DecodedImage, DecodeLimits, decode_image
 from tagtrail.ingest.metadata import AssetMetadata, parse_metadata
-from tagtrail.ingest.pipeline import TagDecision, TaggedImage, Tagger
+from tagtrail.ingest.pipeline import PreparedImages, TagDecision, TaggedImage, Tagger
 from tagtrail.services import Services
 
 if TYPE_CHECKING:
-    from PIL.Image import Image
+    pass
 from tagtrail.store.assets import AssetStore
 from tagtrail.store.projection import projection_fields
 from tagtrail.store.records import TagEvent, event_id, utc_now
@@ -158,7 +158,7 @@ async def ingest_stream(
 
     def start_next() -> asyncio.Task[_Prepared] | None:
         items = next(source, None)
-        return None if items is None else asyncio.create_task(_prepare(store, items))
+        return None if items is None else asyncio.create_task(_prepare(store, items, tagger))
 
     preparing = start_next()
     writing: asyncio.Task[list[IngestOutcome]] | None = None
@@ -166,7 +166,7 @@ async def ingest_stream(
         while preparing is not None:
             prepared = await preparing
             preparing = start_next()
-            tagged = await asyncio.to_thread(tagger.tag, prepared.images, prepared.metas)
+            tagged = await asyncio.to_thread(tagger.tag_prepared, prepared.work, prepared.metas)
             if writing is not None:
                 yield await writing
             writing = asyncio.create_task(_write(store, prepared, tagged, tagger, refresh))
@@ -186,14 +186,12 @@ class _Prepared:
     order: list[tuple[str, int]]  # (asset_id, item index) of new assets, in batch order
     decoded: list[DecodedImage]
     metas: list[AssetMetadata]
-
-    @property
-    def images(self) -> list[Image]:
-        return [d.image for d in self.decoded]
+    work: PreparedImages  # pixel tensors + colour analysis of the new assets
 
 
-async def _prepare(store: AssetStore, items: Sequence[IngestItem]) -> _Prepared:
-    """Decode, validate, and drop what is already stored (by content hash)."""
+async def _prepare(store: AssetStore, items: Sequence[IngestItem], tagger: Tagger) -> _Prepared:
+    """Decode, validate, drop what is already stored (by content hash), then do the CPU
+    work around the encoder (pixels, colour) — off the event loop."""
     if len(items) > 10_000:
         raise InvalidInput("at most 10000 images per ingest batch")
     decoded = await asyncio.to_thread(_decode_all, items, DecodeLimits())
@@ -222,12 +220,15 @@ async def _prepare(store: AssetStore, items: Sequence[IngestItem]) -> _Prepared:
                 )
     order = list(fresh.items())
     pairs = [decoded[i] for _, i in order]
+    fresh_images = [p[0] for p in pairs if not isinstance(p, TagtrailError)]
+    work = await asyncio.to_thread(tagger.prepare, [d.image for d in fresh_images])
     return _Prepared(
         items=items,
         outcomes=outcomes,
         order=order,
-        decoded=[p[0] for p in pairs if not isinstance(p, TagtrailError)],
+        decoded=fresh_images,
         metas=[p[1] for p in pairs if not isinstance(p, TagtrailError)],
+        work=work,
     )
 
 
