@@ -16,23 +16,41 @@ which a zero-shot model guesses but pixels can measure. The pipeline, all numpy:
 Confidence of a name is the relative margin to the runner-up,
 ``(ΔE₂ − ΔE₁) / (ΔE₂ + ΔE₁)``: 1 when the measurement sits on a palette colour, 0 when it is
 halfway between two, scale-free so dark and light colours read alike.
+
+Speed (~3 ms an image on one core): the working images are small, so numpy's per-call overhead
+dominates; Lab is held as planes (3, H, W) and every step avoids reductions over short axes.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import itertools
 
 import msgspec
 import numpy as np
 from PIL import Image
 
 from tagtrail.errors import ImageRejected
+from tagtrail.ingest._colour_math import (
+    _Backdrop,
+    _box3,
+    _delta_e,
+    _dilate,
+    _erode,
+    _flat,
+    _frame,
+    _median,
+    _modes,
+    _nearest,
+    _quantile,
+    _rgb_to_lab,
+    _sq_dist,
+    lab_to_hex,
+)
 from tagtrail.tagging.palette import Palette, delta_e_2000
 
 ANALYSER_NAME = "tagtrail.colour"
 ANALYSER_VERSION = "1.0.0"
 
-_BORDER = 3  # px (at working size) of frame that models the backdrop
 _MIN_INLIERS = 0.6  # share of border pixels that must fit the backdrop model
 _STRICT_INLIERS = 0.9  # ... when the backdrop is not light and neutral (may be fabric)
 _MASK_MIN, _MASK_MAX = 6.0, 14.0  # ΔE76 bounds of the product/backdrop threshold
@@ -44,19 +62,7 @@ _MERGE_DE = 6.0  # ΔE00: closer clusters are one colour under lighting and shad
 _FOLD_SHARE = 0.03  # clusters smaller than this are folded into their nearest neighbour
 _MIN_COVERAGE = 0.08  # clusters below this are not reported as product colours
 _ALTERNATIVES = 3
-_FLAT_STEP = 6.0  # ΔE76 to a neighbour above which a pixel counts as on a colour edge
 _REACH = 20.0  # ΔE76 from a centre within which a pixel counts towards its coverage
-_FLAT_MIN = 0.02  # use all product pixels when fewer than this share are away from edges
-_FLAT_MIN_PIXELS = 40  # ... or fewer than this many
-
-_M_RGB_TO_XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ]
-)
-_WHITE = np.array([0.95047, 1.0, 1.08883])
 
 
 class ColourAlternative(msgspec.Struct, kw_only=True, frozen=True):
@@ -83,100 +89,6 @@ class ColourAnalysis(msgspec.Struct, kw_only=True, frozen=True):
     findings: tuple[ColourFinding, ...]  # by coverage, largest first
     foreground_share: float  # share of the frame analysed as product
     background_hex: str  # backdrop at the frame centre (border median when none was found)
-
-
-def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """uint8 (H, W, 3) → float32 Lab; a lookup table replaces the per-pixel gamma power and
-    the 3×3 matrix is spelled out (a BLAS call costs more than it saves at this size)."""
-    lut = np.arange(256, dtype=np.float64) / 255.0
-    lut = np.where(lut <= 0.04045, lut / 12.92, ((lut + 0.055) / 1.055) ** 2.4).astype(np.float32)
-    r, g, b = lut[rgb[..., 0]], lut[rgb[..., 1]], lut[rgb[..., 2]]
-    m = (_M_RGB_TO_XYZ / _WHITE[:, None]).astype(np.float32)
-    eps, kappa = 216 / 24389, 24389 / 27
-    f = []
-    for row in m:
-        v = row[0] * r + row[1] * g + row[2] * b
-        f.append(np.where(v > eps, np.cbrt(v), (kappa * v + 16) / 116))
-    out = np.empty((*rgb.shape[:-1], 3), dtype=np.float32)
-    out[..., 0] = 116 * f[1] - 16
-    out[..., 1] = 500 * (f[0] - f[1])
-    out[..., 2] = 200 * (f[1] - f[2])
-    return out
-
-
-def lab_to_hex(lab: np.ndarray) -> str:
-    """One Lab triple → '#RRGGBB' (clipped to the sRGB gamut)."""
-    lightness, a, b = (float(v) for v in lab)
-    fy = (lightness + 16) / 116
-    f = np.array([fy + a / 500, fy, fy - b / 200])
-    eps, kappa = 216 / 24389, 24389 / 27
-    xyz = np.where(f**3 > eps, f**3, (116 * f - 16) / kappa) * _WHITE
-    linear = np.clip(np.linalg.solve(_M_RGB_TO_XYZ, xyz), 0.0, 1.0)
-    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
-    r, g, bl = (round(float(v) * 255) for v in srgb)
-    return f"#{r:02X}{g:02X}{bl:02X}"
-
-
-def _dilate(mask: np.ndarray) -> np.ndarray:
-    """3×3 binary dilation by shifted ORs (no scipy needed at this size)."""
-    out = mask.copy()
-    out[1:, :] |= mask[:-1, :]
-    out[:-1, :] |= mask[1:, :]
-    row = out.copy()
-    out[:, 1:] |= row[:, :-1]
-    out[:, :-1] |= row[:, 1:]
-    return out
-
-
-def _erode(mask: np.ndarray) -> np.ndarray:
-    # Outside the frame counts as product so a product cut by the edge is not eaten away.
-    return ~_dilate(~mask)
-
-
-def _box3(values: np.ndarray) -> np.ndarray:
-    """3×3 mean with edge padding: smooths per-pixel noise before thresholding."""
-    p = np.pad(values, 1, mode="edge")
-    h, w = values.shape
-    total = np.zeros_like(values)
-    for dy in range(3):
-        for dx in range(3):
-            total += p[dy : dy + h, dx : dx + w]
-    return total / 9.0
-
-
-def _mode(points: np.ndarray) -> np.ndarray:
-    """Robust centre: a median, re-taken over the nearer half of the points until it settles
-    on the dense core, so a tail of blended or shaded pixels does not drag it."""
-    centre = np.median(points, axis=0)
-    for _ in range(2):
-        d2 = ((points - centre) ** 2).sum(-1)
-        near = points[d2 <= max(16.0, float(np.median(d2)))]
-        if len(near) == 0:
-            break
-        centre = np.median(near, axis=0)
-    return np.asarray(centre, dtype=np.float64)
-
-
-def _flat(lab: np.ndarray, core: np.ndarray) -> np.ndarray:
-    """Product pixels in locally uniform areas. Pixels on colour edges (pattern lines one or
-    two pixels wide at working size, JPEG ringing) are blends of two colours, and a fine
-    check of scarlet on cognac would otherwise read as a third colour, warm red."""
-    step = np.zeros(lab.shape[:2])
-    dx = ((lab[:, 1:] - lab[:, :-1]) ** 2).sum(-1)
-    dy = ((lab[1:] - lab[:-1]) ** 2).sum(-1)
-    step[:, 1:] = dx
-    step[:, :-1] = np.maximum(step[:, :-1], dx)
-    step[1:] = np.maximum(step[1:], dy)
-    step[:-1] = np.maximum(step[:-1], dy)
-    # A fixed step: after the box downscale, noise steps are ~1, well below it.
-    flat = core & (step <= _FLAT_STEP**2)
-    return flat if flat.sum() >= max(_FLAT_MIN_PIXELS, _FLAT_MIN * core.sum()) else core
-
-
-class _Backdrop(NamedTuple):
-    mask: np.ndarray  # bool (H, W): product pixels
-    core: np.ndarray  # bool (H, W): product pixels away from the outline
-    hex: str
 
 
 class ColourAnalyser:
@@ -210,10 +122,10 @@ class ColourAnalyser:
         # Centres come from pixels away from colour edges. Coverage counts every product pixel
         # within reach of a centre, so a busy pattern is not under-counted, while a pattern too
         # fine to form its own cluster is not credited to whichever colour happens to be nearer.
-        centres = self._cluster(lab[_flat(lab, backdrop.core)])
-        product = lab[backdrop.core]
-        d2 = ((product[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
-        labels = np.where(d2.min(axis=1) <= _REACH**2, d2.argmin(axis=1), len(centres))
+        pixels = lab.reshape(3, -1)
+        centres = self._cluster(pixels.compress(_flat(lab, backdrop.core).ravel(), axis=1))
+        nearest, d2 = _nearest(pixels.compress(backdrop.core.ravel(), axis=1), centres)
+        labels = np.where(d2 <= _REACH**2, nearest, len(centres))
         shares = np.bincount(labels, minlength=len(centres) + 1)[:-1] / len(labels)
         findings = [
             self._name(centres[c], float(shares[c]))
@@ -223,61 +135,61 @@ class ColourAnalyser:
         return ColourAnalysis(
             analyser=self.version,
             findings=tuple(findings),
-            foreground_share=round(float(backdrop.mask.mean()), 4),
+            foreground_share=round(int(np.count_nonzero(backdrop.mask)) / backdrop.mask.size, 4),
             background_hex=backdrop.hex,
         )
 
     # -- product / backdrop separation ------------------------------------------------------
 
     def _separate(self, lab: np.ndarray) -> _Backdrop:
-        h, w = lab.shape[:2]
-        b = max(1, min(_BORDER, h // 4, w // 4))
+        h, w = lab.shape[1:]
+        flat = lab.reshape(3, -1)
         if min(h, w) < 16:  # too small to tell a backdrop from a product
-            return self._centre(lab, np.median(lab.reshape(-1, 3), axis=0))
-        x = (np.arange(w, dtype=np.float32) / max(w - 1, 1) * 2 - 1)[None, :]
-        y = (np.arange(h, dtype=np.float32) / max(h - 1, 1) * 2 - 1)[:, None]
-        border = np.zeros((h, w), dtype=bool)
-        border[:b, :] = border[-b:, :] = True
-        border[:, :b] = border[:, -b:] = True
-        bx, by = np.broadcast_to(x, (h, w))[border], np.broadcast_to(y, (h, w))[border]
-        # Quadratic surface: captures gradients and radial vignettes on the backdrop.
-        a_border = np.stack([np.ones_like(bx), bx, by, bx * bx, by * by, bx * by], axis=-1)
-        a_border = a_border.astype(np.float64)
-        lab_border = lab[border].astype(np.float64)
-        border_median = np.median(lab_border, axis=0)
-        inliers = np.ones(len(lab_border), dtype=bool)
-        coef = np.zeros((a_border.shape[-1], 3))
+            return self._centre(lab, np.median(flat, axis=1))
+        x, y, xy, border, a_border = _frame(h, w)
+        lab_border = flat.take(border, axis=1).astype(np.float64)  # (3, N)
+        inliers = np.ones(len(border), dtype=bool)
+        coef = np.zeros((len(a_border), 3))
         for _ in range(3):  # refit without border pixels that belong to the product
-            a_in = a_border[inliers]
+            used = inliers
+            a_in = a_border.compress(inliers, axis=1)
             # Normal equations (a 6×6 solve, far cheaper than lstsq's SVD); the tiny ridge keeps
             # it solvable when the inliers sit on one edge (then the inlier check rejects it).
-            gram = a_in.T @ a_in + 1e-3 * np.eye(a_in.shape[1])
-            coef = np.linalg.solve(gram, a_in.T @ lab_border[inliers])
-            resid = np.linalg.norm(lab_border - a_border @ coef, axis=1)
-            scale = float(np.median(resid[inliers]))
+            gram = a_in @ a_in.T + 1e-3 * np.eye(len(a_in))
+            coef = np.linalg.solve(gram, a_in @ lab_border.compress(inliers, axis=1).T)
+            resid = np.sqrt(_sq_dist(lab_border - coef.T @ a_border, np.zeros(3)))
+            scale = _median(resid[inliers])
             inliers = resid <= max(4.0, 3.0 * scale)
-            if inliers.sum() < a_border.shape[-1] * 4:
-                return self._centre(lab, border_median)
-        c = coef.astype(np.float32)[:, None, None, :]
-        x3, y3 = x[..., None], y[..., None]
-        model = c[0] + x3 * c[1] + y3 * c[2] + x3 * x3 * c[3] + y3 * y3 * c[4] + x3 * y3 * c[5]
-        distance = _box3(np.linalg.norm(lab - model, axis=-1))
-        threshold = float(
-            np.clip(3.0 * np.quantile(distance[border][inliers], 0.9), _MASK_MIN, _MASK_MAX)
-        )
-        centre_colour = model[h // 2, w // 2]
+            if np.count_nonzero(inliers) < len(a_border) * 4:
+                return self._centre(lab, np.median(lab_border, axis=1))
+            if np.array_equal(inliers, used):  # a refit would reproduce this fit exactly
+                break
+        # The surface per channel is rows(y) + cols(x) + c₅·x·y, evaluated separably.
+        c = coef.astype(np.float32)
+        dist2 = np.zeros((h, w), dtype=np.float32)
+        for i in range(3):
+            rows = c[0, i] + y * c[2, i] + y * y * c[4, i]
+            d = lab[i] - rows[:, None]
+            d -= x * c[1, i] + x * x * c[3, i]
+            d -= xy * c[5, i]
+            dist2 += d * d
+        distance = _box3(np.sqrt(dist2))
+        at_border = distance.reshape(-1).take(border)[inliers]
+        threshold = float(np.clip(3.0 * _quantile(at_border, 0.9), _MASK_MIN, _MASK_MAX))
+        cx, cy = x[w // 2], y[h // 2]
+        centre_colour = c.T @ np.array([1, cx, cy, cx * cx, cy * cy, cx * cy], dtype=np.float32)
         light_neutral = centre_colour[0] >= 55 and float(np.hypot(*centre_colour[1:])) <= 15
-        inlier_share = float(inliers.mean())
+        inlier_share = np.count_nonzero(inliers) / len(inliers)
         if inlier_share < _MIN_INLIERS or (not light_neutral and inlier_share < _STRICT_INLIERS):
-            return self._centre(lab, border_median)
+            return self._centre(lab, np.median(lab_border, axis=1))
         mask = distance > threshold
         mask = _dilate(_erode(mask))  # opening: drop specks of backdrop texture
         mask = _erode(_dilate(mask))  # closing: fill pinholes in the product
-        share = float(mask.mean())
+        share = np.count_nonzero(mask) / mask.size
         if not _FG_MIN <= share <= _FG_MAX or self._scattered(mask):
-            return self._centre(lab, border_median)
+            return self._centre(lab, np.median(lab_border, axis=1))
         core = _erode(_erode(mask))
-        if core.sum() < 0.3 * mask.sum():
+        if np.count_nonzero(core) < 0.3 * np.count_nonzero(mask):
             core = mask
         return _Backdrop(mask=mask, core=core, hex=lab_to_hex(centre_colour))
 
@@ -292,7 +204,7 @@ class ColourAnalyser:
 
     @staticmethod
     def _centre(lab: np.ndarray, border_median: np.ndarray) -> _Backdrop:
-        h, w = lab.shape[:2]
+        h, w = lab.shape[1:]
         mask = np.zeros((h, w), dtype=bool)
         mh, mw = round(h * (1 - _CENTRE) / 2), round(w * (1 - _CENTRE) / 2)
         mask[mh : h - mh, mw : w - mw] = True  # never empty: _CENTRE > 0
@@ -301,26 +213,34 @@ class ColourAnalyser:
     # -- clustering -------------------------------------------------------------------------
 
     def _cluster(self, pixels: np.ndarray) -> np.ndarray:
-        """Robust centres of the product's colours, after merging and folding."""
+        """Robust centres (n, 3) of the product's colours, from planar pixels (3, N), after
+        merging and folding."""
         rng = np.random.default_rng(0)  # deterministic: same image, same answer
-        if len(pixels) > _SAMPLES:  # a sample fixes the centres; coverage uses every pixel
-            pixels = pixels[rng.choice(len(pixels), _SAMPLES, replace=False)]
-        centres = self._kmeans(pixels, min(self._k, len(pixels)), rng)
-        labels = self._assign(pixels, centres)
-        centres, labels = self._medians(pixels, labels)
+        n = pixels.shape[1]
+        if n > _SAMPLES:  # a sample fixes the centres; coverage uses every pixel
+            pixels = pixels[:, rng.choice(n, _SAMPLES, replace=False)]
+        k = min(self._k, pixels.shape[1])
+        centres, labels = self._medians(pixels, self._kmeans(pixels, k, rng))
         while len(centres) > 1:
             shares = np.bincount(labels, minlength=len(centres)) / len(labels)
             small = int(np.argmin(shares))
-            de = delta_e_2000(centres[:, None, :], centres[None, :, :])
-            np.fill_diagonal(de, np.inf)
+            de, rows = np.full((len(centres),) * 2, np.inf), centres.tolist()
+            for a, b in itertools.combinations(range(len(centres)), 2):
+                de[a, b] = de[b, a] = _delta_e(rows[a], rows[b])
             i, j = np.unravel_index(int(np.argmin(de)), de.shape)
             if de[i, j] < _MERGE_DE:
+                # Only the merged cluster changes: re-centre it alone, and drop j.
                 labels = np.where(labels == j, i, labels)
+                group = labels == i
+                centres[i] = _modes(pixels.compress(group, axis=1), np.zeros(group.sum(), int), 1)
+                centres = np.delete(centres, j, axis=0)
+                labels = labels - (labels > j)
+                continue
             elif shares[small] < _FOLD_SHARE:
                 others = np.delete(np.arange(len(centres)), small)
                 # Reassign by nearest remaining centre, not wholesale: the folded pixels are
                 # usually blends of two neighbours.
-                labels = others[self._assign(pixels, centres[others])]
+                labels = others[_nearest(pixels, centres[others])[0]]
             else:
                 nearest = np.argmin(
                     delta_e_2000(centres[:, None, :], self._palette_lab[None, :, :]), axis=1
@@ -335,40 +255,43 @@ class ColourAnalyser:
 
     @staticmethod
     def _kmeans(sample: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-        centres = [sample[rng.integers(len(sample))]]
+        """Lloyd's k-means with k-means++ seeding; returns each point's cluster."""
+        n = sample.shape[1]
+        centres = [sample[:, rng.integers(n)].astype(np.float64)]
+        d2 = _sq_dist(sample, centres[0])
         for _ in range(1, k):  # k-means++ seeding
-            d2 = np.min(((sample[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
             total = float(d2.sum())
             if total <= 0:
                 break
-            centres.append(sample[rng.choice(len(sample), p=d2 / total)])
+            cdf = np.cumsum(d2 / total)  # rng.choice(n, p=d2 / total), minus its checks
+            cdf /= cdf[-1]
+            pick = int(np.searchsorted(cdf, rng.random(), side="right"))
+            centres.append(sample[:, pick].astype(np.float64))
+            np.minimum(d2, _sq_dist(sample, centres[-1]), out=d2)
         c = np.array(centres)
+        points = sample.astype(np.float64)
         for _ in range(_ITERATIONS):
-            labels = ColourAnalyser._assign(sample, c)
-            counts = np.bincount(labels, minlength=len(c))[:, None]
-            sums = np.stack(
-                [np.bincount(labels, weights=sample[:, i], minlength=len(c)) for i in range(3)],
-                axis=1,
-            )
-            updated = np.where(counts > 0, sums / np.maximum(counts, 1), c)
-            if np.allclose(updated, c, atol=0.05):
-                break
+            # Nearest centre = largest c·p − |c|²/2 (|p|² is common to all centres): one small
+            # matrix product instead of k distance passes.
+            score = c @ points
+            score -= 0.5 * (c * c).sum(axis=1)[:, None]
+            member = (score == score.max(axis=0)).astype(np.float64)
+            if member.sum() > points.shape[1]:  # an exact tie: the first centre takes it
+                member = (np.arange(len(c))[:, None] == score.argmax(axis=0)).astype(np.float64)
+            counts = member.sum(axis=1)[:, None]
+            updated = np.where(counts > 0, (member @ points.T) / np.maximum(counts, 1), c)
+            if np.all(np.abs(updated - c) <= 0.05 + 1e-5 * np.abs(c)):  # np.allclose, inlined
+                return np.asarray(np.arange(len(c)) @ member, dtype=np.intp)  # final clusters
             c = updated
-        return c
-
-    @staticmethod
-    def _assign(pixels: np.ndarray, centres: np.ndarray) -> np.ndarray:
-        d2 = ((pixels[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
-        return np.asarray(np.argmin(d2, axis=1), dtype=np.intp)
+        return _nearest(sample, c)[0]
 
     @staticmethod
     def _medians(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Drop empty clusters, renumber densely, and take robust centres (see ``_mode``):
+        """Drop empty clusters, renumber densely, and take robust centres (see ``_modes``):
         JPEG ringing and outline pixels would drag a mean."""
-        used, dense = np.unique(labels, return_inverse=True)
-        dense = dense.reshape(labels.shape)
-        centres = np.array([_mode(pixels[dense == i]) for i in range(len(used))])
-        return centres, dense
+        used = np.bincount(labels) > 0
+        dense = (np.cumsum(used) - 1)[labels]
+        return _modes(pixels, dense, int(used.sum())), dense
 
     # -- naming -----------------------------------------------------------------------------
 
@@ -380,22 +303,20 @@ class ColourAnalyser:
         d2 = float(de[order[1]]) if len(order) > 1 else d1
         confidence = 1.0 if d1 + d2 <= 0 or len(order) == 1 else (d2 - d1) / (d2 + d1)
         alternatives = tuple(
-            ColourAlternative(
-                name=self._palette.colours[int(i)].name,
-                family=self._palette.colours[int(i)].family,
-                delta_e=round(float(de[i]), 2),
-            )
+            ColourAlternative(name=c.name, family=c.family, delta_e=round(float(de[i]), 2))
             for i in order[1 : 1 + _ALTERNATIVES]
+            for c in (self._palette.colours[int(i)],)
         )
+        rounded = [round(float(v), 2) + 0.0 for v in lab]  # + 0.0: no '-0.0'
         return ColourFinding(
             name=best.name,
             label=best.label,
             family=best.family,
             hex=best.hex,
             measured_hex=lab_to_hex(lab),
-            lab=(round(float(lab[0]), 2), round(float(lab[1]), 2), round(float(lab[2]), 2)),
+            lab=(rounded[0], rounded[1], rounded[2]),
             coverage=round(coverage, 4),
             delta_e=round(d1, 2),
             alternatives=alternatives,
-            confidence=round(float(np.clip(confidence, 0.0, 1.0)), 3),
+            confidence=round(min(max(float(confidence), 0.0), 1.0), 3),
         )
