@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
+from litestar.logging.config import LoggingConfig
 from strawberry.litestar import make_graphql_controller
 
 from tagtrail.api.graphql.context import get_context
@@ -19,11 +20,13 @@ from tagtrail.config import Settings, load_settings
 from tagtrail.errors import (
     Conflict,
     Forbidden,
+    ImageRejected,
     InvalidInput,
     ModelUnavailable,
     NotFound,
     StoreUnavailable,
     TagtrailError,
+    TaxonomyError,
     Unauthorized,
 )
 from tagtrail.services import Services
@@ -104,5 +107,35 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         state=State({"settings": settings}),
         exception_handlers={TagtrailError: tagtrail_error_handler},
         request_max_body_size=settings.max_request_bytes,
+        logging_config=LoggingConfig(
+            loggers={
+                "litestar": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False},
+                "tagtrail": {"level": "INFO"},
+                # opensearch-py logs every request at INFO: far too costly on the hot path.
+                "opensearch": {"level": "WARNING"},
+            },
+            # Unexpected errors are logged with their traceback; expected ones (bad input,
+            # auth, not found, conflicts, limits) are answered, not logged as failures.
+            log_exceptions="always",
+            disable_stack_trace={
+                InvalidInput,
+                ImageRejected,
+                TaxonomyError,
+                NotFound,
+                Conflict,
+                Unauthorized,
+                Forbidden,
+                400,
+                401,
+                403,
+                404,
+                405,
+                409,
+                413,
+                415,
+                422,
+                429,
+            },
+        ),
         debug=False,
     )
