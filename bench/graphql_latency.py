@@ -183,10 +183,17 @@ def start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code < 500:
+            ready = httpx.get(f"{url}/readyz", timeout=1)
+            # Wait until the server's background pipeline warm-up (model load) has settled,
+            # so it does not compete with the measured requests for the CPU.
+            if ready.status_code == 200 and ready.json().get("pipeline") not in (
+                "loading",
+                "not_loaded",
+            ):
                 return proc, f"{url}/graphql"
         except httpx.HTTPError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     proc.kill()
     raise SystemExit("the server did not start")
 

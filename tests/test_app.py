@@ -29,6 +29,7 @@ async def test_readyz_200_when_node_up_and_indices_applied(
         response = await http.get("/readyz")
         assert response.status_code == 200, response.text
         assert response.json()["opensearch_version"] == "2.19.1"
+        assert response.json()["pipeline"] in ("not_loaded", "loading", "ready")
         graphql = await http.post("/graphql", json={"query": "{ version health { opensearch } }"})
         assert graphql.json()["data"]["health"]["opensearch"] is True
 
@@ -53,3 +54,22 @@ async def test_readyz_503_when_opensearch_unreachable(settings: Settings) -> Non
         assert response.status_code == 503
         assert "unreachable" in response.json()["reason"]
         assert dead.effective_opensearch_url in response.json()["reason"]
+
+
+async def test_unusable_model_is_reported_not_fatal(
+    settings: Settings, client: AsyncOpenSearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline with no local weights: the server stays up, /readyz says why ingest cannot work."""
+    import asyncio
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline = settings.with_changes(model="openai/clip-vit-base-patch32")
+    async with AsyncTestClient(create_app(offline)) as http:
+        for _ in range(300):
+            body = (await http.get("/readyz")).json()
+            if body.get("pipeline", "").startswith("unavailable"):
+                break
+            await asyncio.sleep(0.1)
+        assert body["status"] == "ready"  # search and review still work
+        assert body["pipeline"].startswith("unavailable")
+        assert "TAGTRAIL_MODEL" in body["pipeline"]

@@ -60,17 +60,6 @@ def tagtrail_error_handler(_: Request[Any, Any, Any], exc: TagtrailError) -> Res
     return Response(body, status_code=_status_for(exc))
 
 
-async def _warm_up(services: Services) -> None:
-    try:
-        await services.tagger()
-    except TagtrailError as exc:
-        log.error(
-            "vision model unavailable (ingest and text/image search will fail): %s", exc.message
-        )
-    except Exception:
-        log.exception("warming up the tagging pipeline failed")
-
-
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
     settings = settings or load_settings()
 
@@ -84,7 +73,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             log.warning("could not apply index mappings at start-up: %s", exc)
         # Load the model and build the heads in the background: the first search by text or
         # upload does not pay for it, and an unusable model is reported at start-up.
-        warm = asyncio.create_task(_warm_up(svc))
+        warm = asyncio.create_task(svc.warm_up())
         try:
             yield
         finally:

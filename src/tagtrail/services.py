@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
+from tagtrail.errors import TagtrailError
 from tagtrail.store.client import make_client
 
 if TYPE_CHECKING:
@@ -31,6 +32,25 @@ class Services:
         self.client = client or make_client(settings)
         self._cache: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        # What /readyz says about the tagging pipeline: not_loaded, loading, ready or
+        # "unavailable: <why>". Search and review work without it; ingest does not.
+        self.pipeline_state = "not_loaded"
+
+    async def warm_up(self) -> None:
+        """Build the tagging pipeline now (server start-up), recording how that went."""
+        self.pipeline_state = "loading"
+        try:
+            await self.tagger()
+        except TagtrailError as exc:
+            self.pipeline_state = f"unavailable: {exc.message}"
+            log.error(
+                "vision model unavailable (ingest and text/image search will fail): %s", exc.message
+            )
+        except Exception as exc:
+            self.pipeline_state = f"unavailable: {type(exc).__name__}"
+            log.exception("warming up the tagging pipeline failed")
+        else:
+            self.pipeline_state = "ready"
 
     async def _once(self, key: str, build: Callable[[], Awaitable[T]]) -> T:
         if key in self._cache:

@@ -51,6 +51,7 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
             "status": "ready",
             "opensearch": url,
             "opensearch_version": info.get("version", {}).get("number"),
+            "pipeline": services.pipeline_state,
         },
         status_code=HTTP_200_OK,
     )
