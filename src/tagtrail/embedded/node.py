@@ -104,6 +104,11 @@ class EmbeddedNode:
             return None
         except PermissionError:
             return pid
+        # A stale pid file may name a process that reused the number: never treat (or
+        # signal) anything but our node as the node.
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if cmdline.exists() and _MAIN_CLASS.encode() not in cmdline.read_bytes():
+            return None
         return pid
 
     def _probe(self) -> tuple[str | None, str | None]:
