@@ -41,11 +41,15 @@ async def test_ingest_directory_lists_bad_files_and_is_rerunnable(
     assert main(["demo-catalogue", "9", str(folder), "--seed", "5"]) == 0
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (folder / "readme.txt").write_text("not a photo")
+    # The same bytes under another name, in a later batch (batch size 4): no second asset.
+    last = sorted(folder.glob("TT-*.jpg"))[0]
+    (folder / "zz-copy.jpg").write_bytes(last.read_bytes())
     capsys.readouterr()
 
     assert await asyncio.to_thread(main, ["ingest", str(folder)]) == 1  # some files were rejected
     out, err = capsys.readouterr()
     assert "created=9" in out
+    assert "exists=1" in out
     assert "rejected=2" in out
     assert "broken.jpg" in err
     assert "readme.txt" in err
@@ -54,14 +58,16 @@ async def test_ingest_directory_lists_bad_files_and_is_rerunnable(
     n_assets, n_events = await _count(client, assets), await _count(client, events)
     assert n_assets == 9
     assert n_events >= 9 * 5
-    hit = (await client.search(index=assets, body={"size": 1}))["hits"]["hits"][0]["_source"]
-    assert hit["sku"]
-    assert hit["brand"]
-    assert hit["collection"]
+    with_metadata = await client.count(
+        index=assets,
+        body={"query": {"bool": {"filter": [{"exists": {"field": f}}
+                                            for f in ("sku", "brand", "collection")]}}},
+    )  # fmt: skip
+    assert with_metadata["count"] == 9  # manifest metadata applied to every asset
 
     assert await asyncio.to_thread(main, ["ingest", str(folder)]) == 1
     out, _ = capsys.readouterr()
-    assert "exists=9" in out
+    assert "exists=10" in out
     assert "created" not in out
     assert await _count(client, assets) == n_assets
     assert await _count(client, events) == n_events

@@ -155,10 +155,13 @@ async def ingest_stream(
     tagger = tagger or await services.tagger()
     store = AssetStore(services.client, services.settings)
     source = iter(batches)
+    seen: set[str] = set()  # asset ids of earlier batches: maybe not yet written
 
     def start_next() -> asyncio.Task[_Prepared] | None:
         items = next(source, None)
-        return None if items is None else asyncio.create_task(_prepare(store, items, tagger))
+        if items is None:
+            return None
+        return asyncio.create_task(_prepare(store, items, tagger, seen))
 
     preparing = start_next()
     writing: asyncio.Task[list[IngestOutcome]] | None = None
@@ -189,7 +192,9 @@ class _Prepared:
     work: PreparedImages  # pixel tensors + colour analysis of the new assets
 
 
-async def _prepare(store: AssetStore, items: Sequence[IngestItem], tagger: Tagger) -> _Prepared:
+async def _prepare(
+    store: AssetStore, items: Sequence[IngestItem], tagger: Tagger, seen: set[str]
+) -> _Prepared:
     """Decode, validate, drop what is already stored (by content hash), then do the CPU
     work around the encoder (pixels, colour) — off the event loop."""
     if len(items) > 10_000:
@@ -204,7 +209,7 @@ async def _prepare(store: AssetStore, items: Sequence[IngestItem], tagger: Tagge
             outcomes[i] = IngestOutcome(name=name, status="rejected", error=message)
             continue
         asset_id = result[0].sha256
-        if asset_id in fresh:
+        if asset_id in fresh or asset_id in seen:
             outcomes[i] = IngestOutcome(name=items[i].name, status="exists", asset_id=asset_id)
         else:
             fresh[asset_id] = i
@@ -219,6 +224,7 @@ async def _prepare(store: AssetStore, items: Sequence[IngestItem], tagger: Tagge
                     name=items[i].name, status="exists", asset_id=doc["_id"]
                 )
     order = list(fresh.items())
+    seen.update(fresh)
     pairs = [decoded[i] for _, i in order]
     fresh_images = [p[0] for p in pairs if not isinstance(p, TagtrailError)]
     work = await asyncio.to_thread(tagger.prepare, [d.image for d in fresh_images])
