@@ -42,8 +42,8 @@ async def test_ingest_directory_lists_bad_files_and_is_rerunnable(
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (folder / "readme.txt").write_text("not a photo")
     # The same bytes under another name, in a later batch (batch size 4): no second asset.
-    last = sorted(folder.glob("TT-*.jpg"))[0]
-    (folder / "zz-copy.jpg").write_bytes(last.read_bytes())
+    original = sorted(folder.glob("TT-*.jpg"))[0]
+    (folder / "zz-copy.jpg").write_bytes(original.read_bytes())
     capsys.readouterr()
 
     assert await asyncio.to_thread(main, ["ingest", str(folder)]) == 1  # some files were rejected
