@@ -174,7 +174,7 @@ class EmbeddedNode:
             f"path.data={self.node_home / 'data'}",
             f"path.logs={self.node_home / 'logs'}",
             f"http.port={self.port}",
-            f"transport.port={self.port + 100}-{self.port + 200}",
+            f"transport.port={self._transport_ports()}",
         ]
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen(
@@ -201,6 +201,11 @@ class EmbeddedNode:
             f"the embedded node did not become healthy in {timeout_s:.0f}s; "
             f"see {self.log_file}:\n{self._log_tail()}"
         )
+
+    def _transport_ports(self) -> str:
+        # Near the HTTP port but never colliding with it, and always a valid port range.
+        low = self.port + 100 if self.port + 200 <= 65535 else 9300
+        return f"{low}-{low + 100}"
 
     def stop(self, *, timeout_s: float = 60.0) -> bool:
         """Stop the node this home started; True if one was running."""
