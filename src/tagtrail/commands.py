@@ -158,6 +158,7 @@ async def reproject(settings: Settings, asset_ids: list[str] | None) -> int:
     changed = checked = 0
     try:
         ids = asset_ids or await _all_asset_ids(services, store.assets)
+        await services.client.indices.refresh(index=store.events)
         for asset_id in ids:
             checked += 1
             changed += int(await store.rebuild(asset_id))

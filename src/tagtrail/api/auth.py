@@ -157,6 +157,15 @@ class KeyRing:
         return Principal(name=found.name, role=found.role)
 
 
+def app_keyring(state: Any, settings: Settings) -> KeyRing:
+    """The app's one KeyRing (kept in Litestar app state), shared by REST and GraphQL."""
+    ring = getattr(state, "keyring", None)
+    if not isinstance(ring, KeyRing):
+        ring = KeyRing(settings)
+        state.keyring = ring
+    return ring
+
+
 def key_from_headers(headers: Mapping[str, str]) -> str | None:
     """The key from ``Authorization: Bearer …`` or ``X-API-Key`` (header names any case)."""
     lowered = {k.lower(): v for k, v in headers.items()}

@@ -12,7 +12,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Response
 
-from tagtrail.api.auth import KeyRing, Principal, Role, key_from_headers, require
+from tagtrail.api.auth import Principal, Role, app_keyring, key_from_headers, require
 from tagtrail.errors import InvalidInput, NotFound
 from tagtrail.services import Services
 
@@ -26,10 +26,7 @@ class AssetUpload:
 def _authorize(request: Request[Any, Any, Any], role: Role) -> Principal:
     """The caller, when its API key allows ``role``; Unauthorized/Forbidden otherwise."""
     services: Services = request.app.state.services
-    ring = getattr(request.app.state, "keyring", None)
-    if not isinstance(ring, KeyRing):  # shared with the GraphQL context, built once
-        ring = KeyRing(services.settings)
-        request.app.state.keyring = ring
+    ring = app_keyring(request.app.state, services.settings)
     return require(ring.authenticate(key_from_headers(request.headers)), role)
 
 

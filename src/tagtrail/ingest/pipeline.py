@@ -8,7 +8,6 @@ documents — the tagger itself never touches OpenSearch.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,14 +104,8 @@ class Tagger:
         return self.tag_vectors(vectors, metadata, prepared.colours)
 
     def tag(self, images: Sequence[Image], metadata: Sequence[AssetMetadata]) -> list[TaggedImage]:
-        if not images:
-            return []
-        # Colour analysis (numpy) overlaps the encoder's forward pass (torch, GIL released).
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour") as pool:
-            colours_future = pool.submit(lambda: [self.colour.analyse(im) for im in images])
-            vectors = self.encoder.encode_images(list(images))
-            colours = colours_future.result()
-        return self.tag_vectors(vectors, metadata, colours)
+        """prepare + tag_prepared in one call (pipelines call the two halves separately)."""
+        return self.tag_prepared(self.prepare(images), metadata)
 
     def tag_vectors(
         self,

@@ -116,10 +116,9 @@ class AssetStore:
         return created
 
     async def write_projection(
-        self, stored: StoredAsset, events: Sequence[TagEvent], *, refresh: bool | str = "wait_for"
+        self, stored: StoredAsset, fields: dict[str, Any], *, refresh: bool | str = "wait_for"
     ) -> dict[str, Any]:
-        """Rewrite the event-derived fields of an asset, guarded by its seq_no."""
-        fields = projection_fields(events)
+        """Rewrite the event-derived ``fields`` of an asset, guarded by its seq_no."""
         source = {**stored.source, **fields}
         try:
             await self.client.index(
@@ -159,15 +158,16 @@ class AssetStore:
         events = await self.events_for(asset_id)
         known = {e.event_id for e in events}
         events.extend(e for e in new_events if e.event_id not in known)  # not yet refreshed
-        return await self.write_projection(stored, events, refresh=refresh)
+        return await self.write_projection(stored, projection_fields(events), refresh=refresh)
 
     async def rebuild(self, asset_id: str, *, refresh: bool | str = False) -> bool:
-        """Recompute an asset's tags from its events; True if the document changed."""
+        """Recompute an asset's tags from its events; True if the document changed.
+
+        Reads events by search: callers refresh the events index first (once, not per asset).
+        """
         stored = await self.get(asset_id, with_vector=True)
-        await self.client.indices.refresh(index=self.events)
-        events = await self.events_for(asset_id)
-        fields = projection_fields(events)
+        fields = projection_fields(await self.events_for(asset_id))
         if all(stored.source.get(k) == v for k, v in fields.items()):
             return False
-        await self.write_projection(stored, events, refresh=refresh)
+        await self.write_projection(stored, fields, refresh=refresh)
         return True

@@ -16,7 +16,7 @@ from litestar import Request
 from strawberry.dataloader import DataLoader
 from strawberry.litestar import BaseContext
 
-from tagtrail.api.auth import KeyRing, Principal, Role, key_from_headers, require
+from tagtrail.api.auth import Principal, Role, app_keyring, key_from_headers, require
 from tagtrail.config import Settings
 from tagtrail.errors import Unauthorized
 from tagtrail.services import Services
@@ -86,20 +86,12 @@ class Context(BaseContext, kw_only=True):
 Info = strawberry.Info[Context, None]
 
 
-def _keyring(request: Request[Any, Any, Any], settings: Settings) -> KeyRing:
-    ring = getattr(request.app.state, "keyring", None)
-    if not isinstance(ring, KeyRing):
-        ring = KeyRing(settings)
-        request.app.state.keyring = ring
-    return ring
-
-
 async def get_context(request: Request[Any, Any, Any]) -> Context:
     services: Services = request.app.state.services
     principal: Principal | None = None
     auth_error: str | None = None
     try:
-        principal = _keyring(request, services.settings).authenticate(
+        principal = app_keyring(request.app.state, services.settings).authenticate(
             key_from_headers(request.headers)
         )
     except Unauthorized as exc:
