@@ -282,14 +282,11 @@ async def _write(
             continue
         doc_body.append({"create": {"_index": store.assets, "_id": doc["asset_id"]}})
         doc_body.append(doc)
-    written: set[str] = set()
     if doc_body:
         response = await store.client.bulk(body=doc_body, refresh=refresh)
         for item in response["items"]:
             info = item["create"]
-            if info["status"] in (201, 409):
-                written.add(info["_id"])
-            else:
+            if info["status"] not in (201, 409):  # 409: the asset exists (a concurrent ingest)
                 failed[info["_id"]] = str(info.get("error"))
     by_id = {doc["asset_id"]: doc for doc in docs}
     for asset_id, i in order:
