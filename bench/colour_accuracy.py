@@ -18,9 +18,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from tagtrail.ingest.catalogue import generate_catalogue
-from tagtrail.ingest.colour import ColourAnalyser
-from tagtrail.tagging.palette import load_palette
+from tagtrail.demo.catalogue import generate_catalogue
+from tagtrail.tagging.taxonomy_files import load_palette
+from tagtrail.vision.colour import ColourAnalyser
 
 TARGET_EXACT = 0.95
 TARGET_FAMILY = 0.99

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import torch
 
-from tagtrail.ingest.encode import ClipEncoder, load_encoder
+from tagtrail.vision.encode import ClipEncoder, load_encoder
 
 TARGET = 0.6
 

@@ -33,11 +33,11 @@ import httpx
 import numpy as np
 
 from tagtrail.config import Settings, load_settings
+from tagtrail.domain.projection import projection_fields
+from tagtrail.domain.records import Actor, TagEvent, TagState, event_id
 from tagtrail.store import queries as q
 from tagtrail.store.client import make_client
 from tagtrail.store.indices import drop_indices, ensure_indices
-from tagtrail.store.projection import projection_fields
-from tagtrail.store.records import Actor, TagEvent, TagState, event_id
 
 DIM = 512
 CENTRES = 500
@@ -127,7 +127,7 @@ class Catalogue:
 
 
 async def index_catalogue(settings: Settings, cat: Catalogue, keep: bool) -> None:
-    from tagtrail.tagging.taxonomy import load_taxonomy
+    from tagtrail.tagging.taxonomy_files import load_taxonomy
 
     client = make_client(settings.with_changes(opensearch_timeout_s=300.0))
     try:

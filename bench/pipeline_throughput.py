@@ -33,12 +33,12 @@ async def main() -> None:
     from PIL import Image
 
     from tagtrail.config import load_settings
+    from tagtrail.demo.catalogue import generate_catalogue
     from tagtrail.embedded.node import EmbeddedNode
-    from tagtrail.ingest.catalogue import generate_catalogue
-    from tagtrail.ingest.service import IngestItem, ingest_stream
-    from tagtrail.services import Services
     from tagtrail.store.indices import drop_indices, ensure_indices
-    from tagtrail.tagging.palette import load_palette
+    from tagtrail.tagging.taxonomy_files import load_palette
+    from tagtrail.usecases.ingest import IngestItem, ingest_stream
+    from tagtrail.usecases.services import Services
 
     settings = load_settings(
         index_prefix=f"bench-{uuid.uuid4().hex[:8]}",

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tagtrail.ingest.encode import load_encoder
+from tagtrail.vision.encode import load_encoder
 
 TARGET = 5.0
 TEMPLATE = "a photo of a {}"

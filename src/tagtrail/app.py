@@ -13,6 +13,9 @@ from litestar.datastructures import State
 from litestar.logging.config import LoggingConfig
 from strawberry.litestar import make_graphql_controller
 
+from tagtrail.api.auth import KeyRing
+from tagtrail.api.deps import DEPENDENCIES
+from tagtrail.api.dto import ErrorOut
 from tagtrail.api.graphql.context import get_context
 from tagtrail.api.graphql.schema import build_schema
 from tagtrail.api.health import healthz, readyz
@@ -29,8 +32,7 @@ from tagtrail.errors import (
     TaxonomyError,
     Unauthorized,
 )
-from tagtrail.services import Services
-from tagtrail.store.indices import ensure_indices
+from tagtrail.usecases.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +55,11 @@ def _status_for(exc: TagtrailError) -> int:
 
 
 def tagtrail_error_handler(_: Request[Any, Any, Any], exc: TagtrailError) -> Response[Any]:
-    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
-    field = getattr(exc, "field", None)
-    if field:
-        body["field"] = field
-    return Response(body, status_code=_status_for(exc))
+    body = ErrorOut(error=exc.code, message=exc.message, field=getattr(exc, "field", None))
+    headers = {}
+    if isinstance(exc, StoreUnavailable):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return Response(body, status_code=_status_for(exc), headers=headers)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
@@ -68,8 +70,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         svc = services or Services(settings)
         app.state.services = svc
         try:
-            await ensure_indices(svc.client, settings)
-        except Exception as exc:  # keep serving: /readyz reports the store as unavailable
+            await svc.store.ensure_indices()
+        except TagtrailError as exc:  # keep serving: /readyz reports the store as unavailable
             log.warning("could not apply index mappings at start-up: %s", exc)
         # Load the model and build the heads in the background: the first search by text or
         # upload does not pay for it, and an unusable model is reported at start-up.
@@ -90,10 +92,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     from tagtrail.api.rest import rest_handlers
 
+    state = State({"settings": settings, "keyring": KeyRing(settings)})
+    if services is not None:
+        state.services = services
     return Litestar(
         route_handlers=[healthz, readyz, graphql, *rest_handlers()],
         lifespan=[lifespan],
-        state=State({"settings": settings}),
+        dependencies=DEPENDENCIES,
+        state=state,
         exception_handlers={TagtrailError: tagtrail_error_handler},
         request_max_body_size=settings.max_request_bytes,
         logging_config=LoggingConfig(

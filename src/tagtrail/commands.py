@@ -14,7 +14,8 @@ import msgspec
 
 from tagtrail.config import Settings
 from tagtrail.errors import InvalidInput
-from tagtrail.services import Services
+from tagtrail.usecases import admin
+from tagtrail.usecases.services import Services
 
 log = logging.getLogger("tagtrail")
 MANIFEST_NAME = "manifest.csv"
@@ -62,8 +63,7 @@ async def ingest_directory(
     """Ingest every file in ``directory``; per-file errors are listed at the end."""
     from tqdm import tqdm
 
-    from tagtrail.ingest.service import IngestItem, IngestOutcome, ingest_stream
-    from tagtrail.store.indices import ensure_indices
+    from tagtrail.usecases.ingest import IngestItem, IngestOutcome, ingest_stream
 
     if not directory.is_dir():
         raise InvalidInput(f"{directory} is not a directory", field="directory")
@@ -79,7 +79,7 @@ async def ingest_directory(
     services = Services(settings)
     outcomes: list[IngestOutcome] = []
     try:
-        await ensure_indices(services.client, settings)
+        await admin.init_indices(services)
         tagger = await services.tagger()
 
         def batches() -> Iterator[list[IngestItem]]:
@@ -106,8 +106,7 @@ async def ingest_directory(
             async for done in ingest_stream(services, batches(), tagger=tagger):
                 outcomes.extend(done)
                 bar.update(len(done))
-        await services.client.indices.refresh(index=settings.index_name("assets"))
-        await services.client.indices.refresh(index=settings.index_name("tag_events"))
+        await admin.make_searchable(services)
     finally:
         await services.close()
     counts: dict[str, int] = {}
@@ -121,27 +120,23 @@ async def ingest_directory(
 
 
 def demo_catalogue(settings: Settings, count: int, directory: Path, *, seed: int = 0) -> int:
-    from tagtrail.ingest.catalogue import generate_catalogue
-    from tagtrail.tagging.palette import load_palette
+    from tagtrail.usecases.admin import write_demo_catalogue
 
-    palette = load_palette(Path(settings.taxonomy_dir) / "colours.yaml")
-    items = generate_catalogue(count, directory, palette=palette, seed=seed)
+    items = write_demo_catalogue(settings, count, directory, seed=seed)
     print(f"wrote {len(items)} images and {directory / MANIFEST_NAME}")
     return 0
 
 
 async def seed_demo(settings: Settings, count: int) -> None:
     """Seed a generated catalogue once, when the store has no assets yet."""
-    from tagtrail.store.indices import ensure_indices
-
     services = Services(settings)
     try:
-        await ensure_indices(services.client, settings)
-        result = await services.client.count(index=settings.index_name("assets"))
+        await admin.init_indices(services)
+        count = await admin.asset_count(services)
     finally:
         await services.close()
-    if result["count"] > 0:
-        log.info("store holds %d assets; not seeding the demo catalogue", result["count"])
+    if count > 0:
+        log.info("store holds %d assets; not seeding the demo catalogue", count)
         return
     log.info("empty store: seeding a demo catalogue of %d generated product photos", count)
     with tempfile.TemporaryDirectory(prefix="tagtrail-demo-") as tmp:
@@ -151,39 +146,19 @@ async def seed_demo(settings: Settings, count: int) -> None:
 
 async def reproject(settings: Settings, asset_ids: list[str] | None) -> int:
     """Rebuild asset tags from their events; prints how many documents changed."""
-    from tagtrail.store.assets import AssetStore
+    from tagtrail.usecases.reproject import reproject as rebuild
 
     services = Services(settings)
-    store = AssetStore(services.client, settings)
-    changed = checked = 0
     try:
-        ids = asset_ids or await _all_asset_ids(services, store.assets)
-        await services.client.indices.refresh(index=store.events)
-        for asset_id in ids:
-            checked += 1
-            changed += int(await store.rebuild(asset_id))
+        report = await rebuild(services, asset_ids)
     finally:
         await services.close()
-    print(msgspec.json.encode({"checked": checked, "changed": changed}).decode())
+    print(msgspec.json.encode(report).decode())
     return 0
 
 
-async def _all_asset_ids(services: Services, index: str) -> list[str]:
-    ids: list[str] = []
-    after: list[Any] | None = None
-    while True:
-        body: dict[str, Any] = {"size": 1000, "_source": False, "sort": [{"asset_id": "asc"}]}
-        if after:
-            body["search_after"] = after
-        hits = (await services.client.search(index=index, body=body))["hits"]["hits"]
-        if not hits:
-            return ids
-        ids.extend(h["_id"] for h in hits)
-        after = hits[-1]["sort"]
-
-
 async def retag(settings: Settings) -> int:
-    from tagtrail.ingest.retag import retag_all
+    from tagtrail.usecases.retag import retag_all
 
     services = Services(settings)
     try:
@@ -195,11 +170,9 @@ async def retag(settings: Settings) -> int:
 
 
 async def init_indices(settings: Settings) -> int:
-    from tagtrail.store.indices import ensure_indices
-
     services = Services(settings)
     try:
-        for state in await ensure_indices(services.client, settings):
+        for state in await admin.init_indices(services):
             print(msgspec.json.encode(state).decode())
     finally:
         await services.close()

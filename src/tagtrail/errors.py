@@ -14,7 +14,7 @@ error, logged and masked.
     ├── Unauthorized           no or unknown API key
     ├── Forbidden              the key's role does not allow the operation
     ├── ModelUnavailable       the vision model cannot be loaded (e.g. offline, no local copy)
-    ├── StoreUnavailable       OpenSearch is unreachable or indices are missing
+    ├── StoreUnavailable       OpenSearch is unreachable, overloaded or its indices are missing
     └── EmbeddedNodeError      the embedded OpenSearch node could not be built or started
 """
 
@@ -83,7 +83,13 @@ class ModelUnavailable(TagtrailError):
 
 
 class StoreUnavailable(TagtrailError):
+    """OpenSearch cannot answer now (down, unreachable, overloaded); worth retrying later."""
+
     code = "store_unavailable"
+
+    def __init__(self, message: str, *, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class EmbeddedNodeError(TagtrailError):

@@ -13,8 +13,10 @@ from opensearchpy import AsyncOpenSearch
 
 from tagtrail.app import create_app
 from tagtrail.config import Settings, load_settings
-from tagtrail.services import Services
-from tagtrail.tagging.taxonomy import Taxonomy, load_taxonomy
+from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.store import Store
+from tagtrail.tagging.taxonomy_files import load_taxonomy
+from tagtrail.usecases.services import Services
 from tests.api.factories import A, create_assets
 
 
@@ -94,7 +96,7 @@ async def make_api(
 
     async def factory(**changes: Any) -> Api:
         s = settings.with_changes(**changes) if changes else settings
-        services = Services(s, client=indexed)
+        services = Services(s, store=Store(s, client=indexed))
         app = create_app(s, services)
         app.state.services = services
         transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 
 Model events (``model_tagged``, seq 1, deterministic ids) are appended to ``tag_events``
 and the asset document — metadata + ``projection_fields(events)`` + vector — is indexed,
-the same shape ``ingest.service.asset_document`` writes. Vectors are chosen by the test
+the same shape ``usecases.ingest`` writes. Vectors are chosen by the test
 (unit vectors along chosen axes make nearest neighbours exact to reason about).
 """
 
@@ -16,11 +16,11 @@ import numpy as np
 from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
-from tagtrail.store.assets import AssetStore
-from tagtrail.store.projection import projection_fields
-from tagtrail.store.records import Actor, LabelScore, TagEvent, Thresholds, event_id
-from tagtrail.tagging.governance import Governance, decide_tier
-from tagtrail.tagging.taxonomy import Taxonomy
+from tagtrail.domain.governance import Governance, decide_tier
+from tagtrail.domain.projection import projection_fields
+from tagtrail.domain.records import Actor, LabelScore, TagEvent, Thresholds, event_id
+from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.store import Store
 
 DIM = 512
 MODEL = "clip-test@0123abcd"
@@ -159,17 +159,17 @@ async def create_assets(
     client: AsyncOpenSearch, settings: Settings, tx: Taxonomy, assets: Sequence[A]
 ) -> dict[str, dict[str, Any]]:
     """Create ``assets`` (events + documents) and make them searchable; returns the docs."""
-    store = AssetStore(client, settings)
+    store = Store(settings, client=client)
     docs: dict[str, dict[str, Any]] = {}
     body: list[Any] = []
     for a in assets:
         events = [model_event(tx, a, n, t) for n, t in enumerate(a.tags)]
-        await store.append_events(events)
+        await store.events.append_revision(events)
         doc = document(tx, a, events)
         docs[a.id] = doc
-        body += [{"create": {"_index": store.assets, "_id": a.id}}, doc]
+        body += [{"create": {"_index": store.assets.index, "_id": a.id}}, doc]
     if body:
         result = await client.bulk(body=body, refresh=True)
         assert not result["errors"], result
-    await client.indices.refresh(index=store.events)
+    await client.indices.refresh(index=store.events.index)
     return docs

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tagtrail.store.assets import AssetStore
+from tagtrail.store import Store
 from tests.api.conftest import Api
 from tests.api.factories import A, T
 
@@ -42,8 +42,10 @@ async def test_simultaneous_corrections_one_wins(api: Api) -> None:
     events = await api.events("c1")
     assert [e["seq"] for e in events] == [1, 2]
     assert events[-1]["value"] == winner
-    store = AssetStore(api.client, api.settings)
-    assert await store.rebuild("c1") is False  # the document is exactly the fold of history
+    store = Store(api.settings, client=api.client)
+    assert (
+        await store.assets.reproject("c1") is False
+    )  # the document is exactly the fold of history
 
     # A reviewer who reloads sees revision 2 and can decide again.
     retry = await api.data(CORRECT, {"id": "c1", "value": "black", "rev": 2})

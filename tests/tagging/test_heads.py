@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tagtrail.domain.taxonomy import ModelLabel, Taxonomy
 from tagtrail.errors import InvalidInput
 from tagtrail.tagging.heads import (
     HeadPrediction,
@@ -16,7 +17,7 @@ from tagtrail.tagging.heads import (
     build_zero_shot_heads,
     predict_all,
 )
-from tagtrail.tagging.taxonomy import ModelLabel, Taxonomy, load_taxonomy
+from tagtrail.tagging.taxonomy_files import load_taxonomy
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "taxonomy" / "default"
 DIM = 64

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.errors import TaxonomyError
-from tagtrail.tagging.taxonomy import Taxonomy, load_taxonomy
+from tagtrail.tagging.taxonomy_files import load_taxonomy
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "taxonomy" / "default"
 

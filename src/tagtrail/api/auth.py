@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ import msgspec
 from tagtrail.config import Settings
 from tagtrail.errors import ConfigError, Forbidden, Unauthorized
 
+log = logging.getLogger(__name__)
 Role = Literal["viewer", "reviewer", "admin"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 _RANK: Final[dict[str, int]] = {role: rank for rank, role in enumerate(ROLES)}
@@ -118,18 +120,34 @@ class KeyRing:
         self._path = Path(settings.api_keys_file) if settings.api_keys_file else None
         self._file_entries: list[KeyEntry] = []
         self._mtime: float | None = None
+        self._failed: str | None = None
         self._reload_if_changed()
 
     def _reload_if_changed(self) -> None:
+        """Re-read the key file when it changed. A file that cannot be read or parsed (an
+        editor half-way through writing it) keeps the last good key ring, with a warning;
+        only at start-up, with no good ring yet, is it an error."""
         if self._path is None:
             return
         try:
             mtime = self._path.stat().st_mtime
-        except OSError as exc:
-            raise ConfigError(f"TAGTRAIL_API_KEYS_FILE: cannot read {self._path}: {exc}") from exc
-        if mtime != self._mtime:
-            self._file_entries = _parse_file(self._path)
-            self._mtime = mtime
+            if mtime == self._mtime:
+                return
+            entries = _parse_file(self._path)
+        except (OSError, ConfigError) as exc:
+            if self._mtime is None:
+                if isinstance(exc, ConfigError):
+                    raise
+                raise ConfigError(
+                    f"TAGTRAIL_API_KEYS_FILE: cannot read {self._path}: {exc}"
+                ) from exc
+            if self._failed != str(exc):
+                self._failed = str(exc)
+                log.warning("API key file not reloaded; keeping the last good keys: %s", exc)
+            return
+        self._file_entries = entries
+        self._mtime = mtime
+        self._failed = None
 
     @property
     def entries(self) -> list[KeyEntry]:
@@ -155,15 +173,6 @@ class KeyRing:
         if found is None:
             raise Unauthorized("unknown API key")
         return Principal(name=found.name, role=found.role)
-
-
-def app_keyring(state: Any, settings: Settings) -> KeyRing:
-    """The app's one KeyRing (kept in Litestar app state), shared by REST and GraphQL."""
-    ring = getattr(state, "keyring", None)
-    if not isinstance(ring, KeyRing):
-        ring = KeyRing(settings)
-        state.keyring = ring
-    return ring
 
 
 def key_from_headers(headers: Mapping[str, str]) -> str | None:

@@ -1,1 +1,56 @@
-"""store"""
+"""Storage: the only package that talks to OpenSearch.
+
+:class:`Store` bundles the repositories of one deployment: ``assets`` (documents, the
+healing write protocol), ``events`` (the append-only log) and ``search`` (faceted search and
+k-NN), plus index management. Outages surface as :class:`~tagtrail.errors.StoreUnavailable`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opensearchpy import AsyncOpenSearch
+
+from tagtrail.config import Settings
+from tagtrail.store.assets import AssetRepository, IngestWrite, NewAsset, StoredAsset
+from tagtrail.store.client import make_client
+from tagtrail.store.events import EventLog
+from tagtrail.store.indices import IndexState, drop_indices, ensure_indices, missing_indices
+from tagtrail.store.search import SearchIndex
+
+__all__ = ["IndexState", "IngestWrite", "NewAsset", "Store", "StoredAsset"]
+
+
+class Store:
+    def __init__(self, settings: Settings, client: AsyncOpenSearch | None = None) -> None:
+        self.settings = settings
+        self.client = client or make_client(settings)
+        self.events = EventLog(self.client, settings)
+        self.assets = AssetRepository(self.client, settings, self.events)
+        self.search = SearchIndex(self.client, settings)
+
+    @property
+    def url(self) -> str:
+        return self.settings.effective_opensearch_url
+
+    async def info(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.client.info()
+        return result
+
+    async def ensure_indices(self) -> list[IndexState]:
+        return await ensure_indices(self.client, self.settings)
+
+    async def missing_indices(self) -> list[str]:
+        return await missing_indices(self.client, self.settings)
+
+    async def drop_indices(self) -> None:
+        await drop_indices(self.client, self.settings)
+
+    async def refresh(self) -> None:
+        """Make every write searchable now (batch jobs at their end; never per request)."""
+        await self.client.indices.refresh(
+            index=[self.assets.index, self.events.index], ignore_unavailable=True
+        )
+
+    async def close(self) -> None:
+        await self.client.close()

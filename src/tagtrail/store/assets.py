@@ -1,20 +1,25 @@
-"""Asset documents and their append-only tag events in OpenSearch.
+"""Asset documents: the projection of each asset's events, kept healed.
 
-Write protocol (optimistic concurrency without losing or duplicating anything):
+Write protocol (optimistic, and it never wedges):
 
-1. Every write that changes tags produces events with ``seq = revision + 1`` and
-   deterministic ids ``<asset>:<seq>:<n>``. Event ``n = 0`` *claims* the revision: it is
-   created with ``op_type=create``, so of two writers that read the same revision only
-   one can create it; the other gets :class:`~tagtrail.errors.Conflict`.
-2. The asset document is then rewritten from the fold of all its events, guarded by
-   ``if_seq_no``/``if_primary_term``.
+1. A writer reads the asset at revision N (its document, with ``seq_no``), builds the
+   events of revision N+1 and appends them to the event log; event 0 *claims* N+1, so of two
+   writers only one gets it (the other: Conflict).
+2. It then rewrites the document as the fold of the stored tags plus the new events,
+   guarded by ``if_seq_no``/``if_primary_term``.
 
-Re-running a write with the same ids is harmless (create is put-if-absent).
+If anything fails between 1 and 2 (a crash, a timeout, the store going away), the claim of
+N+1 exists while the document says N. Whoever reads or writes the asset next sees the claim
+(a real-time get by id) and *rolls the document forward* from the stored events before doing
+anything else, so the next ``expectedRevision`` a client is told always works and no
+recorded decision is lost. Ingest creates the document first (revision 0, put-if-absent:
+the first upload of these bytes wins) and then the revision-1 events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -22,12 +27,14 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from tagtrail.config import Settings
-from tagtrail.errors import Conflict, NotFound
-from tagtrail.store.projection import projection_fields
-from tagtrail.store.records import TagEvent
+from tagtrail.domain.projection import projection_fields
+from tagtrail.domain.records import Tag, TagEvent
+from tagtrail.errors import Conflict, NotFound, StoreUnavailable
+from tagtrail.store.events import EventLog, bulk_failures, bulk_lines
 
-_EVENT_DECODER = msgspec.json.Decoder(TagEvent)
-MAX_EVENTS_PER_ASSET = 10_000
+#: A test hook: awaited with a step name ("events_written") between the steps of a write.
+FaultHook = Callable[[str], Awaitable[None]]
+_HEAL_ROUNDS = 8
 
 
 class StoredAsset(msgspec.Struct, kw_only=True, frozen=True):
@@ -40,18 +47,49 @@ class StoredAsset(msgspec.Struct, kw_only=True, frozen=True):
     def revision(self) -> int:
         return int(self.source.get("revision", 0))
 
+    def tags(self) -> list[Tag]:
+        return [msgspec.convert(t, Tag) for t in self.source.get("tags") or ()]
 
-class AssetStore:
-    def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
+    def public_source(self) -> dict[str, Any]:
+        """The document without its vector (what clients are shown)."""
+        return {k: v for k, v in self.source.items() if k != "vector"}
+
+
+class NewAsset(msgspec.Struct, kw_only=True, frozen=True):
+    """An asset to ingest: its revision-0 document and the events of revision 1."""
+
+    asset_id: str
+    document: dict[str, Any]  # metadata + vector, no tags yet
+    events: tuple[TagEvent, ...]
+    resume: StoredAsset | None = None  # a stored revision-0 document left by a crashed run
+
+
+class IngestWrite(msgspec.Struct, kw_only=True, frozen=True):
+    """What became of one NewAsset: created (with its document), exists, or failed."""
+
+    asset_id: str
+    status: str
+    document: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class AssetRepository:
+    def __init__(self, client: AsyncOpenSearch, settings: Settings, events: EventLog) -> None:
         self.client = client
-        self.assets = settings.index_name("assets")
-        self.events = settings.index_name("tag_events")
+        self.index = settings.index_name("assets")
+        self.events = events
+        self.fault_hook: FaultHook | None = None
 
-    # -- reads -------------------------------------------------------------------------
-    async def get(self, asset_id: str, *, with_vector: bool = False) -> StoredAsset:
-        excludes = None if with_vector else ["vector"]
+    async def _fault(self, step: str) -> None:
+        if self.fault_hook is not None:
+            await self.fault_hook(step)
+
+    # -- reads (each one heals) --------------------------------------------------------
+    async def _read(self, asset_id: str) -> StoredAsset:
+        if not asset_id:
+            raise NotFound("asset id is empty")
         try:
-            hit = await self.client.get(index=self.assets, id=asset_id, _source_excludes=excludes)
+            hit = await self.client.get(index=self.index, id=asset_id)
         except NotFoundError as exc:
             raise NotFound(f"asset {asset_id!r} does not exist") from exc
         return StoredAsset(
@@ -61,113 +99,272 @@ class AssetStore:
             primary_term=hit["_primary_term"],
         )
 
-    async def exists(self, asset_id: str) -> bool:
-        return bool(await self.client.exists(index=self.assets, id=asset_id))
+    async def get(self, asset_id: str) -> StoredAsset:
+        """The asset at its latest revision, rolled forward first if a write was cut short."""
+        stored = await self._read(asset_id)
+        for _ in range(_HEAL_ROUNDS):
+            pending = await self.events.revision(asset_id, stored.revision + 1)
+            if not pending:
+                return stored
+            await self._roll_forward(stored, pending)
+            stored = await self._read(asset_id)
+        raise StoreUnavailable(f"asset {asset_id!r} is being rewritten; try again", retry_after_s=1)
 
-    async def events_for(self, asset_id: str, attribute: str | None = None) -> list[TagEvent]:
-        filters: list[dict[str, Any]] = [{"term": {"asset_id": asset_id}}]
-        if attribute:
-            filters.append({"term": {"attribute": attribute}})
-        result = await self.client.search(
-            index=self.events,
-            body={
-                "query": {"bool": {"filter": filters}},
-                "size": MAX_EVENTS_PER_ASSET,
-                "sort": [{"seq": "asc"}, {"at": "asc"}, {"event_id": "asc"}],
-            },
-            params={"preference": "_primary_first"},
-        )
-        return [msgspec.convert(h["_source"], TagEvent) for h in result["hits"]["hits"]]
-
-    # -- writes ------------------------------------------------------------------------
-    async def append_events(self, events: Sequence[TagEvent]) -> int:
-        """Create events put-if-absent; the first one claims its revision (409 → Conflict).
-
-        Returns how many were newly created (0 when all existed: an idempotent re-run).
-        """
-        if not events:
-            return 0
-        claim, rest = events[0], events[1:]
-        created = 0
-        try:
-            await self.client.create(
-                index=self.events, id=claim.event_id, body=msgspec.to_builtins(claim)
+    async def get_many(self, asset_ids: Sequence[str]) -> list[dict[str, Any] | None]:
+        """Documents (without vectors) in order; None where missing. Heals any pending."""
+        ids = [i for i in asset_ids if i]
+        found: dict[str, dict[str, Any]] = {}
+        if ids:
+            result = await self.client.mget(
+                index=self.index, body={"ids": ids}, _source_excludes="vector"
             )
-            created += 1
-        except ConflictError as exc:
-            existing = await self.client.get(index=self.events, id=claim.event_id)
-            if existing["_source"] != msgspec.json.decode(msgspec.json.encode(claim)):
-                raise Conflict(
-                    f"revision {claim.seq} of asset {claim.asset_id!r} was written concurrently",
-                    current_revision=claim.seq,
-                ) from exc
-        if rest:
-            body: list[Any] = []
-            for event in rest:
-                body.append({"create": {"_index": self.events, "_id": event.event_id}})
-                body.append(msgspec.to_builtins(event))
-            result = await self.client.bulk(body=body)
-            for item in result["items"]:
-                status = item["create"]["status"]
-                if status == 201:
-                    created += 1
-                elif status != 409:
-                    raise RuntimeError(f"event write failed: {item['create'].get('error')}")
-        return created
+            found = {d["_id"]: d["_source"] for d in result["docs"] if d.get("found")}
+            heads = [(a, int(s.get("revision", 0)) + 1) for a, s in found.items()]
+            for asset_id in await self.events.claimed(heads):
+                found[asset_id] = (await self.get(asset_id)).public_source()
+        return [found.get(i) for i in asset_ids]
 
-    async def write_projection(
-        self, stored: StoredAsset, fields: dict[str, Any], *, refresh: bool | str = "wait_for"
-    ) -> dict[str, Any]:
-        """Rewrite the event-derived ``fields`` of an asset, guarded by its seq_no."""
+    async def vectors(self, asset_ids: Sequence[str]) -> list[list[float] | None]:
+        ids = [i for i in asset_ids if i]
+        found: dict[str, Any] = {}
+        if ids:
+            result = await self.client.mget(
+                index=self.index, body={"ids": ids}, _source_includes="vector"
+            )
+            found = {d["_id"]: d["_source"].get("vector") for d in result["docs"] if d.get("found")}
+        return [found.get(i) for i in asset_ids]
+
+    async def _roll_forward(self, stored: StoredAsset, events: Sequence[TagEvent]) -> None:
+        base = stored.tags()
+        terms = await self.events.terms([t.event_id for t in base])
+        fields = projection_fields(
+            events, base=base, base_terms=terms, base_revision=stored.revision
+        )
+        fields["updated_at"] = max(e.at for e in events)
+        # A Conflict means someone else rolled it forward (or wrote) first: callers re-read.
+        with contextlib.suppress(Conflict):
+            await self._write(stored, fields)
+
+    async def _write(self, stored: StoredAsset, fields: dict[str, Any]) -> dict[str, Any]:
         source = {**stored.source, **fields}
         try:
             await self.client.index(
-                index=self.assets,
+                index=self.index,
                 id=stored.asset_id,
                 body=source,
                 if_seq_no=stored.seq_no,
                 if_primary_term=stored.primary_term,
-                refresh=refresh,
             )
         except ConflictError as exc:
-            raise Conflict(
-                f"asset {stored.asset_id!r} changed while it was being written",
-                current_revision=None,
-            ) from exc
+            raise Conflict(f"asset {stored.asset_id!r} changed while it was being written") from exc
         return source
 
+    # -- writes ------------------------------------------------------------------------
     async def apply(
         self,
         asset_id: str,
         expected_revision: int | None,
-        new_events: Sequence[TagEvent],
-        *,
-        refresh: bool | str = "wait_for",
-    ) -> dict[str, Any]:
-        """Append ``new_events`` (seq = revision + 1) and refresh the projection."""
-        stored = await self.get(asset_id, with_vector=True)
+        build: Callable[[StoredAsset], Sequence[TagEvent]],
+    ) -> tuple[dict[str, Any], list[TagEvent]]:
+        """Append the events ``build`` makes for the asset's next revision.
+
+        Returns the new document (vector dropped) and the events written; an empty build
+        writes nothing. Raises Conflict, with the current revision, when the caller's
+        ``expected_revision`` is stale or another writer took the revision first.
+        """
+        stored = await self.get(asset_id)
         if expected_revision is not None and stored.revision != expected_revision:
             raise Conflict(
                 f"asset {asset_id!r} is at revision {stored.revision}, not "
                 f"{expected_revision}; reload it and try again",
                 current_revision=stored.revision,
             )
-        await self.append_events(new_events)
-        # Search is near-real-time: make every event of this asset visible before folding.
-        await self.client.indices.refresh(index=self.events)
-        events = await self.events_for(asset_id)
-        known = {e.event_id for e in events}
-        events.extend(e for e in new_events if e.event_id not in known)  # not yet refreshed
-        return await self.write_projection(stored, projection_fields(events), refresh=refresh)
+        events = list(build(stored))
+        if not events:
+            return stored.public_source(), []
+        try:
+            await self.events.append_revision(events)
+        except Conflict as exc:
+            now = await self.get(asset_id)
+            raise Conflict(exc.message, current_revision=now.revision) from exc
+        await self._fault("events_written")
+        base = stored.tags()
+        terms = await self.events.terms([t.event_id for t in base])
+        fields = projection_fields(
+            events, base=base, base_terms=terms, base_revision=stored.revision
+        )
+        fields["updated_at"] = events[0].at
+        try:
+            source = await self._write(stored, fields)
+        except Conflict:
+            # A reader rolled our revision forward first: the document already holds it.
+            source = (await self.get(asset_id)).source
+        return {k: v for k, v in source.items() if k != "vector"}, events
 
-    async def rebuild(self, asset_id: str, *, refresh: bool | str = False) -> bool:
-        """Recompute an asset's tags from its events; True if the document changed.
+    async def create_many(self, assets: Sequence[NewAsset]) -> list[IngestWrite]:
+        """Ingest's write: documents put-if-absent, then their events, then the projection.
 
-        Reads events by search: callers refresh the events index first (once, not per asset).
+        Three bulk requests for the whole batch. Of two uploads of the same bytes the first
+        document create wins; the other is told ``exists``.
         """
-        stored = await self.get(asset_id, with_vector=True)
-        fields = projection_fields(await self.events_for(asset_id))
-        if all(stored.source.get(k) == v for k, v in fields.items()):
-            return False
-        await self.write_projection(stored, fields, refresh=refresh)
-        return True
+        fresh = [a for a in assets if a.resume is None]
+        created = {}
+        if fresh:
+            body = bulk_lines(self.index, "create", ((a.asset_id, a.document) for a in fresh))
+            response = await self.client.bulk(body=body)
+            for item in response["items"]:
+                info = item["create"]
+                created[info["_id"]] = info
+        outcomes: dict[str, IngestWrite] = {}
+        heads: dict[str, tuple[int, int]] = {}
+        for a in assets:
+            if a.resume is not None:
+                heads[a.asset_id] = (a.resume.seq_no, a.resume.primary_term)
+                continue
+            info = created[a.asset_id]
+            if info["status"] == 201:
+                heads[a.asset_id] = (info["_seq_no"], info["_primary_term"])
+            elif info["status"] == 409:
+                outcomes[a.asset_id] = IngestWrite(asset_id=a.asset_id, status="exists")
+            else:
+                outcomes[a.asset_id] = IngestWrite(
+                    asset_id=a.asset_id, status="failed", error=str(info.get("error"))
+                )
+        # Claim revision 1 of each asset first, on its own: of two concurrent writers of the
+        # same asset (a duplicate upload, a resumed crash) one claims it, the other is told
+        # "exists", and no event of the loser can land among the winner's.
+        claiming = [a for a in assets if a.asset_id in heads and a.events]
+        claims = await self.events.create_many([a.events[0] for a in claiming])
+        for a in claiming:
+            if a.events[0].event_id in claims.existed:
+                outcomes[a.asset_id] = IngestWrite(asset_id=a.asset_id, status="exists")
+            elif a.events[0].event_id in claims.failed:
+                outcomes[a.asset_id] = IngestWrite(
+                    asset_id=a.asset_id,
+                    status="failed",
+                    error=f"event write failed: {claims.failed[a.events[0].event_id]}",
+                )
+        mine = [
+            a
+            for a in assets
+            if a.asset_id in heads and (not a.events or a.events[0].event_id in claims.created)
+        ]
+        failed_events = (
+            await self.events.create_many([e for a in mine for e in a.events[1:]])
+        ).failed
+        await self._fault("events_written")
+        docs: dict[str, dict[str, Any]] = {}
+        lines: list[Any] = []
+        for a in mine:
+            if any(e.event_id in failed_events for e in a.events):
+                error = next(
+                    failed_events[e.event_id] for e in a.events if e.event_id in failed_events
+                )
+                outcomes[a.asset_id] = IngestWrite(
+                    asset_id=a.asset_id, status="failed", error=f"event write failed: {error}"
+                )
+                continue
+            docs[a.asset_id] = {**a.document, **projection_fields(a.events)}
+            seq_no, term = heads[a.asset_id]
+            lines.append(
+                {
+                    "index": {
+                        "_index": self.index,
+                        "_id": a.asset_id,
+                        "if_seq_no": seq_no,
+                        "if_primary_term": term,
+                    }
+                }
+            )
+            lines.append(docs[a.asset_id])
+        if lines:
+            # 409: a reader already rolled the document forward from the same events.
+            failed = bulk_failures(await self.client.bulk(body=lines), tolerate=frozenset({409}))
+        else:
+            failed = {}
+        for asset_id, doc in docs.items():
+            if asset_id in failed:
+                # The events are stored: the next reader rolls the document forward.
+                outcomes[asset_id] = IngestWrite(
+                    asset_id=asset_id,
+                    status="failed",
+                    error=f"document write failed: {failed[asset_id]}",
+                )
+            else:
+                public = {k: v for k, v in doc.items() if k != "vector"}
+                outcomes[asset_id] = IngestWrite(
+                    asset_id=asset_id, status="created", document=public
+                )
+        return [outcomes[a.asset_id] for a in assets]
+
+    async def lookup(self, asset_ids: Sequence[str]) -> dict[str, StoredAsset]:
+        """Stored documents of these ids (vectors included), healed; absent ids left out."""
+        if not asset_ids:
+            return {}
+        result = await self.client.mget(
+            index=self.index, body={"ids": list(asset_ids)}, _source_excludes="vector"
+        )
+        found = {}
+        for d in result["docs"]:
+            if d.get("found"):
+                found[d["_id"]] = StoredAsset(
+                    asset_id=d["_id"],
+                    source=d["_source"],
+                    seq_no=d["_seq_no"],
+                    primary_term=d["_primary_term"],
+                )
+        heads = [(a, s.revision + 1) for a, s in found.items()]
+        for asset_id in await self.events.claimed(heads):
+            found[asset_id] = await self.get(asset_id)
+        return found
+
+    async def rebuild(self, asset_id: str, events: Sequence[TagEvent]) -> bool:
+        """Rewrite the asset as the fold of ``events`` (its whole history); True if changed.
+
+        Safe while reviewers work: the write is guarded by the document's seq_no, and a
+        history that is older than the document (search not yet refreshed) is not written.
+        """
+        for _ in range(_HEAL_ROUNDS):
+            stored = await self.get(asset_id)
+            fields = projection_fields(events)
+            if fields["revision"] < stored.revision:
+                return False  # the caller's history is behind: it re-reads and calls again
+            if all(stored.source.get(k) == v for k, v in fields.items()):
+                return False
+            try:
+                await self._write(stored, fields)
+            except Conflict:
+                continue
+            return True
+        raise Conflict(f"asset {asset_id!r} kept changing while it was rebuilt")
+
+    async def reproject(self, asset_id: str) -> bool:
+        """Rebuild one asset from its whole stored history; True if the document changed."""
+        for _ in range(_HEAL_ROUNDS):
+            stored = await self.get(asset_id)
+            history = await self.events.history({asset_id: stored.revision})
+            if await self.rebuild(asset_id, history[asset_id]):
+                return True
+            if (await self.get(asset_id)).revision == stored.revision:
+                return False
+        return False
+
+    # -- scans -------------------------------------------------------------------------
+    async def scan(
+        self, fields: Sequence[str] | None, *, page: int = 500
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every asset document (``fields`` of it; None: ids only), in id order, by pages."""
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "size": page,
+                "sort": [{"asset_id": "asc"}],
+                "_source": list(fields) if fields is not None else ["asset_id"],
+            }
+            if after:
+                body["search_after"] = after
+            hits = (await self.client.search(index=self.index, body=body))["hits"]["hits"]
+            if not hits:
+                return
+            yield [h["_source"] for h in hits]
+            after = hits[-1]["sort"]

@@ -1,14 +1,26 @@
-"""The AsyncOpenSearch client, with msgspec doing the JSON on the hot path."""
+"""The AsyncOpenSearch client: msgspec JSON on the hot path, one place that names outages.
+
+Every request goes through :class:`GuardedTransport`, which turns "the store cannot answer
+now" (refused or timed-out connections, 429 too many requests, 502/503/504) into
+:class:`~tagtrail.errors.StoreUnavailable`, so no caller above ``store/`` ever sees an
+opensearch-py exception for an outage. Answers the caller must handle itself (404 not found,
+409 version conflict) pass through to the repositories, which translate them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-from opensearchpy import AsyncOpenSearch
+from opensearchpy import AsyncOpenSearch, AsyncTransport
+from opensearchpy.exceptions import ConnectionError as TransportConnectionError
+from opensearchpy.exceptions import TransportError
 from opensearchpy.serializer import JSONSerializer
 
 from tagtrail.config import Settings
+from tagtrail.errors import StoreUnavailable
+
+OVERLOADED = frozenset({429, 502, 503, 504})
 
 
 class MsgspecSerializer(JSONSerializer):
@@ -29,6 +41,27 @@ class MsgspecSerializer(JSONSerializer):
         return self._encoder.encode(data).decode("utf-8")
 
 
+class GuardedTransport(AsyncTransport):
+    """Raises StoreUnavailable for outages and overload; everything else as opensearch-py."""
+
+    async def perform_request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().perform_request(method, url, *args, **kwargs)
+        except TransportConnectionError as exc:
+            raise StoreUnavailable(
+                f"OpenSearch is unreachable ({type(exc).__name__}); try again shortly",
+                retry_after_s=5,
+            ) from exc
+        except TransportError as exc:
+            if exc.status_code in OVERLOADED:
+                raise StoreUnavailable(
+                    f"OpenSearch is overloaded or unavailable (HTTP {exc.status_code}); "
+                    "try again shortly",
+                    retry_after_s=2 if exc.status_code == 429 else 5,
+                ) from exc
+            raise
+
+
 def make_client(settings: Settings) -> AsyncOpenSearch:
     auth = None
     if settings.opensearch_user:
@@ -38,6 +71,7 @@ def make_client(settings: Settings) -> AsyncOpenSearch:
         http_auth=auth,
         verify_certs=settings.opensearch_verify_certs,
         serializer=MsgspecSerializer(),
+        transport_class=GuardedTransport,
         timeout=settings.opensearch_timeout_s,
         max_retries=1,
         retry_on_timeout=False,

@@ -17,8 +17,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from tagtrail.domain.taxonomy import ModelLabel, Taxonomy
 from tagtrail.errors import InvalidInput
-from tagtrail.tagging.taxonomy import ModelLabel, Taxonomy
 
 #: CLIP's learned temperature (exp(4.6052)); zero-shot logits are cosine similarity × 100.
 CLIP_LOGIT_SCALE = 100.0

@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-from tagtrail.tagging.taxonomy import Condition, Rule, Taxonomy
+from tagtrail.domain.taxonomy import Condition, Rule, Taxonomy
 
 Season = Literal["SS", "FW"]
 

@@ -36,7 +36,7 @@ _CODES: Final[dict[str, str]] = {
     "image_rejected": "BAD_USER_INPUT",
     "taxonomy_invalid": "BAD_USER_INPUT",
     "model_unavailable": "SERVICE_UNAVAILABLE",
-    "store_unavailable": "SERVICE_UNAVAILABLE",
+    "store_unavailable": "STORE_UNAVAILABLE",
 }
 
 

@@ -16,7 +16,6 @@ from strawberry.scalars import JSON
 
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import InvalidInputError, NotFoundError, error_result
-from tagtrail.api.graphql.similarity import EF_SEARCH
 from tagtrail.api.graphql.types import (
     Asset,
     LabelScore,
@@ -25,11 +24,9 @@ from tagtrail.api.graphql.types import (
     described,
     history_records,
 )
+from tagtrail.domain.records import TagEvent
 from tagtrail.errors import InvalidInput, NotFound
-from tagtrail.store import queries as q
-from tagtrail.store.records import TagEvent
-
-MAX_EXEMPLARS = 50
+from tagtrail.usecases.explain import MAX_EXEMPLARS, exemplars, explain
 
 
 class _Alternative(msgspec.Struct, kw_only=True):
@@ -135,18 +132,11 @@ class TagExplanation:
             raise InvalidInput(f"k must be 1..{MAX_EXEMPLARS}", field="k")
         if self._vector is None:
             return []
-        ctx = info.context
-        body = q.knn_body(
-            self._vector,
-            k,
-            q.exemplar_filter(self.attribute, str(self.asset_id)),
-            ef_search=EF_SEARCH,
-        )
-        result = await ctx.services.client.search(
-            index=ctx.settings.index_name("assets"), body=body
+        hits = await exemplars(
+            info.context.services, self._vector, self.attribute, str(self.asset_id), k
         )
         out = []
-        for h in result["hits"]["hits"]:
+        for h in hits:
             asset = Asset.from_source(h["_source"])
             out.append(Exemplar(score=h["_score"], asset=asset, tag=asset.tag(self.attribute)))
         return out
@@ -212,21 +202,17 @@ async def explain_tag(info: Info, asset_id: strawberry.ID, attribute: str) -> Ex
     ctx = info.context
     ctx.require("viewer")
     try:
-        (await ctx.services.taxonomy()).attribute(attribute)
-        stored = await ctx.store.get(str(asset_id), with_vector=True)
+        found = await explain(ctx.services, str(asset_id), attribute)
     except (InvalidInput, NotFound) as exc:
         return error_result(exc, id=str(asset_id))  # type: ignore[return-value]
-    events = await ctx.loaders.history.load(str(asset_id))
-    mine = [e for e in events if e.attribute == attribute]
-    machine = [e for e in mine if e.kind == "model_tagged"]
+    machine = [e for e in found.events if e.kind == "model_tagged"]
     newest = machine[-1] if machine else None
-    current = Asset.from_source(stored.source).tag(attribute)
     return TagExplanation(
         asset_id=asset_id,
         attribute=attribute,
-        current=current,
+        current=Asset.from_source(found.asset).tag(attribute),
         decision=decision_chain(newest) if newest else None,
         colour_evidence=colour_evidence(newest.evidence) if newest else None,
-        history=history_records(mine),
-        _vector=stored.source.get("vector"),
+        history=history_records(found.events),
+        _vector=found.vector,
     )

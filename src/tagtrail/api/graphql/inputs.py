@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
+from tagtrail.domain import filters as q
 from tagtrail.errors import InvalidInput
-from tagtrail.store import queries as q
 
 if TYPE_CHECKING:
-    from tagtrail.tagging.taxonomy import Taxonomy
+    from tagtrail.domain.taxonomy import Taxonomy
 
 
 @strawberry.input(

@@ -8,7 +8,6 @@ answer per item — some items may succeed while others conflict; none is silent
 
 from __future__ import annotations
 
-import asyncio
 from enum import Enum
 from typing import Annotated
 
@@ -29,14 +28,12 @@ from tagtrail.api.graphql.pagination import (
     check_page_size,
     decode_cursor,
     encode_cursor,
-    page,
 )
 from tagtrail.api.graphql.types import Asset, Tag, TagEventRecord
-from tagtrail.errors import Conflict, InvalidInput, TagtrailError
-from tagtrail.store import queries as q
-from tagtrail.tagging.review import Decision, DecisionKind, build_decision
-
-BULK_CONCURRENCY = 8
+from tagtrail.domain.decisions import Decision, DecisionKind
+from tagtrail.errors import InvalidInput, TagtrailError
+from tagtrail.usecases.review import Decided, decide, decide_many
+from tagtrail.usecases.search import review_queue as usecase_queue
 
 
 # -- queue ---------------------------------------------------------------------------------
@@ -80,21 +77,16 @@ async def review_queue(
     try:
         size = check_page_size(first, ctx.settings.max_page_size)
         taxonomy = await ctx.services.taxonomy()
-        for name in attributes or ():
-            taxonomy.attribute(name)
-        f = to_filter(filter, taxonomy)
-        search_after = decode_cursor(after, order.value)
-        body = q.review_body(
-            f,
+        hits, has_next, total = await usecase_queue(
+            ctx.services,
+            to_filter(filter, taxonomy),
             attributes or (),
             order=order.value,
-            size=size + 1,
-            search_after=search_after,
+            size=size,
+            search_after=decode_cursor(after, order.value),
         )
     except InvalidInput as exc:
         return error_result(exc)  # type: ignore[return-value]
-    result = await ctx.services.client.search(index=ctx.settings.index_name("assets"), body=body)
-    hits, has_next = page(result["hits"]["hits"], size)
     items = []
     for h in hits:
         asset = Asset.from_source(h["_source"])
@@ -107,7 +99,7 @@ async def review_queue(
         )
     return ReviewQueue(
         items=items,
-        total_count=result["hits"]["total"]["value"],
+        total_count=total,
         page_info=PageInfo(has_next_page=has_next, end_cursor=items[-1].cursor if items else None),
     )
 
@@ -181,38 +173,11 @@ BulkTagDecisionResult = Annotated[
 ]
 
 
-async def _decide(
-    info: Info, asset_id: str, expected_revision: int, decision: Decision, *, refresh: bool
-) -> TagDecision:
-    ctx = info.context
-    principal = ctx.require("reviewer")
-    store = ctx.store
-    stored = await store.get(asset_id)
-    if stored.revision != expected_revision:
-        raise Conflict(
-            f"asset {asset_id!r} is at revision {stored.revision}, not "
-            f"{expected_revision}; reload it and decide again",
-            current_revision=stored.revision,
-        )
-    event = build_decision(
-        decision,
-        asset_id=asset_id,
-        source=stored.source,
-        revision=stored.revision,
-        actor_id=principal.name,
-        taxonomy=await ctx.services.taxonomy(),
-    )
-    try:
-        source = await store.apply(asset_id, expected_revision, [event], refresh=refresh)
-    except Conflict as exc:
-        # Lost the race for this revision: report where the asset is now.
-        current = (await store.get(asset_id)).revision
-        raise Conflict(exc.message, current_revision=current) from exc
-    source.pop("vector", None)
+def _answer(decided: Decided) -> TagDecision:
     return TagDecision(
-        asset=Asset.from_source(source),
-        revision=int(source["revision"]),
-        event=TagEventRecord.from_event(event, event.previous_value),
+        asset=Asset.from_source(decided.asset),
+        revision=int(decided.asset["revision"]),
+        event=TagEventRecord.from_event(decided.event, decided.event.previous_value),
     )
 
 
@@ -220,9 +185,13 @@ async def _single(
     info: Info, asset_id: str, expected_revision: int, decision: Decision
 ) -> TagDecisionResult:
     try:
-        return await _decide(info, asset_id, expected_revision, decision, refresh=True)
+        principal = info.context.require("reviewer")
+        decided = await decide(
+            info.context.services, asset_id, expected_revision, decision, principal.name
+        )
     except TagtrailError as exc:
         return error_result(exc, id=asset_id)
+    return _answer(decided)
 
 
 async def confirm_tag(info: Info, input: TagDecisionInput) -> TagDecisionResult:
@@ -256,36 +225,22 @@ async def _bulk(
     info: Info, input: BulkTagDecisionInput, kind: DecisionKind
 ) -> BulkTagDecisionResult:
     ctx = info.context
+    decision = Decision(kind=kind, attribute=input.attribute, value=input.value, note=input.note)
+    items = [(str(i.asset_id), i.expected_revision) for i in input.items]
     try:
-        ctx.require("reviewer")
-        limit = ctx.settings.max_bulk_assets
-        if not 1 <= len(input.items) <= limit:
-            raise InvalidInput(
-                f"items must hold 1..{limit} assets (TAGTRAIL_MAX_BULK_ASSETS)", field="items"
-            )
-        ids = [str(i.asset_id) for i in input.items]
-        if len(set(ids)) != len(ids):
-            raise InvalidInput("an asset appears twice in items", field="items")
+        principal = ctx.require("reviewer")
+        results = await decide_many(ctx.services, items, decision, principal.name)
     except TagtrailError as exc:
         return error_result(exc)  # type: ignore[return-value]
-    decision = Decision(kind=kind, attribute=input.attribute, value=input.value, note=input.note)
-    gate = asyncio.Semaphore(BULK_CONCURRENCY)
-
-    async def one(item: BulkItemInput) -> BulkItemResult:
-        async with gate:
-            try:
-                result: TagDecisionResult = await _decide(
-                    info, str(item.asset_id), item.expected_revision, decision, refresh=False
-                )
-            except TagtrailError as exc:
-                result = error_result(exc, id=str(item.asset_id))
-        return BulkItemResult(asset_id=item.asset_id, result=result)
-
-    results = await asyncio.gather(*(one(i) for i in input.items))
-    # One refresh for the batch instead of one per asset: the queue sees all of it at once.
-    await ctx.services.client.indices.refresh(index=ctx.settings.index_name("assets"))
-    ok = sum(isinstance(r.result, TagDecision) for r in results)
-    return BulkTagDecision(items=results, succeeded=ok, failed=len(results) - ok)
+    out = [
+        BulkItemResult(
+            asset_id=strawberry.ID(asset_id),
+            result=_answer(r) if isinstance(r, Decided) else error_result(r, id=asset_id),
+        )
+        for (asset_id, _), r in zip(items, results, strict=True)
+    ]
+    ok = sum(isinstance(r, Decided) for r in results)
+    return BulkTagDecision(items=out, succeeded=ok, failed=len(out) - ok)
 
 
 async def confirm_tags(info: Info, input: BulkTagDecisionInput) -> BulkTagDecisionResult:

@@ -20,6 +20,7 @@ from tagtrail.api.graphql.errors import NotFoundError, TagtrailMaskErrors
 from tagtrail.api.graphql.limits import limit_extensions
 from tagtrail.api.graphql.types import Asset, described
 from tagtrail.config import Settings, load_settings
+from tagtrail.usecases.health import readiness
 
 _ACCESS = (
     " Needs an API key with role {role} (Authorization: Bearer <key> or X-API-Key); "
@@ -51,11 +52,12 @@ class Query:
 
     @described("Whether OpenSearch answers")
     async def health(self, info: Info) -> Health:
-        try:
-            meta = await info.context.services.client.info()
-        except Exception as exc:
-            return Health(opensearch=False, opensearch_version=None, detail=type(exc).__name__)
-        return Health(opensearch=True, opensearch_version=meta["version"]["number"], detail=None)
+        ready = await readiness(info.context.services)
+        return Health(
+            opensearch=ready.opensearch_version is not None,
+            opensearch_version=ready.opensearch_version,
+            detail=ready.reason,
+        )
 
     @described("The caller's principal." + _ACCESS.format(role="viewer"))
     def whoami(self, info: Info) -> Whoami:
@@ -65,6 +67,8 @@ class Query:
     @described("One asset by id." + _ACCESS.format(role="viewer"))
     async def asset(self, info: Info, id: strawberry.ID) -> AssetResult:
         info.context.require("viewer")
+        if not str(id).strip():
+            return NotFoundError(message="id is empty", id=str(id))
         source = await info.context.loaders.sources.load(str(id))
         if source is None:
             return NotFoundError(message=f"asset {id!r} does not exist", id=str(id))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -17,18 +15,15 @@ from tagtrail.api.graphql.pagination import (
     check_page_size,
     decode_cursor,
     encode_cursor,
-    page,
 )
 from tagtrail.api.graphql.types import Asset
-from tagtrail.errors import InvalidInput, ModelUnavailable
-from tagtrail.store import queries as q
+from tagtrail.domain import filters as q
+from tagtrail.errors import InvalidInput
+from tagtrail.usecases.search import SearchRequest, check_text
+from tagtrail.usecases.search import search_assets as usecase_search
 
 if TYPE_CHECKING:
-    from tagtrail.tagging.taxonomy import Taxonomy
-
-log = logging.getLogger(__name__)
-MAX_TEXT_CHARS = 500
-MAX_TEXT_NEIGHBOURS = 1000
+    from tagtrail.domain.taxonomy import Taxonomy
 
 
 @strawberry.enum
@@ -112,17 +107,6 @@ def _selected(f: q.AssetFilter, spec: q.FacetSpec) -> set[str]:
     return set(getattr(ts, spec.name, ()))
 
 
-async def text_vector(info: Info, text: str) -> list[float] | None:
-    """The CLIP embedding of ``text``; None (lexical only) when the model is unavailable."""
-    try:
-        encoder = await info.context.services.encoder()
-        vectors = await asyncio.to_thread(encoder.encode_text, [text])
-    except (ModelUnavailable, ImportError) as exc:
-        log.warning("text search without CLIP: %s", exc)
-        return None
-    return [float(x) for x in vectors[0]]
-
-
 async def search_assets(
     info: Info,
     filter: AssetFilterInput | None = None,
@@ -163,49 +147,36 @@ async def _search(
 ) -> AssetSearch:
     ctx = info.context
     size = check_page_size(first, ctx.settings.max_page_size)
-    if not 0 <= text_k <= MAX_TEXT_NEIGHBOURS:
-        raise InvalidInput(
-            f"textNeighbours must be 0..{MAX_TEXT_NEIGHBOURS}", field="textNeighbours"
-        )
-    text = (text or "").strip() or None
-    if text and len(text) > MAX_TEXT_CHARS:
-        raise InvalidInput(f"text is longer than {MAX_TEXT_CHARS} characters", field="text")
+    text = check_text(text)
     taxonomy = await ctx.services.taxonomy()
     f = to_filter(filter_in, taxonomy)
     specs = to_facets(facets_in, taxonomy)
     sort_name = (sort or (AssetSort.RELEVANCE if text else AssetSort.NEWEST)).value
-    search_after = decode_cursor(after, sort_name)
-    vector = await text_vector(info, text) if text and text_k else None
-    mode = TextMode.NONE if not text else TextMode.HYBRID if vector else TextMode.LEXICAL
-    root = "candidates" if include_suggested else "applied"
-    body = q.search_body(
-        f,
-        root=root,
+    request = SearchRequest(
+        filter=f,
+        facets=tuple(specs),
         text=text,
-        text_vector=vector,
-        text_k=text_k,
-        facets=specs,
-        size=size + 1,
+        text_neighbours=text_k,
+        include_suggested=include_suggested,
+        size=size,
         sort=sort_name,
-        search_after=search_after,
+        search_after=decode_cursor(after, sort_name),
     )
-    result: dict[str, Any] = await ctx.services.client.search(
-        index=ctx.settings.index_name("assets"), body=body
-    )
-    hits, has_next = page(result["hits"]["hits"], size)
+    found = await usecase_search(ctx.services, request)
     edges = [
         AssetEdge(
             cursor=encode_cursor(sort_name, h["sort"]),
             score=h.get("_score"),
             node=Asset.from_source(h["_source"]),
         )
-        for h in hits
+        for h in found.hits
     ]
-    facet_results = q.parse_facets(result.get("aggregations", {}), specs)
     return AssetSearch(
         edges=edges,
-        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-        total_count=result["hits"]["total"]["value"],
+        page_info=PageInfo(
+            has_next_page=found.has_next, end_cursor=edges[-1].cursor if edges else None
+        ),
+        total_count=found.total,
         facets=[
             Facet(
                 kind=r.spec.kind,
@@ -221,8 +192,8 @@ async def _search(
                     for b in r.buckets
                 ],
             )
-            for r in facet_results
+            for r in found.facets
             for chosen in (_selected(f, r.spec),)
         ],
-        text_mode=mode,
+        text_mode=TextMode(found.text_mode),
     )

@@ -7,7 +7,6 @@ OpenSearch's cosine score, (1 + cos) / 2 in [0, 1]; ``minScore`` is a floor on i
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import strawberry
@@ -18,11 +17,13 @@ from tagtrail.api.graphql.errors import InvalidInputError, NotFoundError, error_
 from tagtrail.api.graphql.inputs import AssetFilterInput, to_filter
 from tagtrail.api.graphql.types import Asset
 from tagtrail.errors import InvalidInput, NotFound
-from tagtrail.store import queries as q
-
-MAX_UPLOAD_BYTES = 25 * 1024 * 1024
-#: Lucene explores max(k, ef_search) candidates; 100 keeps recall@10 high on filtered sets.
-EF_SEARCH = 100
+from tagtrail.usecases.search import nearest
+from tagtrail.usecases.similarity import (
+    MAX_UPLOAD_BYTES,
+    vector_of_asset,
+    vector_of_image,
+    vector_of_text,
+)
 
 
 @strawberry.input(
@@ -54,28 +55,13 @@ SimilarResult = Annotated[
 ]
 
 
-def hits_from(result: dict[str, Any]) -> list[SimilarHit]:
+def hits_from(hits: list[dict[str, Any]]) -> list[SimilarHit]:
     return [
         SimilarHit(
             score=h["_score"], cosine=2.0 * h["_score"] - 1.0, asset=Asset.from_source(h["_source"])
         )
-        for h in result["hits"]["hits"]
+        for h in hits
     ]
-
-
-async def knn_search(
-    info: Info,
-    vector: list[float],
-    k: int,
-    f: q.AssetFilter,
-    *,
-    root: str = "applied",
-    min_score: float | None = None,
-) -> list[SimilarHit]:
-    ctx = info.context
-    body = q.knn_body(vector, k, f, root=root, min_score=min_score, ef_search=EF_SEARCH)
-    result = await ctx.services.client.search(index=ctx.settings.index_name("assets"), body=body)
-    return hits_from(result)
 
 
 async def _read_upload(upload: Any) -> bytes:
@@ -89,28 +75,16 @@ async def _read_upload(upload: Any) -> bytes:
 
 async def query_vector(info: Info, by: SimilarBy) -> tuple[list[float], str | None]:
     """The query vector, and the asset id to exclude (the query asset itself)."""
-    if by.asset_id:
-        vector = await info.context.loaders.vectors.load(str(by.asset_id))
-        if vector is None:
-            if await info.context.loaders.sources.load(str(by.asset_id)) is None:
-                raise NotFound(f"asset {by.asset_id!r} does not exist")
-            raise InvalidInput(f"asset {by.asset_id!r} has no vector yet", field="by.assetId")
-        return list(vector), str(by.asset_id)
-    encoder = await info.context.services.encoder()
-    if by.text:
-        text = by.text.strip()
-        if not text:
-            raise InvalidInput("text is empty", field="by.text")
-        vectors = await asyncio.to_thread(encoder.encode_text, [text])
-        return [float(x) for x in vectors[0]], None
+    services = info.context.services
+    if by.asset_id is not None and by.asset_id is not strawberry.UNSET:
+        asset_id = str(by.asset_id)
+        return await vector_of_asset(services, asset_id), asset_id
+    if by.text is not None and by.text is not strawberry.UNSET:
+        return await vector_of_text(services, by.text), None
     if by.image:
-        from tagtrail.ingest.decode import decode_image
-
         data = await _read_upload(by.image)
         name = getattr(by.image, "filename", None) or "upload"
-        decoded = await asyncio.to_thread(decode_image, data, name=name)
-        vectors = await asyncio.to_thread(encoder.encode_images, [decoded.image])
-        return [float(x) for x in vectors[0]], None
+        return await vector_of_image(services, data, name), None
     raise InvalidInput("by needs one of assetId, text or image", field="by")
 
 
@@ -135,14 +109,14 @@ async def similar_assets(
         taxonomy = await ctx.services.taxonomy()
         vector, exclude = await query_vector(info, by)
         f = to_filter(filter, taxonomy, exclude_ids=(exclude,) if exclude else ())
-        hits = await knn_search(
-            info,
+        hits = await nearest(
+            ctx.services,
             vector,
             k,
             f,
             min_score=min_score,
-            root="candidates" if include_suggested else "applied",
+            include_suggested=include_suggested,
         )
-        return SimilarAssets(hits=hits, k=k)
+        return SimilarAssets(hits=hits_from(hits), k=k)
     except (InvalidInput, NotFound) as exc:
         return error_result(exc, id=str(by.asset_id) if by.asset_id else None)  # type: ignore[return-value]

@@ -15,8 +15,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from tagtrail.api.graphql.context import Info
-from tagtrail.store.records import Tag as TagRecord
-from tagtrail.store.records import TagEvent
+from tagtrail.domain.records import Tag as TagRecord
+from tagtrail.domain.records import TagEvent
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,0 +1,67 @@
+"""REST answers in the public shape: the same field names and meaning as GraphQL's types.
+
+The tag DTO *is* the domain's :class:`~tagtrail.domain.records.Tag` with camelCase names
+(inherited, not copied), so REST, GraphQL and the stored projection cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from tagtrail.domain.records import Tag
+
+
+class TagOut(Tag, kw_only=True, frozen=True, omit_defaults=False, rename="camel"):
+    """The effective tag of one attribute (GraphQL ``Tag``)."""
+
+
+class AssetOut(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
+    """A product photo with its metadata and effective tags (GraphQL ``Asset``)."""
+
+    id: str
+    revision: int
+    sku: str | None = None
+    brand: str | None = None
+    collection: str | None = None
+    season: str | None = None
+    season_year: int | None = None
+    photographer: str | None = None
+    shoot_date: str | None = None
+    filename: str | None = None
+    width: int | None = None
+    height: int | None = None
+    ingested_at: str | None = None
+    taxonomy_version: str | None = None
+    model_fingerprint: str | None = None
+    pending_count: int = 0
+    fields: dict[str, Any] | None = None
+    tags: list[TagOut] = []
+
+
+class UploadOut(msgspec.Struct, kw_only=True, frozen=True):
+    """``created``: the asset was new; ``exists``: these exact bytes were stored before."""
+
+    status: Literal["created", "exists"]
+    asset: AssetOut
+
+
+class ErrorOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    error: str
+    message: str
+    field: str | None = None
+
+
+_ASSET_FIELDS = {f.name for f in msgspec.structs.fields(AssetOut)} - {"id", "tags"}
+
+
+def asset_out(source: dict[str, Any]) -> AssetOut:
+    tags = [
+        TagOut(**msgspec.structs.asdict(msgspec.convert(raw, Tag)))
+        for raw in source.get("tags") or ()
+    ]
+    known = {k: source[k] for k in _ASSET_FIELDS if source.get(k) is not None}
+    known["revision"] = int(source.get("revision", 0))
+    known["pending_count"] = int(source.get("pending_count") or 0)
+    return AssetOut(id=str(source["asset_id"]), tags=tags, **known)

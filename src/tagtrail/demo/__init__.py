@@ -1,0 +1,1 @@
+"""A generated product catalogue with ground truth, for the demo, tests and benchmarks."""

@@ -1,0 +1,165 @@
+"""Fold an asset's tag events into its effective tags and the derived search fields.
+
+This is a pure function of the events, so the asset documents can be rebuilt from
+``tag_events`` at any time and come out identical. Human decisions win: a later model
+event on an attribute a human confirmed, corrected or rejected changes nothing applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from tagtrail.domain.records import (
+    APPLIED_STATES,
+    HUMAN_STATES,
+    PENDING_STATES,
+    Tag,
+    TagEvent,
+    provenance_of,
+)
+
+
+def _sort_key(event: TagEvent) -> tuple[int, str, str]:
+    return (event.seq, event.at, event.event_id)
+
+
+def _from_model(event: TagEvent, first_seen: str) -> Tag:
+    state = event.state
+    return Tag(
+        **provenance_of(event),
+        state=state,
+        applied=state in APPLIED_STATES,
+        reviewed=False,
+        needs_review=state in PENDING_STATES,
+        source="analyser" if event.actor.type == "analyser" else "model",
+        model_version=event.actor.model_fingerprint,
+        head_version=event.actor.head_version,
+        analyser=event.actor.analyser,
+        event_id=event.event_id,
+        decided_at=event.at,
+        decided_by=event.actor.id,
+        first_seen_at=first_seen,
+    )
+
+
+def _from_human(event: TagEvent, current: Tag | None) -> Tag:
+    if current is None or current.source == "human":
+        source = "human"
+    elif current.source in ("analyser", "analyser_then_human"):
+        source = "analyser_then_human"
+    else:
+        source = "model_then_human"
+    keep_machine = event.kind in ("confirmed", "rejected") and current is not None
+    return Tag(
+        attribute=event.attribute,
+        value=event.value,
+        label=event.label,
+        values=event.values,
+        family=event.family,
+        probability=current.probability if keep_machine and current else None,
+        tier=current.tier if current else None,
+        state=event.state,
+        applied=event.state in APPLIED_STATES,
+        reviewed=True,
+        needs_review=False,
+        source=source,  # type: ignore[arg-type]
+        raw_label=current.raw_label if current else None,
+        rule_id=current.rule_id if current else None,
+        model_version=current.model_version if current else None,
+        head_version=current.head_version if current else None,
+        analyser=current.analyser if current else None,
+        taxonomy_version=event.taxonomy_version or (current.taxonomy_version if current else None),
+        event_id=event.event_id,
+        decided_at=event.at,
+        decided_by=event.actor.id,
+        first_seen_at=current.first_seen_at if current else event.at,
+    )
+
+
+def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str, Tag]:
+    """Fold events (in revision order) onto ``start``, the tags before the first of them.
+
+    Folding revisions 1..n at once and folding n onto the fold of 1..n-1 give the same tags:
+    the whole state of an attribute is its :class:`Tag`.
+    """
+    tags: dict[str, Tag] = {t.attribute: t for t in start}
+    for event in sorted(events, key=_sort_key):
+        current = tags.get(event.attribute)
+        if event.kind == "model_tagged":
+            if current is not None and current.state in HUMAN_STATES:
+                # A human decided this attribute; the model does not overrule it. Its newer
+                # opinion is kept beside the decision so reviewers can see disagreement.
+                tags[event.attribute] = msgspec.structs.replace(
+                    current,
+                    proposed_value=event.value,
+                    proposed_probability=event.probability,
+                    proposed_head_version=event.actor.head_version,
+                    proposed_taxonomy_version=event.taxonomy_version,
+                    proposed_event_id=event.event_id,
+                )
+                continue
+            first_seen = current.first_seen_at if current else event.at
+            tags[event.attribute] = _from_model(event, first_seen)
+        else:
+            tags[event.attribute] = _from_human(event, current)
+    return tags
+
+
+def projection_fields(
+    events: Iterable[TagEvent],
+    *,
+    base: Sequence[Tag] = (),
+    base_terms: Mapping[str, Sequence[str]] | None = None,
+    base_revision: int = 0,
+) -> dict[str, Any]:
+    """Every asset-document field that derives from events (tags, facets, review state).
+
+    With no ``base`` this is the fold of an asset's whole history. A writer that appends
+    one revision passes the stored tags as ``base`` (with the free-text terms of the events
+    behind them, ``base_terms`` by event id) instead of re-reading the whole history.
+    """
+    event_list = list(events)
+    tags = fold_tags(event_list, base)
+    applied: dict[str, list[str]] = {}
+    candidates: dict[str, list[str]] = {}
+    pending: dict[str, list[str]] = {}
+    text: list[str] = []
+    text_all: list[str] = []
+    terms_by_event: dict[str, Sequence[str]] = dict(base_terms or {})
+    terms_by_event.update((e.event_id, e.terms) for e in event_list)
+    oldest: str | None = None
+    lowest: float | None = None
+    for name in sorted(tags):
+        tag = tags[name]
+        expanded = list(tag.values or ((tag.value,) if tag.value else ()))
+        terms = list(terms_by_event.get(tag.event_id, ()))
+        if tag.state != "rejected":
+            candidates[name] = expanded
+            text_all.extend(terms)
+        if tag.applied:
+            applied[name] = expanded
+            text.extend(terms)
+        if tag.needs_review:
+            pending[name] = expanded
+            oldest = tag.first_seen_at if oldest is None else min(oldest, tag.first_seen_at)
+            if tag.probability is not None:
+                lowest = tag.probability if lowest is None else min(lowest, tag.probability)
+    revision = max((e.seq for e in event_list), default=base_revision)
+    fields = {
+        "tags": [msgspec.to_builtins(tags[name]) for name in sorted(tags)],
+        "applied": applied,
+        "candidates": candidates,
+        "pending": pending,
+        "pending_count": len(pending),
+        "oldest_pending_at": oldest,
+        "min_pending_probability": lowest,
+        "tag_text": " ".join(text),
+        "tag_text_all": " ".join(text_all),
+        "revision": revision,
+    }
+    # JSON-native shapes (lists, not tuples), exactly as OpenSearch hands them back, so a
+    # rebuilt projection compares equal to the stored one.
+    return msgspec.json.decode(msgspec.json.encode(fields))  # type: ignore[no-any-return]

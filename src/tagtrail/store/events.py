@@ -1,0 +1,186 @@
+"""The append-only event log (``tag_events``): claims, revisions by id, history.
+
+Events are never updated. A revision's events have deterministic ids
+``<asset>:<seq>:<n>``; event ``n = 0`` *claims* the revision and is created put-if-absent,
+so of two writers that read the same revision only one can write the next. Reading a
+revision is a real-time multi-get by id (no refresh, no search), which is what lets a
+half-finished write be rolled forward by whoever comes next.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConflictError, NotFoundError
+
+from tagtrail.config import Settings
+from tagtrail.domain.records import TagEvent, event_id, revision_event_ids
+from tagtrail.errors import Conflict, StoreUnavailable
+
+MAX_HISTORY = 10_000
+_BULK_ATTEMPTS = 3
+
+
+def bulk_lines(index: str, op: str, docs: Iterable[tuple[str, Any]]) -> list[Any]:
+    """A bulk request body: ``op`` (create/index) of each ``(id, document)``."""
+    body: list[Any] = []
+    for doc_id, doc in docs:
+        body.append({op: {"_index": index, "_id": doc_id}})
+        body.append(doc)
+    return body
+
+
+def bulk_failures(response: dict[str, Any], *, tolerate: frozenset[int]) -> dict[str, str]:
+    """Item id → error for every item whose status is neither 2xx nor tolerated."""
+    failed: dict[str, str] = {}
+    for item in response.get("items", ()):
+        ((_, info),) = item.items()
+        status = int(info.get("status", 500))
+        if status >= 300 and status not in tolerate:
+            failed[str(info.get("_id"))] = str(info.get("error") or f"HTTP {status}")
+    return failed
+
+
+class BulkCreate(msgspec.Struct, kw_only=True):
+    created: set[str] = msgspec.field(default_factory=set)
+    existed: set[str] = msgspec.field(default_factory=set)  # put-if-absent found them
+    failed: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+def _encode(event: TagEvent) -> dict[str, Any]:
+    return msgspec.to_builtins(event)  # type: ignore[no-any-return]
+
+
+class EventLog:
+    def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
+        self.client = client
+        self.index = settings.index_name("tag_events")
+
+    async def append_revision(self, events: Sequence[TagEvent]) -> None:
+        """Write one revision of one asset: claim it (index 0), then the rest.
+
+        Raises Conflict when another writer claimed that revision. Re-running with the same
+        events is harmless (create is put-if-absent).
+        """
+        if not events:
+            return
+        claim, rest = events[0], events[1:]
+        try:
+            await self.client.create(index=self.index, id=claim.event_id, body=_encode(claim))
+        except ConflictError as exc:
+            existing = await self.client.get(index=self.index, id=claim.event_id)
+            if existing["_source"] != msgspec.json.decode(msgspec.json.encode(claim)):
+                raise Conflict(
+                    f"revision {claim.seq} of asset {claim.asset_id!r} was written concurrently",
+                    current_revision=claim.seq,
+                ) from exc
+        failed = (await self.create_many(rest)).failed
+        if failed:
+            # The claim stands, so readers roll forward what exists; say what is missing.
+            raise StoreUnavailable(
+                f"{len(failed)} event(s) of revision {claim.seq} of asset {claim.asset_id!r} "
+                f"could not be written: {next(iter(failed.values()))}"
+            )
+
+    async def create_many(self, events: Sequence[TagEvent]) -> BulkCreate:
+        """Create events put-if-absent in one bulk request, retrying items that failed."""
+        pending = list(events)
+        outcome = BulkCreate()
+        for _ in range(_BULK_ATTEMPTS):
+            if not pending:
+                break
+            body = bulk_lines(self.index, "create", ((e.event_id, _encode(e)) for e in pending))
+            response = await self.client.bulk(body=body)
+            outcome.failed = {}
+            for item in response["items"]:
+                info = item["create"]
+                status, doc_id = int(info.get("status", 500)), str(info["_id"])
+                if status == 201:
+                    outcome.created.add(doc_id)
+                elif status == 409:
+                    outcome.existed.add(doc_id)
+                else:
+                    outcome.failed[doc_id] = str(info.get("error") or f"HTTP {status}")
+            pending = [e for e in pending if e.event_id in outcome.failed]
+        return outcome
+
+    async def revision(self, asset_id: str, seq: int) -> list[TagEvent]:
+        """The events of revision ``seq`` (empty when it is not claimed), in real time."""
+        if not await self.client.exists(index=self.index, id=event_id(asset_id, seq, 0)):
+            return []
+        found = await self.client.mget(
+            index=self.index, body={"ids": revision_event_ids(asset_id, seq)}
+        )
+        return [msgspec.convert(d["_source"], TagEvent) for d in found["docs"] if d.get("found")]
+
+    async def claimed(self, heads: Sequence[tuple[str, int]]) -> set[str]:
+        """Of ``(asset_id, next revision)`` pairs, the assets whose next revision is claimed."""
+        if not heads:
+            return set()
+        ids = {event_id(a, seq, 0): a for a, seq in heads}
+        found = await self.client.mget(index=self.index, body={"ids": list(ids)}, _source=False)
+        return {ids[d["_id"]] for d in found["docs"] if d.get("found")}
+
+    async def terms(self, event_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The free-text terms of these events, by id (real time)."""
+        if not event_ids:
+            return {}
+        found = await self.client.mget(
+            index=self.index, body={"ids": list(event_ids)}, _source_includes="terms"
+        )
+        return {
+            d["_id"]: tuple(d["_source"].get("terms") or ())
+            for d in found["docs"]
+            if d.get("found")
+        }
+
+    async def get(self, event_id_: str) -> TagEvent | None:
+        try:
+            hit = await self.client.get(index=self.index, id=event_id_)
+        except NotFoundError:
+            return None
+        return msgspec.convert(hit["_source"], TagEvent)
+
+    async def history(
+        self, revisions: dict[str, int], *, refresh: bool = False
+    ) -> dict[str, list[TagEvent]]:
+        """Every event of these assets up to their known revision, in fold order.
+
+        Search is near-real-time, so revisions newer than what search returns are read by id:
+        the history always includes the asset's latest decision without a refresh.
+        """
+        if not revisions:
+            return {}
+        if refresh:
+            await self.client.indices.refresh(index=self.index)
+        result = await self.client.search(
+            index=self.index,
+            body={
+                "query": {"terms": {"asset_id": list(revisions)}},
+                "size": MAX_HISTORY,
+                "sort": [{"seq": "asc"}, {"at": "asc"}, {"event_id": "asc"}],
+            },
+            params={"preference": "_primary_first"},
+        )
+        grouped: dict[str, list[TagEvent]] = defaultdict(list)
+        for hit in result["hits"]["hits"]:
+            event = msgspec.convert(hit["_source"], TagEvent)
+            grouped[event.asset_id].append(event)
+        for asset_id, revision in revisions.items():
+            seen = max((e.seq for e in grouped[asset_id]), default=0)
+            for seq in range(seen + 1, revision + 1):
+                grouped[asset_id].extend(await self.revision(asset_id, seq))
+        return {a: grouped.get(a, []) for a in revisions}
+
+    async def for_asset(self, asset_id: str) -> list[TagEvent]:
+        """One asset's whole history (refreshing first: for tools and tests, not requests)."""
+        found = await self.history({asset_id: 0}, refresh=True)
+        return found[asset_id]
+
+    async def count(self) -> int:
+        await self.client.indices.refresh(index=self.index)
+        return int((await self.client.count(index=self.index))["count"])

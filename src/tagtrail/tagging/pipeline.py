@@ -1,0 +1,240 @@
+"""Stages 2-5 for a batch of decoded images: vectors, head predictions, colour, mapping, tiers.
+
+:class:`Tagger` is synchronous and CPU-bound by design; callers run it off the event loop.
+It returns :class:`TaggedImage` records from which the store layer writes events and
+documents — the tagger itself never touches OpenSearch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import numpy as np
+
+from tagtrail.domain.governance import TierDecision, decide_tier
+from tagtrail.domain.metadata import AssetMetadata
+from tagtrail.domain.records import Actor, LabelScore, ModelDecision, Thresholds
+from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.tagging.heads import Head, HeadPrediction, build_brand_head_sets, predict_all
+from tagtrail.tagging.mapping import AssetContext, map_label
+from tagtrail.vision.colour import ColourAnalyser, ColourAnalysis
+
+if TYPE_CHECKING:
+    import torch
+    from PIL.Image import Image
+
+    from tagtrail.vision.encode import ClipEncoder
+
+COLOUR_ATTRIBUTE = "colour"
+
+
+class TaggedImage(msgspec.Struct, kw_only=True, frozen=True):
+    vector: list[float]
+    decisions: tuple[ModelDecision, ...]
+    unmapped: tuple[str, ...] = ()  # "attribute: raw label" the taxonomy has no rule for
+
+
+@dataclass(frozen=True)
+class PreparedImages:
+    pixels: torch.Tensor | None
+    colours: tuple[ColourAnalysis, ...]
+
+
+class Tagger:
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        encoder: ClipEncoder,
+        head_sets: dict[str | None, dict[str, Head]],
+        colour: ColourAnalyser,
+    ) -> None:
+        self.taxonomy = taxonomy
+        self.encoder = encoder
+        self.head_sets = head_sets  # None: the base vocabulary; else a brand's own labels too
+        self.heads = head_sets[None]
+        self.colour = colour
+        self._order = taxonomy.mapping_order or taxonomy.attribute_names
+
+    @property
+    def model_fingerprint(self) -> str:
+        return self.encoder.fingerprint
+
+    def prepare(self, images: Sequence[Image]) -> PreparedImages:
+        """The CPU work around the encoder: pixel tensors and colour analysis.
+
+        Kept apart from :meth:`tag_prepared` so a pipeline can run it for the next batch
+        while the encoder's forward pass works on this one.
+        """
+        if not images:
+            return PreparedImages(pixels=None, colours=())
+        pixels = self.encoder.preprocess(list(images))
+        return PreparedImages(
+            pixels=pixels, colours=tuple(self.colour.analyse(im) for im in images)
+        )
+
+    def tag_prepared(
+        self, prepared: PreparedImages, metadata: Sequence[AssetMetadata]
+    ) -> list[TaggedImage]:
+        """Forward pass, heads, mapping and tiers for a prepared batch."""
+        if prepared.pixels is None:
+            return []
+        vectors = self.encoder.forward_pixels(prepared.pixels)
+        return self.tag_vectors(vectors, metadata, prepared.colours)
+
+    def tag(self, images: Sequence[Image], metadata: Sequence[AssetMetadata]) -> list[TaggedImage]:
+        """prepare + tag_prepared in one call (pipelines call the two halves separately)."""
+        return self.tag_prepared(self.prepare(images), metadata)
+
+    def tag_vectors(
+        self,
+        vectors: np.ndarray,
+        metadata: Sequence[AssetMetadata],
+        colours: Sequence[ColourAnalysis | None],
+    ) -> list[TaggedImage]:
+        """Heads + mapping + tiers from stored or fresh vectors (re-tagging uses this)."""
+        # Brands with vocabulary of their own get their own heads: group rows by head set.
+        groups: dict[str | None, list[int]] = {}
+        for i, meta in enumerate(metadata):
+            brand = self.taxonomy.brand(meta.brand)
+            key = brand.id if brand is not None and brand.id in self.head_sets else None
+            groups.setdefault(key, []).append(i)
+        per_row: dict[int, dict[str, HeadPrediction]] = {}
+        for key, rows in groups.items():
+            predictions = predict_all(self.head_sets[key], vectors[rows])
+            for j, row in enumerate(rows):
+                per_row[row] = {name: preds[j] for name, preds in predictions.items()}
+        results = []
+        for i, _meta in enumerate(metadata):
+            meta = metadata[i]
+            per_attribute = per_row[i]
+            decisions, unmapped = self._decide(per_attribute, colours[i], meta)
+            results.append(
+                TaggedImage(
+                    vector=vectors[i].astype(float).tolist(),
+                    decisions=tuple(decisions),
+                    unmapped=tuple(unmapped),
+                )
+            )
+        return results
+
+    def _decide(
+        self,
+        predictions: dict[str, HeadPrediction],
+        colour: ColourAnalysis | None,
+        meta: AssetMetadata,
+    ) -> tuple[list[ModelDecision], list[str]]:
+        context = AssetContext(
+            season=meta.season, brand=meta.brand, collection=meta.collection, mapped={}
+        )
+        mapped: dict[str, str] = {}
+        decisions: list[ModelDecision] = []
+        unmapped: list[str] = []
+        for name in self._order:
+            attribute = self.taxonomy.attribute(name)
+            if attribute.source == "colour_analyser":
+                if colour is not None and colour.findings:
+                    decisions.append(self._colour_decision(colour, meta))
+                continue
+            prediction = predictions.get(name)
+            if prediction is None:
+                continue
+            context = msgspec.structs.replace(context, mapped=dict(mapped))
+            result = map_label(self.taxonomy, name, prediction.label, context)
+            if result is None:
+                unmapped.append(f"{name}: {prediction.label}")
+                continue
+            mapped[name] = result.value
+            tier = decide_tier(prediction.probability, attribute.governance, attribute=name)
+            decisions.append(
+                self._decision(
+                    name,
+                    result.value,
+                    result.rule_id,
+                    prediction.label,
+                    tuple(
+                        LabelScore(label=s.label, score=round(float(s.score), 6))
+                        for s in prediction.top_k
+                    ),
+                    float(prediction.probability),
+                    tier,
+                    meta,
+                    Actor(
+                        type="model",
+                        id=self.encoder.fingerprint,
+                        model_fingerprint=self.encoder.fingerprint,
+                        head_version=prediction.head_version,
+                    ),
+                    None,
+                )
+            )
+        return decisions, unmapped
+
+    def _decision(
+        self,
+        attribute: str,
+        value: str,
+        rule_id: str | None,
+        raw_label: str,
+        top_k: tuple[LabelScore, ...],
+        probability: float,
+        tier: TierDecision,
+        meta: AssetMetadata,
+        actor: Actor,
+        evidence: dict[str, Any] | None,
+    ) -> ModelDecision:
+        tx = self.taxonomy
+        found = tx.value(attribute, value, meta.brand)
+        return ModelDecision(
+            attribute=attribute,
+            value=value,
+            label=found.label if found else value,
+            values=tx.ancestors(attribute, value, meta.brand),
+            family=tx.colour_family(value) if attribute == COLOUR_ATTRIBUTE else None,
+            terms=tx.search_terms(attribute, value, meta.brand),
+            raw_label=raw_label,
+            top_k=top_k,
+            probability=probability,
+            tier=tier.tier,
+            tier_reason=tier.reason,
+            thresholds=Thresholds(high=tier.high, medium=tier.medium, cap=tier.cap),
+            rule_id=rule_id,
+            taxonomy_version=tx.version,
+            actor=actor,
+            evidence=evidence,
+        )
+
+    def _colour_decision(self, colour: ColourAnalysis, meta: AssetMetadata) -> ModelDecision:
+        top = colour.findings[0]
+        governance = self.taxonomy.attribute(COLOUR_ATTRIBUTE).governance
+        tier = decide_tier(float(top.confidence), governance, attribute=COLOUR_ATTRIBUTE)
+        top_k = (
+            LabelScore(label=top.name, score=round(float(top.delta_e), 3)),
+            *tuple(
+                LabelScore(label=alt.name, score=round(float(alt.delta_e), 3))
+                for alt in top.alternatives
+            ),
+        )
+        return self._decision(
+            COLOUR_ATTRIBUTE,
+            top.name,
+            "palette:nearest-ciede2000",
+            top.name,
+            top_k,
+            float(top.confidence),
+            tier,
+            meta,
+            Actor(type="analyser", id=colour.analyser, analyser=colour.analyser),
+            {
+                "kind": "colour",
+                "score_meaning": "top_k scores are CIEDE2000 ΔE (lower is nearer)",
+                **msgspec.to_builtins(colour),
+            },
+        )
+
+
+def build_tagger(taxonomy: Taxonomy, encoder: ClipEncoder) -> Tagger:
+    head_sets = build_brand_head_sets(taxonomy, encoder)
+    return Tagger(taxonomy, encoder, head_sets, ColourAnalyser(taxonomy.palette))

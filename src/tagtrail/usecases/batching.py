@@ -1,0 +1,78 @@
+"""Dynamic batching of uploads: requests arriving together share one forward pass.
+
+As Triton's and Ray Serve's dynamic batchers do, but with no added wait: a lone upload starts
+at once; uploads that arrive while a batch is being tagged queue up and go together in the
+next batch (up to ``max_batch``), with one bulk write for all of them. Two batches may be in
+flight at once, so the decode and colour work of one overlaps the forward pass of the other
+(the forward passes themselves run one at a time on the inference thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from tagtrail.usecases.ingest import IngestItem, IngestOutcome, ingest
+
+if TYPE_CHECKING:
+    from tagtrail.usecases.services import Services
+
+log = logging.getLogger(__name__)
+IN_FLIGHT = 2
+
+
+class UploadBatcher:
+    def __init__(self, services: Services, *, max_batch: int | None = None) -> None:
+        self.services = services
+        self.max_batch = max_batch or services.settings.batch_size
+        self._queue: asyncio.Queue[tuple[IngestItem, asyncio.Future[IngestOutcome]]] = (
+            asyncio.Queue()
+        )
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
+        self._worker: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self.batch_sizes: list[int] = []  # recent batch sizes, for tests and metrics
+
+    async def submit(self, item: IngestItem) -> IngestOutcome:
+        """Ingest one upload, batched with whatever arrives alongside it."""
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._run())
+        future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
+        await self._queue.put((item, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._slots.acquire()
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            task = asyncio.create_task(self._process(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _process(self, batch: list[tuple[IngestItem, asyncio.Future[IngestOutcome]]]) -> None:
+        try:
+            self.batch_sizes = [*self.batch_sizes[-99:], len(batch)]
+            outcomes = await ingest(self.services, [item for item, _ in batch])
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+        except BaseException as exc:  # every waiting request gets the error, never a hang
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._slots.release()
+
+    async def close(self) -> None:
+        tasks = [t for t in (self._worker, *self._running) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

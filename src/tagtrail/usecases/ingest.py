@@ -1,0 +1,254 @@
+"""Ingest: bytes + metadata → decoded, tagged, written as events and asset documents.
+
+Idempotent by content: the asset id is the sha256 of the image bytes, so the same bytes
+ingested again (in the same batch or later) add no asset and no event; of two concurrent
+uploads of the same bytes exactly one creates the asset. A bad file is reported on its own
+line and never aborts the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+
+from tagtrail.domain.metadata import AssetMetadata, parse_metadata
+from tagtrail.domain.records import ModelDecision, TagEvent, event_id, utc_now
+from tagtrail.errors import InvalidInput, TagtrailError
+from tagtrail.store import NewAsset, StoredAsset
+from tagtrail.tagging.pipeline import PreparedImages, TaggedImage, Tagger
+from tagtrail.usecases.services import Services
+from tagtrail.vision.decode import DecodedImage, DecodeLimits, decode_image
+
+Status = Literal["created", "exists", "rejected", "failed"]
+MAX_BATCH = 10_000
+
+
+class IngestItem(msgspec.Struct, kw_only=True, frozen=True):
+    name: str
+    data: bytes
+    metadata: dict[str, Any] | None = None
+
+
+class IngestOutcome(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    name: str
+    status: Status
+    asset_id: str | None = None
+    error: str | None = None
+    document: dict[str, Any] | None = None  # the stored document (no vector), when created
+
+
+def model_event(asset_id: str, n: int, decision: ModelDecision, at: str, *, seq: int) -> TagEvent:
+    """The event recording a machine decision as event ``n`` of revision ``seq``."""
+    return TagEvent(
+        **msgspec.structs.asdict(decision),
+        event_id=event_id(asset_id, seq, n),
+        asset_id=asset_id,
+        kind="model_tagged",
+        seq=seq,
+        at=at,
+        state=decision.tier or "suggested",  # type: ignore[arg-type]
+    )
+
+
+def base_document(
+    asset_id: str,
+    decoded: DecodedImage,
+    meta: AssetMetadata,
+    tagged: TaggedImage,
+    *,
+    model_fingerprint: str,
+    untrained: bool,
+    taxonomy_version: str,
+    at: str,
+) -> dict[str, Any]:
+    """The revision-0 document: metadata and vector; its tags come from the events."""
+    return {
+        "asset_id": asset_id,
+        "content_hash": decoded.sha256,
+        **{k: v for k, v in msgspec.to_builtins(meta).items() if v not in (None, {}, "")},
+        "ingested_at": at,
+        "updated_at": at,
+        "format": decoded.format,
+        "width": decoded.width,
+        "height": decoded.height,
+        "byte_size": decoded.byte_size,
+        "model_fingerprint": model_fingerprint,
+        "model_untrained": untrained,
+        "taxonomy_version": taxonomy_version,
+        "vector": tagged.vector,
+        "revision": 0,
+    }
+
+
+def _decode_all(
+    items: Sequence[IngestItem], limits: DecodeLimits
+) -> list[tuple[DecodedImage, AssetMetadata] | TagtrailError]:
+    out: list[tuple[DecodedImage, AssetMetadata] | TagtrailError] = []
+    for item in items:
+        try:
+            meta = parse_metadata(item.metadata, filename=item.name)
+            out.append((decode_image(item.data, limits=limits, name=item.name), meta))
+        except TagtrailError as exc:
+            out.append(exc)
+    return out
+
+
+async def ingest(
+    services: Services, items: Sequence[IngestItem], *, tagger: Tagger | None = None
+) -> list[IngestOutcome]:
+    """Ingest one batch; one outcome per item, in order."""
+    outcomes: list[IngestOutcome] = []
+    async for batch in ingest_stream(services, [items], tagger=tagger):
+        outcomes.extend(batch)
+    return outcomes
+
+
+async def ingest_stream(
+    services: Services,
+    batches: Iterable[Sequence[IngestItem]],
+    *,
+    tagger: Tagger | None = None,
+) -> AsyncIterator[list[IngestOutcome]]:
+    """Ingest batches as a pipeline; yields each batch's outcomes in order.
+
+    While the encoder works on batch *i* (on the inference thread), batch *i+1* is decoded
+    in another thread and batch *i-1* is written to OpenSearch, so decode and bulk-write
+    time hide behind the forward pass instead of adding to it.
+    """
+    tagger = tagger or await services.tagger()
+    source = iter(batches)
+    seen: set[str] = set()  # asset ids of earlier batches: maybe not yet written
+
+    def start_next() -> asyncio.Task[_Prepared] | None:
+        items = next(source, None)
+        if items is None:
+            return None
+        return asyncio.create_task(_prepare(services, items, tagger, seen))
+
+    preparing = start_next()
+    writing: asyncio.Task[list[IngestOutcome]] | None = None
+    try:
+        while preparing is not None:
+            prepared = await preparing
+            preparing = start_next()
+            tagged = await services.infer(tagger.tag_prepared, prepared.work, prepared.metas)
+            if writing is not None:
+                yield await writing
+            writing = asyncio.create_task(_write(services, prepared, tagged, tagger))
+        if writing is not None:
+            yield await writing
+            writing = None
+    finally:
+        for task in (preparing, writing):
+            if task is not None:
+                task.cancel()
+
+
+@dataclass
+class _Prepared:
+    items: Sequence[IngestItem]
+    outcomes: list[IngestOutcome | None]
+    order: list[tuple[str, int]]  # (asset_id, item index) of assets to tag, in batch order
+    decoded: list[DecodedImage]
+    metas: list[AssetMetadata]
+    resume: dict[str, StoredAsset]  # revision-0 documents a crashed ingest left untagged
+    work: PreparedImages  # pixel tensors + colour analysis of the assets to tag
+
+
+async def _prepare(
+    services: Services, items: Sequence[IngestItem], tagger: Tagger, seen: set[str]
+) -> _Prepared:
+    """Decode, validate, drop what is already stored (by content hash), then do the CPU
+    work around the encoder (pixels, colour) — off the event loop."""
+    if len(items) > MAX_BATCH:
+        raise InvalidInput(f"at most {MAX_BATCH} images per ingest batch")
+    decoded = await asyncio.to_thread(_decode_all, items, DecodeLimits())
+    outcomes: list[IngestOutcome | None] = [None] * len(items)
+    fresh: dict[str, int] = {}  # asset_id -> index of its first occurrence in this batch
+    for i, result in enumerate(decoded):
+        if isinstance(result, TagtrailError):
+            name = items[i].name
+            message = result.message if name in result.message else f"{name}: {result.message}"
+            outcomes[i] = IngestOutcome(name=name, status="rejected", error=message)
+            continue
+        asset_id = result[0].sha256
+        if asset_id in fresh or asset_id in seen:
+            outcomes[i] = IngestOutcome(name=items[i].name, status="exists", asset_id=asset_id)
+        else:
+            fresh[asset_id] = i
+    resume: dict[str, StoredAsset] = {}
+    for asset_id, stored in (await services.store.assets.lookup(list(fresh))).items():
+        if stored.revision == 0:
+            resume[asset_id] = stored  # created, never tagged: finish it now
+            continue
+        i = fresh.pop(asset_id)
+        outcomes[i] = IngestOutcome(name=items[i].name, status="exists", asset_id=asset_id)
+    order = list(fresh.items())
+    seen.update(fresh)
+    pairs: list[tuple[DecodedImage, AssetMetadata]] = [
+        p for _, i in order if not isinstance(p := decoded[i], TagtrailError)
+    ]
+    work = await asyncio.to_thread(tagger.prepare, [d.image for d, _ in pairs])
+    return _Prepared(
+        items=items,
+        outcomes=outcomes,
+        order=order,
+        decoded=[d for d, _ in pairs],
+        metas=[m for _, m in pairs],
+        resume=resume,
+        work=work,
+    )
+
+
+async def _write(
+    services: Services, prepared: _Prepared, tagged: list[TaggedImage], tagger: Tagger
+) -> list[IngestOutcome]:
+    items, order, outcomes = prepared.items, prepared.order, prepared.outcomes
+    at = utc_now()
+    version = tagger.taxonomy.version
+    new_assets = []
+    for (asset_id, _), image, meta, result in zip(
+        order, prepared.decoded, prepared.metas, tagged, strict=True
+    ):
+        events = tuple(
+            model_event(asset_id, n, d, at, seq=1) for n, d in enumerate(result.decisions)
+        )
+        document = base_document(
+            asset_id,
+            image,
+            meta,
+            result,
+            model_fingerprint=tagger.model_fingerprint,
+            untrained=tagger.encoder.untrained,
+            taxonomy_version=version,
+            at=at,
+        )
+        new_assets.append(
+            NewAsset(
+                asset_id=asset_id,
+                document=document,
+                events=events,
+                resume=prepared.resume.get(asset_id),
+            )
+        )
+    writes = await services.store.assets.create_many(new_assets)
+    for (asset_id, i), write in zip(order, writes, strict=True):
+        name = items[i].name
+        if write.status == "created":
+            outcomes[i] = IngestOutcome(
+                name=name, status="created", asset_id=asset_id, document=write.document
+            )
+        elif write.status == "exists":
+            outcomes[i] = IngestOutcome(name=name, status="exists", asset_id=asset_id)
+        else:
+            outcomes[i] = IngestOutcome(
+                name=name,
+                status="failed",
+                asset_id=asset_id,
+                error=f"{name}: store write failed: {write.error}",
+            )
+    return [o for o in outcomes if o is not None]

@@ -1,0 +1,127 @@
+"""Re-tag stored assets from their stored vectors (a newer model head or taxonomy).
+
+No pixels are needed: heads, mapping and tiers run on the vector in the asset document.
+Each changed attribute becomes a new ``model_tagged`` event at the asset's next revision,
+so the history shows what changed and why — and human decisions still win the fold.
+Resumable: an asset whose tags already carry the current head and taxonomy versions is
+skipped, so an interrupted run simply continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from tagtrail.domain.metadata import AssetMetadata
+from tagtrail.domain.records import HUMAN_STATES, ModelDecision, TagEvent, utc_now
+from tagtrail.errors import Conflict
+from tagtrail.store import StoredAsset
+from tagtrail.tagging.pipeline import Tagger
+from tagtrail.usecases.ingest import model_event
+from tagtrail.usecases.services import Services
+
+_FIELDS = (
+    "asset_id",
+    "vector",
+    "brand",
+    "season",
+    "collection",
+    "tags",
+    "revision",
+    "model_fingerprint",
+)
+
+
+class RetagReport(msgspec.Struct, kw_only=True):
+    checked: int = 0
+    retagged: int = 0
+    events: int = 0
+    up_to_date: int = 0
+    conflicts: int = 0
+    other_encoder: int = 0  # vectors from another encoder: those assets need a re-ingest
+
+
+def _changed(
+    decision: ModelDecision, current: dict[str, Any] | None, taxonomy_version: str
+) -> bool:
+    if current is None:
+        return True
+    if current.get("state") in HUMAN_STATES:
+        # Compare with the model's last proposal on it, not with the human's decision.
+        seen = (
+            current.get("proposed_value") or current.get("value"),
+            current.get("proposed_head_version") or current.get("head_version"),
+            current.get("proposed_taxonomy_version") or current.get("taxonomy_version"),
+        )
+        return seen != (decision.value, decision.actor.head_version, taxonomy_version)
+    return (
+        current.get("value"),
+        current.get("tier"),
+        current.get("head_version"),
+        current.get("taxonomy_version"),
+    ) != (decision.value, decision.tier, decision.actor.head_version, taxonomy_version)
+
+
+def plan_decisions(tagger: Tagger, docs: list[dict[str, Any]]) -> list[list[ModelDecision]]:
+    """The changed decisions for each document (empty when it is already up to date)."""
+    vectors = np.array([d["vector"] for d in docs], dtype=np.float32)
+    metas = [
+        AssetMetadata(brand=d.get("brand"), season=d.get("season"), collection=d.get("collection"))
+        for d in docs
+    ]
+    tagged = tagger.tag_vectors(vectors, metas, [None] * len(docs))
+    version = tagger.taxonomy.version
+    plans: list[list[ModelDecision]] = []
+    for doc, result in zip(docs, tagged, strict=True):
+        current = {t["attribute"]: t for t in doc.get("tags", [])}
+        plans.append(
+            [d for d in result.decisions if _changed(d, current.get(d.attribute), version)]
+        )
+    return plans
+
+
+def events_for(stored: StoredAsset, decisions: list[ModelDecision]) -> list[TagEvent]:
+    """The events of the asset's next revision for these decisions."""
+    at = utc_now()
+    seq = stored.revision + 1
+    return [model_event(stored.asset_id, n, d, at, seq=seq) for n, d in enumerate(decisions)]
+
+
+async def retag_all(
+    services: Services, *, page: int = 256, tagger: Tagger | None = None
+) -> RetagReport:
+    tagger = tagger or await services.tagger()
+    assets = services.store.assets
+    report = RetagReport()
+    async for docs in assets.scan(_FIELDS, page=page):
+        # Heads only make sense on vectors of the encoder they were built for.
+        usable = [
+            d
+            for d in docs
+            if d.get("vector") and d.get("model_fingerprint") == tagger.model_fingerprint
+        ]
+        report.other_encoder += len(docs) - len(usable)
+        report.checked += len(docs) - len(usable)
+        if not usable:
+            continue
+        plans = await services.infer(plan_decisions, tagger, usable)
+        for doc, decisions in zip(usable, plans, strict=True):
+            report.checked += 1
+            if not decisions:
+                report.up_to_date += 1
+                continue
+            try:
+                _, written = await assets.apply(
+                    doc["asset_id"],
+                    int(doc.get("revision", 0)),
+                    lambda stored, ds=decisions: events_for(stored, ds),  # type: ignore[misc]
+                )
+            except Conflict:
+                report.conflicts += 1  # changed meanwhile; the next run picks it up
+                continue
+            report.retagged += 1
+            report.events += len(written)
+    await services.store.refresh()
+    return report

@@ -1,0 +1,77 @@
+"""Reviewer decisions: confirm, reject or correct one attribute, on one asset or many.
+
+Every decision is optimistic: the caller names the revision it decided on; a stale one is a
+Conflict with the current revision, and nothing is written. The answer carries the asset at
+its new revision (read-your-own-write without waiting for a search refresh).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from tagtrail.domain.decisions import Decision, build_decision
+from tagtrail.domain.records import TagEvent
+from tagtrail.errors import InvalidInput, NotFound, TagtrailError
+from tagtrail.store import StoredAsset
+from tagtrail.usecases.services import Services
+
+BULK_CONCURRENCY = 8
+
+
+class Decided(msgspec.Struct, kw_only=True, frozen=True):
+    asset: dict[str, Any]  # the document at its new revision, without the vector
+    event: TagEvent
+
+
+async def decide(
+    services: Services, asset_id: str, expected_revision: int, decision: Decision, actor: str
+) -> Decided:
+    if not asset_id or not asset_id.strip():
+        raise NotFound("assetId is empty")
+    taxonomy = await services.taxonomy()
+
+    def build(stored: StoredAsset) -> list[TagEvent]:
+        return [
+            build_decision(
+                decision,
+                asset_id=asset_id,
+                source=stored.source,
+                revision=stored.revision,
+                actor_id=actor,
+                taxonomy=taxonomy,
+            )
+        ]
+
+    source, events = await services.store.assets.apply(asset_id, expected_revision, build)
+    return Decided(asset=source, event=events[0])
+
+
+async def decide_many(
+    services: Services,
+    items: Sequence[tuple[str, int]],
+    decision: Decision,
+    actor: str,
+) -> list[Decided | TagtrailError]:
+    """The same decision on many assets; one result (or expected error) per item, in order."""
+    limit = services.settings.max_bulk_assets
+    if not 1 <= len(items) <= limit:
+        raise InvalidInput(
+            f"items must hold 1..{limit} assets (TAGTRAIL_MAX_BULK_ASSETS)", field="items"
+        )
+    ids = [i for i, _ in items]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("an asset appears twice in items", field="items")
+    gate = asyncio.Semaphore(BULK_CONCURRENCY)
+
+    async def one(asset_id: str, revision: int) -> Decided | TagtrailError:
+        async with gate:
+            try:
+                return await decide(services, asset_id, revision, decision, actor)
+            except TagtrailError as exc:
+                return exc
+
+    return list(await asyncio.gather(*(one(a, r) for a, r in items)))

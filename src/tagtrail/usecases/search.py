@@ -1,0 +1,134 @@
+"""Faceted search, filtered k-NN, the review queue: typed requests in, raw hits out.
+
+The API builds the typed filters (:mod:`tagtrail.domain.filters`) and shapes the answer;
+this module picks the request body, adds the CLIP text vector when text is given, and asks
+the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from tagtrail.domain.filters import AssetFilter, FacetResult, FacetSpec
+from tagtrail.errors import InvalidInput, ModelUnavailable
+from tagtrail.store import queries as q
+from tagtrail.usecases.services import Services
+
+log = logging.getLogger(__name__)
+MAX_TEXT_CHARS = 500
+MAX_TEXT_NEIGHBOURS = 1000
+#: Lucene explores max(k, ef_search) candidates; 100 keeps recall@10 high on filtered sets.
+EF_SEARCH = 100
+
+
+class SearchRequest(msgspec.Struct, kw_only=True, frozen=True):
+    filter: AssetFilter
+    facets: tuple[FacetSpec, ...] = ()
+    text: str | None = None
+    text_neighbours: int = 100
+    include_suggested: bool = False
+    size: int = 20
+    sort: str = "newest"
+    search_after: list[Any] | None = None
+
+
+class SearchPage(msgspec.Struct, kw_only=True, frozen=True):
+    hits: list[dict[str, Any]]  # OpenSearch hits: _source (no vector), _score, sort
+    has_next: bool
+    total: int
+    facets: list[FacetResult]
+    text_mode: str  # none, lexical or hybrid
+
+
+def check_text(text: str | None, field: str = "text") -> str | None:
+    """Stripped text (None when empty); InvalidInput when longer than the cap."""
+    text = (text or "").strip() or None
+    if text and len(text) > MAX_TEXT_CHARS:
+        raise InvalidInput(f"{field} is longer than {MAX_TEXT_CHARS} characters", field=field)
+    return text
+
+
+async def text_vector(services: Services, text: str) -> list[float] | None:
+    """The CLIP embedding of ``text``; None (lexical only) when the model is unavailable."""
+    try:
+        encoder = await services.encoder()
+        vectors = await services.infer(encoder.encode_text, [text])
+    except (ModelUnavailable, ImportError) as exc:
+        log.warning("text search without CLIP: %s", exc)
+        return None
+    return [float(x) for x in vectors[0]]
+
+
+async def search_assets(services: Services, request: SearchRequest) -> SearchPage:
+    if not 0 <= request.text_neighbours <= MAX_TEXT_NEIGHBOURS:
+        raise InvalidInput(
+            f"textNeighbours must be 0..{MAX_TEXT_NEIGHBOURS}", field="textNeighbours"
+        )
+    text = check_text(request.text)
+    vector = await text_vector(services, text) if text and request.text_neighbours else None
+    mode = "none" if not text else "hybrid" if vector else "lexical"
+    body = q.search_body(
+        request.filter,
+        root="candidates" if request.include_suggested else "applied",
+        text=text,
+        text_vector=vector,
+        text_k=request.text_neighbours,
+        facets=list(request.facets),
+        size=request.size + 1,
+        sort=request.sort,
+        search_after=request.search_after,
+    )
+    result = await services.store.search.search(body)
+    hits = result["hits"]["hits"]
+    return SearchPage(
+        hits=hits[: request.size],
+        has_next=len(hits) > request.size,
+        total=result["hits"]["total"]["value"],
+        facets=q.parse_facets(result.get("aggregations", {}), list(request.facets)),
+        text_mode=mode,
+    )
+
+
+async def nearest(
+    services: Services,
+    vector: Sequence[float],
+    k: int,
+    f: AssetFilter,
+    *,
+    include_suggested: bool = False,
+    min_score: float | None = None,
+) -> list[dict[str, Any]]:
+    """Filtered k-NN hits (the filter runs inside the k-NN query, so k come back)."""
+    body = q.knn_body(
+        list(vector),
+        k,
+        f,
+        root="candidates" if include_suggested else "applied",
+        min_score=min_score,
+        ef_search=EF_SEARCH,
+    )
+    hits: list[dict[str, Any]] = (await services.store.search.search(body))["hits"]["hits"]
+    return hits
+
+
+async def review_queue(
+    services: Services,
+    f: AssetFilter,
+    attributes: Sequence[str],
+    *,
+    order: q.ReviewOrder,
+    size: int,
+    search_after: list[Any] | None,
+) -> tuple[list[dict[str, Any]], bool, int]:
+    """Assets awaiting review: (hits, has_next, total)."""
+    taxonomy = await services.taxonomy()
+    for name in attributes:
+        taxonomy.attribute(name)  # unknown attribute → InvalidInput
+    body = q.review_body(f, attributes, order=order, size=size + 1, search_after=search_after)
+    result = await services.store.search.search(body)
+    hits = result["hits"]["hits"]
+    return hits[:size], len(hits) > size, int(result["hits"]["total"]["value"])

@@ -1,0 +1,121 @@
+"""Long-lived services shared by the HTTP app, the CLI and tests.
+
+Heavy things (taxonomy parsing, the CLIP model, text embeddings for the heads) are built
+lazily, once, off the event loop, behind a lock so concurrent first requests share one load.
+Every torch call runs on one dedicated inference thread, so forward passes never compete
+with each other for the two cores or block the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from tagtrail.config import Settings
+from tagtrail.errors import TagtrailError
+from tagtrail.store import Store
+
+if TYPE_CHECKING:
+    from tagtrail.domain.taxonomy import Taxonomy
+    from tagtrail.tagging.pipeline import Tagger
+    from tagtrail.usecases.batching import UploadBatcher
+    from tagtrail.vision.encode import ClipEncoder
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+class Services:
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store or Store(settings)
+        self._cache: dict[str, Any] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tt-inference")
+        self._batcher: UploadBatcher | None = None
+        # What /readyz says about the tagging pipeline: not_loaded, loading, ready or
+        # "unavailable: <why>". Search and review work without it; ingest does not.
+        self.pipeline_state = "not_loaded"
+
+    async def infer(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` (torch work) on the one inference thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._inference, lambda: fn(*args, **kwargs))
+
+    async def warm_up(self) -> None:
+        """Build the tagging pipeline now (server start-up), recording how that went."""
+        self.pipeline_state = "loading"
+        try:
+            await self.tagger()
+        except TagtrailError as exc:
+            self.pipeline_state = f"unavailable: {exc.message}"
+            log.error(
+                "vision model unavailable (ingest and text/image search will fail): %s", exc.message
+            )
+        except Exception as exc:
+            self.pipeline_state = f"unavailable: {type(exc).__name__}"
+            log.exception("warming up the tagging pipeline failed")
+        else:
+            self.pipeline_state = "ready"
+
+    async def _once(self, key: str, build: Callable[[], Awaitable[T]]) -> T:
+        if key in self._cache:
+            return self._cache[key]  # type: ignore[no-any-return]
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._cache:
+                self._cache[key] = await build()
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    async def taxonomy(self) -> Taxonomy:
+        from tagtrail.tagging.taxonomy_files import load_taxonomy
+
+        async def build() -> Taxonomy:
+            return await asyncio.to_thread(load_taxonomy, Path(self.settings.taxonomy_dir))
+
+        return await self._once("taxonomy", build)
+
+    async def encoder(self) -> ClipEncoder:
+        from tagtrail.vision.encode import load_encoder
+
+        async def build() -> ClipEncoder:
+            s = self.settings
+            log.info("loading vision model %s", s.model)
+            return await self.infer(
+                load_encoder,
+                s.model,
+                device=s.model_device,
+                dtype=s.model_dtype,
+                batch_size=s.batch_size,
+            )
+
+        return await self._once("encoder", build)
+
+    async def tagger(self) -> Tagger:
+        from tagtrail.tagging.pipeline import build_tagger
+
+        async def build() -> Tagger:
+            taxonomy = await self.taxonomy()
+            encoder = await self.encoder()
+            return await self.infer(build_tagger, taxonomy, encoder)
+
+        return await self._once("tagger", build)
+
+    def uploads(self) -> UploadBatcher:
+        """The batcher that gathers concurrent uploads into shared forward passes."""
+        from tagtrail.usecases.batching import UploadBatcher
+
+        if self._batcher is None:
+            self._batcher = UploadBatcher(self)
+        return self._batcher
+
+    async def close(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.close()
+        self._inference.shutdown(wait=False, cancel_futures=True)
+        await self.store.close()

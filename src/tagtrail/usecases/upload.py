@@ -1,0 +1,63 @@
+"""One uploaded photo (``POST /assets``): validated, batched with concurrent uploads, stored.
+
+A second upload of the same bytes is answered with the stored asset (``exists``); when the
+first upload of those bytes is still being tagged, the answer waits briefly for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+
+from tagtrail.errors import InvalidInput, StoreUnavailable
+from tagtrail.usecases.ingest import IngestItem
+from tagtrail.usecases.services import Services
+
+EXISTS_WAIT_S = 5.0
+
+
+class Uploaded(msgspec.Struct, kw_only=True, frozen=True):
+    status: str  # created or exists
+    asset: dict[str, Any]  # the stored document, without its vector
+
+
+def parse_metadata_json(raw: str | None) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        metadata = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"metadata is not valid JSON: {exc}", field="metadata") from exc
+    if not isinstance(metadata, dict):
+        raise InvalidInput("metadata must be a JSON object", field="metadata")
+    return metadata
+
+
+async def upload(
+    services: Services, data: bytes, name: str, metadata: dict[str, Any] | None
+) -> Uploaded:
+    if not data:
+        raise InvalidInput(f"{name}: the image is empty", field="image")
+    outcome = await services.uploads().submit(IngestItem(name=name, data=data, metadata=metadata))
+    if outcome.status == "rejected":
+        raise InvalidInput(outcome.error or f"{name}: rejected", field="image")
+    if outcome.status == "failed" or outcome.asset_id is None:
+        raise StoreUnavailable(outcome.error or f"{name}: could not be stored")
+    if outcome.status == "created" and outcome.document is not None:
+        return Uploaded(status="created", asset=outcome.document)
+    return Uploaded(status="exists", asset=await _tagged(services, outcome.asset_id))
+
+
+async def _tagged(services: Services, asset_id: str) -> dict[str, Any]:
+    """The stored asset; waits (briefly) while a concurrent upload is still tagging it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + EXISTS_WAIT_S
+    delay = 0.01
+    while True:
+        stored = await services.store.assets.get(asset_id)
+        if stored.revision > 0 or loop.time() >= deadline:
+            return stored.public_source()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.2)

@@ -1,0 +1,1 @@
+"""Pixels in, numbers out: safe decoding, the CLIP encoder and measured colour."""

@@ -1,0 +1,178 @@
+"""The write path end to end, against the real node: ingest, idempotence, hostile files,
+complete event history and projections that rebuild identically.
+
+The encoder is ``random-init:tiny``: a small, randomly initialised CLIP built from a config
+with the real transformers code (no weights are downloaded; its tags say UNTRAINED).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pytest
+from opensearchpy import AsyncOpenSearch
+from PIL import Image
+
+from tagtrail.config import Settings
+from tagtrail.demo.catalogue import generate_catalogue
+from tagtrail.domain.records import TagEvent
+from tagtrail.store import Store
+from tagtrail.tagging.taxonomy_files import load_palette
+from tagtrail.usecases.ingest import IngestItem, ingest
+from tagtrail.usecases.services import Services
+
+pytestmark = pytest.mark.opensearch
+
+
+@pytest.fixture(scope="session")
+def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("catalogue")
+    palette = load_palette(Path(Settings().taxonomy_dir) / "colours.yaml")
+    generate_catalogue(10, out, palette=palette, seed=3)
+    return out
+
+
+@pytest.fixture
+async def services(settings: Settings, indexed: AsyncOpenSearch) -> AsyncIterator[Services]:
+    return Services(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
+
+
+def _items(folder: Path) -> list[IngestItem]:
+    import csv
+
+    with (folder / "manifest.csv").open() as fh:
+        rows = {r["filename"]: r for r in csv.DictReader(fh)}
+    return [
+        IngestItem(
+            name=name,
+            data=(folder / name).read_bytes(),
+            metadata={
+                k: rows[name][k]
+                for k in ("sku", "brand", "collection", "photographer", "shoot_date")
+            },
+        )
+        for name in sorted(rows)
+    ]
+
+
+def _hostile(good: bytes) -> list[IngestItem]:
+    bomb = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(bomb, format="PNG")
+    gif = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(gif, format="GIF")
+    return [
+        IngestItem(name="notes.txt", data=b"just some text"),
+        IngestItem(name="cut.jpg", data=good[: len(good) // 3]),
+        IngestItem(name="bomb.png", data=bomb.getvalue()),
+        IngestItem(name="anim.gif", data=gif.getvalue()),
+        IngestItem(name="empty.jpg", data=b""),
+        IngestItem(name="baddate.jpg", data=good, metadata={"shoot_date": "yesterday"}),
+    ]
+
+
+async def _count(client: AsyncOpenSearch, index: str) -> int:
+    await client.indices.refresh(index=index)
+    return int((await client.count(index=index))["count"])
+
+
+async def test_ingest_tags_everything_and_reingest_adds_nothing(
+    services: Services, catalogue: Path, settings: Settings
+) -> None:
+    items = _items(catalogue)
+    hostile = _hostile(items[0].data)
+    outcomes = await ingest(services, [*items[:5], *hostile, *items[5:]])
+    by_name = {o.name: o for o in outcomes}
+    assert len(outcomes) == len(items) + len(hostile)
+    assert all(by_name[i.name].status == "created" for i in items)
+    for item in hostile:
+        outcome = by_name[item.name]
+        assert outcome.status == "rejected", outcome
+        assert outcome.error
+        assert item.name in outcome.error
+    assert "pixel" in (by_name["bomb.png"].error or "")
+    assert "shoot_date" in (by_name["baddate.jpg"].error or "")
+
+    store = Store(settings, client=services.store.client)
+    taxonomy = await services.taxonomy()
+    expected_attributes = set(taxonomy.attribute_names)
+    assets_index, events_index = store.assets.index, store.events.index
+    n_assets = await _count(services.store.client, assets_index)
+    n_events = await _count(services.store.client, events_index)
+    assert n_assets == len(items)
+    for outcome in outcomes:
+        if outcome.status != "created":
+            continue
+        assert outcome.asset_id is not None
+        stored = await store.assets.get(outcome.asset_id)
+        doc = stored.source
+        vector = np.array(doc["vector"])
+        assert vector.shape == (512,)
+        assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-3
+        assert "UNTRAINED" in doc["model_fingerprint"]
+        assert doc["revision"] == 1
+        tags = {t["attribute"]: t for t in doc["tags"]}
+        assert set(tags) <= expected_attributes
+        assert "colour" in tags
+        assert "category" in tags
+        events = await store.events.for_asset(outcome.asset_id)
+        assert {e.event_id for e in events} == {t["event_id"] for t in tags.values()}
+        for event in events:
+            assert event.tier in ("auto_applied", "flagged", "suggested")
+            assert event.thresholds is not None
+            assert event.taxonomy_version == taxonomy.version
+            assert event.tier_reason
+            assert event.top_k
+            assert event.rule_id
+            if event.attribute == "colour":
+                assert event.actor.type == "analyser"
+                assert event.evidence
+            else:
+                assert event.actor.model_fingerprint
+                assert event.actor.head_version
+                assert "UNTRAINED" in event.actor.model_fingerprint
+        for tag in tags.values():
+            assert tag["applied"] == (tag["tier"] in ("auto_applied", "flagged"))
+            if tag["applied"]:
+                assert tag["value"] in doc["applied"][tag["attribute"]]
+
+    again = await ingest(services, items)
+    assert {o.status for o in again} == {"exists"}
+    assert await _count(services.store.client, assets_index) == n_assets
+    assert await _count(services.store.client, events_index) == n_events
+
+
+async def test_projection_rebuilds_identically(
+    services: Services, catalogue: Path, settings: Settings
+) -> None:
+    outcomes = await ingest(services, _items(catalogue)[:3])
+    store = Store(settings, client=services.store.client)
+    for outcome in outcomes:
+        assert outcome.asset_id
+        before = (await store.assets.get(outcome.asset_id)).source
+        assert await store.assets.reproject(outcome.asset_id) is False  # already equal to the fold
+        damaged = dict(before, tags=[], applied={}, tag_text="", pending_count=0)
+        await services.store.client.index(
+            index=store.assets.index, id=outcome.asset_id, body=damaged, refresh=True
+        )
+        assert await store.assets.reproject(outcome.asset_id) is True
+        after = (await store.assets.get(outcome.asset_id)).source
+        assert after == before
+
+
+async def test_events_are_append_only(
+    services: Services, catalogue: Path, settings: Settings
+) -> None:
+    [outcome] = await ingest(services, _items(catalogue)[:1])
+    assert outcome.asset_id
+    store = Store(settings, client=services.store.client)
+    events = await store.events.for_asset(outcome.asset_id)
+    tampered = msgspec.structs.replace(events[1], value="something_else")
+    # Creating an event id that exists is refused (put-if-absent), the stored one stays.
+    await store.events.append_revision([events[0], tampered])
+    stored = await store.events.for_asset(outcome.asset_id)
+    assert [msgspec.to_builtins(e) for e in stored] == [msgspec.to_builtins(e) for e in events]
+    assert isinstance(stored[0], TagEvent)

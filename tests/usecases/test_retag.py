@@ -1,0 +1,92 @@
+"""Re-tagging from stored vectors with new heads (an edited taxonomy): human decisions win,
+the model's new opinion stays visible, and a second run changes nothing (resumable).
+
+The encoder is ``random-init:tiny``, a small CLIP randomly initialised from a config.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from opensearchpy import AsyncOpenSearch
+
+from tagtrail.config import Settings
+from tagtrail.demo.catalogue import generate_catalogue
+from tagtrail.domain.records import Actor, TagEvent, event_id, utc_now
+from tagtrail.store import Store
+from tagtrail.usecases.ingest import IngestItem, ingest
+from tagtrail.usecases.retag import retag_all
+from tagtrail.usecases.services import Services
+
+pytestmark = pytest.mark.opensearch
+
+
+async def test_retag_keeps_human_decisions(
+    settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
+) -> None:
+    old = Services(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
+    taxonomy = await old.taxonomy()
+    generate_catalogue(4, tmp_path, palette=taxonomy.palette, seed=9)
+    files = sorted(p for p in tmp_path.iterdir() if p.name != "manifest.csv")
+    outcomes = await ingest(old, [IngestItem(name=p.name, data=p.read_bytes()) for p in files])
+    store = Store(settings, client=indexed)
+    asset_id = outcomes[0].asset_id
+    assert asset_id
+    before = (await store.assets.get(asset_id)).source
+    category = next(t for t in before["tags"] if t["attribute"] == "category")
+    human_value = "peacoat" if category["value"] != "peacoat" else "trench_coat"
+    correction = TagEvent(
+        event_id=event_id(asset_id, 2, 0),
+        asset_id=asset_id,
+        attribute="category",
+        kind="corrected",
+        seq=2,
+        at=utc_now(),
+        actor=Actor(type="human", id="rita"),
+        state="corrected",
+        value=human_value,
+        previous_value=category["value"],
+        values=taxonomy.ancestors("category", human_value),
+        terms=taxonomy.search_terms("category", human_value),
+        taxonomy_version=taxonomy.version,
+    )
+    await store.assets.apply(asset_id, 1, lambda _: [correction])
+
+    # New prompts → new zero-shot heads and a new taxonomy version; same encoder.
+    edited = tmp_path / "taxonomy"
+    shutil.copytree(settings.taxonomy_dir, edited)
+    text = (edited / "taxonomy.yaml").read_text()
+    (edited / "taxonomy.yaml").write_text(
+        text.replace('"a product photo of a {label}"', '"a studio packshot of a {label}"')
+    )
+    newer_settings = settings.with_changes(taxonomy_dir=str(edited))
+    newer = Services(newer_settings, store=Store(newer_settings, client=indexed))  # type: ignore[arg-type]
+    other_settings = settings.with_changes(model="random-init:tiny@1")
+    other = Services(other_settings, store=Store(other_settings, client=indexed))  # type: ignore[arg-type]
+    skipped = await retag_all(other)
+    assert skipped.other_encoder == 4
+    assert skipped.retagged == 0
+    first = await retag_all(newer)
+    assert first.checked == 4
+    assert first.retagged >= 1
+    assert first.conflicts == 0
+    after = (await store.assets.get(asset_id)).source
+    tags = {t["attribute"]: t for t in after["tags"]}
+    assert tags["category"]["value"] == human_value
+    assert tags["category"]["state"] == "corrected"
+    assert tags["category"]["source"] == "model_then_human"
+    assert tags["category"]["proposed_head_version"] != category["head_version"]
+    assert human_value in after["applied"]["category"]
+    changed = [t for t in tags.values() if t["attribute"] not in ("category", "colour")]
+    assert any(t["head_version"] != category["head_version"] for t in changed)
+    assert after["revision"] == 3
+    history = await store.events.for_asset(asset_id)
+    assert [e.seq for e in history if e.kind == "model_tagged" and e.seq == 3]
+
+    second = await retag_all(newer)
+    assert second.retagged == 0
+    assert second.up_to_date == 4
+    assert (await store.assets.get(asset_id)).source == after
+    assert await store.assets.reproject(asset_id) is False  # still exactly the fold of its events
