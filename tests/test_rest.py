@@ -41,16 +41,19 @@ async def test_upload_creates_then_recognises_the_same_bytes(
         asset = first.json()["asset"]
         assert asset["sku"] == "tt-1" or asset["sku"] == "TT-1"
         assert asset["season"] == "FW"
-        assert asset["season_year"] == 2026
+        assert asset["seasonYear"] == 2026
         assert asset["fields"] == {"lining": "quilted"}
         assert "vector" not in asset
         tags = {t["attribute"]: t for t in asset["tags"]}
         assert tags["colour"]["value"] == "navy"
         assert all(t["tier"] in ("auto_applied", "flagged", "suggested") for t in tags.values())
+        assert all(t["eventId"] and t["decidedBy"] for t in tags.values())
         again = await http.post("/assets", files={"image": ("copy.jpg", data, "image/jpeg")})
         assert again.status_code == 200
         assert again.json()["status"] == "exists"
-        assert again.json()["asset"]["asset_id"] == asset["asset_id"]
+        assert again.json()["asset"]["id"] == asset["id"]
+        assert again.json()["asset"]["tags"] == asset["tags"]
+    await indexed.indices.refresh(index=settings.index_name("assets"))  # type: ignore[attr-defined]
     count = await indexed.count(index=settings.index_name("assets"))  # type: ignore[attr-defined]
     assert count["count"] == 1
 
@@ -78,6 +81,7 @@ async def test_bad_uploads_are_refused_clearly(
         response = await http.post("/assets", files={"image": (name, body, ctype)}, data=data)
     assert response.status_code == 400, response.text
     assert needle in response.json()["message"].lower()
+    await indexed.indices.refresh(index=settings.index_name("assets"))  # type: ignore[attr-defined]
     count = await indexed.count(index=settings.index_name("assets"))  # type: ignore[attr-defined]
     assert count["count"] == 0
 
@@ -97,7 +101,8 @@ async def test_upload_needs_a_reviewer_key(
             "/assets", files=files, headers={"Authorization": f"Bearer {viewer.key}"}
         )
         assert low.status_code == 403
-        count = await indexed.count(index=settings.index_name("assets"))  # type: ignore[attr-defined]
+        await indexed.indices.refresh(index=settings.index_name("assets"))  # type: ignore[attr-defined]
+    count = await indexed.count(index=settings.index_name("assets"))  # type: ignore[attr-defined]
         assert count["count"] == 0
         ok = await http.post(
             "/assets", files=files, headers={"Authorization": f"Bearer {reviewer.key}"}

@@ -62,6 +62,10 @@ class Api:
     async def create(self, assets: Sequence[A]) -> dict[str, dict[str, Any]]:
         return await create_assets(self.client, self.settings, self.taxonomy, assets)
 
+    async def refresh(self) -> None:
+        """Search is near-real-time (1 s refresh): make the writes searchable now."""
+        await self.client.indices.refresh(index=self.settings.index_name("assets"))
+
     async def events(self, asset_id: str) -> list[dict[str, Any]]:
         index = self.settings.index_name("tag_events")
         await self.client.indices.refresh(index=index)

@@ -55,6 +55,7 @@ async def test_explain_navy(api: Api) -> None:
         assert (await api.data(query, {"input": inp}))[
             "correctTag" if query is CORRECT else "confirmTag"
         ]["__typename"] == "TagDecision"
+    await api.refresh()
     inp = {
         "assetId": "x",
         "attribute": "colour",

@@ -134,6 +134,7 @@ async def test_confirm_appends_event_and_bumps_revision(api: Api) -> None:
     source = await api.source("r1")
     assert source["revision"] == 2
     assert "category" not in source["pending"]
+    await api.refresh()
     assert await _queue(api, order="OLDEST_FIRST") == ["r4", "r2", "r3"]
 
 
@@ -200,6 +201,7 @@ async def test_bulk_answers_per_item(api: Api) -> None:
     assert by_id["r2"] == {"__typename": "Conflict", "currentRevision": 1}
     assert by_id["r1"] == {"__typename": "TagDecision", "revision": 2}
     assert (await api.source("r2"))["revision"] == 1
+    await api.refresh()
     assert await _queue(api, order="OLDEST_FIRST") == ["r2", "r3"]
 
 

@@ -6,15 +6,34 @@ The tag DTO *is* the domain's :class:`~tagtrail.domain.records.Tag` with camelCa
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
 from tagtrail.domain.records import Tag
 
 
-class TagOut(Tag, kw_only=True, frozen=True, omit_defaults=False, rename="camel"):
-    """The effective tag of one attribute (GraphQL ``Tag``)."""
+def camel_case_copy(struct: type[msgspec.Struct], name: str) -> type[msgspec.Struct]:
+    """``struct``'s fields, types and defaults under camelCase names (msgspec's ``rename``
+    does not reach inherited fields, so the copy is made field by field, mechanically)."""
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for f in msgspec.structs.fields(struct):
+        if f.required:
+            fields.append((f.name, f.type))
+        elif f.default_factory is not msgspec.NODEFAULT:
+            fields.append((f.name, f.type, msgspec.field(default_factory=f.default_factory)))
+        else:
+            fields.append((f.name, f.type, f.default))
+    return msgspec.defstruct(
+        name, fields, kw_only=True, frozen=True, rename="camel", module=__name__
+    )
+
+
+if TYPE_CHECKING:
+    TagOut = Tag
+else:
+    #: The effective tag of one attribute (GraphQL ``Tag``): the domain record, camelCased.
+    TagOut = camel_case_copy(Tag, "TagOut")
 
 
 class AssetOut(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
