@@ -102,7 +102,7 @@ async def test_upload_needs_a_reviewer_key(
         )
         assert low.status_code == 403
         await indexed.indices.refresh(index=settings.index_name("assets"))  # type: ignore[attr-defined]
-    count = await indexed.count(index=settings.index_name("assets"))  # type: ignore[attr-defined]
+        count = await indexed.count(index=settings.index_name("assets"))  # type: ignore[attr-defined]
         assert count["count"] == 0
         ok = await http.post(
             "/assets", files=files, headers={"Authorization": f"Bearer {reviewer.key}"}
