@@ -11,35 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
-from tagtrail.usecases.ingest import IngestItem, IngestOutcome, ingest
-
-if TYPE_CHECKING:
-    from tagtrail.usecases.services import Services
-
-log = logging.getLogger(__name__)
+In = TypeVar("In")
+Out = TypeVar("Out")
 IN_FLIGHT = 2
 
 
-class UploadBatcher:
-    def __init__(self, services: Services, *, max_batch: int | None = None) -> None:
-        self.services = services
-        self.max_batch = max_batch or services.settings.batch_size
-        self._queue: asyncio.Queue[tuple[IngestItem, asyncio.Future[IngestOutcome]]] = (
-            asyncio.Queue()
-        )
+class DynamicBatcher(Generic[In, Out]):
+    """Runs ``process`` on batches of the items submitted while earlier batches ran."""
+
+    def __init__(
+        self, process: Callable[[Sequence[In]], Awaitable[list[Out]]], *, max_batch: int
+    ) -> None:
+        self.process = process
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[In, asyncio.Future[Out]]] = asyncio.Queue()
         self._slots = asyncio.Semaphore(IN_FLIGHT)
         self._worker: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
         self.batch_sizes: list[int] = []  # recent batch sizes, for tests and metrics
 
-    async def submit(self, item: IngestItem) -> IngestOutcome:
-        """Ingest one upload, batched with whatever arrives alongside it."""
+    async def submit(self, item: In) -> Out:
+        """Process one item, batched with whatever arrives alongside it."""
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._run())
-        future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))
         return await future
 
@@ -53,10 +51,10 @@ class UploadBatcher:
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
-    async def _process(self, batch: list[tuple[IngestItem, asyncio.Future[IngestOutcome]]]) -> None:
+    async def _process(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
         try:
             self.batch_sizes = [*self.batch_sizes[-99:], len(batch)]
-            outcomes = await ingest(self.services, [item for item, _ in batch])
+            outcomes = await self.process([item for item, _ in batch])
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
                     future.set_result(outcome)

@@ -22,7 +22,6 @@ from tagtrail.store import Store
 if TYPE_CHECKING:
     from tagtrail.domain.taxonomy import Taxonomy
     from tagtrail.tagging.pipeline import Tagger
-    from tagtrail.usecases.batching import UploadBatcher
     from tagtrail.vision.encode import ClipEncoder
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ class Services:
         self._cache: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tt-inference")
-        self._batcher: UploadBatcher | None = None
+        self._components: dict[str, Any] = {}
         # What /readyz says about the tagging pipeline: not_loaded, loading, ready or
         # "unavailable: <why>". Search and review work without it; ingest does not.
         self.pipeline_state = "not_loaded"
@@ -106,16 +105,16 @@ class Services:
 
         return await self._once("tagger", build)
 
-    def uploads(self) -> UploadBatcher:
-        """The batcher that gathers concurrent uploads into shared forward passes."""
-        from tagtrail.usecases.batching import UploadBatcher
-
-        if self._batcher is None:
-            self._batcher = UploadBatcher(self)
-        return self._batcher
+    def component(self, key: str, build: Callable[[], T]) -> T:
+        """A long-lived helper built once on first use (its ``close()`` runs at shutdown)."""
+        if key not in self._components:
+            self._components[key] = build()
+        return self._components[key]  # type: ignore[no-any-return]
 
     async def close(self) -> None:
-        if self._batcher is not None:
-            await self._batcher.close()
+        for component in self._components.values():
+            close = getattr(component, "close", None)
+            if close is not None:
+                await close()
         self._inference.shutdown(wait=False, cancel_futures=True)
         await self.store.close()

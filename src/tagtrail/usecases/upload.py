@@ -7,12 +7,14 @@ first upload of those bytes is still being tagged, the answer waits briefly for 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from tagtrail.errors import InvalidInput, StoreUnavailable
-from tagtrail.usecases.ingest import IngestItem
+from tagtrail.usecases.batching import DynamicBatcher
+from tagtrail.usecases.ingest import IngestItem, IngestOutcome, ingest
 from tagtrail.usecases.services import Services
 
 EXISTS_WAIT_S = 5.0
@@ -35,12 +37,23 @@ def parse_metadata_json(raw: str | None) -> dict[str, Any] | None:
     return metadata
 
 
+def uploads(services: Services) -> DynamicBatcher[IngestItem, IngestOutcome]:
+    """The batcher that gathers concurrent uploads into shared forward passes."""
+
+    async def process(items: Sequence[IngestItem]) -> list[IngestOutcome]:
+        return await ingest(services, items)
+
+    return services.component(
+        "uploads", lambda: DynamicBatcher(process, max_batch=services.settings.batch_size)
+    )
+
+
 async def upload(
     services: Services, data: bytes, name: str, metadata: dict[str, Any] | None
 ) -> Uploaded:
     if not data:
         raise InvalidInput(f"{name}: the image is empty", field="image")
-    outcome = await services.uploads().submit(IngestItem(name=name, data=data, metadata=metadata))
+    outcome = await uploads(services).submit(IngestItem(name=name, data=data, metadata=metadata))
     if outcome.status == "rejected":
         raise InvalidInput(outcome.error or f"{name}: rejected", field="image")
     if outcome.status == "failed" or outcome.asset_id is None:

@@ -31,22 +31,8 @@ from PIL import Image
 
 from tagtrail.domain.palette import Palette, delta_e_2000
 from tagtrail.errors import ImageRejected
-from tagtrail.vision.colour_math import (
-    _Backdrop,
-    _box3,
-    _delta_e,
-    _dilate,
-    _erode,
-    _flat,
-    _frame,
-    _median,
-    _modes,
-    _nearest,
-    _quantile,
-    _rgb_to_lab,
-    _sq_dist,
-    lab_to_hex,
-)
+from tagtrail.vision import colour_math as cm
+from tagtrail.vision.colour_math import lab_to_hex
 
 ANALYSER_NAME = "tagtrail.colour"
 ANALYSER_VERSION = "1.0.0"
@@ -117,14 +103,14 @@ class ColourAnalyser:
         if scale < 1:
             size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
             image = image.resize(size, Image.Resampling.BOX)
-        lab = _rgb_to_lab(np.asarray(image, dtype=np.uint8))
+        lab = cm.rgb_to_lab(np.asarray(image, dtype=np.uint8))
         backdrop = self._separate(lab)
         # Centres come from pixels away from colour edges. Coverage counts every product pixel
         # within reach of a centre, so a busy pattern is not under-counted, while a pattern too
         # fine to form its own cluster is not credited to whichever colour happens to be nearer.
         pixels = lab.reshape(3, -1)
-        centres = self._cluster(pixels.compress(_flat(lab, backdrop.core).ravel(), axis=1))
-        nearest, d2 = _nearest(pixels.compress(backdrop.core.ravel(), axis=1), centres)
+        centres = self._cluster(pixels.compress(cm.flat(lab, backdrop.core).ravel(), axis=1))
+        nearest, d2 = cm.nearest(pixels.compress(backdrop.core.ravel(), axis=1), centres)
         labels = np.where(d2 <= _REACH**2, nearest, len(centres))
         shares = np.bincount(labels, minlength=len(centres) + 1)[:-1] / len(labels)
         findings = [
@@ -141,12 +127,12 @@ class ColourAnalyser:
 
     # -- product / backdrop separation ------------------------------------------------------
 
-    def _separate(self, lab: np.ndarray) -> _Backdrop:
+    def _separate(self, lab: np.ndarray) -> cm.Backdrop:
         h, w = lab.shape[1:]
         flat = lab.reshape(3, -1)
         if min(h, w) < 16:  # too small to tell a backdrop from a product
             return self._centre(lab, np.median(flat, axis=1))
-        x, y, xy, border, a_border = _frame(h, w)
+        x, y, xy, border, a_border = cm.frame(h, w)
         lab_border = flat.take(border, axis=1).astype(np.float64)  # (3, N)
         inliers = np.ones(len(border), dtype=bool)
         coef = np.zeros((len(a_border), 3))
@@ -157,8 +143,8 @@ class ColourAnalyser:
             # it solvable when the inliers sit on one edge (then the inlier check rejects it).
             gram = a_in @ a_in.T + 1e-3 * np.eye(len(a_in))
             coef = np.linalg.solve(gram, a_in @ lab_border.compress(inliers, axis=1).T)
-            resid = np.sqrt(_sq_dist(lab_border - coef.T @ a_border, np.zeros(3)))
-            scale = _median(resid[inliers])
+            resid = np.sqrt(cm.sq_dist(lab_border - coef.T @ a_border, np.zeros(3)))
+            scale = cm.median(resid[inliers])
             inliers = resid <= max(4.0, 3.0 * scale)
             if np.count_nonzero(inliers) < len(a_border) * 4:
                 return self._centre(lab, np.median(lab_border, axis=1))
@@ -173,9 +159,9 @@ class ColourAnalyser:
             d -= x * c[1, i] + x * x * c[3, i]
             d -= xy * c[5, i]
             dist2 += d * d
-        distance = _box3(np.sqrt(dist2))
+        distance = cm.box3(np.sqrt(dist2))
         at_border = distance.reshape(-1).take(border)[inliers]
-        threshold = float(np.clip(3.0 * _quantile(at_border, 0.9), _MASK_MIN, _MASK_MAX))
+        threshold = float(np.clip(3.0 * cm.quantile(at_border, 0.9), _MASK_MIN, _MASK_MAX))
         cx, cy = x[w // 2], y[h // 2]
         centre_colour = c.T @ np.array([1, cx, cy, cx * cx, cy * cy, cx * cy], dtype=np.float32)
         light_neutral = centre_colour[0] >= 55 and float(np.hypot(*centre_colour[1:])) <= 15
@@ -183,15 +169,15 @@ class ColourAnalyser:
         if inlier_share < _MIN_INLIERS or (not light_neutral and inlier_share < _STRICT_INLIERS):
             return self._centre(lab, np.median(lab_border, axis=1))
         mask = distance > threshold
-        mask = _dilate(_erode(mask))  # opening: drop specks of backdrop texture
-        mask = _erode(_dilate(mask))  # closing: fill pinholes in the product
+        mask = cm.dilate(cm.erode(mask))  # opening: drop specks of backdrop texture
+        mask = cm.erode(cm.dilate(mask))  # closing: fill pinholes in the product
         share = np.count_nonzero(mask) / mask.size
         if not _FG_MIN <= share <= _FG_MAX or self._scattered(mask):
             return self._centre(lab, np.median(lab_border, axis=1))
-        core = _erode(_erode(mask))
+        core = cm.erode(cm.erode(mask))
         if np.count_nonzero(core) < 0.3 * np.count_nonzero(mask):
             core = mask
-        return _Backdrop(mask=mask, core=core, hex=lab_to_hex(centre_colour))
+        return cm.Backdrop(mask=mask, core=core, hex=lab_to_hex(centre_colour))
 
     @staticmethod
     def _scattered(mask: np.ndarray) -> bool:
@@ -203,12 +189,12 @@ class ColourAnalyser:
         return bool(box >= 0.8 * mask.size and mask.sum() < 0.4 * box)
 
     @staticmethod
-    def _centre(lab: np.ndarray, border_median: np.ndarray) -> _Backdrop:
+    def _centre(lab: np.ndarray, border_median: np.ndarray) -> cm.Backdrop:
         h, w = lab.shape[1:]
         mask = np.zeros((h, w), dtype=bool)
         mh, mw = round(h * (1 - _CENTRE) / 2), round(w * (1 - _CENTRE) / 2)
         mask[mh : h - mh, mw : w - mw] = True  # never empty: _CENTRE > 0
-        return _Backdrop(mask=mask, core=mask, hex=lab_to_hex(border_median))
+        return cm.Backdrop(mask=mask, core=mask, hex=lab_to_hex(border_median))
 
     # -- clustering -------------------------------------------------------------------------
 
@@ -226,13 +212,13 @@ class ColourAnalyser:
             small = int(np.argmin(shares))
             de, rows = np.full((len(centres),) * 2, np.inf), centres.tolist()
             for a, b in itertools.combinations(range(len(centres)), 2):
-                de[a, b] = de[b, a] = _delta_e(rows[a], rows[b])
+                de[a, b] = de[b, a] = cm.delta_e(rows[a], rows[b])
             i, j = np.unravel_index(int(np.argmin(de)), de.shape)
             if de[i, j] < _MERGE_DE:
                 # Only the merged cluster changes: re-centre it alone, and drop j.
                 labels = np.where(labels == j, i, labels)
                 group = labels == i
-                centres[i] = _modes(pixels.compress(group, axis=1), np.zeros(group.sum(), int), 1)
+                centres[i] = cm.modes(pixels.compress(group, axis=1), np.zeros(group.sum(), int), 1)
                 centres = np.delete(centres, j, axis=0)
                 labels = labels - (labels > j)
                 continue
@@ -240,7 +226,7 @@ class ColourAnalyser:
                 others = np.delete(np.arange(len(centres)), small)
                 # Reassign by nearest remaining centre, not wholesale: the folded pixels are
                 # usually blends of two neighbours.
-                labels = others[_nearest(pixels, centres[others])[0]]
+                labels = others[cm.nearest(pixels, centres[others])[0]]
             else:
                 nearest = np.argmin(
                     delta_e_2000(centres[:, None, :], self._palette_lab[None, :, :]), axis=1
@@ -258,7 +244,7 @@ class ColourAnalyser:
         """Lloyd's k-means with k-means++ seeding; returns each point's cluster."""
         n = sample.shape[1]
         centres = [sample[:, rng.integers(n)].astype(np.float64)]
-        d2 = _sq_dist(sample, centres[0])
+        d2 = cm.sq_dist(sample, centres[0])
         for _ in range(1, k):  # k-means++ seeding
             total = float(d2.sum())
             if total <= 0:
@@ -267,7 +253,7 @@ class ColourAnalyser:
             cdf /= cdf[-1]
             pick = int(np.searchsorted(cdf, rng.random(), side="right"))
             centres.append(sample[:, pick].astype(np.float64))
-            np.minimum(d2, _sq_dist(sample, centres[-1]), out=d2)
+            np.minimum(d2, cm.sq_dist(sample, centres[-1]), out=d2)
         c = np.array(centres)
         points = sample.astype(np.float64)
         for _ in range(_ITERATIONS):
@@ -283,15 +269,15 @@ class ColourAnalyser:
             if np.all(np.abs(updated - c) <= 0.05 + 1e-5 * np.abs(c)):  # np.allclose, inlined
                 return np.asarray(np.arange(len(c)) @ member, dtype=np.intp)  # final clusters
             c = updated
-        return _nearest(sample, c)[0]
+        return cm.nearest(sample, c)[0]
 
     @staticmethod
     def _medians(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Drop empty clusters, renumber densely, and take robust centres (see ``_modes``):
+        """Drop empty clusters, renumber densely, and take robust centres (see ``cm.modes``):
         JPEG ringing and outline pixels would drag a mean."""
         used = np.bincount(labels) > 0
         dense = (np.cumsum(used) - 1)[labels]
-        return _modes(pixels, dense, int(used.sum())), dense
+        return cm.modes(pixels, dense, int(used.sum())), dense
 
     # -- naming -----------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ _TO_XYZ = (_M_RGB_TO_XYZ / _WHITE[:, None]).astype(np.float32)
 _FROM_XYZ = [[float(v) for v in row] for row in np.linalg.inv(_M_RGB_TO_XYZ) * _WHITE]
 
 
-def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """uint8 (H, W, 3) → float32 Lab planes (3, H, W); a lookup table replaces the per-pixel
     gamma power."""
     lab = np.take(_LINEAR, rgb.reshape(-1, 3).T)  # linear RGB, then reused for the result
@@ -49,7 +49,7 @@ def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return lab.reshape(3, *rgb.shape[:2])
 
 
-def _sq_dist(points: np.ndarray, centre: np.ndarray) -> np.ndarray:
+def sq_dist(points: np.ndarray, centre: np.ndarray) -> np.ndarray:
     """Squared ΔE76 of planar points (3, …) to a centre (3,) or to matching points."""
     d = points - (centre.reshape(3, *[1] * (points.ndim - 1)) if centre.ndim == 1 else centre)
     d *= d
@@ -58,13 +58,13 @@ def _sq_dist(points: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return total
 
 
-def _nearest(points: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest(points: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Nearest centre (first on ties, as argmin) of planar points (3, N), and its squared
     distance: a loop over the few centres beats an argmin over a short axis."""
-    best = _sq_dist(points, centres[0])
+    best = sq_dist(points, centres[0])
     labels = np.zeros(best.shape, dtype=np.intp)
     for j in range(1, len(centres)):
-        d2 = _sq_dist(points, centres[j])
+        d2 = sq_dist(points, centres[j])
         closer = d2 < best
         labels[closer] = j
         np.minimum(best, d2, out=best)
@@ -81,7 +81,7 @@ def _group_medians(keys: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.asarray((ordered.take(lo, axis=-1) + ordered.take(hi, axis=-1)) / 2)
 
 
-def _modes(points: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+def modes(points: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
     """Robust centres (n, 3) of planar points (3, N) per group 0..n-1 (none empty): a median,
     re-taken over the nearer half of each group's points until it settles on the dense core, so
     a tail of blended or shaded pixels does not drag it."""
@@ -90,7 +90,7 @@ def _modes(points: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
     base, base_d2, counts = np.arange(n) * 256.0, np.arange(n) * 2.0**18, np.bincount(groups)
     centres = _group_medians(keys, counts) - base  # (3, n)
     for _ in range(2):
-        d2 = _sq_dist(points, centres.take(groups, axis=1))
+        d2 = sq_dist(points, centres.take(groups, axis=1))
         limit = _group_medians(d2 + groups * 2.0**18, counts) - base_d2
         # At least half of each group's points are this near (the slack covers the rounding).
         near = d2 <= np.maximum(16.0, limit).take(groups) + 1e-6
@@ -99,7 +99,7 @@ def _modes(points: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
     return np.ascontiguousarray(centres.T)
 
 
-def _delta_e(p: list[float], q: list[float]) -> float:
+def delta_e(p: list[float], q: list[float]) -> float:
     """``tagging.palette.delta_e_2000`` of two Lab triples in plain floats (agrees to ~1e-13):
     for a few centres numpy's per-call overhead costs several times the arithmetic."""
     (l1, a1, b1), (l2, a2, b2) = p, q
@@ -141,7 +141,7 @@ def lab_to_hex(lab: np.ndarray) -> str:
     return "#" + out
 
 
-def _dilate(mask: np.ndarray) -> np.ndarray:
+def dilate(mask: np.ndarray) -> np.ndarray:
     """3×3 binary dilation by shifted ORs (no scipy needed at this size)."""
     out = mask.copy()
     out[1:, :] |= mask[:-1, :]
@@ -155,12 +155,12 @@ def _dilate(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _erode(mask: np.ndarray) -> np.ndarray:
+def erode(mask: np.ndarray) -> np.ndarray:
     # Outside the frame counts as product so a product cut by the edge is not eaten away.
-    return ~_dilate(~mask)
+    return ~dilate(~mask)
 
 
-def _box3(values: np.ndarray) -> np.ndarray:
+def box3(values: np.ndarray) -> np.ndarray:
     """3×3 mean with edge padding: smooths per-pixel noise before thresholding."""
     rows = values.copy()
     rows[1:] += values[:-1]
@@ -176,16 +176,16 @@ def _box3(values: np.ndarray) -> np.ndarray:
     return total
 
 
-def _flat(lab: np.ndarray, core: np.ndarray) -> np.ndarray:
+def flat(lab: np.ndarray, core: np.ndarray) -> np.ndarray:
     """Product pixels in locally uniform areas. Pixels on colour edges (pattern lines one or
     two pixels wide at working size, JPEG ringing) are blends of two colours, and a fine
     check of scarlet on cognac would otherwise read as a third colour, warm red."""
     w = lab.shape[2]
     planes = lab.reshape(3, -1)  # neighbours by flat offsets: contiguous, hence fast
     step = np.zeros(planes.shape[1], dtype=np.float32)
-    dx = _sq_dist(planes[:, 1:], planes[:, :-1])
+    dx = sq_dist(planes[:, 1:], planes[:, :-1])
     dx[w - 1 :: w] = 0  # pairs that wrap from a row's end to the next row's start
-    dy = _sq_dist(planes[:, w:], planes[:, :-w])
+    dy = sq_dist(planes[:, w:], planes[:, :-w])
     step[1:] = dx
     np.maximum(step[:-1], dx, out=step[:-1])
     np.maximum(step[w:], dy, out=step[w:])
@@ -196,14 +196,14 @@ def _flat(lab: np.ndarray, core: np.ndarray) -> np.ndarray:
     return flat if np.count_nonzero(flat) >= enough else core
 
 
-def _median(values: np.ndarray) -> float:
+def median(values: np.ndarray) -> float:
     """``np.median`` of a non-empty 1-D array, by partition (np.median's overhead is larger)."""
     n = len(values)
     part = np.partition(values, [(n - 1) // 2, n // 2])
     return float((part[(n - 1) // 2] + part[n // 2]) / 2)
 
 
-def _quantile(values: np.ndarray, q: float) -> float:
+def quantile(values: np.ndarray, q: float) -> float:
     """``np.quantile`` (linear interpolation) of a non-empty 1-D array, by partition."""
     at = q * (len(values) - 1)
     lo, hi = int(at), min(int(at) + 1, len(values) - 1)
@@ -212,7 +212,7 @@ def _quantile(values: np.ndarray, q: float) -> float:
 
 
 @functools.lru_cache(maxsize=8)
-def _frame(h: int, w: int) -> tuple[np.ndarray, ...]:
+def frame(h: int, w: int) -> tuple[np.ndarray, ...]:
     """Per-size geometry of the backdrop model: x (W,) and y (H,) in [-1, 1], x·y (H, W), the
     border pixels' flat indices and the surface's terms 1, x, y, x², y², xy there (6, N)."""
     b = max(1, min(_BORDER, h // 4, w // 4))
@@ -230,7 +230,7 @@ def _frame(h: int, w: int) -> tuple[np.ndarray, ...]:
     return frame
 
 
-class _Backdrop(NamedTuple):
+class Backdrop(NamedTuple):
     mask: np.ndarray  # bool (H, W): product pixels
     core: np.ndarray  # bool (H, W): product pixels away from the outline
     hex: str
