@@ -5,7 +5,9 @@ Uses ``random-init:tiny``, a small randomly initialised CLIP built from a config
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,36 @@ async def test_upload_needs_a_reviewer_key(
             "/assets", files=files, headers={"Authorization": f"Bearer {reviewer.key}"}
         )
         assert ok.status_code == 201, ok.text
+
+
+async def test_concurrent_duplicate_uploads_one_creates(
+    settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    data = _jpeg((120, 30, 40))
+    async with AsyncTestClient(create_app(settings)) as http:
+        answers = await asyncio.gather(
+            *(
+                http.post(
+                    "/assets",
+                    files={"image": (f"dup{i}.jpg", data, "image/jpeg")},
+                    data={"metadata": json.dumps({"sku": f"DUP-{i}"})},
+                )
+                for i in range(2)
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
+    created = next(a.json() for a in answers if a.status_code == 201)
+    existing = next(a.json() for a in answers if a.status_code == 200)
+    assert existing["status"] == "exists"
+    # The second answer is the stored asset the first one created: same tags, same sku.
+    assert existing["asset"]["id"] == created["asset"]["id"]
+    assert existing["asset"]["sku"] == created["asset"]["sku"]
+    assert existing["asset"]["tags"] == created["asset"]["tags"]
+    index = settings.index_name("tag_events")
+    await indexed.indices.refresh(index=index)  # type: ignore[attr-defined]
+    events = await indexed.search(  # type: ignore[attr-defined]
+        index=index, body={"query": {"term": {"asset_id": created["asset"]["id"]}}, "size": 100}
+    )
+    stored = {h["_source"]["event_id"] for h in events["hits"]["hits"]}
+    assert stored == {t["eventId"] for t in created["asset"]["tags"]}
+    assert len({h["_source"]["at"] for h in events["hits"]["hits"]}) == 1  # one upload's events

@@ -7,6 +7,7 @@ with the real transformers code (no weights are downloaded; its tags say UNTRAIN
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -176,3 +177,34 @@ async def test_events_are_append_only(
     stored = await store.events.for_asset(outcome.asset_id)
     assert [msgspec.to_builtins(e) for e in stored] == [msgspec.to_builtins(e) for e in events]
     assert isinstance(stored[0], TagEvent)
+
+
+async def test_two_servers_ingesting_the_same_bytes_create_one_asset(
+    settings: Settings, indexed: AsyncOpenSearch, catalogue: Path
+) -> None:
+    """Two server processes (two Services, two clients) race on the same bytes with
+    different metadata: exactly one creates the asset; the stored document carries the
+    winner's metadata and events only."""
+    from tagtrail.store import Store
+
+    first = Services(settings, store=Store(settings))
+    second = Services(settings, store=Store(settings))
+    try:
+        item = _items(catalogue)[0]
+        a, b = await asyncio.gather(
+            ingest(first, [IngestItem(name="a.jpg", data=item.data, metadata={"sku": "A-1"})]),
+            ingest(second, [IngestItem(name="b.jpg", data=item.data, metadata={"sku": "B-1"})]),
+        )
+        statuses = sorted([a[0].status, b[0].status])
+        assert statuses == ["created", "exists"]
+        winner = a[0] if a[0].status == "created" else b[0]
+        assert winner.asset_id
+        assert winner.document
+        stored = await first.store.assets.get(winner.asset_id)
+        assert stored.source["sku"] == winner.document["sku"]
+        events = await first.store.events.for_asset(winner.asset_id)
+        assert {e.event_id for e in events} == {t["event_id"] for t in stored.source["tags"]}
+        assert len({e.at for e in events}) == 1
+    finally:
+        await first.close()
+        await second.close()
