@@ -35,7 +35,6 @@ async def main() -> None:
     from tagtrail.config import load_settings
     from tagtrail.demo.catalogue import generate_catalogue
     from tagtrail.embedded.node import EmbeddedNode
-    from tagtrail.store.indices import drop_indices, ensure_indices
     from tagtrail.tagging.taxonomy_files import load_palette
     from tagtrail.usecases.ingest import IngestItem, ingest_stream
     from tagtrail.usecases.services import Services
@@ -49,7 +48,7 @@ async def main() -> None:
     if settings.embedded:
         EmbeddedNode(settings).start()
     services = Services(settings)
-    await ensure_indices(services.client, settings)
+    await services.store.ensure_indices()
     tagger = await services.tagger()
     encoder = tagger.encoder
     print(f"model {encoder.fingerprint} on {encoder.device}, batch {args.batch}, n {args.n}")
@@ -79,8 +78,8 @@ async def main() -> None:
                     encoder.forward_pixels(batch)
                 encoder_rate = len(images) / (time.perf_counter() - t0)
 
-                await drop_indices(services.client, settings)
-                await ensure_indices(services.client, settings)
+                await services.store.drop_indices()
+                await services.store.ensure_indices()
                 t0 = time.perf_counter()
                 created = 0
                 async for outcomes in ingest_stream(services, batches, tagger=tagger):
@@ -93,7 +92,7 @@ async def main() -> None:
                     f"{pipeline_rate:7.2f} img/s, ratio {pipeline_rate / encoder_rate:.3f}"
                 )
     finally:
-        await drop_indices(services.client, settings)
+        await services.store.drop_indices()
         await services.close()
     enc = float(np.median([r[0] for r in rounds]))
     pipe = float(np.median([r[1] for r in rounds]))

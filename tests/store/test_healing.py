@@ -150,3 +150,25 @@ async def test_ingest_cut_short_heals_and_reupload_answers_exists(
         assert stored.revision == 1
         assert stored.source["tags"]
         assert await services.store.assets.reproject(outcome.asset_id) is False
+
+
+async def test_reproject_is_safe_while_reviewers_work(api: Api) -> None:
+    from tagtrail.usecases.reproject import reproject
+
+    ids = [f"p{i}" for i in range(12)]
+    await api.create(
+        [A(id=i, tags=(T(attribute="category", value="jumper", probability=0.8),)) for i in ids]
+    )
+    services = Services(api.settings, store=Store(api.settings, client=api.client))
+
+    async def review() -> None:
+        for i in ids:
+            await decide(services, i, 1, Decision(kind="confirmed", attribute="category"), "rita")
+
+    await asyncio.gather(reproject(services), review(), reproject(services))
+    for i in ids:
+        source = await api.source(i)
+        assert source["revision"] == 2, i  # no decision rolled back by a rebuild
+        tag = next(t for t in source["tags"] if t["attribute"] == "category")
+        assert tag["state"] == "confirmed"
+        assert await services.store.assets.reproject(i) is False  # exactly the fold
