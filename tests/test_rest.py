@@ -143,3 +143,19 @@ async def test_concurrent_duplicate_uploads_one_creates(
     stored = {h["_source"]["event_id"] for h in events["hits"]["hits"]}
     assert stored == {t["eventId"] for t in created["asset"]["tags"]}
     assert len({h["_source"]["at"] for h in events["hits"]["hits"]}) == 1  # one upload's events
+
+
+def test_upload_is_typed_in_openapi(settings: Settings, indexed: AsyncOpenSearch) -> None:
+    from litestar.testing import TestClient
+
+    with TestClient(create_app(settings)) as http:
+        schema = http.get("/schema/openapi.json").json()
+    post = schema["paths"]["/assets"]["post"]
+    ok = post["responses"]["201"]["content"]["application/json"]["schema"]["$ref"]
+    assert ok.endswith("/UploadOut")
+    assert post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"] == ok
+    assert post["responses"]["503"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ErrorOut"
+    )
+    tag = schema["components"]["schemas"]["TagOut"]["properties"]
+    assert {"attribute", "value", "tier", "state", "eventId", "decidedBy", "rawLabel"} <= set(tag)

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from litestar import post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body
 from litestar.response import Response
 
 from tagtrail.api.auth import Principal, require
-from tagtrail.api.dto import UploadOut, asset_out
+from tagtrail.api.dto import ErrorOut, UploadOut, asset_out
 from tagtrail.usecases.services import Services
 from tagtrail.usecases.upload import parse_metadata_json, upload
 
@@ -30,8 +31,14 @@ class AssetUpload:
     "/assets",
     status_code=201,
     summary="Upload one product photo",
-    responses={},
     tags=["assets"],
+    responses={
+        200: ResponseSpec(UploadOut, description="These exact bytes were stored before"),
+        400: ResponseSpec(ErrorOut, description="Unusable image or metadata (field named)"),
+        401: ResponseSpec(ErrorOut, description="No API key, or an unknown one"),
+        403: ResponseSpec(ErrorOut, description="The key's role is below reviewer"),
+        503: ResponseSpec(ErrorOut, description="OpenSearch unreachable; see Retry-After"),
+    },
 )
 async def create_asset(
     services: Services,
