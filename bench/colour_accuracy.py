@@ -34,10 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--palette", type=Path, default=PALETTE)
     parser.add_argument("--keep", type=Path, help="write the catalogue here instead of a temp dir")
     parser.add_argument("--verbose", action="store_true", help="list every miss")
+    parser.add_argument("--max-side", type=int, default=None, help="analyser working size")
     args = parser.parse_args(argv)
 
     palette = load_palette(args.palette)
-    analyser = ColourAnalyser(palette)
+    analyser = (
+        ColourAnalyser(palette, max_side=args.max_side) if args.max_side else ColourAnalyser(palette)
+    )
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp)
         t0 = time.perf_counter()
