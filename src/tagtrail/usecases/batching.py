@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,9 @@ class UploadBatcher:
     async def submit(self, item: IngestItem) -> IngestOutcome:
         """Ingest one upload, batched with whatever arrives alongside it."""
         if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._run())
+            # A fresh context: the worker outlives this request, so its log lines must not
+            # carry this request's id.
+            self._worker = asyncio.create_task(self._run(), context=contextvars.Context())
         future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))
         return await future
@@ -61,6 +64,8 @@ class UploadBatcher:
                 if not future.done():
                     future.set_result(outcome)
         except BaseException as exc:  # every waiting request gets the error, never a hang
+            if isinstance(exc, Exception):
+                self.services.metrics.ingested(["failed"] * len(batch))
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
