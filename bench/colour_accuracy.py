@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
 
     palette = load_palette(args.palette)
     analyser = (
-        ColourAnalyser(palette, max_side=args.max_side) if args.max_side else ColourAnalyser(palette)
+        ColourAnalyser(palette, max_side=args.max_side)
+        if args.max_side
+        else ColourAnalyser(palette)
     )
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp)

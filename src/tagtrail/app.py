@@ -19,6 +19,8 @@ from tagtrail.api.dto import ErrorOut
 from tagtrail.api.graphql.context import get_context
 from tagtrail.api.graphql.schema import build_schema
 from tagtrail.api.health import healthz, readyz
+from tagtrail.api.logs import litestar_logging
+from tagtrail.api.observe import MetricsController, prometheus_config, request_id_middleware
 from tagtrail.config import Settings, load_settings
 from tagtrail.errors import (
     Conflict,
@@ -96,13 +98,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if services is not None:
         state.services = services
     return Litestar(
-        route_handlers=[healthz, readyz, graphql, *rest_handlers()],
+        route_handlers=[healthz, readyz, MetricsController, graphql, *rest_handlers()],
+        middleware=[request_id_middleware, prometheus_config().middleware],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         state=state,
         exception_handlers={TagtrailError: tagtrail_error_handler},
         request_max_body_size=settings.max_request_bytes,
         logging_config=LoggingConfig(
+            **litestar_logging(settings.log_format or "json"),  # JSON lines with the request id
             loggers={
                 "litestar": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False},
                 "tagtrail": {"level": "INFO"},

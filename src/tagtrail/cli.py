@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tagtrail import __version__
+from tagtrail.api.logs import stream_handler
 from tagtrail.config import Settings, load_settings
 from tagtrail.errors import TagtrailError
 
@@ -19,10 +20,15 @@ DEMO_MODEL = "random-init"
 DEMO_SIZE = 120
 
 
-def _setup_logging(verbose: bool) -> None:
+def _setup_logging(verbose: bool, command: str) -> None:
+    try:
+        fmt = load_settings().log_format
+    except TagtrailError:  # reported by the command itself
+        fmt = None
+    # The server logs JSON lines (for collectors); the other commands talk to a person.
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[stream_handler(fmt or ("json" if command == "serve" else "text"))],
     )
     # opensearch-py logs every request (and tracebacks for refused connections) at INFO.
     logging.getLogger("opensearch").setLevel(logging.ERROR)
@@ -84,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    _setup_logging(args.verbose, args.command)
     try:
         return _dispatch(args)
     except TagtrailError as exc:
@@ -165,6 +171,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level="info",
-        access_log=False,
+        log_config=None,  # uvicorn's own lines go through the app's (JSON) handlers
+        access_log=False,  # tagtrail.access logs each request with its id
     )
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -42,6 +43,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     port: int = 8000
     dev: bool = False
     max_request_bytes: int = 50 * 1024 * 1024
+    # Log lines: "json" (one object a line, with the request id) or "text"; unset: json for
+    # the server (`tagtrail serve`, create_app), text for the other CLI commands.
+    log_format: Literal["json", "text"] | None = None
 
     # Data folders (mappings and taxonomy are data, versioned with the repo).
     mappings_dir: str = str(_REPO_ROOT / "index_mappings")

@@ -7,6 +7,7 @@ k-NN), plus index management. Outages surface as :class:`~tagtrail.errors.StoreU
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
@@ -22,9 +23,16 @@ __all__ = ["IndexState", "IngestWrite", "NewAsset", "Store", "StoredAsset"]
 
 
 class Store:
-    def __init__(self, settings: Settings, client: AsyncOpenSearch | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: AsyncOpenSearch | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        """``on_error`` is told the kind of each failed request (metrics) on the client
+        made here; a client passed in keeps its own observer."""
         self.settings = settings
-        self.client = client or make_client(settings)
+        self.client = client or make_client(settings, on_error=on_error)
         self.events = EventLog(self.client, settings)
         self.assets = AssetRepository(self.client, settings, self.events)
         self.search = SearchIndex(self.client, settings)

@@ -9,12 +9,13 @@ opensearch-py exception for an outage. Answers the caller must handle itself (40
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 from opensearchpy import AsyncOpenSearch, AsyncTransport
 from opensearchpy.exceptions import ConnectionError as TransportConnectionError
-from opensearchpy.exceptions import TransportError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
 from opensearchpy.serializer import JSONSerializer
 
 from tagtrail.config import Settings
@@ -41,18 +42,40 @@ class MsgspecSerializer(JSONSerializer):
         return self._encoder.encode(data).decode("utf-8")
 
 
+def error_kind(exc: TransportError) -> str:
+    """The metrics label of a failed request; 404 and 409 are often expected answers."""
+    if isinstance(exc, ConnectionTimeout):
+        return "timeout"
+    if isinstance(exc, TransportConnectionError):
+        return "unreachable"
+    status = exc.status_code if isinstance(exc.status_code, int) else 0
+    if status in OVERLOADED:
+        return "overloaded"
+    if status in (404, 409):
+        return "not_found" if status == 404 else "conflict"
+    return "client_error" if 400 <= status < 500 else "server_error"
+
+
 class GuardedTransport(AsyncTransport):
     """Raises StoreUnavailable for outages and overload; everything else as opensearch-py."""
+
+    on_error: Callable[[str], None] | None = None  # set per client by make_client (metrics)
+
+    def _observe(self, exc: TransportError) -> None:
+        if self.on_error is not None:
+            self.on_error(error_kind(exc))
 
     async def perform_request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().perform_request(method, url, *args, **kwargs)
         except TransportConnectionError as exc:
+            self._observe(exc)
             raise StoreUnavailable(
                 f"OpenSearch is unreachable ({type(exc).__name__}); try again shortly",
                 retry_after_s=5,
             ) from exc
         except TransportError as exc:
+            self._observe(exc)
             if exc.status_code in OVERLOADED:
                 raise StoreUnavailable(
                     f"OpenSearch is overloaded or unavailable (HTTP {exc.status_code}); "
@@ -62,11 +85,13 @@ class GuardedTransport(AsyncTransport):
             raise
 
 
-def make_client(settings: Settings) -> AsyncOpenSearch:
+def make_client(
+    settings: Settings, on_error: Callable[[str], None] | None = None
+) -> AsyncOpenSearch:
     auth = None
     if settings.opensearch_user:
         auth = (settings.opensearch_user, settings.opensearch_password or "")
-    return AsyncOpenSearch(
+    client = AsyncOpenSearch(
         hosts=[settings.effective_opensearch_url],
         http_auth=auth,
         verify_certs=settings.opensearch_verify_certs,
@@ -77,3 +102,6 @@ def make_client(settings: Settings) -> AsyncOpenSearch:
         retry_on_timeout=False,
         http_compress=False,
     )
+    if isinstance(client.transport, GuardedTransport):
+        client.transport.on_error = on_error
+    return client

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -36,7 +37,9 @@ class DynamicBatcher(Generic[In, Out]):
     async def submit(self, item: In) -> Out:
         """Process one item, batched with whatever arrives alongside it."""
         if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._run())
+            # A fresh context: the worker outlives this request, so its log lines must not
+            # carry this request's id.
+            self._worker = asyncio.create_task(self._run(), context=contextvars.Context())
         future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))
         return await future

@@ -135,7 +135,9 @@ async def ingest_stream(
         while preparing is not None:
             prepared = await preparing
             preparing = start_next()
-            tagged = await services.infer(tagger.tag_prepared, prepared.work, prepared.metas)
+            tagged = await services.infer(
+                services.metrics.timed_encoder(tagger.tag_prepared), prepared.work, prepared.metas
+            )
             if writing is not None:
                 yield await writing
             writing = asyncio.create_task(_write(services, prepared, tagged, tagger))
@@ -251,4 +253,6 @@ async def _write(
                 asset_id=asset_id,
                 error=f"{name}: store write failed: {write.error}",
             )
-    return [o for o in outcomes if o is not None]
+    done = [o for o in outcomes if o is not None]
+    services.metrics.ingested(o.status for o in done)
+    return done

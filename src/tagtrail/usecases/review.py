@@ -30,6 +30,19 @@ class Decided(msgspec.Struct, kw_only=True, frozen=True):
 async def decide(
     services: Services, asset_id: str, expected_revision: int, decision: Decision, actor: str
 ) -> Decided:
+    """One decision, counted in the review metrics by kind and outcome."""
+    try:
+        decided = await _decide(services, asset_id, expected_revision, decision, actor)
+    except Exception as exc:
+        services.metrics.decided(decision.kind, exc)
+        raise
+    services.metrics.decided(decision.kind)
+    return decided
+
+
+async def _decide(
+    services: Services, asset_id: str, expected_revision: int, decision: Decision, actor: str
+) -> Decided:
     if not asset_id or not asset_id.strip():
         raise NotFound("assetId is empty")
     taxonomy = await services.taxonomy()

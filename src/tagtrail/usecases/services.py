@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from tagtrail.config import Settings
 from tagtrail.errors import TagtrailError
 from tagtrail.store import Store
+from tagtrail.usecases.metrics import Metrics
 
 if TYPE_CHECKING:
     from tagtrail.domain.taxonomy import Taxonomy
@@ -32,7 +33,8 @@ P = ParamSpec("P")
 class Services:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
-        self.store = store or Store(settings)
+        self.metrics = Metrics()  # this deployment's Prometheus collectors (/metrics)
+        self.store = store or Store(settings, on_error=self.metrics.store_error)
         self._cache: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tt-inference")

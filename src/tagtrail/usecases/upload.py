@@ -41,7 +41,11 @@ def uploads(services: Services) -> DynamicBatcher[IngestItem, IngestOutcome]:
     """The batcher that gathers concurrent uploads into shared forward passes."""
 
     async def process(items: Sequence[IngestItem]) -> list[IngestOutcome]:
-        return await ingest(services, items)
+        try:
+            return await ingest(services, items)
+        except Exception:
+            services.metrics.ingested(["failed"] * len(items))  # the whole batch failed
+            raise
 
     return services.component(
         "uploads", lambda: DynamicBatcher(process, max_batch=services.settings.batch_size)

@@ -18,6 +18,7 @@ from tagtrail.api.graphql import explain, review, search, similarity
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import NotFoundError, TagtrailMaskErrors
 from tagtrail.api.graphql.limits import limit_extensions
+from tagtrail.api.graphql.metrics import OperationMetrics
 from tagtrail.api.graphql.types import Asset, described
 from tagtrail.config import Settings, load_settings
 from tagtrail.usecases.health import readiness
@@ -134,8 +135,8 @@ class Mutation:
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    """The schema with error masking and cost limits (``settings`` sets the depth limit)."""
+    """The schema with error masking, cost limits (``settings`` sets the depth limit) and
+    latency metrics per operation."""
     settings = settings or load_settings()
-    return strawberry.Schema(
-        query=Query, mutation=Mutation, extensions=[*limit_extensions(settings), TagtrailMaskErrors]
-    )
+    extensions = [OperationMetrics, *limit_extensions(settings), TagtrailMaskErrors]
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
