@@ -95,6 +95,7 @@ async def retag_all(
     tagger = tagger or await services.tagger()
     assets = services.store.assets
     report = RetagReport()
+    await services.store.refresh()  # a batch job: start from every write made so far
     async for docs in assets.scan(_FIELDS, page=page):
         # Heads only make sense on vectors of the encoder they were built for.
         usable = [
