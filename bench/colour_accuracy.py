@@ -3,8 +3,9 @@
     python bench/colour_accuracy.py [--n 400] [--seed 0] [--keep DIR] [--verbose]
 
 Generates a catalogue (JPEG/PNG/WebP with noise, lighting and patterns), decodes every image
-the way ingest does (Pillow, RGB), and scores the top finding (largest coverage) against the
-true colour and family. Timing covers the analyser only, not decoding. Exit status 1 on FAIL.
+the way ingest does (``decode_image``: the reduced RGB working copy), and scores the top
+finding (largest coverage) against the true colour and family. Timing covers the analyser
+only, not decoding. Exit status 1 on FAIL.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from PIL import Image
-
 from tagtrail.demo.catalogue import generate_catalogue
 from tagtrail.tagging.taxonomy_files import load_palette
 from tagtrail.vision.colour import ColourAnalyser
+from tagtrail.vision.decode import decode_image
 
 TARGET_EXACT = 0.95
 TARGET_FAMILY = 0.99
@@ -38,11 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     palette = load_palette(args.palette)
-    analyser = (
-        ColourAnalyser(palette, max_side=args.max_side)
-        if args.max_side
-        else ColourAnalyser(palette)
-    )
+    analyser = ColourAnalyser(palette, **({"max_side": args.max_side} if args.max_side else {}))
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp)
         t0 = time.perf_counter()
@@ -53,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         confidence: dict[bool, list[float]] = {True: [], False: []}
         misses: Counter[str] = Counter()
         for item in items:
-            with Image.open(out / item.filename) as im:
-                image = im.convert("RGB")
+            # Decoded exactly as ingest decodes (limits, orientation, the reduced working copy).
+            image = decode_image((out / item.filename).read_bytes(), name=item.filename).image
             t, c = time.perf_counter(), time.process_time()
             analysis = analyser.analyse(image)
             spent += time.perf_counter() - t

@@ -5,7 +5,8 @@ of checks is deliberate: byte size, then the *detected* format (never the file n
 the pixel count from the header — all before a single pixel is decompressed, so a
 decompression bomb is rejected, never decoded. Only then are pixels loaded (forced, so a
 truncated file fails here rather than later), orientation applied and the image reduced to
-an 8-bit RGB working copy no larger than ``max_side`` on its long edge.
+an 8-bit RGB working copy whose short edge is at most ``work_side`` (long edge at most
+``max_side``).
 """
 
 from __future__ import annotations
@@ -49,11 +50,15 @@ class DecodeLimits(msgspec.Struct, kw_only=True, frozen=True):
     max_bytes: int = 40 * 1024 * 1024
     max_pixels: int = 80_000_000
     formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "TIFF")
-    # The encoder works at 224 px and the colour analyser at ~160 px: 512 leaves headroom.
-    max_side: int = 512
+    # The working copy: the encoder crops 224 px from the short edge and the colour analyser
+    # works at ~160 px, so a short edge of 256 loses nothing downstream, while decoding and
+    # resizing a 640 px photo to it costs a quarter of what a 512 px copy did. The long edge
+    # is capped as well (panoramas, banners).
+    work_side: int = 256
+    max_side: int = 1024
 
     def __post_init__(self) -> None:
-        for field in ("max_bytes", "max_pixels", "max_side"):
+        for field in ("max_bytes", "max_pixels", "work_side", "max_side"):
             if getattr(self, field) <= 0:
                 raise ConfigError(f"DecodeLimits.{field} must be positive")
         if not self.formats:
@@ -67,13 +72,22 @@ _DEFAULT_LIMITS = DecodeLimits()  # frozen, so sharing one default instance is s
 class DecodedImage:
     """A decoded image: an RGB working copy plus facts about the original."""
 
-    image: Image.Image  # 8-bit RGB, long edge <= DecodeLimits.max_side, orientation applied
+    image: Image.Image  # 8-bit RGB, short edge ~ work_side, long edge <= max_side, upright
     width: int  # original width after EXIF orientation
     height: int  # original height after EXIF orientation
     format: str  # detected format, e.g. "JPEG"
     sha256: str  # hex digest of the raw bytes
     byte_size: int
     had_alpha: bool  # the source carried transparency (alpha channel or tRNS); composited on white
+
+
+def _working_size(size: tuple[int, int], limits: DecodeLimits) -> tuple[int, int]:
+    """Downscale only: the short edge to ``work_side``, the long edge within ``max_side``."""
+    w, h = size
+    scale = min(1.0, limits.work_side / min(w, h), limits.max_side / max(w, h))
+    if scale >= 1.0:
+        return size
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def sha256_hex(data: bytes) -> str:
@@ -125,10 +139,11 @@ def decode_image(
                     f"{width}x{height} = {width * height} pixels exceeds the limit of "
                     f"{limits.max_pixels} pixels (not decoded)"
                 )
-            if fmt == "JPEG" and max(img.size) > limits.max_side:
+            target = _working_size(img.size, limits)
+            if fmt == "JPEG" and target != img.size:
                 # Fast path: libjpeg decodes directly at 1/2, 1/4 or 1/8 scale, never below
-                # the requested box, so quality is preserved for the final resize.
-                img.draft("RGB", (limits.max_side, limits.max_side))
+                # the requested size, so quality is preserved for the final resize.
+                img.draft("RGB", target)
             try:
                 img.seek(0)  # animated / multi-page: the first frame is the product shot
                 img.load()  # force the decode so truncated or corrupt data fails here
@@ -153,7 +168,9 @@ def decode_image(
             except _CORRUPT as exc:
                 raise reject(f"unsupported pixel data ({exc})") from None
 
-    work.thumbnail((limits.max_side, limits.max_side), Image.Resampling.LANCZOS)
+    work_size = _working_size(work.size, limits)
+    if work_size != work.size:
+        work = work.resize(work_size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if isinstance(icc, bytes) and icc:
         work = _to_srgb(work, icc)
     if work.mode == "RGBA":

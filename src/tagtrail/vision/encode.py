@@ -85,10 +85,16 @@ class ClipEncoder:
                 rgb = rgb.resize(size, Image.Resampling.BICUBIC)
             left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
             batch[i] = np.asarray(rgb.crop((left, top, left + crop, top + crop)))
-        pixels = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
-        mean = torch.tensor(self.image.mean, dtype=torch.float32).view(1, 3, 1, 1)
-        std = torch.tensor(self.image.std, dtype=torch.float32).view(1, 3, 1, 1)
-        return pixels.sub_(mean).div_(std).contiguous()
+        # (level / 255 - mean) / std per channel as a 256-entry table: one gather per channel
+        # instead of four passes of float arithmetic over the batch (identical values).
+        levels = np.arange(256, dtype=np.float32)[:, None] / np.float32(255.0)
+        mean = np.asarray(self.image.mean, dtype=np.float32)
+        std = np.asarray(self.image.std, dtype=np.float32)
+        table = (levels - mean) / std
+        out = np.empty((len(images), 3, crop, crop), dtype=np.float32)
+        for c in range(3):
+            np.take(table[:, c], batch[..., c], out=out[:, c])
+        return torch.from_numpy(out)
 
     def forward_pixels(self, pixel_values: torch.Tensor) -> np.ndarray:
         """Run the vision tower + projection in batches; returns (n, dim) unit vectors."""
