@@ -10,7 +10,7 @@ import pytest
 from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
-from tagtrail.store.indices import ensure_indices, load_spec
+from tagtrail.store.indices import LOGICAL_INDICES, ensure_indices, load_spec
 
 pytestmark = pytest.mark.opensearch
 
@@ -25,14 +25,12 @@ async def test_node_is_opensearch_2_19_1_with_knn(indexed: AsyncOpenSearch) -> N
 async def test_mappings_apply_idempotently(client: AsyncOpenSearch, settings: Settings) -> None:
     first = await ensure_indices(client, settings)
     second = await ensure_indices(client, settings)
-    assert [s.created for s in first] == [True, True]
-    assert [s.created for s in second] == [False, False]
+    assert [s.created for s in first] == [True] * len(LOGICAL_INDICES)
+    assert [s.created for s in second] == [False] * len(LOGICAL_INDICES)
     aliases = await client.indices.get_alias(index=f"{settings.index_prefix}-*")
+    p = settings.index_prefix
     assert aliases == {
-        f"{settings.index_prefix}-assets-v1": {"aliases": {f"{settings.index_prefix}-assets": {}}},
-        f"{settings.index_prefix}-tag_events-v1": {
-            "aliases": {f"{settings.index_prefix}-tag_events": {}}
-        },
+        f"{p}-{logical}-v1": {"aliases": {f"{p}-{logical}": {}}} for logical in LOGICAL_INDICES
     }
     mapping = await client.indices.get_mapping(index=f"{settings.index_prefix}-assets")
     vector = next(iter(mapping.values()))["mappings"]["properties"]["vector"]
@@ -49,7 +47,7 @@ async def test_mapping_change_is_reindex_plus_alias_swap(
     await client.index(index=alias, id="e1", body={"event_id": "e1", "asset_id": "a"}, refresh=True)
     # A v2 of the tag_events mapping appears: same fields plus one.
     mappings = tmp_path / "index_mappings"
-    for logical in ("assets", "tag_events"):
+    for logical in LOGICAL_INDICES:
         (mappings / logical).mkdir(parents=True)
         source = Path(settings.mappings_dir) / logical / "v1.json"
         (mappings / logical / "v1.json").write_text(source.read_text())

@@ -14,12 +14,14 @@ from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
 from tagtrail.store.assets import AssetRepository, IngestWrite, NewAsset, StoredAsset
+from tagtrail.store.audits import AuditRepository
 from tagtrail.store.client import make_client
 from tagtrail.store.events import EventLog
+from tagtrail.store.heads import AliasState, HeadRepository
 from tagtrail.store.indices import IndexState, drop_indices, ensure_indices, missing_indices
 from tagtrail.store.search import SearchIndex
 
-__all__ = ["IndexState", "IngestWrite", "NewAsset", "Store", "StoredAsset"]
+__all__ = ["AliasState", "IndexState", "IngestWrite", "NewAsset", "Store", "StoredAsset"]
 
 
 class Store:
@@ -36,6 +38,8 @@ class Store:
         self.events = EventLog(self.client, settings)
         self.assets = AssetRepository(self.client, settings, self.events)
         self.search = SearchIndex(self.client, settings)
+        self.heads = HeadRepository(self.client, settings)
+        self.audits = AuditRepository(self.client, settings)
 
     @property
     def url(self) -> str:

@@ -20,7 +20,7 @@ from opensearchpy.exceptions import NotFoundError, RequestError
 from tagtrail.config import Settings
 from tagtrail.errors import ConfigError
 
-LOGICAL_INDICES = ("assets", "tag_events")
+LOGICAL_INDICES = ("assets", "tag_events", "heads", "audits")
 _VERSION_FILE = re.compile(r"^v(\d+)\.json$")
 
 
