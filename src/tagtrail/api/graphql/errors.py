@@ -20,7 +20,9 @@ from tagtrail.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    ModelUnavailable,
     NotFound,
+    StoreUnavailable,
     TagtrailError,
     Unauthorized,
 )
@@ -99,6 +101,24 @@ def error_result(
     if isinstance(exc, Unauthorized):
         return UnauthenticatedError(message=exc.message)
     raise exc
+
+
+def expected_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """Log the expected errors of a request briefly; return the others (to log in full).
+
+    An outage is one warning line, not a traceback per request; the caller's own mistakes
+    (a bad query, a missing key) are not failures of the server at all.
+    """
+    unexpected = []
+    for error in errors:
+        original = error.original_error
+        if isinstance(original, StoreUnavailable | ModelUnavailable):
+            log.warning("%s: %s", ".".join(map(str, error.path or ())), original.message)
+        elif original is None or isinstance(original, TagtrailError):
+            log.debug("GraphQL error: %s", error.message)
+        else:
+            unexpected.append(error)
+    return unexpected
 
 
 class TagtrailMaskErrors(MaskErrors):
