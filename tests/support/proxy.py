@@ -2,7 +2,8 @@
 
 Stopping the shared node would break every other test using it; stopping this proxy looks
 the same to the app (connections severed, then refused) while the node keeps running.
-The proxy can also answer every request itself with an HTTP status (429: overloaded).
+The proxy can also answer every request itself with an HTTP status (429: overloaded), or
+accept connections and never answer (a node stuck in garbage collection).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class TcpProxy:
         self.target_port = parts.port or 9200
         self.port = free_port()
         self.answer_status: int | None = None  # set: answer every request with this status
+        self.stall = False  # set: accept, read, never answer
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -46,14 +48,33 @@ class TcpProxy:
         if self._server is not None:
             self._server.close()
             self._server = None
+        await self.sever()
+
+    async def sever(self) -> None:
+        """Cut every open connection (clients reconnect, and meet the current mode)."""
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
         await asyncio.sleep(0)  # let the aborted transports report their closing
 
+    async def answer_with(self, status: int | None) -> None:
+        """From now on answer every request with ``status`` (None: forward again)."""
+        self.answer_status = status
+        await self.sever()
+
+    async def stall_answers(self, stall: bool) -> None:
+        """From now on accept requests and never answer them (or forward again)."""
+        self.stall = stall
+        await self.sever()
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
+            if self.stall:
+                with contextlib.suppress(ConnectionError, OSError):
+                    while await reader.read(65536):
+                        pass
+                return
             if self.answer_status is not None:
                 await self._answer(reader, writer, self.answer_status)
                 return

@@ -114,7 +114,7 @@ def expected_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
         original = error.original_error
         if isinstance(original, StoreUnavailable | ModelUnavailable):
             log.warning("%s: %s", ".".join(map(str, error.path or ())), original.message)
-        elif original is None or isinstance(original, TagtrailError):
+        elif original is None or isinstance(original, TagtrailError | GraphQLError):
             log.debug("GraphQL error: %s", error.message)
         else:
             unexpected.append(error)
@@ -130,8 +130,11 @@ class TagtrailMaskErrors(MaskErrors):
     @staticmethod
     def _should_mask(error: GraphQLError) -> bool:
         original = error.original_error
-        if original is None:
-            return False  # validation and parse errors: the client's query, safe to show
+        if original is None or isinstance(original, GraphQLError):
+            # Parse and validation errors, and variables that do not coerce (graphql-core
+            # keeps the scalar's own GraphQLError as the original): the client's request,
+            # safe to show — masking them would blame the server for a client's typo.
+            return False
         if isinstance(original, TagtrailError):
             error.extensions = {
                 **(error.extensions or {}),
