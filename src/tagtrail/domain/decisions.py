@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from tagtrail.domain.taxonomy import Taxonomy
 
 DecisionKind = Literal["confirmed", "rejected", "corrected"]
-__all__ = ["MAX_NOTE_CHARS", "Decision", "DecisionKind", "build_decision", "check_decision"]
 
 
 class Decision(msgspec.Struct, kw_only=True, frozen=True):

@@ -20,7 +20,6 @@ from tagtrail.store import queries as q
 from tagtrail.usecases.services import Services
 
 log = logging.getLogger(__name__)
-__all__ = ["MAX_TEXT_CHARS", "SearchPage", "SearchRequest", "check_after", "check_text"]
 MAX_TEXT_NEIGHBOURS = 1000
 #: Lucene explores max(k, ef_search) candidates; 100 keeps recall@10 high on filtered sets.
 EF_SEARCH = 100

@@ -80,12 +80,12 @@ class Query:
     )
     async def asset(self, info: Info, id: strawberry.ID) -> AssetResult:
         info.context.require("viewer")
+        if not str(id).strip():
+            return NotFoundError(message="id is empty", id=str(id))
         try:
             asset_id = check_id(str(id), "id")
         except InvalidInput as exc:
             return error_result(exc)  # type: ignore[return-value]
-        if not asset_id:
-            return NotFoundError(message="id is empty", id=str(id))
         source = await info.context.loaders.sources.load(asset_id)
         if source is None:
             return NotFoundError(message=f"asset {id!r} does not exist", id=str(id))
