@@ -395,3 +395,26 @@ async def test_exactly_at_the_caps_is_fine(api: Api) -> None:
     queue = f"""query($a: [String!]) {{ reviewQueue(attributes: $a) {{ {INVALID} }} }}"""
     many = await _one(api, queue, {"a": ["colour"] * (MAX_ATTRIBUTE_FILTERS + 1)})
     assert (many["__typename"], many["field"]) == ("InvalidInput", "attributes")
+
+
+# -- REST ----------------------------------------------------------------------------------
+async def test_upload_metadata_errors_name_the_field(api: Api) -> None:
+    """Refused before the image is tagged; a bad year is the caller's, not a store failure."""
+    cases = {
+        '{"season_year": 99999999999999999999}': "metadata.season_year",
+        '{"sku": "a\\u0000b"}': "metadata.sku",
+        '{"shoot_date": "2024-02-30"}': "metadata.shoot_date",
+        '{"season": "winter"}': "metadata.season",
+        '{"lining": "' + "x" * 300 + '"}': "metadata.fields.lining",
+        "[1, 2]": "metadata",
+    }
+    for metadata, field in cases.items():
+        response = await api.http.post(
+            "/assets",
+            files={"image": ("x.jpg", b"not decoded yet", "image/jpeg")},
+            data={"metadata": metadata},
+        )
+        assert response.status_code == 400, (metadata, response.text)
+        body = response.json()
+        assert body["error"] == "invalid_input"
+        assert body["field"] == field, (metadata, body)

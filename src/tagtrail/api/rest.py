@@ -14,6 +14,8 @@ from litestar.response import Response
 
 from tagtrail.api.auth import Principal, require
 from tagtrail.api.dto import UploadOut, asset_out
+from tagtrail.domain.metadata import parse_metadata
+from tagtrail.errors import InvalidInput
 from tagtrail.usecases.services import Services
 from tagtrail.usecases.upload import parse_metadata_json, upload
 
@@ -54,6 +56,10 @@ async def create_asset(
     """
     require(principal, "reviewer")
     metadata = parse_metadata_json(data.metadata)
+    try:  # fail fast, naming the field, before the image is read and tagged
+        parse_metadata(metadata)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field=f"metadata.{exc.field or ''}".rstrip(".")) from exc
     payload = await data.image.read()
     result = await upload(services, payload, data.image.filename or "upload", metadata)
     body = UploadOut(
