@@ -45,7 +45,7 @@ def shorten(value: str, limit: int = 60) -> str:
 
 
 def _bad_character(value: str, allowed: frozenset[str] = frozenset()) -> str | None:
-    """The first control character, lone surrogate or unassigned-private character, if any.
+    """The first control character or lone surrogate in ``value``, if any.
 
     Lone surrogates arrive through JSON escapes (``"\\ud800"``) and cannot be encoded to
     UTF-8, so OpenSearch would never see the request; control characters have no business

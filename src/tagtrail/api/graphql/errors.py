@@ -3,8 +3,10 @@
 Expected failures (a stale revision, an unknown asset, a bad value) are *results*: union
 members a client can switch on, with the data it needs to recover (``currentRevision``,
 ``field``). Errors still raised from resolvers are either deliberate tagtrail errors —
-shown, with ``extensions.code`` (``UNAUTHENTICATED`` for a missing or unknown key) — or
-unexpected, which are logged with their traceback and replaced by "Unexpected error.".
+shown, with ``extensions.code`` (``UNAUTHENTICATED`` for a missing or unknown key,
+``STORE_UNAVAILABLE`` while OpenSearch cannot answer: worth retrying) — or unexpected,
+which are logged with their traceback and replaced by "Unexpected error.". The client's own
+malformed requests (parse, validation, variables that do not coerce) are never masked.
 """
 
 from __future__ import annotations
