@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 Conflict,
                 Unauthorized,
                 Forbidden,
+                StoreUnavailable,  # an outage: one line per request, not a traceback each
                 400,
                 401,
                 403,

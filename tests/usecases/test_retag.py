@@ -53,6 +53,7 @@ async def test_retag_keeps_human_decisions(
         taxonomy_version=taxonomy.version,
     )
     await store.assets.apply(asset_id, 1, lambda _: [correction])
+    await store.refresh()  # retag scans by search: the ingested assets must be searchable
 
     # New prompts → new zero-shot heads and a new taxonomy version; same encoder.
     edited = tmp_path / "taxonomy"

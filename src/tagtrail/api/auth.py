@@ -73,11 +73,13 @@ def _check_entry(entry: KeyEntry, where: str) -> KeyEntry:
     return msgspec.structs.replace(entry, sha256=digest)
 
 
-def _parse_file(path: Path) -> list[KeyEntry]:
+def _parse_file(path: Path, *, allow_empty: bool = True) -> list[KeyEntry]:
     try:
         raw_bytes = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"TAGTRAIL_API_KEYS_FILE: cannot read {path}: {exc}") from exc
+    if not allow_empty and not raw_bytes.strip():
+        raise ConfigError(f"TAGTRAIL_API_KEYS_FILE {path} is empty (being rewritten?)")
     suffix = path.suffix.lower()
     try:
         data: Any
@@ -111,6 +113,9 @@ def _parse_inline(spec: str) -> list[KeyEntry]:
     return entries
 
 
+_Stamp = tuple[int, int, int, int]  # inode, mtime_ns, ctime_ns, size
+
+
 class KeyRing:
     """The configured keys; reloads the key file when it changes (no restart to rotate)."""
 
@@ -119,35 +124,54 @@ class KeyRing:
         self._inline = _parse_inline(settings.api_keys) if settings.api_keys else []
         self._path = Path(settings.api_keys_file) if settings.api_keys_file else None
         self._file_entries: list[KeyEntry] = []
-        self._mtime: float | None = None
-        self._failed: str | None = None
+        self._stamp: _Stamp | None = None  # of the version loaded
+        self._failed: _Stamp | None = None  # of a version that would not load
+        self._warned = False
         self._reload_if_changed()
 
     def _reload_if_changed(self) -> None:
         """Re-read the key file when it changed. A file that cannot be read or parsed (an
-        editor half-way through writing it) keeps the last good key ring, with a warning;
-        only at start-up, with no good ring yet, is it an error."""
+        editor half-way through writing it) keeps the last good key ring, with one warning;
+        only at start-up, with no good ring yet, is it an error.
+
+        Changes are noticed by inode, times *and* size: a rewrite within the file system's
+        timestamp granularity still changes the size (as a half-written file does), and an
+        atomic replace (write elsewhere, rename over) the inode.
+        An emptied file is taken for half-written too — writers truncate before they write,
+        and an empty ring would lock every caller out (or, in dev mode, let everyone in);
+        revoking every key is an explicit ``keys = []``.
+        """
         if self._path is None:
             return
         try:
-            mtime = self._path.stat().st_mtime
-            if mtime == self._mtime:
-                return
-            entries = _parse_file(self._path)
-        except (OSError, ConfigError) as exc:
-            if self._mtime is None:
-                if isinstance(exc, ConfigError):
-                    raise
-                raise ConfigError(
-                    f"TAGTRAIL_API_KEYS_FILE: cannot read {self._path}: {exc}"
-                ) from exc
-            if self._failed != str(exc):
-                self._failed = str(exc)
-                log.warning("API key file not reloaded; keeping the last good keys: %s", exc)
+            st = self._path.stat()
+        except OSError as exc:
+            self._keep_last(ConfigError(f"TAGTRAIL_API_KEYS_FILE: cannot read {self._path}: {exc}"))
             return
-        self._file_entries = entries
-        self._mtime = mtime
-        self._failed = None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+        if stamp in (self._stamp, self._failed):
+            return  # unchanged, or the same unusable version: not parsed again per request
+        try:
+            entries = _parse_file(self._path, allow_empty=self._stamp is None)
+        except ConfigError as exc:
+            self._keep_last(exc, stamp)
+            return
+        if self._warned:
+            log.info("API key file %s reloaded: %d keys", self._path, len(entries))
+        self._file_entries, self._stamp = entries, stamp
+        self._failed, self._warned = None, False
+
+    def _keep_last(self, exc: ConfigError, stamp: _Stamp | None = None) -> None:
+        if self._stamp is None:
+            raise exc  # start-up: there is no good ring to keep
+        self._failed = stamp
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "API key file not reloaded; keeping the last good keys (%d) until it is usable: %s",
+                len(self._file_entries),
+                exc.message,
+            )
 
     @property
     def entries(self) -> list[KeyEntry]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from tagtrail.domain.limits import MAX_NOTE_CHARS, check_free_text, check_value
 from tagtrail.domain.records import Actor, Tag, TagEvent, event_id, utc_now
 from tagtrail.errors import InvalidInput, NotFound
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from tagtrail.domain.taxonomy import Taxonomy
 
 DecisionKind = Literal["confirmed", "rejected", "corrected"]
-MAX_NOTE_CHARS = 2000
 
 
 class Decision(msgspec.Struct, kw_only=True, frozen=True):
@@ -28,6 +28,16 @@ class Decision(msgspec.Struct, kw_only=True, frozen=True):
     attribute: str
     value: str | None = None  # corrected only: the taxonomy value id to set
     note: str | None = None
+
+
+def check_decision(decision: Decision) -> Decision:
+    """The caller's strings are usable (bounded, printable) — checked before any read."""
+    check_value(decision.attribute, "attribute")
+    if decision.value is not None:
+        check_value(decision.value, "value")
+    if decision.note is not None:
+        check_free_text(decision.note, "note", max_chars=MAX_NOTE_CHARS)
+    return decision
 
 
 def current_tag(source: dict[str, Any], attribute: str) -> Tag | None:
@@ -62,9 +72,8 @@ def build_decision(
     Raises InvalidInput (unknown attribute or value, bad combination) or NotFound (no tag
     to confirm or reject).
     """
+    check_decision(decision)
     taxonomy.attribute(decision.attribute)  # unknown attribute → InvalidInput(field=attribute)
-    if decision.note is not None and len(decision.note) > MAX_NOTE_CHARS:
-        raise InvalidInput(f"note is longer than {MAX_NOTE_CHARS} characters", field="note")
     brand = source.get("brand")
     tag = current_tag(source, decision.attribute)
     common: dict[str, Any] = {

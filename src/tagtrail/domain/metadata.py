@@ -8,11 +8,15 @@ from typing import Any
 
 import msgspec
 
+from tagtrail.domain.limits import check_free_text, check_value
 from tagtrail.errors import InvalidInput
 
 _COLLECTION = re.compile(r"^(?P<season>SS|FW|AW|PF|RE)\s*(?P<year>\d{2}|\d{4})\b", re.I)
 MAX_FIELD_LENGTH = 256
 MAX_FREE_FIELDS = 50
+#: season_year is an integer field: a number beyond it would be refused by OpenSearch at
+#: write time, after the tagging work, and look like a store failure.
+YEARS = range(1000, 10_000)
 
 
 class AssetMetadata(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -41,6 +45,7 @@ def _text(raw: dict[str, Any], key: str) -> str | None:
         raise InvalidInput(
             f"metadata field {key!r} is longer than {MAX_FIELD_LENGTH} characters", field=key
         )
+    check_value(text, key)  # no control characters in what search and facets show
     return text or None
 
 
@@ -59,6 +64,8 @@ def parse_metadata(raw: dict[str, Any] | None, *, filename: str | None = None) -
             raise InvalidInput(
                 "season_year must be a year such as 2026", field="season_year"
             ) from exc
+        if season_year not in YEARS:
+            raise InvalidInput("season_year must be a year such as 2026", field="season_year")
     match = _COLLECTION.match(collection or "")
     if match:
         season = season or match.group("season")
@@ -91,6 +98,8 @@ def parse_metadata(raw: dict[str, Any] | None, *, filename: str | None = None) -
     for key, value in free.items():
         if len(key) > 64 or len(value) > MAX_FIELD_LENGTH:
             raise InvalidInput(f"free field {key[:64]!r} is too long", field=f"fields.{key[:64]}")
+        check_value(key, "fields")
+        check_free_text(value, f"fields.{key}", max_chars=MAX_FIELD_LENGTH)
     return AssetMetadata(
         sku=_text(raw, "sku"),
         brand=_text(raw, "brand"),

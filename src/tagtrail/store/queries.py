@@ -236,6 +236,40 @@ _SORTS: Final[dict[str, list[Clause]]] = {
 }
 TIEBREAK: Final[Clause] = {"asset_id": "asc"}  # unique, so search_after pages are stable
 
+#: What each sort's hit values are (search sorts, then review orders), so that a crafted
+#: ``search_after`` is refused before OpenSearch tries to parse it: dates are epoch millis
+#: (missing ones: the long extremes), scores and probabilities numbers, keywords strings or
+#: null (a missing sku).
+SortKind = Literal["date", "number", "keyword"]
+SORT_VALUE_KINDS: Final[dict[str, tuple[SortKind, ...]]] = {
+    "relevance": ("number", "keyword"),
+    "newest": ("date", "keyword"),
+    "oldest": ("date", "keyword"),
+    "shoot_date_desc": ("date", "keyword"),
+    "shoot_date_asc": ("date", "keyword"),
+    "sku": ("keyword", "keyword"),
+    "oldest_first": ("date", "keyword"),
+    "lowest_confidence_first": ("number", "date", "keyword"),
+}
+
+
+def _fits(kind: SortKind, value: object) -> bool:
+    if kind == "keyword":
+        return value is None or isinstance(value, str)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) if kind == "date" else isinstance(value, int | float)
+
+
+def search_after_fits(sort: str, values: Sequence[object]) -> bool:
+    """Whether ``values`` could be a hit's sort values under ``sort``."""
+    kinds = SORT_VALUE_KINDS.get(sort)
+    return (
+        kinds is not None
+        and len(values) == len(kinds)
+        and all(_fits(k, v) for k, v in zip(kinds, values, strict=True))
+    )
+
 
 def search_body(
     f: AssetFilter,

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from tagtrail.domain.limits import check_id, check_value
 from tagtrail.domain.records import TagEvent
 from tagtrail.errors import NotFound
 from tagtrail.store.queries import exemplar_filter
@@ -25,6 +26,8 @@ class Explanation(msgspec.Struct, kw_only=True, frozen=True):
 async def explain(services: Services, asset_id: str, attribute: str) -> Explanation:
     if not asset_id or not asset_id.strip():
         raise NotFound("assetId is empty")
+    check_id(asset_id, "assetId")
+    check_value(attribute, "attribute")
     (await services.taxonomy()).attribute(attribute)  # unknown attribute → InvalidInput
     stored = await services.store.assets.get(asset_id)
     history = await services.store.events.history({asset_id: stored.revision})

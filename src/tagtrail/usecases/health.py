@@ -26,7 +26,7 @@ async def readiness(services: Services) -> Readiness:
         return Readiness(
             status="unavailable",
             opensearch=url,
-            reason=f"OpenSearch at {url} is unreachable: {exc.message}",
+            reason=f"OpenSearch at {url} cannot answer: {exc.message}",
         )
     if missing:
         return Readiness(

@@ -13,7 +13,8 @@ from typing import Any
 
 import msgspec
 
-from tagtrail.domain.decisions import Decision, build_decision
+from tagtrail.domain.decisions import Decision, build_decision, check_decision
+from tagtrail.domain.limits import check_id
 from tagtrail.domain.records import TagEvent
 from tagtrail.errors import InvalidInput, NotFound, TagtrailError
 from tagtrail.store import StoredAsset
@@ -45,6 +46,8 @@ async def _decide(
 ) -> Decided:
     if not asset_id or not asset_id.strip():
         raise NotFound("assetId is empty")
+    check_id(asset_id, "assetId")
+    check_decision(decision)
     taxonomy = await services.taxonomy()
 
     def build(stored: StoredAsset) -> list[TagEvent]:
@@ -75,6 +78,7 @@ async def decide_many(
         raise InvalidInput(
             f"items must hold 1..{limit} assets (TAGTRAIL_MAX_BULK_ASSETS)", field="items"
         )
+    check_decision(decision)  # once for all: a bad note is one answer, not one per item
     ids = [i for i, _ in items]
     if len(set(ids)) != len(ids):
         raise InvalidInput("an asset appears twice in items", field="items")

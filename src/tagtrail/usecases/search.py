@@ -14,12 +14,12 @@ from typing import Any
 import msgspec
 
 from tagtrail.domain.filters import AssetFilter, FacetResult, FacetSpec
+from tagtrail.domain.limits import MAX_TEXT_CHARS, check_free_text
 from tagtrail.errors import InvalidInput, ModelUnavailable
 from tagtrail.store import queries as q
 from tagtrail.usecases.services import Services
 
 log = logging.getLogger(__name__)
-MAX_TEXT_CHARS = 500
 MAX_TEXT_NEIGHBOURS = 1000
 #: Lucene explores max(k, ef_search) candidates; 100 keeps recall@10 high on filtered sets.
 EF_SEARCH = 100
@@ -46,10 +46,13 @@ class SearchPage(msgspec.Struct, kw_only=True, frozen=True):
 
 def check_text(text: str | None, field: str = "text") -> str | None:
     """Stripped text (None when empty); InvalidInput when longer than the cap."""
-    text = (text or "").strip() or None
-    if text and len(text) > MAX_TEXT_CHARS:
-        raise InvalidInput(f"{field} is longer than {MAX_TEXT_CHARS} characters", field=field)
-    return text
+    return check_free_text(text, field, max_chars=MAX_TEXT_CHARS)
+
+
+def check_after(sort: str, search_after: list[Any] | None, field: str = "after") -> None:
+    """A cursor's values must be what this sort's hits carry (see ``SORT_VALUE_KINDS``)."""
+    if search_after is not None and not q.search_after_fits(sort, search_after):
+        raise InvalidInput(f"{field} is not a cursor of this sort", field=field)
 
 
 async def text_vector(services: Services, text: str) -> list[float] | None:
@@ -69,6 +72,7 @@ async def search_assets(services: Services, request: SearchRequest) -> SearchPag
             f"textNeighbours must be 0..{MAX_TEXT_NEIGHBOURS}", field="textNeighbours"
         )
     text = check_text(request.text)
+    check_after(request.sort, request.search_after)
     vector = await text_vector(services, text) if text and request.text_neighbours else None
     mode = "none" if not text else "hybrid" if vector else "lexical"
     body = q.search_body(
@@ -128,6 +132,7 @@ async def review_queue(
     taxonomy = await services.taxonomy()
     for name in attributes:
         taxonomy.attribute(name)  # unknown attribute → InvalidInput
+    check_after(order, search_after)
     body = q.review_body(f, attributes, order=order, size=size + 1, search_after=search_after)
     result = await services.store.search.search(body)
     hits = result["hits"]["hits"]

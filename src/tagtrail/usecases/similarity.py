@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tagtrail.domain.limits import check_id
 from tagtrail.errors import InvalidInput, NotFound
 from tagtrail.usecases.search import check_text
 from tagtrail.usecases.services import Services
@@ -15,6 +16,7 @@ MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 async def vector_of_asset(services: Services, asset_id: str) -> list[float]:
     if not asset_id.strip():
         raise InvalidInput("assetId is empty", field="by.assetId")
+    check_id(asset_id, "by.assetId")
     [vector] = await services.store.assets.vectors([asset_id])
     if vector is None:
         [source] = await services.store.assets.get_many([asset_id])

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from tagtrail.domain.metadata import parse_metadata
 from tagtrail.errors import InvalidInput, StoreUnavailable
 from tagtrail.usecases.batching import DynamicBatcher
 from tagtrail.usecases.ingest import IngestItem, IngestOutcome, ingest
@@ -34,6 +35,10 @@ def parse_metadata_json(raw: str | None) -> dict[str, Any] | None:
         raise InvalidInput(f"metadata is not valid JSON: {exc}", field="metadata") from exc
     if not isinstance(metadata, dict):
         raise InvalidInput("metadata must be a JSON object", field="metadata")
+    try:  # fail fast, naming the field, before the image is read and tagged
+        parse_metadata(metadata)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field=f"metadata.{exc.field or ''}".rstrip(".")) from exc
     return metadata
 
 

@@ -3,8 +3,10 @@
 Expected failures (a stale revision, an unknown asset, a bad value) are *results*: union
 members a client can switch on, with the data it needs to recover (``currentRevision``,
 ``field``). Errors still raised from resolvers are either deliberate tagtrail errors —
-shown, with ``extensions.code`` (``UNAUTHENTICATED`` for a missing or unknown key) — or
-unexpected, which are logged with their traceback and replaced by "Unexpected error.".
+shown, with ``extensions.code`` (``UNAUTHENTICATED`` for a missing or unknown key,
+``STORE_UNAVAILABLE`` while OpenSearch cannot answer: worth retrying) — or unexpected,
+which are logged with their traceback and replaced by "Unexpected error.". The client's own
+malformed requests (parse, validation, variables that do not coerce) are never masked.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from tagtrail.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    ModelUnavailable,
     NotFound,
+    StoreUnavailable,
     TagtrailError,
     Unauthorized,
 )
@@ -101,6 +105,24 @@ def error_result(
     raise exc
 
 
+def expected_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """Log the expected errors of a request briefly; return the others (to log in full).
+
+    An outage is one warning line, not a traceback per request; the caller's own mistakes
+    (a bad query, a missing key) are not failures of the server at all.
+    """
+    unexpected = []
+    for error in errors:
+        original = error.original_error
+        if isinstance(original, StoreUnavailable | ModelUnavailable):
+            log.warning("%s: %s", ".".join(map(str, error.path or ())), original.message)
+        elif original is None or isinstance(original, TagtrailError | GraphQLError):
+            log.debug("GraphQL error: %s", error.message)
+        else:
+            unexpected.append(error)
+    return unexpected
+
+
 class TagtrailMaskErrors(MaskErrors):
     """Show tagtrail's own errors (with a machine-readable code); mask and log the rest."""
 
@@ -110,8 +132,11 @@ class TagtrailMaskErrors(MaskErrors):
     @staticmethod
     def _should_mask(error: GraphQLError) -> bool:
         original = error.original_error
-        if original is None:
-            return False  # validation and parse errors: the client's query, safe to show
+        if original is None or isinstance(original, GraphQLError):
+            # Parse and validation errors, and variables that do not coerce (graphql-core
+            # keeps the scalar's own GraphQLError as the original): the client's request,
+            # safe to show — masking them would blame the server for a client's typo.
+            return False
         if isinstance(original, TagtrailError):
             error.extensions = {
                 **(error.extensions or {}),

@@ -2,7 +2,9 @@
 
 GraphQL inputs are converted to the store's typed filters (``store.queries``) here, once,
 checking attribute names against the taxonomy: an unknown attribute is an InvalidInput
-naming the field, not an empty result that looks like "no such products".
+naming the field, not an empty result that looks like "no such products". Lists, strings,
+dates and ranges are checked against the caps of :mod:`tagtrail.domain.limits` here too,
+so nothing OpenSearch would refuse ever reaches it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,17 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from tagtrail.domain import filters as q
+from tagtrail.domain.limits import (
+    MAX_ATTRIBUTE_FILTERS,
+    MAX_FACET_SIZE,
+    MAX_FACETS,
+    MAX_FILTER_VALUES,
+    check_date_range,
+    check_int_range,
+    check_value,
+    check_values,
+    shorten,
+)
 from tagtrail.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -23,7 +36,8 @@ if TYPE_CHECKING:
     description="Match any of `values` (OR). By default a value matches its "
     "descendants and colour families match their colours (filtering outerwear "
     "finds peacoats; black finds charcoal if it rolls up to black); with "
-    "exact: true only tags whose own value is listed match."
+    f"exact: true only tags whose own value is listed match. At most {MAX_FILTER_VALUES} "
+    "values."
 )
 class AttributeFilterInput:
     attribute: str
@@ -37,7 +51,10 @@ class IntRangeInput:
     lte: int | None = None
 
 
-@strawberry.input(description='ISO dates or OpenSearch date math, e.g. gte: "now-3y/y".')
+@strawberry.input(
+    description="ISO dates or datetimes (2024-05, 2024-05-01, 2024-05-01T10:00:00Z) or "
+    "OpenSearch date math (now-3y/y, 2024-01-01||+1M/d); gte must not be after lte."
+)
 class DateRangeInput:
     gte: str | None = None
     lte: str | None = None
@@ -72,7 +89,10 @@ class TagStateFilterInput:
     max_probability: float | None = None
 
 
-@strawberry.input(description="AND across fields, OR within a list.")
+@strawberry.input(
+    description=f"AND across fields, OR within a list. At most {MAX_ATTRIBUTE_FILTERS} "
+    f"tag filters and {MAX_FILTER_VALUES} values per list."
+)
 class AssetFilterInput:
     tags: list[AttributeFilterInput] | None = None
     brand: list[str] | None = None
@@ -105,7 +125,8 @@ class TagStateField(Enum):
 
 @strawberry.input(
     description="Exactly one of attribute, field or tagState. Tag-state facets "
-    "count assets per tier/state/...; `tagAttribute` limits them to one attribute."
+    "count assets per tier/state/...; `tagAttribute` limits them to one attribute. "
+    f"At most {MAX_FACETS} facets, each of size 1..{MAX_FACET_SIZE}."
 )
 class FacetRequest:
     attribute: str | None = None
@@ -115,20 +136,35 @@ class FacetRequest:
     size: int = 20
 
 
-MAX_FACET_SIZE = 200
-MAX_FACETS = 20
-
-
-def _tuple(values: list[str] | None) -> tuple[str, ...]:
-    return tuple(values or ())
-
-
 def _check_attribute(taxonomy: Taxonomy, name: str, field: str) -> str:
     if name not in taxonomy.attribute_names:
         raise InvalidInput(
-            f"unknown attribute {name!r}; known: {', '.join(taxonomy.attribute_names)}", field=field
+            f"unknown attribute {shorten(name)!r}; known: {', '.join(taxonomy.attribute_names)}",
+            field=field,
         )
     return name
+
+
+def _tag_state(ts: TagStateFilterInput, taxonomy: Taxonomy) -> q.TagStateFilter:
+    field = "filter.tagState"
+    if ts.attribute:
+        _check_attribute(taxonomy, ts.attribute, f"{field}.attribute")
+    low, high = ts.min_probability, ts.max_probability
+    for name, bound in (("minProbability", low), ("maxProbability", high)):
+        if bound is not None and not 0.0 <= bound <= 1.0:
+            raise InvalidInput(f"{field}.{name} must be within [0, 1]", field=f"{field}.{name}")
+    if low is not None and high is not None and low > high:
+        raise InvalidInput(f"{field}: minProbability is above maxProbability", field=field)
+    return q.TagStateFilter(
+        attribute=ts.attribute,
+        tier=tuple(t.value for t in ts.tier or ()),
+        state=tuple(s.value for s in ts.state or ()),
+        reviewed=ts.reviewed,
+        model_version=check_values(ts.model_version, f"{field}.modelVersion"),
+        source=check_values(ts.source, f"{field}.source"),
+        min_probability=low,
+        max_probability=high,
+    )
 
 
 def to_filter(
@@ -136,43 +172,38 @@ def to_filter(
 ) -> q.AssetFilter:
     if f is None:
         return q.AssetFilter(exclude_ids=exclude_ids)
+    if len(f.tags or ()) > MAX_ATTRIBUTE_FILTERS:
+        raise InvalidInput(
+            f"filter.tags takes at most {MAX_ATTRIBUTE_FILTERS} attribute filters",
+            field="filter.tags",
+        )
     attributes = tuple(
         q.AttributeFilter(
-            attribute=_check_attribute(taxonomy, a.attribute, "filter.tags"),
-            values=tuple(a.values),
+            attribute=_check_attribute(
+                taxonomy, check_value(a.attribute, "filter.tags.attribute"), "filter.tags"
+            ),
+            values=check_values(a.values, "filter.tags.values"),
             exact=a.exact,
         )
         for a in f.tags or ()
     )
-    ts = f.tag_state
-    tag_state = None
-    if ts is not None:
-        if ts.attribute:
-            _check_attribute(taxonomy, ts.attribute, "filter.tagState.attribute")
-        tag_state = q.TagStateFilter(
-            attribute=ts.attribute,
-            tier=tuple(t.value for t in ts.tier or ()),
-            state=tuple(s.value for s in ts.state or ()),
-            reviewed=ts.reviewed,
-            model_version=_tuple(ts.model_version),
-            source=_tuple(ts.source),
-            min_probability=ts.min_probability,
-            max_probability=ts.max_probability,
-        )
+    season_year = shoot_date = None
+    if f.season_year:
+        check_int_range(f.season_year.gte, f.season_year.lte, "filter.seasonYear")
+        season_year = q.IntRange(gte=f.season_year.gte, lte=f.season_year.lte)
+    if f.shoot_date:
+        check_date_range(f.shoot_date.gte, f.shoot_date.lte, "filter.shootDate")
+        shoot_date = q.DateRange(gte=f.shoot_date.gte, lte=f.shoot_date.lte)
     return q.AssetFilter(
         attributes=attributes,
-        brand=_tuple(f.brand),
-        collection=_tuple(f.collection),
-        season=_tuple(f.season),
-        sku=_tuple(f.sku),
-        photographer=_tuple(f.photographer),
-        season_year=q.IntRange(gte=f.season_year.gte, lte=f.season_year.lte)
-        if f.season_year
-        else None,
-        shoot_date=q.DateRange(gte=f.shoot_date.gte, lte=f.shoot_date.lte)
-        if f.shoot_date
-        else None,
-        tag_state=tag_state,
+        brand=check_values(f.brand, "filter.brand"),
+        collection=check_values(f.collection, "filter.collection"),
+        season=check_values(f.season, "filter.season"),
+        sku=check_values(f.sku, "filter.sku"),
+        photographer=check_values(f.photographer, "filter.photographer"),
+        season_year=season_year,
+        shoot_date=shoot_date,
+        tag_state=_tag_state(f.tag_state, taxonomy) if f.tag_state is not None else None,
         exclude_ids=exclude_ids,
     )
 
@@ -190,17 +221,19 @@ def to_facets(requests: list[FacetRequest] | None, taxonomy: Taxonomy) -> list[q
         if not 1 <= r.size <= MAX_FACET_SIZE:
             raise InvalidInput(f"facet size must be 1..{MAX_FACET_SIZE}", field="facets.size")
         if r.attribute is not None:
+            name = check_value(r.attribute, "facets.attribute")
             spec = q.FacetSpec(
                 kind="attribute",
                 size=r.size,
-                name=_check_attribute(taxonomy, r.attribute, "facets.attribute"),
+                name=_check_attribute(taxonomy, name, "facets.attribute"),
             )
         elif r.field is not None:
             spec = q.FacetSpec(kind="field", name=r.field.value, size=r.size)
         else:
             assert r.tag_state is not None
             if r.tag_attribute:
-                _check_attribute(taxonomy, r.tag_attribute, "facets.tagAttribute")
+                name = check_value(r.tag_attribute, "facets.tagAttribute")
+                _check_attribute(taxonomy, name, "facets.tagAttribute")
             spec = q.FacetSpec(
                 kind="tag_state", name=r.tag_state.value, scope=r.tag_attribute, size=r.size
             )

@@ -31,6 +31,7 @@ from tagtrail.api.graphql.pagination import (
 )
 from tagtrail.api.graphql.types import Asset, Tag, TagEventRecord
 from tagtrail.domain.decisions import Decision, DecisionKind
+from tagtrail.domain.limits import MAX_ATTRIBUTE_FILTERS, check_values
 from tagtrail.errors import InvalidInput, TagtrailError
 from tagtrail.usecases.review import Decided, decide, decide_many
 from tagtrail.usecases.search import review_queue as usecase_queue
@@ -80,7 +81,7 @@ async def review_queue(
         hits, has_next, total = await usecase_queue(
             ctx.services,
             to_filter(filter, taxonomy),
-            attributes or (),
+            check_values(attributes, "attributes", max_values=MAX_ATTRIBUTE_FILTERS),
             order=order.value,
             size=size,
             search_after=decode_cursor(after, order.value),

@@ -12,15 +12,25 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from graphql.error import GraphQLError
+from strawberry.types import ExecutionContext
 
 from tagtrail import __version__
 from tagtrail.api.graphql import explain, review, search, similarity
 from tagtrail.api.graphql.context import Info
-from tagtrail.api.graphql.errors import NotFoundError, TagtrailMaskErrors
+from tagtrail.api.graphql.errors import (
+    InvalidInputError,
+    NotFoundError,
+    TagtrailMaskErrors,
+    error_result,
+    expected_errors,
+)
 from tagtrail.api.graphql.limits import limit_extensions
 from tagtrail.api.graphql.metrics import OperationMetrics
 from tagtrail.api.graphql.types import Asset, described
 from tagtrail.config import Settings, load_settings
+from tagtrail.domain.limits import check_id
+from tagtrail.errors import InvalidInput
 from tagtrail.usecases.health import readiness
 
 _ACCESS = (
@@ -42,7 +52,7 @@ class Whoami:
     role: str
 
 
-AssetResult = Annotated[Asset | NotFoundError, strawberry.union("AssetResult")]
+AssetResult = Annotated[Asset | NotFoundError | InvalidInputError, strawberry.union("AssetResult")]
 
 
 @strawberry.type
@@ -65,12 +75,19 @@ class Query:
         p = info.context.require("viewer")
         return Whoami(name=p.name, role=p.role)
 
-    @described("One asset by id." + _ACCESS.format(role="viewer"))
+    @described(
+        "One asset by id (an empty id is NotFound; one longer than 512 bytes or with "
+        "control characters is InvalidInput)." + _ACCESS.format(role="viewer")
+    )
     async def asset(self, info: Info, id: strawberry.ID) -> AssetResult:
         info.context.require("viewer")
         if not str(id).strip():
             return NotFoundError(message="id is empty", id=str(id))
-        source = await info.context.loaders.sources.load(str(id))
+        try:
+            asset_id = check_id(str(id), "id")
+        except InvalidInput as exc:
+            return error_result(exc)  # type: ignore[return-value]
+        source = await info.context.loaders.sources.load(asset_id)
         if source is None:
             return NotFoundError(message=f"asset {id!r} does not exist", id=str(id))
         return Asset.from_source(source)
@@ -134,9 +151,17 @@ class Mutation:
     )
 
 
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # strawberry logs a traceback per error, expected or not: keep that for the rest.
+        super().process_errors(expected_errors(errors), execution_context)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with error masking, cost limits (``settings`` sets the depth limit) and
     latency metrics per operation."""
     settings = settings or load_settings()
     extensions = [OperationMetrics, *limit_extensions(settings), TagtrailMaskErrors]
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return _Schema(query=Query, mutation=Mutation, extensions=extensions)
