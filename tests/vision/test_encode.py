@@ -168,3 +168,17 @@ def test_local_directory_roundtrip(tiny: ClipEncoder, tmp_path: Path) -> None:
     images = _images(2)
     assert np.allclose(local.encode_images(images), tiny.encode_images(images), atol=1e-5)
     assert np.allclose(local.encode_text(["red"]), tiny.encode_text(["red"]), atol=1e-5)
+
+
+def test_int8_is_a_cpu_option_with_its_own_fingerprint() -> None:
+    from PIL import Image
+
+    exact = load_encoder("random-init:tiny@3", device="cpu")
+    quick = load_encoder("random-init:tiny@3", device="cpu", dtype="int8")
+    assert quick.fingerprint == exact.fingerprint + "+int8"
+    images = [Image.new("RGB", (64, 64), (200, 30, 40)), Image.new("RGB", (64, 64), (20, 30, 200))]
+    a = exact.forward_pixels(exact.preprocess(images))
+    b = quick.forward_pixels(quick.preprocess(images))
+    assert b.shape == a.shape
+    cosine = (a * b).sum(axis=1)
+    assert cosine.min() > 0.98  # the same embedding, within quantisation error

@@ -21,7 +21,7 @@ from tagtrail.errors import InvalidInput, ModelUnavailable
 
 DEFAULT_MODEL = "openai/clip-vit-base-patch32"
 RANDOM_ARCHS = ("vit-b-32", "tiny")
-DTYPES = ("float32", "float16", "bfloat16")
+DTYPES = ("float32", "float16", "bfloat16", "int8")
 SDPA = "sdpa"  # torch's fused attention kernel, whatever the checkpoint's config says
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 RANDOM_SPEC = re.compile(r"^random-init(?::(?P<arch>[\w.-]+))?(?:@(?P<seed>\d+))?$")
