@@ -88,6 +88,25 @@ def start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the server did not start")
 
 
+async def encoder_totals(http: httpx.AsyncClient, url: str) -> tuple[float, float, float]:
+    """(batches, images, seconds) the server's inference thread has spent, from /metrics."""
+    text = (await http.get(f"{url}/metrics")).text
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        for name in (
+            "tagtrail_encoder_batch_size_count",
+            "tagtrail_encoder_batch_size_sum",
+            "tagtrail_encoder_batch_duration_seconds_sum",
+        ):
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                values[name] = values.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return (
+        values.get("tagtrail_encoder_batch_size_count", 0.0),
+        values.get("tagtrail_encoder_batch_size_sum", 0.0),
+        values.get("tagtrail_encoder_batch_duration_seconds_sum", 0.0),
+    )
+
+
 async def upload(http: httpx.AsyncClient, url: str, data: bytes, name: str) -> float:
     t0 = time.perf_counter()
     r = await http.post(f"{url}/assets", files={"image": (name, data, "image/jpeg")})
@@ -165,12 +184,18 @@ async def main() -> None:
                     for j in range(k, len(chunk), c):
                         await upload(http, url, chunk[j], f"c{c}-{j}.jpg")
 
+                before = await encoder_totals(http, url)
                 t0 = time.perf_counter()
                 await asyncio.gather(*(client(k) for k in range(c)))
-                rate = len(chunk) / (time.perf_counter() - t0)
+                elapsed = time.perf_counter() - t0
+                rate = len(chunk) / elapsed
+                after = await encoder_totals(http, url)
+                batches, images, busy = (a - b for a, b in zip(after, before, strict=True))
                 print(f"{c:3d} concurrent clients: {rate:6.1f} img/s = "
                       f"{rate / batched_rate:.2f} × batched encoder"
-                      + ("  (target ≥ 0.8)" if c == 32 else ""))  # fmt: skip
+                      + ("  (target ≥ 0.8)" if c == 32 else "")
+                      + f"; mean batch {images / max(batches, 1):.1f}, inference thread busy "
+                      f"{busy / elapsed:.0%}")  # fmt: skip
     finally:
         proc.terminate()
         proc.wait(timeout=30)

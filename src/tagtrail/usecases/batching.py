@@ -2,9 +2,7 @@
 
 As Triton's and Ray Serve's dynamic batchers do, but with no added wait: a lone upload starts
 at once; uploads that arrive while a batch is being tagged queue up and go together in the
-next batch (up to ``max_batch``), with one bulk write for all of them. Two batches may be in
-flight at once, so the decode and colour work of one overlaps the forward pass of the other
-(the forward passes themselves run one at a time on the inference thread).
+next batch (up to ``max_batch``), with one bulk write for all of them.
 """
 
 from __future__ import annotations
@@ -17,7 +15,11 @@ from typing import Generic, TypeVar
 
 In = TypeVar("In")
 Out = TypeVar("Out")
-IN_FLIGHT = 2
+#: Batches in flight at once. One: on a 2-core machine decode and colour work only compete
+#: with the forward pass for the same cores, while everything that arrives during a batch
+#: makes the next batch bigger (measured: 32 clients, mean batch 16 and 0.94 of the batched
+#: encoder rate with one in flight, vs mean batch 11 and 0.52 with two).
+IN_FLIGHT = 1
 
 
 class DynamicBatcher(Generic[In, Out]):
