@@ -172,3 +172,32 @@ async def test_reproject_is_safe_while_reviewers_work(api: Api) -> None:
         tag = next(t for t in source["tags"] if t["attribute"] == "category")
         assert tag["state"] == "confirmed"
         assert await services.store.assets.reproject(i) is False  # exactly the fold
+
+
+async def test_an_ingest_that_died_before_its_events_is_resumed(
+    settings: Settings, indexed: AsyncOpenSearch, tmp_path: Any
+) -> None:
+    from tagtrail.usecases.admin import write_demo_catalogue
+    from tagtrail.usecases.ingest import IngestItem, ingest
+
+    services = Services(settings, store=Store(settings, client=indexed))
+    write_demo_catalogue(settings, 1, tmp_path, seed=4)
+    [path] = [p for p in tmp_path.iterdir() if p.suffix != ".csv"]
+    item = IngestItem(name=path.name, data=path.read_bytes())
+    services.store.assets.fault_hook = crash_once("documents_created")
+    with pytest.raises(Crash):
+        await ingest(services, [item])
+    [young] = await ingest(services, [item])
+    assert young.status == "exists"  # a fresh revision-0 document may be an upload in flight
+    assert young.asset_id
+    # Once the document is stale, the next ingest of those bytes finishes the job.
+    index = settings.index_name("assets")
+    await indexed.update(  # type: ignore[attr-defined]
+        index=index, id=young.asset_id, body={"doc": {"ingested_at": "2020-01-01T00:00:00Z"}}
+    )
+    [resumed] = await ingest(services, [item])
+    assert resumed.status == "created"
+    stored = await services.store.assets.get(young.asset_id)
+    assert stored.revision == 1
+    assert stored.source["tags"]
+    assert await services.store.assets.reproject(young.asset_id) is False

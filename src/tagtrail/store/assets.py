@@ -230,11 +230,17 @@ class AssetRepository:
                 outcomes[a.asset_id] = IngestWrite(
                     asset_id=a.asset_id, status="failed", error=str(info.get("error"))
                 )
-        # Claim revision 1 of each asset first, on its own: of two concurrent writers of the
-        # same asset (a duplicate upload, a resumed crash) one claims it, the other is told
-        # "exists", and no event of the loser can land among the winner's.
+        await self._fault("documents_created")
+        # Who writes revision 1: for a document this call created, only this call can (a
+        # crashed ingest is resumed only once its document is stale), so its claim and the
+        # rest go in one bulk request. A resumed document is claimed on its own first: of
+        # two writers one claims it, the other is told "exists", and no event of the loser
+        # can land among the winner's.
         claiming = [a for a in assets if a.asset_id in heads and a.events]
-        claims = await self.events.create_many([a.events[0] for a in claiming])
+        together = [a for a in claiming if a.resume is None]
+        claims = await self.events.create_many(
+            [e for a in together for e in a.events] + [a.events[0] for a in claiming if a.resume]
+        )
         for a in claiming:
             if a.events[0].event_id in claims.existed:
                 outcomes[a.asset_id] = IngestWrite(asset_id=a.asset_id, status="exists")
@@ -249,9 +255,8 @@ class AssetRepository:
             for a in assets
             if a.asset_id in heads and (not a.events or a.events[0].event_id in claims.created)
         ]
-        failed_events = (
-            await self.events.create_many([e for a in mine for e in a.events[1:]])
-        ).failed
+        rest = await self.events.create_many([e for a in mine if a.resume for e in a.events[1:]])
+        failed_events = {**claims.failed, **rest.failed}
         await self._fault("events_written")
         docs: dict[str, dict[str, Any]] = {}
         lines: list[Any] = []

@@ -9,6 +9,7 @@ line and never aborts the batch.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,6 +26,7 @@ from tagtrail.vision.decode import DecodedImage, DecodeLimits, decode_image
 
 Status = Literal["created", "exists", "rejected", "failed"]
 MAX_BATCH = 10_000
+RESUME_AFTER_S = 60.0
 
 
 class IngestItem(msgspec.Struct, kw_only=True, frozen=True):
@@ -82,6 +84,15 @@ def base_document(
         "vector": tagged.vector,
         "revision": 0,
     }
+
+
+def _stale(ingested_at: str | None) -> bool:
+    """A revision-0 document older than this was left by an ingest that died; a younger one
+    belongs to an upload still being tagged, which must not be raced."""
+    if not ingested_at:
+        return True
+    started = dt.datetime.fromisoformat(ingested_at.replace("Z", "+00:00"))
+    return (dt.datetime.now(dt.UTC) - started).total_seconds() > RESUME_AFTER_S
 
 
 def _decode_all(
@@ -184,8 +195,8 @@ async def _prepare(
             fresh[asset_id] = i
     resume: dict[str, StoredAsset] = {}
     for asset_id, stored in (await services.store.assets.lookup(list(fresh))).items():
-        if stored.revision == 0:
-            resume[asset_id] = stored  # created, never tagged: finish it now
+        if stored.revision == 0 and _stale(stored.source.get("ingested_at")):
+            resume[asset_id] = stored  # created long ago, never tagged: a crashed ingest
             continue
         i = fresh.pop(asset_id)
         outcomes[i] = IngestOutcome(name=items[i].name, status="exists", asset_id=asset_id)
