@@ -134,13 +134,18 @@ class AssetRepository:
             found = {d["_id"]: d["_source"].get("vector") for d in result["docs"] if d.get("found")}
         return [found.get(i) for i in asset_ids]
 
-    async def _roll_forward(self, stored: StoredAsset, events: Sequence[TagEvent]) -> None:
+    async def _advance(self, stored: StoredAsset, events: Sequence[TagEvent]) -> dict[str, Any]:
+        """The document fields after ``events``: the stored tags folded forward (no search)."""
         base = stored.tags()
         terms = await self.events.terms([t.event_id for t in base])
         fields = projection_fields(
             events, base=base, base_terms=terms, base_revision=stored.revision
         )
         fields["updated_at"] = max(e.at for e in events)
+        return fields
+
+    async def _roll_forward(self, stored: StoredAsset, events: Sequence[TagEvent]) -> None:
+        fields = await self._advance(stored, events)
         # A Conflict means someone else rolled it forward (or wrote) first: callers re-read.
         with contextlib.suppress(Conflict):
             await self._write(stored, fields)
@@ -188,12 +193,7 @@ class AssetRepository:
             now = await self.get(asset_id)
             raise Conflict(exc.message, current_revision=now.revision) from exc
         await self._fault("events_written")
-        base = stored.tags()
-        terms = await self.events.terms([t.event_id for t in base])
-        fields = projection_fields(
-            events, base=base, base_terms=terms, base_revision=stored.revision
-        )
-        fields["updated_at"] = events[0].at
+        fields = await self._advance(stored, events)
         try:
             source = await self._write(stored, fields)
         except Conflict:
