@@ -6,8 +6,9 @@ head keeps the zero-shot head's label list, row for row, so it is initialised fr
 zero-shot text weights and drops in beside it with the mapping unchanged. Each example
 therefore names the one model label that produces the decided value *in that asset's
 context* (see :func:`labels_from_taxonomy`, which inverts the rules with the same code the
-tagger maps with). When several labels map to one value the first in vocabulary order is
-the canonical target, so targets are consistent and the mapped value is the same either way.
+tagger maps with). When several labels map to one value, one canonical label is the target
+(a label that maps to that value in every context first, then vocabulary order), so targets
+stay consistent across assets and the mapped value is the same either way.
 
 **Which decisions.** Only the newest human decision per (asset, attribute) counts: a later
 correction supersedes an earlier confirmation. confirmed → a positive for the value;
@@ -30,7 +31,7 @@ import numpy.typing as npt
 
 from tagtrail.domain.records import TagEvent
 from tagtrail.domain.taxonomy import Taxonomy
-from tagtrail.tagging.mapping import AssetContext, map_label
+from tagtrail.tagging.mapping import AssetContext, matching_rule
 
 Polarity = Literal["positive", "negative"]
 FloatArray = npt.NDArray[np.float32]
@@ -79,9 +80,15 @@ class TrainingSet(msgspec.Struct, kw_only=True, frozen=True, eq=False):
 
 
 def _normalise(rows: np.ndarray) -> FloatArray:
-    rows = np.asarray(rows, dtype=np.float32)
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    out: FloatArray = rows / np.maximum(norms, np.float32(1e-12))
+    """Unit rows; rows already unit (as stored vectors are) keep their exact bits.
+
+    Re-normalising a unit vector in float32 can move its last bit, which would change the
+    fingerprint (and the head version) of a training set rebuilt from its own vectors.
+    """
+    out: FloatArray = np.array(rows, dtype=np.float32)
+    norms = np.linalg.norm(out.astype(np.float64), axis=1)
+    off = np.abs(norms - 1.0) > 1e-6
+    out[off] /= np.maximum(norms[off], 1e-12)[:, None].astype(np.float32)
     return out
 
 
@@ -213,7 +220,7 @@ def labels_from_mapping(mapping: Mapping[str, str]) -> LabelFor:
 def labels_from_taxonomy(
     taxonomy: Taxonomy, contexts: Mapping[str, AssetContext] | None = None
 ) -> LabelFor:
-    """Invert the mapping rules: the first label (vocabulary order) whose rule yields the value.
+    """Invert the mapping rules: the label whose rule yields the value in the asset's context.
 
     ``contexts``: asset id → the context the tagger maps that asset with (brand, season,
     collection, values of other attributes), so conditional rules invert correctly.
@@ -225,11 +232,19 @@ def labels_from_taxonomy(
     def table(attribute: str, context: AssetContext) -> dict[str, str]:
         key = (attribute, msgspec.json.encode(context))
         if key not in tables:
+            # Stable labels first: a label that means this value in every context is the
+            # consistent target (a cardigan stays "cardigan" in winter, though "longline
+            # cardigan" also maps to it then); vocabulary order breaks ties.
+            rules = taxonomy.rules_for(attribute, context.brand)
+            found: list[tuple[bool, int, str, str]] = []
+            for i, model_label in enumerate(taxonomy.vocabulary_for(attribute, context.brand)):
+                rule = matching_rule(taxonomy, attribute, model_label.label, context)
+                if rule is not None:
+                    outcomes = {r.then for r in rules if model_label.label in r.when_label}
+                    found.append((len(outcomes) > 1, i, rule.then, model_label.label))
             inverse: dict[str, str] = {}
-            for model_label in taxonomy.vocabulary_for(attribute, context.brand):
-                mapped = map_label(taxonomy, attribute, model_label.label, context)
-                if mapped is not None:
-                    inverse.setdefault(mapped.value, model_label.label)
+            for _unstable, _i, value, label in sorted(found):
+                inverse.setdefault(value, label)
             tables[key] = inverse
         return tables[key]
 

@@ -3,7 +3,7 @@
 The head starts at the zero-shot text weights (see ``solver.py`` for the model and the
 objective). Which regularisation to use is chosen by k-fold cross-validation (folds by
 hashing asset ids, so an asset's examples stay together) on the out-of-fold loss after
-temperature scaling, among:
+temperature scaling (a paired one-standard-error rule, see :func:`choose`), among:
 
 * the zero-shot weights themselves (always a candidate, so with a handful of labels the
   result cannot be worse than zero-shot on the cross-validated loss);
@@ -12,8 +12,9 @@ temperature scaling, among:
 * plain probes (gain 0) for each λ: with plenty of decisions, poor text weights (an
   untrained encoder, a fashion term CLIP does not know) are better replaced than kept.
 
-Ties go to the earlier candidate in that order. The winner's out-of-fold predictions fit the
-temperature that calibrates the final head, which is refitted on all examples.
+Ties, and differences within the noise, go to the earlier candidate in that order. The
+winner's out-of-fold predictions fit the temperature that calibrates the final head, which
+is then refitted on all examples.
 
 Everything is deterministic: examples arrive in canonical order (``make_training_set``),
 folds come from sha256, and the optimiser uses no randomness.
@@ -68,7 +69,7 @@ class AnchorHead(Protocol):
 
 class TrainOptions(msgspec.Struct, kw_only=True, frozen=True):
     #: λ grid, tried strongest first (each fit warm-starts the next, weaker one).
-    strengths: tuple[float, ...] = (10.0, 1.0, 0.1, 0.01, 0.001, 0.0001)
+    strengths: tuple[float, ...] = (100.0, 10.0, 1.0, 0.1, 0.01, 0.001, 0.0001)
     priors: tuple[Prior, ...] = ("zero_shot", "none")
     folds: int = 5
     #: From this many assets on, 3 folds: each still trains on two thirds (hundreds of
@@ -124,19 +125,43 @@ def out_of_fold_logits(
     return oof
 
 
-def score_candidate(design: Design, logits: Float64, candidate: Candidate) -> CandidateScore:
-    """Temperature, loss after it, and accuracy on positives, for out-of-fold logits."""
+def candidate_losses(design: Design, logits: Float64) -> tuple[float, Float64]:
+    """The fitted temperature and each example's loss after it, for out-of-fold logits."""
     temperature = fit_temperature(logits, design.labels, design.positive)
-    loss = example_losses(logits / temperature, design.labels, design.positive)
+    return temperature, example_losses(logits / temperature, design.labels, design.positive)
+
+
+def score_candidate(
+    design: Design, logits: Float64, candidate: Candidate, temperature: float, losses: Float64
+) -> CandidateScore:
     pos = design.positive
     hits = logits[pos].argmax(axis=1) == design.labels[pos]
     return CandidateScore(
         prior=candidate[0],
         strength=candidate[1],
-        loss=float(np.dot(design.weights, loss) / design.weights.sum()),
+        loss=float(np.dot(design.weights, losses) / design.weights.sum()),
         accuracy=float(hits.mean()) if pos.any() else 0.0,
         temperature=temperature,
     )
+
+
+def choose(losses: list[Float64], weights: Float64) -> int:
+    """The first candidate not significantly worse than the best (a paired one-SE rule).
+
+    Candidates come in order of preference (zero-shot first), so with a handful of labels a
+    trained head must beat zero-shot by more than the noise of cross-validation itself
+    before it is chosen; with many labels the standard error shrinks and the best wins.
+    """
+    total = float(weights.sum())
+    means = [float(np.dot(weights, loss)) / total for loss in losses]
+    best = min(range(len(means)), key=lambda i: (means[i], i))
+    for i, loss in enumerate(losses):
+        diff = loss - losses[best]
+        mean = float(np.dot(weights, diff)) / total
+        se = float(np.sqrt(np.dot(weights**2, (diff - mean) ** 2))) / total
+        if mean <= se:
+            return i
+    return best
 
 
 def _top1_ece(design: Design, logits: Float64) -> float | None:
@@ -224,9 +249,13 @@ def train_head(
     fold_by_group = {g: fold_of(g, n_folds, options.salt) for g in groups}
     folds = np.array([fold_by_group[g] for g in design.groups], dtype=np.int64)
     oof = out_of_fold_logits(design, anchor, options, folds)
-    scores = [score_candidate(design, oof[c], c) for c in options.candidates()]
-    best = min(range(len(scores)), key=lambda i: (scores[i].loss, i))  # ties: earlier wins
-    chosen = scores[best]
+    candidates = options.candidates()
+    fitted = [candidate_losses(design, oof[c]) for c in candidates]
+    scores = [
+        score_candidate(design, oof[c], c, t, loss)
+        for c, (t, loss) in zip(candidates, fitted, strict=True)
+    ]
+    chosen = scores[choose([loss for _, loss in fitted], design.weights)]
     theta, gain = _refit(design, anchor, (chosen.prior, chosen.strength), options)
     logits = oof[(chosen.prior, chosen.strength)]
     summary = msgspec.structs.replace(
