@@ -26,7 +26,8 @@ def test_ece_on_hand_computed_bins() -> None:
     assert ece([0.3, 0.7], [0, 1], bins=1) == pytest.approx(abs(0.5 - 0.5))
     assert ece([], []) == 0.0
     bins = reliability_bins([0.85, 0.85, 1.0, 1.0], [1, 0, 1, 1])
-    assert len(bins) == 15 and sum(b.n for b in bins) == 4
+    assert len(bins) == 15
+    assert sum(b.n for b in bins) == 4
     full = [b for b in bins if b.n]
     assert [(b.n, b.accuracy, b.confidence) for b in full] == [(2, 0.5, 0.85), (2, 1.0, 1.0)]
     with pytest.raises(ValueError, match="outcomes"):
@@ -92,10 +93,12 @@ def test_platt_scaling_of_a_single_confidence() -> None:
     truth = 1 / (1 + np.exp(-(8 * conf - 5)))  # the real P(right | confidence)
     right = rng.uniform(size=3000) < truth
     calibration = fit_platt(conf, right)
-    assert calibration.kind == "platt" and calibration.n == 3000
+    assert calibration.kind == "platt"
+    assert calibration.n == 3000
     assert calibration.a == pytest.approx(8, rel=0.15)
     assert calibration.b == pytest.approx(-5, rel=0.15)
-    assert calibration.ece_after is not None and calibration.ece_before is not None
+    assert calibration.ece_after is not None
+    assert calibration.ece_before is not None
     assert calibration.ece_after < calibration.ece_before
     assert calibration.apply_one(0.9) == pytest.approx(1 / (1 + np.exp(-(8 * 0.9 - 5))), abs=0.03)
 
@@ -113,5 +116,6 @@ def test_the_shipped_default_serves_until_there_are_enough_decisions() -> None:
     few = platt_or_default([0.9, 0.8], [1, 0], default, min_n=100)
     assert few is default
     many = platt_or_default(np.full(100, 0.9), np.ones(100), default, min_n=100)
-    assert many is not default and many.n == 100
+    assert many is not default
+    assert many.n == 100
     assert Calibration().apply_one(0.42) == 0.42  # identity

@@ -21,7 +21,9 @@ from tagtrail.tagging.taxonomy_files import load_taxonomy
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "taxonomy" / "default"
 RITA = Actor(type="human", id="rita")
 MODEL = Actor(type="model", id="clip", head_version="zero-shot/1")
-LABELS = labels_from_mapping({"peacoat": "pea coat", "trench_coat": "trench coat", "parka": "parka"})
+LABELS = labels_from_mapping(
+    {"peacoat": "pea coat", "trench_coat": "trench coat", "parka": "parka"}
+)
 
 
 def event(
@@ -99,9 +101,7 @@ def test_order_of_events_and_vectors_does_not_matter() -> None:
     shuffled = events[:]
     random.Random(7).shuffle(shuffled)
     other_vecs = dict(reversed(list(vecs.items())))
-    two = examples_from_events(
-        shuffled, attribute="category", vectors=other_vecs, label_for=LABELS
-    )
+    two = examples_from_events(shuffled, attribute="category", vectors=other_vecs, label_for=LABELS)
     assert one.examples == two.examples
     assert np.array_equal(one.vectors, two.vectors)
     assert one.fingerprint == two.fingerprint

@@ -23,7 +23,9 @@ def world() -> World:
 @pytest.fixture(scope="module")
 def head(world: World) -> TunedHead:
     x, y = world.draw(70, np.random.default_rng(21))
-    return train_head(world.zero_shot(), training_set(world, x, y, prefix="h"), taxonomy_version="t")
+    return train_head(
+        world.zero_shot(), training_set(world, x, y, prefix="h"), taxonomy_version="t"
+    )
 
 
 def test_predictions_have_the_head_shape(world: World, head: TunedHead) -> None:
@@ -33,7 +35,8 @@ def test_predictions_have_the_head_shape(world: World, head: TunedHead) -> None:
     probs = head.probabilities(x)
     assert len(predictions) == 9
     for row, p in zip(probs, predictions, strict=True):
-        assert p.head_version == head.version and p.attribute == ATTRIBUTE
+        assert p.head_version == head.version
+        assert p.attribute == ATTRIBUTE
         assert len(p.top_k) == TOP_K
         scores = [s.score for s in p.top_k]
         assert scores == sorted(scores, reverse=True)
@@ -46,7 +49,8 @@ def test_predictions_have_the_head_shape(world: World, head: TunedHead) -> None:
 
 def test_record_round_trips_through_json(world: World, head: TunedHead) -> None:
     record = head.to_record()
-    assert record.version == head.version and record.dim == 32
+    assert record.version == head.version
+    assert record.dim == 32
     wire = msgspec.json.encode(record)
     restored = TunedHead.from_record(msgspec.json.decode(wire, type=TunedHeadRecord))
     assert restored.version == head.version
@@ -59,9 +63,7 @@ def test_a_tampered_record_is_refused(head: TunedHead) -> None:
     record = head.to_record()
     weights = np.frombuffer(base64.b64decode(record.weights), dtype="<f4").copy()
     weights[3] += 0.01
-    tampered = msgspec.structs.replace(
-        record, weights=base64.b64encode(weights.tobytes()).decode()
-    )
+    tampered = msgspec.structs.replace(record, weights=base64.b64encode(weights.tobytes()).decode())
     with pytest.raises(ValueError, match="corrupted"):
         TunedHead.from_record(tampered)
     with pytest.raises(ValueError, match="expected shape"):
