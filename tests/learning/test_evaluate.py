@@ -11,6 +11,7 @@ from tagtrail.domain.governance import Governance
 from tagtrail.learning.dataset import TrainingSet
 from tagtrail.learning.evaluate import (
     ScoredExample,
+    compare,
     cross_validated_scores,
     evaluate_head,
     evaluation_report,
@@ -165,3 +166,20 @@ def test_holdout_and_cross_validation_split_by_asset(data: Data) -> None:
     )
     assert report.overall.n == 60
     assert report.method == "cross-validated, 3 folds"
+
+
+def test_compare_uses_a_holdout_when_there_is_enough_data(data: Data) -> None:
+    ts = data.draw(40, "cmp")
+    quick = TrainOptions(strengths=(1.0, 0.01), folds=3)
+    zero_shot = data.world.zero_shot()
+    held = compare(zero_shot, zero_shot, ts, taxonomy_version="t", options=quick, min_holdout=10)
+    assert held.candidate_report.method.startswith("holdout 20% (")
+    assert held.candidate_report.examples_fingerprint == held.champion_report.examples_fingerprint
+    assert held.candidate_report.head_version == held.candidate.version
+    assert held.candidate_report.overall.n < 60  # only the held-out assets
+    assert held.candidate.training.n_examples == 120 - held.candidate_report.overall.n
+    cv = compare(zero_shot, zero_shot, ts, taxonomy_version="t", options=quick, folds=3)
+    assert cv.candidate_report.method == "cross-validated, 3 folds"
+    assert cv.candidate_report.overall.n == 120
+    assert cv.candidate.training.n_examples == 120
+    assert gate(cv.candidate_report, cv.champion_report).promote

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from tagtrail.learning.stats import fold_of, macro_f1, unit_hash, wilson_interval, z_value
+from tagtrail.learning.stats import (
+    assign_folds,
+    macro_f1,
+    unit_hash,
+    wilson_interval,
+    z_value,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,11 +51,11 @@ def test_macro_f1_over_true_labels() -> None:
 
 
 def test_hash_folds_are_stable_and_balanced() -> None:
-    keys = [f"asset-{i}" for i in range(2000)]
-    folds = [fold_of(k, 5, "s") for k in keys]
-    assert folds == [fold_of(k, 5, "s") for k in keys]
-    counts = [folds.count(f) for f in range(5)]
-    assert min(counts) > 340
-    assert max(counts) < 460
-    assert [fold_of(k, 5, "other") for k in keys] != folds  # the salt matters
+    keys = [f"asset-{i}" for i in range(2003)]
+    folds = assign_folds(keys, 5, "s")
+    assert assign_folds(reversed(keys), 5, "s") == folds
+    counts = sorted(list(folds.values()).count(f) for f in range(5))
+    assert counts == [400, 400, 401, 401, 401]
+    assert assign_folds(keys, 5, "other") != folds  # the salt matters
+    assert sorted(assign_folds(["a", "b", "c"], 3).values()) == [0, 1, 2]  # none left empty
     assert all(0.0 <= unit_hash(k) < 1.0 for k in keys)

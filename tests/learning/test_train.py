@@ -142,3 +142,17 @@ def test_examples_for_labels_the_head_lacks_are_dropped() -> None:
     assert head.training.n_examples == 12
     with pytest.raises(ValueError, match="training set is for"):
         train_head(world.zero_shot(), make_training_set("pattern", [], {}), taxonomy_version="t")
+
+
+def test_very_few_assets() -> None:
+    world = make_world(seed=8)
+    x, y = world.draw(3, np.random.default_rng(8))
+    three = training_set(world, x, y, prefix="few")
+    head = train_head(world.zero_shot(), three, taxonomy_version="t")
+    assert np.all(np.isfinite(head.weights))
+    assert np.all(np.isfinite(head.probabilities(x)))
+    assert len(head.training.cv) == 1 + 2 * 7
+    one = three.subset(lambda e: e.asset_id == three.examples[0].asset_id)
+    lone = train_head(world.zero_shot(), one, taxonomy_version="t")
+    assert lone.training.note == "too few assets to cross-validate"
+    assert lone.training.n_examples == 1

@@ -50,7 +50,7 @@ class TrainingExample(msgspec.Struct, kw_only=True, frozen=True):
     value: str  # the taxonomy value the reviewer decided
     label: str  # the model label that maps to ``value`` for this asset
     polarity: Polarity
-    row: int  # row of :attr:`TrainingSet.vectors`
+    row: int = 0  # row of :attr:`TrainingSet.vectors` (set by make_training_set)
     segments: dict[str, str] = {}  # e.g. brand, category_family, season, shot_type
     weight: float = 1.0
 
@@ -204,7 +204,6 @@ def examples_from_events(
                     value=value,
                     label=label,
                     polarity=polarity,
-                    row=0,  # assigned by make_training_set
                     segments=dict(sorted((segments or {}).get(event.asset_id, {}).items())),
                 )
             )

@@ -22,7 +22,8 @@ import numpy as np
 from tagtrail.domain.governance import Governance, decide_tier
 from tagtrail.learning.calibrate import ece
 from tagtrail.learning.dataset import TrainingExample, TrainingSet
-from tagtrail.learning.stats import fold_of, macro_f1, unit_hash, wilson_interval
+from tagtrail.learning.head import TunedHead
+from tagtrail.learning.stats import assign_folds, macro_f1, unit_hash, wilson_interval
 from tagtrail.learning.train import AnchorHead, TrainOptions, train_head
 from tagtrail.tagging.heads import Head
 
@@ -194,7 +195,7 @@ def cross_validated_scores(
     salt: str = "tagtrail/outer-cv",
 ) -> tuple[ScoredExample, ...]:
     """Every positive scored by a head trained (and calibrated) without its asset."""
-    fold = {e.asset_id: fold_of(e.asset_id, folds, salt) for e in training_set.examples}
+    fold = assign_folds((e.asset_id for e in training_set.examples), folds, salt)
 
     def in_fold(f: int, inside: bool) -> Callable[[TrainingExample], bool]:
         return lambda e: (fold[e.asset_id] == f) == inside
@@ -208,6 +209,62 @@ def cross_validated_scores(
         head = train_head(base, train, taxonomy_version=taxonomy_version, options=options)
         out.extend(score_head(head, test))
     return tuple(sorted(out, key=lambda r: r.example_id))
+
+
+class Comparison(msgspec.Struct, kw_only=True, frozen=True, eq=False):
+    """A candidate head and the two reports the gate compares."""
+
+    candidate: TunedHead  # the head to promote if the gate agrees
+    candidate_report: EvaluationReport
+    champion_report: EvaluationReport
+
+
+def compare(
+    base: AnchorHead,
+    champion: Head,
+    training_set: TrainingSet,
+    *,
+    taxonomy_version: str,
+    governance: Governance | None = None,
+    options: TrainOptions | None = None,
+    holdout: float = 0.2,
+    min_holdout: int = 200,
+    folds: int = 5,
+) -> Comparison:
+    """Train a candidate from ``base`` and evaluate it and ``champion`` on the same examples.
+
+    With enough data (a ``holdout`` share holding at least ``min_holdout`` positives) the
+    candidate is trained without the held-out assets and both heads are scored on them.
+    Otherwise the candidate is trained on everything and its report is cross-validated:
+    every positive scored by a head trained without it. The champion is scored on the same
+    examples; if it was itself trained on some of them its report is optimistic, which only
+    makes promotion harder.
+    """
+    train, held = split_holdout(training_set, fraction=holdout)
+    if len(held.positives) >= min_holdout:
+        candidate = train_head(base, train, taxonomy_version=taxonomy_version, options=options)
+        method = f"holdout {holdout:.0%} ({len(held.positives)} decisions)"
+        rows, evaluated = score_head(candidate, held), held
+    else:
+        candidate = train_head(
+            base, training_set, taxonomy_version=taxonomy_version, options=options
+        )
+        method = f"cross-validated, {folds} folds"
+        rows = cross_validated_scores(
+            base, training_set, taxonomy_version=taxonomy_version, folds=folds, options=options
+        )
+        evaluated = training_set
+    return Comparison(
+        candidate=candidate,
+        candidate_report=evaluation_report(
+            rows,
+            attribute=base.attribute,
+            head_version=candidate.version,
+            governance=governance,
+            method=method,
+        ),
+        champion_report=evaluate_head(champion, evaluated, governance=governance, method=method),
+    )
 
 
 def _num(x: float) -> str:

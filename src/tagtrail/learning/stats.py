@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from statistics import NormalDist
 
 import numpy as np
@@ -71,8 +71,13 @@ def unit_hash(*parts: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
-def fold_of(key: str, folds: int, salt: str = "") -> int:
-    """The cross-validation fold of ``key`` (an asset id keeps all its examples together)."""
+def assign_folds(keys: Iterable[str], folds: int, salt: str = "") -> dict[str, int]:
+    """Balanced, deterministic folds: keys ordered by their hash, dealt out round-robin.
+
+    No fold is left empty while there are at least ``folds`` keys (hashing each key to a
+    fold independently can leave one empty), and the order keys arrive in does not matter.
+    """
     if folds < 1:
         raise ValueError("folds must be at least 1")
-    return min(int(unit_hash(salt, key) * folds), folds - 1)
+    ordered = sorted(set(keys), key=lambda k: (unit_hash(salt, k), k))
+    return {key: i % folds for i, key in enumerate(ordered)}

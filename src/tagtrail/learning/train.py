@@ -1,9 +1,10 @@
 """Train and calibrate one linear softmax head per attribute from reviewer decisions.
 
 The head starts at the zero-shot text weights (see ``solver.py`` for the model and the
-objective). Which regularisation to use is chosen by k-fold cross-validation (folds by
-hashing asset ids, so an asset's examples stay together) on the out-of-fold loss after
-temperature scaling (a paired one-standard-error rule, see :func:`choose`), among:
+objective). Which regularisation to use is chosen by k-fold cross-validation (balanced
+folds dealt by hashing asset ids, so an asset's examples stay together) on the out-of-fold
+loss after temperature scaling (a paired one-standard-error rule, see :func:`choose`),
+among:
 
 * the zero-shot weights themselves (always a candidate, so with a handful of labels the
   result cannot be worse than zero-shot on the cross-validated loss);
@@ -42,7 +43,7 @@ from tagtrail.learning.solver import (
     solve,
     start_fit,
 )
-from tagtrail.learning.stats import fold_of
+from tagtrail.learning.stats import assign_folds
 from tagtrail.tagging.heads import CLIP_LOGIT_SCALE
 
 Float64 = npt.NDArray[np.float64]
@@ -74,7 +75,7 @@ class TrainOptions(msgspec.Struct, kw_only=True, frozen=True):
     folds: int = 5
     #: From this many assets on, 3 folds: each still trains on two thirds (hundreds of
     #: assets, enough to rank the candidates) and cross-validation costs 40 % less.
-    large: int = 1000
+    large_n: int = 1000
     salt: str = "tagtrail/cv"  # fold assignment salt
     max_iter: int = 150
     tol: float = 1e-5
@@ -240,13 +241,13 @@ def train_head(
     anchor = np.concatenate([matrix, np.zeros((matrix.shape[0], 1))], axis=1)
     design = design_matrix(training_set, tuple(base.labels))
     groups = sorted(set(design.groups))
-    k = options.folds if len(groups) < options.large else min(options.folds, 3)
+    k = options.folds if len(groups) < options.large_n else min(options.folds, 3)
     n_folds = min(k, len(groups))
     if n_folds < 2:
         note = "no reviewer decisions" if not groups else "too few assets to cross-validate"
         summary = _summary(training_set, design, base.version, taxonomy_version)
         return _head(base, anchor, options.scale, msgspec.structs.replace(summary, note=note))
-    fold_by_group = {g: fold_of(g, n_folds, options.salt) for g in groups}
+    fold_by_group = assign_folds(groups, n_folds, options.salt)
     folds = np.array([fold_by_group[g] for g in design.groups], dtype=np.int64)
     oof = out_of_fold_logits(design, anchor, options, folds)
     candidates = options.candidates()
