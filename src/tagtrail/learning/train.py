@@ -92,11 +92,19 @@ def _logits(design: Design, theta: Float64, scale: float) -> Float64:
     return out
 
 
-def _path(problem: Problem, prior: Prior, options: TrainOptions) -> list[tuple[float, Fit]]:
-    """Fits for every λ, strongest first, each warm-started from the previous one."""
+def _path(
+    problem: Problem, prior: Prior, options: TrainOptions, *, until: float = 0.0
+) -> list[tuple[float, Fit]]:
+    """Fits for every λ ≥ ``until``, strongest first, each warm-started from the previous.
+
+    The final head is refitted along the same path as the cross-validated ones, so it is
+    the same procedure (weak λ on separable data converges slowly: where it stops matters).
+    """
     fit = start_fit(problem, 1.0 if prior == "zero_shot" else 0.0)
     out = []
     for strength in sorted(options.strengths, reverse=True):
+        if strength < until:
+            break
         fit = solve(
             problem,
             strength,
@@ -210,15 +218,7 @@ def _refit(
     if strength is None:
         return anchor, 1.0
     problem = make_problem(design, anchor)
-    fit = solve(
-        problem,
-        strength,
-        start_fit(problem, 1.0 if prior == "zero_shot" else 0.0),
-        scale=options.scale,
-        free_gain=prior == "zero_shot",
-        max_iter=options.max_iter * 2,
-        tol=options.tol,
-    )
+    _, fit = _path(problem, prior, options, until=strength)[-1]
     return full_weights(problem, fit), float(fit.gain)
 
 
