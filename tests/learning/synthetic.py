@@ -2,7 +2,9 @@
 
 Each label has a centre; an image vector is its centre plus noise (plus an optional brand
 "style" direction), normalised. The zero-shot text weights are the centres blurred by
-``text_noise``: small noise makes a good zero-shot head, large noise a weak one.
+``text_noise``: small noise makes a good zero-shot head, large noise a weak one. ``shared``
+gives every image centre a common direction and ``gap`` every text vector another one, as
+in CLIP, where image and text embeddings sit in two narrow cones (the "modality gap").
 """
 
 from __future__ import annotations
@@ -53,11 +55,15 @@ def make_world(
     text_noise: float = 0.3,
     brands: tuple[str, ...] = (),
     style: float = 1.0,
+    shared: float = 0.0,
+    gap: float = 0.0,
     seed: int = 0,
 ) -> World:
     rng = np.random.default_rng(seed)
-    centres = unit(rng.standard_normal((n_labels, dim)))
-    text = unit(centres + text_noise * unit(rng.standard_normal((n_labels, dim))))
+    own = unit(rng.standard_normal((n_labels, dim)))
+    text = unit(own + text_noise * unit(rng.standard_normal((n_labels, dim))))
+    text = unit(gap * unit(rng.standard_normal(dim)) + text)
+    centres = unit(shared * unit(rng.standard_normal(dim)) + own)
     return World(
         labels=tuple(f"label{i}" for i in range(n_labels)),
         centres=centres,

@@ -119,3 +119,28 @@ def test_the_shipped_default_serves_until_there_are_enough_decisions() -> None:
     assert many is not default
     assert many.n == 100
     assert Calibration().apply_one(0.42) == 0.42  # identity
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_few_decisions_in_clip_like_geometry_stay_calibrated(seed: int) -> None:
+    # Fewer decisions (50) than dimensions (128), image and text vectors in two cones: the
+    # weakest anchoring wins and the final head must be fitted exactly like the
+    # cross-validated ones, or its confidence no longer matches the fitted temperature.
+    world = make_world(
+        n_labels=10, dim=128, text_noise=1.0, noise=1.0, shared=3.0, gap=2.0, seed=seed
+    )
+    rng = np.random.default_rng(seed)
+    x, y = world.draw(50, rng)
+    head = train_head(
+        world.zero_shot(), training_set(world, x, y, prefix="g"), taxonomy_version="t"
+    )
+    test_x, test_y = world.draw(1000, rng)
+    p = head.probabilities(test_x)
+    right = p.argmax(axis=1) == test_y
+    assert head.training.strength == 0.0001
+    assert (
+        right.mean()
+        > (world.zero_shot().probabilities(test_x).argmax(axis=1) == test_y).mean() + 0.1
+    )
+    assert abs(float(p.max(axis=1).mean()) - float(right.mean())) < 0.05
+    assert ece(p.max(axis=1), right) <= 0.05
