@@ -275,6 +275,30 @@ def _delta(x: float) -> str:
     return f"+{x:.2f}" if x >= 0 else f"−{-x:.2f}"  # a real minus sign, for people
 
 
+def _change(name: str, old: float, new: float, n: int) -> str:
+    return f"{name}: macro-F1 {_num(old)} → {_num(new)} ({_delta(new - old)}, n={n})"
+
+
+def _segment_refusals(
+    candidate: EvaluationReport, champion: EvaluationReport, min_n: int, margin: float
+) -> tuple[list[str], int, int]:
+    """(refusals, segments checked, segments too small to gate)."""
+    refusals: list[str] = []
+    checked = skipped = 0
+    for seg in candidate.segments:
+        other = champion.segment(seg.segment)
+        if seg.segment == OVERALL or other is None:
+            continue
+        if seg.n < min_n:
+            skipped += 1
+            continue
+        checked += 1
+        if seg.macro_f1 - other.macro_f1 < -margin:
+            line = _change(seg.segment, other.macro_f1, seg.macro_f1, seg.n)
+            refusals.append(f"{line} worse than margin {_num(margin)}")
+    return refusals, checked, skipped
+
+
 def gate(
     candidate: EvaluationReport,
     champion: EvaluationReport,
@@ -286,36 +310,17 @@ def gate(
     """Promote only if overall macro-F1 does not drop and no large segment loses > margin.
 
     ``tolerance`` allows an overall drop that small (0 by default: any drop refuses).
+    Reasons list the refusals first, then what was checked.
     """
     if candidate.examples_fingerprint != champion.examples_fingerprint:
         raise ValueError("candidate and champion were evaluated on different examples")
-    refusals: list[str] = []
-    notes: list[str] = []
     new, old = candidate.overall, champion.overall
-    change = new.macro_f1 - old.macro_f1
-    line = (
-        f"overall: macro-F1 {_num(old.macro_f1)} → {_num(new.macro_f1)} "
-        f"({_delta(change)}, n={new.n})"
-    )
-    if change < -tolerance:
-        refusals.append(f"{line} dropped")
-    else:
-        notes.append(line)
-    checked = skipped = 0
-    for seg in candidate.segments:
-        other = champion.segment(seg.segment)
-        if seg.segment == OVERALL or other is None:
-            continue
-        if seg.n < min_n:
-            skipped += 1
-            continue
-        checked += 1
-        change = seg.macro_f1 - other.macro_f1
-        if change < -margin:
-            refusals.append(
-                f"{seg.segment}: macro-F1 {_num(other.macro_f1)} → {_num(seg.macro_f1)} "
-                f"({_delta(change)}, n={seg.n}) worse than margin {_num(margin)}"
-            )
+    overall = _change(OVERALL, old.macro_f1, new.macro_f1, new.n)
+    dropped = new.macro_f1 - old.macro_f1 < -tolerance
+    refusals, checked, skipped = _segment_refusals(candidate, champion, min_n, margin)
+    if dropped:
+        refusals.insert(0, f"{overall} dropped")
+    notes = [] if dropped else [overall]
     notes.append(
         f"{checked} segments with n ≥ {min_n} checked against margin {_num(margin)}; "
         f"{skipped} smaller segments not gated"
@@ -325,5 +330,5 @@ def gate(
         attribute=candidate.attribute,
         candidate_version=candidate.head_version,
         champion_version=champion.head_version,
-        reasons=tuple(refusals + notes) if refusals else tuple(notes),
+        reasons=tuple(refusals + notes),
     )
