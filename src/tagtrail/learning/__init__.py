@@ -1,0 +1,14 @@
+"""Heads that learn from reviewers: the pure computational core (no I/O, no torch).
+
+Reviewer decisions (tag events) and stored vectors go in; trained, calibrated, versioned
+heads, per-segment evaluations, promotion decisions and audit samples come out. Use cases
+wire it to the store, the API and the CLI.
+
+* ``dataset``   — decisions → :class:`TrainingExample` / :class:`TrainingSet`, fingerprint
+* ``train``     — :func:`train_head`: anchored softmax head, λ by cross-validation, calibrated
+* ``head``      — :class:`TunedHead` (a ``Head``) and :class:`TunedHeadRecord` for storage
+* ``calibrate`` — temperature and Platt scaling, ECE (15 bins), reliability bins
+* ``evaluate``  — per-segment reports and the promotion :func:`gate`
+* ``audit``     — deterministic stratified audit samples, weighted precision, ``audits_needed``
+* ``solver``, ``optim``, ``losses``, ``stats`` — the numerics underneath
+"""

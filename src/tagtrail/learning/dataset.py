@@ -1,0 +1,254 @@
+"""Training examples from reviewer decisions (pure: events and vectors in, examples out).
+
+**Values vs model labels.** Reviewers decide taxonomy *values*; heads predict the model's own
+*labels*, which rules map to values (sometimes depending on the season or brand). A tuned
+head keeps the zero-shot head's label list, row for row, so it is initialised from the
+zero-shot text weights and drops in beside it with the mapping unchanged. Each example
+therefore names the one model label that produces the decided value *in that asset's
+context* (see :func:`labels_from_taxonomy`, which inverts the rules with the same code the
+tagger maps with). When several labels map to one value, one canonical label is the target
+(a label that maps to that value in every context first, then vocabulary order), so targets
+stay consistent across assets and the mapped value is the same either way.
+
+**Which decisions.** Only the newest human decision per (asset, attribute) counts: a later
+correction supersedes an earlier confirmation. confirmed → a positive for the value;
+corrected → a positive for the new value and a negative for the previous one; rejected → a
+negative for the rejected value. Assets without a vector (for example a vector from an
+older encoder, which the caller leaves out) are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Literal
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from tagtrail.domain.records import TagEvent
+from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.tagging.mapping import AssetContext, matching_rule
+
+Polarity = Literal["positive", "negative"]
+FloatArray = npt.NDArray[np.float32]
+#: (decision event, taxonomy value) → the model label that yields the value, or None.
+LabelFor = Callable[[TagEvent, str], str | None]
+
+HUMAN_KINDS = frozenset({"confirmed", "corrected", "rejected"})
+
+
+class TrainingExample(msgspec.Struct, kw_only=True, frozen=True):
+    """One labelled vector: ``label`` is (positive) or is not (negative) the right answer."""
+
+    example_id: str  # "<event id>:+<value>" or "<event id>:-<value>": unique and stable
+    asset_id: str  # the cross-validation group: an asset's examples share a fold
+    attribute: str
+    value: str  # the taxonomy value the reviewer decided
+    label: str  # the model label that maps to ``value`` for this asset
+    polarity: Polarity
+    row: int = 0  # row of :attr:`TrainingSet.vectors` (set by make_training_set)
+    segments: dict[str, str] = {}  # e.g. brand, category_family, season, shot_type
+    weight: float = 1.0
+
+
+class TrainingSet(msgspec.Struct, kw_only=True, frozen=True, eq=False):
+    """Examples of one attribute, in canonical order, with one vector row per asset."""
+
+    attribute: str
+    examples: tuple[TrainingExample, ...]
+    vectors: FloatArray  # (rows, d) float32, L2-normalised
+    fingerprint: str
+    skipped: dict[str, int] = {}  # reason → count, for the training report
+
+    @property
+    def positives(self) -> tuple[TrainingExample, ...]:
+        return tuple(e for e in self.examples if e.polarity == "positive")
+
+    def subset(self, keep: Callable[[TrainingExample], bool]) -> TrainingSet:
+        """The examples ``keep`` accepts, re-indexed (and re-fingerprinted)."""
+        chosen = [e for e in self.examples if keep(e)]
+        return make_training_set(
+            self.attribute,
+            chosen,
+            {e.asset_id: self.vectors[e.row] for e in chosen},
+            skipped=self.skipped,
+        )
+
+
+def _normalise(rows: np.ndarray) -> FloatArray:
+    """Unit rows; rows already unit (as stored vectors are) keep their exact bits.
+
+    Re-normalising a unit vector in float32 can move its last bit, which would change the
+    fingerprint (and the head version) of a training set rebuilt from its own vectors.
+    """
+    out: FloatArray = np.array(rows, dtype=np.float32)
+    norms = np.linalg.norm(out.astype(np.float64), axis=1)
+    off = np.abs(norms - 1.0) > 1e-6
+    out[off] /= np.maximum(norms[off], 1e-12)[:, None].astype(np.float32)
+    return out
+
+
+def training_fingerprint(examples: Sequence[TrainingExample], vectors: np.ndarray) -> str:
+    """sha256 over the sorted examples (id, label, value, polarity, weight) and their vectors.
+
+    Vectors are hashed too, so re-encoding with another encoder changes the fingerprint.
+    """
+    hasher = hashlib.sha256()
+    for e in sorted(examples, key=lambda e: e.example_id):
+        vector_digest = hashlib.sha256(
+            np.ascontiguousarray(vectors[e.row], dtype="<f4").tobytes()
+        ).hexdigest()[:16]
+        item = [e.example_id, e.attribute, e.label, e.value, e.polarity, e.weight, vector_digest]
+        hasher.update(json.dumps(item, ensure_ascii=False).encode())
+        hasher.update(b"\n")
+    return hasher.hexdigest()
+
+
+def make_training_set(
+    attribute: str,
+    examples: Iterable[TrainingExample],
+    vectors: Mapping[str, np.ndarray],
+    *,
+    skipped: Mapping[str, int] | None = None,
+) -> TrainingSet:
+    """Canonical layout: examples sorted by id, rows in order of first use (``row`` rewritten).
+
+    ``vectors`` maps asset id → vector. Sorting makes training independent of the order
+    events or dicts arrived in (float sums depend on order).
+    """
+    ordered = sorted(examples, key=lambda e: e.example_id)
+    if len({e.example_id for e in ordered}) != len(ordered):
+        raise ValueError("example ids must be unique")
+    rows: dict[str, int] = {}
+    out: list[TrainingExample] = []
+    for e in ordered:
+        if e.attribute != attribute:
+            raise ValueError(f"example {e.example_id} is for {e.attribute}, not {attribute}")
+        row = rows.setdefault(e.asset_id, len(rows))
+        out.append(msgspec.structs.replace(e, row=row))
+    if rows:
+        matrix = _normalise(np.stack([np.asarray(vectors[a], dtype=np.float32) for a in rows]))
+    else:
+        matrix = np.zeros((0, 0), dtype=np.float32)
+    return TrainingSet(
+        attribute=attribute,
+        examples=tuple(out),
+        vectors=matrix,
+        fingerprint=training_fingerprint(out, matrix),
+        skipped=dict(sorted((skipped or {}).items())),
+    )
+
+
+def latest_human_decisions(events: Iterable[TagEvent], attribute: str) -> list[TagEvent]:
+    """The newest human confirm/correct/reject per asset for ``attribute`` (by seq, then id)."""
+    latest: dict[str, TagEvent] = {}
+    for event in events:
+        if event.attribute != attribute or event.kind not in HUMAN_KINDS:
+            continue
+        if event.actor.type != "human":
+            continue
+        held = latest.get(event.asset_id)
+        if held is None or (event.seq, event.event_id) > (held.seq, held.event_id):
+            latest[event.asset_id] = event
+    return [latest[a] for a in sorted(latest)]
+
+
+def _targets(event: TagEvent) -> list[tuple[str, Polarity]]:
+    if event.kind == "confirmed" and event.value:
+        return [(event.value, "positive")]
+    if event.kind == "rejected" and event.value:
+        return [(event.value, "negative")]
+    if event.kind == "corrected" and event.value:
+        out: list[tuple[str, Polarity]] = [(event.value, "positive")]
+        if event.previous_value and event.previous_value != event.value:
+            out.append((event.previous_value, "negative"))
+        return out
+    return []
+
+
+def examples_from_events(
+    events: Iterable[TagEvent],
+    *,
+    attribute: str,
+    vectors: Mapping[str, np.ndarray],
+    label_for: LabelFor,
+    segments: Mapping[str, Mapping[str, str]] | None = None,
+) -> TrainingSet:
+    """The training set of ``attribute`` from tag events (any order, any attributes).
+
+    ``vectors``: asset id → vector from the encoder in force (others are left out by the
+    caller and counted here as ``no_vector``). ``segments``: asset id → segment keys
+    (brand, category_family, season, shot_type) for per-segment evaluation.
+    """
+    skipped: Counter[str] = Counter()
+    examples: list[TrainingExample] = []
+    for event in latest_human_decisions(events, attribute):
+        if event.asset_id not in vectors:
+            skipped["no_vector"] += 1
+            continue
+        for value, polarity in _targets(event):
+            label = label_for(event, value)
+            if label is None:
+                skipped["no_label"] += 1
+                continue
+            sign = "+" if polarity == "positive" else "-"
+            examples.append(
+                TrainingExample(
+                    example_id=f"{event.event_id}:{sign}{value}",
+                    asset_id=event.asset_id,
+                    attribute=attribute,
+                    value=value,
+                    label=label,
+                    polarity=polarity,
+                    segments=dict(sorted((segments or {}).get(event.asset_id, {}).items())),
+                )
+            )
+    return make_training_set(attribute, examples, vectors, skipped=skipped)
+
+
+def labels_from_mapping(mapping: Mapping[str, str]) -> LabelFor:
+    """A fixed value → model label table (context-free taxonomies, tests, benchmarks)."""
+    table = dict(mapping)
+    return lambda _event, value: table.get(value)
+
+
+def labels_from_taxonomy(
+    taxonomy: Taxonomy, contexts: Mapping[str, AssetContext] | None = None
+) -> LabelFor:
+    """Invert the mapping rules: the label whose rule yields the value in the asset's context.
+
+    ``contexts``: asset id → the context the tagger maps that asset with (brand, season,
+    collection, values of other attributes), so conditional rules invert correctly.
+    """
+    known = dict(contexts or {})
+    # Inverting means mapping every label; assets share few contexts, so memoise per context.
+    tables: dict[tuple[str, bytes], dict[str, str]] = {}
+
+    def table(attribute: str, context: AssetContext) -> dict[str, str]:
+        key = (attribute, msgspec.json.encode(context))
+        if key not in tables:
+            # Stable labels first: a label that means this value in every context is the
+            # consistent target (a cardigan stays "cardigan" in winter, though "longline
+            # cardigan" also maps to it then); vocabulary order breaks ties.
+            rules = taxonomy.rules_for(attribute, context.brand)
+            found: list[tuple[bool, int, str, str]] = []
+            for i, model_label in enumerate(taxonomy.vocabulary_for(attribute, context.brand)):
+                rule = matching_rule(taxonomy, attribute, model_label.label, context)
+                if rule is not None:
+                    outcomes = {r.then for r in rules if model_label.label in r.when_label}
+                    found.append((len(outcomes) > 1, i, rule.then, model_label.label))
+            inverse: dict[str, str] = {}
+            for _unstable, _i, value, label in sorted(found):
+                inverse.setdefault(value, label)
+            tables[key] = inverse
+        return tables[key]
+
+    def label_for(event: TagEvent, value: str) -> str | None:
+        context = known.get(event.asset_id, AssetContext())
+        return table(event.attribute, context).get(value)
+
+    return label_for
