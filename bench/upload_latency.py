@@ -70,6 +70,7 @@ def start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "TAGTRAIL_OPENSEARCH_URL": settings.effective_opensearch_url,
            "TAGTRAIL_INDEX_PREFIX": settings.index_prefix, "TAGTRAIL_DEV": "1",
            "TAGTRAIL_MODEL": settings.model, "TAGTRAIL_BATCH_SIZE": str(settings.batch_size),
+           "TAGTRAIL_MODEL_DTYPE": settings.model_dtype,
            "TAGTRAIL_API_KEYS": "", "TAGTRAIL_API_KEYS_FILE": ""}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "tagtrail.app:create_app", "--factory",
@@ -118,7 +119,9 @@ async def upload(http: httpx.AsyncClient, url: str, data: bytes, name: str) -> f
 
 def encoder_rates(settings: Settings, images: list[bytes]) -> tuple[float, float]:
     """(median seconds of one single-image forward, images/s of batched forwards)."""
-    encoder = load_encoder(settings.model, batch_size=settings.batch_size)
+    encoder = load_encoder(
+        settings.model, batch_size=settings.batch_size, dtype=settings.model_dtype
+    )
     decoded = [Image.open(io.BytesIO(b)).convert("RGB") for b in images]
     one = encoder.preprocess(decoded[:1])
     batch = encoder.preprocess(decoded[: settings.batch_size])
@@ -142,6 +145,7 @@ async def main() -> None:
     ap.add_argument("--per-client", type=int, default=4)
     ap.add_argument("--model", default="random-init")
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--dtype", default="float32", help="float32, or int8 (CPU quantisation)")
     ap.add_argument("--opensearch", default=None, help="URL; default: the embedded node")
     args = ap.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
@@ -149,6 +153,7 @@ async def main() -> None:
         index_prefix=f"bench-up-{uuid.uuid4().hex[:8]}",
         model=args.model,
         batch_size=args.batch,
+        model_dtype=args.dtype,
         opensearch_url=args.opensearch,
     )
     if settings.embedded:
@@ -157,7 +162,7 @@ async def main() -> None:
     blobs = photos(settings, total, seed=23)
     sizes = [Image.open(io.BytesIO(b)).size for b in blobs[:1]]
     single_s, batched_rate = encoder_rates(settings, blobs)
-    print(f"model {args.model}, {len(blobs)} photos of {sizes[0][0]}×{sizes[0][1]} JPEG "
+    print(f"model {args.model} ({args.dtype}), {len(blobs)} photos of {sizes[0][0]}×{sizes[0][1]} JPEG "
           f"(~{int(np.mean([len(b) for b in blobs]) / 1024)} KiB)")  # fmt: skip
     print(f"encoder: single-image forward {single_s * 1000:.1f} ms (median of 30); "
           f"batched {batched_rate:.1f} img/s at batch {settings.batch_size}")  # fmt: skip
