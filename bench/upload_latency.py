@@ -162,7 +162,8 @@ async def main() -> None:
     blobs = photos(settings, total, seed=23)
     sizes = [Image.open(io.BytesIO(b)).size for b in blobs[:1]]
     single_s, batched_rate = encoder_rates(settings, blobs)
-    print(f"model {args.model} ({args.dtype}), {len(blobs)} photos of {sizes[0][0]}×{sizes[0][1]} JPEG "
+    print(f"model {args.model} ({args.dtype}), {len(blobs)} photos of "
+          f"{sizes[0][0]}×{sizes[0][1]} JPEG "
           f"(~{int(np.mean([len(b) for b in blobs]) / 1024)} KiB)")  # fmt: skip
     print(f"encoder: single-image forward {single_s * 1000:.1f} ms (median of 30); "
           f"batched {batched_rate:.1f} img/s at batch {settings.batch_size}")  # fmt: skip
