@@ -179,6 +179,81 @@ async def init_indices(settings: Settings) -> int:
     return 0
 
 
+def segment_table(evaluation: Any) -> list[str]:
+    """A readable per-segment table: champion vs candidate (n, accuracy, macro-F1, ECE, auto)."""
+    champion = {s.segment: s for s in evaluation.champion.segments}
+    lines = [
+        f"{'segment':<32} {'n':>5} {'acc':>11} {'macro-F1':>11} {'ECE':>11} {'auto prec':>17}",
+    ]
+    for seg in evaluation.candidate.segments:
+        old = champion.get(seg.segment)
+
+        def pair(name: str, fmt: str = "{:.2f}", s: Any = seg, o: Any = old) -> str:
+            new_v = getattr(s, name)
+            old_v = getattr(o, name) if o is not None else None
+            show = lambda v: "–" if v is None else fmt.format(v)  # noqa: E731
+            return f"{show(old_v)}→{show(new_v)}"
+
+        auto = "–" if seg.auto_precision is None else (
+            f"{seg.auto_precision:.2f} [{seg.auto_low:.2f},{seg.auto_high:.2f}]"
+        )  # fmt: skip
+        lines.append(
+            f"{seg.segment[:32]:<32} {seg.n:>5} {pair('accuracy'):>11} {pair('macro_f1'):>11} "
+            f"{pair('ece'):>11} {auto:>17}"
+        )
+    return lines
+
+
+async def heads(settings: Settings, args: Any) -> int:
+    """``tagtrail heads train|evaluate|promote|list``: JSON lines, then readable summaries."""
+    from tagtrail.usecases import heads as uc
+
+    services = Services(settings)
+    try:
+        match args.action:
+            case "train":
+                log.info("training %s from reviewer decisions", args.attribute)
+                trained = await uc.train_head(services, args.attribute, actor=args.actor)
+                print(msgspec.json.encode(trained).decode())
+                print(f"challenger {trained.version} ({trained.n_examples} examples)")
+                _summary(segment_table(trained.evaluation), trained.gate)
+            case "evaluate":
+                evaluated = await uc.evaluate_head(services, args.attribute, args.head_version)
+                print(msgspec.json.encode(evaluated).decode())
+                print(f"{evaluated.version} vs champion {evaluated.champion or 'zero-shot'}")
+                _summary(segment_table(evaluated.evaluation), evaluated.gate)
+            case "promote":
+                result = await uc.promote_head(
+                    services,
+                    args.attribute,
+                    args.head_version,
+                    actor=args.actor,
+                    force=args.force,
+                    note=args.note,
+                )
+                print(msgspec.json.encode(result).decode())
+                for reason in result.reasons:
+                    print(f"  {reason}")
+                return 0 if result.promoted else 1
+            case "list":
+                for info in await uc.list_heads(services, args.attribute):
+                    print(
+                        msgspec.json.encode(msgspec.structs.replace(info, evaluation=None)).decode()
+                    )
+    finally:
+        await services.close()
+    return 0
+
+
+def _summary(table: list[str], decision: Any) -> None:
+    for line in table:
+        print(line)
+    verdict = "would promote" if decision.promote else "gate refuses"
+    print(f"{verdict}:")
+    for reason in decision.reasons:
+        print(f"  {reason}")
+
+
 def export_schema(out: Path) -> int:
     from tagtrail.api.graphql.schema import build_schema
 

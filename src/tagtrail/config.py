@@ -65,6 +65,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_query_depth: int = 12
     max_bulk_assets: int = 200
 
+    # Promoting a trained head: segments with at least gate_min_n held-out decisions may
+    # not lose more than gate_margin macro-F1 (and overall macro-F1 may not drop).
+    gate_min_n: int = 30
+    gate_margin: float = 0.05
+
     @property
     def embedded(self) -> bool:
         return self.opensearch_url is None

@@ -101,11 +101,25 @@ class Services:
         from tagtrail.tagging.pipeline import build_tagger
 
         async def build() -> Tagger:
+            from tagtrail.usecases.heads import install_champions
+
             taxonomy = await self.taxonomy()
             encoder = await self.encoder()
-            return await self.infer(build_tagger, taxonomy, encoder)
+            tagger = await self.infer(build_tagger, taxonomy, encoder)
+            try:
+                installed = await install_champions(self, tagger)
+            except Exception as exc:  # no heads index yet, store away: zero-shot it is
+                log.warning("champion heads not loaded (%r); zero-shot heads in use", exc)
+            else:
+                if installed:
+                    log.info("champion heads in use: %s", ", ".join(installed))
+            return tagger
 
         return await self._once("tagger", build)
+
+    def invalidate(self, key: str) -> None:
+        """Drop a cached service (``tagger`` after a promotion): rebuilt on next use."""
+        self._cache.pop(key, None)
 
     def component(self, key: str, build: Callable[[], T]) -> T:
         """A long-lived helper built once on first use (its ``close()`` runs at shutdown)."""
