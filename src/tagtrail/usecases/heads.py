@@ -358,7 +358,8 @@ async def promote_head(
         reasons.extend(decision.reasons)
         allowed = decision.promote
         evaluated_against = evaluation.champion.head_version
-        if current is not None and current != evaluated_against:
+        in_use = (await services.tagger()).heads.get(attribute)
+        if current not in (None, evaluated_against) and in_use and in_use.version == current:
             allowed = False
             reasons.insert(
                 0,

@@ -188,7 +188,7 @@ async def promote_head(
             return PromotionRefused(version=version, reasons=list(result.reasons))
         head = await _version(info, attribute, version)
     except TagtrailError as exc:
-        return error_result(exc, required_role="admin", id=version)  # type: ignore[return-value]
+        return error_result(exc, required_role="admin", id=version)
     return HeadPromoted(
         head=head,
         previous_version=result.previous,
