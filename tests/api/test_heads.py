@@ -7,12 +7,15 @@ beats the (random-init) zero-shot head everywhere.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import numpy as np
 import pytest
 from opensearchpy import AsyncOpenSearch
 
+from tagtrail.cli import main
 from tagtrail.config import Settings
 from tagtrail.errors import InvalidInput
 from tagtrail.learning.evaluate import ScoredExample, evaluation_report
@@ -173,10 +176,8 @@ def _scored(brand: str, i: int, right: bool) -> ScoredExample:
     )
 
 
-async def test_gate_refuses_a_rogue_brand_and_force_records_the_note(
-    settings: Settings, indexed: AsyncOpenSearch
-) -> None:
-    services = _services(settings, indexed)
+async def _store_rogue(services: Services) -> TunedHead:
+    """A stored candidate whose evaluation fails brand Kobo (trained on wrong Kobo labels)."""
     # The candidate was trained on Kobo decisions that were wrong: it fails Kobo's photos.
     old = [_scored(b, i, True) for b in ("Kobo", "Aster") for i in range(40)]
     new = [_scored(b, i, b != "Kobo" or i >= 30) for b in ("Kobo", "Aster") for i in range(40)]
@@ -196,6 +197,15 @@ async def test_gate_refuses_a_rogue_brand_and_force_records_the_note(
         champion=evaluation_report(old, attribute="shot_type", head_version="zero-shot"),
     )
     assert await uc.store_head(services, head, evaluation, actor="ml", encoder="other@1")
+
+    return head
+
+
+async def test_gate_refuses_a_rogue_brand_and_force_records_the_note(
+    settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    services = _services(settings, indexed)
+    head = await _store_rogue(services)
 
     refused = await uc.promote_head(services, "shot_type", head.version, actor="ana")
     assert not refused.promoted
@@ -226,3 +236,39 @@ async def test_gate_refuses_a_rogue_brand_and_force_records_the_note(
     assert tagger.heads["shot_type"].version == tagger.zero_shot_heads["shot_type"].version
     infos = await uc.list_heads(services, "shot_type")
     assert [(i.version, i.champion, i.challenger) for i in infos] == [(head.version, True, False)]
+
+
+@pytest.fixture
+def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("TAGTRAIL_OPENSEARCH_URL", settings.effective_opensearch_url)
+    monkeypatch.setenv("TAGTRAIL_INDEX_PREFIX", settings.index_prefix)
+    monkeypatch.setenv("TAGTRAIL_MODEL", settings.model)
+    return settings
+
+
+async def test_cli_evaluate_promote_list(
+    env: Settings, indexed: AsyncOpenSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = await _store_rogue(_services(env, indexed))
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["heads", "evaluate", "shot_type"]) == 2  # no challenger
+    assert "has no challenger" in capsys.readouterr().err
+    args = ["heads", "evaluate", "shot_type", "--version", head.version]
+    assert await asyncio.to_thread(main, args) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out.splitlines()[0])["gate"]["promote"] is False
+    assert "brand=Kobo" in out
+    assert "gate refuses:" in out
+    promote = ["heads", "--actor", "ana", "promote", "shot_type", head.version]
+    assert await asyncio.to_thread(main, promote) == 1
+    assert "brand=Kobo: macro-F1" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, [*promote, "--force"]) == 2  # a note is required
+    assert "needs a note" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, [*promote, "--force", "--note", "relabel pending"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["forced"] is True
+    assert await asyncio.to_thread(main, ["heads", "list", "shot_type"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert (json.loads(line)["version"], json.loads(line)["champion"]) == (head.version, True)
+    # Training with no reviewer decisions is an error that says so.
+    assert await asyncio.to_thread(main, ["heads", "train", "shot_type"]) == 2
+    assert "no reviewer decisions" in capsys.readouterr().err

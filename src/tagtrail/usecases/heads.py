@@ -358,8 +358,7 @@ async def promote_head(
         reasons.extend(decision.reasons)
         allowed = decision.promote
         evaluated_against = evaluation.champion.head_version
-        in_use = (await services.tagger()).heads.get(attribute)
-        if current not in (None, evaluated_against) and in_use and in_use.version == current:
+        if current not in (None, evaluated_against) and await _in_use(services, attribute, current):
             allowed = False
             reasons.insert(
                 0,
@@ -385,6 +384,12 @@ async def promote_head(
         previous=previous,
         note=note,
     )
+
+
+async def _in_use(services: Services, attribute: str, version: str | None) -> bool:
+    """Whether this process's tagger uses ``version`` for ``attribute``."""
+    head = (await services.tagger()).heads.get(attribute)
+    return head is not None and head.version == version
 
 
 async def list_heads(services: Services, attribute: str | None = None) -> list[HeadInfo]:
