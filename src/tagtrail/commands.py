@@ -179,27 +179,28 @@ async def init_indices(settings: Settings) -> int:
     return 0
 
 
+def _cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _pair(old: Any, new: Any, name: str) -> str:
+    before = getattr(old, name) if old is not None else None
+    return f"{_cell(before)}→{_cell(getattr(new, name))}"
+
+
 def segment_table(evaluation: Any) -> list[str]:
-    """A readable per-segment table: champion vs candidate (n, accuracy, macro-F1, ECE, auto)."""
+    """A readable per-segment table: champion → candidate accuracy, macro-F1 and ECE, and the
+    candidate's auto-tier precision with its Wilson 95 % interval."""
     champion = {s.segment: s for s in evaluation.champion.segments}
-    lines = [
-        f"{'segment':<32} {'n':>5} {'acc':>11} {'macro-F1':>11} {'ECE':>11} {'auto prec':>17}",
-    ]
+    lines = [f"{'segment':<32} {'n':>5} {'accuracy':>11} {'macro-F1':>11} {'ECE':>11} auto tier"]
     for seg in evaluation.candidate.segments:
         old = champion.get(seg.segment)
-
-        def pair(name: str, fmt: str = "{:.2f}", s: Any = seg, o: Any = old) -> str:
-            new_v = getattr(s, name)
-            old_v = getattr(o, name) if o is not None else None
-            show = lambda v: "–" if v is None else fmt.format(v)  # noqa: E731
-            return f"{show(old_v)}→{show(new_v)}"
-
         auto = "–" if seg.auto_precision is None else (
-            f"{seg.auto_precision:.2f} [{seg.auto_low:.2f},{seg.auto_high:.2f}]"
+            f"{seg.auto_precision:.2f} [{seg.auto_low:.2f}, {seg.auto_high:.2f}] n={seg.auto_n}"
         )  # fmt: skip
+        cells = [_pair(old, seg, "accuracy"), _pair(old, seg, "macro_f1"), _pair(old, seg, "ece")]
         lines.append(
-            f"{seg.segment[:32]:<32} {seg.n:>5} {pair('accuracy'):>11} {pair('macro_f1'):>11} "
-            f"{pair('ece'):>11} {auto:>17}"
+            f"{seg.segment[:32]:<32} {seg.n:>5} {cells[0]:>11} {cells[1]:>11} {cells[2]:>11} {auto}"
         )
     return lines
 
