@@ -109,7 +109,8 @@ async def _review(api: Api, catalogue: list[tuple[A, str]]) -> None:
 async def test_review_train_promote_retag(
     api: Api, settings: Settings, indexed: AsyncOpenSearch
 ) -> None:
-    services = _services(settings, indexed)
+    # Another server process: it checks the champion aliases (here at every use).
+    services = _services(settings.with_changes(heads_refresh_s=0.001), indexed)
     zero_shot = (await services.tagger()).heads["shot_type"].version
     catalogue = _catalogue((await services.tagger()).model_fingerprint)
     await api.create([a for a, _ in catalogue])
@@ -148,6 +149,8 @@ async def test_review_train_promote_retag(
     twice = (await api.data(PROMOTE, {"version": version, "force": False}))["promoteHead"]
     assert twice["__typename"] == "PromotionRefused"
 
+    await asyncio.sleep(0.01)
+    assert (await services.tagger()).heads["shot_type"].version == version
     # A fresh process loads the champion; retag applies it, human decisions still win.
     fresh = _services(settings, indexed)
     assert (await fresh.tagger()).heads["shot_type"].version == version
