@@ -6,43 +6,31 @@
   stores the version (content-addressed, put-if-absent) and points ``challenger`` at it.
 * :func:`promote_head` runs the promotion gate on the stored evaluation and moves
   ``champion`` (or, with ``force`` and a note, moves it anyway and records why).
-* :func:`install_champions` swaps each attribute's champion into a freshly built tagger.
+* ``champions.install_champions`` swaps each attribute's champion into a new tagger;
+  ``head_data.training_set`` builds the training set.
 
 Deterministic: the same decisions and vectors give the same head version.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-import numpy as np
 from threadpoolctl import threadpool_limits
 
 from tagtrail.domain.governance import Governance
-from tagtrail.domain.records import TagEvent, utc_now
+from tagtrail.domain.records import utc_now
 from tagtrail.errors import InvalidInput, NotFound
-from tagtrail.learning.dataset import (
-    HUMAN_KINDS,
-    TrainingSet,
-    examples_from_events,
-    labels_from_taxonomy,
-)
+from tagtrail.learning.dataset import TrainingSet
 from tagtrail.learning.evaluate import Comparison, EvaluationReport, GateDecision, compare, gate
-from tagtrail.learning.head import TunedHead, TunedHeadRecord
-from tagtrail.store import StoredAsset
+from tagtrail.learning.head import TunedHead
 from tagtrail.tagging.heads import Head, ZeroShotHead
-from tagtrail.tagging.mapping import AssetContext
 from tagtrail.tagging.pipeline import Tagger
+from tagtrail.usecases.champions import CHALLENGER, CHAMPION
+from tagtrail.usecases.head_data import training_set
 from tagtrail.usecases.services import Services
-
-log = logging.getLogger(__name__)
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-SEGMENT_KEYS = ("brand", "category_family", "season", "shot_type")
 
 
 class StoredEvaluation(msgspec.Struct, kw_only=True, frozen=True):
@@ -94,69 +82,6 @@ class EvaluateResult(msgspec.Struct, kw_only=True, frozen=True):
     evaluation: StoredEvaluation
     gate: GateDecision
     champion: str | None  # the champion now
-
-
-# -- training data ------------------------------------------------------------------------
-
-
-def _tag_value(source: dict[str, Any], attribute: str) -> dict[str, Any] | None:
-    return next((t for t in source.get("tags") or () if t.get("attribute") == attribute), None)
-
-
-def segments_of(source: dict[str, Any]) -> dict[str, str]:
-    """brand, category family (the top ancestor), season and shot type of an asset."""
-    out: dict[str, str] = {}
-    for key in ("brand", "season"):
-        if source.get(key):
-            out[key] = str(source[key])
-    category = _tag_value(source, "category")
-    if category and category.get("values"):
-        out["category_family"] = str(category["values"][-1])
-    shot = _tag_value(source, "shot_type")
-    if shot and shot.get("value"):
-        out["shot_type"] = str(shot["value"])
-    return out
-
-
-async def training_set(services: Services, attribute: str, tagger: Tagger) -> TrainingSet:
-    """Every human decision on ``attribute`` with its asset's vector, segments and context."""
-    events: list[TagEvent] = await services.store.events.decisions(attribute, sorted(HUMAN_KINDS))
-    ids = sorted({e.asset_id for e in events})
-    stored: dict[str, StoredAsset] = {}
-    vectors: dict[str, np.ndarray] = {}
-    skipped_other_encoder = 0
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        stored.update(await services.store.assets.lookup(chunk))
-        found = await services.store.assets.vectors(chunk)
-        for asset_id, vector in zip(chunk, found, strict=True):
-            doc = stored.get(asset_id)
-            if doc is None or vector is None:
-                continue
-            if doc.source.get("model_fingerprint") != tagger.model_fingerprint:
-                skipped_other_encoder += 1
-                continue
-            vectors[asset_id] = np.asarray(vector, dtype=np.float32)
-    contexts = {
-        a: AssetContext(
-            brand=s.source.get("brand"),
-            season=s.source.get("season"),
-            collection=s.source.get("collection"),
-        )
-        for a, s in stored.items()
-    }
-    built = examples_from_events(
-        events,
-        attribute=attribute,
-        vectors=vectors,
-        label_for=labels_from_taxonomy(tagger.taxonomy, contexts),
-        segments={a: segments_of(s.source) for a, s in stored.items()},
-    )
-    if skipped_other_encoder:
-        skipped = dict(built.skipped)
-        skipped["other_encoder"] = skipped_other_encoder
-        built = msgspec.structs.replace(built, skipped=dict(sorted(skipped.items())))
-    return built
 
 
 def _compare(
@@ -418,44 +343,3 @@ async def list_heads(services: Services, attribute: str | None = None) -> list[H
             )
         )
     return out
-
-
-# -- the tagger uses champions ---------------------------------------------------------------
-
-
-async def install_champions(services: Services, tagger: Tagger) -> list[str]:
-    """Put each attribute's stored champion into ``tagger``; returns the versions installed.
-
-    A champion trained for another taxonomy version or encoder (or unreadable) is logged and
-    the zero-shot head is kept.
-    """
-    heads = services.store.heads
-    installed: list[str] = []
-    for attribute, version in sorted((await heads.aliases(CHAMPION)).items()):
-        base = tagger.zero_shot_heads.get(attribute)
-        doc = await heads.get(version)
-        if base is None or doc is None or not doc.get("record"):
-            log.warning("champion %s of %s is not usable here; zero-shot kept", version, attribute)
-            continue
-        try:
-            head = TunedHead.from_record(msgspec.convert(doc["record"], TunedHeadRecord))
-        except (ValueError, msgspec.ValidationError) as exc:
-            log.warning("champion %s of %s cannot be loaded: %s", version, attribute, exc)
-            continue
-        why = _mismatch(doc, head, base, tagger)
-        if why:
-            log.warning("champion %s of %s not used (%s); zero-shot kept", version, attribute, why)
-            continue
-        tagger.use_head(head)
-        installed.append(version)
-    return installed
-
-
-def _mismatch(doc: dict[str, Any], head: TunedHead, base: Head, tagger: Tagger) -> str | None:
-    if head.training.taxonomy_version != tagger.taxonomy.version:
-        return f"taxonomy {head.training.taxonomy_version}, now {tagger.taxonomy.version}"
-    if doc.get("encoder") != tagger.model_fingerprint:
-        return f"encoder {doc.get('encoder')}, now {tagger.model_fingerprint}"
-    if head.labels != base.labels:
-        return "its labels differ from the zero-shot head's"
-    return None

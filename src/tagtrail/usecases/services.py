@@ -108,7 +108,7 @@ class Services:
         from tagtrail.tagging.pipeline import build_tagger
 
         async def build() -> Tagger:
-            from tagtrail.usecases.heads import CHAMPION, install_champions
+            from tagtrail.usecases.champions import CHAMPION, install_champions
 
             taxonomy = await self.taxonomy()
             encoder = await self.encoder()
@@ -116,7 +116,7 @@ class Services:
             self._champions_checked = time.monotonic()
             try:
                 self._champions_seen = await self.store.heads.aliases(CHAMPION)
-                installed = await install_champions(self, tagger)
+                installed = await install_champions(self.store.heads, tagger)
             except Exception as exc:  # no heads index yet, store away: zero-shot it is
                 log.warning("champion heads not loaded (%r); zero-shot heads in use", exc)
             else:
