@@ -275,3 +275,41 @@ async def test_cli_evaluate_promote_list(
     # Training with no reviewer decisions is an error that says so.
     assert await asyncio.to_thread(main, ["heads", "train", "shot_type"]) == 2
     assert "no reviewer decisions" in capsys.readouterr().err
+
+
+async def test_head_mutations_need_admin_and_answer_expected_errors(make_api: Any) -> None:
+    from tagtrail.api.auth import hash_key
+
+    keys = f"rob:reviewer:{hash_key('tt_rob')},ada:admin:{hash_key('tt_ada')}"
+    api: Api = await make_api(api_keys=keys, dev=False)
+    variables = {"version": "tuned:shot_type:000000000000", "force": False}
+    denied = (await api.data(PROMOTE, variables, key="tt_rob"))["promoteHead"]
+    assert denied["__typename"] == "Forbidden"
+    assert (await api.data(TRAIN, key="tt_rob"))["trainHead"]["__typename"] == "Forbidden"
+    missing = (await api.data(PROMOTE, variables, key="tt_ada"))["promoteHead"]
+    assert missing["__typename"] == "NotFound"
+    forced = (await api.data(PROMOTE, {**variables, "force": True}, key="tt_ada"))["promoteHead"]
+    assert forced == {"__typename": "InvalidInput", "message": forced["message"], "field": "note"}
+    untrained = (await api.data(TRAIN, key="tt_ada"))["trainHead"]
+    assert untrained["__typename"] == "InvalidInput"
+    assert "no reviewer decisions" in untrained["message"]
+    colour = TRAIN.replace('"shot_type"', '"colour"')
+    assert (await api.data(colour, key="tt_ada"))["trainHead"]["field"] == "attribute"
+    assert (await api.data(HEADS, key="tt_rob"))["heads"] == []
+
+
+async def test_decisions_scan_pages_and_filters(api: Api, settings: Settings) -> None:
+    await api.create(
+        [A(id=f"p{i}", tags=(T(attribute="shot_type", value="detail"),)) for i in range(5)]
+    )
+    for i in range(5):
+        base = {"assetId": f"p{i}", "attribute": "shot_type", "expectedRevision": 1}
+        assert (await api.data(DECIDE, {"input": base}))["confirmTag"][
+            "__typename"
+        ] == "TagDecision"
+    store = Store(settings, client=api.client)
+    found = await store.events.decisions("shot_type", ["confirmed", "corrected"], page=2)
+    assert sorted(e.asset_id for e in found) == [f"p{i}" for i in range(5)]
+    assert {e.kind for e in found} == {"confirmed"}
+    assert await store.events.decisions("shot_type", ["rejected"]) == []
+    assert await store.events.decisions("category", ["confirmed"]) == []
