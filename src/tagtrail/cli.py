@@ -93,6 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     promote.add_argument("--note", help="why (recorded with the promotion)")
     listing = heads_sub.add_parser("list", help="stored head versions")
     listing.add_argument("attribute", nargs="?")
+
+    audit = sub.add_parser("audit", help="sample audits of applied tags")
+    audit_sub = audit.add_subparsers(dest="action", required=True)
+    for name, text in (("sample", "draw a stratified sample to audit"),
+                       ("report", "measured precision per stratum")):  # fmt: skip
+        one = audit_sub.add_parser(name, help=text)
+        one.add_argument("--round", default="r1", help="sample round (its hash salt)")
+        one.add_argument("--attribute")
+        one.add_argument("--target", type=float, default=0.98, help="precision to show")
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--out", type=Path, default=Path("schema.graphql"))
 
@@ -146,6 +155,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         case "heads":
             _ensure_store(settings)
             return asyncio.run(commands.heads(settings, args))
+        case "audit":
+            _ensure_store(settings)
+            return asyncio.run(commands.audit(settings, args))
         case "export-schema":
             return commands.export_schema(args.out)
         case "apikey":

@@ -255,6 +255,28 @@ def _summary(table: list[str], decision: Any) -> None:
         print(f"  {reason}")
 
 
+async def audit(settings: Settings, args: Any) -> int:
+    """``tagtrail audit sample|report``: JSON lines, one per stratum for the report."""
+    from tagtrail.usecases import audits
+
+    services = Services(settings)
+    try:
+        if args.action == "sample":
+            sampled = await audits.sample_audits(
+                services, round=args.round, attribute=args.attribute, target=args.target
+            )
+            print(msgspec.json.encode(sampled).decode())
+        else:
+            report = await audits.audit_report(
+                services, round=args.round, attribute=args.attribute, target=args.target
+            )
+            for row in (*report.totals, *report.strata):
+                print(msgspec.json.encode(row).decode())
+    finally:
+        await services.close()
+    return 0
+
+
 def export_schema(out: Path) -> int:
     from tagtrail.api.graphql.schema import build_schema
 
