@@ -23,6 +23,14 @@ DECIDE = """
 mutation($input: TagDecisionInput!) { confirmTag(input: $input) { __typename } }"""
 CORRECT = """
 mutation($input: TagCorrectionInput!) { correctTag(input: $input) { __typename } }"""
+QUEUE = """
+query($first: Int!) { auditQueue(round: "r1", attribute: "pattern", first: $first) {
+  __typename ... on AuditQueue { items { auditId assetId value tier stratum weight revision } }
+  ... on InvalidInput { field } } }"""
+REPORT = """
+{ auditReport(round: "r1") { ... on AuditReport { target
+    totals { segment audited precision verdict }
+    strata { segment population audited correct precision low high verdict auditsNeeded } } } }"""
 
 
 async def test_sample_answer_report(
@@ -45,6 +53,13 @@ async def test_sample_answer_report(
     again = await sample_audits(services, round="r1", attribute="pattern")
     assert again.added == 0  # the same round draws the same sample
 
+    queue = (await api.data(QUEUE, {"first": 20}))["auditQueue"]["items"]
+    assert len(queue) == 10
+    assert queue[0]["stratum"] == "pattern/auto_applied/brand=Aster"
+    assert (queue[0]["value"], queue[0]["revision"], queue[0]["weight"]) == ("stripe", 1, 1.0)
+    bad = (await api.data(QUEUE, {"first": 0}))["auditQueue"]
+    assert bad == {"__typename": "InvalidInput", "field": "first"}
+
     for i in range(5):  # reviewers answer with ordinary decisions
         base = {"assetId": f"au{i}", "attribute": "pattern", "expectedRevision": 1}
         assert (await api.data(DECIDE, {"input": base}))["confirmTag"][
@@ -63,6 +78,15 @@ async def test_sample_answer_report(
     assert (aster.audited, aster.precision, aster.verdict) == (0, None, "not enough evidence")
     (total,) = report.totals
     assert total.audited == 6
+
+    left = (await api.data(QUEUE, {"first": 20}))["auditQueue"]["items"]
+    assert sorted(i["assetId"] for i in left) == [f"au{i}" for i in range(6, 10)]
+    shown = (await api.data(REPORT))["auditReport"]
+    assert shown["totals"] == [
+        {"segment": "all", "audited": 6, "precision": total.precision, "verdict": total.verdict}
+    ]
+    row = next(r for r in shown["strata"] if r["segment"] == "brand=Kobo")
+    assert (row["audited"], row["correct"], row["auditsNeeded"]) == (6, 5, 189)
 
     monkeypatch.setenv("TAGTRAIL_OPENSEARCH_URL", settings.effective_opensearch_url)
     monkeypatch.setenv("TAGTRAIL_INDEX_PREFIX", settings.index_prefix)

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from tagtrail.domain.records import utc_now
+from tagtrail.errors import InvalidInput
 from tagtrail.learning import audit as learned
 from tagtrail.learning.audit import (
     AppliedTag,
@@ -29,6 +30,7 @@ from tagtrail.usecases.head_data import segments_of
 from tagtrail.usecases.services import Services
 
 MODEL_TIERS = ("auto_applied", "flagged")
+_QUEUE_PAGES = 10  # pages of undecided-or-not audits looked through per queue request
 
 
 class SampleResult(msgspec.Struct, kw_only=True, frozen=True):
@@ -171,3 +173,53 @@ async def audit_report(
         )
         answers.append(AuditAnswer(sample=sample, correct=correct))
     return learned.audit_report(answers, strata=tuple(strata.values()), target=target)
+
+
+class QueuedAudit(msgspec.Struct, kw_only=True, frozen=True):
+    audit_id: str
+    round: str
+    asset_id: str
+    attribute: str
+    value: str
+    tier: str
+    stratum: str
+    weight: float
+    revision: int  # the asset's revision now: answer with expectedRevision = this
+
+
+async def audit_queue(
+    services: Services, *, round: str, attribute: str | None = None, first: int = 20
+) -> list[QueuedAudit]:
+    """Sampled tags nobody has decided yet, stratum by stratum (answer with confirm/correct)."""
+    if not 1 <= first <= services.settings.max_page_size:
+        raise InvalidInput(f"first must be 1..{services.settings.max_page_size}", field="first")
+    out: list[QueuedAudit] = []
+    after: list[Any] | None = None
+    for _ in range(_QUEUE_PAGES):
+        hits, _total = await services.store.audits.queue(
+            attribute=attribute, size=first * 2, search_after=after
+        )
+        if not hits:
+            break
+        after = hits[-1]["sort"]
+        audits = [h["_source"] for h in hits if h["_source"].get("round") == round]
+        docs = await services.store.assets.get_many([a["asset_id"] for a in audits])
+        for audit, doc in zip(audits, docs, strict=True):
+            if doc is None or _answer(audit, doc) is not None:
+                continue
+            out.append(
+                QueuedAudit(
+                    audit_id=audit["audit_id"],
+                    round=audit["round"],
+                    asset_id=audit["asset_id"],
+                    attribute=audit["attribute"],
+                    value=audit["value"],
+                    tier=audit["tier"],
+                    stratum=audit["stratum"],
+                    weight=float(audit["weight"]),
+                    revision=int(doc.get("revision", 0)),
+                )
+            )
+            if len(out) == first:
+                return out
+    return out

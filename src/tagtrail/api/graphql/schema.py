@@ -16,7 +16,7 @@ from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
 from tagtrail import __version__
-from tagtrail.api.graphql import explain, review, search, similarity
+from tagtrail.api.graphql import audits, explain, review, search, similarity
 from tagtrail.api.graphql import heads as head_api
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import (
@@ -116,6 +116,18 @@ class Query:
         resolver=explain.explain_tag,
         description="Why an asset carries (or lacks) a tag: decision chain, colour evidence, "
         "history and human-confirmed exemplars." + _ACCESS.format(role="viewer"),
+    )
+    audit_queue: audits.AuditQueueResult = strawberry.field(
+        resolver=audits.audit_queue,
+        description="Sampled tags of an audit round (tagtrail audit sample) that nobody has "
+        "decided yet; answer them with confirmTag (right) or correctTag/rejectTag (wrong)."
+        + _ACCESS.format(role="viewer"),
+    )
+    audit_report: audits.AuditReportResult = strawberry.field(
+        resolver=audits.audit_report,
+        description="Measured precision of an audit round per attribute × tier × segment "
+        "(population-weighted, Wilson 95 % interval, verdict against the target)."
+        + _ACCESS.format(role="viewer"),
     )
     heads: list[head_api.HeadVersion] = strawberry.field(
         resolver=head_api.heads,
