@@ -77,6 +77,31 @@ def _parser() -> argparse.ArgumentParser:
         "taxonomy); human decisions are kept; resumable",
     )
     sub.add_parser("init-indices", help="apply index mappings (idempotent)")
+
+    heads = sub.add_parser("heads", help="heads trained from reviewer decisions")
+    heads.add_argument("--actor", default="cli", help="who is recorded as acting")
+    heads_sub = heads.add_subparsers(dest="action", required=True)
+    train = heads_sub.add_parser("train", help="train a challenger from reviewer decisions")
+    train.add_argument("attribute")
+    evaluate = heads_sub.add_parser("evaluate", help="a version's evaluation and the gate")
+    evaluate.add_argument("attribute")
+    evaluate.add_argument("--version", dest="head_version", help="default: the challenger")
+    promote = heads_sub.add_parser("promote", help="make a version the champion (gated)")
+    promote.add_argument("attribute")
+    promote.add_argument("head_version", metavar="VERSION")
+    promote.add_argument("--force", action="store_true", help="override the gate (needs --note)")
+    promote.add_argument("--note", help="why (recorded with the promotion)")
+    listing = heads_sub.add_parser("list", help="stored head versions")
+    listing.add_argument("attribute", nargs="?")
+
+    audit = sub.add_parser("audit", help="sample audits of applied tags")
+    audit_sub = audit.add_subparsers(dest="action", required=True)
+    for name, text in (("sample", "draw a stratified sample to audit"),
+                       ("report", "measured precision per stratum")):  # fmt: skip
+        one = audit_sub.add_parser(name, help=text)
+        one.add_argument("--round", default="r1", help="sample round (its hash salt)")
+        one.add_argument("--attribute")
+        one.add_argument("--target", type=float, default=0.98, help="precision to show")
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--out", type=Path, default=Path("schema.graphql"))
 
@@ -127,6 +152,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         case "init-indices":
             _ensure_store(settings)
             return asyncio.run(commands.init_indices(settings))
+        case "heads":
+            _ensure_store(settings)
+            return asyncio.run(commands.heads(settings, args))
+        case "audit":
+            _ensure_store(settings)
+            return asyncio.run(commands.audit(settings, args))
         case "export-schema":
             return commands.export_schema(args.out)
         case "apikey":

@@ -65,6 +65,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_query_depth: int = 12
     max_bulk_assets: int = 200
 
+    # Promoting a trained head: segments with at least gate_min_n held-out decisions may
+    # not lose more than gate_margin macro-F1 (and overall macro-F1 may not drop).
+    gate_min_n: int = 30
+    gate_margin: float = 0.05
+    # How often (seconds) a server checks whether a champion head moved (0: at start only).
+    heads_refresh_s: float = 60.0
+
     @property
     def embedded(self) -> bool:
         return self.opensearch_url is None

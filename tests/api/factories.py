@@ -53,6 +53,7 @@ class A(msgspec.Struct, kw_only=True, frozen=True):
     photographer: str | None = None
     shoot_date: str | None = None
     at: str = "2026-01-01T00:00:00.000000Z"
+    model: str = MODEL  # the encoder fingerprint its vector is stored under
 
 
 def unit(axis: int, mix: float = 0.0) -> list[float]:
@@ -146,7 +147,7 @@ def document(tx: Taxonomy, a: A, events: Sequence[TagEvent]) -> dict[str, Any]:
         "width": 800,
         "height": 1000,
         "byte_size": 12345,
-        "model_fingerprint": MODEL,
+        "model_fingerprint": a.model,
         "model_untrained": True,
         "taxonomy_version": tx.version,
         "vector": vector,

@@ -28,7 +28,8 @@ class AuditRepository:
         if not samples:
             return 0
         body = bulk_lines(self.index, "create", ((s["audit_id"], s) for s in samples))
-        response = await self.client.bulk(body=body)
+        # A batch job whose queue is read next: make the sample searchable now.
+        response = await self.client.bulk(body=body, refresh=True)
         failed = bulk_failures(response, tolerate=frozenset({409}))
         if failed:
             raise RuntimeError(f"audit samples not stored: {next(iter(failed.values()))}")

@@ -184,3 +184,25 @@ class EventLog:
     async def count(self) -> int:
         await self.client.indices.refresh(index=self.index)
         return int((await self.client.count(index=self.index))["count"])
+
+    async def decisions(
+        self, attribute: str, kinds: Sequence[str], *, page: int = 1000
+    ) -> list[TagEvent]:
+        """Every event of ``attribute`` whose kind is in ``kinds`` (refreshing first), by id.
+
+        A batch read for training: it pages with ``search_after`` so it is not capped.
+        """
+        await self.client.indices.refresh(index=self.index)
+        query = {"bool": {"filter": [{"term": {"attribute": attribute}},
+                                     {"terms": {"kind": list(kinds)}}]}}  # fmt: skip
+        out: list[TagEvent] = []
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {"query": query, "size": page, "sort": [{"event_id": "asc"}]}
+            if after:
+                body["search_after"] = after
+            hits = (await self.client.search(index=self.index, body=body))["hits"]["hits"]
+            if not hits:
+                return out
+            out.extend(msgspec.convert(h["_source"], TagEvent) for h in hits)
+            after = hits[-1]["sort"]

@@ -87,6 +87,7 @@ class HeadRepository:
 
     async def aliases(self, alias: str) -> dict[str, str]:
         """attribute → version of every attribute's ``alias`` (real time, by id)."""
+        await self.client.indices.refresh(index=self.index)  # rare: tagger builds, listings
         result = await self.client.search(
             index=self.index,
             body={

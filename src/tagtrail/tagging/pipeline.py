@@ -55,12 +55,26 @@ class Tagger:
         self.encoder = encoder
         self.head_sets = head_sets  # None: the base vocabulary; else a brand's own labels too
         self.heads = head_sets[None]
+        # The zero-shot heads as built: trained heads start from (and anchor to) these.
+        self.zero_shot_heads: dict[str, Head] = dict(self.heads)
         self.colour = colour
         self._order = taxonomy.mapping_order or taxonomy.attribute_names
 
     @property
     def model_fingerprint(self) -> str:
         return self.encoder.fingerprint
+
+    def use_head(self, head: Head) -> None:
+        """Replace the base head of ``head.attribute`` wherever a head set shares it.
+
+        Brands with a vocabulary of their own for that attribute keep their own head.
+        """
+        base = self.heads.get(head.attribute)
+        if base is None:
+            raise ValueError(f"no head for attribute {head.attribute!r}")
+        for heads in {id(h): h for h in self.head_sets.values()}.values():
+            if heads.get(head.attribute) is base:
+                heads[head.attribute] = head
 
     def prepare(self, images: Sequence[Image]) -> PreparedImages:
         """The CPU work around the encoder: pixel tensors and colour analysis.

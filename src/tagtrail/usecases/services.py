@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +43,9 @@ class Services:
         # What /readyz says about the tagging pipeline: not_loaded, loading, ready or
         # "unavailable: <why>". Search and review work without it; ingest does not.
         self.pipeline_state = "not_loaded"
+        # The champion aliases the cached tagger was built with, and when they were checked.
+        self._champions_seen: dict[str, str] | None = None
+        self._champions_checked = 0.0
 
     async def infer(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` (torch work) on the one inference thread."""
@@ -98,14 +102,50 @@ class Services:
         return await self._once("encoder", build)
 
     async def tagger(self) -> Tagger:
+        """The tagger, with each attribute's champion head; rebuilt when a champion moved
+        (checked at most every ``TAGTRAIL_HEADS_REFRESH_S``, so every server follows a
+        promotion made on another)."""
         from tagtrail.tagging.pipeline import build_tagger
 
         async def build() -> Tagger:
+            from tagtrail.usecases.champions import CHAMPION, install_champions
+
             taxonomy = await self.taxonomy()
             encoder = await self.encoder()
-            return await self.infer(build_tagger, taxonomy, encoder)
+            tagger = await self.infer(build_tagger, taxonomy, encoder)
+            self._champions_checked = time.monotonic()
+            try:
+                self._champions_seen = await self.store.heads.aliases(CHAMPION)
+                installed = await install_champions(self.store.heads, tagger)
+            except Exception as exc:  # no heads index yet, store away: zero-shot it is
+                log.warning("champion heads not loaded (%r); zero-shot heads in use", exc)
+            else:
+                if installed:
+                    log.info("champion heads in use: %s", ", ".join(installed))
+            return tagger
 
-        return await self._once("tagger", build)
+        tagger = await self._once("tagger", build)
+        if await self._champions_moved():
+            log.info("a champion head moved: rebuilding the tagger")
+            self.invalidate("tagger")
+            tagger = await self._once("tagger", build)
+        return tagger
+
+    async def _champions_moved(self) -> bool:
+        ttl = self.settings.heads_refresh_s
+        now = time.monotonic()
+        if ttl <= 0 or self._champions_seen is None or now - self._champions_checked < ttl:
+            return False
+        self._champions_checked = now  # before awaiting: concurrent callers check once
+        try:
+            current = await self.store.heads.aliases("champion")
+        except Exception:  # the store is away: keep what we have
+            return False
+        return current != self._champions_seen
+
+    def invalidate(self, key: str) -> None:
+        """Drop a cached service (``tagger`` after a promotion): rebuilt on next use."""
+        self._cache.pop(key, None)
 
     def component(self, key: str, build: Callable[[], T]) -> T:
         """A long-lived helper built once on first use (its ``close()`` runs at shutdown)."""

@@ -16,7 +16,8 @@ from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
 from tagtrail import __version__
-from tagtrail.api.graphql import explain, review, search, similarity
+from tagtrail.api.graphql import audits, explain, review, search, similarity
+from tagtrail.api.graphql import heads as head_api
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import (
     InvalidInputError,
@@ -116,6 +117,24 @@ class Query:
         description="Why an asset carries (or lacks) a tag: decision chain, colour evidence, "
         "history and human-confirmed exemplars." + _ACCESS.format(role="viewer"),
     )
+    audit_queue: audits.AuditQueueResult = strawberry.field(
+        resolver=audits.audit_queue,
+        description="Sampled tags of an audit round (tagtrail audit sample) that nobody has "
+        "decided yet; answer them with confirmTag (right) or correctTag/rejectTag (wrong)."
+        + _ACCESS.format(role="viewer"),
+    )
+    audit_report: audits.AuditReportResult = strawberry.field(
+        resolver=audits.audit_report,
+        description="Measured precision of an audit round per attribute × tier × segment "
+        "(population-weighted, Wilson 95 % interval, verdict against the target)."
+        + _ACCESS.format(role="viewer"),
+    )
+    heads: list[head_api.HeadVersion] = strawberry.field(
+        resolver=head_api.heads,
+        description="Head versions trained from reviewer decisions (newest first), with "
+        "champion/challenger flags and their per-segment evaluation against the champion."
+        + _ACCESS.format(role="viewer"),
+    )
 
 
 _MUTATION_DOC = (
@@ -148,6 +167,19 @@ class Mutation:
     correct_tags: review.BulkTagDecisionResult = strawberry.field(
         resolver=review.correct_tags,
         description="correctTag over an explicit list; results per item." + _MUTATION_DOC,
+    )
+    train_head: head_api.TrainHeadResult = strawberry.field(
+        resolver=head_api.train_head,
+        description="Train a head for an attribute from every reviewer decision on it, "
+        "evaluate it against the champion per segment, store it and make it the challenger."
+        + _ACCESS.format(role="admin"),
+    )
+    promote_head: head_api.PromoteHeadResult = strawberry.field(
+        resolver=head_api.promote_head,
+        description="Make a head version the champion if the promotion gate agrees "
+        "(PromotionRefused names the segments otherwise); force with a note overrides the "
+        "gate and records the note. This server uses it at once; others on restart."
+        + _ACCESS.format(role="admin"),
     )
 
 

@@ -1,0 +1,198 @@
+"""Heads trained from reviewer decisions: versions with evaluations, train and promote."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+
+from tagtrail.api.graphql.context import Info
+from tagtrail.api.graphql.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    UnauthenticatedError,
+    error_result,
+)
+from tagtrail.errors import TagtrailError
+from tagtrail.usecases import heads as uc
+
+
+@strawberry.type(description="Metrics of one head on one segment (or overall).")
+class HeadSegment:
+    segment: str = strawberry.field(description='"overall" or "key=value", e.g. "brand=Kobo"')
+    n: int
+    accuracy: float
+    macro_f1: float
+    ece: float = strawberry.field(description="Expected calibration error (15 bins)")
+    auto_n: int = strawberry.field(description="Predictions that reached the auto tier")
+    auto_coverage: float
+    auto_precision: float | None = strawberry.field(
+        description="Precision of the auto tier (null when nothing reached it)"
+    )
+    auto_precision_low: float = strawberry.field(description="Wilson 95 % interval, low end")
+    auto_precision_high: float = strawberry.field(description="Wilson 95 % interval, high end")
+
+    @classmethod
+    def from_metrics(cls, m: Any) -> HeadSegment:
+        return cls(
+            segment=m.segment,
+            n=m.n,
+            accuracy=m.accuracy,
+            macro_f1=m.macro_f1,
+            ece=m.ece,
+            auto_n=m.auto_n,
+            auto_coverage=m.auto_coverage,
+            auto_precision=m.auto_precision,
+            auto_precision_low=m.auto_low,
+            auto_precision_high=m.auto_high,
+        )
+
+
+@strawberry.type(
+    description="The head and the champion it was compared with, on the same held-out "
+    "reviewer decisions, and what the promotion gate says now."
+)
+class HeadEvaluation:
+    method: str
+    champion_version: str
+    segments: list[HeadSegment]
+    champion_segments: list[HeadSegment]
+    would_promote: bool
+    gate_reasons: list[str]
+
+
+@strawberry.type(description="A stored head version.")
+class HeadVersion:
+    attribute: str
+    version: str
+    kind: str
+    champion: bool
+    challenger: bool
+    trained_at: str | None
+    trained_by: str | None
+    taxonomy_version: str | None
+    encoder: str | None
+    n_examples: int
+    evaluation: HeadEvaluation | None
+
+    @classmethod
+    def from_info(cls, info: uc.HeadInfo) -> HeadVersion:
+        return cls(
+            attribute=info.attribute,
+            version=info.version,
+            kind=info.kind,
+            champion=info.champion,
+            challenger=info.challenger,
+            trained_at=info.created_at,
+            trained_by=info.created_by,
+            taxonomy_version=info.taxonomy_version,
+            encoder=info.encoder,
+            n_examples=info.n_examples,
+            evaluation=_evaluation(info.evaluation, info.gate),
+        )
+
+
+def _evaluation(evaluation: uc.StoredEvaluation | None, gate: Any | None) -> HeadEvaluation | None:
+    if evaluation is None or gate is None:
+        return None
+    return HeadEvaluation(
+        method=evaluation.candidate.method,
+        champion_version=evaluation.champion.head_version,
+        segments=[HeadSegment.from_metrics(m) for m in evaluation.candidate.segments],
+        champion_segments=[HeadSegment.from_metrics(m) for m in evaluation.champion.segments],
+        would_promote=bool(gate.promote),
+        gate_reasons=list(gate.reasons),
+    )
+
+
+async def heads(info: Info, attribute: str | None = None) -> list[HeadVersion]:
+    info.context.require("viewer")
+    return [HeadVersion.from_info(h) for h in await uc.list_heads(info.context.services, attribute)]
+
+
+async def _version(info: Info, attribute: str, version: str) -> HeadVersion:
+    found = await uc.list_heads(info.context.services, attribute)
+    match = next((h for h in found if h.version == version), None)
+    if match is None:  # just written: list is a search, so read it by id
+        raise TagtrailError(f"head {version} not found after writing it")
+    return HeadVersion.from_info(match)
+
+
+@strawberry.type(description="A challenger was trained, evaluated and stored.")
+class HeadTrained:
+    head: HeadVersion
+    created: bool = strawberry.field(
+        description="False when the same decisions had already produced this version"
+    )
+    skipped: list[str] = strawberry.field(description='Decisions left out, as "reason: count"')
+
+
+@strawberry.type(description="The champion alias now points at this version.")
+class HeadPromoted:
+    head: HeadVersion
+    previous_version: str | None
+    forced: bool
+    note: str | None
+    reasons: list[str]
+
+
+@strawberry.type(description="The promotion gate refused; nothing changed. Reasons name segments.")
+class PromotionRefused:
+    version: str
+    reasons: list[str]
+
+
+TrainHeadResult = Annotated[
+    HeadTrained | InvalidInputError | NotFoundError | ForbiddenError | UnauthenticatedError,
+    strawberry.union("TrainHeadResult"),
+]
+PromoteHeadResult = Annotated[
+    HeadPromoted
+    | PromotionRefused
+    | InvalidInputError
+    | NotFoundError
+    | ConflictError
+    | ForbiddenError
+    | UnauthenticatedError,
+    strawberry.union("PromoteHeadResult"),
+]
+
+
+async def train_head(info: Info, attribute: str) -> TrainHeadResult:
+    ctx = info.context
+    try:
+        principal = ctx.require("admin")
+        trained = await uc.train_head(ctx.services, attribute, actor=principal.name)
+        head = await _version(info, attribute, trained.version)
+    except TagtrailError as exc:
+        return error_result(exc, required_role="admin")  # type: ignore[return-value]
+    return HeadTrained(
+        head=head,
+        created=trained.created,
+        skipped=[f"{k}: {v}" for k, v in trained.skipped.items()],
+    )
+
+
+async def promote_head(
+    info: Info, attribute: str, version: str, force: bool = False, note: str | None = None
+) -> PromoteHeadResult:
+    ctx = info.context
+    try:
+        principal = ctx.require("admin")
+        result = await uc.promote_head(
+            ctx.services, attribute, version, actor=principal.name, force=force, note=note
+        )
+        if not result.promoted:
+            return PromotionRefused(version=version, reasons=list(result.reasons))
+        head = await _version(info, attribute, version)
+    except TagtrailError as exc:
+        return error_result(exc, required_role="admin", id=version)
+    return HeadPromoted(
+        head=head,
+        previous_version=result.previous,
+        forced=result.forced,
+        note=result.note,
+        reasons=list(result.reasons),
+    )

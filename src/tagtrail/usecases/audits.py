@@ -1,0 +1,225 @@
+"""Sample audits: draw applied model tags to check, and report their measured precision.
+
+:func:`sample_audits` draws a deterministic, stratified sample (attribute × tier × segment,
+hash-based, see ``learning.audit``) of the model tags applied now and stores it with its
+sampling weights. Reviewers answer with ordinary decisions in the trail (confirm: right;
+correct or reject: wrong), so :func:`audit_report` reads each sampled tag's current state:
+a human decision on a sampled tag is its audit answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from tagtrail.domain.records import utc_now
+from tagtrail.errors import InvalidInput
+from tagtrail.learning import audit as learned
+from tagtrail.learning.audit import (
+    AppliedTag,
+    AuditAnswer,
+    AuditReport,
+    AuditSample,
+    StratumCount,
+    rate_to_show,
+    sample_for_audit,
+    stratum_of,
+)
+from tagtrail.usecases.head_data import segments_of
+from tagtrail.usecases.services import Services
+
+MODEL_TIERS = ("auto_applied", "flagged")
+_QUEUE_PAGES = 10  # pages of undecided-or-not audits looked through per queue request
+
+
+class SampleResult(msgspec.Struct, kw_only=True, frozen=True):
+    round: str
+    population: int
+    sampled: int
+    added: int  # new audit documents (0 when the same round was drawn before)
+    strata: tuple[StratumCount, ...]
+
+
+def _applied(doc: dict[str, Any], attribute: str | None) -> list[AppliedTag]:
+    out = []
+    for tag in doc.get("tags") or ():
+        if attribute and tag.get("attribute") != attribute:
+            continue
+        if tag.get("state") in MODEL_TIERS and tag.get("value"):
+            out.append(
+                AppliedTag(
+                    asset_id=doc["asset_id"],
+                    attribute=tag["attribute"],
+                    value=tag["value"],
+                    tier=tag["state"],
+                    segments=segments_of(doc),
+                )
+            )
+    return out
+
+
+async def sample_audits(
+    services: Services,
+    *,
+    round: str,
+    attribute: str | None = None,
+    segment_key: str | None = "brand",
+    target: float = 0.98,
+) -> SampleResult:
+    """Draw round ``round`` (its salt): enough per stratum to show ``target`` if it holds."""
+    await services.store.refresh()
+    tags: list[AppliedTag] = []
+    head_of: dict[tuple[str, str], tuple[AppliedTag, dict[str, Any]]] = {}
+    fields = ("asset_id", "brand", "season", "tags")
+    async for page in services.store.assets.scan(fields):
+        for doc in page:
+            for tag in _applied(doc, attribute):
+                tags.append(tag)
+                stored = next(t for t in doc["tags"] if t["attribute"] == tag.attribute)
+                head_of[(tag.asset_id, tag.attribute)] = (tag, stored)
+    plan = sample_for_audit(tags, rate=rate_to_show(target), salt=round, segment_key=segment_key)
+    population = {c.stratum: c.population for c in plan.strata}
+    at = utc_now()
+    docs: list[dict[str, Any]] = []
+    for s in plan.samples:
+        applied, stored_tag = head_of[(s.asset_id, s.attribute)]
+        docs.append(
+            {
+                "audit_id": f"{round}:{s.asset_id}:{s.attribute}",
+                "round": round,
+                "asset_id": s.asset_id,
+                "attribute": s.attribute,
+                "value": s.value,
+                "tier": s.stratum.tier,
+                "stratum": s.stratum.key,
+                "segment": applied.segments,
+                "head_version": stored_tag.get("head_version"),
+                "tag_event_id": stored_tag.get("event_id"),
+                "weight": s.weight,
+                "population": population[s.stratum],
+                "sampled_at": at,
+                "answered": False,
+            }
+        )
+    added = await services.store.audits.add(docs)
+    return SampleResult(
+        round=round,
+        population=len(tags),
+        sampled=len(plan.samples),
+        added=added,
+        strata=plan.strata,
+    )
+
+
+def _answer(audit: dict[str, Any], doc: dict[str, Any] | None) -> bool | None:
+    """The audit's answer from the tag's current state: None while nobody decided it."""
+    if audit.get("answered") and audit.get("correct") is not None:
+        return bool(audit["correct"])
+    tag = next(
+        (t for t in (doc or {}).get("tags") or () if t["attribute"] == audit["attribute"]), None
+    )
+    if tag is None:
+        return None
+    if tag.get("state") == "confirmed":
+        return bool(tag.get("value") == audit["value"])
+    if tag.get("state") in ("corrected", "rejected"):
+        return False
+    return None
+
+
+async def audit_report(
+    services: Services, *, round: str, attribute: str | None = None, target: float = 0.98
+) -> AuditReport:
+    """Population-weighted precision per stratum (and attribute × tier) for round ``round``."""
+    audits = [
+        a
+        async for page in services.store.audits.scan(attribute=attribute)
+        for a in page
+        if a.get("round") == round
+    ]
+    docs = await services.store.assets.get_many([a["asset_id"] for a in audits])
+    strata: dict[str, StratumCount] = {}
+    answers = []
+    for audit, doc in zip(audits, docs, strict=True):
+        tag = AppliedTag(
+            asset_id=audit["asset_id"],
+            attribute=audit["attribute"],
+            value=audit["value"],
+            tier=audit["tier"],
+            segments=audit.get("segment") or {},
+        )
+        segment = audit["stratum"].split("/", 2)[2]
+        key = segment.split("=", 1)[0] if "=" in segment else None
+        stratum = stratum_of(tag, key)
+        weight = float(audit["weight"])
+        strata.setdefault(
+            stratum.key,
+            StratumCount(
+                stratum=stratum, population=int(audit["population"]), rate=1 / weight, sampled=0
+            ),
+        )
+        correct = _answer(audit, doc)
+        if correct is None:
+            continue
+        sample = AuditSample(
+            asset_id=tag.asset_id,
+            attribute=tag.attribute,
+            value=tag.value,
+            stratum=stratum,
+            rate=1 / weight,
+            weight=weight,
+            draw=0.0,
+        )
+        answers.append(AuditAnswer(sample=sample, correct=correct))
+    return learned.audit_report(answers, strata=tuple(strata.values()), target=target)
+
+
+class QueuedAudit(msgspec.Struct, kw_only=True, frozen=True):
+    audit_id: str
+    round: str
+    asset_id: str
+    attribute: str
+    value: str
+    tier: str
+    stratum: str
+    weight: float
+    revision: int  # the asset's revision now: answer with expectedRevision = this
+
+
+async def audit_queue(
+    services: Services, *, round: str, attribute: str | None = None, first: int = 20
+) -> list[QueuedAudit]:
+    """Sampled tags nobody has decided yet, stratum by stratum (answer with confirm/correct)."""
+    if not 1 <= first <= services.settings.max_page_size:
+        raise InvalidInput(f"first must be 1..{services.settings.max_page_size}", field="first")
+    out: list[QueuedAudit] = []
+    after: list[Any] | None = None
+    for _ in range(_QUEUE_PAGES):
+        hits, _total = await services.store.audits.queue(
+            attribute=attribute, size=first * 2, search_after=after
+        )
+        if not hits:
+            break
+        after = hits[-1]["sort"]
+        audits = [h["_source"] for h in hits if h["_source"].get("round") == round]
+        docs = await services.store.assets.get_many([a["asset_id"] for a in audits])
+        for audit, doc in zip(audits, docs, strict=True):
+            if doc is None or _answer(audit, doc) is not None:
+                continue
+            out.append(
+                QueuedAudit(
+                    audit_id=audit["audit_id"],
+                    round=audit["round"],
+                    asset_id=audit["asset_id"],
+                    attribute=audit["attribute"],
+                    value=audit["value"],
+                    tier=audit["tier"],
+                    stratum=audit["stratum"],
+                    weight=float(audit["weight"]),
+                    revision=int(doc.get("revision", 0)),
+                )
+            )
+            if len(out) == first:
+                return out
+    return out

@@ -1,0 +1,56 @@
+"""Champion heads in the tagger: each attribute's ``champion`` alias, loaded from the store.
+
+A champion trained for another taxonomy version or encoder (or unreadable) is logged and the
+zero-shot head is kept. Apart from ``heads.py`` so that ``services.py`` can use it without
+an import cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+
+from tagtrail.learning.head import TunedHead, TunedHeadRecord
+from tagtrail.store.heads import HeadRepository
+from tagtrail.tagging.heads import Head
+from tagtrail.tagging.pipeline import Tagger
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+async def install_champions(heads: HeadRepository, tagger: Tagger) -> list[str]:
+    """Put each attribute's stored champion into ``tagger``; returns the versions installed."""
+    installed: list[str] = []
+    for attribute, version in sorted((await heads.aliases(CHAMPION)).items()):
+        base = tagger.zero_shot_heads.get(attribute)
+        doc = await heads.get(version)
+        if base is None or doc is None or not doc.get("record"):
+            log.warning("champion %s of %s is not usable here; zero-shot kept", version, attribute)
+            continue
+        try:
+            head = TunedHead.from_record(msgspec.convert(doc["record"], TunedHeadRecord))
+        except (ValueError, msgspec.ValidationError) as exc:
+            log.warning("champion %s of %s cannot be loaded: %s", version, attribute, exc)
+            continue
+        why = _mismatch(doc, head, base, tagger)
+        if why:
+            log.warning("champion %s of %s not used (%s); zero-shot kept", version, attribute, why)
+            continue
+        tagger.use_head(head)
+        installed.append(version)
+    return installed
+
+
+def _mismatch(doc: dict[str, Any], head: TunedHead, base: Head, tagger: Tagger) -> str | None:
+    if head.training.taxonomy_version != tagger.taxonomy.version:
+        return f"taxonomy {head.training.taxonomy_version}, now {tagger.taxonomy.version}"
+    if doc.get("encoder") != tagger.model_fingerprint:
+        return f"encoder {doc.get('encoder')}, now {tagger.model_fingerprint}"
+    if head.labels != base.labels:
+        return "its labels differ from the zero-shot head's"
+    return None

@@ -1,0 +1,345 @@
+"""Heads that learn from reviewers: train, evaluate, promote and list head versions.
+
+* :func:`train_head` reads every human decision on an attribute from ``tag_events``, joins
+  the assets' stored vectors (only those of the encoder in force) and segments, trains a
+  head from the zero-shot one, evaluates it and the current champion on the same decisions,
+  stores the version (content-addressed, put-if-absent) and points ``challenger`` at it.
+* :func:`promote_head` runs the promotion gate on the stored evaluation and moves
+  ``champion`` (or, with ``force`` and a note, moves it anyway and records why).
+* ``champions.install_champions`` swaps each attribute's champion into a new tagger;
+  ``head_data.training_set`` builds the training set.
+
+Deterministic: the same decisions and vectors give the same head version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from threadpoolctl import threadpool_limits
+
+from tagtrail.domain.governance import Governance
+from tagtrail.domain.records import utc_now
+from tagtrail.errors import InvalidInput, NotFound
+from tagtrail.learning.dataset import TrainingSet
+from tagtrail.learning.evaluate import Comparison, EvaluationReport, GateDecision, compare, gate
+from tagtrail.learning.head import TunedHead
+from tagtrail.tagging.heads import Head, ZeroShotHead
+from tagtrail.tagging.pipeline import Tagger
+from tagtrail.usecases.champions import CHALLENGER, CHAMPION
+from tagtrail.usecases.head_data import training_set
+from tagtrail.usecases.services import Services
+
+
+class StoredEvaluation(msgspec.Struct, kw_only=True, frozen=True):
+    """What is stored with a head version: both reports on the same decisions."""
+
+    candidate: EvaluationReport
+    champion: EvaluationReport
+    skipped: dict[str, int] = {}
+
+
+class TrainResult(msgspec.Struct, kw_only=True, frozen=True):
+    attribute: str
+    version: str
+    created: bool  # False: this exact version was already stored (same decisions)
+    n_examples: int
+    skipped: dict[str, int]
+    evaluation: StoredEvaluation
+    gate: GateDecision  # what promoting it now would say
+
+
+class PromoteResult(msgspec.Struct, kw_only=True, frozen=True):
+    attribute: str
+    version: str
+    promoted: bool
+    forced: bool = False
+    reasons: tuple[str, ...] = ()
+    previous: str | None = None
+    note: str | None = None
+
+
+class HeadInfo(msgspec.Struct, kw_only=True, frozen=True):
+    attribute: str
+    version: str
+    kind: str
+    created_at: str | None
+    created_by: str | None
+    taxonomy_version: str | None
+    encoder: str | None
+    n_examples: int
+    champion: bool
+    challenger: bool
+    evaluation: StoredEvaluation | None
+    gate: GateDecision | None  # what promoting it now would say (None: no evaluation)
+
+
+class EvaluateResult(msgspec.Struct, kw_only=True, frozen=True):
+    attribute: str
+    version: str
+    evaluation: StoredEvaluation
+    gate: GateDecision
+    champion: str | None  # the champion now
+
+
+def _compare(
+    base: ZeroShotHead,
+    champion: Head,
+    data: TrainingSet,
+    taxonomy_version: str,
+    governance: Governance,
+) -> Comparison:
+    with threadpool_limits(limits=1):  # the inference thread shares two cores with the server
+        return compare(
+            base, champion, data, taxonomy_version=taxonomy_version, governance=governance
+        )
+
+
+def _base_head(tagger: Tagger, attribute: str) -> ZeroShotHead:
+    base = tagger.zero_shot_heads.get(attribute)
+    if not isinstance(base, ZeroShotHead):
+        known = ", ".join(sorted(a for a, h in tagger.zero_shot_heads.items()
+                                 if isinstance(h, ZeroShotHead)))  # fmt: skip
+        raise InvalidInput(
+            f"attribute {attribute!r} has no trainable head; trainable: {known}",
+            field="attribute",
+        )
+    return base
+
+
+def _gate(services: Services, evaluation: StoredEvaluation) -> GateDecision:
+    s = services.settings
+    return gate(evaluation.candidate, evaluation.champion, min_n=s.gate_min_n, margin=s.gate_margin)
+
+
+# -- use cases ------------------------------------------------------------------------------
+
+
+async def train_head(services: Services, attribute: str, *, actor: str) -> TrainResult:
+    """Train a challenger for ``attribute`` from reviewer decisions and evaluate it."""
+    tagger = await services.tagger()
+    base = _base_head(tagger, attribute)
+    data = await training_set(services, attribute, tagger)
+    if not data.positives:
+        raise InvalidInput(
+            f"no reviewer decisions on {attribute!r} with vectors of the current encoder "
+            f"({tagger.model_fingerprint}) to train from",
+            field="attribute",
+        )
+    champion = tagger.heads[attribute]  # the champion in force, or the zero-shot head
+    taxonomy = tagger.taxonomy
+    comparison = await services.infer(
+        _compare,
+        base,
+        champion,
+        data,
+        taxonomy.version,
+        taxonomy.attribute(attribute).governance,
+    )
+    head = comparison.candidate
+    evaluation = StoredEvaluation(
+        candidate=comparison.candidate_report,
+        champion=comparison.champion_report,
+        skipped=dict(data.skipped),
+    )
+    created = await store_head(
+        services, head, evaluation, actor=actor, encoder=tagger.encoder.fingerprint
+    )
+    await _point(services, CHALLENGER, attribute, head.version, actor=actor)
+    return TrainResult(
+        attribute=attribute,
+        version=head.version,
+        created=created,
+        n_examples=head.training.n_examples,
+        skipped=dict(data.skipped),
+        evaluation=evaluation,
+        gate=_gate(services, evaluation),
+    )
+
+
+async def store_head(
+    services: Services,
+    head: TunedHead,
+    evaluation: StoredEvaluation,
+    *,
+    actor: str,
+    encoder: str,
+) -> bool:
+    """Store a head version with its evaluation (put-if-absent); False when it existed."""
+    training = head.training
+    return await services.store.heads.save(
+        {
+            "attribute": head.attribute,
+            "version": head.version,
+            "kind": "tuned",
+            "created_at": utc_now(),
+            "created_by": actor,
+            "taxonomy_version": training.taxonomy_version,
+            "encoder": encoder,
+            "training_fingerprint": training.training_fingerprint,
+            "n_examples": training.n_examples,
+            "record": msgspec.to_builtins(head.to_record()),
+            "evaluation": msgspec.to_builtins(evaluation),
+        }
+    )
+
+
+async def _point(
+    services: Services,
+    alias: str,
+    attribute: str,
+    version: str,
+    *,
+    actor: str,
+    forced: bool = False,
+    note: str | None = None,
+    reasons: Sequence[str] = (),
+) -> str | None:
+    """Move ``alias`` to ``version`` (no-op when it is there); returns the previous version."""
+    heads = services.store.heads
+    expected = await heads.alias(alias, attribute)
+    if expected.version == version:
+        return version
+    promotion: dict[str, Any] = {
+        "created_at": utc_now(),
+        "created_by": actor,
+        "forced": forced,
+        "previous_version": expected.version,
+        "evaluation": {"reasons": list(reasons)},
+    }
+    if note is not None:
+        promotion["note"] = note
+    await heads.move_alias(alias, attribute, version, expected=expected, promotion=promotion)
+    return expected.version
+
+
+def _evaluation(doc: dict[str, Any]) -> StoredEvaluation | None:
+    raw = doc.get("evaluation")
+    return msgspec.convert(raw, StoredEvaluation) if raw else None
+
+
+async def _stored(services: Services, attribute: str, version: str) -> dict[str, Any]:
+    doc = await services.store.heads.get(version)
+    if doc is None or doc.get("attribute") != attribute:
+        raise NotFound(f"no head version {version!r} for attribute {attribute!r}")
+    return doc
+
+
+async def evaluate_head(
+    services: Services, attribute: str, version: str | None = None
+) -> EvaluateResult:
+    """The stored evaluation of ``version`` (default: the challenger) and the gate's verdict."""
+    if version is None:
+        version = (await services.store.heads.alias(CHALLENGER, attribute)).version
+        if version is None:
+            raise NotFound(f"{attribute!r} has no challenger; train one first")
+    doc = await _stored(services, attribute, version)
+    evaluation = _evaluation(doc)
+    if evaluation is None:
+        raise NotFound(f"head version {version!r} has no stored evaluation")
+    champion = (await services.store.heads.alias(CHAMPION, attribute)).version
+    return EvaluateResult(
+        attribute=attribute,
+        version=version,
+        evaluation=evaluation,
+        gate=_gate(services, evaluation),
+        champion=champion,
+    )
+
+
+async def promote_head(
+    services: Services,
+    attribute: str,
+    version: str,
+    *,
+    actor: str,
+    force: bool = False,
+    note: str | None = None,
+) -> PromoteResult:
+    """Move ``champion`` to ``version`` if the gate agrees (or, forced, with a note).
+
+    A refusal is a result with the gate's reasons, not an exception. The tagger of this
+    process is rebuilt on next use; other processes pick the champion up when they start.
+    """
+    note = (note or "").strip() or None
+    if force and note is None:
+        raise InvalidInput("a forced promotion needs a note saying why", field="note")
+    doc = await _stored(services, attribute, version)
+    evaluation = _evaluation(doc)
+    current = (await services.store.heads.alias(CHAMPION, attribute)).version
+    if current == version:
+        return PromoteResult(
+            attribute=attribute, version=version, promoted=False, previous=current,
+            reasons=(f"{version} is already the champion of {attribute}",),
+        )  # fmt: skip
+    reasons: list[str] = []
+    allowed = False
+    if evaluation is None:
+        reasons.append(f"{version} has no stored evaluation")
+    else:
+        decision = _gate(services, evaluation)
+        reasons.extend(decision.reasons)
+        allowed = decision.promote
+        evaluated_against = evaluation.champion.head_version
+        if current not in (None, evaluated_against) and await _in_use(services, attribute, current):
+            allowed = False
+            reasons.insert(
+                0,
+                f"it was evaluated against {evaluated_against}, but the champion is now "
+                f"{current}; train again",
+            )
+    if not allowed and not force:
+        return PromoteResult(
+            attribute=attribute, version=version, promoted=False, reasons=tuple(reasons),
+            previous=current,
+        )  # fmt: skip
+    previous = await _point(
+        services, CHAMPION, attribute, version, actor=actor,
+        forced=not allowed, note=note, reasons=reasons,
+    )  # fmt: skip
+    services.invalidate("tagger")
+    return PromoteResult(
+        attribute=attribute,
+        version=version,
+        promoted=True,
+        forced=not allowed,
+        reasons=tuple(reasons),
+        previous=previous,
+        note=note,
+    )
+
+
+async def _in_use(services: Services, attribute: str, version: str | None) -> bool:
+    """Whether this process's tagger uses ``version`` for ``attribute``."""
+    head = (await services.tagger()).heads.get(attribute)
+    return head is not None and head.version == version
+
+
+async def list_heads(services: Services, attribute: str | None = None) -> list[HeadInfo]:
+    """Stored head versions (newest first) with their alias flags and evaluations."""
+    docs = await services.store.heads.versions(attribute)
+    champions = await services.store.heads.aliases(CHAMPION)
+    challengers = await services.store.heads.aliases(CHALLENGER)
+    out = []
+    for doc in docs:
+        attr, version = str(doc.get("attribute")), str(doc.get("version"))
+        evaluation = _evaluation(doc)
+        out.append(
+            HeadInfo(
+                attribute=attr,
+                version=version,
+                kind=str(doc.get("kind") or "tuned"),
+                created_at=doc.get("created_at"),
+                created_by=doc.get("created_by"),
+                taxonomy_version=doc.get("taxonomy_version"),
+                encoder=doc.get("encoder"),
+                n_examples=int(doc.get("n_examples") or 0),
+                champion=champions.get(attr) == version,
+                challenger=challengers.get(attr) == version,
+                evaluation=evaluation,
+                gate=_gate(services, evaluation) if evaluation is not None else None,
+            )
+        )
+    return out

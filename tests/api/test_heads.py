@@ -1,0 +1,315 @@
+"""The learning loop through the public API on the real node: review → train → evaluate →
+gate → promote → retag, and a promotion the gate refuses (then forced, with a note).
+
+Vectors are clustered per true shot type, so a head trained on the reviewers' decisions
+beats the (random-init) zero-shot head everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from opensearchpy import AsyncOpenSearch
+
+from tagtrail.cli import main
+from tagtrail.config import Settings
+from tagtrail.errors import InvalidInput
+from tagtrail.learning.evaluate import ScoredExample, evaluation_report
+from tagtrail.learning.head import TrainingSummary, TunedHead
+from tagtrail.store import Store
+from tagtrail.usecases import heads as uc
+from tagtrail.usecases.retag import retag_all
+from tagtrail.usecases.services import Services
+from tests.api.conftest import Api
+from tests.api.factories import DIM, A, T
+
+pytestmark = pytest.mark.opensearch
+
+SHOTS = ("flat_lay", "on_model", "ghost_mannequin", "detail")
+BRANDS = ("Northwind", "Acme")
+
+DECIDE = """
+mutation($input: TagDecisionInput!) {
+  confirmTag(input: $input) { __typename }
+}"""
+CORRECT = """
+mutation($input: TagCorrectionInput!) {
+  correctTag(input: $input) { __typename }
+}"""
+TRAIN = """
+mutation {
+  trainHead(attribute: "shot_type") {
+    __typename
+    ... on HeadTrained { created skipped head { version kind champion challenger nExamples
+      evaluation { method championVersion wouldPromote gateReasons
+        segments { segment n accuracy macroF1 ece autoN autoCoverage autoPrecision
+                   autoPrecisionLow autoPrecisionHigh } } } }
+    ... on InvalidInput { message field }
+  }
+}"""
+PROMOTE = """
+mutation($version: String!, $force: Boolean!, $note: String) {
+  promoteHead(attribute: "shot_type", version: $version, force: $force, note: $note) {
+    __typename
+    ... on HeadPromoted { previousVersion forced note reasons head { version champion } }
+    ... on PromotionRefused { version reasons }
+    ... on InvalidInput { message field }
+    ... on NotFound { message }
+  }
+}"""
+HEADS = """
+query { heads(attribute: "shot_type") { version champion challenger } }"""
+
+
+def _services(settings: Settings, client: AsyncOpenSearch) -> Services:
+    return Services(settings, store=Store(settings, client=client))
+
+
+def _catalogue(fingerprint: str, per: int = 6) -> list[tuple[A, str]]:
+    """Assets with vectors clustered by true shot type; the model's tag is right half the time."""
+    rng = np.random.default_rng(7)
+    out = []
+    for b, brand in enumerate(BRANDS):
+        for k, truth in enumerate(SHOTS):
+            for i in range(per):
+                v = np.zeros(DIM)
+                v[10 + k] = 1.0
+                v += rng.normal(0.0, 0.4 / np.sqrt(DIM), DIM)
+                proposed = truth if i % 2 == 0 else SHOTS[(k + 1) % len(SHOTS)]
+                asset = A(
+                    id=f"h-{b}-{k}-{i}",
+                    brand=brand,
+                    vector=tuple((v / np.linalg.norm(v)).tolist()),
+                    tags=(
+                        T(attribute="shot_type", value=proposed, probability=0.6),
+                        T(attribute="category", value="jumper", probability=0.97),
+                    ),
+                    model=fingerprint,
+                )
+                out.append((asset, truth))
+    return out
+
+
+async def _review(api: Api, catalogue: list[tuple[A, str]]) -> None:
+    for asset, truth in catalogue:
+        proposed = asset.tags[0].value
+        base = {"assetId": asset.id, "attribute": "shot_type", "expectedRevision": 1}
+        if proposed == truth:
+            result = await api.data(DECIDE, {"input": base})
+            assert result["confirmTag"]["__typename"] == "TagDecision"
+        else:
+            result = await api.data(CORRECT, {"input": {**base, "value": truth}})
+            assert result["correctTag"]["__typename"] == "TagDecision"
+
+
+async def test_review_train_promote_retag(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    # Another server process: it checks the champion aliases (here at every use).
+    services = _services(settings.with_changes(heads_refresh_s=0.001), indexed)
+    zero_shot = (await services.tagger()).heads["shot_type"].version
+    catalogue = _catalogue((await services.tagger()).model_fingerprint)
+    await api.create([a for a, _ in catalogue])
+    await _review(api, catalogue)
+
+    trained = (await api.data(TRAIN))["trainHead"]
+    assert trained["__typename"] == "HeadTrained", trained
+    head = trained["head"]
+    version = head["version"]
+    assert version.startswith("tuned:shot_type:")
+    assert head["challenger"]
+    assert not head["champion"]
+    assert head["nExamples"] >= len(catalogue)
+    evaluation = head["evaluation"]
+    assert evaluation["championVersion"] == zero_shot
+    assert evaluation["wouldPromote"], evaluation["gateReasons"]
+    overall = evaluation["segments"][0]
+    assert overall["segment"] == "overall"
+    assert overall["n"] == len(catalogue)
+    assert overall["accuracy"] >= 0.9
+    names = {s["segment"] for s in evaluation["segments"]}
+    assert {"brand=Northwind", "brand=Acme", "category_family=knitwear"} <= names
+    assert {f"shot_type={s}" for s in SHOTS} <= names
+
+    # Training again on the same decisions gives the same version (deterministic).
+    again = (await api.data(TRAIN))["trainHead"]
+    assert again["head"]["version"] == version
+    assert again["created"] is False
+
+    promoted = (await api.data(PROMOTE, {"version": version, "force": False}))["promoteHead"]
+    assert promoted["__typename"] == "HeadPromoted", promoted
+    assert promoted["head"] == {"version": version, "champion": True}
+    assert promoted["forced"] is False
+    listed = (await api.data(HEADS))["heads"]
+    assert listed == [{"version": version, "champion": True, "challenger": True}]
+    twice = (await api.data(PROMOTE, {"version": version, "force": False}))["promoteHead"]
+    assert twice["__typename"] == "PromotionRefused"
+
+    await asyncio.sleep(0.01)
+    assert (await services.tagger()).heads["shot_type"].version == version
+    # A fresh process loads the champion; retag applies it, human decisions still win.
+    fresh = _services(settings, indexed)
+    assert (await fresh.tagger()).heads["shot_type"].version == version
+    report = await retag_all(fresh)
+    assert report.retagged == len(catalogue)
+    asset, truth = catalogue[1]
+    events = await api.events(asset.id)
+    retagged = [e for e in events if e["kind"] == "model_tagged" and e["seq"] == 3]
+    shot = [e for e in retagged if e["attribute"] == "shot_type"]
+    assert shot
+    assert shot[0]["actor"]["head_version"] == version
+    source = await api.source(asset.id)
+    tag = next(t for t in source["tags"] if t["attribute"] == "shot_type")
+    assert (tag["value"], tag["state"]) == (truth, "corrected")
+    assert tag["proposed_head_version"] == version
+
+
+def _scored(brand: str, i: int, right: bool) -> ScoredExample:
+    return ScoredExample(
+        example_id=f"e{brand}{i}",
+        asset_id=f"a{brand}{i}",
+        label="flat lay" if i % 2 else "person wearing",
+        predicted=("flat lay" if i % 2 else "person wearing") if right else "close-up detail",
+        probability=0.9,
+        segments={"brand": brand},
+    )
+
+
+async def _store_rogue(services: Services) -> TunedHead:
+    """A stored candidate whose evaluation fails brand Kobo (trained on wrong Kobo labels)."""
+    # The candidate was trained on Kobo decisions that were wrong: it fails Kobo's photos.
+    old = [_scored(b, i, True) for b in ("Kobo", "Aster") for i in range(40)]
+    new = [_scored(b, i, b != "Kobo" or i >= 30) for b in ("Kobo", "Aster") for i in range(40)]
+    head = TunedHead(
+        attribute="shot_type",
+        labels=("flat lay", "person wearing"),
+        weights=np.eye(2, 4, dtype=np.float32),
+        bias=np.zeros(2, dtype=np.float32),
+        scale=10.0,
+        training=TrainingSummary(
+            training_fingerprint="f", taxonomy_version="t", base_version="zs",
+            n_examples=80, n_positive=80, n_negative=0,
+        ),
+    )  # fmt: skip
+    evaluation = uc.StoredEvaluation(
+        candidate=evaluation_report(new, attribute="shot_type", head_version=head.version),
+        champion=evaluation_report(old, attribute="shot_type", head_version="zero-shot"),
+    )
+    assert await uc.store_head(services, head, evaluation, actor="ml", encoder="other@1")
+
+    return head
+
+
+async def test_gate_refuses_a_rogue_brand_and_force_records_the_note(
+    settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    services = _services(settings, indexed)
+    head = await _store_rogue(services)
+
+    refused = await uc.promote_head(services, "shot_type", head.version, actor="ana")
+    assert not refused.promoted
+    kobo = [r for r in refused.reasons if r.startswith("brand=Kobo: macro-F1 ")]
+    assert len(kobo) == 1
+    assert "worse than margin 0.05" in kobo[0]
+    assert not any(r.startswith("brand=Aster") for r in refused.reasons)
+    assert (await services.store.heads.alias(uc.CHAMPION, "shot_type")).version is None
+    shown = await uc.evaluate_head(services, "shot_type", head.version)
+    assert not shown.gate.promote
+
+    with pytest.raises(InvalidInput):
+        await uc.promote_head(services, "shot_type", head.version, actor="ana", force=True)
+    forced = await uc.promote_head(
+        services, "shot_type", head.version, actor="ana", force=True, note="Kobo relabel pending"
+    )
+    assert forced.promoted
+    assert forced.forced
+    assert (await services.store.heads.alias(uc.CHAMPION, "shot_type")).version == head.version
+    (promotion,) = await services.store.heads.promotions("shot_type")
+    logged: dict[str, Any] = promotion
+    assert (logged["forced"], logged["note"], logged["created_by"]) == (
+        True, "Kobo relabel pending", "ana",
+    )  # fmt: skip
+    assert any("brand=Kobo" in r for r in logged["evaluation"]["reasons"])
+    # Trained for another encoder and taxonomy: the tagger keeps the zero-shot head.
+    tagger = await services.tagger()
+    assert tagger.heads["shot_type"].version == tagger.zero_shot_heads["shot_type"].version
+    infos = await uc.list_heads(services, "shot_type")
+    assert [(i.version, i.champion, i.challenger) for i in infos] == [(head.version, True, False)]
+
+
+@pytest.fixture
+def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("TAGTRAIL_OPENSEARCH_URL", settings.effective_opensearch_url)
+    monkeypatch.setenv("TAGTRAIL_INDEX_PREFIX", settings.index_prefix)
+    monkeypatch.setenv("TAGTRAIL_MODEL", settings.model)
+    return settings
+
+
+async def test_cli_evaluate_promote_list(
+    env: Settings, indexed: AsyncOpenSearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = await _store_rogue(_services(env, indexed))
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["heads", "evaluate", "shot_type"]) == 2  # no challenger
+    assert "has no challenger" in capsys.readouterr().err
+    args = ["heads", "evaluate", "shot_type", "--version", head.version]
+    assert await asyncio.to_thread(main, args) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out.splitlines()[0])["gate"]["promote"] is False
+    assert "brand=Kobo" in out
+    assert "gate refuses:" in out
+    promote = ["heads", "--actor", "ana", "promote", "shot_type", head.version]
+    assert await asyncio.to_thread(main, promote) == 1
+    assert "brand=Kobo: macro-F1" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, [*promote, "--force"]) == 2  # a note is required
+    assert "needs a note" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, [*promote, "--force", "--note", "relabel pending"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["forced"] is True
+    assert await asyncio.to_thread(main, ["heads", "list", "shot_type"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert (json.loads(line)["version"], json.loads(line)["champion"]) == (head.version, True)
+    # Training with no reviewer decisions is an error that says so.
+    assert await asyncio.to_thread(main, ["heads", "train", "shot_type"]) == 2
+    assert "no reviewer decisions" in capsys.readouterr().err
+
+
+async def test_head_mutations_need_admin_and_answer_expected_errors(make_api: Any) -> None:
+    from tagtrail.api.auth import hash_key
+
+    keys = f"rob:reviewer:{hash_key('tt_rob')},ada:admin:{hash_key('tt_ada')}"
+    api: Api = await make_api(api_keys=keys, dev=False)
+    variables = {"version": "tuned:shot_type:000000000000", "force": False}
+    denied = (await api.data(PROMOTE, variables, key="tt_rob"))["promoteHead"]
+    assert denied["__typename"] == "Forbidden"
+    assert (await api.data(TRAIN, key="tt_rob"))["trainHead"]["__typename"] == "Forbidden"
+    missing = (await api.data(PROMOTE, variables, key="tt_ada"))["promoteHead"]
+    assert missing["__typename"] == "NotFound"
+    forced = (await api.data(PROMOTE, {**variables, "force": True}, key="tt_ada"))["promoteHead"]
+    assert forced == {"__typename": "InvalidInput", "message": forced["message"], "field": "note"}
+    untrained = (await api.data(TRAIN, key="tt_ada"))["trainHead"]
+    assert untrained["__typename"] == "InvalidInput"
+    assert "no reviewer decisions" in untrained["message"]
+    colour = TRAIN.replace('"shot_type"', '"colour"')
+    assert (await api.data(colour, key="tt_ada"))["trainHead"]["field"] == "attribute"
+    assert (await api.data(HEADS, key="tt_rob"))["heads"] == []
+
+
+async def test_decisions_scan_pages_and_filters(api: Api, settings: Settings) -> None:
+    await api.create(
+        [A(id=f"p{i}", tags=(T(attribute="shot_type", value="detail"),)) for i in range(5)]
+    )
+    for i in range(5):
+        base = {"assetId": f"p{i}", "attribute": "shot_type", "expectedRevision": 1}
+        assert (await api.data(DECIDE, {"input": base}))["confirmTag"][
+            "__typename"
+        ] == "TagDecision"
+    store = Store(settings, client=api.client)
+    found = await store.events.decisions("shot_type", ["confirmed", "corrected"], page=2)
+    assert sorted(e.asset_id for e in found) == [f"p{i}" for i in range(5)]
+    assert {e.kind for e in found} == {"confirmed"}
+    assert await store.events.decisions("shot_type", ["rejected"]) == []
+    assert await store.events.decisions("category", ["confirmed"]) == []
