@@ -126,7 +126,7 @@ def test_invalid_spec(spec: str) -> None:
 
 def test_invalid_dtype_and_batch() -> None:
     with pytest.raises(InvalidInput, match="dtype"):
-        load_encoder("random-init:tiny", dtype="int8")
+        load_encoder("random-init:tiny", dtype="int4")
     with pytest.raises(InvalidInput, match="batch_size"):
         load_encoder("random-init:tiny", batch_size=0)
 
