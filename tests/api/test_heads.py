@@ -61,6 +61,9 @@ mutation($version: String!, $force: Boolean!, $note: String) {
     ... on NotFound { message }
   }
 }"""
+EXPLAIN = """
+query($id: ID!) { explainTag(assetId: $id, attribute: "shot_type") {
+  ... on TagExplanation { head { version summary nExamples } } } }"""
 HEADS = """
 query { heads(attribute: "shot_type") { version champion challenger } }"""
 
@@ -162,6 +165,12 @@ async def test_review_train_promote_retag(
     shot = [e for e in retagged if e["attribute"] == "shot_type"]
     assert shot
     assert shot[0]["actor"]["head_version"] == version
+    explained = (await api.data(EXPLAIN, {"id": asset.id}))["explainTag"]
+    assert explained["head"]["version"] == version
+    assert explained["head"]["summary"].startswith(f"shot_type head {version}, ")
+    assert "reviewer decisions" in explained["head"]["summary"]
+    category = await api.data(EXPLAIN.replace('"shot_type"', '"category"'), {"id": asset.id})
+    assert category["explainTag"]["head"] is None  # a zero-shot head decided
     source = await api.source(asset.id)
     tag = next(t for t in source["tags"] if t["attribute"] == "shot_type")
     assert (tag["value"], tag["state"]) == (truth, "corrected")

@@ -322,24 +322,40 @@ async def list_heads(services: Services, attribute: str | None = None) -> list[H
     docs = await services.store.heads.versions(attribute)
     champions = await services.store.heads.aliases(CHAMPION)
     challengers = await services.store.heads.aliases(CHALLENGER)
-    out = []
-    for doc in docs:
-        attr, version = str(doc.get("attribute")), str(doc.get("version"))
-        evaluation = _evaluation(doc)
-        out.append(
-            HeadInfo(
-                attribute=attr,
-                version=version,
-                kind=str(doc.get("kind") or "tuned"),
-                created_at=doc.get("created_at"),
-                created_by=doc.get("created_by"),
-                taxonomy_version=doc.get("taxonomy_version"),
-                encoder=doc.get("encoder"),
-                n_examples=int(doc.get("n_examples") or 0),
-                champion=champions.get(attr) == version,
-                challenger=challengers.get(attr) == version,
-                evaluation=evaluation,
-                gate=_gate(services, evaluation) if evaluation is not None else None,
-            )
-        )
-    return out
+    return [_info(services, doc, champions, challengers) for doc in docs]
+
+
+async def head_info(services: Services, version: str) -> HeadInfo | None:
+    """One stored head version (explainTag: which head decided and how good it measured)."""
+    doc = await services.store.heads.get(version)
+    if doc is None:
+        return None
+    attribute = str(doc.get("attribute"))
+    heads = services.store.heads
+    champion = (await heads.alias(CHAMPION, attribute)).version
+    challenger = (await heads.alias(CHALLENGER, attribute)).version
+    return _info(services, doc, {attribute: champion or ""}, {attribute: challenger or ""})
+
+
+def _info(
+    services: Services,
+    doc: dict[str, Any],
+    champions: dict[str, str],
+    challengers: dict[str, str],
+) -> HeadInfo:
+    attr, version = str(doc.get("attribute")), str(doc.get("version"))
+    evaluation = _evaluation(doc)
+    return HeadInfo(
+        attribute=attr,
+        version=version,
+        kind=str(doc.get("kind") or "tuned"),
+        created_at=doc.get("created_at"),
+        created_by=doc.get("created_by"),
+        taxonomy_version=doc.get("taxonomy_version"),
+        encoder=doc.get("encoder"),
+        n_examples=int(doc.get("n_examples") or 0),
+        champion=champions.get(attr) == version,
+        challenger=challengers.get(attr) == version,
+        evaluation=evaluation,
+        gate=_gate(services, evaluation) if evaluation is not None else None,
+    )

@@ -16,6 +16,7 @@ from strawberry.scalars import JSON
 
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import InvalidInputError, NotFoundError, error_result
+from tagtrail.api.graphql.heads import HeadVersion, head_of_version
 from tagtrail.api.graphql.types import (
     Asset,
     LabelScore,
@@ -123,6 +124,14 @@ class TagExplanation:
     colour_evidence: ColourEvidence | None
     history: list[TagEventRecord]
     _vector: strawberry.Private[list[float] | None]
+    _head_version: strawberry.Private[str | None]
+
+    @described(
+        "The trained head that made the newest machine decision: what it was trained on and "
+        "its measured precision (null when a zero-shot head or the colour analyser decided)."
+    )
+    async def head(self, info: Info) -> HeadVersion | None:
+        return await head_of_version(info, self._head_version)
 
     @described(
         "The k nearest assets whose value for this attribute a human confirmed or corrected."
@@ -215,4 +224,5 @@ async def explain_tag(info: Info, asset_id: strawberry.ID, attribute: str) -> Ex
         colour_evidence=colour_evidence(newest.evidence) if newest else None,
         history=history_records(found.events),
         _vector=found.vector,
+        _head_version=newest.actor.head_version if newest else None,
     )
