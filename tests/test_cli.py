@@ -90,3 +90,14 @@ def test_bad_configuration_is_named(
     monkeypatch.setenv("TAGTRAIL_EMBEDDED_PORT", "ninety")
     assert main(["opensearch", "status"]) == 2
     assert "TAGTRAIL_EMBEDDED_PORT" in capsys.readouterr().err
+
+
+async def test_demo_seed_fills_an_empty_store_once(
+    settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    from tagtrail import commands
+
+    await commands.seed_demo(settings, 3)
+    assert await _count(indexed, settings.index_name("assets")) == 3
+    await commands.seed_demo(settings, 3)  # not empty any more: nothing added
+    assert await _count(indexed, settings.index_name("assets")) == 3

@@ -132,11 +132,11 @@ async def seed_demo(settings: Settings, count: int) -> None:
     services = Services(settings)
     try:
         await admin.init_indices(services)
-        count = await admin.asset_count(services)
+        stored = await admin.asset_count(services)
     finally:
         await services.close()
-    if count > 0:
-        log.info("store holds %d assets; not seeding the demo catalogue", count)
+    if stored > 0:
+        log.info("store holds %d assets; not seeding the demo catalogue", stored)
         return
     log.info("empty store: seeding a demo catalogue of %d generated product photos", count)
     with tempfile.TemporaryDirectory(prefix="tagtrail-demo-") as tmp:
