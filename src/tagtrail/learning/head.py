@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from tagtrail.errors import InvalidInput
 from tagtrail.learning.losses import softmax
-from tagtrail.tagging.heads import TOP_K, HeadPrediction, LabelScore
+from tagtrail.tagging.heads import HeadPrediction, predictions
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -179,23 +179,9 @@ class TunedHead:
         return softmax(self.logits(vectors)).astype(np.float32)
 
     def predict(self, vectors: np.ndarray) -> list[HeadPrediction]:
-        probs = self.probabilities(vectors)
-        k = min(TOP_K, len(self._labels))
-        # Stable sort on −p: ties go to the earlier label, identically on every machine.
-        order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-        out = []
-        for idx_row, p_row in zip(order.tolist(), probs.tolist(), strict=True):
-            top_k = tuple(LabelScore(label=self._labels[i], score=p_row[i]) for i in idx_row)
-            out.append(
-                HeadPrediction(
-                    attribute=self._attribute,
-                    label=top_k[0].label,
-                    probability=top_k[0].score,
-                    top_k=top_k,
-                    head_version=self._version,
-                )
-            )
-        return out
+        return predictions(
+            self.probabilities(vectors), self._labels, self._attribute, self._version
+        )
 
     def to_record(self) -> TunedHeadRecord:
         return TunedHeadRecord(

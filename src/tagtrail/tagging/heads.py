@@ -17,6 +17,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from tagtrail.domain.records import LabelScore
 from tagtrail.domain.taxonomy import ModelLabel, Taxonomy
 from tagtrail.errors import InvalidInput
 
@@ -27,17 +28,36 @@ TOP_K = 5
 FloatArray = npt.NDArray[np.float32]
 
 
-class LabelScore(msgspec.Struct, kw_only=True, frozen=True):
-    label: str
-    score: float
-
-
 class HeadPrediction(msgspec.Struct, kw_only=True, frozen=True):
     attribute: str
     label: str  # top-1 model label
     probability: float
     top_k: tuple[LabelScore, ...]  # best first, at most TOP_K
     head_version: str
+
+
+def predictions(
+    probs: np.ndarray, labels: Sequence[str], attribute: str, version: str
+) -> list[HeadPrediction]:
+    """One prediction per row of ``probs`` (n, labels): the top-k labels, best first.
+
+    A stable sort on −p: ties go to the earlier label, identically on every machine.
+    """
+    k = min(TOP_K, len(labels))
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    out: list[HeadPrediction] = []
+    for idx_row, p_row in zip(order.tolist(), probs.tolist(), strict=True):
+        top_k = tuple(LabelScore(label=labels[i], score=p_row[i]) for i in idx_row)
+        out.append(
+            HeadPrediction(
+                attribute=attribute,
+                label=top_k[0].label,
+                probability=top_k[0].score,
+                top_k=top_k,
+                head_version=version,
+            )
+        )
+    return out
 
 
 class TextEncoder(Protocol):
@@ -171,30 +191,9 @@ class ZeroShotHead:
         return _softmax(logits)
 
     def predict(self, vectors: np.ndarray) -> list[HeadPrediction]:
-        probs = self.probabilities(vectors)
-        k = min(TOP_K, len(self._labels))
-        # argpartition then a small sort: top-k without sorting every label.
-        top = np.argpartition(-probs, k - 1, axis=1)[:, :k]
-        order = np.take_along_axis(probs, top, axis=1).argsort(axis=1)[:, ::-1]
-        top = np.take_along_axis(top, order, axis=1)
-        scores = np.take_along_axis(probs, top, axis=1).tolist()
-        labels = self._labels
-        out: list[HeadPrediction] = []
-        for idx_row, score_row in zip(top.tolist(), scores, strict=True):
-            top_k = tuple(
-                LabelScore(label=labels[i], score=s)
-                for i, s in zip(idx_row, score_row, strict=True)
-            )
-            out.append(
-                HeadPrediction(
-                    attribute=self._attribute,
-                    label=top_k[0].label,
-                    probability=top_k[0].score,
-                    top_k=top_k,
-                    head_version=self._version,
-                )
-            )
-        return out
+        return predictions(
+            self.probabilities(vectors), self._labels, self._attribute, self._version
+        )
 
 
 def _encode_prompts(text_encoder: TextEncoder, prompts: Iterable[str]) -> dict[str, np.ndarray]:
