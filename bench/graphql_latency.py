@@ -20,17 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import aiohttp
-import httpx
 import numpy as np
+from serving import start_server
 
 from tagtrail.config import Settings, load_settings
 from tagtrail.domain.projection import projection_fields
@@ -165,39 +161,6 @@ async def index_catalogue(settings: Settings, cat: Catalogue, keep: bool) -> Non
         await client.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {**os.environ, "TAGTRAIL_OPENSEARCH_URL": settings.effective_opensearch_url,
-           "TAGTRAIL_INDEX_PREFIX": settings.index_prefix, "TAGTRAIL_DEV": "1",
-           "TAGTRAIL_API_KEYS": "", "TAGTRAIL_API_KEYS_FILE": ""}  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tagtrail.app:create_app", "--factory",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            ready = httpx.get(f"{url}/readyz", timeout=1)
-            # Wait until the server's background pipeline warm-up (model load) has settled,
-            # so it does not compete with the measured requests for the CPU.
-            if ready.status_code == 200 and ready.json().get("pipeline") not in (
-                "loading",
-                "not_loaded",
-            ):
-                return proc, f"{url}/graphql"
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server did not start")
-
-
 def _stats(samples: list[float]) -> tuple[float, float]:
     arr = np.array(samples) * 1000
     return float(np.percentile(arr, 50)), float(np.percentile(arr, 95))
@@ -326,7 +289,8 @@ def main() -> int:
     settings = load_settings(index_prefix=f"tt-bench-{args.n}", dev=True)
     cat = Catalogue(args.n)
     asyncio.run(index_catalogue(settings, cat, args.keep))
-    proc, url = start_server(settings)
+    proc, base = start_server(settings)
+    url = f"{base}/graphql"
     try:
         asyncio.run(measure(settings, cat, url, args.runs))
     finally:

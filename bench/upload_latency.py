@@ -21,10 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -33,6 +29,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from PIL import Image
+from serving import start_server
 
 from tagtrail.config import Settings, load_settings
 from tagtrail.demo.catalogue import generate_catalogue
@@ -42,12 +39,6 @@ from tagtrail.tagging.taxonomy_files import load_palette
 from tagtrail.vision.encode import load_encoder
 
 SIDE = 640
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def photos(settings: Settings, n: int, seed: int) -> list[bytes]:
@@ -63,30 +54,6 @@ def photos(settings: Settings, n: int, seed: int) -> list[bytes]:
             Image.open(path).convert("RGB").save(buf, format="JPEG", quality=90)
             out.append(buf.getvalue())
     return out
-
-
-def start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {**os.environ, "TAGTRAIL_OPENSEARCH_URL": settings.effective_opensearch_url,
-           "TAGTRAIL_INDEX_PREFIX": settings.index_prefix, "TAGTRAIL_DEV": "1",
-           "TAGTRAIL_MODEL": settings.model, "TAGTRAIL_BATCH_SIZE": str(settings.batch_size),
-           "TAGTRAIL_MODEL_DTYPE": settings.model_dtype,
-           "TAGTRAIL_API_KEYS": "", "TAGTRAIL_API_KEYS_FILE": ""}  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tagtrail.app:create_app", "--factory",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            ready = httpx.get(f"{url}/readyz", timeout=1)
-            if ready.status_code == 200 and ready.json().get("pipeline") == "ready":
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server did not start")
 
 
 async def encoder_totals(http: httpx.AsyncClient, url: str) -> tuple[float, float, float]:

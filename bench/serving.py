@@ -1,0 +1,51 @@
+"""Start tagtrail under uvicorn in a subprocess for a benchmark (its own interpreter, as in
+production), and wait until its model warm-up has settled so it does not compete with the
+measured requests for the CPU."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tagtrail.config import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(
+    settings: Settings, *, timeout_s: float = 120.0
+) -> tuple[subprocess.Popen[bytes], str]:
+    """(process, base URL) of a dev-mode server on ``settings``' store, prefix and model."""
+    port = free_port()
+    env = {**os.environ, "TAGTRAIL_OPENSEARCH_URL": settings.effective_opensearch_url,
+           "TAGTRAIL_INDEX_PREFIX": settings.index_prefix, "TAGTRAIL_DEV": "1",
+           "TAGTRAIL_MODEL": settings.model, "TAGTRAIL_MODEL_DTYPE": settings.model_dtype,
+           "TAGTRAIL_BATCH_SIZE": str(settings.batch_size),
+           "TAGTRAIL_API_KEYS": "", "TAGTRAIL_API_KEYS_FILE": ""}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tagtrail.app:create_app", "--factory",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            ready = httpx.get(f"{url}/readyz", timeout=1)
+            if ready.status_code == 200 and ready.json().get("pipeline") not in (
+                "loading",
+                "not_loaded",
+            ):
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the server did not start")
