@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -14,10 +15,11 @@ from tagtrail.demo.catalogue import (
     PATTERNS,
     SHOT_TYPES,
     CatalogueItem,
+    drifted_rgb,
     generate_catalogue,
     read_manifest,
 )
-from tagtrail.domain.palette import Palette
+from tagtrail.domain.palette import Palette, hex_to_rgb
 from tagtrail.errors import InvalidInput
 from tagtrail.tagging.taxonomy_files import load_palette
 from tagtrail.vision.colour import ColourAnalyser
@@ -118,3 +120,30 @@ def test_generated_colour_is_measurable(
 def test_rejects_bad_arguments(tmp_path: Path, palette: Palette) -> None:
     with pytest.raises(InvalidInput):
         generate_catalogue(-1, tmp_path, palette=palette)
+    with pytest.raises(InvalidInput, match="colour_drift"):
+        generate_catalogue(1, tmp_path, palette=palette, colour_drift=1.5)
+
+
+def test_drift_moves_colours_toward_a_neighbour_but_keeps_the_label(
+    tmp_path: Path, palette: Palette
+) -> None:
+    plain = generate_catalogue(12, tmp_path / "a", palette=palette, seed=4, size=128)
+    drifted = generate_catalogue(
+        12, tmp_path / "b", palette=palette, seed=4, size=128, colour_drift=0.6
+    )
+    assert drifted == plain  # same items, same labels: only the pixels moved
+    rng = np.random.default_rng(0)
+    moved = [drifted_rgb(rng, palette, item.colour, 0.6) for item in plain]
+    swatches = [hex_to_rgb(palette.by_name(item.colour).hex) for item in plain]  # type: ignore[union-attr]
+    assert sum(m != s for m, s in zip(moved, swatches, strict=True)) >= 10
+    assert drifted_rgb(rng, palette, plain[0].colour, 0.0) == swatches[0]
+    differ = 0
+    for item in plain:
+        with (
+            Image.open(tmp_path / "a" / item.filename) as a,
+            Image.open(tmp_path / "b" / item.filename) as b,
+        ):
+            differ += (
+                np.asarray(a.convert("RGB")).tobytes() != np.asarray(b.convert("RGB")).tobytes()
+            )
+    assert differ >= 10

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tagtrail.domain.calibration import Calibration
 from tagtrail.learning.calibrate import (
-    Calibration,
     ece,
     fit_platt,
     fit_temperature,

@@ -20,6 +20,7 @@ from PIL import Image
 
 from tagtrail.config import Settings
 from tagtrail.demo.catalogue import generate_catalogue
+from tagtrail.domain.calibration import Calibration
 from tagtrail.domain.records import TagEvent
 from tagtrail.store import Store
 from tagtrail.tagging.taxonomy_files import load_palette
@@ -104,6 +105,7 @@ async def test_ingest_tags_everything_and_reingest_adds_nothing(
     n_assets = await _count(services.store.client, assets_index)
     n_events = await _count(services.store.client, events_index)
     assert n_assets == len(items)
+    colour_tiers: list[str] = []
     for outcome in outcomes:
         if outcome.status != "created":
             continue
@@ -131,6 +133,16 @@ async def test_ingest_tags_everything_and_reingest_adds_nothing(
             if event.attribute == "colour":
                 assert event.actor.type == "analyser"
                 assert event.evidence
+                # The tier is decided on the calibrated probability, and says from what.
+                raw, calibration = event.evidence["raw_confidence"], event.evidence["calibration"]
+                assert calibration["kind"] == "platt"
+                assert calibration["source"].startswith("shipped default")
+                fitted = msgspec.convert(
+                    {k: v for k, v in calibration.items() if k != "version"}, Calibration
+                )
+                assert calibration["version"] == fitted.version
+                assert event.probability == round(fitted.apply_one(raw), 4)
+                colour_tiers.append(str(event.tier))
             else:
                 assert event.actor.model_fingerprint
                 assert event.actor.head_version
@@ -139,6 +151,9 @@ async def test_ingest_tags_everything_and_reingest_adds_nothing(
             assert tag["applied"] == (tag["tier"] in ("auto_applied", "flagged"))
             if tag["applied"]:
                 assert tag["value"] in doc["applied"][tag["attribute"]]
+
+    # Generated photos are measured right nearly always: most colours are applied unreviewed.
+    assert colour_tiers.count("auto_applied") >= 8, colour_tiers
 
     again = await ingest(services, items)
     assert {o.status for o in again} == {"exists"}

@@ -11,6 +11,12 @@ The ground-truth colour must be measurable, so a garment is never put on a backd
 cannot be told from (Lab distance < 14 between colour and backdrop, e.g. ivory or optic
 white on white): the backdrop is drawn from the ones that contrast. Close-ups have no backdrop
 (``background == "none"``). Everything is a function of ``seed``: same seed, same files.
+
+``colour_drift`` makes colour hard on purpose (real dyes miss their swatch): each garment's
+colour is moved a random fraction (up to ``colour_drift``) of the way toward one of its three
+nearest palette neighbours, while its label stays the original swatch, as a merchandiser
+would label it. Past halfway the measurement names the neighbour: the misses sit on palette
+boundaries, which is what the colour confidence must learn to flag.
 """
 
 from __future__ import annotations
@@ -209,10 +215,30 @@ def _backdrop(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
     return img
 
 
+def drifted_rgb(
+    rng: np.random.Generator, palette: Palette, name: str, drift: float
+) -> tuple[int, int, int]:
+    """The swatch ``name`` moved up to ``drift`` of the way toward a near palette neighbour."""
+    main = hex_to_rgb(_colour(palette, name).hex)
+    if drift <= 0:
+        return main
+    others = sorted(
+        (c for c in palette.colours if c.name != name), key=lambda c: _de(main, hex_to_rgb(c.hex))
+    )[:3]
+    target = np.array(hex_to_rgb(others[int(rng.integers(len(others)))].hex), dtype=float)
+    t = float(rng.uniform(0.0, drift))
+    mixed = (1 - t) * np.array(main, dtype=float) + t * target
+    r, g, b = (int(v) for v in mixed.round().clip(0, 255))
+    return r, g, b
+
+
 def _render(
-    rng: np.random.Generator, item: CatalogueItem, palette: Palette, size: int
+    rng: np.random.Generator,
+    item: CatalogueItem,
+    palette: Palette,
+    size: int,
+    main: tuple[int, int, int],
 ) -> Image.Image:
-    main = hex_to_rgb(_colour(palette, item.colour).hex)
     second = main
     if item.pattern != "solid":
         candidates = [c for c in palette.colours if _de(main, hex_to_rgb(c.hex)) >= _MIN_PATTERN_DE]
@@ -293,17 +319,28 @@ def _item(rng: np.random.Generator, index: int, palette: Palette) -> tuple[Catal
 
 
 def generate_catalogue(
-    n: int, out_dir: Path, *, palette: Palette, seed: int = 0, size: int = 384
+    n: int,
+    out_dir: Path,
+    *,
+    palette: Palette,
+    seed: int = 0,
+    size: int = 384,
+    colour_drift: float = 0.0,
 ) -> list[CatalogueItem]:
     """Write ``n`` images and ``manifest.csv`` into ``out_dir``; deterministic per ``seed``."""
     if n < 0 or size < 64:
         raise InvalidInput("n must be ≥ 0 and size ≥ 64", field="n" if n < 0 else "size")
+    if not 0.0 <= colour_drift <= 1.0:
+        raise InvalidInput("colour_drift must be within [0, 1]", field="colour_drift")
     out_dir.mkdir(parents=True, exist_ok=True)
     items: list[CatalogueItem] = []
     for index in range(n):
         rng = np.random.default_rng([seed, index])  # per item: items do not shift each other
         item, ext = _item(rng, index, palette)
-        image = _render(rng, item, palette, size)
+        # Its own stream: a drift never shifts the rest of an item's draws.
+        drift_rng = np.random.default_rng([seed, index, 1])
+        main = drifted_rgb(drift_rng, palette, item.colour, colour_drift)
+        image = _render(rng, item, palette, size, main)
         path = out_dir / item.filename
         if ext == "jpg":
             image.save(path, "JPEG", quality=int(rng.integers(70, 93)))

@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from tagtrail.domain.calibration import Calibration, sigmoid
 from tagtrail.learning.losses import example_losses
 
 Float64 = npt.NDArray[np.float64]
@@ -122,31 +122,6 @@ def fit_temperature(
     return math.exp((a + b) / 2.0)
 
 
-def _sigmoid(x: Float64) -> Float64:
-    out: Float64 = 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
-    return out
-
-
-class Calibration(msgspec.Struct, kw_only=True, frozen=True):
-    """A single score's calibration: identity, or Platt's p = σ(a·score + b)."""
-
-    kind: Literal["identity", "platt"] = "identity"
-    a: float = 1.0
-    b: float = 0.0
-    n: int = 0  # decisions it was fitted on
-    ece_before: float | None = None
-    ece_after: float | None = None
-
-    def apply(self, scores: object) -> Float64:
-        s = np.asarray(scores, dtype=np.float64)
-        if self.kind == "identity":
-            return s
-        return _sigmoid(self.a * s + self.b)
-
-    def apply_one(self, score: float) -> float:
-        return float(self.apply(np.array([score]))[0])
-
-
 def fit_platt(scores: object, correct: object) -> Calibration:
     """Fit σ(a·score + b) to right (1) / wrong (0) outcomes by Newton's method.
 
@@ -167,7 +142,7 @@ def fit_platt(scores: object, correct: object) -> Calibration:
         return float((np.logaddexp(0.0, z) - t * z).sum())
 
     for _ in range(100):
-        p = _sigmoid(design @ params)
+        p = sigmoid(design @ params)
         grad = design.T @ (p - t)
         hess = design.T @ (design * (p * (1.0 - p))[:, None]) + 1e-9 * np.eye(2)
         step = np.linalg.solve(hess, grad)

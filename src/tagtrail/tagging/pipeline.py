@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
+from tagtrail.domain.calibration import Calibration
 from tagtrail.domain.governance import TierDecision, decide_tier
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import Actor, LabelScore, ModelDecision, Thresholds
@@ -21,6 +22,7 @@ from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.tagging.heads import Head, HeadPrediction, build_brand_head_sets, predict_all
 from tagtrail.tagging.mapping import AssetContext, map_label
 from tagtrail.vision.colour import ColourAnalyser, ColourAnalysis
+from tagtrail.vision.colour_calibration import load_colour_calibration
 
 if TYPE_CHECKING:
     import torch
@@ -50,6 +52,7 @@ class Tagger:
         encoder: ClipEncoder,
         head_sets: dict[str | None, dict[str, Head]],
         colour: ColourAnalyser,
+        colour_calibration: Calibration | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.encoder = encoder
@@ -58,6 +61,8 @@ class Tagger:
         # The zero-shot heads as built: trained heads start from (and anchor to) these.
         self.zero_shot_heads: dict[str, Head] = dict(self.heads)
         self.colour = colour
+        # Raw ΔE-margin confidence → P(right); tiers apply to the calibrated probability.
+        self.colour_calibration = colour_calibration or Calibration()
         self._order = taxonomy.mapping_order or taxonomy.attribute_names
 
     @property
@@ -223,7 +228,9 @@ class Tagger:
     def _colour_decision(self, colour: ColourAnalysis, meta: AssetMetadata) -> ModelDecision:
         top = colour.findings[0]
         governance = self.taxonomy.attribute(COLOUR_ATTRIBUTE).governance
-        tier = decide_tier(float(top.confidence), governance, attribute=COLOUR_ATTRIBUTE)
+        calibration = self.colour_calibration
+        probability = round(calibration.apply_one(float(top.confidence)), 4)
+        tier = decide_tier(probability, governance, attribute=COLOUR_ATTRIBUTE)
         top_k = (
             LabelScore(label=top.name, score=round(float(top.delta_e), 3)),
             *tuple(
@@ -237,13 +244,16 @@ class Tagger:
             "palette:nearest-ciede2000",
             top.name,
             top_k,
-            float(top.confidence),
+            probability,
             tier,
             meta,
             Actor(type="analyser", id=colour.analyser, analyser=colour.analyser),
             {
                 "kind": "colour",
                 "score_meaning": "top_k scores are CIEDE2000 ΔE (lower is nearer)",
+                "probability_meaning": "the calibrated probability that the colour is right",
+                "raw_confidence": float(top.confidence),
+                "calibration": {"version": calibration.version, **msgspec.to_builtins(calibration)},
                 **msgspec.to_builtins(colour),
             },
         )
@@ -251,4 +261,5 @@ class Tagger:
 
 def build_tagger(taxonomy: Taxonomy, encoder: ClipEncoder) -> Tagger:
     head_sets = build_brand_head_sets(taxonomy, encoder)
-    return Tagger(taxonomy, encoder, head_sets, ColourAnalyser(taxonomy.palette))
+    analyser = ColourAnalyser(taxonomy.palette)
+    return Tagger(taxonomy, encoder, head_sets, analyser, load_colour_calibration())
