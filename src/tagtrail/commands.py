@@ -205,6 +205,21 @@ def segment_table(evaluation: Any) -> list[str]:
     return lines
 
 
+def evaluation_table(result: Any) -> list[str]:
+    """The segment table of a head, or the before/after of a colour calibration."""
+    if result.evaluation is not None:
+        return segment_table(result.evaluation)
+    c = result.calibration
+    lines = [f"colour calibration, {c.n} reviewer decisions ({c.n_right} right), {c.method}"]
+    for name, t in (("in force", c.current), ("candidate", c.candidate)):
+        auto = "–" if t.auto_precision is None else f"{t.auto_precision:.3f}"
+        lines.append(
+            f"{name:<10} {t.version:<18} ECE {t.ece:.4f}  auto tier {t.auto_share:.1%} "
+            f"precision {auto}"
+        )
+    return lines
+
+
 async def heads(settings: Settings, args: Any) -> int:
     """``tagtrail heads train|evaluate|promote|list``: JSON lines, then readable summaries."""
     from tagtrail.usecases import heads as uc
@@ -217,12 +232,12 @@ async def heads(settings: Settings, args: Any) -> int:
                 trained = await uc.train_head(services, args.attribute, actor=args.actor)
                 print(msgspec.json.encode(trained).decode())
                 print(f"challenger {trained.version} ({trained.n_examples} examples)")
-                _summary(segment_table(trained.evaluation), trained.gate)
+                _summary(evaluation_table(trained), trained.gate)
             case "evaluate":
                 evaluated = await uc.evaluate_head(services, args.attribute, args.head_version)
                 print(msgspec.json.encode(evaluated).decode())
                 print(f"{evaluated.version} vs champion {evaluated.champion or 'zero-shot'}")
-                _summary(segment_table(evaluated.evaluation), evaluated.gate)
+                _summary(evaluation_table(evaluated), evaluated.gate)
             case "promote":
                 result = await uc.promote_head(
                     services,
@@ -239,7 +254,9 @@ async def heads(settings: Settings, args: Any) -> int:
             case "list":
                 for info in await uc.list_heads(services, args.attribute):
                     print(
-                        msgspec.json.encode(msgspec.structs.replace(info, evaluation=None)).decode()
+                        msgspec.json.encode(
+                            msgspec.structs.replace(info, evaluation=None, calibration=None)
+                        ).decode()
                     )
     finally:
         await services.close()

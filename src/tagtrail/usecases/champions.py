@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 
+from tagtrail.domain.calibration import Calibration
+from tagtrail.learning.colour import CalibrationEvaluation
 from tagtrail.learning.head import TunedHead, TunedHeadRecord
 from tagtrail.store.heads import HeadRepository
 from tagtrail.tagging.heads import Head
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+CALIBRATION = "calibration"  # the kind of a stored colour calibration (not a head)
 
 
 async def install_champions(heads: HeadRepository, tagger: Tagger) -> list[str]:
@@ -29,6 +32,13 @@ async def install_champions(heads: HeadRepository, tagger: Tagger) -> list[str]:
     for attribute, version in sorted((await heads.aliases(CHAMPION)).items()):
         base = tagger.zero_shot_heads.get(attribute)
         doc = await heads.get(version)
+        if doc is not None and doc.get("kind") == CALIBRATION:
+            why = install_calibration(tagger, doc)
+            if why:
+                log.warning("calibration %s of %s not used (%s)", version, attribute, why)
+            else:
+                installed.append(version)
+            continue
         if base is None or doc is None or not doc.get("record"):
             log.warning("champion %s of %s is not usable here; zero-shot kept", version, attribute)
             continue
@@ -53,4 +63,22 @@ def _mismatch(doc: dict[str, Any], head: TunedHead, base: Head, tagger: Tagger) 
         return f"encoder {doc.get('encoder')}, now {tagger.model_fingerprint}"
     if head.labels != base.labels:
         return "its labels differ from the zero-shot head's"
+    return None
+
+
+def stored_calibration(doc: dict[str, Any]) -> Calibration:
+    """The calibration in a stored head version of kind ``calibration``."""
+    return msgspec.convert(doc["record"], Calibration)
+
+
+def calibration_evaluation(doc: dict[str, Any]) -> CalibrationEvaluation:
+    """Its evaluation (listings leave the record out; this needs only the evaluation)."""
+    return msgspec.convert(doc["evaluation"], CalibrationEvaluation)
+
+
+def install_calibration(tagger: Tagger, doc: dict[str, Any]) -> str | None:
+    """Use a stored colour calibration in ``tagger``; the reason when it does not fit."""
+    if doc.get("taxonomy_version") != tagger.taxonomy.version:
+        return f"taxonomy {doc.get('taxonomy_version')}, now {tagger.taxonomy.version}"
+    tagger.colour_calibration = stored_calibration(doc)
     return None

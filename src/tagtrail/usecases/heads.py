@@ -23,12 +23,14 @@ from threadpoolctl import threadpool_limits
 from tagtrail.domain.governance import Governance
 from tagtrail.domain.records import utc_now
 from tagtrail.errors import InvalidInput, NotFound
+from tagtrail.learning.colour import COLOUR, CalibrationEvaluation
 from tagtrail.learning.dataset import TrainingSet
 from tagtrail.learning.evaluate import Comparison, EvaluationReport, GateDecision, compare, gate
 from tagtrail.learning.head import TunedHead
 from tagtrail.tagging.heads import Head, ZeroShotHead
 from tagtrail.tagging.pipeline import Tagger
-from tagtrail.usecases.champions import CHALLENGER, CHAMPION
+from tagtrail.usecases import colour_calibration as colour_cal
+from tagtrail.usecases.champions import CALIBRATION, CHALLENGER, CHAMPION, calibration_evaluation
 from tagtrail.usecases.head_data import training_set
 from tagtrail.usecases.services import Services
 
@@ -47,8 +49,9 @@ class TrainResult(msgspec.Struct, kw_only=True, frozen=True):
     created: bool  # False: this exact version was already stored (same decisions)
     n_examples: int
     skipped: dict[str, int]
-    evaluation: StoredEvaluation
+    evaluation: StoredEvaluation | None  # None for a colour calibration (see ``calibration``)
     gate: GateDecision  # what promoting it now would say
+    calibration: CalibrationEvaluation | None = None
 
 
 class PromoteResult(msgspec.Struct, kw_only=True, frozen=True):
@@ -74,14 +77,16 @@ class HeadInfo(msgspec.Struct, kw_only=True, frozen=True):
     challenger: bool
     evaluation: StoredEvaluation | None
     gate: GateDecision | None  # what promoting it now would say (None: no evaluation)
+    calibration: CalibrationEvaluation | None = None  # kind "calibration" (colour)
 
 
 class EvaluateResult(msgspec.Struct, kw_only=True, frozen=True):
     attribute: str
     version: str
-    evaluation: StoredEvaluation
+    evaluation: StoredEvaluation | None
     gate: GateDecision
     champion: str | None  # the champion now
+    calibration: CalibrationEvaluation | None = None
 
 
 def _compare(
@@ -118,7 +123,18 @@ def _gate(services: Services, evaluation: StoredEvaluation) -> GateDecision:
 
 
 async def train_head(services: Services, attribute: str, *, actor: str) -> TrainResult:
-    """Train a challenger for ``attribute`` from reviewer decisions and evaluate it."""
+    """Train a challenger for ``attribute`` from reviewer decisions and evaluate it.
+
+    For ``colour`` (measured, not predicted) the analyser's calibration is what learns.
+    """
+    if attribute == COLOUR:
+        fitted = await colour_cal.train_colour_calibration(services, actor=actor)
+        await _point(services, CHALLENGER, attribute, fitted.version, actor=actor)
+        return TrainResult(
+            attribute=attribute, version=fitted.version, created=fitted.created,
+            n_examples=fitted.n_examples, skipped=fitted.skipped, evaluation=None,
+            gate=fitted.gate, calibration=fitted.evaluation,
+        )  # fmt: skip
     tagger = await services.tagger()
     base = _base_head(tagger, attribute)
     data = await training_set(services, attribute, tagger)
@@ -236,10 +252,16 @@ async def evaluate_head(
         if version is None:
             raise NotFound(f"{attribute!r} has no challenger; train one first")
     doc = await _stored(services, attribute, version)
+    champion = (await services.store.heads.alias(CHAMPION, attribute)).version
+    if doc.get("kind") == CALIBRATION:
+        calibration = calibration_evaluation(doc)
+        return EvaluateResult(
+            attribute=attribute, version=version, evaluation=None, gate=colour_cal.gate_of(doc),
+            champion=champion, calibration=calibration,
+        )  # fmt: skip
     evaluation = _evaluation(doc)
     if evaluation is None:
         raise NotFound(f"head version {version!r} has no stored evaluation")
-    champion = (await services.store.heads.alias(CHAMPION, attribute)).version
     return EvaluateResult(
         attribute=attribute,
         version=version,
@@ -267,7 +289,7 @@ async def promote_head(
     if force and note is None:
         raise InvalidInput("a forced promotion needs a note saying why", field="note")
     doc = await _stored(services, attribute, version)
-    evaluation = _evaluation(doc)
+    evaluation = None if doc.get("kind") == CALIBRATION else _evaluation(doc)
     current = (await services.store.heads.alias(CHAMPION, attribute)).version
     if current == version:
         return PromoteResult(
@@ -276,7 +298,10 @@ async def promote_head(
         )  # fmt: skip
     reasons: list[str] = []
     allowed = False
-    if evaluation is None:
+    if doc.get("kind") == CALIBRATION:
+        allowed, found = await colour_cal.calibration_verdict(services, doc)
+        reasons.extend(found)
+    elif evaluation is None:
         reasons.append(f"{version} has no stored evaluation")
     else:
         decision = _gate(services, evaluation)
@@ -344,7 +369,12 @@ def _info(
     challengers: dict[str, str],
 ) -> HeadInfo:
     attr, version = str(doc.get("attribute")), str(doc.get("version"))
-    evaluation = _evaluation(doc)
+    calibration = calibration_evaluation(doc) if doc.get("kind") == CALIBRATION else None
+    evaluation = None if calibration else _evaluation(doc)
+    if calibration is not None:
+        decision: GateDecision | None = colour_cal.gate_of(doc)
+    else:
+        decision = _gate(services, evaluation) if evaluation is not None else None
     return HeadInfo(
         attribute=attr,
         version=version,
@@ -357,5 +387,6 @@ def _info(
         champion=champions.get(attr) == version,
         challenger=challengers.get(attr) == version,
         evaluation=evaluation,
-        gate=_gate(services, evaluation) if evaluation is not None else None,
+        gate=decision,
+        calibration=calibration,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 import strawberry
 
 from tagtrail.api.graphql.context import Info
@@ -63,7 +64,44 @@ class HeadEvaluation:
     gate_reasons: list[str]
 
 
-@strawberry.type(description="A stored head version.")
+@strawberry.type(description="What a colour calibration does on reviewer decisions.")
+class CalibrationTiers:
+    version: str
+    ece: float = strawberry.field(description="Expected calibration error (15 bins)")
+    auto_share: float = strawberry.field(description="Share of colours in the auto tier")
+    auto_precision: float | None
+
+
+@strawberry.type(
+    description="A colour calibration fitted from reviewer decisions, measured out of fold "
+    "beside the calibration in force on the same decisions."
+)
+class CalibrationEvaluation:
+    method: str
+    n: int
+    n_right: int
+    current: CalibrationTiers
+    candidate: CalibrationTiers
+    would_promote: bool
+    gate_reasons: list[str]
+
+
+def _calibration(info: uc.HeadInfo) -> CalibrationEvaluation | None:
+    c = info.calibration
+    if c is None or info.gate is None:
+        return None
+    return CalibrationEvaluation(
+        method=c.method,
+        n=c.n,
+        n_right=c.n_right,
+        current=CalibrationTiers(**msgspec.structs.asdict(c.current)),
+        candidate=CalibrationTiers(**msgspec.structs.asdict(c.candidate)),
+        would_promote=bool(info.gate.promote),
+        gate_reasons=list(info.gate.reasons),
+    )
+
+
+@strawberry.type(description="A stored head version (kind calibration: the colour analyser's).")
 class HeadVersion:
     attribute: str
     version: str
@@ -76,6 +114,9 @@ class HeadVersion:
     encoder: str | None
     n_examples: int
     evaluation: HeadEvaluation | None
+    calibration: CalibrationEvaluation | None = strawberry.field(
+        description="Kind calibration only: the colour calibration's evaluation"
+    )
     summary: str = strawberry.field(
         description='For people, e.g. "category head tuned:category:3f2a…, 412 reviewer '
         'decisions, auto-tier precision 0.97 [0.94, 0.99]"'
@@ -95,12 +136,19 @@ class HeadVersion:
             encoder=info.encoder,
             n_examples=info.n_examples,
             evaluation=_evaluation(info.evaluation, info.gate),
+            calibration=_calibration(info),
             summary=summary(info),
         )
 
 
 def summary(info: uc.HeadInfo) -> str:
     text = f"{info.attribute} head {info.version}, {info.n_examples} reviewer decisions"
+    if info.calibration is not None:
+        c = info.calibration
+        return (
+            f"{info.attribute} calibration {info.version}, {c.n} reviewer decisions, "
+            f"ECE {c.current.ece:.3f} → {c.candidate.ece:.3f} (out of fold)"
+        )
     if info.evaluation is not None:
         overall = info.evaluation.candidate.overall
         if overall.auto_precision is None:
