@@ -71,11 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     reproject = sub.add_parser("reproject", help="rebuild asset tags from tag_events")
     reproject.add_argument("--asset", action="append", help="only these asset ids")
 
-    sub.add_parser(
+    retag = sub.add_parser(
         "retag",
         help="re-tag stored assets from their vectors (new model head or "
         "taxonomy); human decisions are kept; resumable",
     )
+    retag.add_argument(
+        "--preview", action="store_true", help="write nothing: what would change, per segment"
+    )
+    retag.add_argument("--attribute", help="preview only this attribute")
+    retag.add_argument("--sample", type=int, default=3, help="example assets per row")
     sub.add_parser("init-indices", help="apply index mappings (idempotent)")
 
     heads = sub.add_parser("heads", help="heads trained from reviewer decisions")
@@ -148,7 +153,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return asyncio.run(commands.reproject(settings, args.asset))
         case "retag":
             _ensure_store(settings)
-            return asyncio.run(commands.retag(settings))
+            return asyncio.run(commands.retag(settings, args))
         case "init-indices":
             _ensure_store(settings)
             return asyncio.run(commands.init_indices(settings))

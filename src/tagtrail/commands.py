@@ -157,15 +157,41 @@ async def reproject(settings: Settings, asset_ids: list[str] | None) -> int:
     return 0
 
 
-async def retag(settings: Settings) -> int:
+async def retag(settings: Settings, args: Any) -> int:
+    """Re-tag from stored vectors, or (``--preview``) say what that would change."""
+    from tqdm import tqdm
+
     from tagtrail.usecases.retag import retag_all
+    from tagtrail.usecases.retag_preview import retag_preview
 
     services = Services(settings)
     try:
-        report = await retag_all(services)
+        total = await admin.asset_count(services)
+        desc = "preview" if args.preview else "retag"
+        with tqdm(total=total, unit="asset", desc=desc, file=sys.stderr) as bar:
+            if args.preview:
+                preview = await retag_preview(
+                    services, attribute=args.attribute, sample=args.sample, progress=bar.update
+                )
+            else:
+                report = await retag_all(services, progress=bar.update)
     finally:
         await services.close()
-    print(msgspec.json.encode(report).decode())
+    if not args.preview:
+        print(msgspec.json.encode(report).decode())
+        return 0
+    print(msgspec.json.encode(preview).decode())
+    print(f"{preview.would_retag} of {preview.checked} assets would change "
+          f"({preview.other_encoder} have vectors of another encoder)")  # fmt: skip
+    print(f"{'attribute':<14} {'segment':<30} {'value':>6} {'tier':>6} {'+applied':>8} "
+          f"{'-applied':>8} {'human':>6}  sample")  # fmt: skip
+    for row in preview.rows:
+        sample = ", ".join(f"{s.asset_id[:12]} {s.old_value}→{s.new_value}" for s in row.sample[:2])
+        print(
+            f"{row.attribute:<14} {row.segment[:30]:<30} {row.value_changes:>6} "
+            f"{row.tier_changes:>6} {row.newly_applied:>8} {row.no_longer_applied:>8} "
+            f"{row.human_decided:>6}  {sample}"
+        )
     return 0
 
 

@@ -66,6 +66,15 @@ query($id: ID!) { explainTag(assetId: $id, attribute: "shot_type") {
   ... on TagExplanation { head { version summary nExamples } } } }"""
 HEADS = """
 query { heads(attribute: "shot_type") { version champion challenger } }"""
+PREVIEW = """
+query($attribute: String, $sample: Int!) { retagPreview(attribute: $attribute, sample: $sample) {
+  __typename
+  ... on RetagPreview { checked wouldRetag otherEncoder headVersions
+    rows { attribute segment changed valueChanges tierChanges newlyApplied noLongerApplied
+           humanDecided humanDisagreements
+           sample { assetId oldValue newValue oldTier newTier humanDecided } } }
+  ... on InvalidInput { message field }
+  ... on Forbidden { message } } }"""
 
 
 def _services(settings: Settings, client: AsyncOpenSearch) -> Services:
@@ -157,8 +166,38 @@ async def test_review_train_promote_retag(
     # A fresh process loads the champion; retag applies it, human decisions still win.
     fresh = _services(settings, indexed)
     assert (await fresh.tagger()).heads["shot_type"].version == version
+    # The impact preview first: it writes nothing and predicts exactly what retag does.
+    preview = (await api.data(PREVIEW, {"sample": 2}))["retagPreview"]
+    assert preview["__typename"] == "RetagPreview", preview
+    assert f"shot_type: {version}" in preview["headVersions"]
+    assert (preview["checked"], preview["wouldRetag"]) == (len(catalogue), len(catalogue))
+    rows = {(r["attribute"], r["segment"]): r for r in preview["rows"]}
+    shot_rows = rows[("shot_type", "overall")]
+    assert shot_rows["humanDecided"] == shot_rows["changed"] == len(catalogue)
+    assert shot_rows["valueChanges"] == 0  # every shot type is human-decided: values stay
+    assert rows[("shot_type", "brand=Acme")]["changed"] == len(catalogue) // 2
+    assert all(len(r["sample"]) == min(2, r["changed"]) for r in preview["rows"])
+    assert all(s["humanDecided"] for s in shot_rows["sample"])
+    again = (await api.data(PREVIEW, {"sample": 2}))["retagPreview"]
+    assert again == preview  # deterministic, and nothing was written
+    only = (await api.data(PREVIEW, {"attribute": "category", "sample": 0}))["retagPreview"]
+    assert {r["attribute"] for r in only["rows"]} <= {"category"}
+    assert all(r["sample"] == [] for r in only["rows"])
+    bad = (await api.data(PREVIEW, {"attribute": "nope", "sample": 1}))["retagPreview"]
+    assert bad["__typename"] == "InvalidInput"
+    assert "unknown attribute 'nope'" in bad["message"]
+
     report = await retag_all(fresh)
-    assert report.retagged == len(catalogue)
+    assert report.retagged == preview["wouldRetag"]
+    disagreements = value_changes = 0
+    for asset, truth in catalogue:
+        source = await api.source(asset.id)
+        tags = {t["attribute"]: t for t in source["tags"]}
+        disagreements += tags["shot_type"]["proposed_value"] != truth
+        value_changes += tags["category"]["value"] != "jumper"
+    assert shot_rows["humanDisagreements"] == disagreements
+    category = rows.get(("category", "overall"), {"valueChanges": 0})
+    assert category["valueChanges"] == value_changes
     asset, truth = catalogue[1]
     events = await api.events(asset.id)
     retagged = [e for e in events if e["kind"] == "model_tagged" and e["seq"] == 3]
@@ -284,6 +323,14 @@ async def test_cli_evaluate_promote_list(
     # Training with no reviewer decisions is an error that says so.
     assert await asyncio.to_thread(main, ["heads", "train", "shot_type"]) == 2
     assert "no reviewer decisions" in capsys.readouterr().err
+    # The retag preview on an empty catalogue: a progress bar, a table, nothing to change.
+    assert await asyncio.to_thread(main, ["retag", "--preview", "--sample", "1"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.splitlines()[0])["would_retag"] == 0
+    assert "0 of 0 assets would change" in captured.out
+    assert "preview" in captured.err  # tqdm's bar
+    assert await asyncio.to_thread(main, ["retag", "--preview", "--attribute", "nope"]) == 2
+    assert "unknown attribute 'nope'" in capsys.readouterr().err
 
 
 async def test_head_mutations_need_admin_and_answer_expected_errors(make_api: Any) -> None:
@@ -305,6 +352,10 @@ async def test_head_mutations_need_admin_and_answer_expected_errors(make_api: An
     colour = TRAIN.replace('"shot_type"', '"colour"')
     assert (await api.data(colour, key="tt_ada"))["trainHead"]["field"] == "attribute"
     assert (await api.data(HEADS, key="tt_rob"))["heads"] == []
+    preview = (await api.data(PREVIEW, {"sample": 1}, key="tt_rob"))["retagPreview"]
+    assert preview["__typename"] == "Forbidden"
+    huge = (await api.data(PREVIEW, {"sample": 51}, key="tt_ada"))["retagPreview"]
+    assert (huge["__typename"], huge["field"]) == ("InvalidInput", "sample")
 
 
 async def test_decisions_scan_pages_and_filters(api: Api, settings: Settings) -> None:

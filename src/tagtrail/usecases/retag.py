@@ -9,6 +9,7 @@ skipped, so an interrupted run simply continues where it stopped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -22,7 +23,7 @@ from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases.ingest import model_event
 from tagtrail.usecases.services import Services
 
-_FIELDS = (
+RETAG_FIELDS = (  # what a retag (and its preview) reads of each asset
     "asset_id",
     "vector",
     "brand",
@@ -90,13 +91,17 @@ def events_for(stored: StoredAsset, decisions: list[ModelDecision]) -> list[TagE
 
 
 async def retag_all(
-    services: Services, *, page: int = 256, tagger: Tagger | None = None
+    services: Services,
+    *,
+    page: int = 256,
+    tagger: Tagger | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> RetagReport:
     tagger = tagger or await services.tagger()
     assets = services.store.assets
     report = RetagReport()
     await services.store.refresh()  # a batch job: start from every write made so far
-    async for docs in assets.scan(_FIELDS, page=page):
+    async for docs in assets.scan(RETAG_FIELDS, page=page):
         # Heads only make sense on vectors of the encoder they were built for.
         usable = [
             d
@@ -105,6 +110,8 @@ async def retag_all(
         ]
         report.other_encoder += len(docs) - len(usable)
         report.checked += len(docs) - len(usable)
+        if progress is not None:
+            progress(len(docs))
         if not usable:
             continue
         plans = await services.infer(plan_decisions, tagger, usable)

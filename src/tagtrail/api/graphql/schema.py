@@ -16,7 +16,7 @@ from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
 from tagtrail import __version__
-from tagtrail.api.graphql import audits, explain, review, search, similarity
+from tagtrail.api.graphql import audits, explain, retag, review, search, similarity
 from tagtrail.api.graphql import heads as head_api
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import (
@@ -134,6 +134,12 @@ class Query:
         description="Head versions trained from reviewer decisions (newest first), with "
         "champion/challenger flags and their per-segment evaluation against the champion."
         + _ACCESS.format(role="viewer"),
+    )
+    retag_preview: retag.RetagPreviewResult = strawberry.field(
+        resolver=retag.retag_preview,
+        description="What re-tagging from stored vectors (tagtrail retag) would change now, "
+        "per attribute and segment, with example assets; writes nothing. Run it after "
+        "promoteHead, before retag." + _ACCESS.format(role="admin"),
     )
 
 
