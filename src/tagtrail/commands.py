@@ -264,6 +264,8 @@ async def heads(settings: Settings, args: Any) -> int:
                 print(msgspec.json.encode(evaluated).decode())
                 print(f"{evaluated.version} vs champion {evaluated.champion or 'zero-shot'}")
                 _summary(evaluation_table(evaluated), evaluated.gate)
+                if evaluated.evaluation is not None:
+                    await _shadow(services, args.attribute, evaluated.version)
             case "promote":
                 result = await uc.promote_head(
                     services,
@@ -287,6 +289,20 @@ async def heads(settings: Settings, args: Any) -> int:
     finally:
         await services.close()
     return 0
+
+
+async def _shadow(services: Services, attribute: str, version: str) -> None:
+    from tagtrail.usecases.shadow import challenger_agreement
+
+    r = await challenger_agreement(services, attribute, version)
+    if r.n == 0:
+        print("shadow mode: no reviewer decisions on its proposals yet")
+        return
+    print(
+        f"shadow mode: {r.n} reviewer decisions; challenger agreed {r.challenger_agreement:.2f} "
+        f"[{r.challenger_low:.2f}, {r.challenger_high:.2f}], champion {r.champion_agreement:.2f} "
+        f"[{r.champion_low:.2f}, {r.champion_high:.2f}]"
+    )
 
 
 def _summary(table: list[str], decision: Any) -> None:

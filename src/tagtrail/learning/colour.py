@@ -10,8 +10,6 @@ in force on the same outcomes, and the gate promotes only a calibration that is 
 from __future__ import annotations
 
 import hashlib
-import itertools
-from collections import defaultdict
 from collections.abc import Iterable
 
 import msgspec
@@ -20,8 +18,8 @@ import numpy as np
 from tagtrail.domain.calibration import Calibration
 from tagtrail.domain.records import TagEvent
 from tagtrail.learning.calibrate import MIN_PLATT_DECISIONS, ece, fit_platt
-from tagtrail.learning.dataset import HUMAN_KINDS
 from tagtrail.learning.evaluate import GateDecision
+from tagtrail.learning.shadow import judged_pairs
 from tagtrail.learning.stats import assign_folds
 
 FOLDS = 5
@@ -66,29 +64,19 @@ def raw_confidence(event: TagEvent) -> float | None:
 
 def colour_outcomes(events: Iterable[TagEvent]) -> list[ColourOutcome]:
     """One outcome per human decision that judged an analyser proposal directly."""
-    by_asset: dict[str, list[TagEvent]] = defaultdict(list)
-    for event in events:
-        if event.attribute == COLOUR:
-            by_asset[event.asset_id].append(event)
     out: list[ColourOutcome] = []
-    for asset_id in sorted(by_asset):
-        history = sorted(by_asset[asset_id], key=lambda e: (e.seq, e.at, e.event_id))
-        for before, event in itertools.pairwise(history):
-            if event.kind not in HUMAN_KINDS or event.actor.type != "human":
-                continue
-            if before.kind != "model_tagged" or before.value != event.previous_value:
-                continue  # judged another human's decision, not the analyser
-            confidence = raw_confidence(before)
-            if confidence is None:
-                continue
-            out.append(
-                ColourOutcome(
-                    asset_id=asset_id,
-                    decision_event_id=event.event_id,
-                    confidence=confidence,
-                    right=event.kind == "confirmed",
-                )
+    for model, human in judged_pairs(events, COLOUR):
+        confidence = raw_confidence(model)
+        if confidence is None:
+            continue
+        out.append(
+            ColourOutcome(
+                asset_id=human.asset_id,
+                decision_event_id=human.event_id,
+                confidence=confidence,
+                right=human.kind == "confirmed",
             )
+        )
     return out
 
 

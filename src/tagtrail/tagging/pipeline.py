@@ -60,6 +60,8 @@ class Tagger:
         self.heads = head_sets[None]
         # The zero-shot heads as built: trained heads start from (and anchor to) these.
         self.zero_shot_heads: dict[str, Head] = dict(self.heads)
+        # Challengers in shadow mode: they predict beside the champion, never applied.
+        self.shadow_heads: dict[str, Head] = {}
         self.colour = colour
         # Raw ΔE-margin confidence → P(right); tiers apply to the calibrated probability.
         self.colour_calibration = colour_calibration or Calibration()
@@ -80,6 +82,12 @@ class Tagger:
         for heads in {id(h): h for h in self.head_sets.values()}.values():
             if heads.get(head.attribute) is base:
                 heads[head.attribute] = head
+
+    def use_shadow_head(self, head: Head) -> None:
+        """Let ``head`` predict beside the champion; its proposals go into the evidence."""
+        if head.attribute not in self.heads:
+            raise ValueError(f"no head for attribute {head.attribute!r}")
+        self.shadow_heads[head.attribute] = head
 
     def prepare(self, images: Sequence[Image]) -> PreparedImages:
         """The CPU work around the encoder: pixel tensors and colour analysis.
@@ -125,11 +133,15 @@ class Tagger:
             predictions = predict_all(self.head_sets[key], vectors[rows])
             for j, row in enumerate(rows):
                 per_row[row] = {name: preds[j] for name, preds in predictions.items()}
+        shadows = predict_all(self.shadow_heads, vectors) if self.shadow_heads else {}
         results = []
         for i, _meta in enumerate(metadata):
             meta = metadata[i]
             per_attribute = per_row[i]
             decisions, unmapped = self._decide(per_attribute, colours[i], meta)
+            if shadows:
+                shadow = {name: preds[i] for name, preds in shadows.items()}
+                decisions = [self._with_shadow(d, shadow.get(d.attribute), meta) for d in decisions]
             results.append(
                 TaggedImage(
                     vector=vectors[i].astype(float).tolist(),
@@ -190,6 +202,26 @@ class Tagger:
                 )
             )
         return decisions, unmapped
+
+    def _with_shadow(
+        self, decision: ModelDecision, shadow: HeadPrediction | None, meta: AssetMetadata
+    ) -> ModelDecision:
+        """The decision with the shadow head's proposal in its evidence (never applied)."""
+        if shadow is None or shadow.head_version == decision.actor.head_version:
+            return decision
+        context = AssetContext(season=meta.season, brand=meta.brand, collection=meta.collection)
+        mapped = map_label(self.taxonomy, decision.attribute, shadow.label, context)
+        governance = self.taxonomy.attribute(decision.attribute).governance
+        tier = decide_tier(shadow.probability, governance, attribute=decision.attribute)
+        proposal = {
+            "head_version": shadow.head_version,
+            "value": mapped.value if mapped is not None else None,
+            "raw_label": shadow.label,
+            "probability": round(float(shadow.probability), 6),
+            "tier": tier.tier,
+        }
+        evidence = {**(decision.evidence or {}), "shadow": proposal}
+        return msgspec.structs.replace(decision, evidence=evidence)
 
     def _decision(
         self,

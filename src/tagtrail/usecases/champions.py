@@ -56,6 +56,27 @@ async def install_champions(heads: HeadRepository, tagger: Tagger) -> list[str]:
     return installed
 
 
+async def install_challengers(heads: HeadRepository, tagger: Tagger) -> list[str]:
+    """Shadow mode: each attribute's trained challenger predicts beside its champion."""
+    installed: list[str] = []
+    champions = await heads.aliases(CHAMPION)
+    for attribute, version in sorted((await heads.aliases(CHALLENGER)).items()):
+        base = tagger.zero_shot_heads.get(attribute)
+        if base is None or champions.get(attribute) == version:
+            continue  # a calibration, or already the champion
+        doc = await heads.get(version)
+        if doc is None or doc.get("kind") == CALIBRATION or not doc.get("record"):
+            continue
+        try:
+            head = TunedHead.from_record(msgspec.convert(doc["record"], TunedHeadRecord))
+        except (ValueError, msgspec.ValidationError):
+            continue
+        if _mismatch(doc, head, base, tagger) is None:
+            tagger.use_shadow_head(head)
+            installed.append(version)
+    return installed
+
+
 def _mismatch(doc: dict[str, Any], head: TunedHead, base: Head, tagger: Tagger) -> str | None:
     if head.training.taxonomy_version != tagger.taxonomy.version:
         return f"taxonomy {head.training.taxonomy_version}, now {tagger.taxonomy.version}"

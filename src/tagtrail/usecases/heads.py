@@ -164,6 +164,7 @@ async def train_head(services: Services, attribute: str, *, actor: str) -> Train
         services, head, evaluation, actor=actor, encoder=tagger.encoder.fingerprint
     )
     await _point(services, CHALLENGER, attribute, head.version, actor=actor)
+    services.invalidate("tagger")  # shadow mode: the new challenger predicts from now on
     return TrainResult(
         attribute=attribute,
         version=head.version,

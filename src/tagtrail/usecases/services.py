@@ -102,21 +102,25 @@ class Services:
         return await self._once("encoder", build)
 
     async def tagger(self) -> Tagger:
-        """The tagger, with each attribute's champion head; rebuilt when a champion moved
+        """The tagger, with each attribute's champion head (and its challenger in shadow
+        mode); rebuilt when a champion or challenger moved
         (checked at most every ``TAGTRAIL_HEADS_REFRESH_S``, so every server follows a
         promotion made on another)."""
         from tagtrail.tagging.pipeline import build_tagger
 
         async def build() -> Tagger:
-            from tagtrail.usecases.champions import CHAMPION, install_champions
+            from tagtrail.usecases.champions import install_challengers, install_champions
 
             taxonomy = await self.taxonomy()
             encoder = await self.encoder()
             tagger = await self.infer(build_tagger, taxonomy, encoder)
             self._champions_checked = time.monotonic()
             try:
-                self._champions_seen = await self.store.heads.aliases(CHAMPION)
+                self._champions_seen = await self._aliases()
                 installed = await install_champions(self.store.heads, tagger)
+                if self.settings.shadow:
+                    shadows = await install_challengers(self.store.heads, tagger)
+                    installed += [f"{v} (shadow)" for v in shadows]
             except Exception as exc:  # no heads index yet, store away: zero-shot it is
                 log.warning("champion heads not loaded (%r); zero-shot heads in use", exc)
             else:
@@ -138,10 +142,17 @@ class Services:
             return False
         self._champions_checked = now  # before awaiting: concurrent callers check once
         try:
-            current = await self.store.heads.aliases("champion")
+            current = await self._aliases()
         except Exception:  # the store is away: keep what we have
             return False
         return current != self._champions_seen
+
+    async def _aliases(self) -> dict[str, str]:
+        """Champions and challengers (shadow mode follows the challenger)."""
+        heads = self.store.heads
+        champions, challengers = await heads.aliases("champion"), await heads.aliases("challenger")
+        return {**{f"champion:{k}": v for k, v in champions.items()},
+                **{f"challenger:{k}": v for k, v in challengers.items()}}  # fmt: skip
 
     def invalidate(self, key: str) -> None:
         """Drop a cached service (``tagger`` after a promotion): rebuilt on next use."""

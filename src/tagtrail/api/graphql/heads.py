@@ -18,6 +18,7 @@ from tagtrail.api.graphql.errors import (
 )
 from tagtrail.errors import TagtrailError
 from tagtrail.usecases import heads as uc
+from tagtrail.usecases import shadow as shadow_uc
 
 
 @strawberry.type(description="Metrics of one head on one segment (or overall).")
@@ -271,3 +272,38 @@ async def promote_head(
         note=result.note,
         reasons=list(result.reasons),
     )
+
+
+@strawberry.type(
+    description="Shadow mode: a challenger's proposals on new photos (stored, never applied) "
+    "against what reviewers then decided, beside the champion's, with Wilson 95 % intervals."
+)
+class ShadowReport:
+    attribute: str
+    version: str
+    n: int = strawberry.field(description="Reviewer decisions on tags with a shadow proposal")
+    challenger_agreed: int
+    champion_agreed: int
+    challenger_agreement: float | None
+    challenger_low: float
+    challenger_high: float
+    champion_agreement: float | None
+    champion_low: float
+    champion_high: float
+
+
+ShadowReportResult = Annotated[
+    ShadowReport | InvalidInputError | NotFoundError, strawberry.union("ShadowReportResult")
+]
+
+
+async def shadow_report(
+    info: Info, attribute: str, version: str | None = None
+) -> ShadowReportResult:
+    ctx = info.context
+    ctx.require("viewer")
+    try:
+        found = await shadow_uc.challenger_agreement(ctx.services, attribute, version)
+    except TagtrailError as exc:
+        return error_result(exc, id=version)  # type: ignore[return-value]
+    return ShadowReport(**msgspec.structs.asdict(found))

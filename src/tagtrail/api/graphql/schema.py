@@ -135,6 +135,12 @@ class Query:
         "champion/challenger flags and their per-segment evaluation against the champion."
         + _ACCESS.format(role="viewer"),
     )
+    shadow_report: head_api.ShadowReportResult = strawberry.field(
+        resolver=head_api.shadow_report,
+        description="Shadow mode: how often a challenger's never-applied proposals agreed "
+        "with what reviewers decided, beside the champion (default: the challenger)."
+        + _ACCESS.format(role="viewer"),
+    )
     retag_preview: retag.RetagPreviewResult = strawberry.field(
         resolver=retag.retag_preview,
         description="What re-tagging from stored vectors (tagtrail retag) would change now, "
