@@ -40,6 +40,10 @@ mutation { trainHead(attribute: "colour") {
       current { version ece autoShare autoPrecision }
       candidate { version ece autoShare autoPrecision } } } }
   ... on InvalidInput { message field } } }"""
+EXPLAIN = """
+query($id: ID!) { explainTag(assetId: $id, attribute: "colour") { ... on TagExplanation {
+  decision { probability tier }
+  colourEvidence { rawConfidence calibrationVersion calibration } } } }"""
 PROMOTE = """
 mutation($version: String!) { promoteHead(attribute: "colour", version: $version) {
   __typename
@@ -126,3 +130,11 @@ async def test_colour_calibration_from_reviewer_decisions(
     assert calibration["source"] == f"reviewer decisions: {N}"
     assert colour["probability"] == round(tagger.colour_calibration.apply_one(
         colour["evidence"]["raw_confidence"]), 4)  # fmt: skip
+    # explainTag says which calibration turned the measurement into that probability.
+    explained = (await api.data(EXPLAIN, {"id": outcome.asset_id}))["explainTag"]
+    evidence = explained["colourEvidence"]
+    assert evidence["rawConfidence"] == colour["evidence"]["raw_confidence"]
+    assert evidence["calibrationVersion"] == tagger.colour_calibration.version
+    assert evidence["calibration"].startswith("Platt p = σ(")
+    assert f"reviewer decisions: {N}" in evidence["calibration"]
+    assert explained["decision"]["probability"] == colour["probability"]

@@ -48,9 +48,33 @@ class _Finding(msgspec.Struct, kw_only=True):
     alternatives: list[_Alternative] = []
 
 
+class _Calibration(msgspec.Struct, kw_only=True):
+    version: str | None = None
+    kind: str = "identity"
+    a: float = 1.0
+    b: float = 0.0
+    n: int = 0
+    ece_before: float | None = None
+    ece_after: float | None = None
+    source: str = ""
+
+
 class _ColourEvidence(msgspec.Struct, kw_only=True):
     findings: list[_Finding] = []
     foreground_share: float | None = None
+    raw_confidence: float | None = None
+    calibration: _Calibration | None = None
+
+
+def _calibration_text(c: _Calibration | None) -> str | None:
+    if c is None:
+        return None
+    if c.kind != "platt":
+        return "uncalibrated: the raw confidence is the probability"
+    text = f"Platt p = σ({c.a:.3f}·confidence {c.b:+.3f}), {c.source or f'{c.n} outcomes'}"
+    if c.ece_before is not None and c.ece_after is not None:
+        text += f"; ECE {c.ece_before:.3f} → {c.ece_after:.3f} where fitted"
+    return text
 
 
 @strawberry.type(description="A nearby palette colour the measurement was compared with.")
@@ -77,6 +101,16 @@ class ColourFinding:
 class ColourEvidence:
     foreground_share: float | None
     findings: list[ColourFinding]
+    raw_confidence: float | None = strawberry.field(
+        description="The analyser's ΔE-margin confidence before calibration"
+    )
+    calibration_version: str | None = strawberry.field(
+        description="The calibration that turned it into the decision's probability"
+    )
+    calibration: str | None = strawberry.field(
+        description='For people, e.g. "Platt p = σ(8.109·confidence -0.629), shipped default: '
+        '1200 generated photos …"'
+    )
 
 
 @strawberry.type
@@ -165,6 +199,9 @@ def colour_evidence(evidence: dict[str, Any] | None) -> ColourEvidence | None:
         return None  # unknown shape: still visible raw in decision.evidence
     return ColourEvidence(
         foreground_share=parsed.foreground_share,
+        raw_confidence=parsed.raw_confidence,
+        calibration_version=parsed.calibration.version if parsed.calibration else None,
+        calibration=_calibration_text(parsed.calibration),
         findings=[
             ColourFinding(
                 name=f.name,
