@@ -35,7 +35,7 @@ def _setup_logging(verbose: bool, command: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tagtrail", description=__doc__)
     p.add_argument("--version", action="version", version=f"tagtrail {__version__}")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     _setup_logging(args.verbose, args.command)
     try:
         return _dispatch(args)
