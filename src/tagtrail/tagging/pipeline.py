@@ -252,7 +252,7 @@ class Tagger:
             tier_reason=tier.reason,
             thresholds=Thresholds(high=tier.high, medium=tier.medium, cap=tier.cap),
             rule_id=rule_id,
-            taxonomy_version=tx.version,
+            taxonomy_version=tx.attribute_version(attribute),
             actor=actor,
             evidence=evidence,
         )

@@ -44,9 +44,9 @@ class RetagReport(msgspec.Struct, kw_only=True):
     other_encoder: int = 0  # vectors from another encoder: those assets need a re-ingest
 
 
-def _changed(
-    decision: ModelDecision, current: dict[str, Any] | None, taxonomy_version: str
-) -> bool:
+def _changed(decision: ModelDecision, current: dict[str, Any] | None) -> bool:
+    # Versions are per attribute: an edit elsewhere in the taxonomy changes nothing here.
+    taxonomy_version = decision.taxonomy_version
     if current is None:
         return True
     if current.get("state") in HUMAN_STATES:
@@ -73,13 +73,10 @@ def plan_decisions(tagger: Tagger, docs: list[dict[str, Any]]) -> list[list[Mode
         for d in docs
     ]
     tagged = tagger.tag_vectors(vectors, metas, [None] * len(docs))
-    version = tagger.taxonomy.version
     plans: list[list[ModelDecision]] = []
     for doc, result in zip(docs, tagged, strict=True):
         current = {t["attribute"]: t for t in doc.get("tags", [])}
-        plans.append(
-            [d for d in result.decisions if _changed(d, current.get(d.attribute), version)]
-        )
+        plans.append([d for d in result.decisions if _changed(d, current.get(d.attribute))])
     return plans
 
 
