@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from tagtrail.domain.palette import Palette, parse_palette
+from tagtrail.domain.taxonomy.migrations import Migrations, parse_migrations
 from tagtrail.domain.taxonomy.model import Taxonomy
 from tagtrail.domain.taxonomy.parse import parse_taxonomy_documents
 from tagtrail.errors import TaxonomyError
@@ -102,3 +103,11 @@ def attribute_versions(parsed: Any, palette_raw: Any) -> dict[str, str]:
 def load_palette(path: Path) -> Palette:
     """Load and validate a palette file (``colours.yaml``) on its own."""
     return parse_palette(_read_yaml(path), file=str(path))
+
+
+def load_migrations(root: Path) -> Migrations:
+    """``migrations.yaml`` of a taxonomy folder (none: no migrations)."""
+    path = Path(root) / "migrations.yaml"
+    if not path.exists():
+        return Migrations()
+    return parse_migrations(_read_yaml(path), file=str(path))
