@@ -203,6 +203,17 @@ class Tagger:
             )
         return decisions, unmapped
 
+    def recolour(self, evidence: dict[str, Any], meta: AssetMetadata) -> ModelDecision | None:
+        """The colour decision from a stored colour event's evidence, named against this
+        tagger's palette and calibrated by its calibration (None: no measurement stored)."""
+        try:
+            stored = msgspec.convert(evidence, ColourAnalysis)
+        except msgspec.ValidationError:
+            return None
+        if not stored.findings:
+            return None
+        return self._colour_decision(self.colour.rename(stored), meta)
+
     def _with_shadow(
         self, decision: ModelDecision, shadow: HeadPrediction | None, meta: AssetMetadata
     ) -> ModelDecision:

@@ -44,7 +44,9 @@ class RetagReport(msgspec.Struct, kw_only=True):
     other_encoder: int = 0  # vectors from another encoder: those assets need a re-ingest
 
 
-def _changed(decision: ModelDecision, current: dict[str, Any] | None) -> bool:
+def model_changed(decision: ModelDecision, current: dict[str, Any] | None) -> bool:
+    """Whether ``decision`` differs from the stored tag (for a human-decided tag: from the
+    model's last proposal on it): only then does a re-tag write an event."""
     # Versions are per attribute: an edit elsewhere in the taxonomy changes nothing here.
     taxonomy_version = decision.taxonomy_version
     if current is None:
@@ -76,7 +78,7 @@ def plan_decisions(tagger: Tagger, docs: list[dict[str, Any]]) -> list[list[Mode
     plans: list[list[ModelDecision]] = []
     for doc, result in zip(docs, tagged, strict=True):
         current = {t["attribute"]: t for t in doc.get("tags", [])}
-        plans.append([d for d in result.decisions if _changed(d, current.get(d.attribute))])
+        plans.append([d for d in result.decisions if model_changed(d, current.get(d.attribute))])
     return plans
 
 
