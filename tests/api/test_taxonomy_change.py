@@ -260,3 +260,58 @@ async def test_palette_change_renames_colours_from_stored_measurements(
     assert {e["attribute"] for e in await api.events(outcome.asset_id) if e["seq"] == 2} == {
         "colour"
     }
+
+
+PREVIEW = """
+query($dir: String!) { taxonomyPreview(directory: $dir, sample: 1) {
+  __typename
+  ... on TaxonomyChange { newVersion attributesMoved assetsChanged events humanDecisionsTouched
+    rows { attribute value segment assets valueChanges hierarchyChanges retired humanTouched
+           sample { assetId oldValue newValue newState humanDecided } } }
+  ... on InvalidInput { message field }
+  ... on Forbidden { message } } }"""
+
+
+async def test_preview_through_graphql_and_the_cli(
+    api: Api,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+    import json
+
+    from tagtrail.cli import main
+
+    await api.create(ASSETS[:3])
+    new = _new_taxonomy(settings, tmp_path)
+    refused = (await api.data(PREVIEW, {"dir": str(new)}))["taxonomyPreview"]
+    assert refused["__typename"] == "InvalidInput"
+    assert "no migration says where their tags go" in refused["message"]
+    _migrations(new, STEPS)
+    found = (await api.data(PREVIEW, {"dir": str(new)}))["taxonomyPreview"]
+    assert found["__typename"] == "TaxonomyChange", found
+    assert found["assetsChanged"] == 3
+    rows = {(r["attribute"], r["value"], r["segment"]): r for r in found["rows"]}
+    split = rows[("category", "jumper", "overall")]
+    assert split["sample"] == [{"assetId": "split", "oldValue": "jumper", "newValue": "sweater",
+                                "newState": "suggested", "humanDecided": False}]  # fmt: skip
+    assert rows[("category", "cardigan", "brand=Northwind")]["hierarchyChanges"] == 1
+    nowhere = (await api.data(PREVIEW, {"dir": str(tmp_path / "nope")}))["taxonomyPreview"]
+    assert "is not a taxonomy folder" in nowhere["message"]
+
+    monkeypatch.setenv("TAGTRAIL_OPENSEARCH_URL", settings.effective_opensearch_url)
+    monkeypatch.setenv("TAGTRAIL_INDEX_PREFIX", settings.index_prefix)
+    monkeypatch.setenv("TAGTRAIL_MODEL", settings.model)
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["taxonomy", "preview", str(new)]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out.splitlines()[0])["assets_changed"] == 3
+    assert "3 of 3 assets would change" in out.out
+    assert "preview" in out.err  # the progress bar
+    assert await asyncio.to_thread(main, ["taxonomy", "apply", str(new)]) == 0
+    assert f"now serve with TAGTRAIL_TAXONOMY_DIR={new}" in capsys.readouterr().out
+    assert (await api.source("rename"))["revision"] == 2
+    assert await asyncio.to_thread(main, ["taxonomy", "apply", str(new)]) == 0
+    assert "0 of 3 assets changed" in capsys.readouterr().out
