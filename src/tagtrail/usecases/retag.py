@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import HUMAN_STATES, ModelDecision, TagEvent, utc_now
@@ -69,6 +70,11 @@ def model_changed(decision: ModelDecision, current: dict[str, Any] | None) -> bo
 
 def plan_decisions(tagger: Tagger, docs: list[dict[str, Any]]) -> list[list[ModelDecision]]:
     """The changed decisions for each document (empty when it is already up to date)."""
+    with threadpool_limits(limits=1, user_api="blas"):  # small matmuls: spinning BLAS
+        return _plan(tagger, docs)  # threads on two shared cores cost far more than they give
+
+
+def _plan(tagger: Tagger, docs: list[dict[str, Any]]) -> list[list[ModelDecision]]:
     vectors = np.array([d["vector"] for d in docs], dtype=np.float32)
     metas = [
         AssetMetadata(brand=d.get("brand"), season=d.get("season"), collection=d.get("collection"))
