@@ -106,6 +106,13 @@ class Brand(msgspec.Struct, kw_only=True, frozen=True):
     aliases: tuple[str, ...] = ()
     overlays: tuple[BrandAttribute, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Matched on every decision of every asset: normalise the names once, not per call.
+        keys = frozenset({self.id, *(brand_key(n) for n in (self.label, *self.aliases))})
+        msgspec.structs.force_setattr(self, "keys", keys)
+
+    keys: frozenset[str] = frozenset()  # id and normalised label/aliases (derived)
+
     def overlay(self, attribute: str) -> BrandAttribute | None:
         for overlay in self.overlays:
             if overlay.attribute == attribute:
@@ -155,7 +162,7 @@ class Taxonomy(msgspec.Struct, kw_only=True, frozen=True):
             return None
         key = brand_key(name)
         for brand in self.brands:
-            if key == brand.id or key in (brand_key(n) for n in (brand.label, *brand.aliases)):
+            if key in brand.keys:
                 return brand
         return None
 
