@@ -18,6 +18,7 @@ from strawberry.types import ExecutionContext
 from tagtrail import __version__
 from tagtrail.api.graphql import audits, explain, review, search, similarity
 from tagtrail.api.graphql import heads as head_api
+from tagtrail.api.graphql import taxonomy as taxonomy_api
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import (
     InvalidInputError,
@@ -128,6 +129,11 @@ class Query:
         description="Measured precision of an audit round per attribute × tier × segment "
         "(population-weighted, Wilson 95 % interval, verdict against the target)."
         + _ACCESS.format(role="viewer"),
+    )
+    taxonomy: taxonomy_api.TaxonomyDescription = strawberry.field(
+        resolver=taxonomy_api.taxonomy,
+        description="The taxonomy in force: attributes, values with their hierarchy, colour "
+        "swatches (a reviewer's type-ahead, facet labels)." + _ACCESS.format(role="viewer"),
     )
     heads: list[head_api.HeadVersion] = strawberry.field(
         resolver=head_api.heads,
