@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             MetricsController,
             GraphQLController,
             *rest_handlers(),
-            *page_handlers(),
+            *page_handlers(settings),
         ],
         middleware=[request_id_middleware, prometheus_config().middleware],
         lifespan=[lifespan],

@@ -47,6 +47,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Origins allowed to call the API from a browser (CORS), comma-separated
     # ("https://dam.example.com,http://localhost:5173"); unset: none (same origin only).
     cors_origins: str | None = None
+    # Where the web pages' npm packages are (node_modules); unset: src/tagtrail/web/node_modules,
+    # where scripts/bootstrap's `npm ci` puts them.
+    web_vendor_dir: str | None = None
     # Log lines: "json" (one object a line, with the request id) or "text"; unset: json for
     # the server (`tagtrail serve`, create_app), text for the other CLI commands.
     log_format: Literal["json", "text"] | None = None

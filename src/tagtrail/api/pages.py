@@ -3,7 +3,8 @@
 Nothing is loaded from a CDN. Our own pages are plain HTML + ES modules under
 ``src/tagtrail/web/``; third-party front-end files (React, GraphiQL, Swagger UI) come from
 the npm packages pinned in ``src/tagtrail/web/package.json``, installed by
-``scripts/bootstrap`` (``npm ci``) into ``src/tagtrail/web/node_modules`` and served from
+``scripts/bootstrap`` (``npm ci``) into ``src/tagtrail/web/node_modules`` (or
+``TAGTRAIL_WEB_VENDOR_DIR``) and served from
 ``/static/vendor/<name>`` — only the files listed in :data:`VENDOR_FILES`.
 The pages talk to ``/graphql`` like any other front-end.
 """
@@ -21,13 +22,14 @@ from litestar.response import File, Response
 from litestar.static_files import create_static_files_router
 
 from tagtrail import __version__
+from tagtrail.config import Settings
 
 log = logging.getLogger(__name__)
 
 WEB_DIR: Final = Path(__file__).resolve().parents[1] / "web"
 PAGES_DIR: Final = WEB_DIR / "pages"
 APP_DIR: Final = WEB_DIR / "static"
-VENDOR_DIR: Final = WEB_DIR / "node_modules"
+DEFAULT_VENDOR_DIR: Final = WEB_DIR / "node_modules"
 
 #: Public name under /static/vendor/ → file inside node_modules (pinned in package.json).
 VENDOR_FILES: Final[dict[str, str]] = {
@@ -49,27 +51,34 @@ INSTALL_HINT: Final = (
 FAVICON: Final = "<link rel='icon' type='image/svg+xml' href='/static/app/favicon.svg'>"
 
 
-def missing_vendor_files() -> list[str]:
+def vendor_dir(settings: Settings) -> Path:
+    return Path(settings.web_vendor_dir) if settings.web_vendor_dir else DEFAULT_VENDOR_DIR
+
+
+def missing_vendor_files(folder: Path) -> list[str]:
     """Vendor files the pages need that are not installed (empty when all are there)."""
-    return [rel for rel in VENDOR_FILES.values() if not (VENDOR_DIR / rel).is_file()]
+    return [rel for rel in VENDOR_FILES.values() if not (folder / rel).is_file()]
 
 
-@get("/static/vendor/{name:str}", include_in_schema=False, sync_to_thread=False)
-def vendor_file(name: str) -> Response[Any]:
-    rel = VENDOR_FILES.get(name)
-    if rel is None:
-        return Response(
-            {"error": "not_found", "message": f"no vendor file {name!r}"}, status_code=404
+def _vendor_handler(folder: Path) -> Any:
+    @get("/static/vendor/{name:str}", include_in_schema=False, sync_to_thread=False)
+    def vendor_file(name: str) -> Response[Any]:
+        rel = VENDOR_FILES.get(name)
+        if rel is None:
+            return Response(
+                {"error": "not_found", "message": f"no vendor file {name!r}"}, status_code=404
+            )
+        path = folder / rel
+        if not path.is_file():
+            return Response({"error": "not_installed", "message": INSTALL_HINT}, status_code=503)
+        return File(
+            path,
+            content_disposition_type="inline",
+            media_type=_MEDIA.get(path.suffix, "application/octet-stream"),
+            headers={"Cache-Control": "public, max-age=86400"},
         )
-    path = VENDOR_DIR / rel
-    if not path.is_file():
-        return Response({"error": "not_installed", "message": INSTALL_HINT}, status_code=503)
-    return File(
-        path,
-        content_disposition_type="inline",
-        media_type=_MEDIA.get(path.suffix, "application/octet-stream"),
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
+
+    return vendor_file
 
 
 def _page(name: str) -> Response[bytes]:
@@ -115,8 +124,9 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def page_handlers() -> list[Any]:
-    missing = missing_vendor_files()
+def page_handlers(settings: Settings) -> list[Any]:
+    folder = vendor_dir(settings)
+    missing = missing_vendor_files(folder)
     if missing:
         log.warning("%s; missing: %s", INSTALL_HINT, ", ".join(missing))
     static = create_static_files_router(
@@ -126,4 +136,4 @@ def page_handlers() -> list[Any]:
         cache_control=None,
         name="app-static",
     )
-    return [vendor_file, review_page, search_page, static]
+    return [_vendor_handler(folder), review_page, search_page, static]

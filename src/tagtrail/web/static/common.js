@@ -99,11 +99,12 @@ export function el(tag, attrs = {}, ...children) {
 
 /** A colour swatch with its name beside it (never colour alone). */
 export function swatch(hex, name) {
+  if (!hex) return el("span", { class: "swatch-pair" }, el("span", { class: "swatch-name", text: name || "?" }));
   return el(
     "span",
     { class: "swatch-pair" },
-    el("span", { class: "swatch", style: hex ? `background:${hex}` : "", "aria-hidden": "true" }),
-    el("span", { class: "swatch-name", text: name || hex || "?" }),
+    el("span", { class: "swatch", style: `background:${hex}`, title: hex, "aria-hidden": "true" }),
+    el("span", { class: "swatch-name", text: name || hex }),
   );
 }
 
