@@ -39,10 +39,16 @@ def test_sign_in_and_filter_the_queue(server: Server, tab: Tab) -> None:
     server.create(
         [
             *_assets("flt", 3),
-            A(id="flt-s", collection="flt", tags=(T(attribute="category", value="coat",
-                                                    probability=0.5),)),  # fmt: skip
-            A(id="flt-p", collection="flt", tags=(T(attribute="pattern", value="check",
-                                                    probability=0.8),)),  # fmt: skip
+            A(
+                id="flt-s",
+                collection="flt",
+                tags=(T(attribute="category", value="coat", probability=0.5),),
+            ),
+            A(
+                id="flt-p",
+                collection="flt",
+                tags=(T(attribute="pattern", value="check", probability=0.8),),
+            ),
         ]
     )
     page = tab.page
@@ -66,7 +72,8 @@ def test_sign_in_and_filter_the_queue(server: Server, tab: Tab) -> None:
     page.select_option("#f-order", "OLDEST_FIRST")
     page.click("#f-load")
     expect(page.locator("#grid > li")).to_have_count(5)
-    assert not tab.blocked and not tab.errors
+    assert not tab.blocked
+    assert not tab.errors
 
 
 def test_keyboard_confirm_reject_and_undo(server: Server, tab: Tab) -> None:
@@ -86,7 +93,8 @@ def test_keyboard_confirm_reject_and_undo(server: Server, tab: Tab) -> None:
     expect(page.locator("#status")).to_contain_text("Undone: rejected")
     expect(page.locator("#counter")).to_have_text("2 left")
     after = _tag(server, "kbd-1")
-    assert after["tag"]["value"] == "jumper" and after["tag"]["state"] == "corrected"
+    assert after["tag"]["value"] == "jumper"
+    assert after["tag"]["state"] == "corrected"
     kinds = [h["kind"] for h in after["history"]]
     assert kinds == ["model_tagged", "rejected", "corrected"]  # nothing deleted
     assert after["history"][-1]["note"].startswith("undo of ")
@@ -112,9 +120,7 @@ def test_correct_through_the_type_ahead(server: Server, tab: Tab) -> None:
                                             "decidedBy": "rita"}  # fmt: skip
 
 
-def test_a_concurrent_decision_is_a_conflict_and_the_item_reloads(
-    server: Server, tab: Tab
-) -> None:
+def test_a_concurrent_decision_is_a_conflict_and_the_item_reloads(server: Server, tab: Tab) -> None:
     both = (T(attribute="category", value="jumper", probability=0.8),
             T(attribute="pattern", value="check", probability=0.8))  # fmt: skip
     server.create([A(id="cf-0", collection="cf", tags=both), *_assets("cfx", 1)])
@@ -133,9 +139,7 @@ def test_a_concurrent_decision_is_a_conflict_and_the_item_reloads(
     assert _tag(server, "cf-0")["tag"]["state"] == "confirmed"
 
 
-def test_a_tag_decided_elsewhere_leaves_the_queue_with_a_message(
-    server: Server, tab: Tab
-) -> None:
+def test_a_tag_decided_elsewhere_leaves_the_queue_with_a_message(server: Server, tab: Tab) -> None:
     server.create(_assets("gone", 2))
     page = sign_in(tab, f"{server.url}/review?collection=gone&attribute=category", REVIEWER)
     reject = """mutation($i: TagDecisionInput!) { rejectTag(input: $i) { __typename } }"""

@@ -90,7 +90,8 @@ function renderFacets(facets) {
           const id = `facet-${key}-${v.value}`.replace(/[^A-Za-z0-9_-]/g, "_");
           const input = el("input", { type: "checkbox", id, value: v.value, checked: v.selected,
             onchange: () => toggle(key, v.value, input.checked) });
-          const label = f.name === "colour" ? swatch(state.hex.get(v.value), v.label) : el("span", { text: v.label });
+          const text = f.kind === "tag_state" ? v.label.replaceAll("_", " ") : v.label;
+          const label = f.name === "colour" ? swatch(state.hex.get(v.value), text) : el("span", { text });
           return el("label", { for: id }, input, " ", label, ` (${v.count})`);
         }),
       );
