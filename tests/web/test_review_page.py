@@ -27,10 +27,10 @@ def _cards(page: Page) -> list[str]:
 
 
 def _assets(collection: str, n: int, *, attribute: str = "category", value: str = "jumper",
-            start: float = 0.80) -> list[A]:  # fmt: skip
+            start: float = 0.80, step: float = 0.01) -> list[A]:  # fmt: skip
     return [
         A(id=f"{collection}-{i}", collection=collection, sku=f"{collection}-{i}",
-          tags=(T(attribute=attribute, value=value, probability=round(start + i * 0.01, 2)),))
+          tags=(T(attribute=attribute, value=value, probability=round(start + i * step, 3)),))
         for i in range(n)
     ]  # fmt: skip
 
@@ -205,3 +205,16 @@ def test_a_viewer_sees_no_decision_buttons_and_keys_decide_nothing(
     page.wait_for_timeout(300)
     assert _tag(server, "view-0")["tag"]["state"] == "flagged"
     expect(page.locator("#counter")).to_have_text("1 left")
+
+
+def test_a_queue_of_fifty_is_cleared_with_the_keyboard_alone(server: Server, tab: Tab) -> None:
+    server.create(_assets("fifty", 53, start=0.76, step=0.003))
+    page = sign_in(tab, f"{server.url}/review?collection=fifty&attribute=category", REVIEWER)
+    expect(page.locator("#counter")).to_have_text("53 left")
+    expect(page.locator("#grid > li")).to_have_count(50)  # one page; the rest follow
+    for _ in range(53):
+        page.keyboard.press("c")  # pressed faster than answered: applied in order
+    expect(page.locator("#counter")).to_have_text("0 left", timeout=60_000)
+    expect(page.locator("#grid > li")).to_have_count(0)
+    states = {_tag(server, f"fifty-{i}")["tag"]["state"] for i in range(53)}
+    assert states == {"confirmed"}

@@ -48,8 +48,14 @@ const state = {
   cursor: null,
   hasNext: false,
   undo: [], // stacks of {kind, items: [{card, revision, event}]}
-  busy: false,
 };
+// Keys are applied one after another, in the order pressed: "c c c" confirms three items
+// even while the first answer is still on its way.
+let chain = Promise.resolve();
+function enqueue(action) {
+  chain = chain.then(action).catch((exc) => say($("status"), exc.message, "error"));
+  return chain;
+}
 
 function canDecide() {
   return state.principal && state.principal.role !== "viewer";
@@ -95,7 +101,7 @@ function renderCard(card) {
   const valueNode = card.attribute === "colour" ? swatch(colourHex(t.value), t.label || t.value) : el("strong", { text: t.label || t.value || "–" });
   const button = (kind, text, key) =>
     el("button", { type: "button", class: "decide", tabindex: "-1", "aria-keyshortcuts": key, text,
-      onclick: (e) => { e.stopPropagation(); activate(state.cards.indexOf(card), false); decide(kind); } });
+      onclick: (e) => { e.stopPropagation(); enqueue(() => { activate(state.cards.indexOf(card), false); return decide(kind); }); } });
   const node = el(
     "li",
     { id: `card-${card.key}`, role: "option", class: "card", "aria-selected": "false", "data-asset": card.assetId, "data-attribute": card.attribute,
@@ -258,20 +264,17 @@ async function reloadCard(card, message) {
 }
 
 async function decide(kind, value = null, targets = null) {
-  if (!canDecide() || state.busy) return;
+  if (!canDecide()) return;
   targets = targets || selection();
   if (!targets.length) return;
-  state.busy = true;
   try {
     if (targets.length === 1) await decideOne(kind, targets[0], value);
     else await decideMany(kind, targets, value);
   } catch (exc) {
     say($("status"), exc.message, "error");
-  } finally {
-    state.busy = false;
   }
   updateCounter();
-  refill();
+  await refill();
 }
 
 async function decideOne(kind, card, value, note = null) {
@@ -334,13 +337,12 @@ async function undo() {
   // Undo appends a new decision (never deletes history): a correction or rejection is
   // reversed by setting the previous value again; a confirmation changed no value, so its
   // item only comes back to be decided again.
-  if (!canDecide() || state.busy) return;
+  if (!canDecide()) return;
   const last = state.undo.pop();
   if (!last) {
     say($("status"), "Nothing to undo.");
     return;
   }
-  state.busy = true;
   try {
     const restored = [];
     for (const { card, revision, event } of last.items) {
@@ -354,7 +356,7 @@ async function undo() {
           continue;
         }
         card.revision = r.revision;
-        card.tag = { ...card.tag, state: "corrected", value: previous, label: previous };
+        card.tag = { ...card.tag, state: "corrected", value: previous, label: labelOf(card.attribute, previous) };
       } else if (last.kind === "confirmed") {
         card.tag = { ...card.tag, state: "confirmed" };
       }
@@ -373,10 +375,14 @@ async function undo() {
     say($("status"), `Undone: ${last.kind} of ${restored.length} item${restored.length === 1 ? "" : "s"}`, "ok");
   } catch (exc) {
     say($("status"), exc.message, "error");
-  } finally {
-    state.busy = false;
   }
   updateCounter();
+}
+
+function labelOf(attribute, value) {
+  const a = state.taxonomy.attributes.find((x) => x.name === attribute);
+  const v = a && a.values.find((x) => x.id === value);
+  return v ? v.label : value;
 }
 
 async function correct() {
@@ -392,7 +398,7 @@ async function correct() {
   const title = targets.length > 1 ? `Correct ${attribute} of ${targets.length} items to` : `Correct ${attribute} to`;
   const value = await chooseValue($("correct"), info, title);
   $("grid").focus();
-  if (value) await decide("corrected", value, targets);
+  if (value) await enqueue(() => decide("corrected", value, targets));
 }
 
 async function why() {
@@ -413,7 +419,8 @@ function onKey(event) {
   const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns(), ArrowDown: columns() };
   if (event.key in moves) {
     event.preventDefault();
-    activate(state.active + moves[event.key], event.shiftKey);
+    const extend = event.shiftKey;
+    enqueue(() => activate(state.active + moves[event.key], extend));
     return;
   }
   const actions = {
@@ -432,7 +439,8 @@ function onKey(event) {
   const action = actions[event.key];
   if (action) {
     event.preventDefault();
-    action();
+    if (event.key === "e") action(); // opens a dialog: not queued behind itself
+    else enqueue(action);
   }
 }
 
