@@ -59,10 +59,15 @@ export async function showThumbnail(img, assetId) {
     img.src = blobs.get(assetId);
     return;
   }
+  const url = `/assets/${encodeURIComponent(assetId)}/thumbnail`;
+  if (!apiKey()) {
+    // An open server (dev mode without keys): let the browser fetch and cache it itself.
+    img.addEventListener("error", () => img.replaceWith(placeholder()), { once: true });
+    img.src = url;
+    return;
+  }
   try {
-    const response = await fetch(`/assets/${encodeURIComponent(assetId)}/thumbnail`, {
-      headers: authHeaders(),
-    });
+    const response = await fetch(url, { headers: authHeaders() });
     if (!response.ok) throw new Error(String(response.status));
     const url = URL.createObjectURL(await response.blob());
     blobs.set(assetId, url);

@@ -144,14 +144,14 @@ async function fetchPage(after, first) {
   return q;
 }
 
-async function load() {
+async function load(pending = null) {
   say($("status"), "Loading…");
   state.seen.clear();
   state.cards = [];
   state.decided = 0;
   state.anchor = null;
   try {
-    const q = await fetchPage(null, PAGE);
+    const q = await (pending || fetchPage(null, PAGE));
     state.total = q.totalCount;
     state.cursor = q.pageInfo.endCursor;
     state.hasNext = q.pageInfo.hasNextPage;
@@ -446,19 +446,29 @@ function onKey(event) {
 
 async function start() {
   state.principal = await signIn($("auth"));
-  const data = await gql(TAXONOMY);
-  state.taxonomy = data.taxonomy;
-  const select = $("f-attribute");
-  for (const a of state.taxonomy.attributes) select.append(el("option", { value: a.name, text: a.label }));
-  select.addEventListener("change", () => {
-    const a = state.taxonomy.attributes.find((x) => x.name === select.value);
-    $("f-values").replaceChildren(...(a ? a.values.map((v) => el("option", { value: v.id, label: v.path.join(" › ") })) : []));
-  });
   const params = new URLSearchParams(location.search);
   for (const [name, value] of params) {
     const field = $("filters").elements.namedItem(name);
     if (field) field.value = value;
   }
+  if (params.has("attribute")) {
+    // The option list is filled from the taxonomy below; the queue does not wait for it.
+    $("f-attribute").append(el("option", { value: params.get("attribute"), text: params.get("attribute") }));
+    $("f-attribute").value = params.get("attribute");
+  }
+  const first = fetchPage(null, PAGE); // in flight while the taxonomy loads
+  first.catch(() => {});
+  const data = await gql(TAXONOMY);
+  state.taxonomy = data.taxonomy;
+  const select = $("f-attribute");
+  const chosen = select.value;
+  select.replaceChildren(el("option", { value: "", text: "any" }));
+  for (const a of state.taxonomy.attributes) select.append(el("option", { value: a.name, text: a.label }));
+  select.value = chosen;
+  select.addEventListener("change", () => {
+    const a = state.taxonomy.attributes.find((x) => x.name === select.value);
+    $("f-values").replaceChildren(...(a ? a.values.map((v) => el("option", { value: v.id, label: v.path.join(" › ") })) : []));
+  });
   select.dispatchEvent(new Event("change"));
   $("filters").hidden = false;
   $("filters").addEventListener("submit", (event) => {
@@ -466,7 +476,7 @@ async function start() {
     load();
   });
   document.addEventListener("keydown", onKey);
-  await load();
+  await load(first);
   document.body.dataset.ready = "true";
 }
 
