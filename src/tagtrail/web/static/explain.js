@@ -7,7 +7,7 @@ const EXPLAIN = `query Why($id: ID!, $attribute: String!) {
     __typename
     ... on TagExplanation {
       current { value label state tier probability source decidedBy proposedValue proposedHeadVersion }
-      decision { rawLabel topK { label score } ruleId tierReason thresholds { high medium cap }
+      decision { actorType rawLabel topK { label score } ruleId tierReason thresholds { high medium cap }
                  modelFingerprint headVersion analyser taxonomyVersion probability }
       colourEvidence { foregroundShare findings { name label family hex measuredHex coverage deltaE
                        alternatives { name deltaE } } }
@@ -50,7 +50,8 @@ export async function explain(panel, card) {
       "table",
       { "aria-label": "Decision chain" },
       row("raw label", d.rawLabel),
-      row("top-k", (d.topK || []).map((t) => `${t.label} ${fmtProb(t.score)}`).join(", ")),
+      // Model heads give probabilities; the colour analyser ranks by ΔE (smaller is closer).
+      row("top-k", (d.topK || []).map((t) => `${t.label} ${d.actorType === "analyser" ? `ΔE ${t.score.toFixed(1)}` : fmtProb(t.score)}`).join(", ")),
       row("mapping rule", d.ruleId),
       row("tier reason", d.tierReason),
       d.thresholds ? row("thresholds", `high ${d.thresholds.high} · medium ${d.thresholds.medium} · cap ${d.thresholds.cap}`) : null,
