@@ -60,9 +60,9 @@ class Server:
         self.url = url
         self.settings = settings
 
-    def create(self, assets: Sequence[Any]) -> None:
-        """Create factory assets (tests/api/factories.A) with a thumbnail each."""
-        run(create_with_thumbnails(self.settings, assets))
+    def create(self, assets: Sequence[Any], *, thumbnails: bool = True) -> None:
+        """Create factory assets (tests/api/factories.A), with a thumbnail each unless not."""
+        run(create_with_thumbnails(self.settings, assets, thumbnails=thumbnails))
 
     def gql(self, query: str, variables: dict[str, Any] | None = None, *, key: str) -> Any:
         response = httpx.post(

@@ -60,13 +60,15 @@ async def drop(settings: Settings) -> None:
         await store.close()
 
 
-async def create_with_thumbnails(settings: Settings, assets: Sequence[Any]) -> None:
+async def create_with_thumbnails(
+    settings: Settings, assets: Sequence[Any], *, thumbnails: bool = True
+) -> None:
     store = Store(settings)
     taxonomy = load_taxonomy(Path(load_settings(environ={}).taxonomy_dir))
     try:
         await create_assets(store.client, settings, taxonomy, list(assets))
         thumbs = []
-        for n, a in enumerate(assets):
+        for n, a in enumerate(assets if thumbnails else ()):
             assert isinstance(a, A)
             image = Image.open(io.BytesIO(photo(SHADES[n % len(SHADES)])))
             thumbs.append((a.id, make_thumbnail(image.convert("RGB"))))

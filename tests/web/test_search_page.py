@@ -61,6 +61,17 @@ def test_facets_filter_with_counts_and_tag_state(server: Server, tab: Tab) -> No
     assert not tab.errors
 
 
+def test_an_asset_without_a_thumbnail_shows_a_placeholder(server: Server, tab: Tab) -> None:
+    server.create([A(id="nothumb", sku="NO-THUMB", tags=(T(attribute="colour", value="navy"),))],
+                  thumbnails=False)  # fmt: skip
+    page = sign_in(tab, f"{server.url}/search", VIEWER)
+    card = page.locator("#results > li", has_text="NO-THUMB")
+    expect(card.locator("img.thumb")).to_have_class(re.compile("placeholder"))
+    expect(card.locator("img.thumb")).to_have_attribute("alt", re.compile("no thumbnail kept"))
+    shown = page.locator("#results > li", has_text="SK-0").locator("img.thumb")
+    expect(shown).to_have_attribute("src", re.compile("^blob:"))
+
+
 def test_free_text_and_more_like_this(server: Server, tab: Tab) -> None:
     page = sign_in(tab, f"{server.url}/search", VIEWER)
     page.fill("#q-text", "peacoat")

@@ -53,37 +53,49 @@ async function unwrap(response) {
 
 /** Show the stored thumbnail in `img` (fetched with the API key); a placeholder when none. */
 const blobs = new Map();
+const PLACEHOLDER =
+  "data:image/svg+xml;charset=utf-8," +
+  encodeURIComponent(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="200">' +
+      '<rect width="100%" height="100%" fill="#eef0f3"/>' +
+      '<text x="50%" y="50%" font-family="sans-serif" font-size="14" text-anchor="middle" ' +
+      'fill="#5b6470">no thumbnail</text></svg>',
+  );
+
+function noThumbnail(img) {
+  img.src = PLACEHOLDER;
+  img.alt = `${img.alt} (no thumbnail kept)`;
+  img.classList.add("placeholder");
+}
+
 export async function showThumbnail(img, assetId) {
   img.alt = img.alt || "product photo";
+  img.decoding = "async";
   if (blobs.has(assetId)) {
     img.src = blobs.get(assetId);
     return;
   }
-  const url = `/assets/${encodeURIComponent(assetId)}/thumbnail`;
+  const path = `/assets/${encodeURIComponent(assetId)}/thumbnail`;
   if (!apiKey()) {
     // An open server (dev mode without keys): let the browser fetch and cache it itself.
-    img.addEventListener("error", () => img.replaceWith(placeholder()), { once: true });
-    img.src = url;
+    img.addEventListener("error", () => noThumbnail(img), { once: true });
+    img.src = path;
     return;
   }
+  let response;
   try {
-    const response = await fetch(url, { headers: authHeaders() });
-    if (!response.ok) throw new Error(String(response.status));
-    const url = URL.createObjectURL(await response.blob());
-    blobs.set(assetId, url);
-    img.src = url;
+    response = await fetch(path, { headers: authHeaders() });
   } catch {
-    img.replaceWith(placeholder());
+    noThumbnail(img);
+    return;
   }
-}
-
-function placeholder() {
-  const div = document.createElement("div");
-  div.className = "thumb placeholder";
-  div.setAttribute("role", "img");
-  div.setAttribute("aria-label", "no thumbnail kept for this asset");
-  div.textContent = "no thumbnail";
-  return div;
+  if (!response.ok) {
+    noThumbnail(img);
+    return;
+  }
+  const blobUrl = URL.createObjectURL(await response.blob());
+  blobs.set(assetId, blobUrl);
+  img.src = blobUrl;
 }
 
 export function el(tag, attrs = {}, ...children) {

@@ -32,6 +32,8 @@ const BULK = {
   rejected: "rejectTags",
   corrected: "correctTags",
 };
+const HEADS = `query Heads { searchAssets(first: 1, includeSuggested: true,
+  facets: [{ tagState: HEAD_VERSION, size: 50 }]) { ... on AssetSearch { facets { values { value count } } } } }`;
 const RELOAD = `query Reload($id: ID!, $attribute: String!) { asset(id: $id) { __typename
   ... on Asset { id revision tag(attribute: $attribute) { ${TAG} needsReview decidedBy } } } }`;
 
@@ -42,8 +44,8 @@ const state = {
   cards: [], // {key, assetId, revision, attribute, tag, sku, brand, collection, node}
   active: 0,
   anchor: null, // start of a shift-range, or null
-  total: 0,
-  decided: 0,
+  total: 0, // assets in the queue when it was loaded
+  done: 0, // of those, assets with no card left (decided here or elsewhere)
   seen: new Set(), // card keys shown or decided: never shown twice
   cursor: null,
   hasNext: false,
@@ -148,7 +150,7 @@ async function load(pending = null) {
   say($("status"), "Loading…");
   state.seen.clear();
   state.cards = [];
-  state.decided = 0;
+  state.done = 0;
   state.anchor = null;
   try {
     const q = await (pending || fetchPage(null, PAGE));
@@ -183,9 +185,15 @@ async function refill() {
 }
 
 function updateCounter() {
-  const left = Math.max(state.total - state.decided, state.cards.length);
-  $("counter").textContent = `${left} left`;
+  // With an attribute chosen every asset is one card; otherwise an asset may show several.
+  const left = Math.max(state.total - state.done, 0);
+  const perAsset = !new FormData($("filters")).get("attribute");
+  $("counter").textContent = perAsset ? `${left} assets left` : `${left} left`;
   $("counter").dataset.left = String(left);
+}
+
+function assetIds(cards) {
+  return [...new Set(cards.map((c) => c.assetId))];
 }
 
 function selection() {
@@ -232,6 +240,7 @@ function removeCards(cards) {
   const before = state.cards.indexOf(cards[0]);
   for (const c of cards) c.node.remove();
   state.cards = state.cards.filter((c) => !gone.has(c));
+  for (const id of assetIds(cards)) if (!state.cards.some((c) => c.assetId === id)) state.done += 1;
   state.anchor = null;
   activate(Math.min(Math.max(before, 0), state.cards.length - 1), false);
 }
@@ -248,7 +257,6 @@ async function reloadCard(card, message) {
   if (asset.__typename !== "Asset" || !asset.tag || !asset.tag.needsReview) {
     const now = asset.tag ? `${asset.tag.state} ${asset.tag.label || asset.tag.value || ""} by ${asset.tag.decidedBy}` : "gone";
     say($("status"), `Conflict: ${message} It is now ${now}; removed from your queue.`, "error");
-    state.decided += 1;
     removeCards([card]);
   } else {
     setRevision(card.assetId, asset.revision);
@@ -285,7 +293,6 @@ async function decideOne(kind, card, value, note = null) {
   if (r.__typename === "TagDecision") {
     setRevision(card.assetId, r.revision);
     state.undo.push({ kind, items: [{ card, revision: r.revision, event: r.event }] });
-    state.decided += 1;
     removeCards([card]);
     say($("status"), `${kind} ${card.attribute} of ${card.sku || card.assetId.slice(0, 8)} (u undoes)`, "ok");
   } else if (r.__typename === "Conflict") {
@@ -326,7 +333,6 @@ async function decideMany(kind, cards, value) {
   }
   if (done.length) {
     state.undo.push({ kind, items: done });
-    state.decided += done.length;
     removeCards(done.map((d) => d.card));
   }
   say($("status"), `${kind} ${done.length} of ${cards.length}${conflicts.length ? `; ${conflicts.length} conflicted` : ""}`, conflicts.length ? "error" : "ok");
@@ -363,6 +369,7 @@ async function undo() {
       restored.push(card);
     }
     const at = Math.min(state.active, state.cards.length);
+    for (const id of assetIds(restored)) if (!state.cards.some((c) => c.assetId === id)) state.done -= 1;
     state.cards.splice(at, 0, ...restored);
     const grid = $("grid");
     for (const card of restored.reverse()) {
@@ -370,7 +377,6 @@ async function undo() {
       const next = grid.children[at];
       grid.insertBefore(node, next || null);
     }
-    state.decided -= restored.length;
     activate(at, false);
     say($("status"), `Undone: ${last.kind} of ${restored.length} item${restored.length === 1 ? "" : "s"}`, "ok");
   } catch (exc) {
@@ -444,6 +450,17 @@ function onKey(event) {
   }
 }
 
+async function headVersions() {
+  try {
+    const data = await gql(HEADS);
+    const r = data.searchAssets;
+    const facet = r.facets ? r.facets[0] : null;
+    $("f-heads").replaceChildren(...(facet ? facet.values.map((v) => el("option", { value: v.value, label: `${v.count} tags` })) : []));
+  } catch {
+    /* a suggestion list only */
+  }
+}
+
 async function start() {
   state.principal = await signIn($("auth"));
   const params = new URLSearchParams(location.search);
@@ -470,6 +487,7 @@ async function start() {
     $("f-values").replaceChildren(...(a ? a.values.map((v) => el("option", { value: v.id, label: v.path.join(" › ") })) : []));
   });
   select.dispatchEvent(new Event("change"));
+  headVersions();
   $("filters").hidden = false;
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
