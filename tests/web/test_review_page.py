@@ -135,7 +135,8 @@ def test_a_concurrent_decision_is_a_conflict_and_the_item_reloads(server: Server
     page.keyboard.press("c")
     expect(page.locator("#status")).to_contain_text("Conflict")
     expect(page.locator("#status")).to_contain_text("Reloaded at revision 2")
-    expect(page.locator("#grid > li.conflict")).to_have_count(1)
+    expect(page.locator("#grid > li.conflict.active")).to_have_count(1)  # reloaded in place
+    expect(page.locator("#grid > li")).to_have_count(1)
     assert _tag(server, "cf-0")["tag"]["state"] == "flagged"  # nothing was written
     page.keyboard.press("c")  # decided again, on the reloaded revision
     expect(page.locator("#counter")).to_have_text("0 left")

@@ -100,7 +100,7 @@ async def asset_thumbnail(
     etag = f'"{thumb.etag}"'
     headers = {"ETag": etag, "Cache-Control": THUMBNAIL_CACHE}
     match = request.headers.get("if-none-match", "")
-    if etag in {t.strip() for t in match.split(",")} or match.strip() == "*":
+    if etag in {t.strip().removeprefix("W/") for t in match.split(",")} or match.strip() == "*":
         return Response(b"", status_code=304, headers=headers)
     return Response(thumb.data, media_type=thumb.media_type, headers=headers)
 

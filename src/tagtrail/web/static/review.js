@@ -261,10 +261,10 @@ async function reloadCard(card, message) {
   } else {
     setRevision(card.assetId, asset.revision);
     card.tag = asset.tag;
-    const fresh = renderCard(card);
+    const old = card.node;
+    const fresh = renderCard(card); // card.node is the fresh one from here on
     fresh.classList.add("conflict");
-    state.cards[state.cards.indexOf(card)].node.replaceWith(fresh);
-    card.node = fresh;
+    old.replaceWith(fresh);
     activate(state.cards.indexOf(card), false);
     say($("status"), `Conflict: ${message} Reloaded at revision ${asset.revision}: decide again.`, "error");
   }
