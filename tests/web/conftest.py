@@ -10,7 +10,6 @@ this machine are refused, and saves a screenshot under ``artifacts/browser/`` (o
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from tagtrail.api.auth import hash_key
 from tagtrail.config import Settings, load_settings
@@ -128,22 +127,19 @@ def server(opensearch_url: str) -> Iterator[Server]:
     yield from start_server(opensearch_url)
 
 
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One browser per module. Module-scoped, not session-scoped: Playwright's sync API runs
+    an event loop on this thread while it is started, which async tests must not meet."""
+    if not Path(CHROMIUM).exists():
         pytest.fail(
             f"Debian's chromium is not installed ({CHROMIUM} is missing): run scripts/bootstrap "
             "(apt-get install chromium) — browser tests never download a browser"
         )
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.hookimpl(hookwrapper=True)
