@@ -461,8 +461,11 @@ async function headVersions() {
   }
 }
 
+function settle(promise) {
+  return promise.then((value) => ({ value }), (error) => ({ error }));
+}
+
 async function start() {
-  state.principal = await signIn($("auth"));
   const params = new URLSearchParams(location.search);
   for (const [name, value] of params) {
     const field = $("filters").elements.namedItem(name);
@@ -473,10 +476,16 @@ async function start() {
     $("f-attribute").append(el("option", { value: params.get("attribute"), text: params.get("attribute") }));
     $("f-attribute").value = params.get("attribute");
   }
-  const first = fetchPage(null, PAGE); // in flight while the taxonomy loads
-  first.catch(() => {});
-  const data = await gql(TAXONOMY);
+  // Ask for the first page and the taxonomy while signing in (with the key this tab kept, or
+  // none on an open server); whatever was refused for want of a key is asked for again.
+  const earlyPage = settle(fetchPage(null, PAGE));
+  const earlyTaxonomy = settle(gql(TAXONOMY));
+  state.principal = await signIn($("auth"));
+  const taxonomy = await earlyTaxonomy;
+  const data = taxonomy.error ? await gql(TAXONOMY) : taxonomy.value;
   state.taxonomy = data.taxonomy;
+  const page = await earlyPage;
+  const first = page.error ? fetchPage(null, PAGE) : Promise.resolve(page.value);
   const select = $("f-attribute");
   const chosen = select.value;
   select.replaceChildren(el("option", { value: "", text: "any" }));
