@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import uuid
@@ -75,6 +76,8 @@ def target(args: argparse.Namespace) -> Iterator[str]:
     if args.url:
         yield args.url.rstrip("/")
         return
+    # The server inherits the environment: its thumbnail cache (0 = from OpenSearch each time).
+    os.environ["TAGTRAIL_THUMBNAIL_CACHE_MB"] = str(args.thumbnail_cache_mb)
     prefix = f"bench-web-{uuid.uuid4().hex[:8]}"
     settings = asyncio.run(seed(args.items, prefix))
     proc, url = start_server(settings)  # type: ignore[arg-type]
@@ -130,10 +133,15 @@ def main() -> None:
     ap.add_argument("--attribute", default="category", help="the queue's attribute")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--warm", action="store_true", help="reuse one browser context (cache)")
+    ap.add_argument(
+        "--thumbnail-cache-mb", type=int, default=32, help="the started server's (0: none)"
+    )
     args = ap.parse_args()
     with target(args) as url:
         runs = measure(url, args)
     kind = "warm-cache" if args.warm else "cold"
+    if not args.url:
+        kind += f", server thumbnail cache {args.thumbnail_cache_mb} MiB"
     print(f"review grid, {runs[0]['cards']:.0f} cards with thumbnails, {len(runs)} {kind} loads")
     labels = {"html": "HTML received", "dom": "DOMContentLoaded", "load": "load event",
               "ready": "grid ready (thumbnails decoded)"}  # fmt: skip

@@ -50,6 +50,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Where the web pages' npm packages are (node_modules); unset: src/tagtrail/web/node_modules,
     # where scripts/bootstrap's `npm ci` puts them.
     web_vendor_dir: str | None = None
+    # Thumbnails served from memory (MiB per server; 0 turns it off). A thumbnail never
+    # changes for an asset id, so nothing is ever stale.
+    thumbnail_cache_mb: int = 32
     # Log lines: "json" (one object a line, with the request id) or "text"; unset: json for
     # the server (`tagtrail serve`, create_app), text for the other CLI commands.
     log_format: Literal["json", "text"] | None = None

@@ -14,6 +14,7 @@ from tagtrail.api.auth import hash_key
 from tagtrail.store import Store
 from tagtrail.usecases.ingest import IngestItem, ingest
 from tagtrail.usecases.services import Services
+from tagtrail.usecases.thumbnails import Thumbnail, ThumbnailCache
 from tests.api.conftest import Api
 from tests.api.factories import A, T
 
@@ -87,3 +88,34 @@ async def test_thumbnails_need_a_viewer_key(make_api: Any) -> None:
         f"/assets/{asset_id}/thumbnail", headers={"Authorization": f"Bearer {VIEWER}"}
     )
     assert ok.status_code == 200
+
+
+def test_the_cache_keeps_the_latest_within_its_size() -> None:
+    def thumb(n: int) -> Thumbnail:
+        return Thumbnail(data=bytes(n), media_type="image/webp", width=1, height=1, etag=str(n))
+
+    cache = ThumbnailCache(max_bytes=100)
+    cache.put("a", thumb(40))
+    cache.put("b", thumb(40))
+    assert cache.get("a") is not None  # a is now the most recent
+    cache.put("c", thumb(40))  # over 100 bytes: the least recent (b) goes
+    assert cache.get("b") is None
+    assert cache.get("a") is not None
+    assert cache.get("c") is not None
+    assert cache.size == 80
+    cache.put("huge", thumb(101))  # larger than the whole cache: not kept
+    assert cache.get("huge") is None
+    assert ThumbnailCache(max_bytes=0).get("a") is None
+
+
+async def test_a_served_thumbnail_comes_from_memory_next_time(make_api: Any) -> None:
+    api: Api = await make_api()
+    asset_id = await _ingest(api, _photo((10, 120, 200)))
+    first = await api.http.get(f"/assets/{asset_id}/thumbnail")
+    index = api.settings.index_name("thumbnails")
+    await api.client.delete(index=index, id=asset_id, refresh=True)
+    again = await api.http.get(f"/assets/{asset_id}/thumbnail")  # this server kept it
+    assert again.status_code == 200
+    assert again.content == first.content
+    for other in (await make_api(), await make_api(thumbnail_cache_mb=0)):
+        assert (await other.http.get(f"/assets/{asset_id}/thumbnail")).status_code == 404
