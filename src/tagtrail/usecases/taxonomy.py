@@ -9,6 +9,8 @@ from tagtrail.domain.limits import check_value
 from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.usecases.services import Services
 
+MAX_DESCRIBED = 64  # (version, brand) pairs kept; unknown brands describe the base values
+
 
 class ValueInfo(msgspec.Struct, kw_only=True, frozen=True):
     id: str
@@ -79,6 +81,16 @@ def describe(taxonomy: Taxonomy, *, brand: str | None = None) -> TaxonomyInfo:
 
 
 async def taxonomy_info(services: Services, *, brand: str | None = None) -> TaxonomyInfo:
+    """The taxonomy in force, described once per version and brand (front-ends ask often)."""
     if brand is not None:
         check_value(brand, "brand")
-    return describe(await services.taxonomy(), brand=brand)
+    taxonomy = await services.taxonomy()
+    described: dict[tuple[str, str | None], TaxonomyInfo] = services.component(
+        "taxonomy_described", dict
+    )
+    key = (taxonomy.version, brand)
+    if key not in described:
+        if len(described) >= MAX_DESCRIBED:
+            described.clear()
+        described[key] = describe(taxonomy, brand=brand)
+    return described[key]

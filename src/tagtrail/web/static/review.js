@@ -92,7 +92,7 @@ function filterVariables() {
 }
 
 function colourHex(value) {
-  const colour = state.taxonomy && state.taxonomy.attributes.find((a) => a.name === "colour");
+  const colour = state.taxonomy ? state.taxonomy.attributes.find((a) => a.name === "colour") : null;
   const v = colour && colour.values.find((x) => x.id === value);
   return v ? v.hex : null;
 }
@@ -386,7 +386,7 @@ async function undo() {
 }
 
 function labelOf(attribute, value) {
-  const a = state.taxonomy.attributes.find((x) => x.name === attribute);
+  const a = state.taxonomy ? state.taxonomy.attributes.find((x) => x.name === attribute) : null;
   const v = a && a.values.find((x) => x.id === value);
   return v ? v.label : value;
 }
@@ -398,6 +398,10 @@ async function correct() {
   const attribute = targets[0].attribute;
   if (targets.some((c) => c.attribute !== attribute)) {
     say($("status"), "A range to correct must share one attribute.", "error");
+    return;
+  }
+  if (!state.taxonomy) {
+    say($("status"), "The taxonomy is still loading; try again in a moment.");
     return;
   }
   const info = state.taxonomy.attributes.find((a) => a.name === attribute);
@@ -465,27 +469,10 @@ function settle(promise) {
   return promise.then((value) => ({ value }), (error) => ({ error }));
 }
 
-async function start() {
-  const params = new URLSearchParams(location.search);
-  for (const [name, value] of params) {
-    const field = $("filters").elements.namedItem(name);
-    if (field) field.value = value;
-  }
-  if (params.has("attribute")) {
-    // The option list is filled from the taxonomy below; the queue does not wait for it.
-    $("f-attribute").append(el("option", { value: params.get("attribute"), text: params.get("attribute") }));
-    $("f-attribute").value = params.get("attribute");
-  }
-  // Ask for the first page and the taxonomy while signing in (with the key this tab kept, or
-  // none on an open server); whatever was refused for want of a key is asked for again.
-  const earlyPage = settle(fetchPage(null, PAGE));
-  const earlyTaxonomy = settle(gql(TAXONOMY));
-  state.principal = await signIn($("auth"));
-  const taxonomy = await earlyTaxonomy;
-  const data = taxonomy.error ? await gql(TAXONOMY) : taxonomy.value;
+async function loadTaxonomy() {
+  // Filters' options, the type-ahead and colour swatches need the taxonomy; the grid does not.
+  const data = await gql(TAXONOMY);
   state.taxonomy = data.taxonomy;
-  const page = await earlyPage;
-  const first = page.error ? fetchPage(null, PAGE) : Promise.resolve(page.value);
   const select = $("f-attribute");
   const chosen = select.value;
   select.replaceChildren(el("option", { value: "", text: "any" }));
@@ -496,7 +483,31 @@ async function start() {
     $("f-values").replaceChildren(...(a ? a.values.map((v) => el("option", { value: v.id, label: v.path.join(" › ") })) : []));
   });
   select.dispatchEvent(new Event("change"));
-  headVersions();
+  const colours = state.cards.filter((c) => c.attribute === "colour");
+  for (const card of colours) {
+    const old = card.node;
+    old.replaceWith(renderCard(card)); // now with its palette swatch
+  }
+  if (colours.length) activate(state.active, state.anchor !== null);
+}
+
+async function start() {
+  const params = new URLSearchParams(location.search);
+  for (const [name, value] of params) {
+    const field = $("filters").elements.namedItem(name);
+    if (field) field.value = value;
+  }
+  if (params.has("attribute")) {
+    // The option list is filled from the taxonomy later; the queue does not wait for it.
+    $("f-attribute").append(el("option", { value: params.get("attribute"), text: params.get("attribute") }));
+    $("f-attribute").value = params.get("attribute");
+  }
+  // Ask for the first page while signing in (with the key this tab kept, or none on an open
+  // server); asked again if it was refused for want of a key.
+  const earlyPage = settle(fetchPage(null, PAGE));
+  state.principal = await signIn($("auth"));
+  const page = await earlyPage;
+  const first = page.error ? fetchPage(null, PAGE) : Promise.resolve(page.value);
   $("filters").hidden = false;
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -504,6 +515,9 @@ async function start() {
   });
   document.addEventListener("keydown", onKey);
   await load(first);
+  document.body.dataset.grid = "ready"; // cards shown, thumbnails on their way
+  await loadTaxonomy();
+  $("f-head").addEventListener("focus", headVersions, { once: true });
   document.body.dataset.ready = "true";
 }
 
