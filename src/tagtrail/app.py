@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, Response
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.logging.config import LoggingConfig
 from strawberry.litestar import make_graphql_controller
@@ -21,6 +22,7 @@ from tagtrail.api.graphql.schema import build_schema
 from tagtrail.api.health import healthz, readyz
 from tagtrail.api.logs import litestar_logging
 from tagtrail.api.observe import MetricsController, prometheus_config, request_id_middleware
+from tagtrail.api.pages import graphiql_html, openapi_config, page_handlers
 from tagtrail.config import Settings, load_settings
 from tagtrail.errors import (
     Conflict,
@@ -64,6 +66,20 @@ def tagtrail_error_handler(_: Request[Any, Any, Any], exc: TagtrailError) -> Res
     return Response(body, status_code=_status_for(exc), headers=headers)
 
 
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """Browsers on these origins may call the API (TAGTRAIL_CORS_ORIGINS; none by default)."""
+    origins = settings.cors_origin_list
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "ETag", "Retry-After"],
+        max_age=600,
+    )
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
     settings = settings or load_settings()
 
@@ -85,26 +101,43 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if services is None:
                 await svc.close()
 
-    graphql = make_graphql_controller(
+    base_controller = make_graphql_controller(
         build_schema(settings),
         path="/graphql",
         graphql_ide="graphiql" if settings.dev else None,
         context_getter=get_context,
         multipart_uploads_enabled=True,  # similarAssets(by: {image: Upload})
     )
+
+    class GraphQLController(base_controller):  # type: ignore[valid-type,misc]
+        """Strawberry's controller, with a GraphiQL page that loads nothing from a CDN."""
+
+        @property
+        def graphql_ide_html(self) -> str:
+            return graphiql_html()
+
     from tagtrail.api.rest import rest_handlers
 
     state = State({"settings": settings, "keyring": KeyRing(settings)})
     if services is not None:
         state.services = services
     return Litestar(
-        route_handlers=[healthz, readyz, MetricsController, graphql, *rest_handlers()],
+        route_handlers=[
+            healthz,
+            readyz,
+            MetricsController,
+            GraphQLController,
+            *rest_handlers(),
+            *page_handlers(settings),
+        ],
         middleware=[request_id_middleware, prometheus_config().middleware],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         state=state,
         exception_handlers={TagtrailError: tagtrail_error_handler},
         request_max_body_size=settings.max_request_bytes,
+        cors_config=cors_config(settings),
+        openapi_config=openapi_config(),
         logging_config=LoggingConfig(
             **litestar_logging(settings.log_format or "json"),  # JSON lines with the request id
             loggers={

@@ -7,6 +7,7 @@ converted with msgspec, so a bad value fails at start-up with the variable's nam
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -43,6 +44,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     port: int = 8000
     dev: bool = False
     max_request_bytes: int = 50 * 1024 * 1024
+    # Origins allowed to call the API from a browser (CORS), comma-separated
+    # ("https://dam.example.com,http://localhost:5173"); unset: none (same origin only).
+    cors_origins: str | None = None
+    # Where the web pages' npm packages are (node_modules); unset: src/tagtrail/web/node_modules,
+    # where scripts/bootstrap's `npm ci` puts them.
+    web_vendor_dir: str | None = None
+    # Thumbnails served from memory (MiB per server; 0 turns it off). A thumbnail never
+    # changes for an asset id, so nothing is ever stale.
+    thumbnail_cache_mb: int = 32
     # Log lines: "json" (one object a line, with the request id) or "text"; unset: json for
     # the server (`tagtrail serve`, create_app), text for the other CLI commands.
     log_format: Literal["json", "text"] | None = None
@@ -87,11 +97,33 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         """The alias under which a logical index (``assets``, ``tag_events``) is served."""
         return f"{self.index_prefix}-{logical}"
 
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """The allowed CORS origins, each checked (scheme://host[:port], no path)."""
+        return parse_origins(self.cors_origins)
+
     def with_changes(self, **changes: object) -> Settings:
         return msgspec.structs.replace(self, **changes)
 
 
 ENV_PREFIX = "TAGTRAIL_"
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+
+
+def parse_origins(raw: str | None) -> tuple[str, ...]:
+    """``TAGTRAIL_CORS_ORIGINS``: comma-separated origins; a bad one names itself."""
+    origins: list[str] = []
+    for part in (raw or "").split(","):
+        origin = part.strip().rstrip("/")
+        if not origin:
+            continue
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise ConfigError(
+                f"TAGTRAIL_CORS_ORIGINS: {origin!r} is not an origin "
+                "(expected scheme://host[:port], e.g. https://dam.example.com, or *)"
+            )
+        origins.append(origin)
+    return tuple(origins)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import post
+from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
@@ -16,6 +16,7 @@ from litestar.response import Response
 from tagtrail.api.auth import Principal, require
 from tagtrail.api.dto import ErrorOut, UploadOut, asset_out
 from tagtrail.usecases.services import Services
+from tagtrail.usecases.thumbnails import get_thumbnail
 from tagtrail.usecases.upload import parse_metadata_json, upload
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -69,5 +70,40 @@ async def create_asset(
     return Response(body, status_code=201 if result.status == "created" else 200)
 
 
+# A thumbnail never changes for an asset id (the id is the hash of the original's bytes), but
+# it sits behind an API key: browsers may keep it for a year, shared caches may not.
+THUMBNAIL_CACHE = "private, max-age=31536000, immutable"
+
+
+@get(
+    "/assets/{asset_id:str}/thumbnail",
+    summary="An asset's thumbnail (WebP, at most 384 px)",
+    tags=["assets"],
+    media_type="image/webp",
+    responses={
+        304: ResponseSpec(None, description="If-None-Match matched the ETag: keep your copy"),
+        401: ResponseSpec(ErrorOut, description="No API key, or an unknown one"),
+        404: ResponseSpec(ErrorOut, description="No such asset, or no thumbnail kept for it"),
+        503: ResponseSpec(ErrorOut, description="OpenSearch unreachable; see Retry-After"),
+    },
+)
+async def asset_thumbnail(
+    request: Request[Any, Any, Any], services: Services, principal: Principal | None, asset_id: str
+) -> Response[bytes]:
+    """The small WebP kept at ingest (EXIF-rotated, sRGB); needs a viewer key.
+
+    `ETag` is the sha256 of the bytes; `If-None-Match` with it answers 304. 404 when the
+    asset is unknown or was ingested before thumbnails were kept (ingest its file again).
+    """
+    require(principal, "viewer")
+    thumb = await get_thumbnail(services, asset_id)
+    etag = f'"{thumb.etag}"'
+    headers = {"ETag": etag, "Cache-Control": THUMBNAIL_CACHE}
+    match = request.headers.get("if-none-match", "")
+    if etag in {t.strip().removeprefix("W/") for t in match.split(",")} or match.strip() == "*":
+        return Response(b"", status_code=304, headers=headers)
+    return Response(thumb.data, media_type=thumb.media_type, headers=headers)
+
+
 def rest_handlers() -> list[Any]:
-    return [create_asset]
+    return [create_asset, asset_thumbnail]

@@ -21,6 +21,7 @@ TAG_STATE_FIELDS: Final = {
     "state": "tags.state",
     "reviewed": "tags.reviewed",
     "model_version": "tags.model_version",
+    "head_version": "tags.head_version",
     "source": "tags.source",
 }
 HUMAN_DECIDED: Final = ("confirmed", "corrected")
@@ -53,6 +54,7 @@ class TagStateFilter(msgspec.Struct, kw_only=True, frozen=True):
     state: tuple[str, ...] = ()
     reviewed: bool | None = None
     model_version: tuple[str, ...] = ()
+    head_version: tuple[str, ...] = ()
     source: tuple[str, ...] = ()
     min_probability: float | None = None
     max_probability: float | None = None

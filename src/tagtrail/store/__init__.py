@@ -21,6 +21,7 @@ from tagtrail.store.events import EventLog
 from tagtrail.store.heads import AliasState, HeadRepository
 from tagtrail.store.indices import IndexState, drop_indices, ensure_indices, missing_indices
 from tagtrail.store.search import SearchIndex
+from tagtrail.store.thumbnails import ThumbnailRepository
 
 __all__ = ["AliasState", "IndexState", "IngestWrite", "NewAsset", "Store", "StoredAsset"]
 
@@ -41,6 +42,7 @@ class Store:
         self.search = SearchIndex(self.client, settings)
         self.heads = HeadRepository(self.client, settings)
         self.audits = AuditRepository(self.client, settings)
+        self.thumbnails = ThumbnailRepository(self.client, settings)
 
     @property
     def url(self) -> str:

@@ -20,7 +20,7 @@ from opensearchpy.exceptions import NotFoundError, RequestError
 from tagtrail.config import Settings
 from tagtrail.errors import ConfigError
 
-LOGICAL_INDICES = ("assets", "tag_events", "heads", "audits")
+LOGICAL_INDICES = ("assets", "tag_events", "heads", "audits", "thumbnails")
 _VERSION_FILE = re.compile(r"^v(\d+)\.json$")
 
 

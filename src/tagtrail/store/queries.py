@@ -45,7 +45,7 @@ def tag_state_clause(f: TagStateFilter, *, without: str | None = None) -> Clause
     inner: list[Clause] = []
     if f.attribute:
         inner.append({"term": {"tags.attribute": f.attribute}})
-    for dim in ("tier", "state", "model_version", "source"):
+    for dim in ("tier", "state", "model_version", "head_version", "source"):
         values = getattr(f, dim)
         if values and dim != without:
             inner.append({"terms": {TAG_STATE_FIELDS[dim]: list(values)}})

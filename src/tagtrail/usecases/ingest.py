@@ -23,6 +23,7 @@ from tagtrail.store import NewAsset, StoredAsset
 from tagtrail.tagging.pipeline import PreparedImages, TaggedImage, Tagger
 from tagtrail.usecases.services import Services
 from tagtrail.vision.decode import DecodedImage, DecodeLimits, decode_image
+from tagtrail.vision.thumbnail import make_thumbnails
 
 Status = Literal["created", "exists", "rejected", "failed"]
 MAX_BATCH = 10_000
@@ -161,6 +162,18 @@ async def ingest_stream(
                 task.cancel()
 
 
+async def _store_thumbnails(
+    services: Services,
+    decoded: dict[str, tuple[DecodedImage, AssetMetadata] | TagtrailError],
+) -> None:
+    """Keep a thumbnail of every decoded asset of the batch (put-if-absent): new ones, and
+    stored assets that have none yet (ingesting a file again back-fills its thumbnail)."""
+    images = {a: d[0].image for a, d in decoded.items() if not isinstance(d, TagtrailError)}
+    if images:
+        thumbs = await asyncio.to_thread(make_thumbnails, list(images.values()))
+        await services.store.thumbnails.put_many(list(zip(images, thumbs, strict=True)))
+
+
 @dataclass
 class _Prepared:
     items: Sequence[IngestItem]
@@ -193,6 +206,7 @@ async def _prepare(
             outcomes[i] = IngestOutcome(name=items[i].name, status="exists", asset_id=asset_id)
         else:
             fresh[asset_id] = i
+    await _store_thumbnails(services, {a: decoded[i] for a, i in fresh.items()})
     resume: dict[str, StoredAsset] = {}
     for asset_id, stored in (await services.store.assets.lookup(list(fresh))).items():
         if stored.revision == 0 and _stale(stored.source.get("ingested_at")):

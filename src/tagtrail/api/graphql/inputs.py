@@ -84,6 +84,9 @@ class TagStateFilterInput:
     state: list[TagState] | None = None
     reviewed: bool | None = None
     model_version: list[str] | None = None
+    head_version: list[str] | None = strawberry.field(
+        default=None, description="The head that made the tag (zero-shot@…, tuned:…)"
+    )
     source: list[str] | None = None
     min_probability: float | None = None
     max_probability: float | None = None
@@ -120,6 +123,7 @@ class TagStateField(Enum):
     STATE = "state"
     REVIEWED = "reviewed"
     MODEL_VERSION = "model_version"
+    HEAD_VERSION = "head_version"
     SOURCE = "source"
 
 
@@ -161,6 +165,7 @@ def _tag_state(ts: TagStateFilterInput, taxonomy: Taxonomy) -> q.TagStateFilter:
         state=tuple(s.value for s in ts.state or ()),
         reviewed=ts.reviewed,
         model_version=check_values(ts.model_version, f"{field}.modelVersion"),
+        head_version=check_values(ts.head_version, f"{field}.headVersion"),
         source=check_values(ts.source, f"{field}.source"),
         min_probability=low,
         max_probability=high,

@@ -16,8 +16,9 @@ from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
 from tagtrail import __version__
-from tagtrail.api.graphql import audits, explain, retag, review, search, similarity, taxonomy
+from tagtrail.api.graphql import audits, explain, retag, review, search, similarity, taxonomy_change
 from tagtrail.api.graphql import heads as head_api
+from tagtrail.api.graphql import taxonomy as taxonomy_api
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import (
     InvalidInputError,
@@ -129,6 +130,11 @@ class Query:
         "(population-weighted, Wilson 95 % interval, verdict against the target)."
         + _ACCESS.format(role="viewer"),
     )
+    taxonomy: taxonomy_api.TaxonomyDescription = strawberry.field(
+        resolver=taxonomy_api.taxonomy,
+        description="The taxonomy in force: attributes, values with their hierarchy, colour "
+        "swatches (a reviewer's type-ahead, facet labels)." + _ACCESS.format(role="viewer"),
+    )
     heads: list[head_api.HeadVersion] = strawberry.field(
         resolver=head_api.heads,
         description="Head versions trained from reviewer decisions (newest first), with "
@@ -141,8 +147,8 @@ class Query:
         "with what reviewers decided, beside the champion (default: the challenger)."
         + _ACCESS.format(role="viewer"),
     )
-    taxonomy_preview: taxonomy.TaxonomyPreviewResult = strawberry.field(
-        resolver=taxonomy.taxonomy_preview,
+    taxonomy_preview: taxonomy_change.TaxonomyPreviewResult = strawberry.field(
+        resolver=taxonomy_change.taxonomy_preview,
         description="What moving to the taxonomy folder `directory` (on the server) would "
         "change, per attribute, value and segment, with example assets; writes nothing. "
         "Vanished values need a migrations.yaml entry (InvalidInput names them). Apply with "

@@ -1,0 +1,524 @@
+// The review grid: a keyboard-first queue of pending tags, one card per (asset, attribute).
+// Everything goes through the public /graphql: reviewQueue, confirmTag/rejectTag/correctTag
+// (and their bulk forms) with expectedRevision, explainTag, taxonomy.
+import { el, fmtProb, gql, say, showThumbnail, signIn, swatch } from "./common.js";
+import { explain } from "./explain.js";
+import { chooseValue } from "./typeahead.js";
+
+const PAGE = 50;
+const TAG = "attribute value label tier state probability headVersion family";
+const QUEUE = `query Queue($filter: AssetFilterInput, $attributes: [String!], $first: Int!, $after: String, $order: ReviewOrder!) {
+  reviewQueue(filter: $filter, attributes: $attributes, first: $first, after: $after, order: $order) {
+    __typename
+    ... on ReviewQueue { totalCount pageInfo { hasNextPage endCursor }
+      items { asset { id revision sku brand collection season seasonYear } pendingTags { ${TAG} } } }
+    ... on InvalidInput { message field }
+  }
+}`;
+const TAXONOMY = `query Taxonomy { taxonomy { version attributes { name label
+  values { id label path depth hex family synonyms } } } }`;
+const RESULT = `__typename
+  ... on TagDecision { revision event { eventId kind fromValue toValue } }
+  ... on Conflict { message currentRevision }
+  ... on NotFound { message } ... on InvalidInput { message field }
+  ... on Forbidden { message } ... on Unauthenticated { message }`;
+const SINGLE = {
+  confirmed: `mutation Confirm($input: TagDecisionInput!) { result: confirmTag(input: $input) { ${RESULT} } }`,
+  rejected: `mutation Reject($input: TagDecisionInput!) { result: rejectTag(input: $input) { ${RESULT} } }`,
+  corrected: `mutation Correct($input: TagCorrectionInput!) { result: correctTag(input: $input) { ${RESULT} } }`,
+};
+const BULK = {
+  confirmed: "confirmTags",
+  rejected: "rejectTags",
+  corrected: "correctTags",
+};
+const HEADS = `query Heads { searchAssets(first: 1, includeSuggested: true,
+  facets: [{ tagState: HEAD_VERSION, size: 50 }]) { ... on AssetSearch { facets { values { value count } } } } }`;
+const RELOAD = `query Reload($id: ID!, $attribute: String!) { asset(id: $id) { __typename
+  ... on Asset { id revision tag(attribute: $attribute) { ${TAG} needsReview decidedBy } } } }`;
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  principal: null,
+  taxonomy: null,
+  cards: [], // {key, assetId, revision, attribute, tag, sku, brand, collection, node}
+  active: 0,
+  anchor: null, // start of a shift-range, or null
+  total: 0, // assets in the queue when it was loaded
+  done: 0, // of those, assets with no card left (decided here or elsewhere)
+  seen: new Set(), // card keys shown or decided: never shown twice
+  cursor: null,
+  hasNext: false,
+  undo: [], // stacks of {kind, items: [{card, revision, event}]}
+};
+// Keys are applied one after another, in the order pressed: "c c c" confirms three items
+// even while the first answer is still on its way.
+let chain = Promise.resolve();
+function enqueue(action) {
+  chain = chain.then(action).catch((exc) => say($("status"), exc.message, "error"));
+  return chain;
+}
+
+function canDecide() {
+  return state.principal && state.principal.role !== "viewer";
+}
+
+function filterVariables() {
+  const f = new FormData($("filters"));
+  const attribute = f.get("attribute") || null;
+  const filter = {};
+  const value = (f.get("value") || "").trim();
+  if (attribute && value) filter.tags = [{ attribute, values: [value] }];
+  for (const name of ["brand", "collection"]) {
+    const v = (f.get(name) || "").trim();
+    if (v) filter[name] = v.split(",").map((s) => s.trim()).filter(Boolean);
+  }
+  if (f.get("season")) filter.season = [f.get("season")];
+  const tagState = {};
+  if (f.get("tier")) tagState.tier = [f.get("tier")];
+  if (f.get("state")) tagState.state = [f.get("state")];
+  const head = (f.get("head") || "").trim();
+  if (head) tagState.headVersion = [head];
+  if (Object.keys(tagState).length) {
+    if (!tagState.state) tagState.state = ["FLAGGED", "SUGGESTED"]; // the pending tag itself
+    if (attribute) tagState.attribute = attribute;
+    filter.tagState = tagState;
+  }
+  return {
+    filter: Object.keys(filter).length ? filter : null,
+    attributes: attribute ? [attribute] : null,
+    order: f.get("order") || "LOWEST_CONFIDENCE_FIRST",
+  };
+}
+
+function colourHex(value) {
+  const colour = state.taxonomy ? state.taxonomy.attributes.find((a) => a.name === "colour") : null;
+  const v = colour && colour.values.find((x) => x.id === value);
+  return v ? v.hex : null;
+}
+
+function renderCard(card) {
+  const t = card.tag;
+  const img = el("img", { class: "thumb", alt: `${card.sku || card.assetId.slice(0, 10)} product photo` });
+  const valueNode = card.attribute === "colour" ? swatch(colourHex(t.value), t.label || t.value) : el("strong", { text: t.label || t.value || "–" });
+  const button = (kind, text, key) =>
+    el("button", { type: "button", class: "decide", tabindex: "-1", "aria-keyshortcuts": key, text,
+      onclick: (e) => { e.stopPropagation(); enqueue(() => { activate(state.cards.indexOf(card), false); return decide(kind); }); } });
+  const node = el(
+    "li",
+    { id: `card-${card.key}`, role: "option", class: "card", "aria-selected": "false", "data-asset": card.assetId, "data-attribute": card.attribute,
+      onclick: (e) => activate(state.cards.indexOf(card), e.shiftKey) },
+    img,
+    el("div", { class: "tagline" }, el("span", { text: `${card.attribute}:` }), valueNode),
+    el("div", { class: "tagline" },
+      el("span", { class: "tier", text: t.state }), el("span", { text: fmtProb(t.probability) }),
+      el("span", { class: "path", text: t.headVersion || "" })),
+    el("div", { class: "path", text: [card.sku, card.brand, card.collection].filter(Boolean).join(" · ") }),
+    el("div", { class: "actions" },
+      button("confirmed", "Confirm", "c"), button("rejected", "Reject", "x"), button("corrected", "Correct…", "e"),
+      el("button", { type: "button", tabindex: "-1", text: "Why?", "aria-keyshortcuts": "w",
+        onclick: (e) => { e.stopPropagation(); activate(state.cards.indexOf(card), false); why(); } })),
+  );
+  card.node = node;
+  showThumbnail(img, card.assetId);
+  return node;
+}
+
+function cardsOf(items) {
+  const out = [];
+  for (const item of items) {
+    for (const tag of item.pendingTags) {
+      const key = `${item.asset.id}:${tag.attribute}`;
+      if (state.seen.has(key)) continue;
+      state.seen.add(key);
+      out.push({ key, assetId: item.asset.id, revision: item.asset.revision, attribute: tag.attribute, tag,
+        sku: item.asset.sku, brand: item.asset.brand, collection: item.asset.collection });
+    }
+  }
+  return out;
+}
+
+async function fetchPage(after, first) {
+  const v = filterVariables();
+  const data = await gql(QUEUE, { ...v, first, after });
+  const q = data.reviewQueue;
+  if (q.__typename !== "ReviewQueue") throw new Error(`${q.field || "filter"}: ${q.message}`);
+  return q;
+}
+
+async function load(pending = null) {
+  say($("status"), "Loading…");
+  state.seen.clear();
+  state.cards = [];
+  state.done = 0;
+  state.anchor = null;
+  try {
+    const q = await (pending || fetchPage(null, PAGE));
+    state.total = q.totalCount;
+    state.cursor = q.pageInfo.endCursor;
+    state.hasNext = q.pageInfo.hasNextPage;
+    state.cards = cardsOf(q.items);
+    say($("status"), "");
+  } catch (exc) {
+    say($("status"), exc.message, "error");
+  }
+  $("grid").replaceChildren(...state.cards.map(renderCard));
+  activate(0, false);
+  updateCounter();
+  $("grid").focus();
+}
+
+async function refill() {
+  // Keep the grid full: the next items of the same queue take the place of decided ones.
+  if (!state.hasNext || state.cards.length >= PAGE) return;
+  try {
+    const q = await fetchPage(state.cursor, PAGE - state.cards.length);
+    state.cursor = q.pageInfo.endCursor || state.cursor;
+    state.hasNext = q.pageInfo.hasNextPage;
+    const fresh = cardsOf(q.items);
+    state.cards.push(...fresh);
+    $("grid").append(...fresh.map(renderCard));
+    updateCounter();
+  } catch (exc) {
+    say($("status"), exc.message, "error");
+  }
+}
+
+function updateCounter() {
+  // With an attribute chosen every asset is one card; otherwise an asset may show several.
+  const left = Math.max(state.total - state.done, 0);
+  const perAsset = !new FormData($("filters")).get("attribute");
+  $("counter").textContent = perAsset ? `${left} assets left` : `${left} left`;
+  $("counter").dataset.left = String(left);
+}
+
+function assetIds(cards) {
+  return [...new Set(cards.map((c) => c.assetId))];
+}
+
+function selection() {
+  if (!state.cards.length) return [];
+  if (state.anchor === null) return [state.cards[state.active]];
+  const [a, b] = [Math.min(state.anchor, state.active), Math.max(state.anchor, state.active)];
+  return state.cards.slice(a, b + 1);
+}
+
+function activate(index, extend) {
+  if (!state.cards.length) {
+    $("grid").removeAttribute("aria-activedescendant");
+    updateBadge();
+    return;
+  }
+  index = Math.max(0, Math.min(state.cards.length - 1, index));
+  if (extend && state.anchor === null) state.anchor = state.active;
+  if (!extend) state.anchor = null;
+  state.active = index;
+  const chosen = new Set(selection());
+  state.cards.forEach((c, i) => {
+    c.node.classList.toggle("active", i === index);
+    c.node.classList.toggle("selected", chosen.has(c) && chosen.size > 1);
+    c.node.setAttribute("aria-selected", chosen.has(c) ? "true" : "false");
+  });
+  const node = state.cards[index].node;
+  $("grid").setAttribute("aria-activedescendant", node.id);
+  node.scrollIntoView({ block: "nearest" });
+  updateBadge();
+}
+
+function updateBadge() {
+  const n = selection().length;
+  $("badge").hidden = n < 2;
+  $("badge").textContent = `applies to ${n}`;
+}
+
+function columns() {
+  return getComputedStyle($("grid")).gridTemplateColumns.split(" ").filter(Boolean).length || 1;
+}
+
+function removeCards(cards) {
+  const gone = new Set(cards);
+  const before = state.cards.indexOf(cards[0]);
+  for (const c of cards) c.node.remove();
+  state.cards = state.cards.filter((c) => !gone.has(c));
+  for (const id of assetIds(cards)) if (!state.cards.some((c) => c.assetId === id)) state.done += 1;
+  state.anchor = null;
+  activate(Math.min(Math.max(before, 0), state.cards.length - 1), false);
+}
+
+function setRevision(assetId, revision) {
+  for (const c of state.cards) if (c.assetId === assetId) c.revision = revision;
+}
+
+async function reloadCard(card, message) {
+  // Someone else decided first: say so plainly, then show the item as it is now.
+  card.node.classList.add("conflict");
+  const data = await gql(RELOAD, { id: card.assetId, attribute: card.attribute });
+  const asset = data.asset;
+  if (asset.__typename !== "Asset" || !asset.tag || !asset.tag.needsReview) {
+    const now = asset.tag ? `${asset.tag.state} ${asset.tag.label || asset.tag.value || ""} by ${asset.tag.decidedBy}` : "gone";
+    say($("status"), `Conflict: ${message} It is now ${now}; removed from your queue.`, "error");
+    removeCards([card]);
+  } else {
+    setRevision(card.assetId, asset.revision);
+    card.tag = asset.tag;
+    const old = card.node;
+    const fresh = renderCard(card); // card.node is the fresh one from here on
+    fresh.classList.add("conflict");
+    old.replaceWith(fresh);
+    activate(state.cards.indexOf(card), false);
+    say($("status"), `Conflict: ${message} Reloaded at revision ${asset.revision}: decide again.`, "error");
+  }
+  updateCounter();
+}
+
+async function decide(kind, value = null, targets = null) {
+  if (!canDecide()) return;
+  targets = targets || selection();
+  if (!targets.length) return;
+  try {
+    if (targets.length === 1) await decideOne(kind, targets[0], value);
+    else await decideMany(kind, targets, value);
+  } catch (exc) {
+    say($("status"), exc.message, "error");
+  }
+  updateCounter();
+  await refill();
+}
+
+async function decideOne(kind, card, value, note = null) {
+  const input = { assetId: card.assetId, attribute: card.attribute, expectedRevision: card.revision };
+  if (value !== null) input.value = value;
+  if (note) input.note = note;
+  const r = (await gql(SINGLE[kind], { input })).result;
+  if (r.__typename === "TagDecision") {
+    setRevision(card.assetId, r.revision);
+    state.undo.push({ kind, items: [{ card, revision: r.revision, event: r.event }] });
+    removeCards([card]);
+    say($("status"), `${kind} ${card.attribute} of ${card.sku || card.assetId.slice(0, 8)} (u undoes)`, "ok");
+  } else if (r.__typename === "Conflict") {
+    await reloadCard(card, r.message);
+  } else {
+    say($("status"), r.message, "error");
+  }
+  return r;
+}
+
+async function decideMany(kind, cards, value) {
+  const byAttribute = new Map();
+  for (const c of cards) {
+    if (!byAttribute.has(c.attribute)) byAttribute.set(c.attribute, []);
+    byAttribute.get(c.attribute).push(c);
+  }
+  const done = [];
+  const conflicts = [];
+  for (const [attribute, group] of byAttribute) {
+    const typeName = kind === "corrected" ? "BulkTagDecisionInput!" : "BulkTagDecisionInput!";
+    const query = `mutation Bulk($input: ${typeName}) { result: ${BULK[kind]}(input: $input) { __typename
+      ... on BulkTagDecision { succeeded failed items { assetId result { ${RESULT} } } }
+      ... on InvalidInput { message } ... on Forbidden { message } ... on Unauthenticated { message } } }`;
+    const input = { attribute, items: group.map((c) => ({ assetId: c.assetId, expectedRevision: c.revision })) };
+    if (value !== null) input.value = value;
+    const r = (await gql(query, { input })).result;
+    if (r.__typename !== "BulkTagDecision") {
+      say($("status"), r.message, "error");
+      return;
+    }
+    r.items.forEach((item, i) => {
+      const card = group[i];
+      if (item.result.__typename === "TagDecision") {
+        setRevision(card.assetId, item.result.revision);
+        done.push({ card, revision: item.result.revision, event: item.result.event });
+      } else if (item.result.__typename === "Conflict") conflicts.push([card, item.result.message]);
+    });
+  }
+  if (done.length) {
+    state.undo.push({ kind, items: done });
+    removeCards(done.map((d) => d.card));
+  }
+  say($("status"), `${kind} ${done.length} of ${cards.length}${conflicts.length ? `; ${conflicts.length} conflicted` : ""}`, conflicts.length ? "error" : "ok");
+  for (const [card, message] of conflicts) await reloadCard(card, message);
+}
+
+async function undo() {
+  // Undo appends a new decision (never deletes history): a correction or rejection is
+  // reversed by setting the previous value again; a confirmation changed no value, so its
+  // item only comes back to be decided again.
+  if (!canDecide()) return;
+  const last = state.undo.pop();
+  if (!last) {
+    say($("status"), "Nothing to undo.");
+    return;
+  }
+  try {
+    const restored = [];
+    for (const { card, revision, event } of last.items) {
+      card.revision = revision;
+      const previous = event.fromValue;
+      if (last.kind !== "confirmed" && previous) {
+        const input = { assetId: card.assetId, attribute: card.attribute, expectedRevision: revision, value: previous, note: `undo of ${event.eventId}` };
+        const r = (await gql(SINGLE.corrected, { input })).result;
+        if (r.__typename !== "TagDecision") {
+          say($("status"), `Undo refused: ${r.message}`, "error");
+          continue;
+        }
+        card.revision = r.revision;
+        card.tag = { ...card.tag, state: "corrected", value: previous, label: labelOf(card.attribute, previous) };
+      } else if (last.kind === "confirmed") {
+        card.tag = { ...card.tag, state: "confirmed" };
+      }
+      restored.push(card);
+    }
+    const at = Math.min(state.active, state.cards.length);
+    for (const id of assetIds(restored)) if (!state.cards.some((c) => c.assetId === id)) state.done -= 1;
+    state.cards.splice(at, 0, ...restored);
+    const grid = $("grid");
+    for (const card of restored.reverse()) {
+      const node = renderCard(card);
+      const next = grid.children[at];
+      grid.insertBefore(node, next || null);
+    }
+    activate(at, false);
+    say($("status"), `Undone: ${last.kind} of ${restored.length} item${restored.length === 1 ? "" : "s"}`, "ok");
+  } catch (exc) {
+    say($("status"), exc.message, "error");
+  }
+  updateCounter();
+}
+
+function labelOf(attribute, value) {
+  const a = state.taxonomy ? state.taxonomy.attributes.find((x) => x.name === attribute) : null;
+  const v = a && a.values.find((x) => x.id === value);
+  return v ? v.label : value;
+}
+
+async function correct() {
+  if (!canDecide()) return;
+  const targets = selection();
+  if (!targets.length) return;
+  const attribute = targets[0].attribute;
+  if (targets.some((c) => c.attribute !== attribute)) {
+    say($("status"), "A range to correct must share one attribute.", "error");
+    return;
+  }
+  if (!state.taxonomy) {
+    say($("status"), "The taxonomy is still loading; try again in a moment.");
+    return;
+  }
+  const info = state.taxonomy.attributes.find((a) => a.name === attribute);
+  const title = targets.length > 1 ? `Correct ${attribute} of ${targets.length} items to` : `Correct ${attribute} to`;
+  const value = await chooseValue($("correct"), info, title);
+  $("grid").focus();
+  if (value) await enqueue(() => decide("corrected", value, targets));
+}
+
+async function why() {
+  const card = state.cards[state.active];
+  if (!card) return;
+  try {
+    await explain($("panel"), card);
+  } catch (exc) {
+    say($("status"), exc.message, "error");
+  }
+}
+
+function onKey(event) {
+  if ($("correct").open) return;
+  const target = event.target;
+  if (target && ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName)) return;
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns(), ArrowDown: columns() };
+  if (event.key in moves) {
+    event.preventDefault();
+    const extend = event.shiftKey;
+    enqueue(() => activate(state.active + moves[event.key], extend));
+    return;
+  }
+  const actions = {
+    c: () => decide("confirmed"),
+    x: () => decide("rejected"),
+    e: () => correct(),
+    u: () => undo(),
+    w: () => why(),
+    "?": () => why(),
+    Escape: () => {
+      $("panel").hidden = true;
+      activate(state.active, false);
+      $("grid").focus();
+    },
+  };
+  const action = actions[event.key];
+  if (action) {
+    event.preventDefault();
+    if (event.key === "e") action(); // opens a dialog: not queued behind itself
+    else enqueue(action);
+  }
+}
+
+async function headVersions() {
+  try {
+    const data = await gql(HEADS);
+    const r = data.searchAssets;
+    const facet = r.facets ? r.facets[0] : null;
+    $("f-heads").replaceChildren(...(facet ? facet.values.map((v) => el("option", { value: v.value, label: `${v.count} tags` })) : []));
+  } catch {
+    /* a suggestion list only */
+  }
+}
+
+function settle(promise) {
+  return promise.then((value) => ({ value }), (error) => ({ error }));
+}
+
+async function loadTaxonomy() {
+  // Filters' options, the type-ahead and colour swatches need the taxonomy; the grid does not.
+  const data = await gql(TAXONOMY);
+  state.taxonomy = data.taxonomy;
+  const select = $("f-attribute");
+  const chosen = select.value;
+  select.replaceChildren(el("option", { value: "", text: "any" }));
+  for (const a of state.taxonomy.attributes) select.append(el("option", { value: a.name, text: a.label }));
+  select.value = chosen;
+  select.addEventListener("change", () => {
+    const a = state.taxonomy.attributes.find((x) => x.name === select.value);
+    $("f-values").replaceChildren(...(a ? a.values.map((v) => el("option", { value: v.id, label: v.path.join(" › ") })) : []));
+  });
+  select.dispatchEvent(new Event("change"));
+  const colours = state.cards.filter((c) => c.attribute === "colour");
+  for (const card of colours) {
+    const old = card.node;
+    old.replaceWith(renderCard(card)); // now with its palette swatch
+  }
+  if (colours.length) activate(state.active, state.anchor !== null);
+}
+
+async function start() {
+  const params = new URLSearchParams(location.search);
+  for (const [name, value] of params) {
+    const field = $("filters").elements.namedItem(name);
+    if (field) field.value = value;
+  }
+  if (params.has("attribute")) {
+    // The option list is filled from the taxonomy later; the queue does not wait for it.
+    $("f-attribute").append(el("option", { value: params.get("attribute"), text: params.get("attribute") }));
+    $("f-attribute").value = params.get("attribute");
+  }
+  // Ask for the first page while signing in (with the key this tab kept, or none on an open
+  // server); asked again if it was refused for want of a key.
+  const earlyPage = settle(fetchPage(null, PAGE));
+  state.principal = await signIn($("auth"));
+  const page = await earlyPage;
+  const first = page.error ? fetchPage(null, PAGE) : Promise.resolve(page.value);
+  $("filters").hidden = false;
+  $("filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    load();
+  });
+  document.addEventListener("keydown", onKey);
+  await load(first);
+  document.body.dataset.grid = "ready"; // cards shown, thumbnails on their way
+  await loadTaxonomy();
+  $("f-head").addEventListener("focus", headVersions, { once: true });
+  document.body.dataset.ready = "true";
+}
+
+start();

@@ -1,0 +1,224 @@
+"""The review grid in a real browser: sign in, filter, keyboard decisions, type-ahead
+correction, conflicts, bulk ranges, undo, the "why?" panel, and roles."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.api.factories import A, T
+from tests.web.conftest import OTHER, REVIEWER, VIEWER, Server, Tab, sign_in
+
+pytestmark = [pytest.mark.opensearch, pytest.mark.browser, pytest.mark.slow]
+
+TAG = """query($id: ID!, $a: String!) { asset(id: $id) { ... on Asset { revision
+  tag(attribute: $a) { value state decidedBy } history(attribute: $a) { kind toValue note } } } }"""
+
+
+def _tag(server: Server, asset_id: str, attribute: str = "category") -> dict:  # type: ignore[type-arg]
+    data = server.gql(TAG, {"id": asset_id, "a": attribute}, key=REVIEWER)
+    return data["asset"]  # type: ignore[no-any-return]
+
+
+def _cards(page: Page) -> list[str]:
+    return page.eval_on_selector_all("#grid > li", "els => els.map(e => e.dataset.asset)")
+
+
+def _assets(collection: str, n: int, *, attribute: str = "category", value: str = "jumper",
+            start: float = 0.80, step: float = 0.01) -> list[A]:  # fmt: skip
+    return [
+        A(id=f"{collection}-{i}", collection=collection, sku=f"{collection}-{i}",
+          tags=(T(attribute=attribute, value=value, probability=round(start + i * step, 3)),))
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_sign_in_and_filter_the_queue(server: Server, tab: Tab) -> None:
+    server.create(
+        [
+            *_assets("flt", 3),
+            A(
+                id="flt-s",
+                collection="flt",
+                tags=(T(attribute="category", value="coat", probability=0.5),),
+            ),
+            A(
+                id="flt-p",
+                collection="flt",
+                tags=(T(attribute="pattern", value="check", probability=0.8),),
+            ),
+        ]
+    )
+    page = tab.page
+    page.goto(f"{server.url}/review?collection=flt&attribute=category")
+    page.fill("#api-key", "tt_wrong")
+    page.click("form.signin button[type=submit]")
+    expect(page.locator(".signin-error")).to_contain_text("Key refused")
+    page.fill("#api-key", REVIEWER)
+    page.click("form.signin button[type=submit]")
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator(".who")).to_have_text("Signed in as rita (reviewer)")
+    assert sorted(_cards(page)) == ["flt-0", "flt-1", "flt-2", "flt-s"]
+    expect(page.locator("#counter")).to_have_text("4 left")
+    assert _cards(page)[0] == "flt-s"  # lowest confidence first
+    thumb = page.locator("#grid > li img.thumb").first  # fetched with the key
+    expect(thumb).to_have_attribute("src", re.compile("^blob:"))
+    assert page.evaluate("document.querySelector('#grid img.thumb').naturalWidth") > 0
+    page.select_option("#f-tier", "SUGGESTED")
+    page.click("#f-load")
+    expect(page.locator("#counter")).to_have_text("1 left")
+    assert _cards(page) == ["flt-s"]
+    page.select_option("#f-tier", "")
+    page.select_option("#f-attribute", "")
+    page.select_option("#f-order", "OLDEST_FIRST")
+    page.click("#f-load")
+    expect(page.locator("#grid > li")).to_have_count(5)
+    assert not tab.blocked
+    assert not tab.errors
+
+
+def test_keyboard_confirm_reject_and_undo(server: Server, tab: Tab) -> None:
+    server.create(_assets("kbd", 3))
+    page = sign_in(tab, f"{server.url}/review?collection=kbd&attribute=category", REVIEWER)
+    expect(page.locator("#counter")).to_have_text("3 left")
+    page.keyboard.press("c")
+    expect(page.locator("#counter")).to_have_text("2 left")
+    assert _cards(page) == ["kbd-1", "kbd-2"]  # the next one took its place
+    expect(page.locator("#grid > li.active")).to_have_attribute("data-asset", "kbd-1")
+    assert _tag(server, "kbd-0")["tag"] == {"value": "jumper", "state": "confirmed",
+                                             "decidedBy": "rita"}  # fmt: skip
+    page.keyboard.press("x")
+    expect(page.locator("#counter")).to_have_text("1 left")
+    assert _tag(server, "kbd-1")["tag"]["state"] == "rejected"
+    page.keyboard.press("u")  # undo the rejection: a new event restores the value
+    expect(page.locator("#status")).to_contain_text("Undone: rejected")
+    expect(page.locator("#counter")).to_have_text("2 left")
+    after = _tag(server, "kbd-1")
+    assert after["tag"]["value"] == "jumper"
+    assert after["tag"]["state"] == "corrected"
+    kinds = [h["kind"] for h in after["history"]]
+    assert kinds == ["model_tagged", "rejected", "corrected"]  # nothing deleted
+    assert after["history"][-1]["note"].startswith("undo of ")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("c")
+    expect(page.locator("#counter")).to_have_text("1 left")
+    assert _tag(server, "kbd-2")["tag"]["state"] == "confirmed"
+    assert not tab.errors
+
+
+def test_correct_through_the_type_ahead(server: Server, tab: Tab) -> None:
+    server.create(_assets("ta", 1, value="coat"))
+    page = sign_in(tab, f"{server.url}/review?collection=ta&attribute=category", REVIEWER)
+    page.keyboard.press("e")
+    expect(page.locator("#correct")).to_be_visible()
+    page.keyboard.type("peaco")
+    option = page.locator("#ta-list li").first
+    expect(option).to_have_attribute("data-value", "peacoat")
+    expect(option.locator(".path")).to_contain_text("›")  # the hierarchy is shown
+    page.keyboard.press("Enter")
+    expect(page.locator("#counter")).to_have_text("0 left")
+    assert _tag(server, "ta-0")["tag"] == {"value": "peacoat", "state": "corrected",
+                                            "decidedBy": "rita"}  # fmt: skip
+
+
+def test_a_concurrent_decision_is_a_conflict_and_the_item_reloads(server: Server, tab: Tab) -> None:
+    both = (T(attribute="category", value="jumper", probability=0.8),
+            T(attribute="pattern", value="check", probability=0.8))  # fmt: skip
+    server.create([A(id="cf-0", collection="cf", tags=both), *_assets("cfx", 1)])
+    page = sign_in(tab, f"{server.url}/review?collection=cf&attribute=category", REVIEWER)
+    # Someone else decides another attribute of the same asset: its revision moves on.
+    confirm = """mutation($i: TagDecisionInput!) { confirmTag(input: $i) { __typename } }"""
+    server.gql(confirm, {"i": {"assetId": "cf-0", "attribute": "pattern", "expectedRevision": 1}},
+               key=OTHER)  # fmt: skip
+    page.keyboard.press("c")
+    expect(page.locator("#status")).to_contain_text("Conflict")
+    expect(page.locator("#status")).to_contain_text("Reloaded at revision 2")
+    expect(page.locator("#grid > li.conflict.active")).to_have_count(1)  # reloaded in place
+    expect(page.locator("#grid > li")).to_have_count(1)
+    assert _tag(server, "cf-0")["tag"]["state"] == "flagged"  # nothing was written
+    page.keyboard.press("c")  # decided again, on the reloaded revision
+    expect(page.locator("#counter")).to_have_text("0 left")
+    assert _tag(server, "cf-0")["tag"]["state"] == "confirmed"
+
+
+def test_a_tag_decided_elsewhere_leaves_the_queue_with_a_message(server: Server, tab: Tab) -> None:
+    server.create(_assets("gone", 2))
+    page = sign_in(tab, f"{server.url}/review?collection=gone&attribute=category", REVIEWER)
+    reject = """mutation($i: TagDecisionInput!) { rejectTag(input: $i) { __typename } }"""
+    server.gql(reject, {"i": {"assetId": "gone-0", "attribute": "category",
+                              "expectedRevision": 1}}, key=OTHER)  # fmt: skip
+    page.keyboard.press("c")
+    expect(page.locator("#status")).to_contain_text(re.compile("Conflict.*rejected.*by otto"))
+    assert _cards(page) == ["gone-1"]
+    assert _tag(server, "gone-0")["tag"]["state"] == "rejected"
+
+
+def test_bulk_confirm_a_range_then_undo(server: Server, tab: Tab) -> None:
+    server.create(_assets("bulk", 4))
+    page = sign_in(tab, f"{server.url}/review?collection=bulk&attribute=category", REVIEWER)
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    expect(page.locator("#badge")).to_have_text("applies to 3")
+    expect(page.locator("#grid > li[aria-selected=true]")).to_have_count(3)
+    page.keyboard.press("c")
+    expect(page.locator("#counter")).to_have_text("1 left")
+    assert _cards(page) == ["bulk-3"]
+    assert [_tag(server, f"bulk-{i}")["tag"]["state"] for i in range(4)] == [
+        "confirmed", "confirmed", "confirmed", "flagged"]  # fmt: skip
+    expect(page.locator("#badge")).to_be_hidden()
+    page.keyboard.press("u")  # a confirmation changed no value: the items come back
+    expect(page.locator("#grid > li")).to_have_count(4)
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("x")
+    expect(page.locator("#status")).to_contain_text("rejected 2 of 2")
+    states = [_tag(server, f"bulk-{i}")["tag"]["state"] for i in range(2)]
+    assert states == ["rejected", "rejected"]
+
+
+def test_the_why_panel_explains_a_colour(server: Server, tab: Tab) -> None:
+    server.create([A(id="why-0", collection="why", tags=(
+        T(attribute="colour", value="navy", probability=0.8),))])  # fmt: skip
+    page = sign_in(tab, f"{server.url}/review?collection=why&attribute=colour", REVIEWER)
+    # Northwind calls navy "Midnight": the brand's label, beside the palette swatch.
+    expect(page.locator("#grid > li .swatch-name")).to_have_text("Midnight")
+    expect(page.locator("#grid > li .swatch")).to_have_attribute("title", re.compile("^#"))
+    page.keyboard.press("w")
+    panel = page.locator("#panel")
+    expect(panel).to_be_visible()
+    evidence = panel.locator("table.colour-evidence")
+    expect(evidence).to_contain_text("measured #1C2643")
+    expect(evidence).to_contain_text("black 9.7")
+    expect(evidence).to_contain_text("1.2")
+    expect(panel.locator("ol.history")).to_contain_text("model_tagged")
+    expect(panel).to_contain_text("raw navy")
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+
+
+def test_a_viewer_sees_no_decision_buttons_and_keys_decide_nothing(
+    server: Server, tab: Tab
+) -> None:
+    server.create(_assets("view", 1))
+    page = sign_in(tab, f"{server.url}/review?collection=view&attribute=category", VIEWER)
+    expect(page.locator("#grid > li")).to_have_count(1)
+    expect(page.locator("#grid button.decide").first).to_be_hidden()
+    expect(page.get_by_role("button", name="Why?")).to_be_visible()
+    page.keyboard.press("c")
+    page.wait_for_timeout(300)
+    assert _tag(server, "view-0")["tag"]["state"] == "flagged"
+    expect(page.locator("#counter")).to_have_text("1 left")
+
+
+def test_a_queue_of_fifty_is_cleared_with_the_keyboard_alone(server: Server, tab: Tab) -> None:
+    server.create(_assets("fifty", 53, start=0.76, step=0.003))
+    page = sign_in(tab, f"{server.url}/review?collection=fifty&attribute=category", REVIEWER)
+    expect(page.locator("#counter")).to_have_text("53 left")
+    expect(page.locator("#grid > li")).to_have_count(50)  # one page; the rest follow
+    for _ in range(53):
+        page.keyboard.press("c")  # pressed faster than answered: applied in order
+    expect(page.locator("#counter")).to_have_text("0 left", timeout=60_000)
+    expect(page.locator("#grid > li")).to_have_count(0)
+    states = {_tag(server, f"fifty-{i}")["tag"]["state"] for i in range(53)}
+    assert states == {"confirmed"}
