@@ -16,7 +16,8 @@ import msgspec
 import numpy as np
 
 from tagtrail.domain.metadata import AssetMetadata
-from tagtrail.domain.records import HUMAN_STATES, ModelDecision, TagEvent, utc_now
+from tagtrail.domain.records import HUMAN_STATES, ModelDecision, Tag, TagEvent, utc_now
+from tagtrail.domain.reproposal import repropose
 from tagtrail.errors import Conflict
 from tagtrail.store import StoredAsset
 from tagtrail.tagging.pipeline import Tagger
@@ -65,8 +66,18 @@ def _changed(
     ) != (decision.value, decision.tier, decision.actor.head_version, taxonomy_version)
 
 
-def plan_decisions(tagger: Tagger, docs: list[dict[str, Any]]) -> list[list[ModelDecision]]:
-    """The changed decisions for each document (empty when it is already up to date)."""
+def _tag(raw: dict[str, Any] | None) -> Tag | None:
+    return msgspec.convert(raw, Tag) if raw is not None else None
+
+
+def plan_decisions(
+    tagger: Tagger, docs: list[dict[str, Any]], repropose_min_probability: float
+) -> list[list[ModelDecision]]:
+    """The changed decisions for each document (empty when it is already up to date).
+
+    A value a human rejected comes back only as a suggestion, from a newer head at or above
+    ``repropose_min_probability`` (:func:`tagtrail.domain.reproposal.repropose`).
+    """
     vectors = np.array([d["vector"] for d in docs], dtype=np.float32)
     metas = [
         AssetMetadata(brand=d.get("brand"), season=d.get("season"), collection=d.get("collection"))
@@ -77,9 +88,11 @@ def plan_decisions(tagger: Tagger, docs: list[dict[str, Any]]) -> list[list[Mode
     plans: list[list[ModelDecision]] = []
     for doc, result in zip(docs, tagged, strict=True):
         current = {t["attribute"]: t for t in doc.get("tags", [])}
-        plans.append(
-            [d for d in result.decisions if _changed(d, current.get(d.attribute), version)]
-        )
+        decisions = [
+            repropose(d, _tag(current.get(d.attribute)), repropose_min_probability)
+            for d in result.decisions
+        ]
+        plans.append([d for d in decisions if _changed(d, current.get(d.attribute), version)])
     return plans
 
 
@@ -114,7 +127,9 @@ async def retag_all(
             progress(len(docs))
         if not usable:
             continue
-        plans = await services.infer(plan_decisions, tagger, usable)
+        plans = await services.infer(
+            plan_decisions, tagger, usable, services.settings.repropose_min_probability
+        )
         for doc, decisions in zip(usable, plans, strict=True):
             report.checked += 1
             if not decisions:

@@ -87,6 +87,11 @@ class TagStateFilterInput:
     source: list[str] | None = None
     min_probability: float | None = None
     max_probability: float | None = None
+    disagreement: bool | None = strawberry.field(
+        default=None,
+        description="true: a newer model's proposal (proposedValue) differs from the human "
+        "decision in force (confirmed, corrected or rejected); false: no such disagreement",
+    )
 
 
 @strawberry.input(
@@ -121,6 +126,7 @@ class TagStateField(Enum):
     REVIEWED = "reviewed"
     MODEL_VERSION = "model_version"
     SOURCE = "source"
+    DISAGREEMENT = "disagreement"
 
 
 @strawberry.input(
@@ -164,6 +170,7 @@ def _tag_state(ts: TagStateFilterInput, taxonomy: Taxonomy) -> q.TagStateFilter:
         source=check_values(ts.source, f"{field}.source"),
         min_probability=low,
         max_probability=high,
+        disagreement=ts.disagreement,
     )
 
 
