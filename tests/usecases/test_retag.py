@@ -167,10 +167,12 @@ async def test_rejected_value_comes_back_only_from_a_newer_confident_head(
     tag = pattern_tag(doc)
     assert (tag["value"], tag["state"], tag["tier"]) == (rejected_value, "suggested", "suggested")
     assert tag["reproposal_of"] == rejection.event.event_id
-    assert tag["needs_review"] and not tag["applied"]
+    assert tag["needs_review"]
+    assert not tag["applied"]
     assert "pattern" in doc["pending"]
     event = await store.events.get(tag["event_id"])
-    assert event is not None and event.evidence is not None
+    assert event is not None
+    assert event.evidence is not None
     assert event.evidence["reproposal"]["rejected_by"] == "rita"
     assert "re-proposed by newer head tuned:pattern:v3" in (event.tier_reason or "")
     # Resumable and stable: a second run changes nothing (never auto-applies it).
