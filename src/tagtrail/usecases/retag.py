@@ -4,7 +4,9 @@ No pixels are needed: heads, mapping and tiers run on the vector in the asset do
 Each changed attribute becomes a new ``model_tagged`` event at the asset's next revision,
 so the history shows what changed and why — and human decisions still win the fold.
 Resumable: an asset whose tags already carry the current head and taxonomy versions is
-skipped, so an interrupted run simply continues where it stopped.
+skipped, so an interrupted run simply continues where it stopped. Cross-attribute rules see
+the asset's human decisions (see :mod:`tagtrail.tagging.dependencies`), so a reviewer's
+correction of a dependency is followed here too, not only on the review path.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tagtrail.domain.records import HUMAN_STATES, ModelDecision, Tag, TagEvent, 
 from tagtrail.domain.reproposal import repropose
 from tagtrail.errors import Conflict
 from tagtrail.store import StoredAsset
+from tagtrail.tagging.dependencies import known_from_tags
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases.ingest import model_event
 from tagtrail.usecases.services import Services
@@ -61,9 +64,16 @@ def _changed(
     return (
         current.get("value"),
         current.get("tier"),
+        current.get("rule_id"),
         current.get("head_version"),
         current.get("taxonomy_version"),
-    ) != (decision.value, decision.tier, decision.actor.head_version, taxonomy_version)
+    ) != (
+        decision.value,
+        decision.tier,
+        decision.rule_id,
+        decision.actor.head_version,
+        taxonomy_version,
+    )
 
 
 def _tag(raw: dict[str, Any] | None) -> Tag | None:
@@ -83,7 +93,10 @@ def plan_decisions(
         AssetMetadata(brand=d.get("brand"), season=d.get("season"), collection=d.get("collection"))
         for d in docs
     ]
-    tagged = tagger.tag_vectors(vectors, metas, [None] * len(docs))
+    # Rules depend on the stored human decisions (and on stored colour: no pixels here).
+    stored = [[msgspec.convert(t, Tag) for t in d.get("tags") or ()] for d in docs]
+    known = [known_from_tags(tags) for tags in stored]
+    tagged = tagger.tag_vectors(vectors, metas, [None] * len(docs), known)
     version = tagger.taxonomy.version
     plans: list[list[ModelDecision]] = []
     for doc, result in zip(docs, tagged, strict=True):
