@@ -72,6 +72,12 @@ def known_from_tags(tags: Iterable[Tag]) -> dict[str, Known]:
     }
 
 
+def _record(k: Known) -> dict[str, Any]:
+    out: dict[str, Any] = msgspec.to_builtins(k)
+    out.pop("locked", None)
+    return out
+
+
 def _why_not(k: Known) -> str:
     if k.state == "rejected":
         return "a human rejected it"
@@ -121,9 +127,9 @@ class Dependencies:
                 used.append({"attribute": condition.key, "value": value, "source": "metadata"})
                 continue
             known = self.current[condition.key]  # the rule held, so the value is in force
-            used.append(msgspec.to_builtins(known))
+            used.append(_record(known))
         ignored = [
-            {**msgspec.to_builtins(k), "why": _why_not(k)}
+            {**_record(k), "why": _why_not(k)}
             for name in sorted(tested)
             if (k := self.current.get(name)) is not None and not k.usable
         ]
