@@ -17,7 +17,7 @@ from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
 from tagtrail.demo.catalogue import generate_catalogue
-from tagtrail.domain.decisions import Decision
+from tagtrail.domain.decisions import Decision, build_decision
 from tagtrail.domain.records import Actor, TagEvent, event_id, utc_now
 from tagtrail.store import Store
 from tagtrail.tagging.heads import Head, HeadPrediction
@@ -102,8 +102,11 @@ async def test_retag_keeps_human_decisions(
 class Retrained:
     """A newer head: the same top label as ``base`` at a chosen probability."""
 
-    def __init__(self, base: Head, version: str, probability: float) -> None:
+    def __init__(
+        self, base: Head, version: str, probability: float, label: str | None = None
+    ) -> None:
         self.base, self._version, self.probability = base, version, probability
+        self.label = label  # None: the base head's label
 
     @property
     def attribute(self) -> str:
@@ -119,7 +122,12 @@ class Retrained:
 
     def predict(self, vectors: np.ndarray) -> list[HeadPrediction]:
         return [
-            msgspec.structs.replace(p, probability=self.probability, head_version=self._version)
+            msgspec.structs.replace(
+                p,
+                label=self.label or p.label,
+                probability=self.probability,
+                head_version=self._version,
+            )
             for p in self.base.predict(vectors)
         ]
 
@@ -179,4 +187,67 @@ async def test_rejected_value_comes_back_only_from_a_newer_confident_head(
     again = await retag_all(services, tagger=tagger)
     assert again.retagged == 0
     assert (await store.assets.get(asset_id)).source == doc
+    assert await store.assets.reproject(asset_id) is False
+
+
+async def test_retag_follows_a_human_decision_on_a_rule_dependency(
+    settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
+) -> None:
+    """The longline cardigan: a season-window suggestion may not make it outerwear; once a
+    human confirms the window (here written without the review path's re-mapping), the
+    next retag re-evaluates the category with the human value, and then stays put."""
+    services = Services(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
+    taxonomy = await services.taxonomy()
+    generate_catalogue(1, tmp_path, palette=taxonomy.palette, seed=5)
+    files = sorted(p for p in tmp_path.iterdir() if p.name != "manifest.csv")
+    (outcome,) = await ingest(
+        services, [IngestItem(name=p.name, data=p.read_bytes()) for p in files]
+    )
+    asset_id = outcome.asset_id
+    assert asset_id
+    store = services.store
+    await store.refresh()
+    tagger = await services.tagger()
+    heads = tagger.heads
+    tagger.use_head(Retrained(heads["category"], "tuned:category:t1", 0.97, "longline cardigan"))  # type: ignore[arg-type]
+    tagger.use_head(Retrained(heads["season_window"], "tuned:sw:t1", 0.3, "summer clothing"))  # type: ignore[arg-type]
+
+    def tags(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {t["attribute"]: t for t in doc["tags"]}
+
+    await retag_all(services, tagger=tagger)
+    stored = await store.assets.get(asset_id)
+    before = tags(stored.source)
+    assert (before["season_window"]["value"], before["season_window"]["tier"]) == (
+        "spring_summer",
+        "suggested",
+    )
+    assert (before["category"]["value"], before["category"]["rule_id"]) == (
+        "cardigan",
+        "longline_cardigan_default",
+    )
+    confirm = build_decision(
+        Decision(kind="confirmed", attribute="season_window"),
+        asset_id=asset_id,
+        source=stored.source,
+        revision=stored.revision,
+        actor_id="rita",
+        taxonomy=taxonomy,
+    )
+    await store.assets.apply(asset_id, stored.revision, lambda _: [confirm])
+    first = await retag_all(services, tagger=tagger)
+    assert first.retagged == 1
+    after = tags((await store.assets.get(asset_id)).source)
+    assert (after["category"]["value"], after["category"]["rule_id"]) == (
+        "coatigan",
+        "longline_cardigan_ss_window",
+    )
+    assert after["season_window"]["state"] == "confirmed"
+    event = await store.events.get(after["category"]["event_id"])
+    assert event is not None
+    assert event.evidence is not None
+    (dependency,) = event.evidence["rule_dependencies"]["depends_on"]
+    assert (dependency["source"], dependency["event_id"]) == ("human", confirm.event_id)
+    second = await retag_all(services, tagger=tagger)
+    assert second.retagged == 0
     assert await store.assets.reproject(asset_id) is False
