@@ -30,7 +30,9 @@ mutation($input: TagCorrectionInput!) { correctTag(input: $input) {
 } }"""
 EXPLAIN = """
 { explainTag(assetId: "cardi", attribute: "category") { ... on TagExplanation {
-  decision { kind value ruleId tierReason evidence } } } }"""
+  decision { kind value ruleId tierReason
+             dependsOn { attribute value source state probability eventId used whyNot } }
+} } }"""
 
 
 async def create_longline_cardigan(api: Api) -> None:
@@ -83,6 +85,18 @@ async def test_confirming_the_season_window_remaps_the_category(api: Api) -> Non
     ]
     explained = (await api.data(EXPLAIN))["explainTag"]["decision"]
     assert explained["value"] == "coatigan"
+    assert explained["dependsOn"] == [
+        {
+            "attribute": "season_window",
+            "value": "spring_summer",
+            "source": "human",
+            "state": "confirmed",
+            "probability": 0.3,
+            "eventId": event_id("cardi", 2, 0),
+            "used": True,
+            "whyNot": None,
+        }
+    ]
     assert explained["tierReason"].startswith(
         "re-mapped after dev confirmed season_window (spring_summer): 0.97 ≥ high 0.95"
     )

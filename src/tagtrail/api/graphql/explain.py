@@ -124,6 +124,60 @@ class Thresholds:
     cap: str | None
 
 
+@strawberry.type(
+    description="A value a cross-attribute mapping rule tested: used (applied, human-decided "
+    "or asset metadata) or not allowed to be used (a suggestion, a rejected value)."
+)
+class RuleDependency:
+    attribute: str
+    value: str | None
+    source: str = strawberry.field(description="metadata, model, analyser or human")
+    state: str | None = strawberry.field(description="Its tier, or the human decision")
+    probability: float | None
+    event_id: str | None = strawberry.field(description="The human decision it used")
+    used: bool
+    why_not: str | None = strawberry.field(description="Why it could not be used")
+
+
+class _Dependency(msgspec.Struct, kw_only=True):
+    attribute: str
+    value: str | None = None
+    source: str = "model"
+    state: str | None = None
+    probability: float | None = None
+    event_id: str | None = None
+    why: str | None = None
+
+
+class _Dependencies(msgspec.Struct, kw_only=True):
+    depends_on: list[_Dependency] = []
+    not_used: list[_Dependency] = []
+
+
+def rule_dependencies(evidence: dict[str, Any] | None) -> list[RuleDependency]:
+    raw = (evidence or {}).get("rule_dependencies")
+    if not isinstance(raw, dict):
+        return []
+    try:
+        parsed = msgspec.convert(raw, _Dependencies, strict=False)
+    except msgspec.ValidationError:
+        return []  # unknown shape: still visible raw in evidence
+    return [
+        RuleDependency(
+            attribute=d.attribute,
+            value=d.value,
+            source=d.source,
+            state=d.state,
+            probability=d.probability,
+            event_id=d.event_id,
+            used=used,
+            why_not=d.why,
+        )
+        for used, group in ((True, parsed.depends_on), (False, parsed.not_used))
+        for d in group
+    ]
+
+
 @strawberry.type(description="How a value was reached, from the event that decided it.")
 class DecisionChain:
     event_id: str
@@ -146,6 +200,10 @@ class DecisionChain:
     analyser: str | None
     taxonomy_version: str | None
     evidence: JSON | None = strawberry.field(description="The raw evidence as stored")
+    depends_on: list[RuleDependency] = strawberry.field(
+        description="What the mapping rule tested on other attributes and metadata, with "
+        "each value's source (empty: the rule tests nothing)"
+    )
 
 
 @strawberry.type
@@ -262,6 +320,7 @@ def decision_chain(e: TagEvent) -> DecisionChain:
         analyser=e.actor.analyser,
         taxonomy_version=e.taxonomy_version,
         evidence=cast(JSON, e.evidence),
+        depends_on=rule_dependencies(e.evidence),
     )
 
 
