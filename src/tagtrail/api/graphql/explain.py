@@ -235,9 +235,9 @@ class TagExplanation:
     _head_version: strawberry.Private[str | None]
 
     @described(
-        "The trained head behind the machine decision in force (for a human decision: the "
-        "one the human reviewed): what it was trained on and its measured precision (null "
-        "when a zero-shot head or the colour analyser decided)."
+        "The trained head that made the newest machine decision (for a human decision in "
+        "force: its later proposal, if any): what it was trained on and its measured "
+        "precision (null when a zero-shot head or the colour analyser decided)."
     )
     async def head(self, info: Info) -> HeadVersion | None:
         return await head_of_version(info, self._head_version)
@@ -333,6 +333,7 @@ async def explain_tag(info: Info, asset_id: strawberry.ID, attribute: str) -> Ex
         return error_result(exc, id=str(asset_id))  # type: ignore[return-value]
     chain = in_force(found.events, current_tag(found.asset, attribute))
     machine = chain.machine
+    newest = next((e for e in reversed(found.events) if e.kind == "model_tagged"), None)
     return TagExplanation(
         asset_id=asset_id,
         attribute=attribute,
@@ -343,5 +344,5 @@ async def explain_tag(info: Info, asset_id: strawberry.ID, attribute: str) -> Ex
         colour_evidence=colour_evidence(machine.evidence) if machine else None,
         history=history_records(found.events),
         _vector=found.vector,
-        _head_version=machine.actor.head_version if machine else None,
+        _head_version=newest.actor.head_version if newest else None,
     )
