@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tagtrail.demo.catalogue import generate_catalogue
 from tagtrail.learning.dataset import TrainingExample, make_training_set
@@ -123,7 +124,10 @@ def main() -> None:
                     chosen.append(e)
             train = make_training_set(attribute, chosen, vecs)
             start = time.perf_counter()
-            head = train_head(base, train, taxonomy_version=taxonomy.version)
+            # One BLAS thread, as the server trains: with two cores shared, spinning BLAS
+            # threads slow the small solves by orders of magnitude.
+            with threadpool_limits(limits=1):
+                head = train_head(base, train, taxonomy_version=taxonomy.version)
             took = time.perf_counter() - start
             m = evaluate_head(head, test).overall
             prec = "–" if m.auto_precision is None else f"{m.auto_precision:.3f}"

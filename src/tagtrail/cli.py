@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     retag.add_argument("--sample", type=int, default=3, help="example assets per row")
     sub.add_parser("init-indices", help="apply index mappings (idempotent)")
 
+    taxonomy = sub.add_parser("taxonomy", help="preview and apply a taxonomy change")
+    taxonomy_sub = taxonomy.add_subparsers(dest="action", required=True)
+    for name, text in (("preview", "what moving to NEW_DIR would change; writes nothing"),
+                       ("apply", "migrate every stored asset to NEW_DIR (resumable)")):  # fmt: skip
+        one = taxonomy_sub.add_parser(name, help=text)
+        one.add_argument("directory", type=Path, metavar="NEW_DIR")
+        one.add_argument("--sample", type=int, default=3, help="example assets per row")
+
     heads = sub.add_parser("heads", help="heads trained from reviewer decisions")
     heads.add_argument("--actor", default="cli", help="who is recorded as acting")
     heads_sub = heads.add_subparsers(dest="action", required=True)
@@ -157,6 +165,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         case "init-indices":
             _ensure_store(settings)
             return asyncio.run(commands.init_indices(settings))
+        case "taxonomy":
+            _ensure_store(settings)
+            return asyncio.run(commands.taxonomy(settings, args))
         case "heads":
             _ensure_store(settings)
             return asyncio.run(commands.heads(settings, args))

@@ -195,6 +195,39 @@ async def retag(settings: Settings, args: Any) -> int:
     return 0
 
 
+async def taxonomy(settings: Settings, args: Any) -> int:
+    """``tagtrail taxonomy preview|apply NEW_DIR``: JSON, then a table per attribute/value."""
+    from tqdm import tqdm
+
+    from tagtrail.usecases import taxonomy_change as change
+
+    run = change.preview_change if args.action == "preview" else change.apply_change
+    services = Services(settings)
+    try:
+        total = await admin.asset_count(services)
+        with tqdm(total=total, unit="asset", desc=args.action, file=sys.stderr) as bar:
+            report = await run(services, args.directory, sample=args.sample, progress=bar.update)
+    finally:
+        await services.close()
+    print(msgspec.json.encode(report).decode())
+    verb = "changed" if report.applied else "would change"
+    print(f"{report.assets_changed} of {report.checked} assets {verb} ({report.events} events, "
+          f"{report.human_decisions_touched} human decisions carried or re-opened); "
+          f"attributes re-decided: {', '.join(report.attributes_moved) or 'none'}")  # fmt: skip
+    print(f"{'attribute':<14} {'value':<18} {'segment':<26} {'assets':>6} {'value':>6} "
+          f"{'tier':>5} {'hier.':>5} {'retired':>7} {'human':>5}  sample")  # fmt: skip
+    for row in report.rows:
+        sample = ", ".join(f"{s.asset_id[:10]} {s.old_value}→{s.new_value}" for s in row.sample[:2])
+        print(f"{row.attribute:<14} {row.value[:18]:<18} {row.segment[:26]:<26} {row.assets:>6} "
+              f"{row.value_changes:>6} {row.tier_changes:>5} {row.hierarchy_changes:>5} "
+              f"{row.retired:>7} {row.human_touched:>5}  {sample}")  # fmt: skip
+    if report.applied:
+        if report.conflicts:
+            print(f"{report.conflicts} assets changed meanwhile: run apply again to finish them")
+        print(f"now serve with TAGTRAIL_TAXONOMY_DIR={args.directory}")
+    return 0
+
+
 async def init_indices(settings: Settings) -> int:
     services = Services(settings)
     try:

@@ -116,7 +116,7 @@ def model_event(tx: Taxonomy, a: A, n: int, t: T) -> TagEvent:
         tier=tier.tier,
         tier_reason=tier.reason,
         thresholds=Thresholds(high=tier.high, medium=tier.medium, cap=tier.cap),
-        taxonomy_version=tx.version,
+        taxonomy_version=tx.attribute_version(t.attribute),
         rule_id=f"default:{t.value}",
         evidence=evidence,
     )

@@ -95,7 +95,7 @@ async def test_explain_navy(api: Api) -> None:
     assert chain["tier"] == "flagged"
     assert "0.8" in chain["tierReason"]
     assert chain["analyser"] == ANALYSER
-    assert chain["taxonomyVersion"] == api.taxonomy.version
+    assert chain["taxonomyVersion"] == api.taxonomy.attribute_version("colour")
     finding = result["colourEvidence"]["findings"][0]
     assert finding["name"] == "navy"
     assert finding["family"] == "blue"

@@ -372,3 +372,41 @@ def test_overlay_file_name_must_match_brand(root: Path) -> None:
     shutil.copy(root / "brands" / "northwind.yaml", root / "brands" / "linen_loom.yaml")
     with pytest.raises(TaxonomyError, match=r"must live in brands/northwind\.yaml"):
         load_taxonomy(root)
+
+
+def test_attribute_versions_move_only_with_what_the_attribute_depends_on(root: Path) -> None:
+    before = load_taxonomy(root)
+    assert set(before.attribute_versions) == set(before.attribute_names)
+    assert before.attribute_version("colour").startswith("default-2026.11+colour:")
+
+    def tweak_hex(data: Any) -> None:
+        data["colours"][0]["hex"] = "#C8322C"
+
+    _edit(root / "colours.yaml", tweak_hex)
+    palette = load_taxonomy(root)
+    moved = {a for a in before.attribute_names
+             if palette.attribute_version(a) != before.attribute_version(a)}  # fmt: skip
+    assert moved == {"colour"}  # a palette edit touches colour only
+
+    def relabel(data: Any) -> None:
+        _cat(data)["values"][0]["label"] = "Renamed"
+
+    _edit(root / "taxonomy.yaml", relabel)
+    label = load_taxonomy(root)
+    moved = {a for a in before.attribute_names
+             if label.attribute_version(a) != palette.attribute_version(a)}  # fmt: skip
+    assert "category" in moved
+    assert "colour" not in moved
+    assert "pattern" not in moved
+    # An attribute whose rules read season_window moves when season_window does.
+    readers = {a.name for a in before.attributes
+               if any(c.key == "season_window" for r in a.rules for c in r.when)}  # fmt: skip
+    assert readers == {"category"}
+
+    def window(data: Any) -> None:
+        data["attributes"]["season_window"]["values"][0]["label"] = "Spring & Summer"
+
+    _edit(root / "taxonomy.yaml", window)
+    after = load_taxonomy(root)
+    assert after.attribute_version("category") != label.attribute_version("category")
+    assert after.attribute_version("pattern") == label.attribute_version("pattern")

@@ -126,7 +126,7 @@ async def test_ingest_tags_everything_and_reingest_adds_nothing(
         for event in events:
             assert event.tier in ("auto_applied", "flagged", "suggested")
             assert event.thresholds is not None
-            assert event.taxonomy_version == taxonomy.version
+            assert event.taxonomy_version == taxonomy.attribute_version(event.attribute)
             assert event.tier_reason
             assert event.top_k
             assert event.rule_id

@@ -108,6 +108,31 @@ def _from_human(event: TagEvent, current: Tag | None) -> Tag:
     )
 
 
+def _migrated(event: TagEvent, current: Tag) -> Tag:
+    """The same decision under the new taxonomy: value and expansions move, whoever decided
+    it stays. A split re-opens a human decision (``state`` flagged: applied, to review)."""
+    reopened = event.state != current.state
+    return msgspec.structs.replace(
+        current,
+        value=event.value,
+        label=event.label,
+        values=event.values,
+        family=event.family,
+        taxonomy_version=event.taxonomy_version,
+        state=event.state,
+        applied=event.state in APPLIED_STATES,
+        reviewed=current.reviewed and not reopened,
+        needs_review=event.state in PENDING_STATES,
+        event_id=event.event_id,
+        # The model's older proposal named the old taxonomy's value; the next retag re-proposes.
+        proposed_value=None,
+        proposed_probability=None,
+        proposed_head_version=None,
+        proposed_taxonomy_version=None,
+        proposed_event_id=None,
+    )
+
+
 def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str, Tag]:
     """Fold events (in revision order) onto ``start``, the tags before the first of them.
 
@@ -117,6 +142,13 @@ def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str
     tags: dict[str, Tag] = {t.attribute: t for t in start}
     for event in sorted(events, key=_sort_key):
         current = tags.get(event.attribute)
+        if event.kind == "retired":
+            tags.pop(event.attribute, None)
+            continue
+        if event.kind == "migrated":
+            if current is not None:
+                tags[event.attribute] = _migrated(event, current)
+            continue
         if event.kind == "model_tagged":
             rejection = reproposes(event, current)
             if current is not None and rejection is not None:

@@ -7,9 +7,11 @@ from typing import Any, Literal
 
 import msgspec
 
-EventKind = Literal["model_tagged", "confirmed", "rejected", "corrected"]
+# migrated: a taxonomy change moved the tag to another value or hierarchy (its decision is
+# kept); retired: the value or attribute left the taxonomy and the tag was removed.
+EventKind = Literal["model_tagged", "confirmed", "rejected", "corrected", "migrated", "retired"]
 TagState = Literal["auto_applied", "flagged", "suggested", "confirmed", "corrected", "rejected"]
-ActorType = Literal["model", "analyser", "human"]
+ActorType = Literal["model", "analyser", "human", "migration"]
 Source = Literal["model", "analyser", "human", "model_then_human", "analyser_then_human"]
 
 APPLIED_STATES: frozenset[str] = frozenset({"auto_applied", "flagged", "confirmed", "corrected"})

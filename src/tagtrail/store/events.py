@@ -202,6 +202,28 @@ class EventLog:
                 grouped[asset_id].extend(await self.revision(asset_id, seq))
         return {a: grouped.get(a, []) for a in revisions}
 
+    async def latest(
+        self, asset_ids: Sequence[str], attribute: str, kind: str = "model_tagged"
+    ) -> dict[str, TagEvent]:
+        """Each asset's newest event of ``kind`` on ``attribute`` (a colour measurement to
+        re-name, for example), by asset id; assets without one are left out."""
+        if not asset_ids:
+            return {}
+        query = {"bool": {"filter": [{"terms": {"asset_id": list(asset_ids)}},
+                                     {"term": {"attribute": attribute}},
+                                     {"term": {"kind": kind}}]}}  # fmt: skip
+        result = await self.client.search(
+            index=self.index,
+            body={
+                "query": query,
+                "collapse": {"field": "asset_id"},
+                "sort": [{"seq": "desc"}, {"event_id": "desc"}],
+                "size": len(asset_ids),
+            },
+        )
+        found = (msgspec.convert(h["_source"], TagEvent) for h in result["hits"]["hits"])
+        return {e.asset_id: e for e in found}
+
     async def for_asset(self, asset_id: str) -> list[TagEvent]:
         """One asset's whole history (refreshing first: for tools and tests, not requests)."""
         found = await self.history({asset_id: 0}, refresh=True)

@@ -215,6 +215,17 @@ class Tagger:
             deps.decided(decisions[-1])
         return decisions, unmapped
 
+    def recolour(self, evidence: dict[str, Any], meta: AssetMetadata) -> ModelDecision | None:
+        """The colour decision from a stored colour event's evidence, named against this
+        tagger's palette and calibrated by its calibration (None: no measurement stored)."""
+        try:
+            stored = msgspec.convert(evidence, ColourAnalysis)
+        except msgspec.ValidationError:
+            return None
+        if not stored.findings:
+            return None
+        return self._colour_decision(self.colour.rename(stored), meta)
+
     def _with_shadow(
         self, decision: ModelDecision, shadow: HeadPrediction | None, meta: AssetMetadata
     ) -> ModelDecision:
@@ -264,7 +275,7 @@ class Tagger:
             tier_reason=tier.reason,
             thresholds=Thresholds(high=tier.high, medium=tier.medium, cap=tier.cap),
             rule_id=rule_id,
-            taxonomy_version=tx.version,
+            taxonomy_version=tx.attribute_version(attribute),
             actor=actor,
             evidence=evidence,
         )

@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from tagtrail.domain.palette import Palette, parse_palette
+from tagtrail.domain.taxonomy.migrations import Migrations, parse_migrations
 from tagtrail.domain.taxonomy.model import Taxonomy
 from tagtrail.domain.taxonomy.parse import parse_taxonomy_documents
 from tagtrail.errors import TaxonomyError
@@ -69,9 +72,42 @@ def load_taxonomy(root: Path) -> Taxonomy:
         palette=palette,
         brands=parsed.brands,
         mapping_order=parsed.mapping_order,
+        attribute_versions=attribute_versions(parsed, palette_raw),
     )
+
+
+def attribute_versions(parsed: Any, palette_raw: Any) -> dict[str, str]:
+    """``label+attribute:hash`` per attribute, over what its tags depend on (dependencies
+    first: a rule reading another attribute changes when that attribute's version does)."""
+    versions: dict[str, str] = {}
+    by_name = {a.name: a for a in parsed.attributes}
+    for name in dict.fromkeys((*parsed.mapping_order, *by_name)):
+        attribute = by_name[name]
+        depends = sorted({c.key for r in attribute.rules for c in r.when if c.key in by_name})
+        overlays = [
+            (b.id, b.label, list(b.aliases), msgspec.to_builtins(b.overlay(name)))
+            for b in parsed.brands
+            if b.overlay(name) is not None
+        ]
+        document: list[Any] = [
+            msgspec.to_builtins(attribute),
+            overlays,
+            {d: versions.get(d, "") for d in depends if d != name},
+        ]
+        if attribute.source == "colour_analyser":
+            document.append(palette_raw)
+        versions[name] = f"{parsed.label}+{name}:{_canonical_hash([(name, document)])}"
+    return versions
 
 
 def load_palette(path: Path) -> Palette:
     """Load and validate a palette file (``colours.yaml``) on its own."""
     return parse_palette(_read_yaml(path), file=str(path))
+
+
+def load_migrations(root: Path) -> Migrations:
+    """``migrations.yaml`` of a taxonomy folder (none: no migrations)."""
+    path = Path(root) / "migrations.yaml"
+    if not path.exists():
+        return Migrations()
+    return parse_migrations(_read_yaml(path), file=str(path))

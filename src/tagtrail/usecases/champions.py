@@ -78,8 +78,9 @@ async def install_challengers(heads: HeadRepository, tagger: Tagger) -> list[str
 
 
 def _mismatch(doc: dict[str, Any], head: TunedHead, base: Head, tagger: Tagger) -> str | None:
-    if head.training.taxonomy_version != tagger.taxonomy.version:
-        return f"taxonomy {head.training.taxonomy_version}, now {tagger.taxonomy.version}"
+    wanted = tagger.taxonomy.attribute_version(head.attribute)
+    if head.training.taxonomy_version != wanted:
+        return f"taxonomy {head.training.taxonomy_version}, now {wanted}"
     if doc.get("encoder") != tagger.model_fingerprint:
         return f"encoder {doc.get('encoder')}, now {tagger.model_fingerprint}"
     if head.labels != base.labels:
@@ -99,7 +100,8 @@ def calibration_evaluation(doc: dict[str, Any]) -> CalibrationEvaluation:
 
 def install_calibration(tagger: Tagger, doc: dict[str, Any]) -> str | None:
     """Use a stored colour calibration in ``tagger``; the reason when it does not fit."""
-    if doc.get("taxonomy_version") != tagger.taxonomy.version:
-        return f"taxonomy {doc.get('taxonomy_version')}, now {tagger.taxonomy.version}"
+    wanted = tagger.taxonomy.attribute_version("colour")
+    if doc.get("taxonomy_version") != wanted:
+        return f"taxonomy {doc.get('taxonomy_version')}, now {wanted}"
     tagger.colour_calibration = stored_calibration(doc)
     return None

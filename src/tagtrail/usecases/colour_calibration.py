@@ -85,7 +85,8 @@ async def train_colour_calibration(services: Services, *, actor: str) -> Calibra
     fitted, evaluation = await services.infer(
         fit_colour_calibration, outcomes, current, high=governance.high
     )
-    version = calibration_version(fitted, evaluation.fingerprint, tagger.taxonomy.version)
+    taxonomy_version = tagger.taxonomy.attribute_version(COLOUR)
+    version = calibration_version(fitted, evaluation.fingerprint, taxonomy_version)
     created = await services.store.heads.save(
         {
             "attribute": COLOUR,
@@ -93,7 +94,7 @@ async def train_colour_calibration(services: Services, *, actor: str) -> Calibra
             "kind": CALIBRATION,
             "created_at": utc_now(),
             "created_by": actor,
-            "taxonomy_version": tagger.taxonomy.version,
+            "taxonomy_version": taxonomy_version,
             "encoder": tagger.colour.version,
             "training_fingerprint": evaluation.fingerprint,
             "n_examples": evaluation.n,

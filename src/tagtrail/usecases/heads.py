@@ -151,7 +151,7 @@ async def train_head(services: Services, attribute: str, *, actor: str) -> Train
         base,
         champion,
         data,
-        taxonomy.version,
+        taxonomy.attribute_version(attribute),
         taxonomy.attribute(attribute).governance,
     )
     head = comparison.candidate

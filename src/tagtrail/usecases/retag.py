@@ -48,9 +48,11 @@ class RetagReport(msgspec.Struct, kw_only=True):
     other_encoder: int = 0  # vectors from another encoder: those assets need a re-ingest
 
 
-def _changed(
-    decision: ModelDecision, current: dict[str, Any] | None, taxonomy_version: str
-) -> bool:
+def model_changed(decision: ModelDecision, current: dict[str, Any] | None) -> bool:
+    """Whether ``decision`` differs from the stored tag (for a human-decided tag: from the
+    model's last proposal on it): only then does a re-tag write an event."""
+    # Versions are per attribute: an edit elsewhere in the taxonomy changes nothing here.
+    taxonomy_version = decision.taxonomy_version
     if current is None:
         return True
     if current.get("state") in HUMAN_STATES:
@@ -97,7 +99,6 @@ def plan_decisions(
     stored = [[msgspec.convert(t, Tag) for t in d.get("tags") or ()] for d in docs]
     known = [known_from_tags(tags) for tags in stored]
     tagged = tagger.tag_vectors(vectors, metas, [None] * len(docs), known)
-    version = tagger.taxonomy.version
     plans: list[list[ModelDecision]] = []
     for doc, result in zip(docs, tagged, strict=True):
         current = {t["attribute"]: t for t in doc.get("tags", [])}
@@ -105,7 +106,7 @@ def plan_decisions(
             repropose(d, _tag(current.get(d.attribute)), repropose_min_probability)
             for d in result.decisions
         ]
-        plans.append([d for d in decisions if _changed(d, current.get(d.attribute), version)])
+        plans.append([d for d in decisions if model_changed(d, current.get(d.attribute))])
     return plans
 
 

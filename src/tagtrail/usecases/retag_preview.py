@@ -10,7 +10,6 @@ smallest hashes of their ids), so two previews of the same catalogue show the sa
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from typing import Any
 
@@ -18,10 +17,10 @@ import msgspec
 
 from tagtrail.domain.governance import is_applied
 from tagtrail.domain.records import HUMAN_STATES, ModelDecision
-from tagtrail.learning.stats import unit_hash
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases.head_data import segments_of
 from tagtrail.usecases.retag import RETAG_FIELDS, plan_decisions
+from tagtrail.usecases.sampling import StratifiedSample
 from tagtrail.usecases.services import Services
 
 OVERALL = "overall"
@@ -61,9 +60,8 @@ class _Collector:
     """Accumulates rows with a bounded, deterministic sample per row."""
 
     def __init__(self, sample: int) -> None:
-        self.sample = sample
         self.rows: dict[tuple[str, str], ImpactRow] = {}
-        self.heaps: dict[tuple[str, str], list[tuple[float, str, ImpactSample]]] = {}
+        self.samples: StratifiedSample[ImpactSample] = StratifiedSample(sample, "preview")
 
     def add(self, segments: list[str], change: ImpactSample, attribute: str) -> None:
         old_applied = change.old_tier is not None and is_applied(change.old_tier)  # type: ignore[arg-type]
@@ -80,22 +78,13 @@ class _Collector:
                 row.tier_changes += change.new_tier != change.old_tier
                 row.newly_applied += new_applied and not old_applied
                 row.no_longer_applied += old_applied and not new_applied
-            self._keep(key, change)
-
-    def _keep(self, key: tuple[str, str], change: ImpactSample) -> None:
-        heap = self.heaps.setdefault(key, [])
-        # A max-heap on the hash keeps the `sample` smallest: order-free and stratified.
-        item = (-unit_hash("preview", change.asset_id), change.asset_id, change)
-        if len(heap) < self.sample:
-            heapq.heappush(heap, item)
-        elif self.sample and item > heap[0]:
-            heapq.heapreplace(heap, item)
+            self.samples.offer(key, change.asset_id, change)
 
     def finish(self) -> list[ImpactRow]:
         out = []
         for key in sorted(self.rows, key=lambda k: (k[0], k[1] != OVERALL, k[1])):
             row = self.rows[key]
-            row.sample = [s for _, _, s in sorted(self.heaps.get(key, []), reverse=True)]
+            row.sample = self.samples.take(key)
             out.append(row)
         return out
 

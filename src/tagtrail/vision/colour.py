@@ -279,6 +279,14 @@ class ColourAnalyser:
         dense = (np.cumsum(used) - 1)[labels]
         return cm.modes(pixels, dense, int(used.sum())), dense
 
+    def rename(self, analysis: ColourAnalysis) -> ColourAnalysis:
+        """The same measurements named against this analyser's palette (no pixels needed):
+        a palette change re-names stored colours from their Lab centres and coverage."""
+        findings = tuple(
+            self._name(np.asarray(f.lab, dtype=np.float64), f.coverage) for f in analysis.findings
+        )
+        return msgspec.structs.replace(analysis, findings=findings)
+
     # -- naming -----------------------------------------------------------------------------
 
     def _name(self, lab: np.ndarray, coverage: float) -> ColourFinding:

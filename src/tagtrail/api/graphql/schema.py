@@ -16,7 +16,7 @@ from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
 from tagtrail import __version__
-from tagtrail.api.graphql import audits, explain, retag, review, search, similarity
+from tagtrail.api.graphql import audits, explain, retag, review, search, similarity, taxonomy
 from tagtrail.api.graphql import heads as head_api
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import (
@@ -140,6 +140,13 @@ class Query:
         description="Shadow mode: how often a challenger's never-applied proposals agreed "
         "with what reviewers decided, beside the champion (default: the challenger)."
         + _ACCESS.format(role="viewer"),
+    )
+    taxonomy_preview: taxonomy.TaxonomyPreviewResult = strawberry.field(
+        resolver=taxonomy.taxonomy_preview,
+        description="What moving to the taxonomy folder `directory` (on the server) would "
+        "change, per attribute, value and segment, with example assets; writes nothing. "
+        "Vanished values need a migrations.yaml entry (InvalidInput names them). Apply with "
+        "`tagtrail taxonomy apply`." + _ACCESS.format(role="admin"),
     )
     retag_preview: retag.RetagPreviewResult = strawberry.field(
         resolver=retag.retag_preview,

@@ -127,10 +127,18 @@ class Taxonomy(msgspec.Struct, kw_only=True, frozen=True):
     brands: tuple[Brand, ...] = ()
     #: Attribute names in an order where every rule's attribute conditions come first.
     mapping_order: tuple[str, ...] = ()
+    #: Per attribute: a hash of what its tags depend on (its values, vocabulary, rules,
+    #: governance, brand overlays, the palette for colour, and the versions of the
+    #: attributes its rules read). An edit re-tags only the attributes whose version moved.
+    attribute_versions: dict[str, str] = {}
 
     @property
     def attribute_names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.attributes)
+
+    def attribute_version(self, name: str) -> str:
+        """The version decisions on ``name`` record (the whole taxonomy's when unknown)."""
+        return self.attribute_versions.get(name, self.version)
 
     def attribute(self, name: str) -> Attribute:
         for attribute in self.attributes:

@@ -1,0 +1,164 @@
+"""Taxonomy migrations as data: where the tags of changed values go.
+
+A new taxonomy folder may hold ``migrations.yaml``, in the spirit of Shopify's product
+taxonomy mapping files::
+
+    migrations:
+      - {id: coatigan-name, attribute: category, rename: {from: coatigan, to: longline_coat}}
+      - {id: vests, attribute: category, merge: {from: [gilet, vest], to: gilet}}
+      - {id: knit-split, attribute: category, split: {from: jumper, to: [sweater, pullover]}}
+      - {id: no-mohair, attribute: material, retire: [mohair]}
+      - {id: no-necklines, retire_attribute: neckline}
+
+A move (same id, another parent) needs no entry: every tag is re-expanded under the new
+hierarchy. What does need one is a value or an attribute that disappears: without an entry
+saying where its tags go, :func:`validate_migrations` refuses the change, naming the value,
+so no human decision is ever dropped by a typo.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from tagtrail.domain.taxonomy.model import Taxonomy
+from tagtrail.errors import InvalidInput, TaxonomyError
+
+Op = Literal["rename", "merge", "split", "retire", "retire_attribute"]
+_OPS: tuple[Op, ...] = ("rename", "merge", "split", "retire", "retire_attribute")
+
+
+class MigrationStep(msgspec.Struct, kw_only=True, frozen=True):
+    id: str
+    op: Op
+    attribute: str
+    sources: tuple[str, ...] = ()  # old values (empty for retire_attribute)
+    targets: tuple[str, ...] = ()  # new values (one for rename/merge, several for split)
+
+
+class Migrations(msgspec.Struct, kw_only=True, frozen=True):
+    steps: tuple[MigrationStep, ...] = ()
+
+    def for_value(self, attribute: str, value: str) -> MigrationStep | None:
+        for step in self.steps:
+            if step.attribute == attribute and value in step.sources:
+                return step
+        return None
+
+    def retires_attribute(self, attribute: str) -> MigrationStep | None:
+        for step in self.steps:
+            if step.op == "retire_attribute" and step.attribute == attribute:
+                return step
+        return None
+
+
+def _strings(raw: Any, file: str, path: str) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list) else [raw]
+    if not items or not all(isinstance(i, str) and i for i in items):
+        raise TaxonomyError("expected a value id or a list of value ids", file=file, path=path)
+    return tuple(items)
+
+
+def _step(raw: Any, file: str, path: str) -> MigrationStep:
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
+        raise TaxonomyError("each migration needs an id", file=file, path=path)
+    ops = [op for op in _OPS if op in raw]
+    if len(ops) != 1:
+        raise TaxonomyError(f"exactly one of {', '.join(_OPS)} per migration", file=file, path=path)
+    op = ops[0]
+    unknown = set(raw) - {"id", "attribute", "note", op}
+    if unknown:
+        raise TaxonomyError(f"unknown keys {sorted(unknown)}", file=file, path=path)
+    body = raw[op]
+    if op == "retire_attribute":
+        return MigrationStep(id=raw["id"], op=op, attribute=_strings(body, file, f"{path}.{op}")[0])
+    if not isinstance(raw.get("attribute"), str):
+        raise TaxonomyError(f"{op} needs the attribute it applies to", file=file, path=path)
+    if op == "retire":
+        return MigrationStep(
+            id=raw["id"], op=op, attribute=raw["attribute"],
+            sources=_strings(body, file, f"{path}.retire"),
+        )  # fmt: skip
+    if not isinstance(body, dict) or set(body) != {"from", "to"}:
+        raise TaxonomyError(f"{op} needs from: and to:", file=file, path=f"{path}.{op}")
+    sources = _strings(body["from"], file, f"{path}.{op}.from")
+    targets = _strings(body["to"], file, f"{path}.{op}.to")
+    if op in ("rename", "merge") and len(targets) != 1:
+        raise TaxonomyError(f"{op} goes to exactly one value", file=file, path=f"{path}.{op}.to")
+    if op == "rename" and len(sources) != 1:
+        raise TaxonomyError("rename takes one value; merge takes several", file=file, path=path)
+    if op == "split" and (len(sources) != 1 or len(targets) < 2):
+        raise TaxonomyError("split goes from one value to several", file=file, path=path)
+    return MigrationStep(
+        id=raw["id"], op=op, attribute=raw["attribute"], sources=sources, targets=targets
+    )
+
+
+def parse_migrations(raw: Any, *, file: str) -> Migrations:
+    """Validate a decoded ``migrations.yaml`` (shape only; see :func:`validate_migrations`)."""
+    if raw is None:
+        return Migrations()
+    if not isinstance(raw, dict) or set(raw) != {"migrations"}:
+        raise TaxonomyError("expected a top-level migrations: list", file=file, path="$")
+    entries = raw["migrations"] or []
+    if not isinstance(entries, list):
+        raise TaxonomyError("expected a list", file=file, path="migrations")
+    steps = tuple(_step(e, file, f"migrations[{i}]") for i, e in enumerate(entries))
+    ids = [s.id for s in steps]
+    if len(set(ids)) != len(ids):
+        raise TaxonomyError("migration ids must be unique", file=file, path="migrations")
+    return Migrations(steps=steps)
+
+
+def _values(taxonomy: Taxonomy, attribute: str) -> set[str]:
+    found = {v.id for v in taxonomy.attribute(attribute).values}
+    for brand in taxonomy.brands:
+        overlay = brand.overlay(attribute)
+        found |= {v.id for v in overlay.values} if overlay else set()
+    return found
+
+
+def validate_migrations(old: Taxonomy, new: Taxonomy, migrations: Migrations) -> None:
+    """Refuse a change that would drop tags nobody said where to put."""
+    for step in migrations.steps:
+        if step.attribute not in old.attribute_names:
+            raise InvalidInput(
+                f"migration {step.id!r}: {step.attribute!r} is not an attribute of the "
+                f"current taxonomy", field="migrations",
+            )  # fmt: skip
+        if step.op == "retire_attribute":
+            if step.attribute in new.attribute_names:
+                raise InvalidInput(
+                    f"migration {step.id!r} retires {step.attribute!r}, but the new "
+                    f"taxonomy still has it", field="migrations",
+                )  # fmt: skip
+            continue
+        if step.attribute not in new.attribute_names:
+            raise InvalidInput(
+                f"migration {step.id!r}: the new taxonomy has no {step.attribute!r}; "
+                f"retire it with retire_attribute", field="migrations",
+            )  # fmt: skip
+        gone = [t for t in step.targets if t not in _values(new, step.attribute)]
+        if gone:
+            raise InvalidInput(
+                f"migration {step.id!r}: {step.attribute} {', '.join(gone)} is not a value "
+                f"of the new taxonomy", field="migrations",
+            )  # fmt: skip
+    for attribute in old.attribute_names:
+        if attribute not in new.attribute_names:
+            if migrations.retires_attribute(attribute) is None:
+                raise InvalidInput(
+                    f"attribute {attribute!r} is gone from the new taxonomy; add "
+                    f"'retire_attribute: {attribute}' to migrations.yaml to remove its tags",
+                    field="migrations",
+                )
+            continue
+        vanished = sorted(_values(old, attribute) - _values(new, attribute))
+        lost = [v for v in vanished if migrations.for_value(attribute, v) is None]
+        if lost:
+            raise InvalidInput(
+                f"{attribute} values {', '.join(lost)} are gone from the new taxonomy and no "
+                f"migration says where their tags go (rename, merge, split or retire)",
+                field="migrations",
+            )

@@ -1,0 +1,209 @@
+"""A taxonomy change, previewed and then applied, without losing a human decision.
+
+``preview_change(services, NEW_DIR)`` and ``apply_change(services, NEW_DIR)`` run the same
+plan over every stored asset: the migration changes of its tags (``domain.taxonomy.changes``:
+renames, merges, splits, retirements, re-expansion under the new hierarchy), then the
+model's re-decision of the attributes whose per-attribute version moved, on the stored
+vector (colour: the stored Lab measurement named against the new palette). The preview
+writes nothing; apply writes the same events at each asset's next revision. Apply is
+resumable: a re-run finds migrated assets up to date and continues with the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from tagtrail.domain.metadata import AssetMetadata
+from tagtrail.domain.projection import fold_tags
+from tagtrail.domain.records import Tag, TagEvent, utc_now
+from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.domain.taxonomy.changes import change_event, migrated_tag, tag_changes
+from tagtrail.domain.taxonomy.migrations import Migrations, validate_migrations
+from tagtrail.errors import Conflict, InvalidInput
+from tagtrail.store import StoredAsset
+from tagtrail.tagging.pipeline import COLOUR_ATTRIBUTE, Tagger, build_tagger
+from tagtrail.tagging.taxonomy_files import load_migrations, load_taxonomy
+from tagtrail.usecases.champions import install_champions
+from tagtrail.usecases.change_report import ChangeCollector, TaxonomyChangeReport
+from tagtrail.usecases.head_data import segments_of
+from tagtrail.usecases.ingest import model_event
+from tagtrail.usecases.retag import RETAG_FIELDS, model_changed, plan_decisions
+from tagtrail.usecases.services import Services
+
+
+class _Plan(msgspec.Struct, kw_only=True, frozen=True):
+    new: Taxonomy
+    migrations: Migrations
+    tagger: Tagger
+    moved: frozenset[str]  # attributes whose version moved (re-decided by the model)
+
+
+def _load(directory: Path) -> tuple[Taxonomy, Migrations]:
+    if not directory.is_dir():
+        raise InvalidInput(f"{directory} is not a taxonomy folder", field="directory")
+    return load_taxonomy(directory), load_migrations(directory)
+
+
+async def _plan(services: Services, directory: Path) -> _Plan:
+    old = await services.taxonomy()
+    new, migrations = await services.infer(_load, Path(directory))
+    validate_migrations(old, new, migrations)
+    encoder = await services.encoder()
+    tagger = await services.infer(build_tagger, new, encoder)
+    # Heads and a colour calibration whose attribute did not move stay in use.
+    await install_champions(services.store.heads, tagger)
+    moved = frozenset(
+        a for a in new.attribute_names if old.attribute_version(a) != new.attribute_version(a)
+    )
+    return _Plan(new=new, migrations=migrations, tagger=tagger, moved=moved)
+
+
+def _asset_events(
+    plan: _Plan,
+    doc: dict[str, Any],
+    decisions: list[Any],
+    seq: int,
+    at: str,
+) -> list[TagEvent]:
+    """Migration events first, then model re-decisions, as event indices of revision seq."""
+    brand = doc.get("brand")
+    tags = list(doc.get("tags") or ())
+    changes = tag_changes(tags, plan.new, plan.migrations, brand)
+    by_attr = {str(t["attribute"]): t for t in tags}
+    events = [
+        change_event(str(doc["asset_id"]), seq, i, at, by_attr[c.attribute], c, plan.new, brand)
+        for i, c in enumerate(changes)
+    ]
+    return events + [
+        model_event(str(doc["asset_id"]), len(events) + j, d, at, seq=seq)
+        for j, d in enumerate(decisions)
+    ]
+
+
+def _after_migration(plan: _Plan, doc: dict[str, Any]) -> dict[str, Any]:
+    brand = doc.get("brand")
+    tags = {str(t["attribute"]): t for t in doc.get("tags") or ()}
+    for change in tag_changes(list(tags.values()), plan.new, plan.migrations, brand):
+        if change.kind == "retired":
+            tags.pop(change.attribute, None)
+        else:
+            tags[change.attribute] = migrated_tag(tags[change.attribute], change, plan.new, brand)
+    return {**doc, "tags": list(tags.values())}
+
+
+async def _decisions(
+    services: Services, plan: _Plan, docs: list[dict[str, Any]]
+) -> tuple[list[list[Any]], int]:
+    """Per doc, the model's changed decisions on moved attributes (after migration)."""
+    migrated = [_after_migration(plan, d) for d in docs]
+    fingerprint = plan.tagger.model_fingerprint
+    usable = [i for i, d in enumerate(migrated)
+              if d.get("vector") and d.get("model_fingerprint") == fingerprint]  # fmt: skip
+    plans: list[list[Any]] = [[] for _ in docs]
+    if usable:
+        minimum = services.settings.repropose_min_probability
+        chosen = [migrated[i] for i in usable]
+        found = await services.infer(plan_decisions, plan.tagger, chosen, minimum)
+        for i, decisions in zip(usable, found, strict=True):
+            plans[i] = [d for d in decisions if d.attribute in plan.moved]
+    if COLOUR_ATTRIBUTE in plan.moved:
+        ids = [str(d["asset_id"]) for d in docs]
+        stored = await services.store.events.latest(ids, COLOUR_ATTRIBUTE)
+        for i, doc in enumerate(migrated):
+            event = stored.get(str(doc["asset_id"]))
+            meta = AssetMetadata(brand=doc.get("brand"), season=doc.get("season"),
+                                 collection=doc.get("collection"))  # fmt: skip
+            decision = plan.tagger.recolour(event.evidence or {}, meta) if event else None
+            current = next((t for t in doc["tags"] if t["attribute"] == COLOUR_ATTRIBUTE), None)
+            if decision is not None and model_changed(decision, current):
+                plans[i].append(decision)
+    return plans, len(docs) - len(usable)
+
+
+def _outcome(doc: dict[str, Any], events: list[TagEvent]) -> tuple[dict[str, Tag], dict[str, Tag]]:
+    before = {t.attribute: t for t in (msgspec.convert(x, Tag) for x in doc.get("tags") or ())}
+    return before, fold_tags(events, before.values())
+
+
+async def _run(
+    services: Services,
+    directory: Path,
+    *,
+    write: bool,
+    sample: int,
+    page: int,
+    progress: Callable[[int], None] | None,
+) -> TaxonomyChangeReport:
+    plan = await _plan(services, directory)
+    old = await services.taxonomy()
+    collector = ChangeCollector(sample)
+    report = TaxonomyChangeReport(
+        current_version=old.version,
+        new_version=plan.new.version,
+        attributes_moved=sorted(plan.moved),
+        retired_attributes=sorted(set(old.attribute_names) - set(plan.new.attribute_names)),
+        applied=write,
+    )
+    await services.store.refresh()
+    async for docs in services.store.assets.scan(RETAG_FIELDS, page=page):
+        decisions, other = await _decisions(services, plan, docs)
+        report.other_encoder += other
+        for doc, chosen in zip(docs, decisions, strict=True):
+            report.checked += 1
+            revision = int(doc.get("revision", 0))
+            events = _asset_events(plan, doc, chosen, revision + 1, utc_now())
+            if not events:
+                continue
+            if write and not await _write(services, plan, doc, chosen):
+                report.conflicts += 1
+                continue
+            report.assets_changed += 1
+            report.events += len(events)
+            before, after = _outcome(doc, events)
+            collector.add(str(doc["asset_id"]), segments_of(doc), before, after)
+        if progress is not None:
+            progress(len(docs))
+    report.rows = collector.finish()
+    report.human_decisions_touched = collector.human_touched
+    if write:
+        await services.store.refresh()
+    return report
+
+
+async def _write(services: Services, plan: _Plan, doc: dict[str, Any], chosen: list[Any]) -> bool:
+    def build(stored: StoredAsset) -> list[TagEvent]:
+        return _asset_events(plan, doc, chosen, stored.revision + 1, utc_now())
+
+    try:
+        await services.store.assets.apply(str(doc["asset_id"]), int(doc.get("revision", 0)), build)
+    except Conflict:
+        return False  # changed meanwhile: the next run picks it up
+    return True
+
+
+async def preview_change(
+    services: Services,
+    directory: Path,
+    *,
+    sample: int = 3,
+    page: int = 256,
+    progress: Callable[[int], None] | None = None,
+) -> TaxonomyChangeReport:
+    """What moving to the taxonomy in ``directory`` would change; writes nothing."""
+    return await _run(services, directory, write=False, sample=sample, page=page, progress=progress)
+
+
+async def apply_change(
+    services: Services,
+    directory: Path,
+    *,
+    sample: int = 3,
+    page: int = 256,
+    progress: Callable[[int], None] | None = None,
+) -> TaxonomyChangeReport:
+    """Write the change (resumable); then point ``TAGTRAIL_TAXONOMY_DIR`` at ``directory``."""
+    return await _run(services, directory, write=True, sample=sample, page=page, progress=progress)
