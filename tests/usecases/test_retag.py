@@ -157,7 +157,9 @@ async def test_rejected_value_comes_back_only_from_a_newer_confident_head(
     # The head whose proposal was rejected, however sure: a proposal beside the rejection.
     await retag_all(services, tagger=tagger)
     tag = pattern_tag((await store.assets.get(asset_id)).source)
-    assert (tag["state"], tag.get("proposed_value")) == ("rejected", None)  # nothing new
+    assert (tag["state"], tag.get("reproposal_of")) == ("rejected", None)
+    assert not tag["applied"]
+    assert not tag["needs_review"]
     # A newer head below the minimum (0.9 by default): still only a proposal, saying why.
     tagger.use_head(Retrained(base, "tuned:pattern:v2", 0.8))  # type: ignore[arg-type]
     await retag_all(services, tagger=tagger)

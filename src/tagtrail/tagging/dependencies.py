@@ -223,6 +223,6 @@ def _remapped(
         state=tier.tier,
         tier_reason=tier.reason,
         thresholds=Thresholds(high=tier.high, medium=tier.medium, cap=tier.cap),
-        taxonomy_version=taxonomy.version,
+        taxonomy_version=taxonomy.attribute_version(attribute),
         evidence=evidence,
     )
