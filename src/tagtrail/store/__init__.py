@@ -7,7 +7,7 @@ k-NN), plus index management. Outages surface as :class:`~tagtrail.errors.StoreU
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
@@ -15,6 +15,7 @@ from opensearchpy import AsyncOpenSearch
 from tagtrail.config import Settings
 from tagtrail.store.assets import AssetRepository, IngestWrite, NewAsset, StoredAsset
 from tagtrail.store.audits import AuditRepository
+from tagtrail.store.batch import Build, apply_batch
 from tagtrail.store.client import make_client
 from tagtrail.store.events import EventLog
 from tagtrail.store.heads import AliasState, HeadRepository
@@ -57,6 +58,10 @@ class Store:
 
     async def drop_indices(self) -> None:
         await drop_indices(self.client, self.settings)
+
+    async def apply_batch(self, plans: Sequence[tuple[str, int, Build]]) -> dict[str, str]:
+        """Next revisions of many assets in three bulk requests (see :mod:`.batch`)."""
+        return await apply_batch(self.assets, plans)
 
     async def refresh(self) -> None:
         """Make every write searchable now (batch jobs at their end; never per request)."""

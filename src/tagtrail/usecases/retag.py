@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import HUMAN_STATES, ModelDecision, Tag, TagEvent, utc_now
@@ -90,6 +91,14 @@ def plan_decisions(
     A value a human rejected comes back only as a suggestion, from a newer head at or above
     ``repropose_min_probability`` (:func:`tagtrail.domain.reproposal.repropose`).
     """
+    with threadpool_limits(limits=1, user_api="blas"):  # small matmuls: spinning BLAS
+        # threads on two shared cores cost far more than they give
+        return _plan(tagger, docs, repropose_min_probability)
+
+
+def _plan(
+    tagger: Tagger, docs: list[dict[str, Any]], repropose_min_probability: float
+) -> list[list[ModelDecision]]:
     vectors = np.array([d["vector"] for d in docs], dtype=np.float32)
     metas = [
         AssetMetadata(brand=d.get("brand"), season=d.get("season"), collection=d.get("collection"))

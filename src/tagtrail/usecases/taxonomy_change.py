@@ -23,7 +23,7 @@ from tagtrail.domain.records import Tag, TagEvent, utc_now
 from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.domain.taxonomy.changes import change_event, migrated_tag, tag_changes
 from tagtrail.domain.taxonomy.migrations import Migrations, validate_migrations
-from tagtrail.errors import Conflict, InvalidInput
+from tagtrail.errors import InvalidInput
 from tagtrail.store import StoredAsset
 from tagtrail.tagging.pipeline import COLOUR_ATTRIBUTE, Tagger, build_tagger
 from tagtrail.tagging.taxonomy_files import load_migrations, load_taxonomy
@@ -152,19 +152,22 @@ async def _run(
     async for docs in services.store.assets.scan(RETAG_FIELDS, page=page):
         decisions, other = await _decisions(services, plan, docs)
         report.other_encoder += other
+        report.checked += len(docs)
+        planned = []
         for doc, chosen in zip(docs, decisions, strict=True):
-            report.checked += 1
-            revision = int(doc.get("revision", 0))
-            events = _asset_events(plan, doc, chosen, revision + 1, utc_now())
-            if not events:
-                continue
-            if write and not await _write(services, plan, doc, chosen):
-                report.conflicts += 1
+            events = _asset_events(plan, doc, chosen, int(doc.get("revision", 0)) + 1, utc_now())
+            if events:
+                planned.append((doc, chosen, events))
+        outcome = await _write(services, plan, planned) if write else {}
+        for doc, _chosen, events in planned:
+            asset_id = str(doc["asset_id"])
+            if write and outcome.get(asset_id) != "written":
+                report.conflicts += 1  # changed meanwhile (or failed): the next run finishes it
                 continue
             report.assets_changed += 1
             report.events += len(events)
             before, after = _outcome(doc, events)
-            collector.add(str(doc["asset_id"]), segments_of(doc), before, after)
+            collector.add(asset_id, segments_of(doc), before, after)
         if progress is not None:
             progress(len(docs))
     report.rows = collector.finish()
@@ -174,15 +177,17 @@ async def _run(
     return report
 
 
-async def _write(services: Services, plan: _Plan, doc: dict[str, Any], chosen: list[Any]) -> bool:
-    def build(stored: StoredAsset) -> list[TagEvent]:
-        return _asset_events(plan, doc, chosen, stored.revision + 1, utc_now())
+async def _write(
+    services: Services, plan: _Plan, planned: list[tuple[dict[str, Any], list[Any], Any]]
+) -> dict[str, str]:
+    """One page in three bulk requests; the events are rebuilt at the stored revision."""
 
-    try:
-        await services.store.assets.apply(str(doc["asset_id"]), int(doc.get("revision", 0)), build)
-    except Conflict:
-        return False  # changed meanwhile: the next run picks it up
-    return True
+    def build(doc: dict[str, Any], chosen: list[Any]) -> Callable[[StoredAsset], list[TagEvent]]:
+        return lambda stored: _asset_events(plan, doc, chosen, stored.revision + 1, utc_now())
+
+    return await services.store.apply_batch(
+        [(str(d["asset_id"]), int(d.get("revision", 0)), build(d, c)) for d, c, _ in planned]
+    )
 
 
 async def preview_change(

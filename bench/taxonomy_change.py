@@ -1,0 +1,177 @@
+"""Preview and apply of a taxonomy change over many stored assets, on the real node.
+
+    python bench/taxonomy_change.py [--n 100000] [--humans 0.01] [--keep]
+
+Stores ``n`` assets the way ingest writes them (random unit vectors tagged by the real
+tagger, bulk-written with ``create_many``: that is the bulk-index rate), confirms the
+category of a share of them as a reviewer would, then previews and applies a taxonomy change
+that moves ``cardigan`` under outerwear, renames ``coatigan`` and splits ``jumper`` (every
+category is re-decided by the model, on the stored vectors). Prints seconds and assets/s of
+each step and apply's rate relative to the bulk-index rate, and checks that apply changed
+exactly what the preview said. Uses its own indices (deleted afterwards unless ``--keep``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import msgspec
+import numpy as np
+import yaml
+
+from tagtrail.config import load_settings
+from tagtrail.domain.metadata import AssetMetadata
+from tagtrail.domain.records import Actor, TagEvent, event_id, utc_now
+from tagtrail.store import NewAsset
+from tagtrail.usecases import admin
+from tagtrail.usecases.ingest import model_event
+from tagtrail.usecases.services import Services
+from tagtrail.usecases.taxonomy_change import apply_change, preview_change
+
+BRANDS = ("Northwind", "Kobo", "Aster", "Linen & Loom")
+
+
+def _new_taxonomy(current: Path, out: Path) -> Path:
+    shutil.copytree(current, out)
+    path = out / "taxonomy.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    category = data["attributes"]["category"]
+    for v in category["values"]:
+        v["parent"] = "outerwear" if v["id"] == "cardigan" else v.get("parent")
+        v["id"] = "longline_coat" if v["id"] == "coatigan" else v["id"]
+        if v.get("parent") is None:
+            v.pop("parent")
+    at = next(i for i, v in enumerate(category["values"]) if v["id"] == "jumper")
+    category["values"][at : at + 1] = [
+        {"id": "sweater", "label": "Sweater", "parent": "knitwear"},
+        {"id": "pullover", "label": "Pullover", "parent": "knitwear"},
+    ]
+    for entry in category["vocabulary"]:
+        if entry.get("maps_to") == "jumper":
+            entry["maps_to"] = "sweater"
+    for rule in category["rules"]:
+        if rule.get("then") == "coatigan":
+            rule["then"] = "longline_coat"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    steps = [
+        {"id": "longline", "attribute": "category",
+         "rename": {"from": "coatigan", "to": "longline_coat"}},
+        {"id": "knit", "attribute": "category",
+         "split": {"from": "jumper", "to": ["sweater", "pullover"]}},
+    ]  # fmt: skip
+    (out / "migrations.yaml").write_text(yaml.safe_dump({"migrations": steps}), encoding="utf-8")
+    return out
+
+
+async def _store(services: Services, n: int, batch: int) -> float:
+    """Write n assets as ingest does; returns the seconds the bulk writes took."""
+    tagger = await services.tagger()
+    rng = np.random.default_rng(0)
+    spent = 0.0
+    for start in range(0, n, batch):
+        size = min(batch, n - start)
+        vectors = rng.standard_normal((size, 512)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        metas = [AssetMetadata(brand=BRANDS[(start + i) % len(BRANDS)]) for i in range(size)]
+        tagged = tagger.tag_vectors(vectors, metas, [None] * size)
+        at = utc_now()
+        new = []
+        for i, (meta, result) in enumerate(zip(metas, tagged, strict=True)):
+            asset_id = f"bench-{start + i:07d}"
+            document: dict[str, Any] = {
+                "asset_id": asset_id, "content_hash": asset_id, "brand": meta.brand,
+                "ingested_at": at, "updated_at": at, "format": "JPEG", "width": 512,
+                "height": 512, "byte_size": 1, "model_fingerprint": tagger.model_fingerprint,
+                "model_untrained": True, "taxonomy_version": tagger.taxonomy.version,
+                "vector": result.vector, "revision": 0,
+            }  # fmt: skip
+            events = tuple(model_event(asset_id, k, d, at, seq=1)
+                           for k, d in enumerate(result.decisions))  # fmt: skip
+            new.append(NewAsset(asset_id=asset_id, document=document, events=events))
+        t = time.perf_counter()
+        writes = await services.store.assets.create_many(new)
+        spent += time.perf_counter() - t
+        bad = [w for w in writes if w.status != "created"]
+        if bad:
+            raise SystemExit(f"bulk write failed: {bad[0]}")
+        print(f"\r  stored {start + size}/{n}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return spent
+
+
+async def _confirm(services: Services, ids: list[str]) -> None:
+    """A reviewer confirms the category of these assets (ordinary decisions)."""
+
+    def build(stored: Any) -> list[TagEvent]:
+        tag = next(t for t in stored.source["tags"] if t["attribute"] == "category")
+        return [TagEvent(
+            event_id=event_id(stored.asset_id, stored.revision + 1, 0),
+            asset_id=stored.asset_id, attribute="category", kind="confirmed",
+            seq=stored.revision + 1, at=utc_now(), state="confirmed",
+            actor=Actor(type="human", id="bench"), value=tag["value"], label=tag.get("label"),
+            values=tuple(tag.get("values") or ()), previous_value=tag["value"],
+            taxonomy_version=tag.get("taxonomy_version"),
+        )]  # fmt: skip
+
+    for asset_id in ids:
+        await services.store.assets.apply(asset_id, None, build)
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=100_000)
+    p.add_argument("--humans", type=float, default=0.01, help="share of assets reviewed")
+    p.add_argument("--batch", type=int, default=500)
+    p.add_argument("--keep", action="store_true", help="keep the bench indices")
+    args = p.parse_args()
+    settings = load_settings(
+        index_prefix=f"bench-tx-{uuid.uuid4().hex[:8]}",
+        model=os.environ.get("TAGTRAIL_MODEL", "random-init"),
+    )
+    services = Services(settings)
+    try:
+        await admin.init_indices(services)
+        spent = await _store(services, args.n, args.batch)
+        bulk_rate = args.n / spent
+        print(f"bulk index   {args.n} assets in {spent:.1f} s: {bulk_rate:.0f} assets/s")
+        ids = [f"bench-{i:07d}" for i in range(0, args.n, max(1, round(1 / args.humans)))]
+        await services.store.refresh()
+        await _confirm(services, ids)
+        with tempfile.TemporaryDirectory() as tmp:
+            new = _new_taxonomy(Path(settings.taxonomy_dir), Path(tmp) / "v2")
+            t = time.perf_counter()
+            preview = await preview_change(services, new, page=500)
+            took = time.perf_counter() - t
+            print(f"preview      {took:.1f} s: {args.n / took:.0f} assets/s; "
+                  f"{preview.assets_changed} assets would change, {preview.events} events, "
+                  f"{preview.human_decisions_touched} human decisions touched")  # fmt: skip
+            t = time.perf_counter()
+            applied = await apply_change(services, new, page=500)
+            took = time.perf_counter() - t
+            rate = args.n / took
+            print(f"apply        {took:.1f} s: {rate:.0f} assets/s "
+                  f"({applied.assets_changed} changed, {applied.conflicts} conflicts); "
+                  f"apply / bulk-index rate {rate / bulk_rate:.2f}")  # fmt: skip
+            same = [msgspec.to_builtins(r) for r in preview.rows] == [
+                msgspec.to_builtins(r) for r in applied.rows
+            ]
+            print(f"preview == apply: {same and preview.events == applied.events}")
+    finally:
+        if not args.keep:
+            await services.store.drop_indices()
+        await services.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,85 @@
+"""Many assets' next revisions in a few bulk requests (a taxonomy migration, a re-tag).
+
+The same protocol as ``AssetRepository.apply``, batched: read the documents (healing any
+cut-short write), build each asset's events at its next revision, claim the revisions
+(event 0 of each, put-if-absent, one bulk request), write the rest of the claimed ones (one
+more), then the documents guarded by their seq_no (one more). An asset whose revision moved
+or was claimed by another writer is a conflict, left for a later run; a crash between
+events and documents is healed by the next reader, as for a single write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tagtrail.domain.projection import projection_fields
+from tagtrail.domain.records import TagEvent
+from tagtrail.store.assets import AssetRepository, StoredAsset
+from tagtrail.store.events import bulk_failures
+
+Build = Callable[[StoredAsset], Sequence[TagEvent]]
+
+
+async def _read(assets: AssetRepository, ids: Sequence[str]) -> dict[str, StoredAsset]:
+    found = await assets.client.mget(index=assets.index, body={"ids": list(ids)})
+    stored = {
+        d["_id"]: StoredAsset(asset_id=d["_id"], source=d["_source"], seq_no=d["_seq_no"],
+                              primary_term=d["_primary_term"])
+        for d in found["docs"] if d.get("found")
+    }  # fmt: skip
+    heads = [(a, s.revision + 1) for a, s in stored.items()]
+    for asset_id in await assets.events.claimed(heads):
+        stored[asset_id] = await assets.get(asset_id)  # heals, vector included
+    return stored
+
+
+async def apply_batch(
+    assets: AssetRepository, plans: Sequence[tuple[str, int, Build]]
+) -> dict[str, str]:
+    """``(asset_id, expected revision, build)`` each → "written", "unchanged", "conflict",
+    "missing" or an error message."""
+    if not plans:
+        return {}
+    stored = await _read(assets, [p[0] for p in plans])
+    result: dict[str, str] = {}
+    built: dict[str, list[TagEvent]] = {}
+    for asset_id, expected, build in plans:
+        doc = stored.get(asset_id)
+        if doc is None:
+            result[asset_id] = "missing"
+        elif doc.revision != expected:
+            result[asset_id] = "conflict"
+        elif events := list(build(doc)):
+            built[asset_id] = events
+        else:
+            result[asset_id] = "unchanged"
+    claims = await assets.events.create_many([e[0] for e in built.values()])
+    for asset_id, events in list(built.items()):
+        if events[0].event_id not in claims.created:
+            result[asset_id] = claims.failed.get(events[0].event_id, "conflict")
+            del built[asset_id]
+    rest = await assets.events.create_many([e for ev in built.values() for e in ev[1:]])
+    base_ids = [t.event_id for a in built for t in stored[a].tags()]
+    terms = await assets.events.terms(base_ids)
+    lines: list[Any] = []
+    for asset_id, events in built.items():
+        missing = [rest.failed[e.event_id] for e in events[1:] if e.event_id in rest.failed]
+        if missing:  # the claim stands: readers roll forward what exists
+            result[asset_id] = f"event write failed: {missing[0]}"
+            continue
+        doc = stored[asset_id]
+        fields = projection_fields(
+            events, base=doc.tags(), base_terms=terms, base_revision=doc.revision
+        )
+        fields["updated_at"] = max(e.at for e in events)
+        guard = {"if_seq_no": doc.seq_no, "if_primary_term": doc.primary_term}
+        lines.append({"index": {"_index": assets.index, "_id": asset_id, **guard}})
+        lines.append({**doc.source, **fields})
+        result[asset_id] = "written"
+    if lines:
+        # 409: a reader rolled the document forward from the same events first.
+        response = await assets.client.bulk(body=lines)
+        for asset_id, error in bulk_failures(response, tolerate=frozenset({409})).items():
+            result[asset_id] = f"document write failed: {error}"  # events stored: heals on read
+    return result
