@@ -80,3 +80,40 @@ async def test_no_hard_cap_at_ten_thousand_events(
     history = await store.events.for_asset("big")
     assert len(history) == total
     assert [e.seq for e in history] == list(range(1, total + 1))
+
+
+async def test_a_revision_caught_half_written_by_a_refresh_is_read_whole(
+    settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    """A revision's claim (event 0) is written before its other events: a refresh between
+    the two makes search see half of it. The history still holds all of it."""
+    store = Store(settings, client=indexed)
+    index = store.events.index
+    await indexed.indices.put_settings(index=index, body={"index": {"refresh_interval": "-1"}})
+    actor = Actor(type="model", id="clip@1", model_fingerprint="clip@1", head_version="zs/1")
+    template = TagEvent(
+        event_id="", asset_id="half", attribute="pattern", kind="model_tagged", seq=0,
+        at="2026-01-01T00:00:00.000000Z", actor=actor, state="suggested", probability=0.5,
+        tier="suggested",
+    )  # fmt: skip
+    events = [
+        msgspec.structs.replace(
+            template, event_id=event_id("half", seq, n), seq=seq, attribute=attribute, value=value
+        )
+        for seq, n, attribute, value in [
+            (1, 0, "pattern", "stripe"),
+            (2, 0, "pattern", "check"),
+            (2, 1, "category", "parka"),
+        ]
+    ]
+    await store.events.create_many(events[:2])
+    await indexed.indices.refresh(index=index)  # search sees revision 2's claim only...
+    await store.events.create_many(events[2:])  # ...its second event lands after the refresh
+    visible = await indexed.search(index=index, body={"query": {"match_all": {}}})
+    assert visible["hits"]["total"]["value"] == 2
+    history = (await store.events.history({"half": 2}))["half"]
+    assert [(e.seq, e.attribute) for e in history] == [
+        (1, "pattern"),
+        (2, "pattern"),
+        (2, "category"),
+    ]

@@ -182,7 +182,10 @@ class EventLog:
         """Every event of these assets up to their known revision, in fold order.
 
         Search is near-real-time, so revisions newer than what search returns are read by id:
-        the history always includes the asset's latest decision without a refresh.
+        the history always includes the asset's latest decision without a refresh. The
+        newest revision search returned is read by id too: a refresh may have caught it
+        half-written (its claim, event 0, is written before the rest), while every older
+        revision was complete before the next one could be claimed.
         """
         if not revisions:
             return {}
@@ -196,11 +199,28 @@ class EventLog:
         ):
             for event in events:
                 grouped[event.asset_id].append(event)
+        await self._complete_newest(grouped)
         for asset_id, revision in revisions.items():
             seen = max((e.seq for e in grouped[asset_id]), default=0)
             for seq in range(seen + 1, revision + 1):
                 grouped[asset_id].extend(await self.revision(asset_id, seq))
         return {a: grouped.get(a, []) for a in revisions}
+
+    async def _complete_newest(self, grouped: dict[str, list[TagEvent]]) -> None:
+        """Re-read each asset's newest searched revision by id (one multi-get for all)."""
+        newest = {a: events[-1].seq for a, events in grouped.items() if events}
+        ids = [i for a, seq in newest.items() for i in revision_event_ids(a, seq)]
+        if not ids:
+            return
+        found = await self.client.mget(index=self.index, body={"ids": ids})
+        complete: dict[str, list[TagEvent]] = defaultdict(list)
+        for doc in found["docs"]:
+            if doc.get("found"):
+                event = msgspec.convert(doc["_source"], TagEvent)
+                complete[event.asset_id].append(event)
+        for asset_id, seq in newest.items():
+            older = [e for e in grouped[asset_id] if e.seq != seq]
+            grouped[asset_id] = older + sorted(complete[asset_id], key=lambda e: e.event_id)
 
     async def latest(
         self, asset_ids: Sequence[str], attribute: str, kind: str = "model_tagged"
