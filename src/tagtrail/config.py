@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -84,6 +84,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Shadow mode: a trained challenger predicts beside the champion on new photos; its
     # proposals are stored in the evidence (never applied) and compared with reviewers.
     shadow: bool = True
+    # A value a reviewer rejected is proposed again (as a suggestion, for review) only by a
+    # newer head whose probability reaches this.
+    repropose_min_probability: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.9
+    # Events read per request when a tag history is paged through (search_after).
+    history_page_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1000
 
     @property
     def embedded(self) -> bool:

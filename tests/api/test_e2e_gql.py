@@ -60,7 +60,8 @@ CORRECT = """mutation($input: TagCorrectionInput!) { correctTag(input: $input) {
   __typename ... on TagDecision { revision asset { tag(attribute: "colour") { value state } } }
 } }"""
 EXPLAIN = """query { explainTag(assetId: "q1", attribute: "colour") { ... on TagExplanation {
-  current { value } decision { rawLabel tierReason } history { kind toValue } } } }"""
+  current { value } decision { kind value } reviewed { rawLabel tierReason }
+  history { kind toValue } } } }"""
 
 
 async def test_standard_client_runs_the_whole_flow(
@@ -104,5 +105,6 @@ async def test_standard_client_runs_the_whole_flow(
         assert fixed["correctTag"]["asset"]["tag"] == {"value": "black", "state": "corrected"}
         explained = (await session.execute(gql(EXPLAIN)))["explainTag"]
         assert explained["current"]["value"] == "black"
-        assert explained["decision"]["rawLabel"] == "raw navy"
+        assert explained["decision"] == {"kind": "corrected", "value": "black"}  # in force
+        assert explained["reviewed"]["rawLabel"] == "raw navy"
         assert [h["kind"] for h in explained["history"]] == ["model_tagged", "corrected"]

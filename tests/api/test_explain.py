@@ -16,8 +16,10 @@ query($id: ID!, $attr: String!) {
     __typename
     ... on TagExplanation {
       current { value tier state source }
-      decision { rawLabel topK { label score } ruleId probability tier tierReason
+      decision { kind actorType actorId value note rawLabel ruleId tier }
+      reviewed { rawLabel topK { label score } ruleId probability tier tierReason
                  thresholds { high medium cap } analyser taxonomyVersion modelFingerprint }
+      proposal { value }
       colourEvidence { foregroundShare findings { name family hex measuredHex coverage deltaE
                        alternatives { name family deltaE } } }
       history { kind actorType actorId fromValue toValue note at }
@@ -72,7 +74,20 @@ async def test_explain_navy(api: Api) -> None:
         "state": "corrected",
         "source": "analyser_then_human",
     }
-    chain = result["decision"]
+    # The value in force is the human correction; the analyser's decision it reviewed is
+    # beside it, and no newer model proposed anything.
+    assert result["decision"] == {
+        "kind": "corrected",
+        "actorType": "human",
+        "actorId": "dev",
+        "value": "black",
+        "note": "it is black in the studio",
+        "rawLabel": None,
+        "ruleId": None,
+        "tier": None,
+    }
+    assert result["proposal"] is None
+    chain = result["reviewed"]
     assert chain["rawLabel"] == "raw navy"
     assert chain["ruleId"] == "default:navy"
     assert chain["topK"][0] == {"label": "raw navy", "score": 0.8}
@@ -105,3 +120,4 @@ async def test_explain_unknowns(api: Api) -> None:
     untagged = (await api.data(EXPLAIN, {"id": "x", "attr": "pattern"}))["explainTag"]
     assert untagged["current"] is None
     assert untagged["decision"] is None
+    assert untagged["reviewed"] is None

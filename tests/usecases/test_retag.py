@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
+import msgspec
+import numpy as np
 import pytest
 from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
 from tagtrail.demo.catalogue import generate_catalogue
+from tagtrail.domain.decisions import Decision, build_decision
 from tagtrail.domain.records import Actor, TagEvent, event_id, utc_now
 from tagtrail.store import Store
+from tagtrail.tagging.heads import Head, HeadPrediction
 from tagtrail.usecases.ingest import IngestItem, ingest
 from tagtrail.usecases.retag import retag_all
+from tagtrail.usecases.review import decide
 from tagtrail.usecases.services import Services
 
 pytestmark = pytest.mark.opensearch
@@ -91,3 +97,159 @@ async def test_retag_keeps_human_decisions(
     assert second.up_to_date == 4
     assert (await store.assets.get(asset_id)).source == after
     assert await store.assets.reproject(asset_id) is False  # still exactly the fold of its events
+
+
+class Retrained:
+    """A newer head: the same top label as ``base`` at a chosen probability."""
+
+    def __init__(
+        self, base: Head, version: str, probability: float, label: str | None = None
+    ) -> None:
+        self.base, self._version, self.probability = base, version, probability
+        self.label = label  # None: the base head's label
+
+    @property
+    def attribute(self) -> str:
+        return self.base.attribute
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.base.labels
+
+    def predict(self, vectors: np.ndarray) -> list[HeadPrediction]:
+        return [
+            msgspec.structs.replace(
+                p,
+                label=self.label or p.label,
+                probability=self.probability,
+                head_version=self._version,
+            )
+            for p in self.base.predict(vectors)
+        ]
+
+
+async def test_rejected_value_comes_back_only_from_a_newer_confident_head(
+    settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
+) -> None:
+    services = Services(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
+    taxonomy = await services.taxonomy()
+    generate_catalogue(2, tmp_path, palette=taxonomy.palette, seed=3)
+    files = sorted(p for p in tmp_path.iterdir() if p.name != "manifest.csv")
+    outcomes = await ingest(services, [IngestItem(name=p.name, data=p.read_bytes()) for p in files])
+    asset_id = outcomes[0].asset_id
+    assert asset_id
+    store = services.store
+    before = {t["attribute"]: t for t in (await store.assets.get(asset_id)).source["tags"]}
+    rejected_value = before["pattern"]["value"]
+    rejection = await decide(
+        services, asset_id, 1, Decision(kind="rejected", attribute="pattern"), "rita"
+    )
+    tagger = await services.tagger()
+    base = tagger.heads["pattern"]
+
+    def pattern_tag(doc: dict[str, Any]) -> dict[str, Any]:
+        return next(t for t in doc["tags"] if t["attribute"] == "pattern")
+
+    # The head whose proposal was rejected, however sure: a proposal beside the rejection.
+    await retag_all(services, tagger=tagger)
+    tag = pattern_tag((await store.assets.get(asset_id)).source)
+    assert (tag["state"], tag.get("reproposal_of")) == ("rejected", None)
+    assert not tag["applied"]
+    assert not tag["needs_review"]
+    # A newer head below the minimum (0.9 by default): still only a proposal, saying why.
+    tagger.use_head(Retrained(base, "tuned:pattern:v2", 0.8))  # type: ignore[arg-type]
+    await retag_all(services, tagger=tagger)
+    tag = pattern_tag((await store.assets.get(asset_id)).source)
+    assert (tag["state"], tag["proposed_value"]) == ("rejected", rejected_value)
+    assert tag["proposed_head_version"] == "tuned:pattern:v2"
+    assert not tag["applied"]
+    refused = await store.events.get(tag["proposed_event_id"])
+    assert refused is not None
+    assert "0.8 < re-propose minimum 0.9" in (refused.tier_reason or "")
+    # A newer head at or above it: a suggestion again, for a human to decide again.
+    tagger.use_head(Retrained(tagger.heads["pattern"], "tuned:pattern:v3", 0.97))  # type: ignore[arg-type]
+    await retag_all(services, tagger=tagger)
+    doc = (await store.assets.get(asset_id)).source
+    tag = pattern_tag(doc)
+    assert (tag["value"], tag["state"], tag["tier"]) == (rejected_value, "suggested", "suggested")
+    assert tag["reproposal_of"] == rejection.event.event_id
+    assert tag["needs_review"]
+    assert not tag["applied"]
+    assert "pattern" in doc["pending"]
+    event = await store.events.get(tag["event_id"])
+    assert event is not None
+    assert event.evidence is not None
+    assert event.evidence["reproposal"]["rejected_by"] == "rita"
+    assert "re-proposed by newer head tuned:pattern:v3" in (event.tier_reason or "")
+    # Resumable and stable: a second run changes nothing (never auto-applies it).
+    again = await retag_all(services, tagger=tagger)
+    assert again.retagged == 0
+    assert (await store.assets.get(asset_id)).source == doc
+    assert await store.assets.reproject(asset_id) is False
+
+
+async def test_retag_follows_a_human_decision_on_a_rule_dependency(
+    settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
+) -> None:
+    """The longline cardigan: a season-window suggestion may not make it outerwear; once a
+    human confirms the window (here written without the review path's re-mapping), the
+    next retag re-evaluates the category with the human value, and then stays put."""
+    services = Services(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
+    taxonomy = await services.taxonomy()
+    generate_catalogue(1, tmp_path, palette=taxonomy.palette, seed=5)
+    files = sorted(p for p in tmp_path.iterdir() if p.name != "manifest.csv")
+    (outcome,) = await ingest(
+        services, [IngestItem(name=p.name, data=p.read_bytes()) for p in files]
+    )
+    asset_id = outcome.asset_id
+    assert asset_id
+    store = services.store
+    await store.refresh()
+    tagger = await services.tagger()
+    heads = tagger.heads
+    tagger.use_head(Retrained(heads["category"], "tuned:category:t1", 0.97, "longline cardigan"))  # type: ignore[arg-type]
+    tagger.use_head(Retrained(heads["season_window"], "tuned:sw:t1", 0.3, "summer clothing"))  # type: ignore[arg-type]
+
+    def tags(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {t["attribute"]: t for t in doc["tags"]}
+
+    await retag_all(services, tagger=tagger)
+    stored = await store.assets.get(asset_id)
+    before = tags(stored.source)
+    assert (before["season_window"]["value"], before["season_window"]["tier"]) == (
+        "spring_summer",
+        "suggested",
+    )
+    assert (before["category"]["value"], before["category"]["rule_id"]) == (
+        "cardigan",
+        "longline_cardigan_default",
+    )
+    confirm = build_decision(
+        Decision(kind="confirmed", attribute="season_window"),
+        asset_id=asset_id,
+        source=stored.source,
+        revision=stored.revision,
+        actor_id="rita",
+        taxonomy=taxonomy,
+    )
+    await store.assets.apply(asset_id, stored.revision, lambda _: [confirm])
+    first = await retag_all(services, tagger=tagger)
+    assert first.retagged == 1
+    after = tags((await store.assets.get(asset_id)).source)
+    assert (after["category"]["value"], after["category"]["rule_id"]) == (
+        "coatigan",
+        "longline_cardigan_ss_window",
+    )
+    assert after["season_window"]["state"] == "confirmed"
+    event = await store.events.get(after["category"]["event_id"])
+    assert event is not None
+    assert event.evidence is not None
+    (dependency,) = event.evidence["rule_dependencies"]["depends_on"]
+    assert (dependency["source"], dependency["event_id"]) == ("human", confirm.event_id)
+    second = await retag_all(services, tagger=tagger)
+    assert second.retagged == 0
+    assert await store.assets.reproject(asset_id) is False

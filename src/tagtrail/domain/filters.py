@@ -58,6 +58,9 @@ class TagStateFilter(msgspec.Struct, kw_only=True, frozen=True):
     source: tuple[str, ...] = ()
     min_probability: float | None = None
     max_probability: float | None = None
+    #: True: a newer model's proposal differs from the human decision in force on the tag
+    #: (see ``domain.projection.disagrees``); False: tags without such a disagreement.
+    disagreement: bool | None = None
 
 
 class AssetFilter(msgspec.Struct, kw_only=True, frozen=True):

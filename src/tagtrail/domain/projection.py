@@ -21,6 +21,35 @@ from tagtrail.domain.records import (
     provenance_of,
 )
 
+#: Evidence key of a model event that proposes again a value a human rejected (see
+#: :mod:`tagtrail.domain.reproposal`): the fold turns the rejection back into a suggestion.
+REPROPOSAL = "reproposal"
+
+
+def disagrees(tag: Tag) -> bool:
+    """A newer model proposal differs from the human decision in force on this tag."""
+    return (
+        tag.state in HUMAN_STATES
+        and tag.proposed_value is not None
+        and tag.proposed_value != tag.value
+    )
+
+
+def reproposes(event: TagEvent, current: Tag | None) -> str | None:
+    """The rejection's event id when ``event`` is a re-proposal of a rejected value.
+
+    Either it proposes again the value ``current`` rejected, or ``current`` already is such
+    a re-proposal (still undecided) and the event keeps it one.
+    """
+    marker = (event.evidence or {}).get(REPROPOSAL)
+    if current is None or not isinstance(marker, dict):
+        return None
+    if current.state == "rejected" and event.value == current.value:
+        return current.event_id
+    if current.reproposal_of and current.state not in HUMAN_STATES:
+        return current.reproposal_of
+    return None
+
 
 def _sort_key(event: TagEvent) -> tuple[int, str, str]:
     return (event.seq, event.at, event.event_id)
@@ -121,6 +150,14 @@ def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str
                 tags[event.attribute] = _migrated(event, current)
             continue
         if event.kind == "model_tagged":
+            rejection = reproposes(event, current)
+            if current is not None and rejection is not None:
+                # A newer head proposes the rejected value again, confidently enough: it
+                # is a suggestion for review again (never applied), naming the rejection.
+                tags[event.attribute] = msgspec.structs.replace(
+                    _from_model(event, current.first_seen_at), reproposal_of=rejection
+                )
+                continue
             if current is not None and current.state in HUMAN_STATES:
                 # A human decided this attribute; the model does not overrule it. Its newer
                 # opinion is kept beside the decision so reviewers can see disagreement.

@@ -109,6 +109,9 @@ class Tag(Provenance, kw_only=True, frozen=True, omit_defaults=True):
     proposed_head_version: str | None = None
     proposed_taxonomy_version: str | None = None
     proposed_event_id: str | None = None
+    # Set while the tag is a value a human rejected, proposed again by a newer head for review
+    # (the rejection's event id): it stays a suggestion until a human decides again.
+    reproposal_of: str | None = None
 
 
 def shared_fields(record: msgspec.Struct, target: type[msgspec.Struct]) -> dict[str, Any]:

@@ -5,12 +5,18 @@ Events are never updated. A revision's events have deterministic ids
 so of two writers that read the same revision only one can write the next. Reading a
 revision is a real-time multi-get by id (no refresh, no search), which is what lets a
 half-finished write be rolled forward by whoever comes next.
+
+Reads of many events page through them all with ``search_after`` (``history_page_size``
+events a request, TAGTRAIL_HISTORY_PAGE_SIZE): nothing is capped. Every sort ends on the
+unique ``event_id``, and the log is append-only, so no page boundary can skip or repeat an
+event; a point-in-time snapshot is not needed (events newer than a caller's known revision
+are not asked for, and the newest revisions are read by id in real time anyway).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -21,7 +27,8 @@ from tagtrail.config import Settings
 from tagtrail.domain.records import TagEvent, event_id, revision_event_ids
 from tagtrail.errors import Conflict, StoreUnavailable
 
-MAX_HISTORY = 10_000
+#: Fold order; ``event_id`` is unique, so ``search_after`` pages are exact.
+FOLD_ORDER: list[dict[str, str]] = [{"seq": "asc"}, {"at": "asc"}, {"event_id": "asc"}]
 _BULK_ATTEMPTS = 3
 
 
@@ -59,6 +66,30 @@ class EventLog:
     def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
         self.client = client
         self.index = settings.index_name("tag_events")
+        self.page_size = settings.history_page_size
+
+    async def pages(
+        self,
+        query: dict[str, Any],
+        sort: list[dict[str, str]],
+        *,
+        page: int | None = None,
+        params: dict[str, str] | None = None,
+    ) -> AsyncIterator[list[TagEvent]]:
+        """Every event matching ``query`` in ``sort`` order (ending on a unique field), paged."""
+        size = page or self.page_size
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {"query": query, "size": size, "sort": sort}
+            if after is not None:
+                body["search_after"] = after
+            result = await self.client.search(index=self.index, body=body, params=params)
+            hits = result["hits"]["hits"]
+            if hits:
+                yield [msgspec.convert(h["_source"], TagEvent) for h in hits]
+            if len(hits) < size:
+                return
+            after = hits[-1]["sort"]
 
     async def append_revision(self, events: Sequence[TagEvent]) -> None:
         """Write one revision of one asset: claim it (index 0), then the rest.
@@ -151,30 +182,45 @@ class EventLog:
         """Every event of these assets up to their known revision, in fold order.
 
         Search is near-real-time, so revisions newer than what search returns are read by id:
-        the history always includes the asset's latest decision without a refresh.
+        the history always includes the asset's latest decision without a refresh. The
+        newest revision search returned is read by id too: a refresh may have caught it
+        half-written (its claim, event 0, is written before the rest), while every older
+        revision was complete before the next one could be claimed.
         """
         if not revisions:
             return {}
         if refresh:
             await self.client.indices.refresh(index=self.index)
-        result = await self.client.search(
-            index=self.index,
-            body={
-                "query": {"terms": {"asset_id": list(revisions)}},
-                "size": MAX_HISTORY,
-                "sort": [{"seq": "asc"}, {"at": "asc"}, {"event_id": "asc"}],
-            },
-            params={"preference": "_primary_first"},
-        )
         grouped: dict[str, list[TagEvent]] = defaultdict(list)
-        for hit in result["hits"]["hits"]:
-            event = msgspec.convert(hit["_source"], TagEvent)
-            grouped[event.asset_id].append(event)
+        async for events in self.pages(
+            {"terms": {"asset_id": list(revisions)}},
+            FOLD_ORDER,
+            params={"preference": "_primary_first"},
+        ):
+            for event in events:
+                grouped[event.asset_id].append(event)
+        await self._complete_newest(grouped)
         for asset_id, revision in revisions.items():
             seen = max((e.seq for e in grouped[asset_id]), default=0)
             for seq in range(seen + 1, revision + 1):
                 grouped[asset_id].extend(await self.revision(asset_id, seq))
         return {a: grouped.get(a, []) for a in revisions}
+
+    async def _complete_newest(self, grouped: dict[str, list[TagEvent]]) -> None:
+        """Re-read each asset's newest searched revision by id (one multi-get for all)."""
+        newest = {a: events[-1].seq for a, events in grouped.items() if events}
+        ids = [i for a, seq in newest.items() for i in revision_event_ids(a, seq)]
+        if not ids:
+            return
+        found = await self.client.mget(index=self.index, body={"ids": ids})
+        complete: dict[str, list[TagEvent]] = defaultdict(list)
+        for doc in found["docs"]:
+            if doc.get("found"):
+                event = msgspec.convert(doc["_source"], TagEvent)
+                complete[event.asset_id].append(event)
+        for asset_id, seq in newest.items():
+            older = [e for e in grouped[asset_id] if e.seq != seq]
+            grouped[asset_id] = older + sorted(complete[asset_id], key=lambda e: e.event_id)
 
     async def latest(
         self, asset_ids: Sequence[str], attribute: str, kind: str = "model_tagged"
@@ -218,13 +264,6 @@ class EventLog:
         query = {"bool": {"filter": [{"term": {"attribute": attribute}},
                                      {"terms": {"kind": list(kinds)}}]}}  # fmt: skip
         out: list[TagEvent] = []
-        after: list[Any] | None = None
-        while True:
-            body: dict[str, Any] = {"query": query, "size": page, "sort": [{"event_id": "asc"}]}
-            if after:
-                body["search_after"] = after
-            hits = (await self.client.search(index=self.index, body=body))["hits"]["hits"]
-            if not hits:
-                return out
-            out.extend(msgspec.convert(h["_source"], TagEvent) for h in hits)
-            after = hits[-1]["sort"]
+        async for events in self.pages(query, [{"event_id": "asc"}], page=page):
+            out.extend(events)
+        return out

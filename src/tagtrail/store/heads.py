@@ -18,7 +18,8 @@ from opensearchpy.exceptions import ConflictError, NotFoundError
 from tagtrail.config import Settings
 from tagtrail.errors import Conflict
 
-MAX_LIST = 1000
+#: Listings page through every document with search_after (no silent cap).
+PAGE = 1000
 
 
 def alias_id(alias: str, attribute: str) -> str:
@@ -37,6 +38,7 @@ class HeadRepository:
     def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
         self.client = client
         self.index = settings.index_name("heads")
+        self.page = PAGE
 
     async def save(self, doc: dict[str, Any]) -> bool:
         """Store a head version (``doc["version"]`` is its id); False when it existed."""
@@ -56,22 +58,35 @@ class HeadRepository:
         source: dict[str, Any] = hit["_source"]
         return source
 
+    async def _all(
+        self, query: dict[str, Any], sort: list[dict[str, str]], source: Any
+    ) -> list[dict[str, Any]]:
+        """Every hit of ``query``; ``sort`` must end on a unique field so pages are exact."""
+        page = self.page
+        hits: list[dict[str, Any]] = []
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {"query": query, "size": page, "sort": sort, "_source": source}
+            if after is not None:
+                body["search_after"] = after
+            found = (await self.client.search(index=self.index, body=body))["hits"]["hits"]
+            hits.extend(found)
+            if len(found) < page:
+                return hits
+            after = found[-1]["sort"]
+
     async def versions(self, attribute: str | None = None) -> list[dict[str, Any]]:
         """Head versions (without weights), newest first."""
         filters: list[dict[str, Any]] = [{"term": {"doc_type": "head"}}]
         if attribute:
             filters.append({"term": {"attribute": attribute}})
         await self.client.indices.refresh(index=self.index)
-        result = await self.client.search(
-            index=self.index,
-            body={
-                "query": {"bool": {"filter": filters}},
-                "size": MAX_LIST,
-                "sort": [{"created_at": "desc"}, {"version": "asc"}],
-                "_source": {"excludes": ["record"]},
-            },
+        hits = await self._all(
+            {"bool": {"filter": filters}},
+            [{"created_at": "desc"}, {"version": "asc"}],  # versions are unique
+            {"excludes": ["record"]},
         )
-        return [h["_source"] for h in result["hits"]["hits"]]
+        return [h["_source"] for h in hits]
 
     async def alias(self, alias: str, attribute: str) -> AliasState:
         """Where an alias points, read in real time (an empty state when it is unset)."""
@@ -88,16 +103,9 @@ class HeadRepository:
     async def aliases(self, alias: str) -> dict[str, str]:
         """attribute → version of every attribute's ``alias`` (real time, by id)."""
         await self.client.indices.refresh(index=self.index)  # rare: tagger builds, listings
-        result = await self.client.search(
-            index=self.index,
-            body={
-                "query": {"bool": {"filter": [
-                    {"term": {"doc_type": "alias"}}, {"term": {"alias": alias}}]}},
-                "size": MAX_LIST,
-                "_source": ["attribute"],
-            },
-        )  # fmt: skip
-        ids = [alias_id(alias, h["_source"]["attribute"]) for h in result["hits"]["hits"]]
+        query = {"bool": {"filter": [{"term": {"doc_type": "alias"}}, {"term": {"alias": alias}}]}}
+        hits = await self._all(query, [{"attribute": "asc"}], ["attribute"])  # one per attribute
+        ids = [alias_id(alias, h["_source"]["attribute"]) for h in hits]
         if not ids:
             return {}
         found = await self.client.mget(index=self.index, body={"ids": ids})
@@ -146,9 +154,8 @@ class HeadRepository:
         if attribute:
             filters.append({"term": {"attribute": attribute}})
         await self.client.indices.refresh(index=self.index)
-        result = await self.client.search(
-            index=self.index,
-            body={"query": {"bool": {"filter": filters}}, "size": MAX_LIST,
-                  "sort": [{"created_at": "desc"}]},
-        )  # fmt: skip
-        return [h["_source"] for h in result["hits"]["hits"]]
+        # A version is promoted at most once per alias move: (time, attribute, alias, version)
+        # tells promotions apart.
+        sort = [{"created_at": "desc"}, {"attribute": "asc"}, {"alias": "asc"}, {"version": "asc"}]
+        hits = await self._all({"bool": {"filter": filters}}, sort, True)
+        return [h["_source"] for h in hits]

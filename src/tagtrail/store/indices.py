@@ -2,9 +2,10 @@
 
 ``index_mappings/<logical>/v<N>.json`` defines version N of a logical index. The concrete
 index is ``<prefix>-<logical>-v<N>`` and is served under the alias ``<prefix>-<logical>``.
-Applying is idempotent: the newest version is created if missing and the alias is pointed
-at it; when the alias still points at an older version, documents are reindexed into the
-new one and the alias is swapped atomically — so a mapping change is a reindex plus a swap.
+Applying is idempotent: the newest version is created if missing (optional fields added to
+it later are put in place) and the alias is pointed at it; when the alias still points at an
+older version, documents are reindexed into the new one and the alias is swapped atomically
+— so a mapping change that is not additive is a reindex plus a swap.
 """
 
 from __future__ import annotations
@@ -83,6 +84,16 @@ async def ensure_index(client: AsyncOpenSearch, spec: IndexSpec) -> IndexState:
         except RequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
+    if not created:
+        # Fields added to the same mapping version (new optional fields) are applied in
+        # place; anything else OpenSearch refuses needs a new version file (a reindex).
+        try:
+            await client.indices.put_mapping(index=spec.concrete, body=spec.body["mappings"])
+        except RequestError as exc:
+            raise ConfigError(
+                f"{spec.concrete}: the mapping changed in a way that cannot be applied in "
+                f"place ({exc.error}); add v{spec.version + 1}.json instead"
+            ) from exc
     targets = await _alias_targets(client, spec.alias)
     if targets == [spec.concrete]:
         return IndexState(alias=spec.alias, concrete=spec.concrete, created=created)

@@ -30,6 +30,7 @@ from tagtrail.domain.filters import (
     IntRange,
     TagStateFilter,
 )
+from tagtrail.domain.records import HUMAN_STATES
 
 Clause = dict[str, Any]
 
@@ -40,9 +41,34 @@ def _range(field: str, r: IntRange | DateRange) -> Clause | None:
     return {"range": {field: bounds}} if bounds else None
 
 
+#: Painless, on one nested tag: a newer model proposal differs from the human decision.
+_DISAGREES = (
+    "['confirmed', 'corrected', 'rejected'].contains(doc['tags.state'].value)"
+    " && doc['tags.proposed_value'].size() > 0"
+    " && (doc['tags.value'].size() == 0"
+    " || doc['tags.proposed_value'].value != doc['tags.value'].value)"
+)
+
+
+def disagreement_clause() -> Clause:
+    """On one tag (inside ``tags``): the disagreement of ``domain.projection.disagrees``."""
+    return {
+        "bool": {
+            "filter": [
+                {"terms": {"tags.state": sorted(HUMAN_STATES)}},
+                {"exists": {"field": "tags.proposed_value"}},
+                {"script": {"script": {"source": _DISAGREES, "lang": "painless"}}},
+            ]
+        }
+    }
+
+
 def tag_state_clause(f: TagStateFilter, *, without: str | None = None) -> Clause | None:
     """A nested query: all conditions on the same tag; ``without`` drops one dimension."""
     inner: list[Clause] = []
+    must_not: list[Clause] = []
+    if f.disagreement is not None and without != "disagreement":
+        (inner if f.disagreement else must_not).append(disagreement_clause())
     if f.attribute:
         inner.append({"term": {"tags.attribute": f.attribute}})
     for dim in ("tier", "state", "model_version", "head_version", "source"):
@@ -56,9 +82,9 @@ def tag_state_clause(f: TagStateFilter, *, without: str | None = None) -> Clause
     }
     if prob:
         inner.append({"range": {"tags.probability": prob}})
-    if not inner or (len(inner) == 1 and f.attribute and without is not None):
+    if not must_not and (not inner or (len(inner) == 1 and f.attribute and without is not None)):
         return None  # nothing left but the scope: the facet's own filter, fully removed
-    return _on_one_tag({"filter": inner})
+    return _on_one_tag({"filter": inner, "must_not": must_not} if must_not else {"filter": inner})
 
 
 def _on_one_tag(bool_query: Clause) -> Clause:
@@ -115,6 +141,11 @@ def _facet_inner(spec: FacetSpec, root: str) -> Clause:
     if spec.kind == "field":
         return {"terms": {"field": spec.name, "size": spec.size}}
     scope: Clause = {"term": {"tags.attribute": spec.scope}} if spec.scope else {"match_all": {}}
+    values: Clause = (
+        {"script": {"source": f"({_DISAGREES}) ? 'true' : 'false'", "lang": "painless"}}
+        if spec.name == "disagreement"
+        else {"field": TAG_STATE_FIELDS[spec.name]}
+    )
     # Count assets, not tags: reverse_nested gives the number of parent documents per bucket.
     return {
         "nested": {"path": "tags"},
@@ -123,7 +154,7 @@ def _facet_inner(spec: FacetSpec, root: str) -> Clause:
                 "filter": scope,
                 "aggs": {
                     "values": {
-                        "terms": {"field": TAG_STATE_FIELDS[spec.name], "size": spec.size},
+                        "terms": {**values, "size": spec.size},
                         "aggs": {"assets": {"reverse_nested": {}}},
                     }
                 },
@@ -315,6 +346,7 @@ def search_body(
 
 # -- review queue --------------------------------------------------------------------------
 ReviewOrder = Literal["oldest_first", "lowest_confidence_first"]
+ReviewReason = Literal["pending", "disagreement"]
 
 
 def review_body(
@@ -324,26 +356,32 @@ def review_body(
     order: ReviewOrder,
     size: int,
     search_after: list[Any] | None = None,
+    reason: ReviewReason = "pending",
 ) -> dict[str, Any]:
     """Assets with pending tags (flagged or suggested), filtered like search over candidates.
 
     Sorting is on the pending tags themselves (nested sort), so "oldest" and "lowest
-    confidence" mean the oldest / least sure tag *of the requested attributes*.
+    confidence" mean the oldest / least sure tag *of the requested attributes*. With
+    ``reason="disagreement"`` the queue holds human-decided tags a newer model disagrees
+    with instead: oldest human decision first, or the least sure proposal first.
     """
     exists = [{"exists": {"field": f"pending.{a}"}} for a in attributes]
     pending: Clause = {"bool": {"should": exists, "minimum_should_match": 1}}
     if not attributes:
         pending = {"range": {"pending_count": {"gt": 0}}}
     on_tag: list[Clause] = [{"term": {"tags.needs_review": True}}]
+    if reason == "disagreement":
+        on_tag = [disagreement_clause()]
     if attributes:
         on_tag.append({"terms": {"tags.attribute": list(attributes)}})
+    if reason == "disagreement":
+        pending = _on_one_tag({"filter": on_tag})
     nested = {"path": "tags", "filter": {"bool": {"filter": on_tag}}}
-    oldest = {
-        "tags.first_seen_at": {"order": "asc", "mode": "min", "nested": nested, "missing": "_last"}
-    }
-    lowest = {
-        "tags.probability": {"order": "asc", "mode": "min", "nested": nested, "missing": "_last"}
-    }
+    when, sure = ("tags.first_seen_at", "tags.probability")
+    if reason == "disagreement":
+        when, sure = ("tags.decided_at", "tags.proposed_probability")
+    oldest = {when: {"order": "asc", "mode": "min", "nested": nested, "missing": "_last"}}
+    lowest = {sure: {"order": "asc", "mode": "min", "nested": nested, "missing": "_last"}}
     sort = [oldest, TIEBREAK] if order == "oldest_first" else [lowest, oldest, TIEBREAK]
     body: dict[str, Any] = {
         "size": size,

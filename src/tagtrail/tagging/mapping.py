@@ -39,6 +39,7 @@ class MappedValue(msgspec.Struct, kw_only=True, frozen=True):
     rule_id: str
     rule_brand: str | None  # the overlay that supplied the rule; None for the base taxonomy
     ancestors: tuple[str, ...]
+    when: tuple[Condition, ...] = ()  # the conditions of the rule that held
 
 
 def normalise_season(season: str | None) -> Season | None:
@@ -98,13 +99,14 @@ def map_label(
     if attr.source == "colour_analyser":
         # The analyser already speaks palette names: identity, but only for known colours.
         rule_id, rule_brand, value_id = PALETTE_RULE_ID, None, model_label
+        when: tuple[Condition, ...] = ()
         if attr.value(value_id) is None:
             return None
     else:
         rule = matching_rule(taxonomy, attribute, model_label, context)
         if rule is None:
             return None
-        rule_id, rule_brand, value_id = rule.id, rule.brand, rule.then
+        rule_id, rule_brand, value_id, when = rule.id, rule.brand, rule.then, rule.when
     value = taxonomy.value(attribute, value_id, context.brand)
     if value is None:  # cannot happen for a validated taxonomy; kept as a guard
         return None
@@ -116,6 +118,7 @@ def map_label(
         rule_id=rule_id,
         rule_brand=rule_brand,
         ancestors=taxonomy.ancestors(attribute, value_id, context.brand),
+        when=when,
     )
 
 

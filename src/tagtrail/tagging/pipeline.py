@@ -7,7 +7,7 @@ documents — the tagger itself never touches OpenSearch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from tagtrail.domain.governance import TierDecision, decide_tier
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import Actor, LabelScore, ModelDecision, Thresholds
 from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.tagging.dependencies import EVIDENCE_KEY, Dependencies, Known
 from tagtrail.tagging.heads import Head, HeadPrediction, build_brand_head_sets, predict_all
 from tagtrail.tagging.mapping import AssetContext, map_label
 from tagtrail.vision.colour import ColourAnalyser, ColourAnalysis
@@ -120,8 +121,14 @@ class Tagger:
         vectors: np.ndarray,
         metadata: Sequence[AssetMetadata],
         colours: Sequence[ColourAnalysis | None],
+        known: Sequence[Mapping[str, Known]] | None = None,
     ) -> list[TaggedImage]:
-        """Heads + mapping + tiers from stored or fresh vectors (re-tagging uses this)."""
+        """Heads + mapping + tiers from stored or fresh vectors (re-tagging uses this).
+
+        ``known``: per row, the asset's stored tags as rule dependencies (re-tagging): human
+        decisions win over the model's values, and stored values stand in for attributes
+        not decided again (colour without pixels).
+        """
         # Brands with vocabulary of their own get their own heads: group rows by head set.
         groups: dict[str | None, list[int]] = {}
         for i, meta in enumerate(metadata):
@@ -138,7 +145,8 @@ class Tagger:
         for i, _meta in enumerate(metadata):
             meta = metadata[i]
             per_attribute = per_row[i]
-            decisions, unmapped = self._decide(per_attribute, colours[i], meta)
+            stored = known[i] if known is not None else None
+            decisions, unmapped = self._decide(per_attribute, colours[i], meta, stored)
             if shadows:
                 shadow = {name: preds[i] for name, preds in shadows.items()}
                 decisions = [self._with_shadow(d, shadow.get(d.attribute), meta) for d in decisions]
@@ -156,11 +164,13 @@ class Tagger:
         predictions: dict[str, HeadPrediction],
         colour: ColourAnalysis | None,
         meta: AssetMetadata,
+        known: Mapping[str, Known] | None = None,
     ) -> tuple[list[ModelDecision], list[str]]:
         context = AssetContext(
             season=meta.season, brand=meta.brand, collection=meta.collection, mapped={}
         )
-        mapped: dict[str, str] = {}
+        # Rules of later attributes see only applied or human-decided values (governance).
+        deps = Dependencies(known)
         decisions: list[ModelDecision] = []
         unmapped: list[str] = []
         for name in self._order:
@@ -168,17 +178,18 @@ class Tagger:
             if attribute.source == "colour_analyser":
                 if colour is not None and colour.findings:
                     decisions.append(self._colour_decision(colour, meta))
+                    deps.decided(decisions[-1])
                 continue
             prediction = predictions.get(name)
             if prediction is None:
                 continue
-            context = msgspec.structs.replace(context, mapped=dict(mapped))
+            context = msgspec.structs.replace(context, mapped=deps.mapped())
             result = map_label(self.taxonomy, name, prediction.label, context)
             if result is None:
                 unmapped.append(f"{name}: {prediction.label}")
                 continue
-            mapped[name] = result.value
             tier = decide_tier(prediction.probability, attribute.governance, attribute=name)
+            used = deps.evidence(self.taxonomy, result, context)
             decisions.append(
                 self._decision(
                     name,
@@ -198,9 +209,10 @@ class Tagger:
                         model_fingerprint=self.encoder.fingerprint,
                         head_version=prediction.head_version,
                     ),
-                    None,
+                    {EVIDENCE_KEY: used} if used is not None else None,
                 )
             )
+            deps.decided(decisions[-1])
         return decisions, unmapped
 
     def recolour(self, evidence: dict[str, Any], meta: AssetMetadata) -> ModelDecision | None:

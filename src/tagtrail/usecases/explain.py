@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from tagtrail.domain.limits import check_id, check_value
-from tagtrail.domain.records import TagEvent
+from tagtrail.domain.records import Tag, TagEvent
 from tagtrail.errors import NotFound
 from tagtrail.store.queries import exemplar_filter
 from tagtrail.usecases.search import nearest
@@ -21,6 +21,41 @@ class Explanation(msgspec.Struct, kw_only=True, frozen=True):
     asset: dict[str, Any]  # the document (no vector)
     vector: list[float] | None
     events: list[TagEvent]  # this attribute's history, in order
+
+
+class InForce(msgspec.Struct, kw_only=True, frozen=True):
+    """The events behind the value in force of one attribute."""
+
+    decision: TagEvent | None  # the event the effective tag comes from
+    reviewed: TagEvent | None = None  # human decision in force: the machine decision before it
+    proposal: TagEvent | None = None  # human decision in force: a newer model's proposal
+
+    @property
+    def machine(self) -> TagEvent | None:
+        """The machine decision behind the value (the reviewed one for a human decision)."""
+        if self.decision is not None and self.decision.kind == "model_tagged":
+            return self.decision
+        return self.reviewed
+
+
+def in_force(events: Sequence[TagEvent], tag: Tag | None) -> InForce:
+    """Which of an attribute's ``events`` (in fold order) explain its effective ``tag``.
+
+    Not the newest event: after a re-tag of a human-decided tag the newest event is a model
+    proposal the fold did not apply; the value in force is the human decision.
+    """
+    if tag is None:
+        return InForce(decision=None)
+    by_id = {e.event_id: e for e in events}
+    decision = by_id.get(tag.event_id)
+    if decision is None or decision.kind == "model_tagged":
+        return InForce(decision=decision)
+    before = [e for e in events[: events.index(decision)] if e.kind == "model_tagged"]
+    return InForce(
+        decision=decision,
+        reviewed=before[-1] if before else None,
+        proposal=by_id.get(tag.proposed_event_id) if tag.proposed_event_id else None,
+    )
 
 
 async def explain(services: Services, asset_id: str, attribute: str) -> Explanation:

@@ -4,7 +4,9 @@ No pixels are needed: heads, mapping and tiers run on the vector in the asset do
 Each changed attribute becomes a new ``model_tagged`` event at the asset's next revision,
 so the history shows what changed and why — and human decisions still win the fold.
 Resumable: an asset whose tags already carry the current head and taxonomy versions is
-skipped, so an interrupted run simply continues where it stopped.
+skipped, so an interrupted run simply continues where it stopped. Cross-attribute rules see
+the asset's human decisions (see :mod:`tagtrail.tagging.dependencies`), so a reviewer's
+correction of a dependency is followed here too, not only on the review path.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from tagtrail.domain.metadata import AssetMetadata
-from tagtrail.domain.records import HUMAN_STATES, ModelDecision, TagEvent, utc_now
+from tagtrail.domain.records import HUMAN_STATES, ModelDecision, Tag, TagEvent, utc_now
+from tagtrail.domain.reproposal import repropose
 from tagtrail.errors import Conflict
 from tagtrail.store import StoredAsset
+from tagtrail.tagging.dependencies import known_from_tags
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases.ingest import model_event
 from tagtrail.usecases.services import Services
@@ -63,28 +67,55 @@ def model_changed(decision: ModelDecision, current: dict[str, Any] | None) -> bo
     return (
         current.get("value"),
         current.get("tier"),
+        current.get("rule_id"),
         current.get("head_version"),
         current.get("taxonomy_version"),
-    ) != (decision.value, decision.tier, decision.actor.head_version, taxonomy_version)
+    ) != (
+        decision.value,
+        decision.tier,
+        decision.rule_id,
+        decision.actor.head_version,
+        taxonomy_version,
+    )
 
 
-def plan_decisions(tagger: Tagger, docs: list[dict[str, Any]]) -> list[list[ModelDecision]]:
-    """The changed decisions for each document (empty when it is already up to date)."""
+def _tag(raw: dict[str, Any] | None) -> Tag | None:
+    return msgspec.convert(raw, Tag) if raw is not None else None
+
+
+def plan_decisions(
+    tagger: Tagger, docs: list[dict[str, Any]], repropose_min_probability: float
+) -> list[list[ModelDecision]]:
+    """The changed decisions for each document (empty when it is already up to date).
+
+    A value a human rejected comes back only as a suggestion, from a newer head at or above
+    ``repropose_min_probability`` (:func:`tagtrail.domain.reproposal.repropose`).
+    """
     with threadpool_limits(limits=1, user_api="blas"):  # small matmuls: spinning BLAS
-        return _plan(tagger, docs)  # threads on two shared cores cost far more than they give
+        # threads on two shared cores cost far more than they give
+        return _plan(tagger, docs, repropose_min_probability)
 
 
-def _plan(tagger: Tagger, docs: list[dict[str, Any]]) -> list[list[ModelDecision]]:
+def _plan(
+    tagger: Tagger, docs: list[dict[str, Any]], repropose_min_probability: float
+) -> list[list[ModelDecision]]:
     vectors = np.array([d["vector"] for d in docs], dtype=np.float32)
     metas = [
         AssetMetadata(brand=d.get("brand"), season=d.get("season"), collection=d.get("collection"))
         for d in docs
     ]
-    tagged = tagger.tag_vectors(vectors, metas, [None] * len(docs))
+    # Rules depend on the stored human decisions (and on stored colour: no pixels here).
+    stored = [[msgspec.convert(t, Tag) for t in d.get("tags") or ()] for d in docs]
+    known = [known_from_tags(tags) for tags in stored]
+    tagged = tagger.tag_vectors(vectors, metas, [None] * len(docs), known)
     plans: list[list[ModelDecision]] = []
     for doc, result in zip(docs, tagged, strict=True):
         current = {t["attribute"]: t for t in doc.get("tags", [])}
-        plans.append([d for d in result.decisions if model_changed(d, current.get(d.attribute))])
+        decisions = [
+            repropose(d, _tag(current.get(d.attribute)), repropose_min_probability)
+            for d in result.decisions
+        ]
+        plans.append([d for d in decisions if model_changed(d, current.get(d.attribute))])
     return plans
 
 
@@ -119,7 +150,9 @@ async def retag_all(
             progress(len(docs))
         if not usable:
             continue
-        plans = await services.infer(plan_decisions, tagger, usable)
+        plans = await services.infer(
+            plan_decisions, tagger, usable, services.settings.repropose_min_probability
+        )
         for doc, decisions in zip(usable, plans, strict=True):
             report.checked += 1
             if not decisions:

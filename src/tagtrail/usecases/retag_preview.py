@@ -123,7 +123,8 @@ async def retag_preview(
                   and d.get("model_fingerprint") == tagger.model_fingerprint]  # fmt: skip
         preview.other_encoder += len(docs) - len(usable)
         preview.checked += len(docs)
-        plans = await services.infer(plan_decisions, tagger, usable) if usable else []
+        minimum = services.settings.repropose_min_probability
+        plans = await services.infer(plan_decisions, tagger, usable, minimum) if usable else []
         for doc, decisions in zip(usable, plans, strict=True):
             current = {t["attribute"]: t for t in doc.get("tags", [])}
             chosen = [d for d in decisions if attribute in (None, d.attribute)]

@@ -13,11 +13,12 @@ from typing import Any
 
 import msgspec
 
-from tagtrail.domain.decisions import Decision, build_decision, check_decision
+from tagtrail.domain.decisions import Decision, build_decision, check_decision, current_tag
 from tagtrail.domain.limits import check_id
-from tagtrail.domain.records import TagEvent
+from tagtrail.domain.records import HUMAN_STATES, TagEvent
 from tagtrail.errors import InvalidInput, NotFound, TagtrailError
 from tagtrail.store import StoredAsset
+from tagtrail.tagging.dependencies import dependents, remap_dependents
 from tagtrail.usecases.services import Services
 
 BULK_CONCURRENCY = 8
@@ -49,21 +50,45 @@ async def _decide(
     check_id(asset_id, "assetId")
     check_decision(decision)
     taxonomy = await services.taxonomy()
+    machine = await _dependent_events(services, asset_id, expected_revision, decision.attribute)
 
     def build(stored: StoredAsset) -> list[TagEvent]:
-        return [
-            build_decision(
-                decision,
-                asset_id=asset_id,
-                source=stored.source,
-                revision=stored.revision,
-                actor_id=actor,
-                taxonomy=taxonomy,
-            )
-        ]
+        event = build_decision(
+            decision,
+            asset_id=asset_id,
+            source=stored.source,
+            revision=stored.revision,
+            actor_id=actor,
+            taxonomy=taxonomy,
+        )
+        # Machine tags whose mapping rule tests this attribute follow the human value, in
+        # the same revision (re-mapped from their stored raw label; no model run).
+        return [event, *remap_dependents(taxonomy, stored.source, event, machine)]
 
     source, events = await services.store.assets.apply(asset_id, expected_revision, build)
     return Decided(asset=source, event=events[0])
+
+
+async def _dependent_events(
+    services: Services, asset_id: str, revision: int, attribute: str
+) -> dict[str, TagEvent]:
+    """The model events behind the machine tags whose rules test ``attribute`` (by id)."""
+    taxonomy = await services.taxonomy()
+    brands = (None, *(b.id for b in taxonomy.brands))
+    if not any(dependents(taxonomy, attribute, b) for b in brands):
+        return {}  # no rule tests this attribute: nothing to read
+    stored = await services.store.assets.get(asset_id)
+    if stored.revision != revision:
+        return {}  # the write will answer Conflict
+    out: dict[str, TagEvent] = {}
+    for name in dependents(taxonomy, attribute, stored.source.get("brand")):
+        tag = current_tag(stored.source, name)
+        if tag is None or tag.state in HUMAN_STATES:
+            continue
+        event = await services.store.events.get(tag.event_id)
+        if event is not None and event.kind == "model_tagged":
+            out[name] = event
+    return out
 
 
 async def decide_many(

@@ -127,13 +127,17 @@ async def review_queue(
     order: q.ReviewOrder,
     size: int,
     search_after: list[Any] | None,
+    reason: q.ReviewReason = "pending",
 ) -> tuple[list[dict[str, Any]], bool, int]:
-    """Assets awaiting review: (hits, has_next, total)."""
+    """Assets awaiting review (pending tags, or human decisions a newer model disagrees
+    with): (hits, has_next, total)."""
     taxonomy = await services.taxonomy()
     for name in attributes:
         taxonomy.attribute(name)  # unknown attribute → InvalidInput
     check_after(order, search_after)
-    body = q.review_body(f, attributes, order=order, size=size + 1, search_after=search_after)
+    body = q.review_body(
+        f, attributes, order=order, size=size + 1, search_after=search_after, reason=reason
+    )
     result = await services.store.search.search(body)
     hits = result["hits"]["hits"]
     return hits[:size], len(hits) > size, int(result["hits"]["total"]["value"])

@@ -105,7 +105,9 @@ async def _decisions(
               if d.get("vector") and d.get("model_fingerprint") == fingerprint]  # fmt: skip
     plans: list[list[Any]] = [[] for _ in docs]
     if usable:
-        found = await services.infer(plan_decisions, plan.tagger, [migrated[i] for i in usable])
+        minimum = services.settings.repropose_min_probability
+        chosen = [migrated[i] for i in usable]
+        found = await services.infer(plan_decisions, plan.tagger, chosen, minimum)
         for i, decisions in zip(usable, found, strict=True):
             plans[i] = [d for d in decisions if d.attribute in plan.moved]
     if COLOUR_ATTRIBUTE in plan.moved:

@@ -1,9 +1,12 @@
 """explainTag: "why is this tagged navy?" answered from the stored audit trail alone.
 
-The decision chain comes from the newest model/analyser event of the attribute (raw label,
-top-k raw scores, the mapping rule, thresholds and tier reason, versions); colour evidence
-from that event's ``evidence``; the history from ``tag_events``; and exemplars are the
-nearest assets (k-NN on the stored vector) whose value for the attribute a human confirmed.
+The decision chain explains the value *in force*: the event the effective tag comes from.
+When a human decided the tag that is the human decision, with the machine decision the
+human reviewed beside it (``reviewed``) and a newer model's later proposal (``proposal``,
+never applied); otherwise it is the machine decision (raw label, top-k raw scores, the
+mapping rule, thresholds and tier reason, versions). Colour evidence comes from the machine
+decision's ``evidence``; the history from ``tag_events``; and exemplars are the nearest
+assets (k-NN on the stored vector) whose value for the attribute a human confirmed.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from tagtrail.api.graphql.types import (
     described,
     history_records,
 )
+from tagtrail.domain.decisions import current_tag
 from tagtrail.domain.records import TagEvent
 from tagtrail.errors import InvalidInput, NotFound
-from tagtrail.usecases.explain import MAX_EXEMPLARS, exemplars, explain
+from tagtrail.usecases.explain import MAX_EXEMPLARS, exemplars, explain, in_force
 
 
 class _Alternative(msgspec.Struct, kw_only=True):
@@ -120,11 +124,69 @@ class Thresholds:
     cap: str | None
 
 
-@strawberry.type(description="How the machine reached its value, from its newest event.")
+@strawberry.type(
+    description="A value a cross-attribute mapping rule tested: used (applied, human-decided "
+    "or asset metadata) or not allowed to be used (a suggestion, a rejected value)."
+)
+class RuleDependency:
+    attribute: str
+    value: str | None
+    source: str = strawberry.field(description="metadata, model, analyser or human")
+    state: str | None = strawberry.field(description="Its tier, or the human decision")
+    probability: float | None
+    event_id: str | None = strawberry.field(description="The human decision it used")
+    used: bool
+    why_not: str | None = strawberry.field(description="Why it could not be used")
+
+
+class _Dependency(msgspec.Struct, kw_only=True):
+    attribute: str
+    value: str | None = None
+    source: str = "model"
+    state: str | None = None
+    probability: float | None = None
+    event_id: str | None = None
+    why: str | None = None
+
+
+class _Dependencies(msgspec.Struct, kw_only=True):
+    depends_on: list[_Dependency] = []
+    not_used: list[_Dependency] = []
+
+
+def rule_dependencies(evidence: dict[str, Any] | None) -> list[RuleDependency]:
+    raw = (evidence or {}).get("rule_dependencies")
+    if not isinstance(raw, dict):
+        return []
+    try:
+        parsed = msgspec.convert(raw, _Dependencies, strict=False)
+    except msgspec.ValidationError:
+        return []  # unknown shape: still visible raw in evidence
+    return [
+        RuleDependency(
+            attribute=d.attribute,
+            value=d.value,
+            source=d.source,
+            state=d.state,
+            probability=d.probability,
+            event_id=d.event_id,
+            used=used,
+            why_not=d.why,
+        )
+        for used, group in ((True, parsed.depends_on), (False, parsed.not_used))
+        for d in group
+    ]
+
+
+@strawberry.type(description="How a value was reached, from the event that decided it.")
 class DecisionChain:
     event_id: str
     at: str
+    kind: str = strawberry.field(description="model_tagged, confirmed, rejected or corrected")
+    state: str
     actor_type: str
+    actor_id: str
+    note: str | None
     raw_label: str | None
     top_k: list[LabelScore] = strawberry.field(description="Raw model scores, best first")
     rule_id: str | None = strawberry.field(description="The taxonomy mapping rule applied")
@@ -138,6 +200,10 @@ class DecisionChain:
     analyser: str | None
     taxonomy_version: str | None
     evidence: JSON | None = strawberry.field(description="The raw evidence as stored")
+    depends_on: list[RuleDependency] = strawberry.field(
+        description="What the mapping rule tested on other attributes and metadata, with "
+        "each value's source (empty: the rule tests nothing)"
+    )
 
 
 @strawberry.type
@@ -153,7 +219,15 @@ class TagExplanation:
     attribute: str
     current: Tag | None = strawberry.field(description="The effective tag now (null: none)")
     decision: DecisionChain | None = strawberry.field(
-        description="The newest machine decision (null: only humans tagged this)"
+        description="The decision in force: the human decision when a human decided the "
+        "tag, else the machine decision the tag comes from (null: no tag)"
+    )
+    reviewed: DecisionChain | None = strawberry.field(
+        description="For a human decision in force: the machine decision the human reviewed"
+    )
+    proposal: DecisionChain | None = strawberry.field(
+        description="For a human decision in force: a newer model's later proposal, shown "
+        "beside it and never applied (the tag's proposedValue)"
     )
     colour_evidence: ColourEvidence | None
     history: list[TagEventRecord]
@@ -161,8 +235,9 @@ class TagExplanation:
     _head_version: strawberry.Private[str | None]
 
     @described(
-        "The trained head that made the newest machine decision: what it was trained on and "
-        "its measured precision (null when a zero-shot head or the colour analyser decided)."
+        "The trained head that made the newest machine decision (for a human decision in "
+        "force: its later proposal, if any): what it was trained on and its measured "
+        "precision (null when a zero-shot head or the colour analyser decided)."
     )
     async def head(self, info: Info) -> HeadVersion | None:
         return await head_of_version(info, self._head_version)
@@ -227,7 +302,11 @@ def decision_chain(e: TagEvent) -> DecisionChain:
     return DecisionChain(
         event_id=e.event_id,
         at=e.at,
+        kind=e.kind,
+        state=e.state,
         actor_type=e.actor.type,
+        actor_id=e.actor.id,
+        note=e.note,
         raw_label=e.raw_label,
         top_k=[LabelScore(label=s.label, score=s.score) for s in e.top_k],
         rule_id=e.rule_id,
@@ -241,6 +320,7 @@ def decision_chain(e: TagEvent) -> DecisionChain:
         analyser=e.actor.analyser,
         taxonomy_version=e.taxonomy_version,
         evidence=cast(JSON, e.evidence),
+        depends_on=rule_dependencies(e.evidence),
     )
 
 
@@ -251,14 +331,17 @@ async def explain_tag(info: Info, asset_id: strawberry.ID, attribute: str) -> Ex
         found = await explain(ctx.services, str(asset_id), attribute)
     except (InvalidInput, NotFound) as exc:
         return error_result(exc, id=str(asset_id))  # type: ignore[return-value]
-    machine = [e for e in found.events if e.kind == "model_tagged"]
-    newest = machine[-1] if machine else None
+    chain = in_force(found.events, current_tag(found.asset, attribute))
+    machine = chain.machine
+    newest = next((e for e in reversed(found.events) if e.kind == "model_tagged"), None)
     return TagExplanation(
         asset_id=asset_id,
         attribute=attribute,
         current=Asset.from_source(found.asset).tag(attribute),
-        decision=decision_chain(newest) if newest else None,
-        colour_evidence=colour_evidence(newest.evidence) if newest else None,
+        decision=decision_chain(chain.decision) if chain.decision else None,
+        reviewed=decision_chain(chain.reviewed) if chain.reviewed else None,
+        proposal=decision_chain(chain.proposal) if chain.proposal else None,
+        colour_evidence=colour_evidence(machine.evidence) if machine else None,
         history=history_records(found.events),
         _vector=found.vector,
         _head_version=newest.actor.head_version if newest else None,

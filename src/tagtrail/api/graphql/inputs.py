@@ -90,6 +90,11 @@ class TagStateFilterInput:
     source: list[str] | None = None
     min_probability: float | None = None
     max_probability: float | None = None
+    disagreement: bool | None = strawberry.field(
+        default=None,
+        description="true: a newer model's proposal (proposedValue) differs from the human "
+        "decision in force (confirmed, corrected or rejected); false: no such disagreement",
+    )
 
 
 @strawberry.input(
@@ -125,6 +130,7 @@ class TagStateField(Enum):
     MODEL_VERSION = "model_version"
     HEAD_VERSION = "head_version"
     SOURCE = "source"
+    DISAGREEMENT = "disagreement"
 
 
 @strawberry.input(
@@ -169,6 +175,7 @@ def _tag_state(ts: TagStateFilterInput, taxonomy: Taxonomy) -> q.TagStateFilter:
         source=check_values(ts.source, f"{field}.source"),
         min_probability=low,
         max_probability=high,
+        disagreement=ts.disagreement,
     )
 
 

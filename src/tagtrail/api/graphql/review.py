@@ -44,12 +44,22 @@ class ReviewOrder(Enum):
     LOWEST_CONFIDENCE_FIRST = "lowest_confidence_first"
 
 
+@strawberry.enum(description="Why a tag is in the review queue.")
+class ReviewReason(Enum):
+    PENDING = "pending"  # flagged tags and suggestions
+    DISAGREEMENT = "disagreement"  # a newer model's proposal differs from a human decision
+
+
 @strawberry.type
 class ReviewItem:
     cursor: str
     asset: Asset
     pending_tags: list[Tag] = strawberry.field(
         description="Flagged tags and suggestions of the requested attributes"
+    )
+    disagreements: list[Tag] = strawberry.field(
+        description="Human-decided tags of the requested attributes whose newer model "
+        "proposal (proposedValue) differs from the value in force"
     )
 
 
@@ -72,6 +82,14 @@ async def review_queue(
     first: int = 20,
     after: str | None = None,
     order: ReviewOrder = ReviewOrder.OLDEST_FIRST,
+    reason: Annotated[
+        ReviewReason,
+        strawberry.argument(
+            description="PENDING: flagged tags and suggestions; DISAGREEMENT: human "
+            "decisions a newer model disagrees with (oldest decision or least sure proposal "
+            "first)"
+        ),
+    ] = ReviewReason.PENDING,
 ) -> ReviewQueueResult:
     ctx = info.context
     ctx.require("viewer")
@@ -85,6 +103,7 @@ async def review_queue(
             order=order.value,
             size=size,
             search_after=decode_cursor(after, order.value),
+            reason=reason.value,
         )
     except InvalidInput as exc:
         return error_result(exc)  # type: ignore[return-value]
@@ -96,6 +115,7 @@ async def review_queue(
                 cursor=encode_cursor(order.value, h["sort"]),
                 asset=asset,
                 pending_tags=asset.pending_tags(attributes),
+                disagreements=asset.disagreements(attributes),
             )
         )
     return ReviewQueue(

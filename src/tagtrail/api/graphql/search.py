@@ -102,8 +102,9 @@ def _selected(f: q.AssetFilter, spec: q.FacetSpec) -> set[str]:
     ts = f.tag_state
     if ts is None:
         return set()
-    if spec.name == "reviewed":
-        return set() if ts.reviewed is None else {str(ts.reviewed).lower()}
+    if spec.name in ("reviewed", "disagreement"):
+        chosen = getattr(ts, spec.name)
+        return set() if chosen is None else {str(chosen).lower()}
     return set(getattr(ts, spec.name, ()))
 
 

@@ -15,6 +15,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from tagtrail.api.graphql.context import Info
+from tagtrail.domain.projection import disagrees
 from tagtrail.domain.records import Tag as TagRecord
 from tagtrail.domain.records import TagEvent
 
@@ -61,6 +62,13 @@ class Tag:
     )
     proposed_probability: float | None
     proposed_head_version: str | None
+    disagreement: bool = strawberry.field(
+        description="A human decided this tag and a newer model proposes another value"
+    )
+    reproposal_of: str | None = strawberry.field(
+        description="The rejection (event id) whose value a newer head proposes again: a "
+        "suggestion until a human decides again"
+    )
 
     @classmethod
     def from_record(cls, t: TagRecord) -> Tag:
@@ -90,6 +98,8 @@ class Tag:
             proposed_value=t.proposed_value,
             proposed_probability=t.proposed_probability,
             proposed_head_version=t.proposed_head_version,
+            disagreement=disagrees(t),
+            reproposal_of=t.reproposal_of,
         )
 
     @classmethod
@@ -252,6 +262,10 @@ class Asset:
     @described("Tags awaiting review (flagged or suggested).")
     def pending_tags(self, attributes: list[str] | None = None) -> list[Tag]:
         return [t for t in self.tags(attributes) if t.needs_review]
+
+    @described("Human-decided tags a newer model's proposal disagrees with.")
+    def disagreements(self, attributes: list[str] | None = None) -> list[Tag]:
+        return [t for t in self.tags(attributes) if t.disagreement]
 
     @described("Product metadata fields beyond the fixed ones.")
     def fields(self) -> JSON | None:
