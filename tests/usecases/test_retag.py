@@ -56,7 +56,7 @@ async def test_retag_keeps_human_decisions(
         previous_value=category["value"],
         values=taxonomy.ancestors("category", human_value),
         terms=taxonomy.search_terms("category", human_value),
-        taxonomy_version=taxonomy.version,
+        taxonomy_version=taxonomy.attribute_version("category"),
     )
     await store.assets.apply(asset_id, 1, lambda _: [correction])
     await store.refresh()  # retag scans by search: the ingested assets must be searchable

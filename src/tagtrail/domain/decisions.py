@@ -84,7 +84,8 @@ def build_decision(
         "seq": revision + 1,
         "at": at or utc_now(),
         "actor": Actor(type="human", id=actor_id),
-        "taxonomy_version": taxonomy.version,
+        # Per attribute, like the model's events: a retag compares like with like.
+        "taxonomy_version": taxonomy.attribute_version(decision.attribute),
         "note": decision.note,
     }
     if decision.kind == "corrected":
