@@ -28,6 +28,9 @@ pytestmark = pytest.mark.opensearch
 
 CONFIRM = """
 mutation($input: TagDecisionInput!) { confirmTag(input: $input) { __typename } }"""
+EXPLAIN = """
+query($id: ID!) { explainTag(assetId: $id, attribute: "category") {
+  ... on TagExplanation { decision { kind value note evidence } } } }"""
 SEARCH = """
 query($f: AssetFilterInput) { searchAssets(filter: $f, first: 50) {
   ... on AssetSearch { edges { node { id } } } } }"""
@@ -162,6 +165,13 @@ async def test_taxonomy_change_keeps_every_human_decision(
     assert migration["evidence"]["carried_event_id"] == human_events["rename"][0]["event_id"]
     assert migration["evidence"]["migration"] == "longline"
     assert migration["previous_value"] == "coatigan"
+    # explainTag explains the value in force: the migration step, carrying the decision.
+    explained = await api.data(EXPLAIN, {"id": "rename"})
+    decision = explained["explainTag"]["decision"]
+    assert (decision["kind"], decision["value"], decision["note"]) == (
+        "migrated", "longline_coat", "rename coatigan → longline_coat",
+    )  # fmt: skip
+    assert decision["evidence"]["carried_event_id"] == human_events["rename"][0]["event_id"]
     # Split: the human decision goes back to review with the candidates.
     split = tags["split"]["category"]
     assert (split["value"], split["state"], split["needs_review"]) == ("sweater", "flagged", True)
