@@ -302,13 +302,15 @@ class AssetRepository:
                 )
         return [outcomes[a.asset_id] for a in assets]
 
-    async def lookup(self, asset_ids: Sequence[str]) -> dict[str, StoredAsset]:
-        """Stored documents of these ids (vectors included), healed; absent ids left out."""
+    async def lookup(
+        self, asset_ids: Sequence[str], *, vectors: bool = False
+    ) -> dict[str, StoredAsset]:
+        """Stored documents of these ids, healed; absent ids left out. Without ``vectors``
+        the documents lack them (and must not be written back whole)."""
         if not asset_ids:
             return {}
-        result = await self.client.mget(
-            index=self.index, body={"ids": list(asset_ids)}, _source_excludes="vector"
-        )
+        excludes = {} if vectors else {"_source_excludes": "vector"}
+        result = await self.client.mget(index=self.index, body={"ids": list(asset_ids)}, **excludes)
         found = {}
         for d in result["docs"]:
             if d.get("found"):

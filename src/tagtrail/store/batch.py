@@ -21,19 +21,6 @@ from tagtrail.store.events import bulk_failures
 Build = Callable[[StoredAsset], Sequence[TagEvent]]
 
 
-async def _read(assets: AssetRepository, ids: Sequence[str]) -> dict[str, StoredAsset]:
-    found = await assets.client.mget(index=assets.index, body={"ids": list(ids)})
-    stored = {
-        d["_id"]: StoredAsset(asset_id=d["_id"], source=d["_source"], seq_no=d["_seq_no"],
-                              primary_term=d["_primary_term"])
-        for d in found["docs"] if d.get("found")
-    }  # fmt: skip
-    heads = [(a, s.revision + 1) for a, s in stored.items()]
-    for asset_id in await assets.events.claimed(heads):
-        stored[asset_id] = await assets.get(asset_id)  # heals, vector included
-    return stored
-
-
 async def apply_batch(
     assets: AssetRepository, plans: Sequence[tuple[str, int, Build]]
 ) -> dict[str, str]:
@@ -41,7 +28,7 @@ async def apply_batch(
     "missing" or an error message."""
     if not plans:
         return {}
-    stored = await _read(assets, [p[0] for p in plans])
+    stored = await assets.lookup([p[0] for p in plans], vectors=True)  # written back whole
     result: dict[str, str] = {}
     built: dict[str, list[TagEvent]] = {}
     for asset_id, expected, build in plans:

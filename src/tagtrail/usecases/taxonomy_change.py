@@ -21,7 +21,7 @@ from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.projection import fold_tags
 from tagtrail.domain.records import Tag, TagEvent, utc_now
 from tagtrail.domain.taxonomy import Taxonomy
-from tagtrail.domain.taxonomy.changes import change_event, migrated_tag, tag_changes
+from tagtrail.domain.taxonomy.changes import TagChange, change_event, migrated_tag, tag_changes
 from tagtrail.domain.taxonomy.migrations import Migrations, validate_migrations
 from tagtrail.errors import InvalidInput
 from tagtrail.store import StoredAsset
@@ -62,18 +62,21 @@ async def _plan(services: Services, directory: Path) -> _Plan:
     return _Plan(new=new, migrations=migrations, tagger=tagger, moved=moved)
 
 
+def _changes(plan: _Plan, doc: dict[str, Any]) -> list[TagChange]:
+    return tag_changes(list(doc.get("tags") or ()), plan.new, plan.migrations, doc.get("brand"))
+
+
 def _asset_events(
     plan: _Plan,
     doc: dict[str, Any],
+    changes: list[TagChange],
     decisions: list[Any],
-    seq: int,
     at: str,
 ) -> list[TagEvent]:
-    """Migration events first, then model re-decisions, as event indices of revision seq."""
+    """Migration events first, then model re-decisions, as the asset's next revision."""
     brand = doc.get("brand")
-    tags = list(doc.get("tags") or ())
-    changes = tag_changes(tags, plan.new, plan.migrations, brand)
-    by_attr = {str(t["attribute"]): t for t in tags}
+    seq = int(doc.get("revision", 0)) + 1
+    by_attr = {str(t["attribute"]): t for t in doc.get("tags") or ()}
     events = [
         change_event(str(doc["asset_id"]), seq, i, at, by_attr[c.attribute], c, plan.new, brand)
         for i, c in enumerate(changes)
@@ -84,10 +87,10 @@ def _asset_events(
     ]
 
 
-def _after_migration(plan: _Plan, doc: dict[str, Any]) -> dict[str, Any]:
+def _after_migration(plan: _Plan, doc: dict[str, Any], changes: list[TagChange]) -> dict[str, Any]:
     brand = doc.get("brand")
     tags = {str(t["attribute"]): t for t in doc.get("tags") or ()}
-    for change in tag_changes(list(tags.values()), plan.new, plan.migrations, brand):
+    for change in changes:
         if change.kind == "retired":
             tags.pop(change.attribute, None)
         else:
@@ -96,10 +99,10 @@ def _after_migration(plan: _Plan, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _decisions(
-    services: Services, plan: _Plan, docs: list[dict[str, Any]]
+    services: Services, plan: _Plan, docs: list[dict[str, Any]], changes: list[list[TagChange]]
 ) -> tuple[list[list[Any]], int]:
     """Per doc, the model's changed decisions on moved attributes (after migration)."""
-    migrated = [_after_migration(plan, d) for d in docs]
+    migrated = [_after_migration(plan, d, c) for d, c in zip(docs, changes, strict=True)]
     fingerprint = plan.tagger.model_fingerprint
     usable = [i for i, d in enumerate(migrated)
               if d.get("vector") and d.get("model_fingerprint") == fingerprint]  # fmt: skip
@@ -150,16 +153,18 @@ async def _run(
     )
     await services.store.refresh()
     async for docs in services.store.assets.scan(RETAG_FIELDS, page=page):
-        decisions, other = await _decisions(services, plan, docs)
+        changes = [_changes(plan, d) for d in docs]
+        decisions, other = await _decisions(services, plan, docs, changes)
         report.other_encoder += other
         report.checked += len(docs)
-        planned = []
-        for doc, chosen in zip(docs, decisions, strict=True):
-            events = _asset_events(plan, doc, chosen, int(doc.get("revision", 0)) + 1, utc_now())
-            if events:
-                planned.append((doc, chosen, events))
-        outcome = await _write(services, plan, planned) if write else {}
-        for doc, _chosen, events in planned:
+        at = utc_now()
+        planned = [
+            (doc, events)
+            for doc, c, chosen in zip(docs, changes, decisions, strict=True)
+            if (events := _asset_events(plan, doc, c, chosen, at))
+        ]
+        outcome = await _write(services, planned) if write else {}
+        for doc, events in planned:
             asset_id = str(doc["asset_id"])
             if write and outcome.get(asset_id) != "written":
                 report.conflicts += 1  # changed meanwhile (or failed): the next run finishes it
@@ -178,15 +183,16 @@ async def _run(
 
 
 async def _write(
-    services: Services, plan: _Plan, planned: list[tuple[dict[str, Any], list[Any], Any]]
+    services: Services, planned: list[tuple[dict[str, Any], list[TagEvent]]]
 ) -> dict[str, str]:
-    """One page in three bulk requests; the events are rebuilt at the stored revision."""
+    """One page in three bulk requests. The batch writes an asset's events only while it is
+    still at the revision they were planned on; otherwise it is a conflict for the next run."""
 
-    def build(doc: dict[str, Any], chosen: list[Any]) -> Callable[[StoredAsset], list[TagEvent]]:
-        return lambda stored: _asset_events(plan, doc, chosen, stored.revision + 1, utc_now())
+    def build(events: list[TagEvent]) -> Callable[[StoredAsset], list[TagEvent]]:
+        return lambda _stored: events
 
     return await services.store.apply_batch(
-        [(str(d["asset_id"]), int(d.get("revision", 0)), build(d, c)) for d, c, _ in planned]
+        [(str(d["asset_id"]), int(d.get("revision", 0)), build(e)) for d, e in planned]
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 import strawberry
 
 from tagtrail.api.graphql.context import Info
@@ -78,25 +79,12 @@ async def retag_preview(
         head_versions=[f"{a}: {v}" for a, v in found.head_versions.items()],
         rows=[
             ImpactRow(
-                attribute=r.attribute,
-                segment=r.segment,
-                changed=r.changed,
-                value_changes=r.value_changes,
-                tier_changes=r.tier_changes,
-                newly_applied=r.newly_applied,
-                no_longer_applied=r.no_longer_applied,
-                human_decided=r.human_decided,
-                human_disagreements=r.human_disagreements,
+                **{k: v for k, v in msgspec.structs.asdict(r).items() if k != "sample"},
                 sample=[
                     ImpactSample(
-                        asset_id=strawberry.ID(s.asset_id),
-                        old_value=s.old_value,
-                        new_value=s.new_value,
-                        old_tier=s.old_tier,
-                        new_tier=s.new_tier,
-                        human_decided=s.human_decided,
+                        **{**msgspec.structs.asdict(x), "asset_id": strawberry.ID(x.asset_id)}
                     )
-                    for s in r.sample
+                    for x in r.sample
                 ],
             )
             for r in found.rows
