@@ -3,6 +3,7 @@ API-key roles, a clear 404 for assets ingested before thumbnails existed, back-f
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from typing import Any
@@ -119,3 +120,26 @@ async def test_a_served_thumbnail_comes_from_memory_next_time(make_api: Any) -> 
     assert again.content == first.content
     for other in (await make_api(), await make_api(thumbnail_cache_mb=0)):
         assert (await other.http.get(f"/assets/{asset_id}/thumbnail")).status_code == 404
+
+
+async def test_graphql_inlines_thumbnails_of_a_page_in_one_answer(api: Api) -> None:
+    asset_id = await _ingest(api, _photo((30, 120, 40)))
+    await api.create([A(id="old", tags=(T(attribute="category", value="jumper"),))])
+    served = (await api.http.get(f"/assets/{asset_id}/thumbnail")).content
+    fields = "... on Asset { id thumbnail { url mediaType width height etag dataUrl } }"
+    data = await api.data(  # two assets, one mget of thumbnails (the DataLoader batches)
+        f"""query($a: ID!, $b: ID!) {{ fresh: asset(id: $a) {{ {fields} }}
+             old: asset(id: $b) {{ {fields} }} }}""",
+        {"a": asset_id, "b": "old"},
+    )
+    fresh, old = data["fresh"], data["old"]
+    assert old["thumbnail"] is None  # ingested before thumbnails were kept
+    thumb = fresh["thumbnail"]
+    assert thumb["url"] == f"/assets/{asset_id}/thumbnail"
+    assert thumb["mediaType"] == "image/webp"
+    assert thumb["etag"] == hashlib.sha256(served).hexdigest()
+    prefix = "data:image/webp;base64,"
+    assert thumb["dataUrl"].startswith(prefix)
+    assert base64.b64decode(thumb["dataUrl"][len(prefix) :]) == served
+    with Image.open(io.BytesIO(served)) as img:
+        assert (thumb["width"], thumb["height"]) == img.size

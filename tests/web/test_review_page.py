@@ -63,8 +63,8 @@ def test_sign_in_and_filter_the_queue(server: Server, tab: Tab) -> None:
     assert sorted(_cards(page)) == ["flt-0", "flt-1", "flt-2", "flt-s"]
     expect(page.locator("#counter")).to_have_text("4 left")
     assert _cards(page)[0] == "flt-s"  # lowest confidence first
-    thumb = page.locator("#grid > li img.thumb").first  # fetched with the key
-    expect(thumb).to_have_attribute("src", re.compile("^blob:"))
+    thumb = page.locator("#grid > li img.thumb").first  # inlined in the queue's answer
+    expect(thumb).to_have_attribute("src", re.compile("^data:image/webp;base64,"))
     assert page.evaluate("document.querySelector('#grid img.thumb').naturalWidth") > 0
     page.select_option("#f-tier", "SUGGESTED")
     page.click("#f-load")

@@ -69,7 +69,7 @@ def test_an_asset_without_a_thumbnail_shows_a_placeholder(server: Server, tab: T
     expect(card.locator("img.thumb")).to_have_class(re.compile("placeholder"))
     expect(card.locator("img.thumb")).to_have_attribute("alt", re.compile("no thumbnail kept"))
     shown = page.locator("#results > li", has_text="SK-0").locator("img.thumb")
-    expect(shown).to_have_attribute("src", re.compile("^blob:"))
+    expect(shown).to_have_attribute("src", re.compile("^data:image/webp;base64,"))
 
 
 def test_free_text_and_more_like_this(server: Server, tab: Tab) -> None:
@@ -113,6 +113,7 @@ def test_find_similar_to_a_dropped_photo(server: Server, tab: Tab, tmp_path: Pat
     first = page.locator("#results > li").first
     expect(first).to_contain_text("UP-1")
     expect(first).to_contain_text("similarity 1.000")
-    expect(first.locator("img.thumb")).to_have_attribute("src", re.compile("^blob:"))
+    thumb = first.locator("img.thumb")
+    expect(thumb).to_have_attribute("src", re.compile("^data:image/webp;base64,"))
     assert not tab.blocked
     assert not tab.errors

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError
@@ -67,11 +68,21 @@ class ThumbnailRepository:
             hit = await self.client.get(index=self.index, id=asset_id)
         except NotFoundError:
             return None
-        source = hit["_source"]
-        return Thumbnail(
-            data=base64.b64decode(source["data"]),
-            media_type=source["media_type"],
-            width=int(source["width"]),
-            height=int(source["height"]),
-            etag=source["etag"],
-        )
+        return _thumbnail(hit["_source"])
+
+    async def get_many(self, asset_ids: Sequence[str]) -> list[Thumbnail | None]:
+        """The stored thumbnails in ``asset_ids``' order (one real-time mget), None where absent."""
+        if not asset_ids:
+            return []
+        response = await self.client.mget(index=self.index, body={"ids": list(asset_ids)})
+        return [_thumbnail(d["_source"]) if d.get("found") else None for d in response["docs"]]
+
+
+def _thumbnail(source: dict[str, Any]) -> Thumbnail:
+    return Thumbnail(
+        data=base64.b64decode(source["data"]),
+        media_type=source["media_type"],
+        width=int(source["width"]),
+        height=int(source["height"]),
+        etag=source["etag"],
+    )

@@ -20,6 +20,7 @@ from tagtrail.config import Settings
 from tagtrail.errors import Unauthorized
 from tagtrail.usecases.assets import get_assets, get_histories, get_vectors
 from tagtrail.usecases.services import Services
+from tagtrail.usecases.thumbnails import get_thumbnails
 
 
 class Loaders:
@@ -29,6 +30,7 @@ class Loaders:
         self.sources = DataLoader(partial(get_assets, services))
         self.vectors = DataLoader(partial(get_vectors, services))
         self.history = DataLoader(partial(get_histories, services))
+        self.thumbnails = DataLoader(partial(get_thumbnails, services))
 
 
 class Context(BaseContext, kw_only=True):

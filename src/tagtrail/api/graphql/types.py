@@ -7,8 +7,10 @@ asset shows comes from that one projection document, except ``history`` and
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 import msgspec
 import strawberry
@@ -18,6 +20,7 @@ from tagtrail.api.graphql.context import Info
 from tagtrail.domain.projection import disagrees
 from tagtrail.domain.records import Tag as TagRecord
 from tagtrail.domain.records import TagEvent
+from tagtrail.usecases.thumbnails import Thumbnail
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -195,6 +198,23 @@ class Embedding:
         return vector
 
 
+@strawberry.type(
+    description="The small WebP kept at ingest (at most 384 px). `url` is the REST endpoint "
+    "(cacheable, ETag); `dataUrl` inlines the bytes so a page of results needs no more requests."
+)
+class AssetThumbnail:
+    url: str
+    media_type: str
+    width: int
+    height: int
+    etag: str
+    data: strawberry.Private[bytes]
+
+    @described("data:image/webp;base64,… (about 4/3 of the bytes: ask only when shown).")
+    def data_url(self) -> str:
+        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
 @strawberry.type(description="A product photo with its metadata and effective tags.")
 class Asset:
     source: strawberry.Private[dict[str, Any]]
@@ -279,6 +299,20 @@ class Asset:
             include=include_vector,
             dimension=512,
             model=self.source.get("model_fingerprint"),
+        )
+
+    @described("The thumbnail kept at ingest; null for assets ingested before thumbnails were.")
+    async def thumbnail(self, info: Info) -> AssetThumbnail | None:
+        thumb: Thumbnail | None = await info.context.loaders.thumbnails.load(str(self.id))
+        if thumb is None:
+            return None
+        return AssetThumbnail(
+            url=f"/assets/{quote(str(self.id), safe='')}/thumbnail",
+            media_type=thumb.media_type,
+            width=thumb.width,
+            height=thumb.height,
+            etag=thumb.etag,
+            data=thumb.data,
         )
 
     @described("The append-only tag history, oldest first.")

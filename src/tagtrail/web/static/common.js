@@ -1,5 +1,5 @@
 // Shared by the review and search pages: the API key (sessionStorage), GraphQL calls to the
-// public /graphql endpoint, thumbnails (fetched with the key) and small DOM helpers.
+// public /graphql endpoint, thumbnails (inlined in the answers) and small DOM helpers.
 export const KEY_NAME = "tagtrail.apiKey";
 
 export class GraphQLFailure extends Error {
@@ -51,8 +51,9 @@ async function unwrap(response) {
   return body.data;
 }
 
-/** Show the stored thumbnail in `img` (fetched with the API key); a placeholder when none. */
-const blobs = new Map();
+/** Show an asset's thumbnail in `img`: `thumbnail` is the asset's `thumbnail { dataUrl }`
+ * from the same GraphQL answer (null: none kept, shown as a placeholder), so a page of cards
+ * needs no request per picture, and no API key has to travel with an <img> request. */
 const PLACEHOLDER =
   "data:image/svg+xml;charset=utf-8," +
   encodeURIComponent(
@@ -62,40 +63,16 @@ const PLACEHOLDER =
       'fill="#5b6470">no thumbnail</text></svg>',
   );
 
-function noThumbnail(img) {
+export function showThumbnail(img, thumbnail) {
+  img.alt = img.alt || "product photo";
+  img.decoding = "async";
+  if (thumbnail && thumbnail.dataUrl) {
+    img.src = thumbnail.dataUrl;
+    return;
+  }
   img.src = PLACEHOLDER;
   img.alt = `${img.alt} (no thumbnail kept)`;
   img.classList.add("placeholder");
-}
-
-export async function showThumbnail(img, assetId) {
-  img.alt = img.alt || "product photo";
-  img.decoding = "async";
-  if (blobs.has(assetId)) {
-    img.src = blobs.get(assetId);
-    return;
-  }
-  const path = `/assets/${encodeURIComponent(assetId)}/thumbnail`;
-  if (!apiKey()) {
-    // An open server (dev mode without keys): let the browser fetch and cache it itself.
-    img.addEventListener("error", () => noThumbnail(img), { once: true });
-    img.src = path;
-    return;
-  }
-  let response;
-  try {
-    response = await fetch(path, { headers: authHeaders() });
-  } catch {
-    noThumbnail(img);
-    return;
-  }
-  if (!response.ok) {
-    noThumbnail(img);
-    return;
-  }
-  const blobUrl = URL.createObjectURL(await response.blob());
-  blobs.set(assetId, blobUrl);
-  img.src = blobUrl;
 }
 
 export function el(tag, attrs = {}, ...children) {

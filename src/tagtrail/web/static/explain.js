@@ -13,7 +13,7 @@ const EXPLAIN = `query Why($id: ID!, $attribute: String!) {
                        alternatives { name deltaE } } }
       history { kind at actorId fromValue toValue note state }
       head { version kind champion }
-      exemplars(k: 4) { score tag { value label state } asset { id sku } }
+      exemplars(k: 4) { score tag { value label state } asset { id sku thumbnail { dataUrl } } }
     }
     ... on NotFound { message }
     ... on InvalidInput { message }
@@ -98,7 +98,7 @@ export async function explain(panel, card) {
     for (const e of x.exemplars) {
       const img = el("img", { class: "thumb", alt: `${e.asset.sku || e.asset.id}: ${e.tag ? e.tag.label : ""}` });
       list.append(el("li", {}, img, el("div", { text: `${e.tag ? e.tag.label : "–"} · ${fmtProb(e.score)}` })));
-      showThumbnail(img, e.asset.id);
+      showThumbnail(img, e.asset.thumbnail);
     }
     parts.push(list);
   }

@@ -11,7 +11,7 @@ const QUEUE = `query Queue($filter: AssetFilterInput, $attributes: [String!], $f
   reviewQueue(filter: $filter, attributes: $attributes, first: $first, after: $after, order: $order) {
     __typename
     ... on ReviewQueue { totalCount pageInfo { hasNextPage endCursor }
-      items { asset { id revision sku brand collection season seasonYear } pendingTags { ${TAG} } } }
+      items { asset { id revision sku brand collection season seasonYear thumbnail { dataUrl } } pendingTags { ${TAG} } } }
     ... on InvalidInput { message field }
   }
 }`;
@@ -120,7 +120,7 @@ function renderCard(card) {
         onclick: (e) => { e.stopPropagation(); activate(state.cards.indexOf(card), false); why(); } })),
   );
   card.node = node;
-  showThumbnail(img, card.assetId);
+  showThumbnail(img, card.thumbnail);
   return node;
 }
 
@@ -132,7 +132,8 @@ function cardsOf(items) {
       if (state.seen.has(key)) continue;
       state.seen.add(key);
       out.push({ key, assetId: item.asset.id, revision: item.asset.revision, attribute: tag.attribute, tag,
-        sku: item.asset.sku, brand: item.asset.brand, collection: item.asset.collection });
+        sku: item.asset.sku, brand: item.asset.brand, collection: item.asset.collection,
+        thumbnail: item.asset.thumbnail });
     }
   }
   return out;
@@ -515,7 +516,7 @@ async function start() {
   });
   document.addEventListener("keydown", onKey);
   await load(first);
-  document.body.dataset.grid = "ready"; // cards shown, thumbnails on their way
+  document.body.dataset.grid = "ready"; // cards shown with their thumbnails (decoding)
   await loadTaxonomy();
   $("f-head").addEventListener("focus", headVersions, { once: true });
   document.body.dataset.ready = "true";

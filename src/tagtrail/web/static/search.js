@@ -5,7 +5,7 @@ import { el, gql, gqlUpload, say, showThumbnail, signIn, swatch } from "./common
 const PAGE = 24;
 const ATTRIBUTES = ["category", "colour", "material", "pattern", "shot_type"];
 const FIELDS = { brand: "BRAND", collection: "COLLECTION", season: "SEASON" };
-const NODE = "id sku brand collection season seasonYear tags { attribute value label state }";
+const NODE = "id sku brand collection season seasonYear thumbnail { dataUrl } tags { attribute value label state }";
 const SEARCH = `query Search($filter: AssetFilterInput, $text: String, $facets: [FacetRequest!],
     $first: Int!, $after: String, $suggested: Boolean!) {
   searchAssets(filter: $filter, text: $text, facets: $facets, first: $first, after: $after,
@@ -58,7 +58,7 @@ function filter() {
 
 function card(asset, extra) {
   const img = el("img", { class: "thumb", alt: `${asset.sku || asset.id.slice(0, 10)} product photo` });
-  showThumbnail(img, asset.id);
+  showThumbnail(img, asset.thumbnail);
   const tag = (name) => asset.tags.find((t) => t.attribute === name && t.state !== "rejected");
   const colour = tag("colour");
   const category = tag("category");
