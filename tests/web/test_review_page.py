@@ -92,15 +92,16 @@ def test_keyboard_confirm_reject_and_undo(server: Server, tab: Tab) -> None:
     page.keyboard.press("x")
     expect(page.locator("#counter")).to_have_text("1 left")
     assert _tag(server, "kbd-1")["tag"]["state"] == "rejected"
-    page.keyboard.press("u")  # undo the rejection: a new event restores the value
-    expect(page.locator("#status")).to_contain_text("Undone: rejected")
+    page.keyboard.press("u")  # undo the rejection: a new event puts the proposal back
+    expect(page.locator("#status")).to_contain_text("Undone: rejected of 1 item")
     expect(page.locator("#counter")).to_have_text("2 left")
+    expect(page.locator("#grid > li.active")).to_have_attribute("data-asset", "kbd-1")
     after = _tag(server, "kbd-1")
     assert after["tag"]["value"] == "jumper"
-    assert after["tag"]["state"] == "corrected"
+    assert after["tag"]["state"] == "flagged"  # pending again, as before the rejection
     kinds = [h["kind"] for h in after["history"]]
-    assert kinds == ["model_tagged", "rejected", "corrected"]  # nothing deleted
-    assert after["history"][-1]["note"].startswith("undo of ")
+    assert kinds == ["model_tagged", "rejected", "reopened"]  # nothing deleted
+    assert after["history"][-1]["note"] == "undo of rejected"
     page.keyboard.press("ArrowRight")
     page.keyboard.press("c")
     expect(page.locator("#counter")).to_have_text("1 left")
@@ -168,8 +169,10 @@ def test_bulk_confirm_a_range_then_undo(server: Server, tab: Tab) -> None:
     assert [_tag(server, f"bulk-{i}")["tag"]["state"] for i in range(4)] == [
         "confirmed", "confirmed", "confirmed", "flagged"]  # fmt: skip
     expect(page.locator("#badge")).to_be_hidden()
-    page.keyboard.press("u")  # a confirmation changed no value: the items come back
+    page.keyboard.press("u")  # the three come back, pending again on the server too
     expect(page.locator("#grid > li")).to_have_count(4)
+    expect(page.locator("#counter")).to_have_text("4 left")
+    assert [_tag(server, f"bulk-{i}")["tag"]["state"] for i in range(4)] == ["flagged"] * 4
     page.keyboard.press("Shift+ArrowRight")
     page.keyboard.press("x")
     expect(page.locator("#status")).to_contain_text("rejected 2 of 2")

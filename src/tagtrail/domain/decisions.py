@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from tagtrail.domain.limits import MAX_NOTE_CHARS, check_free_text, check_value
-from tagtrail.domain.records import Actor, Tag, TagEvent, event_id, utc_now
+from tagtrail.domain.records import HUMAN_STATES, Actor, Tag, TagEvent, event_id, utc_now
 from tagtrail.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from tagtrail.domain.taxonomy import Taxonomy
 
-DecisionKind = Literal["confirmed", "rejected", "corrected"]
+# reopened: undo — the tag goes back to the machine proposal the decisions replaced.
+DecisionKind = Literal["confirmed", "rejected", "corrected", "reopened"]
 
 
 class Decision(msgspec.Struct, kw_only=True, frozen=True):
@@ -66,11 +67,13 @@ def build_decision(
     actor_id: str,
     taxonomy: Taxonomy,
     at: str | None = None,
+    proposal: TagEvent | None = None,
 ) -> TagEvent:
     """The event for ``decision`` on an asset at ``revision`` (validated; nothing written).
 
-    Raises InvalidInput (unknown attribute or value, bad combination) or NotFound (no tag
-    to confirm or reject).
+    ``proposal`` (reopened only) is the newest machine event of the attribute: the value
+    the tag returns to. Raises InvalidInput (unknown attribute or value, bad combination) or
+    NotFound (no tag to confirm, reject or reopen).
     """
     check_decision(decision)
     taxonomy.attribute(decision.attribute)  # unknown attribute → InvalidInput(field=attribute)
@@ -88,6 +91,8 @@ def build_decision(
         "taxonomy_version": taxonomy.attribute_version(decision.attribute),
         "note": decision.note,
     }
+    if decision.kind == "reopened":
+        return _reopened(decision, common, tag, proposal, taxonomy, brand)
     if decision.kind == "corrected":
         if not decision.value:
             raise InvalidInput("correctTag needs the value to set", field="value")
@@ -134,4 +139,67 @@ def build_decision(
         values=tag.values,
         family=tag.family,
         terms=_terms(taxonomy, decision.attribute, tag.value, brand),
+    )
+
+
+def _reopened(
+    decision: Decision,
+    common: dict[str, Any],
+    tag: Tag | None,
+    proposal: TagEvent | None,
+    taxonomy: Taxonomy,
+    brand: str | None,
+) -> TagEvent:
+    """Undo: the machine proposal back in force, re-expanded under today's taxonomy."""
+    if decision.value is not None:
+        raise InvalidInput("reopenTag takes no value", field="value")
+    if tag is None:
+        raise NotFound(f"asset {common['asset_id']!r} has no {decision.attribute} tag to reopen")
+    if tag.state not in HUMAN_STATES:
+        raise InvalidInput(
+            f"the {decision.attribute} tag is {tag.state}, not decided by a reviewer: "
+            "nothing to reopen",
+            field="attribute",
+        )
+    if proposal is None or proposal.value is None:
+        raise InvalidInput(
+            f"the {decision.attribute} tag was set by a reviewer without a machine proposal "
+            "to return to; correct or reject it instead",
+            field="attribute",
+        )
+    try:
+        values = taxonomy.ancestors(decision.attribute, proposal.value, brand)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"the machine proposal {proposal.value!r} is no longer a {decision.attribute} "
+            f"value in taxonomy {taxonomy.version}; correct the tag instead",
+            field="attribute",
+        ) from exc
+    found = taxonomy.value(decision.attribute, proposal.value, brand)
+    machine = proposal.actor
+    return TagEvent(
+        **common,
+        # Pending proposals go back to the queue; an auto-applied one is applied again.
+        state=proposal.state if proposal.state not in HUMAN_STATES else "flagged",
+        value=proposal.value,
+        previous_value=tag.value,
+        label=found.label if found else proposal.value,
+        values=values,
+        family=found.family if found else None,
+        raw_label=proposal.raw_label,
+        probability=proposal.probability,
+        tier=proposal.tier,
+        rule_id=proposal.rule_id,
+        top_k=proposal.top_k,
+        terms=_terms(taxonomy, decision.attribute, proposal.value, brand),
+        evidence={
+            "reopens": tag.event_id,
+            "proposal": {
+                "event_id": proposal.event_id,
+                "source": "analyser" if machine.type == "analyser" else "model",
+                "model_version": machine.model_fingerprint,
+                "head_version": machine.head_version,
+                "analyser": machine.analyser,
+            },
+        },
     )

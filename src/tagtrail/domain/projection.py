@@ -133,6 +133,26 @@ def _migrated(event: TagEvent, current: Tag) -> Tag:
     )
 
 
+def _reopened(event: TagEvent, current: Tag | None) -> Tag:
+    """A reviewer's undo: the machine proposal named in the event is in force again."""
+    proposal = (event.evidence or {}).get("proposal") or {}
+    return Tag(
+        **provenance_of(event),
+        state=event.state,
+        applied=event.state in APPLIED_STATES,
+        reviewed=False,
+        needs_review=event.state in PENDING_STATES,
+        source="analyser" if proposal.get("source") == "analyser" else "model",
+        model_version=proposal.get("model_version"),
+        head_version=proposal.get("head_version"),
+        analyser=proposal.get("analyser"),
+        event_id=event.event_id,
+        decided_at=event.at,
+        decided_by=event.actor.id,
+        first_seen_at=current.first_seen_at if current else event.at,
+    )
+
+
 def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str, Tag]:
     """Fold events (in revision order) onto ``start``, the tags before the first of them.
 
@@ -148,6 +168,9 @@ def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str
         if event.kind == "migrated":
             if current is not None:
                 tags[event.attribute] = _migrated(event, current)
+            continue
+        if event.kind == "reopened":
+            tags[event.attribute] = _reopened(event, current)
             continue
         if event.kind == "model_tagged":
             rejection = reproposes(event, current)

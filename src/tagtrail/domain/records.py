@@ -8,8 +8,11 @@ from typing import Any, Literal
 import msgspec
 
 # migrated: a taxonomy change moved the tag to another value or hierarchy (its decision is
-# kept); retired: the value or attribute left the taxonomy and the tag was removed.
-EventKind = Literal["model_tagged", "confirmed", "rejected", "corrected", "migrated", "retired"]
+# kept); retired: the value or attribute left the taxonomy and the tag was removed;
+# reopened: a reviewer undid a decision, so the machine proposal it judged is back in force.
+EventKind = Literal[
+    "model_tagged", "confirmed", "rejected", "corrected", "migrated", "retired", "reopened"
+]
 TagState = Literal["auto_applied", "flagged", "suggested", "confirmed", "corrected", "rejected"]
 ActorType = Literal["model", "analyser", "human", "migration"]
 Source = Literal["model", "analyser", "human", "model_then_human", "analyser_then_human"]

@@ -39,6 +39,8 @@ FloatArray = npt.NDArray[np.float32]
 LabelFor = Callable[[TagEvent, str], str | None]
 
 HUMAN_KINDS = frozenset({"confirmed", "corrected", "rejected"})
+#: Read with the decisions: a reviewer's undo takes the decision it undid out of training.
+DECISION_KINDS = HUMAN_KINDS | {"reopened"}
 
 
 class TrainingExample(msgspec.Struct, kw_only=True, frozen=True):
@@ -143,10 +145,31 @@ def make_training_set(
     )
 
 
+def without_undone(events: Iterable[TagEvent]) -> list[TagEvent]:
+    """``events`` less the human decisions a later ``reopened`` undid, and the undos.
+
+    An undo (reopenTag) replaces the decision in force on its asset and attribute: the
+    newest human decision before it that no earlier undo took back.
+    """
+    ordered = sorted(events, key=lambda e: (e.asset_id, e.attribute, e.seq, e.event_id))
+    undone: set[str] = set()
+    in_force: dict[tuple[str, str], str] = {}
+    for event in ordered:
+        key = (event.asset_id, event.attribute)
+        if event.kind == "reopened":
+            decided = in_force.pop(key, None)
+            if decided is not None:
+                undone.add(decided)
+        elif event.kind in HUMAN_KINDS and event.actor.type == "human":
+            in_force[key] = event.event_id
+    return [e for e in ordered if e.kind != "reopened" and e.event_id not in undone]
+
+
 def latest_human_decisions(events: Iterable[TagEvent], attribute: str) -> list[TagEvent]:
-    """The newest human confirm/correct/reject per asset for ``attribute`` (by seq, then id)."""
+    """The newest human confirm/correct/reject per asset for ``attribute`` (by seq, then id),
+    leaving out decisions a reviewer undid."""
     latest: dict[str, TagEvent] = {}
-    for event in events:
+    for event in without_undone(events):
         if event.attribute != attribute or event.kind not in HUMAN_KINDS:
             continue
         if event.actor.type != "human":

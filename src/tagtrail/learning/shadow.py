@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 import msgspec
 
 from tagtrail.domain.records import TagEvent
-from tagtrail.learning.dataset import HUMAN_KINDS
+from tagtrail.learning.dataset import HUMAN_KINDS, without_undone
 from tagtrail.learning.stats import wilson_interval
 
 
@@ -36,7 +36,7 @@ class ShadowReport(msgspec.Struct, kw_only=True, frozen=True):
 def judged_pairs(events: Iterable[TagEvent], attribute: str) -> Iterator[tuple[TagEvent, TagEvent]]:
     """(model event, human decision) for each decision that judged a model proposal directly."""
     by_asset: dict[str, list[TagEvent]] = defaultdict(list)
-    for event in events:
+    for event in without_undone(events):
         if event.attribute == attribute:
             by_asset[event.asset_id].append(event)
     for asset_id in sorted(by_asset):

@@ -25,7 +25,7 @@ from tagtrail.learning.colour import (
     colour_outcomes,
     fit_colour_calibration,
 )
-from tagtrail.learning.dataset import HUMAN_KINDS
+from tagtrail.learning.dataset import DECISION_KINDS, HUMAN_KINDS
 from tagtrail.learning.evaluate import GateDecision
 from tagtrail.usecases.champions import CALIBRATION, calibration_evaluation
 from tagtrail.usecases.services import Services
@@ -70,7 +70,9 @@ async def calibration_verdict(services: Services, doc: dict[str, Any]) -> tuple[
 async def train_colour_calibration(services: Services, *, actor: str) -> CalibrationTrained:
     """Fit the colour calibration from reviewer decisions and store it as the challenger."""
     tagger = await services.tagger()
-    events = await services.store.events.decisions(COLOUR, ["model_tagged", *sorted(HUMAN_KINDS)])
+    events = await services.store.events.decisions(
+        COLOUR, ["model_tagged", *sorted(DECISION_KINDS)]
+    )
     n_human = sum(e.kind in HUMAN_KINDS for e in events)
     outcomes = colour_outcomes(events)
     if len(outcomes) < MIN_PLATT_DECISIONS:

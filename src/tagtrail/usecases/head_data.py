@@ -9,7 +9,7 @@ import numpy as np
 
 from tagtrail.domain.records import TagEvent
 from tagtrail.learning.dataset import (
-    HUMAN_KINDS,
+    DECISION_KINDS,
     TrainingSet,
     examples_from_events,
     labels_from_taxonomy,
@@ -45,7 +45,9 @@ def segments_of(source: dict[str, Any]) -> dict[str, str]:
 
 async def training_set(services: Services, attribute: str, tagger: Tagger) -> TrainingSet:
     """Every human decision on ``attribute`` with its asset's vector, segments and context."""
-    events: list[TagEvent] = await services.store.events.decisions(attribute, sorted(HUMAN_KINDS))
+    events: list[TagEvent] = await services.store.events.decisions(
+        attribute, sorted(DECISION_KINDS)
+    )
     ids = sorted({e.asset_id for e in events})
     stored: dict[str, StoredAsset] = {}
     vectors: dict[str, np.ndarray] = {}

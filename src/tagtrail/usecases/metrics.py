@@ -26,7 +26,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 INGEST_STATUSES: Final = ("created", "exists", "rejected", "failed")
-REVIEW_KINDS: Final = ("confirmed", "rejected", "corrected")
+REVIEW_KINDS: Final = ("confirmed", "rejected", "corrected", "reopened")
 STORE_ERROR_KINDS: Final = (
     "unreachable",
     "timeout",

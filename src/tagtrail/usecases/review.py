@@ -1,4 +1,5 @@
-"""Reviewer decisions: confirm, reject or correct one attribute, on one asset or many.
+"""Reviewer decisions: confirm, reject, correct or reopen (undo) one attribute, on one asset
+or many.
 
 Every decision is optimistic: the caller names the revision it decided on; a stale one is a
 Conflict with the current revision, and nothing is written. The answer carries the asset at
@@ -51,6 +52,9 @@ async def _decide(
     check_decision(decision)
     taxonomy = await services.taxonomy()
     machine = await _dependent_events(services, asset_id, expected_revision, decision.attribute)
+    proposal = None
+    if decision.kind == "reopened":
+        proposal = await _last_proposal(services, asset_id, expected_revision, decision.attribute)
 
     def build(stored: StoredAsset) -> list[TagEvent]:
         event = build_decision(
@@ -60,6 +64,7 @@ async def _decide(
             revision=stored.revision,
             actor_id=actor,
             taxonomy=taxonomy,
+            proposal=proposal,
         )
         # Machine tags whose mapping rule tests this attribute follow the human value, in
         # the same revision (re-mapped from their stored raw label; no model run).
@@ -67,6 +72,22 @@ async def _decide(
 
     source, events = await services.store.assets.apply(asset_id, expected_revision, build)
     return Decided(asset=source, event=events[0])
+
+
+async def _last_proposal(
+    services: Services, asset_id: str, revision: int, attribute: str
+) -> TagEvent | None:
+    """The newest machine event of ``attribute`` up to ``revision``: what an undo returns to.
+
+    Read at the caller's revision; a newer one makes the write answer Conflict anyway.
+    """
+    history = await services.store.events.history({asset_id: revision})
+    machine = [
+        e
+        for e in history.get(asset_id, ())
+        if e.attribute == attribute and e.kind == "model_tagged"
+    ]
+    return machine[-1] if machine else None
 
 
 async def _dependent_events(

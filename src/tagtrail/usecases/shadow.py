@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tagtrail.errors import NotFound
-from tagtrail.learning.dataset import HUMAN_KINDS
+from tagtrail.learning.dataset import DECISION_KINDS
 from tagtrail.learning.shadow import ShadowReport, shadow_report
 from tagtrail.usecases.champions import CHALLENGER
 from tagtrail.usecases.services import Services
@@ -19,6 +19,6 @@ async def challenger_agreement(
         if version is None:
             raise NotFound(f"{attribute!r} has no challenger; train one first")
     events = await services.store.events.decisions(
-        attribute, ["model_tagged", *sorted(HUMAN_KINDS)]
+        attribute, ["model_tagged", *sorted(DECISION_KINDS)]
     )
     return await services.infer(shadow_report, events, attribute, version)

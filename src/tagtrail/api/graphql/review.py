@@ -1,4 +1,5 @@
-"""The review queue and the reviewer's mutations (confirm, reject, correct; single and bulk).
+"""The review queue and the reviewer's mutations (confirm, reject, correct, reopen; single and
+bulk).
 
 Every mutation is optimistic: the caller sends the asset revision it decided on; a stale
 one returns ``Conflict`` with ``currentRevision`` and writes nothing. Bulk forms take an
@@ -242,6 +243,15 @@ async def correct_tag(info: Info, input: TagCorrectionInput) -> TagDecisionResul
     )
 
 
+async def reopen_tag(info: Info, input: TagDecisionInput) -> TagDecisionResult:
+    return await _single(
+        info,
+        str(input.asset_id),
+        input.expected_revision,
+        Decision(kind="reopened", attribute=input.attribute, note=input.note),
+    )
+
+
 async def _bulk(
     info: Info, input: BulkTagDecisionInput, kind: DecisionKind
 ) -> BulkTagDecisionResult:
@@ -274,3 +284,7 @@ async def reject_tags(info: Info, input: BulkTagDecisionInput) -> BulkTagDecisio
 
 async def correct_tags(info: Info, input: BulkTagDecisionInput) -> BulkTagDecisionResult:
     return await _bulk(info, input, "corrected")
+
+
+async def reopen_tags(info: Info, input: BulkTagDecisionInput) -> BulkTagDecisionResult:
+    return await _bulk(info, input, "reopened")

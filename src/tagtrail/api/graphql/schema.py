@@ -181,6 +181,13 @@ class Mutation:
         resolver=review.correct_tag,
         description="Set the tag to another taxonomy value." + _MUTATION_DOC,
     )
+    reopen_tag: review.TagDecisionResult = strawberry.field(
+        resolver=review.reopen_tag,
+        description="Undo: a reviewer's decision is replaced by the machine proposal it "
+        "judged (re-expanded under today's taxonomy), pending again if it was pending. A "
+        "new event (kind reopened); nothing is deleted, and training no longer counts the "
+        "undone decision." + _MUTATION_DOC,
+    )
     confirm_tags: review.BulkTagDecisionResult = strawberry.field(
         resolver=review.confirm_tags,
         description="confirmTag over an explicit list; results per item." + _MUTATION_DOC,
@@ -192,6 +199,10 @@ class Mutation:
     correct_tags: review.BulkTagDecisionResult = strawberry.field(
         resolver=review.correct_tags,
         description="correctTag over an explicit list; results per item." + _MUTATION_DOC,
+    )
+    reopen_tags: review.BulkTagDecisionResult = strawberry.field(
+        resolver=review.reopen_tags,
+        description="reopenTag over an explicit list; results per item." + _MUTATION_DOC,
     )
     train_head: head_api.TrainHeadResult = strawberry.field(
         resolver=head_api.train_head,

@@ -121,7 +121,10 @@ class TagEventRecord:
     event_id: str
     asset_id: str
     attribute: str
-    kind: str = strawberry.field(description="model_tagged, confirmed, rejected or corrected")
+    kind: str = strawberry.field(
+        description="model_tagged, confirmed, rejected, corrected, reopened (an undo), "
+        "migrated or retired"
+    )
     seq: int = strawberry.field(description="The asset revision this event produced")
     at: str
     actor_type: str = strawberry.field(description="model, analyser or human")

@@ -27,6 +27,13 @@ const SINGLE = {
   rejected: `mutation Reject($input: TagDecisionInput!) { result: rejectTag(input: $input) { ${RESULT} } }`,
   corrected: `mutation Correct($input: TagCorrectionInput!) { result: correctTag(input: $input) { ${RESULT} } }`,
 };
+const REOPEN = `mutation Reopen($input: BulkTagDecisionInput!, $attribute: String!) {
+  result: reopenTags(input: $input) { __typename
+    ... on BulkTagDecision { items { assetId result { __typename
+      ... on TagDecision { revision asset { tag(attribute: $attribute) { ${TAG} } } }
+      ... on Conflict { message } ... on NotFound { message } ... on InvalidInput { message }
+      ... on Forbidden { message } ... on Unauthenticated { message } } } }
+    ... on InvalidInput { message } ... on Forbidden { message } ... on Unauthenticated { message } } }`;
 const BULK = {
   confirmed: "confirmTags",
   rejected: "rejectTags",
@@ -50,6 +57,7 @@ const state = {
   cursor: null,
   hasNext: false,
   undo: [], // stacks of {kind, items: [{card, revision, event}]}
+  revisions: new Map(), // asset id -> the newest revision this page knows
 };
 // Keys are applied one after another, in the order pressed: "c c c" confirms three items
 // even while the first answer is still on its way.
@@ -247,6 +255,8 @@ function removeCards(cards) {
 }
 
 function setRevision(assetId, revision) {
+  // Decided cards leave the grid, but an undo needs the asset's newest revision.
+  state.revisions.set(assetId, revision);
   for (const c of state.cards) if (c.assetId === assetId) c.revision = revision;
 }
 
@@ -341,55 +351,50 @@ async function decideMany(kind, cards, value) {
 }
 
 async function undo() {
-  // Undo appends a new decision (never deletes history): a correction or rejection is
-  // reversed by setting the previous value again; a confirmation changed no value, so its
-  // item only comes back to be decided again.
+  // Undo appends a new event (reopenTags), never deletes history: each decided tag goes back
+  // to the machine proposal it judged, pending again, and its card returns to the grid.
   if (!canDecide()) return;
   const last = state.undo.pop();
   if (!last) {
     say($("status"), "Nothing to undo.");
     return;
   }
+  const byAttribute = new Map();
+  for (const item of last.items) {
+    if (!byAttribute.has(item.card.attribute)) byAttribute.set(item.card.attribute, []);
+    byAttribute.get(item.card.attribute).push(item);
+  }
+  const restored = [];
+  const refused = [];
   try {
-    const restored = [];
-    for (const { card, revision, event } of last.items) {
-      card.revision = revision;
-      const previous = event.fromValue;
-      if (last.kind !== "confirmed" && previous) {
-        const input = { assetId: card.assetId, attribute: card.attribute, expectedRevision: revision, value: previous, note: `undo of ${event.eventId}` };
-        const r = (await gql(SINGLE.corrected, { input })).result;
-        if (r.__typename !== "TagDecision") {
-          say($("status"), `Undo refused: ${r.message}`, "error");
-          continue;
-        }
-        card.revision = r.revision;
-        card.tag = { ...card.tag, state: "corrected", value: previous, label: labelOf(card.attribute, previous) };
-      } else if (last.kind === "confirmed") {
-        card.tag = { ...card.tag, state: "confirmed" };
-      }
-      restored.push(card);
+    for (const [attribute, group] of byAttribute) {
+      const items = group.map(({ card }) => ({ assetId: card.assetId, expectedRevision: state.revisions.get(card.assetId) }));
+      const r = (await gql(REOPEN, { input: { attribute, items, note: `undo of ${last.kind}` }, attribute })).result;
+      if (r.__typename !== "BulkTagDecision") throw new Error(r.message);
+      r.items.forEach((item, i) => {
+        const { card } = group[i];
+        const answer = item.result;
+        if (answer.__typename === "TagDecision") {
+          setRevision(card.assetId, answer.revision);
+          card.revision = answer.revision;
+          card.tag = answer.asset.tag;
+          restored.push(card);
+        } else refused.push(`${card.sku || card.assetId.slice(0, 8)}: ${answer.message}`);
+      });
     }
-    const at = Math.min(state.active, state.cards.length);
-    for (const id of assetIds(restored)) if (!state.cards.some((c) => c.assetId === id)) state.done -= 1;
-    state.cards.splice(at, 0, ...restored);
-    const grid = $("grid");
-    for (const card of restored.reverse()) {
-      const node = renderCard(card);
-      const next = grid.children[at];
-      grid.insertBefore(node, next || null);
-    }
-    activate(at, false);
-    say($("status"), `Undone: ${last.kind} of ${restored.length} item${restored.length === 1 ? "" : "s"}`, "ok");
   } catch (exc) {
     say($("status"), exc.message, "error");
   }
+  const at = Math.min(state.active, state.cards.length);
+  for (const id of assetIds(restored)) if (!state.cards.some((c) => c.assetId === id)) state.done -= 1;
+  state.cards.splice(at, 0, ...restored);
+  const grid = $("grid");
+  for (const card of [...restored].reverse()) grid.insertBefore(renderCard(card), grid.children[at] || null);
+  if (restored.length) activate(at, false);
+  const what = `Undone: ${last.kind} of ${restored.length} item${restored.length === 1 ? "" : "s"}, back in the queue`;
+  if (refused.length) say($("status"), `${what}; not undone: ${refused.join("; ")}`, "error");
+  else if (restored.length) say($("status"), what, "ok");
   updateCounter();
-}
-
-function labelOf(attribute, value) {
-  const a = state.taxonomy ? state.taxonomy.attributes.find((x) => x.name === attribute) : null;
-  const v = a && a.values.find((x) => x.id === value);
-  return v ? v.label : value;
 }
 
 async function correct() {
