@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 
 import pytest
 from opensearchpy import AsyncOpenSearch
+from PIL import Image
 
+from tagtrail.api.graphql.audits import AuditItem
+from tagtrail.api.graphql.context import Loaders
 from tagtrail.cli import main
 from tagtrail.config import Settings
 from tagtrail.store import Store
 from tagtrail.usecases.audits import audit_report, sample_audits
 from tagtrail.usecases.services import Services
+from tagtrail.vision.thumbnail import make_thumbnail
 from tests.api.conftest import Api
 from tests.api.factories import A, T
 
@@ -95,3 +100,49 @@ async def test_sample_answer_report(
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["stratum"]["segment"] == "all"
     assert {r["stratum"]["segment"] for r in rows} == {"all", "brand=Kobo", "brand=Aster"}
+
+
+WITH_ASSET = """
+{ auditQueue(round: "r2", attribute: "pattern", first: 10) { ... on AuditQueue {
+  items { assetId revision asset { id revision sku brand thumbnail { dataUrl }
+                                   tag(attribute: "pattern") { value state } } } } } }"""
+
+
+async def test_an_audit_item_carries_its_asset(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    kobo = A(id="aa0", sku="SKU-AA0", brand="Kobo", tags=(T(attribute="pattern", value="stripe"),))
+    plain = A(id="aa1", sku="SKU-AA1", tags=(T(attribute="pattern", value="check"),))
+    await api.create([kobo, plain])
+    store = Store(settings, client=indexed)
+    await store.thumbnails.put_many([("aa0", make_thumbnail(Image.new("RGB", (64, 80), "navy")))])
+    services = Services(settings, store=store)
+    assert (await sample_audits(services, round="r2", attribute="pattern")).sampled == 2
+
+    items = (await api.data(WITH_ASSET))["auditQueue"]["items"]
+    by_id = {i["assetId"]: i for i in items}
+    assert set(by_id) == {"aa0", "aa1"}
+    first = by_id["aa0"]["asset"]
+    assert (first["id"], first["sku"], first["brand"]) == ("aa0", "SKU-AA0", "Kobo")
+    assert first["revision"] == by_id["aa0"]["revision"] == 1
+    assert first["tag"] == {"value": "stripe", "state": "auto_applied"}
+    assert first["thumbnail"]["dataUrl"].startswith("data:image/webp;base64,")
+    second = by_id["aa1"]["asset"]
+    assert (second["sku"], second["brand"], second["thumbnail"]) == ("SKU-AA1", "Northwind", None)
+
+    # An asset gone since the queue was read resolves to null (not an error).
+    item = AuditItem(
+        audit_id="r2:gone:pattern", round="r2", asset_id="gone", attribute="pattern",  # type: ignore[arg-type]
+        value="stripe", tier="auto_applied", stratum="pattern/auto_applied/all", weight=1.0,
+        revision=1,
+    )  # fmt: skip
+    info = SimpleNamespace(context=SimpleNamespace(loaders=Loaders(services)))
+    assert await item.asset(info) is None  # type: ignore[arg-type]
+    kept = AuditItem(
+        audit_id="r2:aa1:pattern", round="r2", asset_id="aa1", attribute="pattern",  # type: ignore[arg-type]
+        value="check", tier="auto_applied", stratum="pattern/auto_applied/all", weight=1.0,
+        revision=1,
+    )  # fmt: skip
+    found = await kept.asset(info)  # type: ignore[arg-type]
+    assert found is not None
+    assert str(found.id) == "aa1"

@@ -10,13 +10,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from PIL import Image
 
 from tagtrail.config import Settings, load_settings
+from tagtrail.domain.records import Actor, event_id
 from tagtrail.store import Store
 from tagtrail.tagging.taxonomy_files import load_taxonomy
+from tagtrail.usecases.audits import sample_audits
+from tagtrail.usecases.services import Services
 from tagtrail.vision.thumbnail import make_thumbnail
-from tests.api.factories import A, create_assets
+from tests.api.factories import MODEL, A, T, create_assets, model_event
 
 SHADES = [(27, 37, 65), (160, 30, 40), (30, 120, 70), (200, 170, 60), (90, 90, 90)]
 
@@ -73,6 +77,37 @@ async def create_with_thumbnails(
             image = Image.open(io.BytesIO(photo(SHADES[n % len(SHADES)])))
             thumbs.append((a.id, make_thumbnail(image.convert("RGB"))))
         await store.thumbnails.put_many(thumbs)
+        await store.refresh()
+    finally:
+        await store.close()
+
+
+async def newer_head_says(
+    settings: Settings, asset: A, tag: T, revision: int, *, head: str = "tuned:category:0a1b2c3d"
+) -> None:
+    """A re-tag by a newer head: one model event at the asset's next revision (beside a
+    human decision it is a proposal, shown and never applied)."""
+    store = Store(settings)
+    taxonomy = load_taxonomy(Path(load_settings(environ={}).taxonomy_dir))
+    proposal = msgspec.structs.replace(
+        model_event(taxonomy, asset, 0, tag),
+        event_id=event_id(asset.id, revision + 1, 0),
+        seq=revision + 1,
+        at="2026-03-01T00:00:00.000000Z",
+        actor=Actor(type="model", id=MODEL, model_fingerprint=MODEL, head_version=head),
+    )
+    try:
+        await store.assets.apply(asset.id, revision, lambda _: [proposal])
+        await store.refresh()
+    finally:
+        await store.close()
+
+
+async def sample_round(settings: Settings, round: str, attribute: str) -> None:
+    """Draw audit round ``round`` of ``attribute``'s applied model tags (tagtrail audit sample)."""
+    store = Store(settings)
+    try:
+        await sample_audits(Services(settings, store=store), round=round, attribute=attribute)
         await store.refresh()
     finally:
         await store.close()

@@ -1,5 +1,6 @@
 """The review grid in a real browser: sign in, filter, keyboard decisions, type-ahead
-correction, conflicts, bulk ranges, undo, the "why?" panel, and roles."""
+correction (with a brand's own values), conflicts, bulk ranges, undo, the "why?" panel, the
+disagreement and audit queues, and roles."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.api.factories import A, T
 from tests.web.conftest import OTHER, REVIEWER, VIEWER, Server, Tab, sign_in
+from tests.web.support import newer_head_says, run, sample_round
 
 pytestmark = [pytest.mark.opensearch, pytest.mark.browser, pytest.mark.slow]
 
@@ -20,6 +22,19 @@ TAG = """query($id: ID!, $a: String!) { asset(id: $id) { ... on Asset { revision
 def _tag(server: Server, asset_id: str, attribute: str = "category") -> dict:  # type: ignore[type-arg]
     data = server.gql(TAG, {"id": asset_id, "a": attribute}, key=REVIEWER)
     return data["asset"]  # type: ignore[no-any-return]
+
+
+CONFIRM = """mutation($i: TagDecisionInput!) { confirmTag(input: $i) { __typename } }"""
+PROPOSAL = """query($id: ID!) { asset(id: $id) { ... on Asset {
+  tag(attribute: "category") { value state decidedBy disagreement proposedValue } } } }"""
+AUDIT = """query($round: String!, $a: String!) {
+  auditQueue(round: $round, attribute: $a, first: 50) {
+    ... on AuditQueue { items { assetId } } } }"""
+
+
+def _audited(server: Server, round: str, attribute: str) -> list[str]:
+    data = server.gql(AUDIT, {"round": round, "a": attribute}, key=REVIEWER)
+    return [i["assetId"] for i in data["auditQueue"]["items"]]
 
 
 def _cards(page: Page) -> list[str]:
@@ -225,3 +240,196 @@ def test_a_queue_of_fifty_is_cleared_with_the_keyboard_alone(server: Server, tab
     expect(page.locator("#grid > li")).to_have_count(0)
     states = {_tag(server, f"fifty-{i}")["tag"]["state"] for i in range(53)}
     assert states == {"confirmed"}
+
+
+def test_the_disagreement_queue_confirms_again_or_takes_the_proposal(
+    server: Server, tab: Tab
+) -> None:
+    disputed = [
+        A(id="dis-0", collection="dis", sku="DIS-0",
+          tags=(T(attribute="category", value="peacoat", probability=0.9),)),
+        A(id="dis-1", collection="dis", sku="DIS-1",
+          tags=(T(attribute="category", value="parka", probability=0.9),)),
+    ]  # fmt: skip
+    server.create(disputed)
+    for asset in disputed:  # a reviewer decided them, then a newer head disagrees
+        server.gql(CONFIRM, {"i": {"assetId": asset.id, "attribute": "category",
+                                   "expectedRevision": 1}}, key=OTHER)  # fmt: skip
+    for asset, value, p in [(disputed[0], "trench_coat", 0.95), (disputed[1], "overcoat", 0.99)]:
+        proposal = T(attribute="category", value=value, probability=p)
+        run(newer_head_says(server.settings, asset, proposal, 2))
+    url = f"{server.url}/review?queue=DISAGREEMENT&attribute=category&collection=dis"
+    page = sign_in(tab, url, REVIEWER)
+    expect(page.locator("#f-queue")).to_have_value("DISAGREEMENT")
+    expect(page.locator("#f-tier")).to_be_hidden()  # pending-only filters are hidden
+    expect(page.locator("#f-round")).to_be_hidden()
+    expect(page.locator("#f-collection")).to_have_value("dis")
+    expect(page.locator("#counter")).to_have_text("2 left")
+    assert _cards(page) == ["dis-0", "dis-1"]  # the least sure proposal first
+    first = page.locator("#grid > li").first
+    expect(first).to_contain_text("Peacoat")  # the human value in force, and who decided it
+    expect(first.locator(".tier")).to_have_text("confirmed")
+    expect(first).to_contain_text("by otto")
+    expect(first.locator(".proposal")).to_have_text(
+        "newer head proposes Trench Coat (95 %, tuned:category:0a1b2c3d)"
+    )
+    page.keyboard.press("c")  # confirmed again: a new decision, the proposal is cleared
+    expect(page.locator("#counter")).to_have_text("1 left")
+    assert _cards(page) == ["dis-1"]
+    expect(page.locator("#grid > li.active")).to_have_attribute("data-asset", "dis-1")
+    tag = server.gql(PROPOSAL, {"id": "dis-0"}, key=REVIEWER)["asset"]["tag"]
+    assert tag == {"value": "peacoat", "state": "confirmed", "decidedBy": "rita",
+                   "disagreement": False, "proposedValue": None}  # fmt: skip
+
+    page.keyboard.press("e")  # the proposal is offered first: Enter takes it
+    expect(page.locator("#correct")).to_be_visible()
+    expect(page.locator("#ta-list li[aria-selected=true]")).to_have_attribute(
+        "data-value", "overcoat"
+    )
+    page.keyboard.press("Enter")
+    expect(page.locator("#counter")).to_have_text("0 left")
+    tag = server.gql(PROPOSAL, {"id": "dis-1"}, key=REVIEWER)["asset"]["tag"]
+    assert (tag["value"], tag["state"], tag["disagreement"]) == ("overcoat", "corrected", False)
+
+    page.keyboard.press("u")  # undo: the newer head's proposal it judged is in force
+    expect(page.locator("#status")).to_contain_text("Undone: corrected of 1 item")
+    expect(page.locator("#counter")).to_have_text("1 left")
+    assert _cards(page) == ["dis-1"]
+    after = _tag(server, "dis-1")
+    assert [h["kind"] for h in after["history"]][-2:] == ["corrected", "reopened"]
+    assert after["tag"]["value"] == "overcoat"
+    assert not tab.errors
+
+
+def test_an_audit_round_is_answered_from_the_grid(server: Server, tab: Tab) -> None:
+    server.create(
+        [
+            A(id=f"aud-{i}", collection="aud", sku=f"AUD-{i}",
+              tags=(T(attribute="neckline", value="crew_neck" if i else "v_neck"),))
+            for i in range(3)
+        ]
+    )  # fmt: skip
+    run(sample_round(server.settings, "web-a1", "neckline"))
+    page = sign_in(tab, f"{server.url}/review?attribute=neckline", REVIEWER)
+    expect(page.locator("#counter")).to_have_text("0 left")  # auto-applied: nothing pending
+    expect(page.locator("#f-round")).to_be_hidden()
+    page.select_option("#f-queue", "AUDIT")  # the round's name is asked for
+    expect(page.locator("#f-round")).to_be_visible()
+    expect(page.locator("#f-round")).to_have_value("r1")
+    expect(page.locator("#f-brand")).to_be_hidden()  # auditQueue filters on attribute only
+    page.fill("#f-round", "web-a1")
+    page.click("#f-load")
+    expect(page.locator("#counter")).to_have_text("3 left")
+    assert _cards(page) == ["aud-0", "aud-1", "aud-2"]
+    first = page.locator("#grid > li").first
+    expect(first).to_contain_text("neckline:")
+    expect(first).to_contain_text("V-Neck")
+    expect(first.locator(".audit")).to_contain_text("audit · auto_applied")
+    expect(first.locator(".audit")).to_contain_text("neckline/auto_applied/brand=Northwind")
+    expect(first).to_contain_text("AUD-0 · Northwind")
+    thumb = first.locator("img.thumb")  # AuditItem.asset brings the thumbnail
+    expect(thumb).to_have_attribute("src", re.compile("^data:image/webp;base64,"))
+
+    page.keyboard.press("c")  # right
+    expect(page.locator("#counter")).to_have_text("2 left")
+    assert _cards(page) == ["aud-1", "aud-2"]
+    assert _tag(server, "aud-0", "neckline")["tag"]["state"] == "confirmed"
+    page.keyboard.press("x")  # wrong
+    expect(page.locator("#counter")).to_have_text("1 left")
+    assert _tag(server, "aud-1", "neckline")["tag"]["state"] == "rejected"
+    assert _audited(server, "web-a1", "neckline") == ["aud-2"]
+    page.keyboard.press("u")  # undone: undecided again, so back in the round's queue
+    expect(page.locator("#counter")).to_have_text("2 left")
+    expect(page.locator("#grid > li.active")).to_have_attribute("data-asset", "aud-1")
+    assert _tag(server, "aud-1", "neckline")["tag"]["state"] == "auto_applied"
+    assert _audited(server, "web-a1", "neckline") == ["aud-1", "aud-2"]
+    page.click("#f-load")  # asked again: what the server still holds
+    expect(page.locator("#counter")).to_have_text("2 left")
+    assert _cards(page) == ["aud-1", "aud-2"]
+    page.goto(f"{server.url}/review?queue=AUDIT&round=web-a1&attribute=neckline")
+    page.wait_for_selector("body[data-ready=true]")  # the URL chooses the queue and round
+    expect(page.locator("#f-round")).to_have_value("web-a1")
+    assert _cards(page) == ["aud-1", "aud-2"]
+    server.gql(CONFIRM, {"i": {"assetId": "aud-2", "attribute": "neckline",
+                               "expectedRevision": 1}}, key=OTHER)  # fmt: skip
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("c")  # someone else answered it first: it leaves the round's queue
+    expect(page.locator("#status")).to_contain_text(re.compile("Conflict.*confirmed.*by otto"))
+    assert _cards(page) == ["aud-1"]
+    expect(page.locator("#counter")).to_have_text("1 left")
+    assert not tab.errors
+
+
+def test_the_type_ahead_offers_the_brand_s_own_values(server: Server, tab: Tab) -> None:
+    server.create([
+        A(id="brta-0", collection="brta", brand="Northwind",
+          tags=(T(attribute="category", value="parka", probability=0.80),)),
+        A(id="brta-1", collection="brta", brand="Kobo",
+          tags=(T(attribute="category", value="parka", probability=0.81),)),
+    ])  # fmt: skip
+    page = sign_in(tab, f"{server.url}/review?collection=brta&attribute=category", REVIEWER)
+    assert _cards(page) == ["brta-0", "brta-1"]
+    page.keyboard.press("Shift+ArrowRight")  # two brands: the base values
+    page.keyboard.press("e")
+    expect(page.locator("#correct")).to_be_visible()
+    page.keyboard.type("storm")
+    expect(page.locator("#ta-count")).to_have_text("0 matches")
+    page.keyboard.press("Escape")
+    expect(page.locator("#correct")).to_be_hidden()
+    page.keyboard.press("ArrowLeft")  # Northwind alone: its labels and its own values
+    page.keyboard.press("e")
+    expect(page.locator("#correct")).to_be_visible()
+    page.keyboard.type("storm")
+    option = page.locator("#ta-list li").first
+    expect(option).to_have_attribute("data-value", "storm_parka")
+    expect(option).to_contain_text("Storm Parka")
+    page.fill("#ta-input", "puffer")
+    puffer = page.locator("#ta-list li[data-value=puffer_jacket]")
+    expect(puffer).to_contain_text("Down Jacket")  # Northwind's name for a puffer jacket
+    page.fill("#ta-input", "storm p")
+    expect(option).to_have_attribute("data-value", "storm_parka")
+    page.keyboard.press("Enter")
+    expect(page.locator("#counter")).to_have_text("1 left")
+    assert _tag(server, "brta-0")["tag"] == {"value": "storm_parka", "state": "corrected",
+                                              "decidedBy": "rita"}  # fmt: skip
+    page.keyboard.press("e")  # Kobo has no overlay: the base list, asked once more
+    expect(page.locator("#correct")).to_be_visible()
+    page.keyboard.type("puffer")
+    expect(puffer).to_contain_text("Puffer Jacket")
+    page.keyboard.press("Escape")
+    assert not tab.errors
+
+
+def test_a_viewer_sees_the_audit_round_without_decision_buttons(server: Server, tab: Tab) -> None:
+    server.create([A(id="vaud-0", collection="vaud",
+                     tags=(T(attribute="shot_type", value="flat_lay"),))])  # fmt: skip
+    run(sample_round(server.settings, "web-v1", "shot_type"))
+    page = sign_in(tab, f"{server.url}/review?queue=AUDIT&round=web-v1&attribute=shot_type",
+                   VIEWER)  # fmt: skip
+    expect(page.locator("#grid > li")).to_have_count(1)
+    expect(page.locator("#grid button.decide").first).to_be_hidden()
+    page.keyboard.press("c")
+    page.wait_for_timeout(300)
+    assert _tag(server, "vaud-0", "shot_type")["tag"]["state"] == "auto_applied"
+    expect(page.locator("#counter")).to_have_text("1 left")
+
+
+def test_an_audit_round_longer_than_the_grid_is_asked_again(server: Server, tab: Tab) -> None:
+    server.create(
+        [A(id=f"big-{i:02d}", collection="big", tags=(T(attribute="season_window",
+                                                        value="all_season"),))
+         for i in range(53)],
+        thumbnails=False,
+    )  # fmt: skip
+    run(sample_round(server.settings, "web-big", "season_window"))
+    page = sign_in(tab, f"{server.url}/review?queue=AUDIT&round=web-big&attribute=season_window",
+                   REVIEWER)  # fmt: skip
+    expect(page.locator("#grid > li")).to_have_count(50)
+    expect(page.locator("#counter")).to_have_text("50+ left")  # no count: maybe more
+    for _ in range(30):
+        page.keyboard.press("c")
+    # Half the grid decided, the round was asked again: the three unseen ones joined.
+    expect(page.locator("#counter")).to_have_text("23 left", timeout=60_000)
+    assert _cards(page)[-3:] == ["big-50", "big-51", "big-52"]
+    assert len(set(_cards(page))) == 23
+    assert _audited(server, "web-big", "season_window") == [f"big-{i:02d}" for i in range(30, 53)]

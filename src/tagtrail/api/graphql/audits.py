@@ -8,6 +8,7 @@ import strawberry
 
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import InvalidInputError, error_result
+from tagtrail.api.graphql.types import Asset, described
 from tagtrail.errors import InvalidInput
 from tagtrail.usecases import audits as uc
 
@@ -26,6 +27,14 @@ class AuditItem:
     stratum: str = strawberry.field(description='"attribute/tier/segment"')
     weight: float = strawberry.field(description="Applied tags this audit stands for (1/rate)")
     revision: int
+
+    @described(
+        "The asset as it is now (thumbnail, SKU, brand, tags); null if it was deleted since "
+        "it was sampled."
+    )
+    async def asset(self, info: Info) -> Asset | None:
+        source: dict[str, Any] | None = await info.context.loaders.sources.load(str(self.asset_id))
+        return None if source is None else Asset.from_source(source)
 
 
 @strawberry.type

@@ -1,20 +1,14 @@
-// The review grid: a keyboard-first queue of pending tags, one card per (asset, attribute).
-// Everything goes through the public /graphql: reviewQueue, confirmTag/rejectTag/correctTag
-// (and their bulk forms) with expectedRevision, explainTag, taxonomy.
-import { el, fmtProb, gql, say, showThumbnail, signIn, swatch } from "./common.js";
+// The review grid: a keyboard-first queue, one card per (asset, attribute): pending tags,
+// disagreements with a newer head, or an audit round's sample (queues.js).
+// Everything goes through the public /graphql: reviewQueue, auditQueue,
+// confirmTag/rejectTag/correctTag (and their bulk forms) with expectedRevision, reopenTags,
+// explainTag, taxonomy.
+import { el, gql, say, showThumbnail, signIn, swatch } from "./common.js";
 import { explain } from "./explain.js";
-import { chooseValue } from "./typeahead.js";
+import { TAG, details, fetchQueue, queryOf, showFilters, stillQueued } from "./queues.js";
+import { attributeFor, chooseValue } from "./typeahead.js";
 
 const PAGE = 50;
-const TAG = "attribute value label tier state probability headVersion family";
-const QUEUE = `query Queue($filter: AssetFilterInput, $attributes: [String!], $first: Int!, $after: String, $order: ReviewOrder!) {
-  reviewQueue(filter: $filter, attributes: $attributes, first: $first, after: $after, order: $order) {
-    __typename
-    ... on ReviewQueue { totalCount pageInfo { hasNextPage endCursor }
-      items { asset { id revision sku brand collection season seasonYear thumbnail { dataUrl } } pendingTags { ${TAG} } } }
-    ... on InvalidInput { message field }
-  }
-}`;
 const TAXONOMY = `query Taxonomy { taxonomy { version attributes { name label
   values { id label path depth hex family synonyms } } } }`;
 const RESULT = `__typename
@@ -42,22 +36,24 @@ const BULK = {
 const HEADS = `query Heads { searchAssets(first: 1, includeSuggested: true,
   facets: [{ tagState: HEAD_VERSION, size: 50 }]) { ... on AssetSearch { facets { values { value count } } } } }`;
 const RELOAD = `query Reload($id: ID!, $attribute: String!) { asset(id: $id) { __typename
-  ... on Asset { id revision tag(attribute: $attribute) { ${TAG} needsReview decidedBy } } } }`;
+  ... on Asset { id revision tag(attribute: $attribute) { ${TAG} } } } }`;
 
 const $ = (id) => document.getElementById(id);
 const state = {
   principal: null,
   taxonomy: null,
-  cards: [], // {key, assetId, revision, attribute, tag, sku, brand, collection, node}
+  query: null, // {mode, perAsset, variables}: the queue loaded (refills ask for the same)
+  cards: [], // {key, assetId, revision, attribute, tag, audit, sku, brand, collection, node}
   active: 0,
   anchor: null, // start of a shift-range, or null
-  total: 0, // assets in the queue when it was loaded
+  total: 0, // assets in the queue when it was loaded (null: unknown, an audit round)
   done: 0, // of those, assets with no card left (decided here or elsewhere)
   seen: new Set(), // card keys shown or decided: never shown twice
   cursor: null,
   hasNext: false,
   undo: [], // stacks of {kind, items: [{card, revision, event}]}
   revisions: new Map(), // asset id -> the newest revision this page knows
+  choosing: false, // the correction dialog is opening or open
 };
 // Keys are applied one after another, in the order pressed: "c c c" confirms three items
 // even while the first answer is still on its way.
@@ -71,38 +67,19 @@ function canDecide() {
   return state.principal && state.principal.role !== "viewer";
 }
 
-function filterVariables() {
-  const f = new FormData($("filters"));
-  const attribute = f.get("attribute") || null;
-  const filter = {};
-  const value = (f.get("value") || "").trim();
-  if (attribute && value) filter.tags = [{ attribute, values: [value] }];
-  for (const name of ["brand", "collection"]) {
-    const v = (f.get(name) || "").trim();
-    if (v) filter[name] = v.split(",").map((s) => s.trim()).filter(Boolean);
-  }
-  if (f.get("season")) filter.season = [f.get("season")];
-  const tagState = {};
-  if (f.get("tier")) tagState.tier = [f.get("tier")];
-  if (f.get("state")) tagState.state = [f.get("state")];
-  const head = (f.get("head") || "").trim();
-  if (head) tagState.headVersion = [head];
-  if (Object.keys(tagState).length) {
-    if (!tagState.state) tagState.state = ["FLAGGED", "SUGGESTED"]; // the pending tag itself
-    if (attribute) tagState.attribute = attribute;
-    filter.tagState = tagState;
-  }
-  return {
-    filter: Object.keys(filter).length ? filter : null,
-    attributes: attribute ? [attribute] : null,
-    order: f.get("order") || "LOWEST_CONFIDENCE_FIRST",
-  };
+function taxonomyValue(attribute, value) {
+  const a = state.taxonomy ? state.taxonomy.attributes.find((x) => x.name === attribute) : null;
+  return (a && a.values.find((x) => x.id === value)) || null;
 }
 
 function colourHex(value) {
-  const colour = state.taxonomy ? state.taxonomy.attributes.find((a) => a.name === "colour") : null;
-  const v = colour && colour.values.find((x) => x.id === value);
+  const v = taxonomyValue("colour", value);
   return v ? v.hex : null;
+}
+
+function labelOf(attribute, value) {
+  const v = taxonomyValue(attribute, value);
+  return v ? v.label : value || "–";
 }
 
 function renderCard(card) {
@@ -118,9 +95,7 @@ function renderCard(card) {
       onclick: (e) => activate(state.cards.indexOf(card), e.shiftKey) },
     img,
     el("div", { class: "tagline" }, el("span", { text: `${card.attribute}:` }), valueNode),
-    el("div", { class: "tagline" },
-      el("span", { class: "tier", text: t.state }), el("span", { text: fmtProb(t.probability) }),
-      el("span", { class: "path", text: t.headVersion || "" })),
+    ...details(card, labelOf),
     el("div", { class: "path", text: [card.sku, card.brand, card.collection].filter(Boolean).join(" · ") }),
     el("div", { class: "actions" },
       button("confirmed", "Confirm", "c"), button("rejected", "Reject", "x"), button("corrected", "Correct…", "e"),
@@ -132,27 +107,14 @@ function renderCard(card) {
   return node;
 }
 
-function cardsOf(items) {
+function unseen(cards) {
   const out = [];
-  for (const item of items) {
-    for (const tag of item.pendingTags) {
-      const key = `${item.asset.id}:${tag.attribute}`;
-      if (state.seen.has(key)) continue;
-      state.seen.add(key);
-      out.push({ key, assetId: item.asset.id, revision: item.asset.revision, attribute: tag.attribute, tag,
-        sku: item.asset.sku, brand: item.asset.brand, collection: item.asset.collection,
-        thumbnail: item.asset.thumbnail });
-    }
+  for (const card of cards) {
+    if (state.seen.has(card.key)) continue;
+    state.seen.add(card.key);
+    out.push(card);
   }
   return out;
-}
-
-async function fetchPage(after, first) {
-  const v = filterVariables();
-  const data = await gql(QUEUE, { ...v, first, after });
-  const q = data.reviewQueue;
-  if (q.__typename !== "ReviewQueue") throw new Error(`${q.field || "filter"}: ${q.message}`);
-  return q;
 }
 
 async function load(pending = null) {
@@ -162,11 +124,12 @@ async function load(pending = null) {
   state.done = 0;
   state.anchor = null;
   try {
-    const q = await (pending || fetchPage(null, PAGE));
-    state.total = q.totalCount;
-    state.cursor = q.pageInfo.endCursor;
-    state.hasNext = q.pageInfo.hasNextPage;
-    state.cards = cardsOf(q.items);
+    if (!pending) state.query = queryOf($("filters"));
+    const q = await (pending || fetchQueue(state.query, null, PAGE));
+    state.total = q.total;
+    state.cursor = q.cursor;
+    state.hasNext = q.hasNext;
+    state.cards = unseen(q.cards);
     say($("status"), "");
   } catch (exc) {
     say($("status"), exc.message, "error");
@@ -179,14 +142,19 @@ async function load(pending = null) {
 
 async function refill() {
   // Keep the grid full: the next items of the same queue take the place of decided ones.
+  // An audit round has no cursor: it is asked again (once half the grid is decided) and the
+  // cards already seen are skipped.
   if (!state.hasNext || state.cards.length >= PAGE) return;
+  const audit = state.query.mode === "AUDIT";
+  if (audit && state.cards.length > PAGE / 2) return;
   try {
-    const q = await fetchPage(state.cursor, PAGE - state.cards.length);
-    state.cursor = q.pageInfo.endCursor || state.cursor;
-    state.hasNext = q.pageInfo.hasNextPage;
-    const fresh = cardsOf(q.items);
+    const q = await fetchQueue(state.query, audit ? null : state.cursor, audit ? PAGE : PAGE - state.cards.length);
+    state.cursor = q.cursor || state.cursor;
+    state.hasNext = q.hasNext;
+    const fresh = unseen(q.cards);
     state.cards.push(...fresh);
     $("grid").append(...fresh.map(renderCard));
+    if (state.cards.length === fresh.length) activate(0, false);
     updateCounter();
   } catch (exc) {
     say($("status"), exc.message, "error");
@@ -195,8 +163,14 @@ async function refill() {
 
 function updateCounter() {
   // With an attribute chosen every asset is one card; otherwise an asset may show several.
+  // An audit round has no count: the cards held, "+" while the round may hold more.
+  if (state.total === null) {
+    $("counter").textContent = `${state.cards.length}${state.hasNext ? "+" : ""} left`;
+    $("counter").dataset.left = String(state.cards.length);
+    return;
+  }
   const left = Math.max(state.total - state.done, 0);
-  const perAsset = !new FormData($("filters")).get("attribute");
+  const perAsset = state.query && state.query.perAsset;
   $("counter").textContent = perAsset ? `${left} assets left` : `${left} left`;
   $("counter").dataset.left = String(left);
 }
@@ -265,7 +239,7 @@ async function reloadCard(card, message) {
   card.node.classList.add("conflict");
   const data = await gql(RELOAD, { id: card.assetId, attribute: card.attribute });
   const asset = data.asset;
-  if (asset.__typename !== "Asset" || !asset.tag || !asset.tag.needsReview) {
+  if (asset.__typename !== "Asset" || !stillQueued(state.query.mode, asset.tag)) {
     const now = asset.tag ? `${asset.tag.state} ${asset.tag.label || asset.tag.value || ""} by ${asset.tag.decidedBy}` : "gone";
     say($("status"), `Conflict: ${message} It is now ${now}; removed from your queue.`, "error");
     removeCards([card]);
@@ -391,7 +365,9 @@ async function undo() {
   const grid = $("grid");
   for (const card of [...restored].reverse()) grid.insertBefore(renderCard(card), grid.children[at] || null);
   if (restored.length) activate(at, false);
-  const what = `Undone: ${last.kind} of ${restored.length} item${restored.length === 1 ? "" : "s"}, back in the queue`;
+  // A disagreement's undo puts the machine proposal it judged (the newer head's) in force.
+  const back = state.query.mode === "DISAGREEMENT" ? "the newer head's proposal in force, decide again" : "back in the queue";
+  const what = `Undone: ${last.kind} of ${restored.length} item${restored.length === 1 ? "" : "s"}, ${back}`;
   if (refused.length) say($("status"), `${what}; not undone: ${refused.join("; ")}`, "error");
   else if (restored.length) say($("status"), what, "ok");
   updateCounter();
@@ -410,9 +386,20 @@ async function correct() {
     say($("status"), "The taxonomy is still loading; try again in a moment.");
     return;
   }
-  const info = state.taxonomy.attributes.find((a) => a.name === attribute);
-  const title = targets.length > 1 ? `Correct ${attribute} of ${targets.length} items to` : `Correct ${attribute} to`;
-  const value = await chooseValue($("correct"), info, title);
+  // Cards of one brand see its labels and its own values; mixed brands see the base list.
+  // Keys pressed while the brand's values are on their way decide nothing.
+  state.choosing = true;
+  let value = null;
+  try {
+    const brands = new Set(targets.map((c) => c.brand || ""));
+    const info = await attributeFor(state.taxonomy, attribute, brands.size === 1 ? [...brands][0] : null);
+    const title = targets.length > 1 ? `Correct ${attribute} of ${targets.length} items to` : `Correct ${attribute} to`;
+    // A newer head's proposal is offered first (Enter takes it).
+    const proposed = [...new Set(targets.filter((c) => c.tag.disagreement).map((c) => c.tag.proposedValue))];
+    value = await chooseValue($("correct"), info, title, proposed);
+  } finally {
+    state.choosing = false;
+  }
   $("grid").focus();
   if (value) await enqueue(() => decide("corrected", value, targets));
 }
@@ -428,7 +415,7 @@ async function why() {
 }
 
 function onKey(event) {
-  if ($("correct").open) return;
+  if ($("correct").open || state.choosing) return;
   const target = event.target;
   if (target && ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName)) return;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -489,12 +476,12 @@ async function loadTaxonomy() {
     $("f-values").replaceChildren(...(a ? a.values.map((v) => el("option", { value: v.id, label: v.path.join(" › ") })) : []));
   });
   select.dispatchEvent(new Event("change"));
-  const colours = state.cards.filter((c) => c.attribute === "colour");
-  for (const card of colours) {
+  const named = state.cards.filter((c) => c.attribute === "colour" || c.tag.disagreement);
+  for (const card of named) {
     const old = card.node;
-    old.replaceWith(renderCard(card)); // now with its palette swatch
+    old.replaceWith(renderCard(card)); // now with its palette swatch, the proposal's label
   }
-  if (colours.length) activate(state.active, state.anchor !== null);
+  if (named.length) activate(state.active, state.anchor !== null);
 }
 
 async function start() {
@@ -508,12 +495,18 @@ async function start() {
     $("f-attribute").append(el("option", { value: params.get("attribute"), text: params.get("attribute") }));
     $("f-attribute").value = params.get("attribute");
   }
+  const queue = $("f-queue");
+  queue.value = (params.get("queue") || "PENDING").toUpperCase();
+  if (!queue.value) queue.value = "PENDING"; // an unknown queue name
+  showFilters($("filters"));
+  $("f-queue").addEventListener("change", () => showFilters($("filters")));
   // Ask for the first page while signing in (with the key this tab kept, or none on an open
   // server); asked again if it was refused for want of a key.
-  const earlyPage = settle(fetchPage(null, PAGE));
+  state.query = queryOf($("filters"));
+  const earlyPage = settle(fetchQueue(state.query, null, PAGE));
   state.principal = await signIn($("auth"));
   const page = await earlyPage;
-  const first = page.error ? fetchPage(null, PAGE) : Promise.resolve(page.value);
+  const first = page.error ? fetchQueue(state.query, null, PAGE) : Promise.resolve(page.value);
   $("filters").hidden = false;
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();

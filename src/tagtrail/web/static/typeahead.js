@@ -1,10 +1,38 @@
 // The correction type-ahead: taxonomy values of one attribute, matched on label, id, synonyms
-// and hierarchy, shown with their path (Outerwear › Coat › Peacoat) and colour swatches.
-import { el, swatch } from "./common.js";
+// and hierarchy, shown with their path (Outerwear › Coat › Peacoat) and colour swatches. Cards
+// of one brand are offered the values as that brand sees them (its labels, its own values).
+import { el, gql, swatch } from "./common.js";
 
-export function rank(values, query) {
+const BRAND_TAXONOMY = `query BrandTaxonomy($brand: String!) { taxonomy(brand: $brand) { version
+  attributes { name label values { id label path depth hex family synonyms } } } }`;
+const brandTaxonomies = new Map(); // brand -> Promise of taxonomy(brand:), asked once
+
+/** `name`'s attribute as `brand` sees it (taxonomy(brand:), asked once per brand), or as in
+ * `base` without a brand or when the brand's answer fails. */
+export async function attributeFor(base, name, brand) {
+  let taxonomy = base;
+  if (brand) {
+    if (!brandTaxonomies.has(brand)) {
+      const asked = gql(BRAND_TAXONOMY, { brand }).then((data) => data.taxonomy);
+      asked.catch(() => brandTaxonomies.delete(brand)); // asked again next time
+      brandTaxonomies.set(brand, asked);
+    }
+    try {
+      taxonomy = await brandTaxonomies.get(brand);
+    } catch {
+      taxonomy = base;
+    }
+  }
+  return taxonomy.attributes.find((a) => a.name === name) || base.attributes.find((a) => a.name === name);
+}
+
+/** Values matching `query`, best first; with no query, the `preferred` ids come first. */
+export function rank(values, query, preferred = []) {
   const q = query.trim().toLowerCase();
-  if (!q) return values.slice();
+  if (!q) {
+    const first = preferred.map((id) => values.find((v) => v.id === id)).filter(Boolean);
+    return [...first, ...values.filter((v) => !first.includes(v))];
+  }
   const scored = [];
   for (const v of values) {
     const label = v.label.toLowerCase();
@@ -19,8 +47,9 @@ export function rank(values, query) {
   return scored.map((s) => s[3]);
 }
 
-/** Open the dialog for `attribute`'s values; resolves with the chosen value id or null. */
-export function chooseValue(dialog, attribute, title) {
+/** Open the dialog for `attribute`'s values (`preferred` ids offered first); resolves with the
+ * chosen value id or null. */
+export function chooseValue(dialog, attribute, title, preferred = []) {
   const input = dialog.querySelector("#ta-input");
   const list = dialog.querySelector("#ta-list");
   const label = dialog.querySelector("#ta-label");
@@ -31,7 +60,7 @@ export function chooseValue(dialog, attribute, title) {
   let index = 0;
 
   function render() {
-    shown = rank(attribute.values, input.value).slice(0, 50);
+    shown = rank(attribute.values, input.value, preferred).slice(0, 50);
     index = Math.min(index, Math.max(shown.length - 1, 0));
     list.replaceChildren(
       ...shown.map((v, i) =>
