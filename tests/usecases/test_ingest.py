@@ -117,10 +117,16 @@ async def test_ingest_tags_everything_and_reingest_adds_nothing(
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-3
         assert "UNTRAINED" in doc["model_fingerprint"]
         assert doc["revision"] == 1
-        tags = {t["attribute"]: t for t in doc["tags"]}
-        assert set(tags) <= expected_attributes
-        assert "colour" in tags
-        assert "category" in tags
+        primary = {t["attribute"]: t for t in doc["tags"] if t.get("slot") is None}
+        further = [t for t in doc["tags"] if t.get("slot") is not None]
+        assert set(primary) <= expected_attributes
+        assert "colour" in primary
+        assert "category" in primary
+        for tag in further:  # multi-valued attributes only, never the primary value again
+            assert taxonomy.attribute(tag["attribute"]).kind == "multi"
+            assert tag["value"] != primary[tag["attribute"]]["value"]
+        tags = {(t["attribute"], t.get("slot")): t for t in doc["tags"]}
+        assert len(tags) == len(doc["tags"])
         events = await store.events.for_asset(outcome.asset_id)
         assert {e.event_id for e in events} == {t["event_id"] for t in tags.values()}
         for event in events:
@@ -142,7 +148,8 @@ async def test_ingest_tags_everything_and_reingest_adds_nothing(
                 )
                 assert calibration["version"] == fitted.version
                 assert event.probability == round(fitted.apply_one(raw), 4)
-                colour_tiers.append(str(event.tier))
+                if event.slot is None:
+                    colour_tiers.append(str(event.tier))
             else:
                 assert event.actor.model_fingerprint
                 assert event.actor.head_version

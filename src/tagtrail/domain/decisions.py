@@ -29,11 +29,17 @@ class Decision(msgspec.Struct, kw_only=True, frozen=True):
     attribute: str
     value: str | None = None  # corrected only: the taxonomy value id to set
     note: str | None = None
+    # A further value of a multi-valued attribute (Tag.slot); None: the primary value.
+    slot: str | None = None
+    # corrected into a new slot: a reviewer adds a value to a multi-valued attribute.
+    add: bool = False
 
 
 def check_decision(decision: Decision) -> Decision:
     """The caller's strings are usable (bounded, printable) — checked before any read."""
     check_value(decision.attribute, "attribute")
+    if decision.slot is not None:
+        check_value(decision.slot, "slot")
     if decision.value is not None:
         check_value(decision.value, "value")
     if decision.note is not None:
@@ -41,12 +47,28 @@ def check_decision(decision: Decision) -> Decision:
     return decision
 
 
-def current_tag(source: dict[str, Any], attribute: str) -> Tag | None:
-    """The effective tag of ``attribute`` from an asset document's projection."""
+def current_tag(source: dict[str, Any], attribute: str, slot: str | None = None) -> Tag | None:
+    """The effective tag of ``attribute`` (its primary value, or the further value in
+    ``slot``) from an asset document's projection."""
     for raw in source.get("tags") or ():
-        if raw.get("attribute") == attribute:
+        if raw.get("attribute") == attribute and raw.get("slot") == slot:
             return msgspec.convert(raw, Tag)
     return None
+
+
+def slot_for(source: dict[str, Any], attribute: str, value: str) -> str:
+    """The slot a further ``value`` of a multi-valued attribute goes in: the one already
+    holding it, else one named after it (suffixed while a renamed value holds that name)."""
+    held = {raw.get("slot"): raw.get("value") for raw in source.get("tags") or ()
+            if raw.get("attribute") == attribute and raw.get("slot") is not None}  # fmt: skip
+    for slot, held_value in held.items():
+        if held_value == value:
+            return str(slot)
+    slot, n = value, 1
+    while slot in held:
+        n += 1
+        slot = f"{value}~{n}"
+    return slot
 
 
 def _terms(taxonomy: Taxonomy, attribute: str, value: str, brand: str | None) -> tuple[str, ...]:
@@ -76,13 +98,25 @@ def build_decision(
     NotFound (no tag to confirm, reject or reopen).
     """
     check_decision(decision)
-    taxonomy.attribute(decision.attribute)  # unknown attribute → InvalidInput(field=attribute)
+    info = taxonomy.attribute(decision.attribute)  # unknown → InvalidInput(field=attribute)
     brand = source.get("brand")
-    tag = current_tag(source, decision.attribute)
+    slot = _slot(decision, info.kind, source)
+    tag = current_tag(source, decision.attribute, slot)
+    if slot is not None and tag is None and not decision.add:
+        raise NotFound(
+            f"asset {asset_id!r} has no further {decision.attribute} value in slot {slot!r}"
+        )
+    if decision.kind == "corrected" and slot is not None and not decision.add:
+        raise InvalidInput(
+            f"a further {decision.attribute} value is not corrected in place: remove it "
+            "(removeTagValue) and add the right one (addTagValue)",
+            field="slot",
+        )
     common: dict[str, Any] = {
         "event_id": event_id(asset_id, revision + 1, 0),
         "asset_id": asset_id,
         "attribute": decision.attribute,
+        "slot": slot,
         "kind": decision.kind,
         "seq": revision + 1,
         "at": at or utc_now(),
@@ -140,6 +174,26 @@ def build_decision(
         family=tag.family,
         terms=_terms(taxonomy, decision.attribute, tag.value, brand),
     )
+
+
+def _slot(decision: Decision, kind: str, source: dict[str, Any]) -> str | None:
+    """The slot the decision is about; for an added value, a new (or its existing) slot."""
+    if kind != "multi" and (decision.slot is not None or decision.add):
+        raise InvalidInput(
+            f"{decision.attribute} holds one value: it has no further values to decide",
+            field="slot",
+        )
+    if not decision.add:
+        return decision.slot
+    if not decision.value:
+        raise InvalidInput("addTagValue needs the value to add", field="value")
+    primary = current_tag(source, decision.attribute)
+    if primary is not None and primary.value == decision.value and primary.state != "rejected":
+        raise InvalidInput(
+            f"{decision.value!r} already is the {decision.attribute} value of this asset",
+            field="value",
+        )
+    return slot_for(source, decision.attribute, decision.value)
 
 
 def _reopened(

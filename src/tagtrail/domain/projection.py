@@ -18,6 +18,7 @@ from tagtrail.domain.records import (
     PENDING_STATES,
     Tag,
     TagEvent,
+    key_of,
     provenance_of,
 )
 
@@ -84,6 +85,7 @@ def _from_human(event: TagEvent, current: Tag | None) -> Tag:
     keep_machine = event.kind in ("confirmed", "rejected") and current is not None
     return Tag(
         attribute=event.attribute,
+        slot=event.slot,
         value=event.value,
         label=event.label,
         values=event.values,
@@ -159,32 +161,33 @@ def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str
     Folding revisions 1..n at once and folding n onto the fold of 1..n-1 give the same tags:
     the whole state of an attribute is its :class:`Tag`.
     """
-    tags: dict[str, Tag] = {t.attribute: t for t in start}
+    tags: dict[str, Tag] = {key_of(t): t for t in start}
     for event in sorted(events, key=_sort_key):
-        current = tags.get(event.attribute)
+        key = key_of(event)
+        current = tags.get(key)
         if event.kind == "retired":
-            tags.pop(event.attribute, None)
+            tags.pop(key, None)
             continue
         if event.kind == "migrated":
             if current is not None:
-                tags[event.attribute] = _migrated(event, current)
+                tags[key] = _migrated(event, current)
             continue
         if event.kind == "reopened":
-            tags[event.attribute] = _reopened(event, current)
+            tags[key] = _reopened(event, current)
             continue
         if event.kind == "model_tagged":
             rejection = reproposes(event, current)
             if current is not None and rejection is not None:
                 # A newer head proposes the rejected value again, confidently enough: it
                 # is a suggestion for review again (never applied), naming the rejection.
-                tags[event.attribute] = msgspec.structs.replace(
+                tags[key] = msgspec.structs.replace(
                     _from_model(event, current.first_seen_at), reproposal_of=rejection
                 )
                 continue
             if current is not None and current.state in HUMAN_STATES:
                 # A human decided this attribute; the model does not overrule it. Its newer
                 # opinion is kept beside the decision so reviewers can see disagreement.
-                tags[event.attribute] = msgspec.structs.replace(
+                tags[key] = msgspec.structs.replace(
                     current,
                     proposed_value=event.value,
                     proposed_probability=event.probability,
@@ -194,10 +197,15 @@ def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str
                 )
                 continue
             first_seen = current.first_seen_at if current else event.at
-            tags[event.attribute] = _from_model(event, first_seen)
+            tags[key] = _from_model(event, first_seen)
         else:
-            tags[event.attribute] = _from_human(event, current)
+            tags[key] = _from_human(event, current)
     return tags
+
+
+def _extend(fields: dict[str, list[str]], name: str, values: list[str]) -> None:
+    held = fields.setdefault(name, [])
+    held.extend(v for v in values if v not in held)
 
 
 def projection_fields(
@@ -224,24 +232,25 @@ def projection_fields(
     terms_by_event.update((e.event_id, e.terms) for e in event_list)
     oldest: str | None = None
     lowest: float | None = None
-    for name in sorted(tags):
-        tag = tags[name]
+    for key in sorted(tags):
+        tag = tags[key]
+        name = tag.attribute  # a multi-valued attribute's values are filtered together
         expanded = list(tag.values or ((tag.value,) if tag.value else ()))
         terms = list(terms_by_event.get(tag.event_id, ()))
         if tag.state != "rejected":
-            candidates[name] = expanded
+            _extend(candidates, name, expanded)
             text_all.extend(terms)
         if tag.applied:
-            applied[name] = expanded
+            _extend(applied, name, expanded)
             text.extend(terms)
         if tag.needs_review:
-            pending[name] = expanded
+            _extend(pending, name, expanded)
             oldest = tag.first_seen_at if oldest is None else min(oldest, tag.first_seen_at)
             if tag.probability is not None:
                 lowest = tag.probability if lowest is None else min(lowest, tag.probability)
     revision = max((e.seq for e in event_list), default=base_revision)
     fields = {
-        "tags": [msgspec.to_builtins(tags[name]) for name in sorted(tags)],
+        "tags": [msgspec.to_builtins(tags[key]) for key in sorted(tags)],
         "applied": applied,
         "candidates": candidates,
         "pending": pending,

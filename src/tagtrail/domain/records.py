@@ -47,13 +47,30 @@ class Actor(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
 
 
 class TagValue(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
-    """A value of one attribute with its taxonomy expansions."""
+    """A value of one attribute with its taxonomy expansions.
+
+    ``slot``: None for an attribute's primary value (the only one of a single-valued
+    attribute); a multi-valued attribute (``kind: multi``: colour, material) holds further
+    values, each a tag of its own with its own evidence, tier and review, in a slot named
+    after the value it was first given (a rename keeps the slot; see :func:`tag_key`).
+    """
 
     attribute: str
+    slot: str | None = None
     value: str | None = None
     label: str | None = None
     values: tuple[str, ...] = ()  # value + ancestors (+ colour family): what facets match
     family: str | None = None
+
+
+def tag_key(attribute: str, slot: str | None = None) -> str:
+    """The key of one tag of an asset: the attribute, or ``attribute/slot`` for a further
+    value of a multi-valued attribute (sorts right after its primary)."""
+    return attribute if slot is None else f"{attribute}/{slot}"
+
+
+def key_of(record: TagValue) -> str:
+    return tag_key(record.attribute, record.slot)
 
 
 class Provenance(TagValue, kw_only=True, frozen=True, omit_defaults=True):

@@ -29,7 +29,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from tagtrail.domain.records import TagEvent
+from tagtrail.domain.records import TagEvent, key_of
 from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.tagging.mapping import AssetContext, matching_rule
 
@@ -151,11 +151,11 @@ def without_undone(events: Iterable[TagEvent]) -> list[TagEvent]:
     An undo (reopenTag) replaces the decision in force on its asset and attribute: the
     newest human decision before it that no earlier undo took back.
     """
-    ordered = sorted(events, key=lambda e: (e.asset_id, e.attribute, e.seq, e.event_id))
+    ordered = sorted(events, key=lambda e: (e.asset_id, key_of(e), e.seq, e.event_id))
     undone: set[str] = set()
     in_force: dict[tuple[str, str], str] = {}
     for event in ordered:
-        key = (event.asset_id, event.attribute)
+        key = (event.asset_id, key_of(event))
         if event.kind == "reopened":
             decided = in_force.pop(key, None)
             if decided is not None:
@@ -166,18 +166,18 @@ def without_undone(events: Iterable[TagEvent]) -> list[TagEvent]:
 
 
 def latest_human_decisions(events: Iterable[TagEvent], attribute: str) -> list[TagEvent]:
-    """The newest human confirm/correct/reject per asset for ``attribute`` (by seq, then id),
-    leaving out decisions a reviewer undid."""
-    latest: dict[str, TagEvent] = {}
+    """The newest human confirm/correct/reject per asset and value slot for ``attribute`` (by
+    seq, then id), leaving out decisions a reviewer undid."""
+    latest: dict[tuple[str, str | None], TagEvent] = {}
     for event in without_undone(events):
         if event.attribute != attribute or event.kind not in HUMAN_KINDS:
             continue
         if event.actor.type != "human":
             continue
-        held = latest.get(event.asset_id)
+        held = latest.get((event.asset_id, event.slot))
         if held is None or (event.seq, event.event_id) > (held.seq, held.event_id):
-            latest[event.asset_id] = event
-    return [latest[a] for a in sorted(latest)]
+            latest[(event.asset_id, event.slot)] = event
+    return [latest[k] for k in sorted(latest, key=lambda k: (k[0], k[1] or ""))]
 
 
 def _targets(event: TagEvent) -> list[tuple[str, Polarity]]:

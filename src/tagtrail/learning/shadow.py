@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 
 import msgspec
 
-from tagtrail.domain.records import TagEvent
+from tagtrail.domain.records import TagEvent, key_of
 from tagtrail.learning.dataset import HUMAN_KINDS, without_undone
 from tagtrail.learning.stats import wilson_interval
 
@@ -35,10 +35,10 @@ class ShadowReport(msgspec.Struct, kw_only=True, frozen=True):
 
 def judged_pairs(events: Iterable[TagEvent], attribute: str) -> Iterator[tuple[TagEvent, TagEvent]]:
     """(model event, human decision) for each decision that judged a model proposal directly."""
-    by_asset: dict[str, list[TagEvent]] = defaultdict(list)
+    by_asset: dict[tuple[str, str], list[TagEvent]] = defaultdict(list)
     for event in without_undone(events):
         if event.attribute == attribute:
-            by_asset[event.asset_id].append(event)
+            by_asset[(event.asset_id, key_of(event))].append(event)
     for asset_id in sorted(by_asset):
         history = sorted(by_asset[asset_id], key=lambda e: (e.seq, e.at, e.event_id))
         for before, event in itertools.pairwise(history):

@@ -225,13 +225,14 @@ class EventLog:
     async def latest(
         self, asset_ids: Sequence[str], attribute: str, kind: str = "model_tagged"
     ) -> dict[str, TagEvent]:
-        """Each asset's newest event of ``kind`` on ``attribute`` (a colour measurement to
-        re-name, for example), by asset id; assets without one are left out."""
+        """Each asset's newest event of ``kind`` on ``attribute``'s primary value (a colour
+        measurement to re-name, for example), by asset id; assets without one are left out."""
         if not asset_ids:
             return {}
         query = {"bool": {"filter": [{"terms": {"asset_id": list(asset_ids)}},
                                      {"term": {"attribute": attribute}},
-                                     {"term": {"kind": kind}}]}}  # fmt: skip
+                                     {"term": {"kind": kind}}],
+                          "must_not": [{"exists": {"field": "slot"}}]}}  # fmt: skip
         result = await self.client.search(
             index=self.index,
             body={

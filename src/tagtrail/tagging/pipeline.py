@@ -32,6 +32,13 @@ if TYPE_CHECKING:
     from tagtrail.vision.encode import ClipEncoder
 
 COLOUR_ATTRIBUTE = "colour"
+# Multi-valued attributes (``kind: multi``) hold further values beside the primary one:
+# a colour covering at least this share of the product (a navy-and-white stripe is navy and
+# white), and a label the model finds at least this fraction as likely as its top label
+# (softmax heads share one unit of probability, so a blend shows as a near second).
+FURTHER_COLOUR_MIN_COVERAGE = 0.15
+FURTHER_VALUE_MIN_RATIO = 0.5
+MAX_FURTHER_VALUES = 3
 
 
 class TaggedImage(msgspec.Struct, kw_only=True, frozen=True):
@@ -177,8 +184,9 @@ class Tagger:
             attribute = self.taxonomy.attribute(name)
             if attribute.source == "colour_analyser":
                 if colour is not None and colour.findings:
-                    decisions.append(self._colour_decision(colour, meta))
-                    deps.decided(decisions[-1])
+                    found = self._colour_decisions(colour, meta)
+                    decisions.extend(found)
+                    deps.decided(found[0])
                 continue
             prediction = predictions.get(name)
             if prediction is None:
@@ -213,18 +221,68 @@ class Tagger:
                 )
             )
             deps.decided(decisions[-1])
+            if attribute.kind == "multi":
+                decisions.extend(self._further_values(decisions[-1], prediction, meta, context))
         return decisions, unmapped
 
-    def recolour(self, evidence: dict[str, Any], meta: AssetMetadata) -> ModelDecision | None:
-        """The colour decision from a stored colour event's evidence, named against this
-        tagger's palette and calibrated by its calibration (None: no measurement stored)."""
+    def _further_values(
+        self,
+        primary: ModelDecision,
+        prediction: HeadPrediction,
+        meta: AssetMetadata,
+        context: AssetContext,
+    ) -> list[ModelDecision]:
+        """Labels nearly as likely as the top one, as further values (one slot each)."""
+        name = primary.attribute
+        governance = self.taxonomy.attribute(name).governance
+        out: list[ModelDecision] = []
+        seen = {primary.value}
+        for score in prediction.top_k[1:]:
+            if score.score < FURTHER_VALUE_MIN_RATIO * prediction.probability:
+                break  # best first: the rest are less likely still
+            mapped = map_label(self.taxonomy, name, score.label, context)
+            if mapped is None or mapped.value in seen:
+                continue
+            seen.add(mapped.value)
+            probability = float(score.score)
+            tier = decide_tier(probability, governance, attribute=name)
+            decision = self._decision(
+                name, mapped.value, mapped.rule_id, score.label, primary.top_k, probability,
+                tier, meta, primary.actor, None,
+            )  # fmt: skip
+            out.append(msgspec.structs.replace(decision, slot=mapped.value))
+            if len(out) == MAX_FURTHER_VALUES:
+                break
+        return out
+
+    def recolour(self, evidence: dict[str, Any], meta: AssetMetadata) -> list[ModelDecision]:
+        """The colour decisions (primary, then further colours) from a stored colour event's
+        evidence, named against this tagger's palette and calibrated by its calibration
+        (none: no measurement stored)."""
         try:
             stored = msgspec.convert(evidence, ColourAnalysis)
         except msgspec.ValidationError:
-            return None
+            return []
         if not stored.findings:
-            return None
-        return self._colour_decision(self.colour.rename(stored), meta)
+            return []
+        return self._colour_decisions(self.colour.rename(stored), meta)
+
+    def _colour_decisions(self, colour: ColourAnalysis, meta: AssetMetadata) -> list[ModelDecision]:
+        """The dominant colour, then (multi-valued colour) each further named colour covering
+        enough of the product, each with its own measurement as evidence."""
+        out = [self._colour_decision(colour, meta, 0)]
+        if self.taxonomy.attribute(COLOUR_ATTRIBUTE).kind != "multi":
+            return out
+        seen = {out[0].value}
+        for index, finding in enumerate(colour.findings[1:], start=1):
+            if finding.coverage < FURTHER_COLOUR_MIN_COVERAGE or finding.name in seen:
+                continue
+            seen.add(finding.name)
+            decision = self._colour_decision(colour, meta, index)
+            out.append(msgspec.structs.replace(decision, slot=finding.name))
+            if len(out) > MAX_FURTHER_VALUES:
+                break
+        return out
 
     def _with_shadow(
         self, decision: ModelDecision, shadow: HeadPrediction | None, meta: AssetMetadata
@@ -280,8 +338,10 @@ class Tagger:
             evidence=evidence,
         )
 
-    def _colour_decision(self, colour: ColourAnalysis, meta: AssetMetadata) -> ModelDecision:
-        top = colour.findings[0]
+    def _colour_decision(
+        self, colour: ColourAnalysis, meta: AssetMetadata, index: int = 0
+    ) -> ModelDecision:
+        top = colour.findings[index]
         governance = self.taxonomy.attribute(COLOUR_ATTRIBUTE).governance
         calibration = self.colour_calibration
         probability = round(calibration.apply_one(float(top.confidence)), 4)
@@ -308,6 +368,7 @@ class Tagger:
                 "score_meaning": "top_k scores are CIEDE2000 ΔE (lower is nearer)",
                 "probability_meaning": "the calibrated probability that the colour is right",
                 "raw_confidence": float(top.confidence),
+                "finding": index,  # which of the findings this decision names
                 "calibration": {"version": calibration.version, **msgspec.to_builtins(calibration)},
                 **msgspec.to_builtins(colour),
             },

@@ -46,6 +46,8 @@ def _applied(doc: dict[str, Any], attribute: str | None) -> list[AppliedTag]:
     for tag in doc.get("tags") or ():
         if attribute and tag.get("attribute") != attribute:
             continue
+        if tag.get("slot") is not None:
+            continue  # audits measure the primary value's precision (per attribute × tier)
         if tag.get("state") in MODEL_TIERS and tag.get("value"):
             out.append(
                 AppliedTag(
@@ -76,7 +78,11 @@ async def sample_audits(
         for doc in page:
             for tag in _applied(doc, attribute):
                 tags.append(tag)
-                stored = next(t for t in doc["tags"] if t["attribute"] == tag.attribute)
+                stored = next(
+                    t
+                    for t in doc["tags"]
+                    if t["attribute"] == tag.attribute and t.get("slot") is None
+                )
                 head_of[(tag.asset_id, tag.attribute)] = (tag, stored)
     plan = sample_for_audit(tags, rate=rate_to_show(target), salt=round, segment_key=segment_key)
     population = {c.stratum: c.population for c in plan.strata}
@@ -117,7 +123,12 @@ def _answer(audit: dict[str, Any], doc: dict[str, Any] | None) -> bool | None:
     if audit.get("answered") and audit.get("correct") is not None:
         return bool(audit["correct"])
     tag = next(
-        (t for t in (doc or {}).get("tags") or () if t["attribute"] == audit["attribute"]), None
+        (
+            t
+            for t in (doc or {}).get("tags") or ()
+            if t["attribute"] == audit["attribute"] and t.get("slot") is None
+        ),
+        None,
     )
     if tag is None:
         return None

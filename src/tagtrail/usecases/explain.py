@@ -58,18 +58,22 @@ def in_force(events: Sequence[TagEvent], tag: Tag | None) -> InForce:
     )
 
 
-async def explain(services: Services, asset_id: str, attribute: str) -> Explanation:
+async def explain(
+    services: Services, asset_id: str, attribute: str, slot: str | None = None
+) -> Explanation:
     if not asset_id or not asset_id.strip():
         raise NotFound("assetId is empty")
     check_id(asset_id, "assetId")
     check_value(attribute, "attribute")
+    if slot is not None:
+        check_value(slot, "slot")
     (await services.taxonomy()).attribute(attribute)  # unknown attribute → InvalidInput
     stored = await services.store.assets.get(asset_id)
     history = await services.store.events.history({asset_id: stored.revision})
     return Explanation(
         asset=stored.public_source(),
         vector=stored.source.get("vector"),
-        events=[e for e in history[asset_id] if e.attribute == attribute],
+        events=[e for e in history[asset_id] if e.attribute == attribute and e.slot == slot],
     )
 
 

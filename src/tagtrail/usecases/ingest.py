@@ -45,7 +45,18 @@ class IngestOutcome(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=Tru
 
 
 def model_event(asset_id: str, n: int, decision: ModelDecision, at: str, *, seq: int) -> TagEvent:
-    """The event recording a machine decision as event ``n`` of revision ``seq``."""
+    """The event recording a machine decision as event ``n`` of revision ``seq``; a decision
+    without a value withdraws a further value the model no longer proposes (``retired``)."""
+    if decision.value is None:
+        return TagEvent(
+            **msgspec.structs.asdict(decision),
+            event_id=event_id(asset_id, seq, n),
+            asset_id=asset_id,
+            kind="retired",
+            seq=seq,
+            at=at,
+            state="suggested",
+        )
     return TagEvent(
         **msgspec.structs.asdict(decision),
         event_id=event_id(asset_id, seq, n),

@@ -11,15 +11,25 @@ correction of a dependency is followed here too, not only on the review path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from tagtrail.domain.decisions import slot_for
 from tagtrail.domain.metadata import AssetMetadata
-from tagtrail.domain.records import HUMAN_STATES, ModelDecision, Tag, TagEvent, utc_now
+from tagtrail.domain.records import (
+    HUMAN_STATES,
+    Actor,
+    ModelDecision,
+    Tag,
+    TagEvent,
+    key_of,
+    tag_key,
+    utc_now,
+)
 from tagtrail.domain.reproposal import repropose
 from tagtrail.errors import Conflict
 from tagtrail.store import StoredAsset
@@ -110,13 +120,64 @@ def _plan(
     tagged = tagger.tag_vectors(vectors, metas, [None] * len(docs), known)
     plans: list[list[ModelDecision]] = []
     for doc, result in zip(docs, tagged, strict=True):
-        current = {t["attribute"]: t for t in doc.get("tags", [])}
+        current = {_key(t): t for t in doc.get("tags", [])}
         decisions = [
-            repropose(d, _tag(current.get(d.attribute)), repropose_min_probability)
-            for d in result.decisions
+            repropose(d, _tag(current.get(key_of(d))), repropose_min_probability)
+            for d in in_slots(doc, result.decisions)
         ]
-        plans.append([d for d in decisions if model_changed(d, current.get(d.attribute))])
+        plans.append(changed_decisions(doc, decisions))
     return plans
+
+
+def _key(raw: dict[str, Any]) -> str:
+    return tag_key(str(raw["attribute"]), raw.get("slot"))
+
+
+def in_slots(doc: dict[str, Any], decisions: Sequence[ModelDecision]) -> list[ModelDecision]:
+    """Further values in the slot already holding their value (a renamed value keeps its
+    slot), else in a new one named after the value."""
+    return [
+        d
+        if d.slot is None or d.value is None
+        else msgspec.structs.replace(d, slot=slot_for(doc, d.attribute, d.value))
+        for d in decisions
+    ]
+
+
+def changed_decisions(
+    doc: dict[str, Any], decisions: Sequence[ModelDecision]
+) -> list[ModelDecision]:
+    """The decisions that differ from the stored tags, plus a withdrawal (value None: a
+    ``retired`` event) of each further value of a re-decided attribute the model no longer
+    proposes. A further value a reviewer decided stays: human decisions win."""
+    current = {_key(t): t for t in doc.get("tags", [])}
+    slotted = in_slots(doc, decisions)
+    out = [d for d in slotted if model_changed(d, current.get(key_of(d)))]
+    proposed = {key_of(d) for d in slotted}
+    decided = {d.attribute for d in slotted}
+    for key, raw in current.items():
+        slot = raw.get("slot")
+        if slot is None or key in proposed or raw["attribute"] not in decided:
+            continue
+        if raw.get("state") in HUMAN_STATES:
+            continue
+        out.append(withdrawal(raw))
+    return out
+
+
+def withdrawal(raw: dict[str, Any]) -> ModelDecision:
+    """The model no longer proposes this further value: its tag is removed by an event."""
+    return ModelDecision(
+        attribute=str(raw["attribute"]),
+        slot=raw.get("slot"),
+        value=None,
+        actor=Actor(
+            type="model",
+            id=str(raw.get("model_version") or "model"),
+            model_fingerprint=raw.get("model_version"),
+        ),
+        evidence={"withdrawn": raw.get("value"), "was": raw.get("event_id")},
+    )
 
 
 def events_for(stored: StoredAsset, decisions: list[ModelDecision]) -> list[TagEvent]:

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from tagtrail.domain.governance import is_applied
-from tagtrail.domain.records import HUMAN_STATES, ModelDecision
+from tagtrail.domain.records import HUMAN_STATES, ModelDecision, key_of, tag_key
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases.head_data import segments_of
 from tagtrail.usecases.retag import RETAG_FIELDS, plan_decisions
@@ -126,13 +126,13 @@ async def retag_preview(
         minimum = services.settings.repropose_min_probability
         plans = await services.infer(plan_decisions, tagger, usable, minimum) if usable else []
         for doc, decisions in zip(usable, plans, strict=True):
-            current = {t["attribute"]: t for t in doc.get("tags", [])}
+            current = {tag_key(t["attribute"], t.get("slot")): t for t in doc.get("tags", [])}
             chosen = [d for d in decisions if attribute in (None, d.attribute)]
             preview.would_retag += bool(decisions)
             segments = [f"{k}={v}" for k, v in segments_of(doc).items()]
             for d in chosen:
                 change = msgspec.structs.replace(
-                    _impact(d, current.get(d.attribute)), asset_id=str(doc["asset_id"])
+                    _impact(d, current.get(key_of(d))), asset_id=str(doc["asset_id"])
                 )
                 collector.add(segments, change, d.attribute)
         if progress is not None:

@@ -51,10 +51,18 @@ async def _decide(
     check_id(asset_id, "assetId")
     check_decision(decision)
     taxonomy = await services.taxonomy()
-    machine = await _dependent_events(services, asset_id, expected_revision, decision.attribute)
+    # Rules test an attribute's primary value: further values of a multi-valued one move none.
+    primary = decision.slot is None and not decision.add
+    machine = (
+        await _dependent_events(services, asset_id, expected_revision, decision.attribute)
+        if primary
+        else {}
+    )
     proposal = None
     if decision.kind == "reopened":
-        proposal = await _last_proposal(services, asset_id, expected_revision, decision.attribute)
+        proposal = await _last_proposal(
+            services, asset_id, expected_revision, decision.attribute, decision.slot
+        )
 
     def build(stored: StoredAsset) -> list[TagEvent]:
         event = build_decision(
@@ -75,7 +83,7 @@ async def _decide(
 
 
 async def _last_proposal(
-    services: Services, asset_id: str, revision: int, attribute: str
+    services: Services, asset_id: str, revision: int, attribute: str, slot: str | None
 ) -> TagEvent | None:
     """The newest machine event of ``attribute`` up to ``revision``: what an undo returns to.
 
@@ -85,7 +93,7 @@ async def _last_proposal(
     machine = [
         e
         for e in history.get(asset_id, ())
-        if e.attribute == attribute and e.kind == "model_tagged"
+        if e.attribute == attribute and e.slot == slot and e.kind == "model_tagged"
     ]
     return machine[-1] if machine else None
 

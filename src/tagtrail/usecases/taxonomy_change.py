@@ -19,9 +19,15 @@ import msgspec
 
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.projection import fold_tags
-from tagtrail.domain.records import Tag, TagEvent, utc_now
+from tagtrail.domain.records import Tag, TagEvent, key_of, tag_key, utc_now
 from tagtrail.domain.taxonomy import Taxonomy
-from tagtrail.domain.taxonomy.changes import TagChange, change_event, migrated_tag, tag_changes
+from tagtrail.domain.taxonomy.changes import (
+    TagChange,
+    change_event,
+    change_key,
+    migrated_tag,
+    tag_changes,
+)
 from tagtrail.domain.taxonomy.migrations import Migrations, validate_migrations
 from tagtrail.errors import InvalidInput
 from tagtrail.store import StoredAsset
@@ -31,7 +37,7 @@ from tagtrail.usecases.champions import install_champions
 from tagtrail.usecases.change_report import ChangeCollector, TaxonomyChangeReport
 from tagtrail.usecases.head_data import segments_of
 from tagtrail.usecases.ingest import model_event
-from tagtrail.usecases.retag import RETAG_FIELDS, model_changed, plan_decisions
+from tagtrail.usecases.retag import RETAG_FIELDS, changed_decisions, plan_decisions
 from tagtrail.usecases.services import Services
 
 
@@ -76,9 +82,9 @@ def _asset_events(
     """Migration events first, then model re-decisions, as the asset's next revision."""
     brand = doc.get("brand")
     seq = int(doc.get("revision", 0)) + 1
-    by_attr = {str(t["attribute"]): t for t in doc.get("tags") or ()}
+    by_key = {_key(t): t for t in doc.get("tags") or ()}
     events = [
-        change_event(str(doc["asset_id"]), seq, i, at, by_attr[c.attribute], c, plan.new, brand)
+        change_event(str(doc["asset_id"]), seq, i, at, by_key[change_key(c)], c, plan.new, brand)
         for i, c in enumerate(changes)
     ]
     return events + [
@@ -89,13 +95,18 @@ def _asset_events(
 
 def _after_migration(plan: _Plan, doc: dict[str, Any], changes: list[TagChange]) -> dict[str, Any]:
     brand = doc.get("brand")
-    tags = {str(t["attribute"]): t for t in doc.get("tags") or ()}
+    tags = {_key(t): t for t in doc.get("tags") or ()}
     for change in changes:
+        key = change_key(change)
         if change.kind == "retired":
-            tags.pop(change.attribute, None)
+            tags.pop(key, None)
         else:
-            tags[change.attribute] = migrated_tag(tags[change.attribute], change, plan.new, brand)
+            tags[key] = migrated_tag(tags[key], change, plan.new, brand)
     return {**doc, "tags": list(tags.values())}
+
+
+def _key(raw: dict[str, Any]) -> str:
+    return tag_key(str(raw["attribute"]), raw.get("slot"))
 
 
 async def _decisions(
@@ -120,15 +131,13 @@ async def _decisions(
             event = stored.get(str(doc["asset_id"]))
             meta = AssetMetadata(brand=doc.get("brand"), season=doc.get("season"),
                                  collection=doc.get("collection"))  # fmt: skip
-            decision = plan.tagger.recolour(event.evidence or {}, meta) if event else None
-            current = next((t for t in doc["tags"] if t["attribute"] == COLOUR_ATTRIBUTE), None)
-            if decision is not None and model_changed(decision, current):
-                plans[i].append(decision)
+            colours = plan.tagger.recolour(event.evidence or {}, meta) if event else []
+            plans[i].extend(changed_decisions(doc, colours))
     return plans, len(docs) - len(usable)
 
 
 def _outcome(doc: dict[str, Any], events: list[TagEvent]) -> tuple[dict[str, Tag], dict[str, Tag]]:
-    before = {t.attribute: t for t in (msgspec.convert(x, Tag) for x in doc.get("tags") or ())}
+    before = {key_of(t): t for t in (msgspec.convert(x, Tag) for x in doc.get("tags") or ())}
     return before, fold_tags(events, before.values())
 
 

@@ -65,6 +65,7 @@ class _Calibration(msgspec.Struct, kw_only=True):
 
 class _ColourEvidence(msgspec.Struct, kw_only=True):
     findings: list[_Finding] = []
+    finding: int = 0
     foreground_share: float | None = None
     raw_confidence: float | None = None
     calibration: _Calibration | None = None
@@ -105,6 +106,10 @@ class ColourFinding:
 class ColourEvidence:
     foreground_share: float | None
     findings: list[ColourFinding]
+    finding: int = strawberry.field(
+        description="Which of the findings this tag names: 0 the dominant colour, more for "
+        "a further colour of the multi-valued colour attribute"
+    )
     raw_confidence: float | None = strawberry.field(
         description="The analyser's ΔE-margin confidence before calibration"
     )
@@ -274,6 +279,7 @@ def colour_evidence(evidence: dict[str, Any] | None) -> ColourEvidence | None:
         return None  # unknown shape: still visible raw in decision.evidence
     return ColourEvidence(
         foreground_share=parsed.foreground_share,
+        finding=parsed.finding,
         raw_confidence=parsed.raw_confidence,
         calibration_version=parsed.calibration.version if parsed.calibration else None,
         calibration=_calibration_text(parsed.calibration),
@@ -324,20 +330,28 @@ def decision_chain(e: TagEvent) -> DecisionChain:
     )
 
 
-async def explain_tag(info: Info, asset_id: strawberry.ID, attribute: str) -> ExplainResult:
+async def explain_tag(
+    info: Info,
+    asset_id: strawberry.ID,
+    attribute: str,
+    slot: Annotated[
+        str | None,
+        strawberry.argument(description="A further value of a multi-valued attribute"),
+    ] = None,
+) -> ExplainResult:
     ctx = info.context
     ctx.require("viewer")
     try:
-        found = await explain(ctx.services, str(asset_id), attribute)
+        found = await explain(ctx.services, str(asset_id), attribute, slot)
     except (InvalidInput, NotFound) as exc:
         return error_result(exc, id=str(asset_id))  # type: ignore[return-value]
-    chain = in_force(found.events, current_tag(found.asset, attribute))
+    chain = in_force(found.events, current_tag(found.asset, attribute, slot))
     machine = chain.machine
     newest = next((e for e in reversed(found.events) if e.kind == "model_tagged"), None)
     return TagExplanation(
         asset_id=asset_id,
         attribute=attribute,
-        current=Asset.from_source(found.asset).tag(attribute),
+        current=Asset.from_source(found.asset).tag(attribute, slot),
         decision=decision_chain(chain.decision) if chain.decision else None,
         reviewed=decision_chain(chain.reviewed) if chain.reviewed else None,
         proposal=decision_chain(chain.proposal) if chain.proposal else None,

@@ -127,11 +127,24 @@ async def review_queue(
 
 
 # -- mutations -----------------------------------------------------------------------------
+_SLOT = "A further value of a multi-valued attribute (Tag.slot); omit for the primary value"
+
+
 @strawberry.input
 class TagDecisionInput:
     asset_id: strawberry.ID
     attribute: str
     expected_revision: int
+    note: str | None = None
+    slot: str | None = strawberry.field(default=None, description=_SLOT)
+
+
+@strawberry.input(description="A value to add to a multi-valued attribute (colour, material).")
+class TagValueInput:
+    asset_id: strawberry.ID
+    attribute: str
+    expected_revision: int
+    value: str = strawberry.field(description="The taxonomy value id to add")
     note: str | None = None
 
 
@@ -221,7 +234,7 @@ async def confirm_tag(info: Info, input: TagDecisionInput) -> TagDecisionResult:
         info,
         str(input.asset_id),
         input.expected_revision,
-        Decision(kind="confirmed", attribute=input.attribute, note=input.note),
+        Decision(kind="confirmed", attribute=input.attribute, note=input.note, slot=input.slot),
     )
 
 
@@ -230,7 +243,7 @@ async def reject_tag(info: Info, input: TagDecisionInput) -> TagDecisionResult:
         info,
         str(input.asset_id),
         input.expected_revision,
-        Decision(kind="rejected", attribute=input.attribute, note=input.note),
+        Decision(kind="rejected", attribute=input.attribute, note=input.note, slot=input.slot),
     )
 
 
@@ -248,7 +261,37 @@ async def reopen_tag(info: Info, input: TagDecisionInput) -> TagDecisionResult:
         info,
         str(input.asset_id),
         input.expected_revision,
-        Decision(kind="reopened", attribute=input.attribute, note=input.note),
+        Decision(kind="reopened", attribute=input.attribute, note=input.note, slot=input.slot),
+    )
+
+
+async def add_tag_value(info: Info, input: TagValueInput) -> TagDecisionResult:
+    return await _single(
+        info,
+        str(input.asset_id),
+        input.expected_revision,
+        Decision(
+            kind="corrected",
+            attribute=input.attribute,
+            value=input.value,
+            note=input.note,
+            add=True,
+        ),
+    )
+
+
+async def remove_tag_value(info: Info, input: TagDecisionInput) -> TagDecisionResult:
+    if input.slot is None:
+        return InvalidInputError(
+            message="removeTagValue needs the slot of the value to remove (Tag.slot); "
+            "the primary value is rejected with rejectTag",
+            field="slot",
+        )
+    return await _single(
+        info,
+        str(input.asset_id),
+        input.expected_revision,
+        Decision(kind="rejected", attribute=input.attribute, note=input.note, slot=input.slot),
     )
 
 

@@ -181,6 +181,16 @@ class Mutation:
         resolver=review.correct_tag,
         description="Set the tag to another taxonomy value." + _MUTATION_DOC,
     )
+    add_tag_value: review.TagDecisionResult = strawberry.field(
+        resolver=review.add_tag_value,
+        description="Add a value to a multi-valued attribute (colour, material) as a "
+        "reviewer's decision; answers the asset with the new tag (its slot)." + _MUTATION_DOC,
+    )
+    remove_tag_value: review.TagDecisionResult = strawberry.field(
+        resolver=review.remove_tag_value,
+        description="Remove one further value of a multi-valued attribute (a rejection of "
+        "its slot: kept visible as rejected, never deleted)." + _MUTATION_DOC,
+    )
     reopen_tag: review.TagDecisionResult = strawberry.field(
         resolver=review.reopen_tag,
         description="Undo: a reviewer's decision is replaced by the machine proposal it "

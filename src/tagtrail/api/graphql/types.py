@@ -33,6 +33,11 @@ def described(description: str) -> Callable[[F], F]:
 @strawberry.type(description="The effective tag of one attribute: a projection of its events.")
 class Tag:
     attribute: str
+    slot: str | None = strawberry.field(
+        description="null: the attribute's (primary) value. A multi-valued attribute "
+        "(colour, material) holds further values, each its own tag in a slot: pass it as "
+        "`slot` to confirmTag/rejectTag/reopenTag/removeTagValue and explainTag"
+    )
     value: str | None
     label: str | None
     values: list[str] = strawberry.field(
@@ -77,6 +82,7 @@ class Tag:
     def from_record(cls, t: TagRecord) -> Tag:
         return cls(
             attribute=t.attribute,
+            slot=t.slot,
             value=t.value,
             label=t.label,
             values=list(t.values),
@@ -275,10 +281,13 @@ class Asset:
             if wanted is None or t["attribute"] in wanted
         ]
 
-    @described("The effective tag of one attribute, if any.")
-    def tag(self, attribute: str) -> Tag | None:
+    @described(
+        "The effective tag of one attribute (its primary value; a further value of a "
+        "multi-valued attribute with `slot`), if any."
+    )
+    def tag(self, attribute: str, slot: str | None = None) -> Tag | None:
         for raw in self.source.get("tags") or ():
-            if raw["attribute"] == attribute:
+            if raw["attribute"] == attribute and raw.get("slot") == slot:
                 return Tag.from_raw(raw)
         return None
 

@@ -21,13 +21,14 @@ from typing import Any, Literal
 
 import msgspec
 
-from tagtrail.domain.records import HUMAN_STATES, Actor, TagEvent, event_id
+from tagtrail.domain.records import HUMAN_STATES, Actor, TagEvent, event_id, tag_key
 from tagtrail.domain.taxonomy.migrations import Migrations
 from tagtrail.domain.taxonomy.model import Taxonomy
 
 
 class TagChange(msgspec.Struct, kw_only=True, frozen=True):
     attribute: str
+    slot: str | None = None  # a further value of a multi-valued attribute
     kind: Literal["migrated", "retired"]
     step: str | None  # the migration's id; None: re-expanded under the new hierarchy
     old_value: str | None
@@ -62,6 +63,7 @@ def _change(tag: dict[str, Any], **fields: Any) -> TagChange:
     state = str(tag.get("state"))
     return TagChange(
         attribute=str(tag["attribute"]),
+        slot=tag.get("slot"),
         old_value=tag.get("value"),
         old_state=state,
         human=state in HUMAN_STATES,
@@ -146,7 +148,7 @@ def change_event(
     actor = Actor(type="migration", id=change.step or f"taxonomy:{new.version}")
     common: dict[str, Any] = {
         "event_id": event_id(asset_id, seq, index), "asset_id": asset_id,
-        "attribute": change.attribute, "seq": seq, "at": at, "actor": actor,
+        "attribute": change.attribute, "slot": change.slot, "seq": seq, "at": at, "actor": actor,
         "previous_value": change.old_value, "note": change.note, "evidence": evidence,
     }  # fmt: skip
     if change.kind == "retired":
@@ -160,3 +162,8 @@ def change_event(
         terms=new.search_terms(change.attribute, value, brand),
         taxonomy_version=new.attribute_version(change.attribute),
     )
+
+
+def change_key(change: TagChange) -> str:
+    """The key (:func:`~tagtrail.domain.records.tag_key`) of the tag ``change`` is about."""
+    return tag_key(change.attribute, change.slot)
