@@ -35,6 +35,7 @@ class T(msgspec.Struct, kw_only=True, frozen=True):
     value: str
     probability: float = 0.97
     cap: str = "auto_applied"
+    slot: str | None = None  # a further value of a multi-valued attribute
 
 
 class A(msgspec.Struct, kw_only=True, frozen=True):
@@ -97,6 +98,7 @@ def model_event(tx: Taxonomy, a: A, n: int, t: T) -> TagEvent:
         event_id=event_id(a.id, 1, n),
         asset_id=a.id,
         attribute=t.attribute,
+        slot=t.slot,
         kind="model_tagged",
         seq=1,
         at=a.at,
