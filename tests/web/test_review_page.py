@@ -433,3 +433,31 @@ def test_an_audit_round_longer_than_the_grid_is_asked_again(server: Server, tab:
     assert _cards(page)[-3:] == ["big-50", "big-51", "big-52"]
     assert len(set(_cards(page))) == 23
     assert _audited(server, "web-big", "season_window") == [f"big-{i:02d}" for i in range(30, 53)]
+
+
+def test_a_further_value_is_its_own_card_decided_and_undone_alone(server: Server, tab: Tab) -> None:
+    server.create([A(id="multi-0", collection="multi", tags=(
+        T(attribute="material", value="wool", probability=0.6, cap="suggested"),
+        T(attribute="material", value="polyester", probability=0.4, cap="suggested",
+          slot="polyester"),
+    ))])  # fmt: skip
+    page = sign_in(tab, f"{server.url}/review?collection=multi&attribute=material", REVIEWER)
+    expect(page.locator("#grid > li")).to_have_count(2)
+    expect(page.locator("#grid > li").nth(1)).to_contain_text("material (also):")
+    expect(page.locator("#grid > li").nth(1)).to_contain_text("Polyester")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("c")
+    expect(page.locator("#grid > li")).to_have_count(1)
+    polyester = server.gql(MATERIAL, {"id": "multi-0", "slot": "polyester"}, key=REVIEWER)
+    wool = server.gql(MATERIAL, {"id": "multi-0", "slot": None}, key=REVIEWER)
+    assert polyester["asset"]["tag"] == {"value": "polyester", "state": "confirmed"}
+    assert wool["asset"]["tag"] == {"value": "wool", "state": "suggested"}
+    page.keyboard.press("u")
+    expect(page.locator("#grid > li")).to_have_count(2)
+    polyester = server.gql(MATERIAL, {"id": "multi-0", "slot": "polyester"}, key=REVIEWER)
+    assert polyester["asset"]["tag"] == {"value": "polyester", "state": "suggested"}
+    assert not tab.errors
+
+
+MATERIAL = """query($id: ID!, $slot: String) { asset(id: $id) { ... on Asset {
+  tag(attribute: "material", slot: $slot) { value state } } } }"""

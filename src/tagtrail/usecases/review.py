@@ -122,27 +122,30 @@ async def _dependent_events(
 
 async def decide_many(
     services: Services,
-    items: Sequence[tuple[str, int]],
+    items: Sequence[tuple[str, int, str | None]],
     decision: Decision,
     actor: str,
 ) -> list[Decided | TagtrailError]:
-    """The same decision on many assets; one result (or expected error) per item, in order."""
+    """The same decision on many assets (``(asset id, expected revision, slot)``: the slot of
+    a further value, or None); one result (or expected error) per item, in order."""
     limit = services.settings.max_bulk_assets
     if not 1 <= len(items) <= limit:
         raise InvalidInput(
             f"items must hold 1..{limit} assets (TAGTRAIL_MAX_BULK_ASSETS)", field="items"
         )
     check_decision(decision)  # once for all: a bad note is one answer, not one per item
-    ids = [i for i, _ in items]
+    ids = [i for i, _, _ in items]
     if len(set(ids)) != len(ids):
+        # Two values of one asset would race for its next revision: one would conflict.
         raise InvalidInput("an asset appears twice in items", field="items")
     gate = asyncio.Semaphore(BULK_CONCURRENCY)
 
-    async def one(asset_id: str, revision: int) -> Decided | TagtrailError:
+    async def one(asset_id: str, revision: int, slot: str | None) -> Decided | TagtrailError:
         async with gate:
             try:
-                return await decide(services, asset_id, revision, decision, actor)
+                chosen = msgspec.structs.replace(decision, slot=slot)
+                return await decide(services, asset_id, revision, chosen, actor)
             except TagtrailError as exc:
                 return exc
 
-    return list(await asyncio.gather(*(one(a, r) for a, r in items)))
+    return list(await asyncio.gather(*(one(a, r, s) for a, r, s in items)))

@@ -161,6 +161,7 @@ class TagCorrectionInput:
 class BulkItemInput:
     asset_id: strawberry.ID
     expected_revision: int
+    slot: str | None = strawberry.field(default=None, description=_SLOT)
 
 
 @strawberry.input(description="The same decision on one attribute of many assets.")
@@ -300,7 +301,7 @@ async def _bulk(
 ) -> BulkTagDecisionResult:
     ctx = info.context
     decision = Decision(kind=kind, attribute=input.attribute, value=input.value, note=input.note)
-    items = [(str(i.asset_id), i.expected_revision) for i in input.items]
+    items = [(str(i.asset_id), i.expected_revision, i.slot) for i in input.items]
     try:
         principal = ctx.require("reviewer")
         results = await decide_many(ctx.services, items, decision, principal.name)
@@ -311,7 +312,7 @@ async def _bulk(
             asset_id=strawberry.ID(asset_id),
             result=_answer(r) if isinstance(r, Decided) else error_result(r, id=asset_id),
         )
-        for (asset_id, _), r in zip(items, results, strict=True)
+        for (asset_id, _, _), r in zip(items, results, strict=True)
     ]
     ok = sum(isinstance(r, Decided) for r in results)
     return BulkTagDecision(items=out, succeeded=ok, failed=len(out) - ok)

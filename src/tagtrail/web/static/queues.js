@@ -5,7 +5,7 @@
 import { el, fmtProb, gql } from "./common.js";
 
 export const MODES = ["PENDING", "DISAGREEMENT", "AUDIT"];
-export const TAG = `attribute value label tier state probability headVersion family reviewed needsReview
+export const TAG = `attribute slot value label tier state probability headVersion family reviewed needsReview
   disagreement decidedBy proposedValue proposedProbability proposedHeadVersion`;
 const ASSET = "id revision sku brand collection thumbnail { dataUrl }";
 
@@ -88,8 +88,10 @@ export function queryOf(form) {
 }
 
 function card(asset, tag, audit = null) {
-  return { key: `${asset.id}:${tag.attribute}`, assetId: asset.id, revision: asset.revision, attribute: tag.attribute,
-    tag, audit, sku: asset.sku, brand: asset.brand, collection: asset.collection, thumbnail: asset.thumbnail };
+  // A further value of a multi-valued attribute (colour, material) is a card of its own.
+  const slot = tag.slot || null;
+  return { key: `${asset.id}:${tag.attribute}${slot ? `/${slot}` : ""}`, assetId: asset.id, revision: asset.revision,
+    attribute: tag.attribute, slot, tag, audit, sku: asset.sku, brand: asset.brand, collection: asset.collection, thumbnail: asset.thumbnail };
 }
 
 /**

@@ -24,7 +24,7 @@ const SINGLE = {
 const REOPEN = `mutation Reopen($input: BulkTagDecisionInput!, $attribute: String!) {
   result: reopenTags(input: $input) { __typename
     ... on BulkTagDecision { items { assetId result { __typename
-      ... on TagDecision { revision asset { tag(attribute: $attribute) { ${TAG} } } }
+      ... on TagDecision { revision asset { tags(attributes: [$attribute]) { ${TAG} } } }
       ... on Conflict { message } ... on NotFound { message } ... on InvalidInput { message }
       ... on Forbidden { message } ... on Unauthenticated { message } } } }
     ... on InvalidInput { message } ... on Forbidden { message } ... on Unauthenticated { message } } }`;
@@ -35,8 +35,8 @@ const BULK = {
 };
 const HEADS = `query Heads { searchAssets(first: 1, includeSuggested: true,
   facets: [{ tagState: HEAD_VERSION, size: 50 }]) { ... on AssetSearch { facets { values { value count } } } } }`;
-const RELOAD = `query Reload($id: ID!, $attribute: String!) { asset(id: $id) { __typename
-  ... on Asset { id revision tag(attribute: $attribute) { ${TAG} } } } }`;
+const RELOAD = `query Reload($id: ID!, $attribute: String!, $slot: String) { asset(id: $id) { __typename
+  ... on Asset { id revision tag(attribute: $attribute, slot: $slot) { ${TAG} } } } }`;
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -94,7 +94,7 @@ function renderCard(card) {
     { id: `card-${card.key}`, role: "option", class: "card", "aria-selected": "false", "data-asset": card.assetId, "data-attribute": card.attribute,
       onclick: (e) => activate(state.cards.indexOf(card), e.shiftKey) },
     img,
-    el("div", { class: "tagline" }, el("span", { text: `${card.attribute}:` }), valueNode),
+    el("div", { class: "tagline" }, el("span", { text: card.slot ? `${card.attribute} (also):` : `${card.attribute}:` }), valueNode),
     ...details(card, labelOf),
     el("div", { class: "path", text: [card.sku, card.brand, card.collection].filter(Boolean).join(" · ") }),
     el("div", { class: "actions" },
@@ -237,7 +237,7 @@ function setRevision(assetId, revision) {
 async function reloadCard(card, message) {
   // Someone else decided first: say so plainly, then show the item as it is now.
   card.node.classList.add("conflict");
-  const data = await gql(RELOAD, { id: card.assetId, attribute: card.attribute });
+  const data = await gql(RELOAD, { id: card.assetId, attribute: card.attribute, slot: card.slot });
   const asset = data.asset;
   if (asset.__typename !== "Asset" || !stillQueued(state.query.mode, asset.tag)) {
     const now = asset.tag ? `${asset.tag.state} ${asset.tag.label || asset.tag.value || ""} by ${asset.tag.decidedBy}` : "gone";
@@ -272,6 +272,7 @@ async function decide(kind, value = null, targets = null) {
 
 async function decideOne(kind, card, value, note = null) {
   const input = { assetId: card.assetId, attribute: card.attribute, expectedRevision: card.revision };
+  if (card.slot) input.slot = card.slot;
   if (value !== null) input.value = value;
   if (note) input.note = note;
   const r = (await gql(SINGLE[kind], { input })).result;
@@ -288,20 +289,34 @@ async function decideOne(kind, card, value, note = null) {
   return r;
 }
 
-async function decideMany(kind, cards, value) {
-  const byAttribute = new Map();
-  for (const c of cards) {
-    if (!byAttribute.has(c.attribute)) byAttribute.set(c.attribute, []);
-    byAttribute.get(c.attribute).push(c);
+function batches(items, cardOf = (x) => x) {
+  // One bulk request per attribute, each asset once in it: two values of one asset (a
+  // further colour beside the primary) go in consecutive requests, at their newest revision.
+  const out = [];
+  for (const item of items) {
+    const c = cardOf(item);
+    let batch = out.find((b) => b.attribute === c.attribute && !b.items.some((x) => cardOf(x).assetId === c.assetId));
+    if (!batch) out.push((batch = { attribute: c.attribute, items: [] }));
+    batch.items.push(item);
   }
+  return out;
+}
+
+function bulkItem(card) {
+  const item = { assetId: card.assetId, expectedRevision: state.revisions.get(card.assetId) ?? card.revision };
+  if (card.slot) item.slot = card.slot;
+  return item;
+}
+
+async function decideMany(kind, cards, value) {
   const done = [];
   const conflicts = [];
-  for (const [attribute, group] of byAttribute) {
+  for (const { attribute, items: group } of batches(cards)) {
     const typeName = kind === "corrected" ? "BulkTagDecisionInput!" : "BulkTagDecisionInput!";
     const query = `mutation Bulk($input: ${typeName}) { result: ${BULK[kind]}(input: $input) { __typename
       ... on BulkTagDecision { succeeded failed items { assetId result { ${RESULT} } } }
       ... on InvalidInput { message } ... on Forbidden { message } ... on Unauthenticated { message } } }`;
-    const input = { attribute, items: group.map((c) => ({ assetId: c.assetId, expectedRevision: c.revision })) };
+    const input = { attribute, items: group.map(bulkItem) };
     if (value !== null) input.value = value;
     const r = (await gql(query, { input })).result;
     if (r.__typename !== "BulkTagDecision") {
@@ -333,16 +348,11 @@ async function undo() {
     say($("status"), "Nothing to undo.");
     return;
   }
-  const byAttribute = new Map();
-  for (const item of last.items) {
-    if (!byAttribute.has(item.card.attribute)) byAttribute.set(item.card.attribute, []);
-    byAttribute.get(item.card.attribute).push(item);
-  }
   const restored = [];
   const refused = [];
   try {
-    for (const [attribute, group] of byAttribute) {
-      const items = group.map(({ card }) => ({ assetId: card.assetId, expectedRevision: state.revisions.get(card.assetId) }));
+    for (const { attribute, items: group } of batches(last.items, (x) => x.card)) {
+      const items = group.map(({ card }) => bulkItem(card));
       const r = (await gql(REOPEN, { input: { attribute, items, note: `undo of ${last.kind}` }, attribute })).result;
       if (r.__typename !== "BulkTagDecision") throw new Error(r.message);
       r.items.forEach((item, i) => {
@@ -351,7 +361,7 @@ async function undo() {
         if (answer.__typename === "TagDecision") {
           setRevision(card.assetId, answer.revision);
           card.revision = answer.revision;
-          card.tag = answer.asset.tag;
+          card.tag = answer.asset.tags.find((t) => (t.slot || null) === card.slot);
           restored.push(card);
         } else refused.push(`${card.sku || card.assetId.slice(0, 8)}: ${answer.message}`);
       });
