@@ -325,3 +325,39 @@ async def test_preview_through_graphql_and_the_cli(
     assert (await api.source("rename"))["revision"] == 2
     assert await asyncio.to_thread(main, ["taxonomy", "apply", str(new)]) == 0
     assert "0 of 3 assets changed" in capsys.readouterr().out
+
+
+async def test_a_renamed_further_colour_keeps_its_slot_and_its_reviewer(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
+) -> None:
+    from tagtrail.usecases.ingest import IngestItem, ingest
+    from tests.api.test_multi_values import _striped
+
+    services = Services(settings, Store(settings, indexed))
+    (outcome,) = await ingest(services, [IngestItem(name="stripes.png", data=_striped(api))])
+    asset_id = str(outcome.asset_id)
+    confirm = """mutation($input: TagDecisionInput!) { confirmTag(input: $input) {
+      ... on TagDecision { revision } } }"""
+    inp = {"assetId": asset_id, "attribute": "colour", "slot": "mustard", "expectedRevision": 1}
+    assert (await api.data(confirm, {"input": inp}))["confirmTag"] == {"revision": 2}
+    new = tmp_path / "palette-v2"
+    shutil.copytree(settings.taxonomy_dir, new)
+
+    def rename(data: Any) -> None:
+        next(c for c in data["colours"] if c["name"] == "mustard")["name"] = "ochre"
+
+    _edit(new / "colours.yaml", rename)
+    _migrations(new, [{"id": "ochre", "attribute": "colour",
+                       "rename": {"from": "mustard", "to": "ochre"}}])  # fmt: skip
+    preview = await preview_change(services, new)
+    applied = await apply_change(services, new)
+    assert _rows(applied) == _rows(preview)
+    assert applied.human_decisions_touched == 1
+    colours = [(t.get("slot"), t["value"], t["state"])
+               for t in (await api.source(asset_id))["tags"] if t["attribute"] == "colour"]  # fmt: skip
+    # The reviewer's decision moved to the new name in its slot; the analyser's re-naming of
+    # the stored measurement agrees with it, so no second ochre appears.
+    assert colours == [(None, "navy", "auto_applied"), ("mustard", "ochre", "confirmed")]
+    await api.refresh()
+    found = await api.data(SEARCH, {"f": {"tags": [{"attribute": "colour", "values": ["ochre"]}]}})
+    assert [e["node"]["id"] for e in found["searchAssets"]["edges"]] == [asset_id]
