@@ -353,8 +353,8 @@ async def test_a_renamed_further_colour_keeps_its_slot_and_its_reviewer(
     applied = await apply_change(services, new)
     assert _rows(applied) == _rows(preview)
     assert applied.human_decisions_touched == 1
-    colours = [(t.get("slot"), t["value"], t["state"])
-               for t in (await api.source(asset_id))["tags"] if t["attribute"] == "colour"]  # fmt: skip
+    tags = (await api.source(asset_id))["tags"]
+    colours = [(t.get("slot"), t["value"], t["state"]) for t in tags if t["attribute"] == "colour"]
     # The reviewer's decision moved to the new name in its slot; the analyser's re-naming of
     # the stored measurement agrees with it, so no second ochre appears.
     assert colours == [(None, "navy", "auto_applied"), ("mustard", "ochre", "confirmed")]
