@@ -188,7 +188,11 @@ async def test_taxonomy_change_keeps_every_human_decision(
         "Midnight Navy", "confirmed",
     )  # fmt: skip
     # Untouched: same revision; the move's pattern tag did not change either.
-    assert (await api.source("untouched"))["revision"] == revisions["untouched"]
+    untouched = await api.source("untouched")
+    assert untouched["revision"] == revisions["untouched"]
+    # An asset the change touched records the taxonomy it was carried into.
+    assert (await api.source("rename"))["taxonomy_version"] == applied.new_version
+    assert untouched["taxonomy_version"] != applied.new_version
     assert tags["move"]["pattern"]["event_id"].endswith(":000001:01")
     # No human decision lost: every human event is still there, every one still decides
     # its tag, or was re-opened by a split, or removed by a named retirement.

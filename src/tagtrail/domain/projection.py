@@ -249,7 +249,7 @@ def projection_fields(
             if tag.probability is not None:
                 lowest = tag.probability if lowest is None else min(lowest, tag.probability)
     revision = max((e.seq for e in event_list), default=base_revision)
-    fields = {
+    fields: dict[str, Any] = {
         "tags": [msgspec.to_builtins(tags[key]) for key in sorted(tags)],
         "applied": applied,
         "candidates": candidates,
@@ -261,6 +261,14 @@ def projection_fields(
         "tag_text_all": " ".join(text_all),
         "revision": revision,
     }
+    migrated_to = [
+        (e.seq, e.evidence["taxonomy_version"])
+        for e in event_list
+        if e.actor.type == "migration" and (e.evidence or {}).get("taxonomy_version")
+    ]
+    if migrated_to:
+        # The taxonomy the asset was last carried into (ingest sets the first one).
+        fields["taxonomy_version"] = max(migrated_to)[1]
     # JSON-native shapes (lists, not tuples), exactly as OpenSearch hands them back, so a
     # rebuilt projection compares equal to the stored one.
     return msgspec.json.decode(msgspec.json.encode(fields))  # type: ignore[no-any-return]

@@ -242,7 +242,10 @@ class Asset:
     width: int | None
     height: int | None
     ingested_at: str | None
-    taxonomy_version: str | None
+    taxonomy_version: str | None = strawberry.field(
+        description="The taxonomy the asset was ingested under or last carried into by a "
+        "taxonomy change that touched it; each tag records its attribute's own version"
+    )
     model_fingerprint: str | None
     pending_count: int
 
