@@ -262,9 +262,9 @@ def projection_fields(
         "revision": revision,
     }
     migrated_to = [
-        (e.seq, e.evidence["taxonomy_version"])
+        (e.seq, str(version))
         for e in event_list
-        if e.actor.type == "migration" and (e.evidence or {}).get("taxonomy_version")
+        if e.actor.type == "migration" and (version := (e.evidence or {}).get("taxonomy_version"))
     ]
     if migrated_to:
         # The taxonomy the asset was last carried into (ingest sets the first one).
