@@ -128,9 +128,9 @@ async def test_a_reviewer_adds_confirms_removes_and_restores_one_value(api: Api)
     source = await api.source("m")
     assert source["applied"]["material"] == ["cashmere"]  # wool is only suggested
     assert "polyester" not in source["candidates"]["material"]
-    # The undo of the removal goes back to the confirmation's proposal: the model's.
+    # Undoing the removal restores the tag as it was before it: confirmed.
     restored = await _do(api, "reopenTag", 4, slot="polyester")
-    assert ("polyester", "polyester", "suggested") in _materials(restored)
+    assert ("polyester", "polyester", "confirmed") in _materials(restored)
     kinds = [e["kind"] for e in await api.events("m") if e.get("slot") == "polyester"]
     assert kinds == ["model_tagged", "confirmed", "rejected", "reopened"]
 

@@ -96,7 +96,7 @@ async def test_reopen_refuses_what_it_cannot_undo(api: Api) -> None:
     assert set_by_hand["__typename"] == "TagDecision"
     no_proposal = await _do(api, "reopenTag", "h0", 2)
     assert no_proposal["__typename"] == "InvalidInput"
-    assert "without a machine proposal" in no_proposal["message"]
+    assert "nothing before it" in no_proposal["message"]
 
 
 async def test_bulk_reopen_answers_per_item(api: Api) -> None:
@@ -121,3 +121,26 @@ async def test_an_undone_decision_is_not_training_data(api: Api) -> None:
     events = [msgspec.convert(e, TagEvent) for n in range(2) for e in await api.events(f"u{n}")]
     decisions = latest_human_decisions(events, "category")
     assert [(d.asset_id, d.kind) for d in decisions] == [("u1", "confirmed")]
+
+
+async def test_undo_restores_a_disagreement_as_it_was(api: Api) -> None:
+    from tests.api.test_disagreements import newer_head_says
+
+    asset = CATALOGUE[0]
+    await api.create([asset])
+    await _do(api, "confirmTag", "u0", 1)
+    await newer_head_says(api, asset, "cardigan", 2)  # revision 3: a newer head disagrees
+    again = await _do(api, "confirmTag", "u0", 3)  # the reviewer keeps jumper
+    assert again["revision"] == 4
+    undone = await _do(api, "reopenTag", "u0", 4)
+    assert undone["__typename"] == "TagDecision", undone
+    tag = (await api.source("u0"))["tags"][0]
+    # As before the second confirmation: the first one in force, the proposal beside it.
+    assert (tag["value"], tag["state"], tag["proposed_value"]) == (
+        "jumper",
+        "confirmed",
+        "cardigan",
+    )
+    assert tag["event_id"].endswith(":000005:00")  # the undo's own event
+    assert [e["kind"] for e in await api.events("u0")] == [
+        "model_tagged", "confirmed", "model_tagged", "confirmed", "reopened"]  # fmt: skip

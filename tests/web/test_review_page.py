@@ -291,13 +291,16 @@ def test_the_disagreement_queue_confirms_again_or_takes_the_proposal(
     tag = server.gql(PROPOSAL, {"id": "dis-1"}, key=REVIEWER)["asset"]["tag"]
     assert (tag["value"], tag["state"], tag["disagreement"]) == ("overcoat", "corrected", False)
 
-    page.keyboard.press("u")  # undo: the newer head's proposal it judged is in force
+    page.keyboard.press("u")  # undo: the disagreement is back as it was
     expect(page.locator("#status")).to_contain_text("Undone: corrected of 1 item")
     expect(page.locator("#counter")).to_have_text("1 left")
     assert _cards(page) == ["dis-1"]
+    expect(page.locator("#grid > li .proposal")).to_contain_text("newer head proposes Overcoat")
     after = _tag(server, "dis-1")
     assert [h["kind"] for h in after["history"]][-2:] == ["corrected", "reopened"]
-    assert after["tag"]["value"] == "overcoat"
+    tag = server.gql(PROPOSAL, {"id": "dis-1"}, key=REVIEWER)["asset"]["tag"]
+    assert (tag["state"], tag["disagreement"], tag["proposedValue"]) == (
+        "confirmed", True, "overcoat")  # fmt: skip
     assert not tab.errors
 
 

@@ -20,7 +20,7 @@ from tagtrail.errors import InvalidInput, NotFound
 if TYPE_CHECKING:
     from tagtrail.domain.taxonomy import Taxonomy
 
-# reopened: undo — the tag goes back to the machine proposal the decisions replaced.
+# reopened: undo — the tag goes back to what it was without the decision in force.
 DecisionKind = Literal["confirmed", "rejected", "corrected", "reopened"]
 
 
@@ -89,12 +89,13 @@ def build_decision(
     actor_id: str,
     taxonomy: Taxonomy,
     at: str | None = None,
-    proposal: TagEvent | None = None,
+    restore: Tag | None = None,
 ) -> TagEvent:
     """The event for ``decision`` on an asset at ``revision`` (validated; nothing written).
 
-    ``proposal`` (reopened only) is the newest machine event of the attribute: the value
-    the tag returns to. Raises InvalidInput (unknown attribute or value, bad combination) or
+    ``restore`` (reopened only) is the tag as its history reads without the decision in
+    force (:func:`tagtrail.domain.projection.without_decision`). Raises InvalidInput
+    (unknown attribute or value, bad combination) or
     NotFound (no tag to confirm, reject or reopen).
     """
     check_decision(decision)
@@ -126,7 +127,7 @@ def build_decision(
         "note": decision.note,
     }
     if decision.kind == "reopened":
-        return _reopened(decision, common, tag, proposal, taxonomy, brand)
+        return _reopened(decision, common, tag, restore, taxonomy, brand)
     if decision.kind == "corrected":
         if not decision.value:
             raise InvalidInput("correctTag needs the value to set", field="value")
@@ -200,11 +201,11 @@ def _reopened(
     decision: Decision,
     common: dict[str, Any],
     tag: Tag | None,
-    proposal: TagEvent | None,
+    restore: Tag | None,
     taxonomy: Taxonomy,
     brand: str | None,
 ) -> TagEvent:
-    """Undo: the machine proposal back in force, re-expanded under today's taxonomy."""
+    """Undo: the tag as it would be had the decision in force never been made."""
     if decision.value is not None:
         raise InvalidInput("reopenTag takes no value", field="value")
     if tag is None:
@@ -215,45 +216,24 @@ def _reopened(
             "nothing to reopen",
             field="attribute",
         )
-    if proposal is None or proposal.value is None:
+    if restore is None or restore.value is None:
         raise InvalidInput(
-            f"the {decision.attribute} tag was set by a reviewer without a machine proposal "
-            "to return to; correct or reject it instead",
+            f"the {decision.attribute} tag was set by a reviewer with nothing before it to "
+            "return to; correct or reject it instead",
             field="attribute",
         )
-    try:
-        values = taxonomy.ancestors(decision.attribute, proposal.value, brand)
-    except InvalidInput as exc:
-        raise InvalidInput(
-            f"the machine proposal {proposal.value!r} is no longer a {decision.attribute} "
-            f"value in taxonomy {taxonomy.version}; correct the tag instead",
-            field="attribute",
-        ) from exc
-    found = taxonomy.value(decision.attribute, proposal.value, brand)
-    machine = proposal.actor
     return TagEvent(
-        **common,
-        # Pending proposals go back to the queue; an auto-applied one is applied again.
-        state=proposal.state if proposal.state not in HUMAN_STATES else "flagged",
-        value=proposal.value,
+        **{**common, "taxonomy_version": restore.taxonomy_version},
+        state=restore.state,
+        value=restore.value,
         previous_value=tag.value,
-        label=found.label if found else proposal.value,
-        values=values,
-        family=found.family if found else None,
-        raw_label=proposal.raw_label,
-        probability=proposal.probability,
-        tier=proposal.tier,
-        rule_id=proposal.rule_id,
-        top_k=proposal.top_k,
-        terms=_terms(taxonomy, decision.attribute, proposal.value, brand),
-        evidence={
-            "reopens": tag.event_id,
-            "proposal": {
-                "event_id": proposal.event_id,
-                "source": "analyser" if machine.type == "analyser" else "model",
-                "model_version": machine.model_fingerprint,
-                "head_version": machine.head_version,
-                "analyser": machine.analyser,
-            },
-        },
+        label=restore.label,
+        values=restore.values,
+        family=restore.family,
+        raw_label=restore.raw_label,
+        probability=restore.probability,
+        tier=restore.tier,
+        rule_id=restore.rule_id,
+        terms=_terms(taxonomy, decision.attribute, restore.value, brand),
+        evidence={"reopens": tag.event_id, "restores": msgspec.to_builtins(restore)},
     )

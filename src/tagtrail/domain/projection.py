@@ -135,24 +135,16 @@ def _migrated(event: TagEvent, current: Tag) -> Tag:
     )
 
 
-def _reopened(event: TagEvent, current: Tag | None) -> Tag:
-    """A reviewer's undo: the machine proposal named in the event is in force again."""
-    proposal = (event.evidence or {}).get("proposal") or {}
-    return Tag(
-        **provenance_of(event),
-        state=event.state,
-        applied=event.state in APPLIED_STATES,
-        reviewed=False,
-        needs_review=event.state in PENDING_STATES,
-        source="analyser" if proposal.get("source") == "analyser" else "model",
-        model_version=proposal.get("model_version"),
-        head_version=proposal.get("head_version"),
-        analyser=proposal.get("analyser"),
-        event_id=event.event_id,
-        decided_at=event.at,
-        decided_by=event.actor.id,
-        first_seen_at=current.first_seen_at if current else event.at,
-    )
+def _reopened(event: TagEvent) -> Tag:
+    """A reviewer's undo: the tag as it was without the undone decision (in the event)."""
+    restored = msgspec.convert((event.evidence or {})["restores"], Tag)
+    return msgspec.structs.replace(restored, event_id=event.event_id)
+
+
+def without_decision(events: Sequence[TagEvent], decision_id: str) -> Tag | None:
+    """One tag's history (its events, in order) folded as if ``decision_id`` never was."""
+    folded = fold_tags(e for e in events if e.event_id != decision_id)
+    return next(iter(folded.values()), None)
 
 
 def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str, Tag]:
@@ -173,7 +165,7 @@ def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str
                 tags[key] = _migrated(event, current)
             continue
         if event.kind == "reopened":
-            tags[key] = _reopened(event, current)
+            tags[key] = _reopened(event)
             continue
         if event.kind == "model_tagged":
             rejection = reproposes(event, current)

@@ -16,7 +16,8 @@ import msgspec
 
 from tagtrail.domain.decisions import Decision, build_decision, check_decision, current_tag
 from tagtrail.domain.limits import check_id
-from tagtrail.domain.records import HUMAN_STATES, TagEvent
+from tagtrail.domain.projection import fold_tags, without_decision
+from tagtrail.domain.records import HUMAN_STATES, Tag, TagEvent
 from tagtrail.errors import InvalidInput, NotFound, TagtrailError
 from tagtrail.store import StoredAsset
 from tagtrail.tagging.dependencies import dependents, remap_dependents
@@ -58,9 +59,9 @@ async def _decide(
         if primary
         else {}
     )
-    proposal = None
+    restore = None
     if decision.kind == "reopened":
-        proposal = await _last_proposal(
+        restore = await _without_decision_in_force(
             services, asset_id, expected_revision, decision.attribute, decision.slot
         )
 
@@ -72,7 +73,7 @@ async def _decide(
             revision=stored.revision,
             actor_id=actor,
             taxonomy=taxonomy,
-            proposal=proposal,
+            restore=restore,
         )
         # Machine tags whose mapping rule tests this attribute follow the human value, in
         # the same revision (re-mapped from their stored raw label; no model run).
@@ -82,20 +83,17 @@ async def _decide(
     return Decided(asset=source, event=events[0])
 
 
-async def _last_proposal(
+async def _without_decision_in_force(
     services: Services, asset_id: str, revision: int, attribute: str, slot: str | None
-) -> TagEvent | None:
-    """The newest machine event of ``attribute`` up to ``revision``: what an undo returns to.
-
-    Read at the caller's revision; a newer one makes the write answer Conflict anyway.
-    """
+) -> Tag | None:
+    """The tag as its history up to ``revision`` reads without the decision in force (what
+    an undo returns to). Read at the caller's revision; a newer one answers Conflict."""
     history = await services.store.events.history({asset_id: revision})
-    machine = [
-        e
-        for e in history.get(asset_id, ())
-        if e.attribute == attribute and e.slot == slot and e.kind == "model_tagged"
-    ]
-    return machine[-1] if machine else None
+    events = [e for e in history.get(asset_id, ()) if e.attribute == attribute and e.slot == slot]
+    current = next(iter(fold_tags(events).values()), None)
+    if current is None or current.state not in HUMAN_STATES:
+        return None  # build_decision says why nothing can be reopened
+    return without_decision(events, current.event_id)
 
 
 async def _dependent_events(

@@ -341,7 +341,8 @@ async function decideMany(kind, cards, value) {
 
 async function undo() {
   // Undo appends a new event (reopenTags), never deletes history: each decided tag goes back
-  // to the machine proposal it judged, pending again, and its card returns to the grid.
+  // to what it was before the decision (a pending proposal, or a disagreement), and its card
+  // returns to the grid.
   if (!canDecide()) return;
   const last = state.undo.pop();
   if (!last) {
@@ -375,9 +376,7 @@ async function undo() {
   const grid = $("grid");
   for (const card of [...restored].reverse()) grid.insertBefore(renderCard(card), grid.children[at] || null);
   if (restored.length) activate(at, false);
-  // A disagreement's undo puts the machine proposal it judged (the newer head's) in force.
-  const back = state.query.mode === "DISAGREEMENT" ? "the newer head's proposal in force, decide again" : "back in the queue";
-  const what = `Undone: ${last.kind} of ${restored.length} item${restored.length === 1 ? "" : "s"}, ${back}`;
+  const what = `Undone: ${last.kind} of ${restored.length} item${restored.length === 1 ? "" : "s"}, back in the queue`;
   if (refused.length) say($("status"), `${what}; not undone: ${refused.join("; ")}`, "error");
   else if (restored.length) say($("status"), what, "ok");
   updateCounter();
