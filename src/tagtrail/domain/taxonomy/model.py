@@ -11,6 +11,7 @@ of meaning changes it (comments and formatting do not), so the audit trail can n
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
@@ -120,8 +121,11 @@ class Brand(msgspec.Struct, kw_only=True, frozen=True):
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def brand_key(name: str) -> str:
-    """ "Linen & Loom" → "linen_loom": how asset brand strings are matched to brand ids."""
+    """ "Linen & Loom" → "linen_loom": how asset brand strings are matched to brand ids.
+
+    Memoised (a pure function of the string): a re-tag asks it tens of times per asset."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
@@ -138,6 +142,15 @@ class Taxonomy(msgspec.Struct, kw_only=True, frozen=True):
     #: governance, brand overlays, the palette for colour, and the versions of the
     #: attributes its rules read). An edit re-tags only the attributes whose version moved.
     attribute_versions: dict[str, str] = {}
+    #: Every brand key (id, normalised label and aliases) → its brand (derived).
+    brands_by_key: dict[str, Brand] = {}
+
+    def __post_init__(self) -> None:
+        index: dict[str, Brand] = {}
+        for brand in self.brands:  # the first brand claiming a key wins, as before
+            for key in sorted(brand.keys):
+                index.setdefault(key, brand)
+        msgspec.structs.force_setattr(self, "brands_by_key", index)
 
     @property
     def attribute_names(self) -> tuple[str, ...]:
@@ -160,11 +173,7 @@ class Taxonomy(msgspec.Struct, kw_only=True, frozen=True):
         """The brand an asset's brand string refers to (by id, label or alias), if any."""
         if not name:
             return None
-        key = brand_key(name)
-        for brand in self.brands:
-            if key in brand.keys:
-                return brand
-        return None
+        return self.brands_by_key.get(brand_key(name))
 
     def _overlay(self, attribute: str, brand: str | None) -> BrandAttribute | None:
         found = self.brand(brand)
