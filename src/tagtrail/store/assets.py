@@ -18,6 +18,7 @@ the first upload of these bytes wins) and then the revision-1 events.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -360,9 +361,14 @@ class AssetRepository:
     async def scan(
         self, fields: Sequence[str] | None, *, page: int = 500
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every asset document (``fields`` of it; None: ids only), in id order, by pages."""
-        after: list[Any] | None = None
-        while True:
+        """Every asset document (``fields`` of it; None: ids only), in id order, by pages.
+
+        The next page is asked for while the caller works on this one, so OpenSearch's
+        reading overlaps the caller's planning and writing (a page's writes never change the
+        pages after it: they are other assets).
+        """
+
+        async def fetch(after: list[Any] | None) -> list[dict[str, Any]]:
             body: dict[str, Any] = {
                 "size": page,
                 "sort": [{"asset_id": "asc"}],
@@ -370,8 +376,20 @@ class AssetRepository:
             }
             if after:
                 body["search_after"] = after
-            hits = (await self.client.search(index=self.index, body=body))["hits"]["hits"]
-            if not hits:
-                return
-            yield [h["_source"] for h in hits]
-            after = hits[-1]["sort"]
+            hits: list[dict[str, Any]] = (await self.client.search(index=self.index, body=body))[
+                "hits"
+            ]["hits"]
+            return hits
+
+        pending = asyncio.ensure_future(fetch(None))
+        try:
+            while True:
+                hits = await pending
+                if not hits:
+                    return
+                pending = asyncio.ensure_future(fetch(hits[-1]["sort"]))
+                yield [h["_source"] for h in hits]
+        finally:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending

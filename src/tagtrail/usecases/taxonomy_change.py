@@ -11,6 +11,8 @@ resumable: a re-run finds migrated assets up to date and continues with the rest
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,29 +163,36 @@ async def _run(
         applied=write,
     )
     await services.store.refresh()
-    async for docs in services.store.assets.scan(RETAG_FIELDS, page=page):
-        changes = [_changes(plan, d) for d in docs]
-        decisions, other = await _decisions(services, plan, docs, changes)
-        report.other_encoder += other
-        report.checked += len(docs)
-        at = utc_now()
-        planned = [
-            (doc, events)
-            for doc, c, chosen in zip(docs, changes, decisions, strict=True)
-            if (events := _asset_events(plan, doc, c, chosen, at))
-        ]
-        outcome = await _write(services, planned) if write else {}
-        for doc, events in planned:
-            asset_id = str(doc["asset_id"])
-            if write and outcome.get(asset_id) != "written":
-                report.conflicts += 1  # changed meanwhile (or failed): the next run finishes it
-                continue
-            report.assets_changed += 1
-            report.events += len(events)
-            before, after = _outcome(doc, events)
-            collector.add(asset_id, segments_of(doc), before, after)
-        if progress is not None:
-            progress(len(docs))
+    # A page's writes run while the next page is planned (other assets: independent); its
+    # outcome is counted before the next write starts, so at most one is in flight.
+    writing: tuple[asyncio.Future[dict[str, str]], list[_Planned]] | None = None
+    try:
+        async for docs in services.store.assets.scan(RETAG_FIELDS, page=page):
+            changes = [_changes(plan, d) for d in docs]
+            decisions, other = await _decisions(services, plan, docs, changes)
+            report.other_encoder += other
+            report.checked += len(docs)
+            at = utc_now()
+            planned = [
+                (doc, events)
+                for doc, c, chosen in zip(docs, changes, decisions, strict=True)
+                if (events := _asset_events(plan, doc, c, chosen, at))
+            ]
+            if writing is not None:
+                _count(report, collector, writing[1], await writing[0], write=True)
+            if write:
+                writing = (asyncio.ensure_future(_write(services, planned)), planned)
+            else:
+                _count(report, collector, planned, {}, write=False)
+            if progress is not None:
+                progress(len(docs))
+    finally:
+        if writing is not None and not writing[0].done():
+            # Stopped by an error: let the write in flight finish (a rerun resumes).
+            with contextlib.suppress(Exception):
+                await writing[0]
+    if writing is not None:
+        _count(report, collector, writing[1], await writing[0], write=True)
     report.rows = collector.finish()
     report.human_decisions_touched = collector.human_touched
     if write:
@@ -191,9 +200,29 @@ async def _run(
     return report
 
 
-async def _write(
-    services: Services, planned: list[tuple[dict[str, Any], list[TagEvent]]]
-) -> dict[str, str]:
+_Planned = tuple[dict[str, Any], list[TagEvent]]
+
+
+def _count(
+    report: TaxonomyChangeReport,
+    collector: ChangeCollector,
+    planned: list[_Planned],
+    outcome: dict[str, str],
+    *,
+    write: bool,
+) -> None:
+    for doc, events in planned:
+        asset_id = str(doc["asset_id"])
+        if write and outcome.get(asset_id) != "written":
+            report.conflicts += 1  # changed meanwhile (or failed): the next run finishes it
+            continue
+        report.assets_changed += 1
+        report.events += len(events)
+        before, after = _outcome(doc, events)
+        collector.add(asset_id, segments_of(doc), before, after)
+
+
+async def _write(services: Services, planned: list[_Planned]) -> dict[str, str]:
     """One page in three bulk requests. The batch writes an asset's events only while it is
     still at the revision they were planned on; otherwise it is a conflict for the next run."""
 
