@@ -156,7 +156,11 @@ class Tagger:
             decisions, unmapped = self._decide(per_attribute, colours[i], meta, stored)
             if shadows:
                 shadow = {name: preds[i] for name, preds in shadows.items()}
-                decisions = [self._with_shadow(d, shadow.get(d.attribute), meta) for d in decisions]
+                # The shadow head proposes an attribute's primary value only.
+                decisions = [
+                    d if d.slot is not None else self._with_shadow(d, shadow.get(d.attribute), meta)
+                    for d in decisions
+                ]
             results.append(
                 TaggedImage(
                     vector=vectors[i].astype(float).tolist(),
