@@ -464,3 +464,24 @@ def test_a_further_value_is_its_own_card_decided_and_undone_alone(server: Server
 
 MATERIAL = """query($id: ID!, $slot: String) { asset(id: $id) { ... on Asset {
   tag(attribute: "material", slot: $slot) { value state } } } }"""
+
+
+SLOW_KEYLESS = """
+const plain = window.fetch;
+window.fetch = (url, options = {}) => {
+  const keyless = String(url).endsWith("/graphql") && !(options.headers || {}).Authorization;
+  const wait = new Promise((done) => setTimeout(done, keyless ? 1500 : 0));
+  return wait.then(() => plain(url, options));
+};"""
+
+
+def test_a_key_typed_before_the_first_check_answers_is_kept(server: Server, tab: Tab) -> None:
+    # The page asks "who am I?" without a key at once; on a busy machine its refusal can
+    # arrive after the reviewer has signed in. It must not throw the new key away.
+    server.create(_assets("race", 2))
+    tab.page.add_init_script(SLOW_KEYLESS)
+    page = sign_in(tab, f"{server.url}/review?collection=race&attribute=category", REVIEWER)
+    expect(page.locator(".who")).to_have_text("Signed in as rita (reviewer)")
+    expect(page.locator("#grid > li")).to_have_count(2)
+    assert page.evaluate("sessionStorage.getItem('tagtrail.apiKey')") == REVIEWER
+    assert not tab.errors

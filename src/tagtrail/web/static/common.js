@@ -125,9 +125,13 @@ export function signIn(container) {
     const message = el("span", { class: "signin-error", role: "alert" });
     container.replaceChildren(status, form, out, message);
 
+    let latest = 0; // only the newest check speaks: an older answer may arrive after it
     async function check() {
+      const attempt = ++latest;
+      const tried = apiKey();
       try {
         const data = await gql("query Who { whoami { name role } }");
+        if (attempt !== latest) return false;
         status.textContent = `Signed in as ${data.whoami.name} (${data.whoami.role})`;
         form.hidden = true;
         out.hidden = !apiKey();
@@ -136,8 +140,10 @@ export function signIn(container) {
         resolve(data.whoami);
         return true;
       } catch (exc) {
-        if (apiKey()) message.textContent = `Key refused: ${exc.message}`;
-        sessionStorage.removeItem(KEY_NAME);
+        // The first check (no key yet) can fail after the key was typed in: keep that key.
+        if (attempt !== latest) return false;
+        if (tried) message.textContent = `Key refused: ${exc.message}`;
+        if (apiKey() === tried) sessionStorage.removeItem(KEY_NAME);
         form.hidden = false;
         form.querySelector("input").focus();
         return false;
