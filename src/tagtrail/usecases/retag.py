@@ -147,11 +147,12 @@ def in_slots(doc: dict[str, Any], decisions: Sequence[ModelDecision]) -> list[Mo
 def changed_decisions(
     doc: dict[str, Any], decisions: Sequence[ModelDecision]
 ) -> list[ModelDecision]:
-    """The decisions that differ from the stored tags, plus a withdrawal (value None: a
-    ``retired`` event) of each further value of a re-decided attribute the model no longer
-    proposes. A further value a reviewer decided stays: human decisions win."""
+    """The decisions (already in their slots: :func:`in_slots`) that differ from the stored
+    tags, plus a withdrawal (value None: a ``retired`` event) of each further value of a
+    re-decided attribute the model no longer proposes. A further value a reviewer decided
+    stays: human decisions win."""
     current = {_key(t): t for t in doc.get("tags", [])}
-    slotted = in_slots(doc, decisions)
+    slotted = list(decisions)
     out = [d for d in slotted if model_changed(d, current.get(key_of(d)))]
     proposed = {key_of(d) for d in slotted}
     decided = {d.attribute for d in slotted}

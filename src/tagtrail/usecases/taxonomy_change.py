@@ -39,7 +39,7 @@ from tagtrail.usecases.champions import install_champions
 from tagtrail.usecases.change_report import ChangeCollector, TaxonomyChangeReport
 from tagtrail.usecases.head_data import segments_of
 from tagtrail.usecases.ingest import model_event
-from tagtrail.usecases.retag import RETAG_FIELDS, changed_decisions, plan_decisions
+from tagtrail.usecases.retag import RETAG_FIELDS, changed_decisions, in_slots, plan_decisions
 from tagtrail.usecases.services import Services
 
 
@@ -134,7 +134,7 @@ async def _decisions(
             meta = AssetMetadata(brand=doc.get("brand"), season=doc.get("season"),
                                  collection=doc.get("collection"))  # fmt: skip
             colours = plan.tagger.recolour(event.evidence or {}, meta) if event else []
-            plans[i].extend(changed_decisions(doc, colours))
+            plans[i].extend(changed_decisions(doc, in_slots(doc, colours)))
     return plans, len(docs) - len(usable)
 
 
