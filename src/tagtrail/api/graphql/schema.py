@@ -224,7 +224,8 @@ class Mutation:
         resolver=head_api.promote_head,
         description="Make a head version the champion if the promotion gate agrees "
         "(PromotionRefused names the segments otherwise); force with a note overrides the "
-        "gate and records the note. This server uses it at once; others on restart."
+        "gate and records the note. This server uses it at once; other servers when they "
+        "next tag after their champion check (at most every TAGTRAIL_HEADS_REFRESH_S)."
         + _ACCESS.format(role="admin"),
     )
 
