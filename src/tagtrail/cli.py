@@ -13,7 +13,7 @@ from pathlib import Path
 from tagtrail import __version__
 from tagtrail.api.logs import stream_handler
 from tagtrail.config import Settings, load_settings
-from tagtrail.errors import TagtrailError
+from tagtrail.errors import InvalidInput, TagtrailError
 
 log = logging.getLogger("tagtrail")
 DEMO_MODEL = "random-init"
@@ -59,9 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
     node_sub.add_parser("status", help="print the node's status as JSON")
 
     ingest = sub.add_parser("ingest", help="ingest a folder of product photos")
-    ingest.add_argument("directory", type=Path)
+    ingest.add_argument(
+        "directory", metavar="SOURCE", help="a folder; with --ray also a URI such as s3://b/p"
+    )
     ingest.add_argument("--manifest", type=Path, help="CSV with a 'filename' column + metadata")
     ingest.add_argument("--batch-size", type=int)
+    ingest.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run on Ray Data (extra tagtrail[ray]): no ADDRESS starts a local Ray or joins "
+        "RAY_ADDRESS; 'auto' or ray://head:10001 joins a cluster",
+    )
+    ingest.add_argument("--actors", type=int, help="with --ray: encoder actors (default: GPUs, 1)")
 
     demo = sub.add_parser("demo-catalogue", help="generate a synthetic product catalogue")
     demo.add_argument("count", type=int)
@@ -150,11 +161,16 @@ def _dispatch(args: argparse.Namespace) -> int:
             return commands.opensearch(settings, args.action, wipe=getattr(args, "wipe", False))
         case "ingest":
             _ensure_store(settings)
+            if args.ray is not None:
+                return commands.ingest_with_ray(settings, args)
+            if args.actors is not None:
+                raise InvalidInput("--actors needs --ray", field="actors")
             return asyncio.run(
                 commands.ingest_directory(
-                    settings, args.directory, manifest=args.manifest, batch_size=args.batch_size
+                    settings, Path(args.directory), manifest=args.manifest,
+                    batch_size=args.batch_size,
                 )
-            )
+            )  # fmt: skip
         case "demo-catalogue":
             return commands.demo_catalogue(settings, args.count, args.directory, seed=args.seed)
         case "reproject":

@@ -6,9 +6,9 @@ import csv
 import logging
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -16,6 +16,9 @@ from tagtrail.config import Settings
 from tagtrail.errors import InvalidInput
 from tagtrail.usecases import admin
 from tagtrail.usecases.services import Services
+
+if TYPE_CHECKING:
+    from tagtrail.usecases.ingest import IngestOutcome
 
 log = logging.getLogger("tagtrail")
 MANIFEST_NAME = "manifest.csv"
@@ -63,7 +66,7 @@ async def ingest_directory(
     """Ingest every file in ``directory``; per-file errors are listed at the end."""
     from tqdm import tqdm
 
-    from tagtrail.usecases.ingest import IngestItem, IngestOutcome, ingest_stream
+    from tagtrail.usecases.ingest import IngestItem, ingest_stream
 
     if not directory.is_dir():
         raise InvalidInput(f"{directory} is not a directory", field="directory")
@@ -109,6 +112,11 @@ async def ingest_directory(
         await admin.make_searchable(services)
     finally:
         await services.close()
+    return _report(outcomes)
+
+
+def _report(outcomes: Sequence[IngestOutcome]) -> int:
+    """Counts by status, then every rejected or failed file with its reason; exit 1 if any."""
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
@@ -117,6 +125,28 @@ async def ingest_directory(
     for outcome in problems:
         print(f"  {outcome.status}: {outcome.error or outcome.name}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def ingest_with_ray(settings: Settings, args: Any) -> int:
+    """``tagtrail ingest SOURCE --ray [ADDRESS]``: the same ingest as batches on Ray Data."""
+    try:
+        from tagtrail.usecases.ray_ingest import RayOptions, ingest_on_ray
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise InvalidInput(
+            f"--ray needs Ray Data: pip install 'tagtrail[ray]' ({exc})", field="ray"
+        ) from exc
+    source = str(args.directory)
+    manifest = args.manifest
+    local = "://" not in source or source.startswith("file://")
+    if manifest is None and local and (Path(source) / MANIFEST_NAME).exists():
+        manifest = Path(source) / MANIFEST_NAME
+    options = RayOptions(
+        address=args.ray or None,
+        batch_size=args.batch_size or settings.batch_size,
+        actors=args.actors,
+    )
+    metadata = _read_manifest(manifest) if manifest else {}
+    return _report(ingest_on_ray(settings, source, metadata, options))
 
 
 def demo_catalogue(settings: Settings, count: int, directory: Path, *, seed: int = 0) -> int:

@@ -110,6 +110,19 @@ class Tagger:
             pixels=pixels, colours=tuple(self.colour.analyse(im) for im in images)
         )
 
+    def prepared_from(
+        self, crops: np.ndarray, colours: Sequence[ColourAnalysis]
+    ) -> PreparedImages:
+        """:meth:`prepare`'s result from work done elsewhere (distributed ingest's CPU
+        tasks): centre crops (n, crop, crop, 3) uint8 and their colour analyses."""
+        from tagtrail.vision.encode import normalise_crops
+
+        if len(crops) == 0:
+            return PreparedImages(pixels=None, colours=())
+        return PreparedImages(
+            pixels=normalise_crops(crops, self.encoder.image), colours=tuple(colours)
+        )
+
     def tag_prepared(
         self, prepared: PreparedImages, metadata: Sequence[AssetMetadata]
     ) -> list[TaggedImage]:

@@ -68,9 +68,29 @@ def model_event(asset_id: str, n: int, decision: ModelDecision, at: str, *, seq:
     )
 
 
+class ImageFacts(msgspec.Struct, kw_only=True, frozen=True):
+    """What an asset's document keeps about its original file."""
+
+    sha256: str
+    format: str
+    width: int
+    height: int
+    byte_size: int
+
+    @classmethod
+    def of(cls, decoded: DecodedImage) -> ImageFacts:
+        return cls(
+            sha256=decoded.sha256,
+            format=decoded.format,
+            width=decoded.width,
+            height=decoded.height,
+            byte_size=decoded.byte_size,
+        )
+
+
 def base_document(
     asset_id: str,
-    decoded: DecodedImage,
+    decoded: ImageFacts,
     meta: AssetMetadata,
     tagged: TaggedImage,
     *,
@@ -107,17 +127,27 @@ def _stale(ingested_at: str | None) -> bool:
     return (dt.datetime.now(dt.UTC) - started).total_seconds() > RESUME_AFTER_S
 
 
-def _decode_all(
+def decode_all(
     items: Sequence[IngestItem], limits: DecodeLimits
-) -> list[tuple[DecodedImage, AssetMetadata] | TagtrailError]:
-    out: list[tuple[DecodedImage, AssetMetadata] | TagtrailError] = []
+) -> list[tuple[DecodedImage, AssetMetadata] | Rejected]:
+    """Metadata checked and bytes decoded, item by item; a bad one becomes its rejection."""
+    out: list[tuple[DecodedImage, AssetMetadata] | Rejected] = []
     for item in items:
         try:
             meta = parse_metadata(item.metadata, filename=item.name)
             out.append((decode_image(item.data, limits=limits, name=item.name), meta))
         except TagtrailError as exc:
-            out.append(exc)
+            message = exc.message if item.name in exc.message else f"{item.name}: {exc.message}"
+            out.append(Rejected(message))
     return out
+
+
+class Rejected(msgspec.Struct, frozen=True):
+    """Why an item was refused (``rejected``) or could not be read (``failed``); the
+    message names the file."""
+
+    message: str
+    status: Literal["rejected", "failed"] = "rejected"
 
 
 async def ingest(
@@ -146,7 +176,7 @@ async def ingest_stream(
     source = iter(batches)
     seen: set[str] = set()  # asset ids of earlier batches: maybe not yet written
 
-    def start_next() -> asyncio.Task[_Prepared] | None:
+    def start_next() -> asyncio.Task[Prepared] | None:
         items = next(source, None)
         if items is None:
             return None
@@ -163,7 +193,7 @@ async def ingest_stream(
             )
             if writing is not None:
                 yield await writing
-            writing = asyncio.create_task(_write(services, prepared, tagged, tagger))
+            writing = asyncio.create_task(write_tagged(services, prepared, tagged, tagger))
         if writing is not None:
             yield await writing
             writing = None
@@ -173,84 +203,110 @@ async def ingest_stream(
                 task.cancel()
 
 
-async def _store_thumbnails(
-    services: Services,
-    decoded: dict[str, tuple[DecodedImage, AssetMetadata] | TagtrailError],
-) -> None:
-    """Keep a thumbnail of every decoded asset of the batch (put-if-absent): new ones, and
-    stored assets that have none yet (ingesting a file again back-fills its thumbnail)."""
-    images = {a: d[0].image for a, d in decoded.items() if not isinstance(d, TagtrailError)}
-    if images:
-        thumbs = await asyncio.to_thread(make_thumbnails, list(images.values()))
-        await services.store.thumbnails.put_many(list(zip(images, thumbs, strict=True)))
-
-
 @dataclass
-class _Prepared:
-    items: Sequence[IngestItem]
+class Prepared:
+    """A batch ready for the encoder: what to tag, and the outcomes already known."""
+
+    names: list[str]
     outcomes: list[IngestOutcome | None]
     order: list[tuple[str, int]]  # (asset_id, item index) of assets to tag, in batch order
-    decoded: list[DecodedImage]
+    facts: list[ImageFacts]
     metas: list[AssetMetadata]
     resume: dict[str, StoredAsset]  # revision-0 documents a crashed ingest left untagged
     work: PreparedImages  # pixel tensors + colour analysis of the assets to tag
 
 
-async def _prepare(
-    services: Services, items: Sequence[IngestItem], tagger: Tagger, seen: set[str]
-) -> _Prepared:
-    """Decode, validate, drop what is already stored (by content hash), then do the CPU
-    work around the encoder (pixels, colour) — off the event loop."""
-    if len(items) > MAX_BATCH:
-        raise InvalidInput(f"at most {MAX_BATCH} images per ingest batch")
-    decoded = await asyncio.to_thread(_decode_all, items, DecodeLimits())
-    outcomes: list[IngestOutcome | None] = [None] * len(items)
+def triage(
+    names: Sequence[str], results: Sequence[str | Rejected], seen: set[str]
+) -> tuple[list[IngestOutcome | None], dict[str, int]]:
+    """Outcomes of rejected items and of repeats (in this batch or an earlier one), and the
+    first occurrence of every other asset id (``results``: asset id or rejection)."""
+    outcomes: list[IngestOutcome | None] = [None] * len(names)
     fresh: dict[str, int] = {}  # asset_id -> index of its first occurrence in this batch
-    for i, result in enumerate(decoded):
-        if isinstance(result, TagtrailError):
-            name = items[i].name
-            message = result.message if name in result.message else f"{name}: {result.message}"
-            outcomes[i] = IngestOutcome(name=name, status="rejected", error=message)
-            continue
-        asset_id = result[0].sha256
-        if asset_id in fresh or asset_id in seen:
-            outcomes[i] = IngestOutcome(name=items[i].name, status="exists", asset_id=asset_id)
+    for i, result in enumerate(results):
+        if isinstance(result, Rejected):
+            outcomes[i] = IngestOutcome(name=names[i], status=result.status, error=result.message)
+        elif result in fresh or result in seen:
+            outcomes[i] = IngestOutcome(name=names[i], status="exists", asset_id=result)
         else:
-            fresh[asset_id] = i
-    await _store_thumbnails(services, {a: decoded[i] for a, i in fresh.items()})
+            fresh[result] = i
+    return outcomes, fresh
+
+
+async def skip_stored(
+    services: Services,
+    names: Sequence[str],
+    outcomes: list[IngestOutcome | None],
+    fresh: dict[str, int],
+) -> dict[str, StoredAsset]:
+    """Drop from ``fresh`` what the store already holds (its outcome: exists); return the
+    revision-0 documents a crashed ingest left untagged, to be finished now."""
     resume: dict[str, StoredAsset] = {}
     for asset_id, stored in (await services.store.assets.lookup(list(fresh))).items():
         if stored.revision == 0 and _stale(stored.source.get("ingested_at")):
             resume[asset_id] = stored  # created long ago, never tagged: a crashed ingest
             continue
         i = fresh.pop(asset_id)
-        outcomes[i] = IngestOutcome(name=items[i].name, status="exists", asset_id=asset_id)
+        outcomes[i] = IngestOutcome(name=names[i], status="exists", asset_id=asset_id)
+    return resume
+
+
+async def tag_and_write(
+    services: Services, prepared: Prepared, tagger: Tagger
+) -> list[IngestOutcome]:
+    """Forward pass, heads, taxonomy and tiers on the inference thread, then the writes."""
+    tagged = await services.infer(
+        services.metrics.timed_encoder(tagger.tag_prepared), prepared.work, prepared.metas
+    )
+    return await write_tagged(services, prepared, tagged, tagger)
+
+
+async def _prepare(
+    services: Services, items: Sequence[IngestItem], tagger: Tagger, seen: set[str]
+) -> Prepared:
+    """Decode, validate, drop what is already stored (by content hash), then do the CPU
+    work around the encoder (pixels, colour) — off the event loop."""
+    if len(items) > MAX_BATCH:
+        raise InvalidInput(f"at most {MAX_BATCH} images per ingest batch")
+    decoded = await asyncio.to_thread(decode_all, items, DecodeLimits())
+    names = [item.name for item in items]
+    outcomes, fresh = triage(
+        names, [d if isinstance(d, Rejected) else d[0].sha256 for d in decoded], seen
+    )
+    # A thumbnail for every decoded asset of the batch (put-if-absent): new ones, and stored
+    # assets that have none yet (ingesting a file again back-fills its thumbnail).
+    images = {a: d[0].image for a, i in fresh.items() if not isinstance(d := decoded[i], Rejected)}
+    if images:
+        thumbs = await asyncio.to_thread(make_thumbnails, list(images.values()))
+        await services.store.thumbnails.put_many(list(zip(images, thumbs, strict=True)))
+    resume = await skip_stored(services, names, outcomes, fresh)
     order = list(fresh.items())
     seen.update(fresh)
     pairs: list[tuple[DecodedImage, AssetMetadata]] = [
-        p for _, i in order if not isinstance(p := decoded[i], TagtrailError)
+        p for _, i in order if not isinstance(p := decoded[i], Rejected)
     ]
     work = await asyncio.to_thread(tagger.prepare, [d.image for d, _ in pairs])
-    return _Prepared(
-        items=items,
+    return Prepared(
+        names=names,
         outcomes=outcomes,
         order=order,
-        decoded=[d for d, _ in pairs],
+        facts=[ImageFacts.of(d) for d, _ in pairs],
         metas=[m for _, m in pairs],
         resume=resume,
         work=work,
     )
 
 
-async def _write(
-    services: Services, prepared: _Prepared, tagged: list[TaggedImage], tagger: Tagger
+async def write_tagged(
+    services: Services, prepared: Prepared, tagged: list[TaggedImage], tagger: Tagger
 ) -> list[IngestOutcome]:
-    items, order, outcomes = prepared.items, prepared.order, prepared.outcomes
+    """Events and documents of the tagged assets in bulk; every item's outcome, in order."""
+    names, order, outcomes = prepared.names, prepared.order, prepared.outcomes
     at = utc_now()
     version = tagger.taxonomy.version
     new_assets = []
     for (asset_id, _), image, meta, result in zip(
-        order, prepared.decoded, prepared.metas, tagged, strict=True
+        order, prepared.facts, prepared.metas, tagged, strict=True
     ):
         events = tuple(
             model_event(asset_id, n, d, at, seq=1) for n, d in enumerate(result.decisions)
@@ -275,7 +331,7 @@ async def _write(
         )
     writes = await services.store.assets.create_many(new_assets)
     for (asset_id, i), write in zip(order, writes, strict=True):
-        name = items[i].name
+        name = names[i]
         if write.status == "created":
             outcomes[i] = IngestOutcome(
                 name=name, status="created", asset_id=asset_id, document=write.document

@@ -34,7 +34,15 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-__all__ = ["DEFAULT_MODEL", "ClipEncoder", "ImageSettings", "ModelSpec", "load_encoder"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "ClipEncoder",
+    "ImageSettings",
+    "ModelSpec",
+    "crop_images",
+    "load_encoder",
+    "normalise_crops",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,32 +77,7 @@ class ClipEncoder:
         Same arithmetic as transformers' CLIP image processor (tests check equality) and
         about as fast, but independent of its torchvision/PIL backend split across versions.
         """
-        import torch
-        from PIL import Image
-
-        crop = self.image.crop
-        batch = np.empty((len(images), crop, crop, 3), dtype=np.uint8)
-        for i, img in enumerate(images):
-            rgb = img if img.mode == "RGB" else img.convert("RGB")
-            w, h = rgb.size
-            short = self.image.size
-            # Same arithmetic as transformers' get_resize_output_image_size (truncation).
-            size = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
-            size = (max(size[0], crop), max(size[1], crop))
-            if size != rgb.size:
-                rgb = rgb.resize(size, Image.Resampling.BICUBIC)
-            left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
-            batch[i] = np.asarray(rgb.crop((left, top, left + crop, top + crop)))
-        # (level / 255 - mean) / std per channel as a 256-entry table: one gather per channel
-        # instead of four passes of float arithmetic over the batch (identical values).
-        levels = np.arange(256, dtype=np.float32)[:, None] / np.float32(255.0)
-        mean = np.asarray(self.image.mean, dtype=np.float32)
-        std = np.asarray(self.image.std, dtype=np.float32)
-        table = (levels - mean) / std
-        out = np.empty((len(images), 3, crop, crop), dtype=np.float32)
-        for c in range(3):
-            np.take(table[:, c], batch[..., c], out=out[:, c])
-        return torch.from_numpy(out)
+        return normalise_crops(crop_images(images, self.image), self.image)
 
     def forward_pixels(self, pixel_values: torch.Tensor) -> np.ndarray:
         """Run the vision tower + projection in batches; returns (n, dim) unit vectors."""
@@ -224,4 +207,43 @@ def _pooled(output: Any) -> torch.Tensor:
     raise ModelUnavailable(f"unexpected feature output type {type(output).__name__}")
 
 
-# ---------------------------------------------------------------------------- random-init
+# -------------------------------------------------------------- pixels without a model
+
+
+def crop_images(images: Sequence[Image.Image], settings: ImageSettings) -> np.ndarray:
+    """The resize + centre crop half of :meth:`ClipEncoder.preprocess`: (n, crop, crop, 3)
+    uint8. Needs no model, so distributed ingest runs it in CPU tasks and ships a quarter of
+    the bytes that normalised float pixels would take."""
+    from PIL import Image
+
+    crop = settings.crop
+    batch = np.empty((len(images), crop, crop, 3), dtype=np.uint8)
+    for i, img in enumerate(images):
+        rgb = img if img.mode == "RGB" else img.convert("RGB")
+        w, h = rgb.size
+        short = settings.size
+        # Same arithmetic as transformers' get_resize_output_image_size (truncation).
+        size = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
+        size = (max(size[0], crop), max(size[1], crop))
+        if size != rgb.size:
+            rgb = rgb.resize(size, Image.Resampling.BICUBIC)
+        left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
+        batch[i] = np.asarray(rgb.crop((left, top, left + crop, top + crop)))
+    return batch
+
+
+def normalise_crops(crops: np.ndarray, settings: ImageSettings) -> torch.Tensor:
+    """(n, crop, crop, 3) uint8 → (n, 3, crop, crop) float32 normalised pixel values."""
+    import torch
+
+    # (level / 255 - mean) / std per channel as a 256-entry table: one gather per channel
+    # instead of four passes of float arithmetic over the batch (identical values).
+    levels = np.arange(256, dtype=np.float32)[:, None] / np.float32(255.0)
+    mean = np.asarray(settings.mean, dtype=np.float32)
+    std = np.asarray(settings.std, dtype=np.float32)
+    table = (levels - mean) / std
+    n, crop = crops.shape[0], crops.shape[1]
+    out = np.empty((n, 3, crop, crop), dtype=np.float32)
+    for c in range(3):
+        np.take(table[:, c], crops[..., c], out=out[:, c])
+    return torch.from_numpy(out)

@@ -1,0 +1,134 @@
+"""Ingest in two halves that may run in different processes or on different machines.
+
+Distributed ingest (:mod:`tagtrail.usecases.ray_ingest`) runs :func:`measure` in CPU tasks
+next to the files — decode, metadata checks, thumbnail, CLIP centre crop, colour measurement
+— and :func:`store_measured` in the encoder actors — what the store already holds, forward
+pass, heads, taxonomy, tiers, bulk writes. Both halves are the in-process pipeline's own
+stages (``decode_all``, ``triage``, ``skip_stored``, ``tag_and_write``), so both paths give
+the same assets, tags and events; only :class:`MeasuredImage` travels in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+import numpy as np
+
+from tagtrail.domain.metadata import AssetMetadata
+from tagtrail.errors import TagtrailError
+from tagtrail.tagging.pipeline import Tagger
+from tagtrail.usecases.ingest import (
+    ImageFacts,
+    IngestItem,
+    IngestOutcome,
+    Prepared,
+    Rejected,
+    decode_all,
+    skip_stored,
+    tag_and_write,
+    triage,
+)
+from tagtrail.usecases.services import Services
+from tagtrail.vision.colour import ColourAnalyser, ColourAnalysis
+from tagtrail.vision.decode import DecodeLimits
+from tagtrail.vision.encode import ImageSettings, crop_images
+from tagtrail.vision.thumbnail import Thumbnail, make_thumbnails
+
+
+class MeasuredImage(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """One file after the CPU half: everything the encoder half needs, or why it stops."""
+
+    name: str
+    rejected: Rejected | None = None
+    asset_id: str | None = None
+    facts: ImageFacts | None = None
+    metadata: AssetMetadata | None = None
+    colour: ColourAnalysis | None = None
+    crop: bytes = b""  # the CLIP centre crop, (side, side, 3) uint8
+    crop_side: int = 0
+    thumbnail: Thumbnail | None = None
+
+
+def measure(
+    items: Sequence[IngestItem | Rejected | None],
+    image: ImageSettings,
+    analyser: ColourAnalyser,
+    names: Sequence[str] | None = None,
+) -> list[MeasuredImage]:
+    """The CPU half for a batch, in order. An item may already be a rejection (a file that
+    could not be read; ``names`` then gives its name)."""
+    readable = [(i, it) for i, it in enumerate(items) if isinstance(it, IngestItem)]
+    decoded = decode_all([it for _, it in readable], DecodeLimits())
+    out: list[MeasuredImage | None] = [None] * len(items)
+    for i, item in enumerate(items):
+        if isinstance(item, Rejected):
+            out[i] = MeasuredImage(name=names[i] if names else "", rejected=item)
+    good = []
+    for (i, item), result in zip(readable, decoded, strict=True):
+        if isinstance(result, Rejected):
+            out[i] = MeasuredImage(name=item.name, rejected=result)
+        else:
+            good.append((i, item.name, *result))
+    images = [d.image for _, _, d, _ in good]
+    crops = crop_images(images, image)
+    thumbs = make_thumbnails(images)
+    for (i, name, decoded_image, meta), crop, thumb in zip(good, crops, thumbs, strict=True):
+        out[i] = MeasuredImage(
+            name=name,
+            asset_id=decoded_image.sha256,
+            facts=ImageFacts.of(decoded_image),
+            metadata=meta,
+            colour=analyser.analyse(decoded_image.image),
+            crop=crop.tobytes(),
+            crop_side=int(crop.shape[0]),
+            thumbnail=thumb,
+        )
+    return [m for m in out if m is not None]
+
+
+async def store_measured(
+    services: Services, tagger: Tagger, measured: Sequence[MeasuredImage]
+) -> list[IngestOutcome]:
+    """The encoder half for a batch: one outcome per item, in order. A store outage fails
+    this batch's items (reported one by one), never the whole run; re-running resumes."""
+    names = [m.name for m in measured]
+    try:
+        return await _store(services, tagger, measured, names)
+    except TagtrailError as exc:
+        return [
+            IngestOutcome(name=m.name, status="rejected", error=m.rejected.message)
+            if m.rejected is not None
+            else IngestOutcome(
+                name=m.name,
+                status="failed",
+                asset_id=m.asset_id,
+                error=f"{m.name}: {exc.message}",
+            )
+            for m in measured
+        ]
+
+
+async def _store(
+    services: Services, tagger: Tagger, measured: Sequence[MeasuredImage], names: list[str]
+) -> list[IngestOutcome]:
+    results = [m.rejected or m.asset_id or "" for m in measured]
+    outcomes, fresh = triage(names, results, seen=set())
+    thumbnails = [(a, t) for a, i in fresh.items() if (t := measured[i].thumbnail) is not None]
+    await services.store.thumbnails.put_many(thumbnails)
+    resume = await skip_stored(services, names, outcomes, fresh)
+    order = list(fresh.items())
+    rows = [measured[i] for _, i in order]
+    crops = np.stack(
+        [np.frombuffer(r.crop, np.uint8).reshape(r.crop_side, r.crop_side, 3) for r in rows]
+    ) if rows else np.empty((0, 0, 0, 3), np.uint8)  # fmt: skip
+    prepared = Prepared(
+        names=names,
+        outcomes=outcomes,
+        order=order,
+        facts=[r.facts for r in rows if r.facts is not None],
+        metas=[r.metadata or AssetMetadata() for r in rows],
+        resume=resume,
+        work=tagger.prepared_from(crops, [r.colour for r in rows if r.colour is not None]),
+    )
+    return await tag_and_write(services, prepared, tagger)
