@@ -134,7 +134,8 @@ def _difference(a: Any, b: Any, path: str = "$") -> str | None:
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return f"{path}: {len(a)} != {len(b)} items"
-        found = (_difference(x, y, f"{path}[{i}]") for i, (x, y) in enumerate(zip(a, b, strict=True)))
+        pairs = enumerate(zip(a, b, strict=True))
+        found = (_difference(x, y, f"{path}[{i}]") for i, (x, y) in pairs)
         return next((d for d in found if d), None)
     if isinstance(a, float) and isinstance(b, float):
         return None if round(a, 4) == round(b, 4) else f"{path}: {a} != {b}"
@@ -148,24 +149,27 @@ def test_ray_ingest_matches_the_in_process_ingest(
     try:
         assert asyncio.run(ingest_directory(local, shoot, batch_size=8)) == 1  # bad files
         printed = capsys.readouterr()
-        outcomes = ingest_on_ray(distributed, str(shoot), _manifest(shoot), RayOptions(batch_size=8))
+        options = RayOptions(batch_size=8)
+        outcomes = ingest_on_ray(distributed, str(shoot), _manifest(shoot), options)
         by_name = {o.name: o for o in outcomes}
         files = sorted(p.name for p in shoot.iterdir() if p.name != "manifest.csv")
         assert sorted(by_name) == files
-        counts = {s: sum(o.status == s for o in outcomes) for s in ("created", "exists", "rejected")}
+        statuses = ("created", "exists", "rejected")
+        counts = {s: sum(o.status == s for o in outcomes) for s in statuses}
         assert counts == {"created": 20, "exists": 1, "rejected": 2}
         # The in-process command printed the same counts and the same reasons.
         assert "created=20 exists=1 rejected=2" in printed.out
         for name in ("notes.jpg", "baddate.jpg"):
             error = by_name[name].error or ""
-            assert name in error and error in printed.err
+            assert name in error
+            assert error in printed.err
         assert "shoot_date" in (by_name["baddate.jpg"].error or "")
 
         before = asyncio.run(_snapshot(distributed))
         _assert_same(asyncio.run(_snapshot(local)), before)
 
         # Idempotent: the same files again add no asset and no event.
-        again = ingest_on_ray(distributed, str(shoot), _manifest(shoot), RayOptions(batch_size=8))
+        again = ingest_on_ray(distributed, str(shoot), _manifest(shoot), options)
         assert {o.status for o in again} == {"exists", "rejected"}
         after = asyncio.run(_snapshot(distributed))
         assert after["events"] == before["events"]
