@@ -210,3 +210,33 @@ def test_ray_ingest_resumes_and_reports_unreadable_files(
         assert len(snapshot["docs"]) == 20
     finally:
         asyncio.run(_drop(distributed))
+
+
+def test_cli_ingest_on_ray_reports_like_the_local_path(
+    local_ray: None,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tagtrail.cli import main
+
+    for key, value in (("OPENSEARCH_URL", settings.effective_opensearch_url),
+                       ("INDEX_PREFIX", settings.index_prefix), ("MODEL", settings.model)):
+        monkeypatch.setenv(f"TAGTRAIL_{key}", value)  # fmt: skip
+    folder = tmp_path / "shoot"
+    assert main(["demo-catalogue", "5", str(folder), "--seed", "9"]) == 0
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    capsys.readouterr()
+    try:
+        assert main(["ingest", str(folder), "--ray", "--batch-size", "4"]) == 1
+        out, err = capsys.readouterr()
+        assert "created=5 rejected=1" in out
+        assert "rejected: broken.jpg:" in err
+        # Bad options are refused before anything runs, naming the option.
+        assert main(["ingest", str(folder), "--ray", "--actors", "0"]) == 2
+        assert "--actors: at least one encoder actor" in capsys.readouterr().err
+        assert main(["ingest", str(folder), "--actors", "2"]) == 2
+        assert "--actors needs --ray" in capsys.readouterr().err
+    finally:
+        asyncio.run(_drop(settings))

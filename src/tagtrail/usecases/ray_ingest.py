@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from tagtrail.usecases.ingest import IngestItem, IngestOutcome, Rejected
 from tagtrail.usecases.ingest_measured import MeasuredImage, measure, store_measured
 from tagtrail.usecases.services import Services
 from tagtrail.vision.colour import ColourAnalyser
-from tagtrail.vision.encode import ImageSettings
+from tagtrail.vision.encode import ImageSettings, set_cpu_threads
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -47,6 +48,18 @@ class RayOptions(msgspec.Struct, kw_only=True, frozen=True):
     address: str | None = None
     batch_size: int = 32
     actors: int | None = None  # encoder actors; None: one per GPU, or one without GPUs
+    # Without GPUs: torch threads per encoder actor; None: the node's cores. The actor
+    # reserves one CPU, so CPU tasks still run beside it, and the forward pass (most of the
+    # work) may use cores that decoding leaves idle, as the in-process pipeline's does.
+    encoder_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise InvalidInput("the batch size must be at least 1", field="batch_size")
+        if self.actors is not None and self.actors < 1:
+            raise InvalidInput("--actors: at least one encoder actor is needed", field="actors")
+        if self.encoder_threads is not None and self.encoder_threads < 1:
+            raise InvalidInput("encoder threads must be at least 1", field="encoder_threads")
     local_cpus: int | None = None  # CPUs of a local Ray started here; None: all
 
 
@@ -127,7 +140,9 @@ class TagAndStore:
     """Encoder actor: holds the tagger (with the store's champion heads) and a store client
     for its lifetime, and runs the encoder half of ingest on each batch it is given."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cpu_threads: int | None = None) -> None:
+        if cpu_threads is not None:
+            set_cpu_threads(cpu_threads or os.cpu_count() or 1)
         self._loop = asyncio.new_event_loop()
         self._services = Services(settings)
         self._decoder = msgspec.msgpack.Decoder(MeasuredImage)
@@ -170,10 +185,6 @@ def run_on_ray(
     # Untyped on purpose: Ray's partial annotations reject pyarrow-batch callables.
     ray: Any = importlib.import_module("ray")
 
-    if options.batch_size < 1:
-        raise InvalidInput("the batch size must be at least 1", field="batch_size")
-    if options.actors is not None and options.actors < 1:
-        raise InvalidInput("at least one encoder actor is needed", field="actors")
     started = not ray.is_initialized()
     if started:
         ray.init(
@@ -211,7 +222,10 @@ def run_on_ray(
             TagAndStore,
             batch_format="pyarrow",
             batch_size=options.batch_size,
-            fn_constructor_kwargs={"settings": settings},
+            fn_constructor_kwargs={
+                "settings": settings,
+                "cpu_threads": None if gpus else options.encoder_threads or 0,
+            },
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=1,
             num_gpus=1 if gpus else 0,

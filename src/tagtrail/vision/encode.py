@@ -42,6 +42,7 @@ __all__ = [
     "crop_images",
     "load_encoder",
     "normalise_crops",
+    "set_cpu_threads",
 ]
 
 
@@ -208,6 +209,13 @@ def _pooled(output: Any) -> torch.Tensor:
 
 
 # -------------------------------------------------------------- pixels without a model
+
+
+def set_cpu_threads(threads: int) -> None:
+    """Threads for torch's CPU kernels in this process (Ray starts workers with one)."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
 
 
 def crop_images(images: Sequence[Image.Image], settings: ImageSettings) -> np.ndarray:
