@@ -30,3 +30,9 @@ def test_defaults_and_overrides() -> None:
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_settings(environ={variable: value})
+
+
+@pytest.mark.parametrize("prefix", ["Shop", "shop live", "-shop", "shop*", "a/b", ""])
+def test_index_prefixes_opensearch_would_refuse_are_refused_at_start(prefix: str) -> None:
+    with pytest.raises(ConfigError, match="TAGTRAIL_INDEX_PREFIX"):
+        load_settings(environ={"TAGTRAIL_INDEX_PREFIX": prefix} if prefix else {}, index_prefix="")

@@ -30,7 +30,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     opensearch_password: str | None = None
     opensearch_verify_certs: bool = True
     opensearch_timeout_s: float = 30.0
-    index_prefix: str = "tagtrail"
+    # Index names must be lower case and may not hold \ / * ? " < > | , # or spaces.
+    index_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")] = (
+        "tagtrail"
+    )
     index_replicas: int = 0
     index_shards: int = 1
 

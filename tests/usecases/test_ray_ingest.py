@@ -240,3 +240,36 @@ def test_cli_ingest_on_ray_reports_like_the_local_path(
         assert "--actors needs --ray" in capsys.readouterr().err
     finally:
         asyncio.run(_drop(settings))
+
+
+def test_ray_ingest_reads_a_uri_through_ray_data(
+    local_ray: None, settings: Settings, tmp_path: Path
+) -> None:
+    """A source given as a URI is listed and read by Ray Data's own readers (object storage
+    works the same way); ``local://`` is Ray's scheme for the local disk. The manifest and
+    hidden files in the folder are not photos; names are paths under the source."""
+    import hashlib
+
+    folder = tmp_path / "bucket"
+    palette = load_palette(Path(Settings().taxonomy_dir) / "colours.yaml")
+    generate_catalogue(4, folder, palette=palette, seed=21)
+    (folder / ".DS_Store").write_bytes(b"\x00\x01")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    photos = sorted(p for p in folder.iterdir() if p.name.startswith("TT-"))
+    distributed = _prefixed(settings, "uri")
+    try:
+        outcomes = ingest_on_ray(
+            distributed, f"local://{folder}", _manifest(folder), RayOptions(batch_size=2)
+        )
+        by_name = {o.name: o for o in outcomes}
+        assert sorted(by_name) == sorted([*(p.name for p in photos), "broken.jpg"])
+        assert by_name["broken.jpg"].status == "rejected"
+        for photo in photos:
+            assert by_name[photo.name].status == "created"
+            assert by_name[photo.name].asset_id == hashlib.sha256(photo.read_bytes()).hexdigest()
+        docs = asyncio.run(_snapshot(distributed))["docs"]
+        skus = _manifest(folder)
+        # The manifest's metadata reached the assets, matched by name under the source.
+        assert {d["sku"] for d in docs.values()} == {skus[p.name]["sku"] for p in photos}
+    finally:
+        asyncio.run(_drop(distributed))
