@@ -84,6 +84,13 @@ class GuardedTransport(AsyncTransport):
                 ) from exc
             raise
 
+    async def close(self) -> None:
+        await super().close()
+        # opensearch-py closes only the connections it holds live: one marked dead (a node
+        # of several that was down) would leave its HTTP session open.
+        for connection in getattr(self.connection_pool, "orig_connections", ()):
+            await connection.close()
+
 
 def make_client(
     settings: Settings, on_error: Callable[[str], None] | None = None
