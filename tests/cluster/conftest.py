@@ -1,8 +1,8 @@
 """A private three-node cluster for the failure tests (ports 9280-9282, a temporary home).
 
-The cluster is started once per module and always stopped afterwards, failure or not. Its
-home links the embedded node's Maven build of the default home (built there first if need
-be), so the cluster costs three JVM start-ups, not a second Maven build.
+The cluster is started once for the tests of this folder and always stopped afterwards,
+failure or not. Its home links the embedded node's Maven build of the default home (built
+there first if need be), so the cluster costs three JVM start-ups, not a second Maven build.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _taken(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
     ports = [p for i in range(SIZE) for p in (BASE_PORT + i, BASE_PORT + 100 + i)]
     taken = [p for p in ports if _taken(p)]

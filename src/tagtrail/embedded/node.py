@@ -200,7 +200,6 @@ class EmbeddedNode:
             raise EmbeddedNodeError("no 'java' on PATH; a JDK 17+ is needed for the embedded node")
         self.node_home.mkdir(parents=True, exist_ok=True)
         heap = self._settings.embedded_heap
-        transport = self._transport_port
         cmd = [
             java,
             f"-Xms{heap}",
@@ -212,12 +211,7 @@ class EmbeddedNode:
             "-cp",
             self._classpath(target),
             _MAIN_CLASS,
-            f"path.home={self.node_home}",
-            f"path.data={self.node_home / 'data'}",
-            f"path.logs={self.node_home / 'logs'}",
-            f"http.port={self.port}",
-            f"transport.port={transport if transport is not None else self._transport_ports()}",
-            *self._extra,
+            *self.launch_settings(),
         ]
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen(
@@ -231,6 +225,18 @@ class EmbeddedNode:
         self.pid_file.write_text(str(proc.pid))
         self._proc = proc
         return proc
+
+    def launch_settings(self) -> list[str]:
+        """The node's ``key=value`` settings, as its Java main takes them."""
+        transport = self._transport_port
+        return [
+            f"path.home={self.node_home}",
+            f"path.data={self.node_home / 'data'}",
+            f"path.logs={self.node_home / 'logs'}",
+            f"http.port={self.port}",
+            f"transport.port={transport if transport is not None else self._transport_ports()}",
+            *self._extra,
+        ]
 
     def check_alive(self, proc: subprocess.Popen[bytes]) -> None:
         if proc.poll() is not None:
