@@ -6,9 +6,9 @@ import csv
 import logging
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
@@ -17,9 +17,6 @@ from tagtrail.errors import InvalidInput
 from tagtrail.usecases import admin
 from tagtrail.usecases.services import Services
 
-if TYPE_CHECKING:
-    from tagtrail.embedded.node import EmbeddedNode
-
 log = logging.getLogger("tagtrail")
 MANIFEST_NAME = "manifest.csv"
 
@@ -27,49 +24,9 @@ MANIFEST_NAME = "manifest.csv"
 def opensearch(
     settings: Settings, action: str, *, wipe: bool = False, nodes: int | None = 1
 ) -> int:
-    """``nodes`` 1: the single embedded node; more: a local cluster; None (stop only):
-    whatever this home started, single node and cluster nodes alike."""
-    from tagtrail.embedded.cluster import EmbeddedCluster, main_cluster_status, stop_all
-    from tagtrail.embedded.node import EmbeddedNode, main_status
+    from tagtrail.embedded.manage import opensearch_command
 
-    if action == "stop" and nodes is None:
-        stopped = stop_all(settings)
-        print(f"stopped {stopped} node(s)" if stopped else "not running")
-        return 0
-    if nodes is None or nodes == 1:
-        return _single_node(EmbeddedNode(settings), action, wipe=wipe, status=main_status)
-    cluster = EmbeddedCluster(settings, nodes)
-    if action == "start":
-        statuses = cluster.start(wipe=wipe)
-        health = cluster.health()
-        print(
-            f"OpenSearch cluster of {nodes} nodes, health {health.status if health else '?'}; "
-            f"TAGTRAIL_OPENSEARCH_URL={cluster.url_list}"
-        )
-        for st in statuses:
-            print(f"  {st.url} (pid {st.pid}, log {st.log_file})")
-        return 0
-    if action == "stop":
-        stopped = cluster.stop()
-        print(f"stopped {stopped} node(s)" if stopped else "not running")
-        return 0
-    return main_cluster_status(cluster)
-
-
-def _single_node(
-    node: EmbeddedNode, action: str, *, wipe: bool, status: Callable[[EmbeddedNode], int]
-) -> int:
-    if action == "start":
-        started = node.start(wipe=wipe)
-        print(
-            f"OpenSearch {started.version} running at {started.url} (health {started.health}, "
-            f"pid {started.pid}, log {started.log_file})"
-        )
-        return 0
-    if action == "stop":
-        print("stopped" if node.stop() else "not running")
-        return 0
-    return status(node)
+    return opensearch_command(settings, action, wipe=wipe, nodes=nodes)
 
 
 def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
