@@ -27,7 +27,7 @@ COLOURS = ("navy", "black", "charcoal", "burgundy", "cherry", "tomato")
 MAX_ATTEMPTS = 60  # × PAUSE_S: longer than any failover, shorter than a hang
 PAUSE_S = 0.5
 RACE_EVERY = 16  # of the created assets: every 16th is raced over by two reviewers
-REVIEW_EVERY = 4  # ... and every 4th (of the rest) gets two decisions in a row
+REVIEW_EVERY = 3  # ... and every 3rd (of the rest) gets two decisions in a row
 
 
 @dataclass
