@@ -29,6 +29,40 @@ def test_compose_file_structure() -> None:
     assert (ROOT / "Dockerfile").exists()
 
 
+def test_cluster_profile_is_three_nodes_forming_one_cluster() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    names = ["opensearch-node1", "opensearch-node2", "opensearch-node3"]
+    nodes = [services[n] for n in names]
+    published, volumes = [], []
+    for name, node in zip(names, nodes, strict=True):
+        env = node["environment"]
+        assert node["profiles"] == ["cluster"]  # `docker compose up` alone: the single node
+        assert node["image"] == "opensearchproject/opensearch:2.19.1"
+        assert env["node.name"] == name
+        assert env["cluster.name"] == "tagtrail-cluster"
+        assert "discovery.type" not in env  # single-node discovery would never form a cluster
+        assert env["discovery.seed_hosts"].split(",") == names
+        assert env["cluster.initial_cluster_manager_nodes"].split(",") == names
+        assert env["DISABLE_SECURITY_PLUGIN"] == "true"
+        assert "node.roles" not in env  # default roles: cluster-manager-eligible and data
+        (volume,) = node["volumes"]
+        volumes.append(volume.split(":")[0])
+        published += [p.rsplit(":", 1)[0] for p in node.get("ports", [])]
+    assert len(set(volumes)) == 3
+    assert set(volumes) <= set(compose["volumes"])
+    assert len(published) == len(set(published))  # no host port twice
+    assert "127.0.0.1:9200" not in published  # the single node's port stays its own
+    assert "healthcheck" in nodes[0]
+    app = services["tagtrail-cluster"]
+    assert app["profiles"] == ["cluster"]
+    assert app["build"] == "."
+    urls = app["environment"]["TAGTRAIL_OPENSEARCH_URL"].split(",")
+    assert urls == [f"http://{n}:9200" for n in names]
+    assert app["depends_on"]["opensearch-node1"]["condition"] == "service_healthy"
+    assert app["ports"] != services["tagtrail"]["ports"]
+
+
 def test_compose_config_parses_with_the_compose_tool_when_installed() -> None:
     if shutil.which("docker-compose"):
         cmd = ["docker-compose", "config", "-q"]

@@ -36,3 +36,29 @@ def test_bad_values_name_the_variable(variable: str, value: str) -> None:
 def test_index_prefixes_opensearch_would_refuse_are_refused_at_start(prefix: str) -> None:
     with pytest.raises(ConfigError, match="TAGTRAIL_INDEX_PREFIX"):
         load_settings(environ={"TAGTRAIL_INDEX_PREFIX": prefix} if prefix else {}, index_prefix="")
+
+
+def test_opensearch_url_lists_nodes_comma_separated() -> None:
+    one = load_settings(environ={"TAGTRAIL_OPENSEARCH_URL": "http://10.0.0.5:9200"})
+    assert one.opensearch_urls == ("http://10.0.0.5:9200",)
+    several = load_settings(
+        environ={"TAGTRAIL_OPENSEARCH_URL": "http://a:9200, https://b.example.com:9201/,http://c"}
+    )
+    assert several.opensearch_urls == ("http://a:9200", "https://b.example.com:9201/", "http://c")
+    embedded = load_settings(environ={"TAGTRAIL_EMBEDDED_PORT": "9280"})
+    assert embedded.opensearch_urls == ("http://127.0.0.1:9280",)
+
+
+@pytest.mark.parametrize(
+    "value", ["localhost:9200", "http://a:9200,ftp://b:21", "http://a b:9200", ",", "http://"]
+)
+def test_a_bad_opensearch_url_names_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="TAGTRAIL_OPENSEARCH_URL"):
+        load_settings(environ={"TAGTRAIL_OPENSEARCH_URL": value})
+
+
+def test_replicas_are_automatic_unless_set() -> None:
+    assert load_settings(environ={}).index_replicas is None
+    assert load_settings(environ={"TAGTRAIL_INDEX_REPLICAS": "2"}).index_replicas == 2
+    with pytest.raises(ConfigError, match="TAGTRAIL_INDEX_REPLICAS"):
+        load_settings(environ={"TAGTRAIL_INDEX_REPLICAS": "-1"})

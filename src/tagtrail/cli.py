@@ -18,6 +18,7 @@ from tagtrail.errors import InvalidInput, TagtrailError
 log = logging.getLogger("tagtrail")
 DEMO_MODEL = "random-init"
 DEMO_SIZE = 120
+MAX_NODES = 9  # as tagtrail.embedded.cluster.MAX_NODES (not imported: the CLI starts fast)
 
 
 def _setup_logging(verbose: bool, command: str) -> None:
@@ -33,6 +34,18 @@ def _setup_logging(verbose: bool, command: str) -> None:
     # opensearch-py logs every request (and tracebacks for refused connections) at INFO.
     logging.getLogger("opensearch").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _node_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--nodes takes a whole number, not {text!r}") from None
+    if not 1 <= count <= MAX_NODES:
+        raise argparse.ArgumentTypeError(
+            f"--nodes must be 1..{MAX_NODES} (one machine's worth of nodes), not {count}"
+        )
+    return count
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,12 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
         "and seed a generated catalogue when the store is empty",
     )
 
-    node = sub.add_parser("opensearch", help="manage the embedded OpenSearch node")
+    node = sub.add_parser("opensearch", help="manage the embedded OpenSearch node (or cluster)")
     node_sub = node.add_subparsers(dest="action", required=True)
     start = node_sub.add_parser("start", help="start (or reuse) the node; waits until healthy")
     start.add_argument("--wipe", action="store_true", help="delete the node's data first")
-    node_sub.add_parser("stop", help="stop the node")
-    node_sub.add_parser("status", help="print the node's status as JSON")
+    stop = node_sub.add_parser("stop", help="stop the node (without --nodes: every node)")
+    status = node_sub.add_parser("status", help="print the node's status as JSON")
+    for action in (start, stop, status):
+        action.add_argument(
+            "--nodes",
+            type=_node_count,
+            default=None if action is stop else 1,
+            help=f"a local cluster of N nodes (1..{MAX_NODES}) on ports TAGTRAIL_EMBEDDED_PORT+i",
+        )
 
     ingest = sub.add_parser("ingest", help="ingest a folder of product photos")
     ingest.add_argument(
@@ -158,7 +178,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         case "serve":
             return _serve(settings, args)
         case "opensearch":
-            return commands.opensearch(settings, args.action, wipe=getattr(args, "wipe", False))
+            return commands.opensearch(
+                settings, args.action, wipe=getattr(args, "wipe", False), nodes=args.nodes
+            )
         case "ingest":
             _ensure_store(settings)
             if args.ray is not None:

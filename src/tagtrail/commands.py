@@ -24,21 +24,12 @@ log = logging.getLogger("tagtrail")
 MANIFEST_NAME = "manifest.csv"
 
 
-def opensearch(settings: Settings, action: str, *, wipe: bool = False) -> int:
-    from tagtrail.embedded.node import EmbeddedNode, main_status
+def opensearch(
+    settings: Settings, action: str, *, wipe: bool = False, nodes: int | None = 1
+) -> int:
+    from tagtrail.embedded.manage import opensearch_command
 
-    node = EmbeddedNode(settings)
-    if action == "start":
-        status = node.start(wipe=wipe)
-        print(
-            f"OpenSearch {status.version} running at {status.url} (health {status.health}, "
-            f"pid {status.pid}, log {status.log_file})"
-        )
-        return 0
-    if action == "stop":
-        print("stopped" if node.stop() else "not running")
-        return 0
-    return main_status(node)
+    return opensearch_command(settings, action, wipe=wipe, nodes=nodes)
 
 
 def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:

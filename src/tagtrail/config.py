@@ -25,6 +25,8 @@ def _default_home() -> str:
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # OpenSearch. None means: use the embedded node (started on demand by `tagtrail serve`).
+    # Several nodes of one cluster: comma-separated; a request that finds one node down is
+    # retried on another.
     opensearch_url: str | None = None
     opensearch_user: str | None = None
     opensearch_password: str | None = None
@@ -34,7 +36,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     index_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")] = (
         "tagtrail"
     )
-    index_replicas: int = 0
+    # None: one replica when the cluster has more than one data node, else none (read from
+    # the cluster when indices are created); a number always wins.
+    index_replicas: Annotated[int, msgspec.Meta(ge=0)] | None = None
     index_shards: int = 1
 
     # The embedded node (development and tests).
@@ -101,6 +105,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     def effective_opensearch_url(self) -> str:
         return self.opensearch_url or f"http://127.0.0.1:{self.embedded_port}"
 
+    @property
+    def opensearch_urls(self) -> tuple[str, ...]:
+        """Every node URL of ``opensearch_url`` (comma-separated), each checked."""
+        return parse_opensearch_urls(self.effective_opensearch_url)
+
     def index_name(self, logical: str) -> str:
         """The alias under which a logical index (``assets``, ``tag_events``) is served."""
         return f"{self.index_prefix}-{logical}"
@@ -134,6 +143,24 @@ def parse_origins(raw: str | None) -> tuple[str, ...]:
     return tuple(origins)
 
 
+_NODE_URL = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(/[^\s,]*)?$")
+
+
+def parse_opensearch_urls(raw: str) -> tuple[str, ...]:
+    """``TAGTRAIL_OPENSEARCH_URL``: one node URL or several, comma-separated; a bad one names
+    itself (opensearch-py would otherwise fail later, on the first request, less clearly)."""
+    urls = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not urls:
+        raise ConfigError("TAGTRAIL_OPENSEARCH_URL: no URL given")
+    for url in urls:
+        if not _NODE_URL.match(url):
+            raise ConfigError(
+                f"TAGTRAIL_OPENSEARCH_URL: {url!r} is not a node URL (expected "
+                "http(s)://host[:port], several separated by commas)"
+            )
+    return urls
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build settings from the environment; ``overrides`` win over it (used by the CLI)."""
     env = os.environ if environ is None else environ
@@ -144,7 +171,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             raw[field.name] = env[key]
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return msgspec.convert(raw, Settings, strict=False)
+        settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         # msgspec names the field as `$.field`; say which variable that is.
         message = str(exc)
@@ -153,3 +180,6 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
                 message = f"{ENV_PREFIX}{field.name.upper()}: {message}"
                 break
         raise ConfigError(f"invalid configuration: {message}") from exc
+    if settings.opensearch_url is not None:
+        parse_opensearch_urls(settings.opensearch_url)  # fail at start-up, naming the variable
+    return settings

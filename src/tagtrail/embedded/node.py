@@ -6,12 +6,14 @@ Layout under ``<home>`` (``TAGTRAIL_HOME``, default ``~/.cache/tagtrail``)::
 
     embedded-2.19.1/      build copy of the Maven project (jars in target/)
     opensearch/           path.home of the node: data/, logs/, node.pid, node.log
+    opensearch-cluster/   node-1/ … node-N/, each laid out as opensearch/ (see cluster.py)
 
 The Maven build reuses ``~/.m2``; it reruns only when the shipped sources change.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -19,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -42,17 +45,33 @@ class NodeStatus(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class EmbeddedNode:
-    """Manages one local node; every operation is idempotent."""
+    """Manages one local node; every operation is idempotent.
 
-    def __init__(self, settings: Settings) -> None:
+    Without the keyword arguments it is the single node (``<home>/opensearch``, the
+    embedded port, single-node discovery). A cluster (:mod:`.cluster`) gives each of its
+    nodes its own home, ports and the discovery settings in ``extra`` (``key=value``).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        node_home: Path | None = None,
+        port: int | None = None,
+        transport_port: int | None = None,
+        extra: Sequence[str] = (),
+    ) -> None:
         self._settings = settings
         home = Path(settings.home).expanduser()
         self.build_dir = home / f"embedded-{OPENSEARCH_VERSION}"
-        self.node_home = home / "opensearch"
+        self.node_home = node_home or home / "opensearch"
         self.pid_file = self.node_home / "node.pid"
         self.log_file = self.node_home / "node.log"
-        self.port = settings.embedded_port
+        self.port = settings.embedded_port if port is None else port
         self.url = f"http://127.0.0.1:{self.port}"
+        self._transport_port = transport_port
+        self._extra = tuple(extra)
+        self._proc: subprocess.Popen[bytes] | None = None
 
     # -- build -------------------------------------------------------------------------
     def _sources_digest(self) -> str:
@@ -144,16 +163,38 @@ class EmbeddedNode:
         """Start the node unless one already answers; wait until the cluster is healthy."""
         current = self.status()
         if current.answering and not wipe:
-            if current.version != OPENSEARCH_VERSION:
-                raise EmbeddedNodeError(
-                    f"port {self.port} is taken by OpenSearch {current.version}, not "
-                    f"{OPENSEARCH_VERSION}; set TAGTRAIL_EMBEDDED_PORT or TAGTRAIL_OPENSEARCH_URL"
-                )
+            self.check_version(current)
             return current
         if wipe:
-            self.stop()
-            shutil.rmtree(self.node_home / "data", ignore_errors=True)
-        target = self.build()
+            self.wipe()
+        proc = self.launch(self.build())
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.check_alive(proc)
+            version, health = self._probe()
+            if version is not None and health in ("green", "yellow"):
+                return self.status()
+            time.sleep(0.5)
+        raise EmbeddedNodeError(
+            f"the embedded node did not become healthy in {timeout_s:.0f}s; "
+            f"see {self.log_file}:\n{self._log_tail()}"
+        )
+
+    def check_version(self, current: NodeStatus) -> None:
+        if current.version != OPENSEARCH_VERSION:
+            raise EmbeddedNodeError(
+                f"port {self.port} is taken by OpenSearch {current.version}, not "
+                f"{OPENSEARCH_VERSION}; set TAGTRAIL_EMBEDDED_PORT or TAGTRAIL_OPENSEARCH_URL"
+            )
+
+    def wipe(self) -> None:
+        """Stop the node and delete its data (its log stays, for whoever looks later)."""
+        self.stop()
+        shutil.rmtree(self.node_home / "data", ignore_errors=True)
+
+    def launch(self, target: Path) -> subprocess.Popen[bytes]:
+        """Spawn the node process and return at once (a cluster node cannot be healthy
+        until enough of its peers run, so waiting is the caller's business)."""
         java = shutil.which("java")
         if java is None:
             raise EmbeddedNodeError("no 'java' on PATH; a JDK 17+ is needed for the embedded node")
@@ -170,11 +211,7 @@ class EmbeddedNode:
             "-cp",
             self._classpath(target),
             _MAIN_CLASS,
-            f"path.home={self.node_home}",
-            f"path.data={self.node_home / 'data'}",
-            f"path.logs={self.node_home / 'logs'}",
-            f"http.port={self.port}",
-            f"transport.port={self._transport_ports()}",
+            *self.launch_settings(),
         ]
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen(
@@ -186,21 +223,27 @@ class EmbeddedNode:
                 cwd=self.node_home,
             )
         self.pid_file.write_text(str(proc.pid))
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise EmbeddedNodeError(
-                    f"the embedded node exited with code {proc.returncode} during start-up; "
-                    f"last log lines ({self.log_file}):\n{self._log_tail()}"
-                )
-            version, health = self._probe()
-            if version is not None and health in ("green", "yellow"):
-                return self.status()
-            time.sleep(0.5)
-        raise EmbeddedNodeError(
-            f"the embedded node did not become healthy in {timeout_s:.0f}s; "
-            f"see {self.log_file}:\n{self._log_tail()}"
-        )
+        self._proc = proc
+        return proc
+
+    def launch_settings(self) -> list[str]:
+        """The node's ``key=value`` settings, as its Java main takes them."""
+        transport = self._transport_port
+        return [
+            f"path.home={self.node_home}",
+            f"path.data={self.node_home / 'data'}",
+            f"path.logs={self.node_home / 'logs'}",
+            f"http.port={self.port}",
+            f"transport.port={transport if transport is not None else self._transport_ports()}",
+            *self._extra,
+        ]
+
+    def check_alive(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is not None:
+            raise EmbeddedNodeError(
+                f"the embedded node exited with code {proc.returncode} during start-up; "
+                f"last log lines ({self.log_file}):\n{self._log_tail()}"
+            )
 
     def _transport_ports(self) -> str:
         # Near the HTTP port but never colliding with it, and always a valid port range.
@@ -218,11 +261,39 @@ class EmbeddedNode:
             return False
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and self._read_pid() is not None:
+            self._reap()
             time.sleep(0.25)
         if self._read_pid() is not None:
             os.kill(pid, signal.SIGKILL)
+        self._reap(wait=True)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+    def kill(self) -> bool:
+        """SIGKILL the node, as a crash or the OOM killer would (failure tests); its data
+        directory stays, so ``start`` brings the same node back. True if one was running."""
+        pid = self._read_pid()
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self._read_pid() is not None:
+            self._reap()
+            time.sleep(0.05)
+        self._reap(wait=True)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def _reap(self, *, wait: bool = False) -> None:
+        # A node this process launched is its child: collect its exit status, or it stays
+        # a zombie that still answers kill(pid, 0).
+        if self._proc is not None:
+            if wait:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._proc.wait(timeout=30)
+            if self._proc.poll() is not None:
+                self._proc = None
 
     def _log_tail(self, lines: int = 40) -> str:
         try:

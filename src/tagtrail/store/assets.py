@@ -31,7 +31,7 @@ from tagtrail.config import Settings
 from tagtrail.domain.projection import projection_fields
 from tagtrail.domain.records import Tag, TagEvent
 from tagtrail.errors import Conflict, NotFound, StoreUnavailable
-from tagtrail.store.events import EventLog, bulk_failures, bulk_lines
+from tagtrail.store.events import EventLog, bulk_failures, bulk_lines, stored_as_sent
 
 #: A test hook: awaited with a step name ("events_written") between the steps of a write.
 FaultHook = Callable[[str], Awaitable[None]]
@@ -217,7 +217,8 @@ class AssetRepository:
                 info = item["create"]
                 created[info["_id"]] = info
         outcomes: dict[str, IngestWrite] = {}
-        heads: dict[str, tuple[int, int]] = {}
+        refused = {a.asset_id: a.document for a in fresh if created[a.asset_id]["status"] == 409}
+        heads = await stored_as_sent(self.client, self.index, refused)  # our own, resent
         for a in assets:
             if a.resume is not None:
                 heads[a.asset_id] = (a.resume.seq_no, a.resume.primary_term)
@@ -226,7 +227,8 @@ class AssetRepository:
             if info["status"] == 201:
                 heads[a.asset_id] = (info["_seq_no"], info["_primary_term"])
             elif info["status"] == 409:
-                outcomes[a.asset_id] = IngestWrite(asset_id=a.asset_id, status="exists")
+                if a.asset_id not in heads:  # another upload's document
+                    outcomes[a.asset_id] = IngestWrite(asset_id=a.asset_id, status="exists")
             else:
                 outcomes[a.asset_id] = IngestWrite(
                     asset_id=a.asset_id, status="failed", error=str(info.get("error"))
@@ -243,7 +245,9 @@ class AssetRepository:
             [e for a in together for e in a.events] + [a.events[0] for a in claiming if a.resume]
         )
         for a in claiming:
-            if a.events[0].event_id in claims.existed:
+            if a.events[0].event_id in claims.existed and a.resume is None:
+                claims.created.add(a.events[0].event_id)  # only we claim ours: a resent create
+            elif a.events[0].event_id in claims.existed:
                 outcomes[a.asset_id] = IngestWrite(asset_id=a.asset_id, status="exists")
             elif a.events[0].event_id in claims.failed:
                 outcomes[a.asset_id] = IngestWrite(

@@ -84,6 +84,13 @@ class GuardedTransport(AsyncTransport):
                 ) from exc
             raise
 
+    async def close(self) -> None:
+        await super().close()
+        # opensearch-py closes only the connections it holds live: one marked dead (a node
+        # of several that was down) would leave its HTTP session open.
+        for connection in getattr(self.connection_pool, "orig_connections", ()):
+            await connection.close()
+
 
 def make_client(
     settings: Settings, on_error: Callable[[str], None] | None = None
@@ -91,14 +98,18 @@ def make_client(
     auth = None
     if settings.opensearch_user:
         auth = (settings.opensearch_user, settings.opensearch_password or "")
+    hosts = list(settings.opensearch_urls)
     client = AsyncOpenSearch(
-        hosts=[settings.effective_opensearch_url],
+        hosts=hosts,
         http_auth=auth,
         verify_certs=settings.opensearch_verify_certs,
         serializer=MsgspecSerializer(),
         transport_class=GuardedTransport,
         timeout=settings.opensearch_timeout_s,
-        max_retries=1,
+        # A refused or dropped connection is retried on the next node (opensearch-py marks
+        # the dead one and skips it for a while), so one node down costs no request when
+        # several are named; with one node it is one retry, as before.
+        max_retries=max(1, len(hosts)),
         retry_on_timeout=False,
         http_compress=False,
     )

@@ -52,6 +52,24 @@ def bulk_failures(response: dict[str, Any], *, tolerate: frozenset[int]) -> dict
     return failed
 
 
+async def stored_as_sent(
+    client: AsyncOpenSearch, index: str, documents: dict[str, dict[str, Any]]
+) -> dict[str, tuple[int, int]]:
+    """Of documents a create was refused for (409), those stored exactly as sent, with their
+    ``(seq_no, primary_term)``: the refusal answered a resent request whose first try had
+    landed before its connection broke (opensearch-py resends on another node when one dies
+    mid-request), so the document is the caller's own."""
+    if not documents:
+        return {}
+    found = await client.mget(index=index, body={"ids": list(documents)})
+    return {
+        d["_id"]: (d["_seq_no"], d["_primary_term"])
+        for d in found["docs"]
+        if d.get("found")
+        and d["_source"] == msgspec.json.decode(msgspec.json.encode(documents[d["_id"]]))
+    }
+
+
 class BulkCreate(msgspec.Struct, kw_only=True):
     created: set[str] = msgspec.field(default_factory=set)
     existed: set[str] = msgspec.field(default_factory=set)  # put-if-absent found them

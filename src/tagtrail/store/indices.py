@@ -41,7 +41,9 @@ class IndexState(msgspec.Struct, kw_only=True, frozen=True):
     documents_moved: int = 0
 
 
-def load_spec(settings: Settings, logical: str) -> IndexSpec:
+def load_spec(settings: Settings, logical: str, *, replicas: int | None = None) -> IndexSpec:
+    """The newest mapping version of ``logical``; ``replicas`` (what the cluster can hold)
+    applies when TAGTRAIL_INDEX_REPLICAS is not set, and 0 when neither is known."""
     folder = Path(settings.mappings_dir) / logical
     versions: list[tuple[int, Path]] = []
     for path in folder.glob("v*.json"):
@@ -59,7 +61,8 @@ def load_spec(settings: Settings, logical: str) -> IndexSpec:
         raise ConfigError(f"{path}: expected an object with 'settings' and 'mappings'")
     body.pop("_comment", None)
     index_settings = body.setdefault("settings", {}).setdefault("index", {})
-    index_settings["number_of_replicas"] = settings.index_replicas
+    chosen = settings.index_replicas if settings.index_replicas is not None else replicas
+    index_settings["number_of_replicas"] = chosen or 0
     index_settings["number_of_shards"] = settings.index_shards
     alias = settings.index_name(logical)
     return IndexSpec(
@@ -123,8 +126,19 @@ async def ensure_index(client: AsyncOpenSearch, spec: IndexSpec) -> IndexState:
     )
 
 
+async def auto_replicas(client: AsyncOpenSearch) -> int:
+    """One replica when the cluster has another data node to hold it, else none: a replica
+    that can never be assigned would leave the cluster yellow for good."""
+    health = await client.cluster.health()
+    return max(0, min(1, int(health.get("number_of_data_nodes", 1)) - 1))
+
+
 async def ensure_indices(client: AsyncOpenSearch, settings: Settings) -> list[IndexState]:
-    return [await ensure_index(client, load_spec(settings, name)) for name in LOGICAL_INDICES]
+    replicas = None if settings.index_replicas is not None else await auto_replicas(client)
+    return [
+        await ensure_index(client, load_spec(settings, name, replicas=replicas))
+        for name in LOGICAL_INDICES
+    ]
 
 
 async def missing_indices(client: AsyncOpenSearch, settings: Settings) -> list[str]:

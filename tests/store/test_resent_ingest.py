@@ -1,0 +1,63 @@
+"""An ingest write resent after its first try landed (opensearch-py resends a request on
+another node when the one it used dies mid-request) is still the writer's own: the asset is
+created with its revision-1 events, not left untagged as if another upload had won.
+
+The first try is cut short with the store's test hook after a step has landed; the second
+call resends exactly the same documents and events, as the transport would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tagtrail.store import NewAsset, Store
+from tests.api.conftest import Api
+from tests.api.factories import A, T, document, model_event
+
+pytestmark = pytest.mark.opensearch
+
+
+class Cut(Exception):
+    """Stands for the connection breaking after the step landed."""
+
+
+def cut_once(step: str) -> Any:
+    fired: list[str] = []
+
+    async def hook(name: str) -> None:
+        if name == step and not fired:
+            fired.append(name)
+            raise Cut(name)
+
+    return hook
+
+
+@pytest.mark.parametrize("step", ["documents_created", "events_written"])
+async def test_a_resent_create_is_still_the_writers_own(api: Api, step: str) -> None:
+    a = A(id=f"resent-{step}", tags=(T(attribute="colour", value="black", probability=0.97),))
+    events = tuple(model_event(api.taxonomy, a, n, t) for n, t in enumerate(a.tags))
+    new = NewAsset(asset_id=a.id, document=document(api.taxonomy, a, ()), events=events)
+    store = Store(api.settings, client=api.client)
+    store.assets.fault_hook = cut_once(step)
+    with pytest.raises(Cut):
+        await store.assets.create_many([new])
+
+    (again,) = await store.assets.create_many([new])
+    assert again.status == "created"
+    stored = await store.assets.get(a.id)
+    assert stored.revision == 1
+    assert [t.value for t in stored.tags()] == ["black"]
+    assert await store.assets.reproject(a.id) is False  # the document is the fold of events
+
+
+async def test_another_uploads_document_is_not_taken_for_ones_own(api: Api) -> None:
+    a = A(id="resent-other", tags=(T(attribute="colour", value="black", probability=0.97),))
+    events = tuple(model_event(api.taxonomy, a, n, t) for n, t in enumerate(a.tags))
+    first = NewAsset(asset_id=a.id, document=document(api.taxonomy, a, ()), events=events)
+    store = Store(api.settings, client=api.client)
+    assert [w.status for w in await store.assets.create_many([first])] == ["created"]
+    later = {**first.document, "ingested_at": "2031-01-01T00:00:00.000000Z"}
+    second = NewAsset(asset_id=a.id, document=later, events=events)
+    assert [w.status for w in await store.assets.create_many([second])] == ["exists"]
