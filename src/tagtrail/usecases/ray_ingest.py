@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from tagtrail.errors import InvalidInput
 from tagtrail.usecases.ingest import IngestItem, IngestOutcome, Rejected
 from tagtrail.usecases.ingest_measured import MeasuredImage, measure, store_measured
 from tagtrail.usecases.services import Services
+from tagtrail.vision.clip_loading import ModelSpec, image_settings_without_weights
 from tagtrail.vision.colour import ColourAnalyser
 from tagtrail.vision.encode import ImageSettings, set_cpu_threads
 
@@ -180,8 +181,10 @@ def run_on_ray(
     image: ImageSettings,
     palette: Palette,
     options: RayOptions,
+    on_batch: Callable[[int], None] | None = None,
 ) -> list[IngestOutcome]:
-    """Build and run the dataset (blocking); every file's outcome, in no particular order."""
+    """Build and run the dataset (blocking); every file's outcome, in no particular order.
+    ``on_batch`` hears the size of every batch of outcomes as it arrives."""
     # Untyped on purpose: Ray's partial annotations reject pyarrow-batch callables.
     ray: Any = importlib.import_module("ray")
 
@@ -236,6 +239,8 @@ def run_on_ray(
             for row in zip(*columns.values(), strict=True):
                 fields = {k: v for k, v in zip(_OUTCOME_FIELDS, row, strict=True) if v is not None}
                 outcomes.append(msgspec.convert(fields, IngestOutcome))
+            if on_batch is not None:
+                on_batch(batch.num_rows)
         return outcomes
     finally:
         if started:
@@ -256,10 +261,13 @@ async def prepare_ray_job(settings: Settings, source: str) -> RayJob:
     services = Services(settings)
     try:
         await services.store.ensure_indices()
-        encoder, taxonomy = await services.encoder(), await services.taxonomy()
+        taxonomy = await services.taxonomy()
+        image = image_settings_without_weights(ModelSpec.parse(settings.model))
+        if image is None:
+            image = (await services.encoder()).image
     finally:
         await services.close()
-    return RayJob(sources=sources, image=encoder.image, palette=taxonomy.palette)
+    return RayJob(sources=sources, image=image, palette=taxonomy.palette)
 
 
 def ingest_on_ray(

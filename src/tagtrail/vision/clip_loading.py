@@ -206,6 +206,23 @@ def image_settings(spec: ModelSpec, model: Any, local_only: bool) -> ImageSettin
     )
 
 
+def image_settings_without_weights(spec: ModelSpec) -> ImageSettings | None:
+    """The preprocessing settings from configs alone (no weights loaded), or None when the
+    local files cannot say: distributed ingest's driver needs only these."""
+    from types import SimpleNamespace
+
+    from transformers import CLIPConfig, CLIPVisionConfig
+
+    if spec.kind == "random":
+        side = int(CLIPVisionConfig().image_size)  # both random-init sizes keep the default
+        return ImageSettings(side, side)
+    try:
+        config = CLIPConfig.from_pretrained(spec.ref, local_files_only=True)
+    except Exception:  # not local: loading the encoder says what is wrong
+        return None
+    return image_settings(spec, SimpleNamespace(config=config), local_only=True)
+
+
 def checkpoint_hash(model: Any) -> str:
     """sha256 of config.json + the weight files the model was loaded from (safetensors
     preferred), so it names the checkpoint whatever dtype it runs in. Falls back to the
