@@ -80,3 +80,22 @@ def test_stop_with_nothing_running_says_so(
     (tmp_path / "opensearch-cluster" / "node-1").mkdir(parents=True)
     assert main(["opensearch", "stop"]) == 0
     assert capsys.readouterr().out.strip() == "not running"
+
+
+@pytest.mark.opensearch
+def test_a_port_held_by_another_opensearch_is_named_not_waited_on(
+    tmp_path: Path, opensearch_url: str
+) -> None:
+    """The test node (the single embedded node, or whatever TAGTRAIL_TEST_OPENSEARCH_URL
+    names) sits on node 1's port: start refuses at once instead of launching nodes that could
+    never join it."""
+    from urllib.parse import urlparse
+
+    from tagtrail.errors import EmbeddedNodeError
+
+    port = urlparse(opensearch_url.split(",")[0]).port or 9200
+    settings = load_settings(environ={}, home=str(tmp_path), embedded_port=port)
+    cluster = EmbeddedCluster(settings, 2)
+    with pytest.raises(EmbeddedNodeError, match=f"port {port} is taken by an OpenSearch of cl"):
+        cluster.start(timeout_s=5)
+    assert not any(n.status().running for n in cluster.nodes)  # nothing was launched

@@ -101,11 +101,28 @@ class EmbeddedCluster:
             current = node.status()
             if current.answering:
                 node.check_version(current)
+                self._check_member(node)
                 continue
             target = target or node.build()
             launched.append((node, node.launch(target)))
         self.wait(timeout_s=timeout_s, launched=launched)
         return self.status()
+
+    def _check_member(self, node: EmbeddedNode) -> None:
+        """Something answering on a node's port must be that node of this cluster, not, say,
+        the single embedded node on the same port (it would never let the others join)."""
+        try:
+            with urllib.request.urlopen(node.url, timeout=5) as resp:
+                info = msgspec.json.decode(resp.read())
+        except (urllib.error.URLError, OSError, msgspec.DecodeError):
+            return  # gone meanwhile: the wait below reports it
+        name = info.get("cluster_name") if isinstance(info, dict) else None
+        if name != CLUSTER_NAME:
+            raise EmbeddedNodeError(
+                f"port {node.port} is taken by an OpenSearch of cluster {name!r}, not "
+                f"{CLUSTER_NAME!r} (the single embedded node? `tagtrail opensearch stop`); "
+                f"or set TAGTRAIL_EMBEDDED_PORT to other ports for the cluster"
+            )
 
     def start_node(self, index: int, *, timeout_s: float = 240.0) -> NodeStatus:
         """(Re)start one node (0-based) with its data directory, and wait until it joined."""

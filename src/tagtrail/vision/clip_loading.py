@@ -214,8 +214,8 @@ def image_settings_without_weights(spec: ModelSpec) -> ImageSettings | None:
     from transformers import CLIPConfig, CLIPVisionConfig
 
     if spec.kind == "random":
-        side = int(CLIPVisionConfig().image_size)  # both random-init sizes keep the default
-        return ImageSettings(side, side)
+        side: Any = CLIPVisionConfig().image_size  # both random-init sizes keep the default
+        return ImageSettings(int(side), int(side))
     try:
         config = CLIPConfig.from_pretrained(spec.ref, local_files_only=True)
     except Exception:  # not local: loading the encoder says what is wrong
