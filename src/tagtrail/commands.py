@@ -120,12 +120,7 @@ def _report(outcomes: Sequence[IngestOutcome]) -> int:
 
 def ingest_with_ray(settings: Settings, args: Any) -> int:
     """``tagtrail ingest SOURCE --ray [ADDRESS]``: the same ingest as batches on Ray Data."""
-    try:
-        from tagtrail.usecases.ray_ingest import RayOptions, ingest_on_ray
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise InvalidInput(
-            f"--ray needs Ray Data: pip install 'tagtrail[ray]' ({exc})", field="ray"
-        ) from exc
+    from tagtrail.usecases.ray_ingest import RayOptions, ingest_on_ray
     source = str(args.directory)
     manifest = args.manifest
     local = "://" not in source or source.startswith("file://")

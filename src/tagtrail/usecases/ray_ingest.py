@@ -173,6 +173,17 @@ class TagAndStore:
         )
 
 
+def _ray() -> Any:
+    """The ``ray`` module, or a clear error without the extra. Untyped on purpose: Ray's
+    partial annotations reject pyarrow-batch callables."""
+    try:
+        return importlib.import_module("ray")
+    except ImportError as exc:
+        raise InvalidInput(
+            f"--ray needs Ray Data: pip install 'tagtrail[ray]' ({exc})", field="ray"
+        ) from exc
+
+
 def run_on_ray(
     settings: Settings,
     sources: SourceFiles,
@@ -185,8 +196,7 @@ def run_on_ray(
 ) -> list[IngestOutcome]:
     """Build and run the dataset (blocking); every file's outcome, in no particular order.
     ``on_batch`` hears the size of every batch of outcomes as it arrives."""
-    # Untyped on purpose: Ray's partial annotations reject pyarrow-batch callables.
-    ray: Any = importlib.import_module("ray")
+    ray = _ray()
 
     started = not ray.is_initialized()
     if started:
@@ -278,6 +288,7 @@ def ingest_on_ray(
 ) -> list[IngestOutcome]:
     """The whole Ray ingest (blocking; call it from the main thread, where Ray installs its
     signal handlers): outcomes sorted by file name; the writes are searchable on return."""
+    _ray()  # before any work: say at once when the extra is missing
     job = asyncio.run(prepare_ray_job(settings, source))
     outcomes = run_on_ray(
         settings, job.sources, metadata, image=job.image, palette=job.palette, options=options
