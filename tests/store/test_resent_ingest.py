@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from tagtrail.store import NewAsset, Store
@@ -61,3 +62,44 @@ async def test_another_uploads_document_is_not_taken_for_ones_own(api: Api) -> N
     later = {**first.document, "ingested_at": "2031-01-01T00:00:00.000000Z"}
     second = NewAsset(asset_id=a.id, document=later, events=events)
     assert [w.status for w in await store.assets.create_many([second])] == ["exists"]
+
+
+async def test_a_resumed_assets_claim_that_landed_before_its_answer_was_lost(api: Api) -> None:
+    """Finishing a crashed ingest claims revision 1 on its own first. When that claim landed
+    but its answer was lost (and the request resent), the claim is this writer's: the rest
+    of its events are written and the asset is tagged, not reported as another's."""
+    a = A(
+        id="resent-resume",
+        tags=(
+            T(attribute="colour", value="navy", probability=0.97),
+            T(attribute="category", value="jumper", probability=0.91),
+        ),
+    )
+    events = tuple(model_event(api.taxonomy, a, n, t) for n, t in enumerate(a.tags))
+    await api.client.create(index=api.settings.index_name("assets"), id=a.id,
+                            body=document(api.taxonomy, a, ()), refresh=True)  # fmt: skip
+    store = Store(api.settings, client=api.client)
+    stored = (await store.assets.lookup([a.id]))[a.id]
+    claim_landed = await store.events.create_many(events[:1])
+    assert claim_landed.created == {events[0].event_id}
+
+    resumed = NewAsset(asset_id=a.id, document={}, events=events, resume=stored)
+    (write,) = await store.assets.create_many([resumed])
+    assert write.status == "created"
+    after = await store.assets.get(a.id)
+    assert after.revision == 1
+    assert sorted(t.value for t in after.tags()) == ["jumper", "navy"]
+    assert len(await store.events.for_asset(a.id)) == 2
+
+
+async def test_another_writers_claim_is_not_taken_for_ones_own(api: Api) -> None:
+    a = A(id="claimed-by-other", tags=(T(attribute="colour", value="navy", probability=0.97),))
+    events = tuple(model_event(api.taxonomy, a, n, t) for n, t in enumerate(a.tags))
+    store = Store(api.settings, client=api.client)
+    other = tuple(msgspec.structs.replace(e, at="2031-01-01T00:00:00.000000Z") for e in events)
+    await store.events.create_many(other[:1])
+    new = NewAsset(asset_id=a.id, document=document(api.taxonomy, a, ()), events=events)
+    (write,) = await store.assets.create_many([new])
+    assert write.status == "exists"
+    assert [e.at for e in await store.events.for_asset(a.id)] == [other[0].at]
+

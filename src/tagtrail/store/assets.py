@@ -244,10 +244,18 @@ class AssetRepository:
         claims = await self.events.create_many(
             [e for a in together for e in a.events] + [a.events[0] for a in claiming if a.resume]
         )
+        # A claim found existing is ours when it is stored exactly as we sent it (a request
+        # resent after its first try landed); anyone else's differs (its own time, at least).
+        found = {
+            a.events[0].event_id: msgspec.to_builtins(a.events[0])
+            for a in claiming
+            if a.events[0].event_id in claims.existed
+        }
+        claims.created.update(await stored_as_sent(self.client, self.events.index, found))
         for a in claiming:
-            if a.events[0].event_id in claims.existed and a.resume is None:
-                claims.created.add(a.events[0].event_id)  # only we claim ours: a resent create
-            elif a.events[0].event_id in claims.existed:
+            if a.events[0].event_id in claims.created:
+                continue
+            if a.events[0].event_id in claims.existed:
                 outcomes[a.asset_id] = IngestWrite(asset_id=a.asset_id, status="exists")
             elif a.events[0].event_id in claims.failed:
                 outcomes[a.asset_id] = IngestWrite(
