@@ -45,12 +45,16 @@ def test_opensearch_url_lists_nodes_comma_separated() -> None:
         environ={"TAGTRAIL_OPENSEARCH_URL": "http://a:9200, https://b.example.com:9201/,http://c"}
     )
     assert several.opensearch_urls == ("http://a:9200", "https://b.example.com:9201/", "http://c")
+    # What opensearch-py accepts: credentials in the URL, Docker service names.
+    for url in ("https://user:secret@a:9200", "http://opensearch_node1:9200"):
+        assert load_settings(environ={"TAGTRAIL_OPENSEARCH_URL": url}).opensearch_urls == (url,)
     embedded = load_settings(environ={"TAGTRAIL_EMBEDDED_PORT": "9280"})
     assert embedded.opensearch_urls == ("http://127.0.0.1:9280",)
 
 
 @pytest.mark.parametrize(
-    "value", ["localhost:9200", "http://a:9200,ftp://b:21", "http://a b:9200", ",", "http://"]
+    "value",
+    ["localhost:9200", "http://a:9200,ftp://b:21", "http://a b:9200", ",", "http://", "http://a:x"],
 )
 def test_a_bad_opensearch_url_names_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match="TAGTRAIL_OPENSEARCH_URL"):

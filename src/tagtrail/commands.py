@@ -121,11 +121,10 @@ def _report(outcomes: Sequence[IngestOutcome]) -> int:
 def ingest_with_ray(settings: Settings, args: Any) -> int:
     """``tagtrail ingest SOURCE --ray [ADDRESS]``: the same ingest as batches on Ray Data."""
     from tagtrail.usecases.ray_ingest import RayOptions, ingest_on_ray
-    source = str(args.directory)
-    manifest = args.manifest
-    local = "://" not in source or source.startswith("file://")
-    if manifest is None and local and (Path(source) / MANIFEST_NAME).exists():
-        manifest = Path(source) / MANIFEST_NAME
+    source, manifest = str(args.directory), args.manifest
+    folder = source.removeprefix("file://")  # a URI's manifest comes with --manifest
+    if manifest is None and "://" not in folder and (Path(folder) / MANIFEST_NAME).exists():
+        manifest = Path(folder) / MANIFEST_NAME
     options = RayOptions(
         address=args.ray or None,
         batch_size=args.batch_size or settings.batch_size,

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -143,7 +144,15 @@ def parse_origins(raw: str | None) -> tuple[str, ...]:
     return tuple(origins)
 
 
-_NODE_URL = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(/[^\s,]*)?$")
+def _node_url(url: str) -> bool:
+    """http(s)://[user:pass@]host[:port][/path], as opensearch-py reads it (Docker service
+    names with underscores included)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
 
 
 def parse_opensearch_urls(raw: str) -> tuple[str, ...]:
@@ -153,7 +162,7 @@ def parse_opensearch_urls(raw: str) -> tuple[str, ...]:
     if not urls:
         raise ConfigError("TAGTRAIL_OPENSEARCH_URL: no URL given")
     for url in urls:
-        if not _NODE_URL.match(url):
+        if not _node_url(url):
             raise ConfigError(
                 f"TAGTRAIL_OPENSEARCH_URL: {url!r} is not a node URL (expected "
                 "http(s)://host[:port], several separated by commas)"

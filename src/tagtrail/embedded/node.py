@@ -264,7 +264,8 @@ class EmbeddedNode:
             self._reap()
             time.sleep(0.25)
         if self._read_pid() is not None:
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it may end just now
+                os.kill(pid, signal.SIGKILL)
         self._reap(wait=True)
         self.pid_file.unlink(missing_ok=True)
         return True

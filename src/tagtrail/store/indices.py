@@ -10,16 +10,19 @@ older version, documents are reindexed into the new one and the alias is swapped
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import NotFoundError, RequestError
+from opensearchpy.exceptions import AuthorizationException, NotFoundError, RequestError
 
 from tagtrail.config import Settings
 from tagtrail.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 LOGICAL_INDICES = ("assets", "tag_events", "heads", "audits", "thumbnails")
 _VERSION_FILE = re.compile(r"^v(\d+)\.json$")
@@ -128,8 +131,14 @@ async def ensure_index(client: AsyncOpenSearch, spec: IndexSpec) -> IndexState:
 
 async def auto_replicas(client: AsyncOpenSearch) -> int:
     """One replica when the cluster has another data node to hold it, else none: a replica
-    that can never be assigned would leave the cluster yellow for good."""
-    health = await client.cluster.health()
+    that can never be assigned would leave the cluster yellow for good. A user who may not
+    read the cluster's health gets none (set TAGTRAIL_INDEX_REPLICAS then)."""
+    try:
+        health = await client.cluster.health()
+    except AuthorizationException:
+        log.warning("cannot read cluster health (403): new indices get 0 replicas; "
+                    "set TAGTRAIL_INDEX_REPLICAS")  # fmt: skip
+        return 0
     return max(0, min(1, int(health.get("number_of_data_nodes", 1)) - 1))
 
 

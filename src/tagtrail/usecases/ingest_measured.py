@@ -10,6 +10,7 @@ the same assets, tags and events; only :class:`MeasuredImage` travels in between
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import msgspec
@@ -31,9 +32,11 @@ from tagtrail.usecases.ingest import (
 )
 from tagtrail.usecases.services import Services
 from tagtrail.vision.colour import ColourAnalyser, ColourAnalysis
-from tagtrail.vision.decode import DecodeLimits
+from tagtrail.vision.decode import DecodedImage, DecodeLimits
 from tagtrail.vision.encode import ImageSettings, crop_images
 from tagtrail.vision.thumbnail import Thumbnail, make_thumbnails
+
+log = logging.getLogger(__name__)
 
 
 class MeasuredImage(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -70,21 +73,40 @@ def measure(
             out[i] = MeasuredImage(name=item.name, rejected=result)
         else:
             good.append((i, item.name, *result))
-    images = [d.image for _, _, d, _ in good]
-    crops = crop_images(images, image)
-    thumbs = make_thumbnails(images)
-    for (i, name, decoded_image, meta), crop, thumb in zip(good, crops, thumbs, strict=True):
-        out[i] = MeasuredImage(
-            name=name,
-            asset_id=decoded_image.sha256,
-            facts=ImageFacts.of(decoded_image),
-            metadata=meta,
-            colour=analyser.analyse(decoded_image.image),
-            crop=crop.tobytes(),
-            crop_side=int(crop.shape[0]),
-            thumbnail=thumb,
-        )
+    for i, name, decoded_image, meta in good:
+        out[i] = _measure_one(name, decoded_image, meta, image, analyser)
     return [m for m in out if m is not None]
+
+
+def _measure_one(
+    name: str,
+    decoded: DecodedImage,
+    meta: AssetMetadata,
+    image: ImageSettings,
+    analyser: ColourAnalyser,
+) -> MeasuredImage:
+    """Crop, thumbnail and colour of one decoded file; what fails stops this file only."""
+    try:
+        crop = crop_images([decoded.image], image)[0]
+        (thumbnail,) = make_thumbnails([decoded.image])
+        colour = analyser.analyse(decoded.image)
+    except TagtrailError as exc:
+        message = exc.message if name in exc.message else f"{name}: {exc.message}"
+        return MeasuredImage(name=name, rejected=Rejected(message))
+    except Exception as exc:  # a library's bug on one odd file must not end the batch
+        log.exception("measuring %s failed", name)
+        problem = f"{name}: cannot be measured: {type(exc).__name__}: {exc}"
+        return MeasuredImage(name=name, rejected=Rejected(problem, status="failed"))
+    return MeasuredImage(
+        name=name,
+        asset_id=decoded.sha256,
+        facts=ImageFacts.of(decoded),
+        metadata=meta,
+        colour=colour,
+        crop=crop.tobytes(),
+        crop_side=int(crop.shape[0]),
+        thumbnail=thumbnail,
+    )
 
 
 async def store_measured(
@@ -95,15 +117,17 @@ async def store_measured(
     names = [m.name for m in measured]
     try:
         return await _store(services, tagger, measured, names)
-    except TagtrailError as exc:
+    except Exception as exc:  # this batch's files fail, one by one; the run goes on
+        if isinstance(exc, TagtrailError):
+            why = exc.message
+        else:
+            log.exception("storing a batch of %d files failed", len(measured))
+            why = f"store write failed: {type(exc).__name__}: {exc}"
         return [
-            IngestOutcome(name=m.name, status="rejected", error=m.rejected.message)
+            IngestOutcome(name=m.name, status=m.rejected.status, error=m.rejected.message)
             if m.rejected is not None
             else IngestOutcome(
-                name=m.name,
-                status="failed",
-                asset_id=m.asset_id,
-                error=f"{m.name}: {exc.message}",
+                name=m.name, status="failed", asset_id=m.asset_id, error=f"{m.name}: {why}"
             )
             for m in measured
         ]
@@ -122,13 +146,16 @@ async def _store(
     crops = np.stack(
         [np.frombuffer(r.crop, np.uint8).reshape(r.crop_side, r.crop_side, 3) for r in rows]
     ) if rows else np.empty((0, 0, 0, 3), np.uint8)  # fmt: skip
+    facts, colours = [r.facts for r in rows], [r.colour for r in rows]
+    if any(f is None for f in facts) or any(c is None for c in colours):
+        raise ValueError("a measured file without facts or colour reached the encoder half")
     prepared = Prepared(
         names=names,
         outcomes=outcomes,
         order=order,
-        facts=[r.facts for r in rows if r.facts is not None],
+        facts=[f for f in facts if f is not None],
         metas=[r.metadata or AssetMetadata() for r in rows],
         resume=resume,
-        work=tagger.prepared_from(crops, [r.colour for r in rows if r.colour is not None]),
+        work=tagger.prepared_from(crops, [c for c in colours if c is not None]),
     )
     return await tag_and_write(services, prepared, tagger)

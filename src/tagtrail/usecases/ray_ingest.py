@@ -24,7 +24,7 @@ import msgspec
 
 from tagtrail.config import Settings
 from tagtrail.domain.palette import Palette
-from tagtrail.errors import InvalidInput
+from tagtrail.errors import ConfigError, InvalidInput
 from tagtrail.usecases.ingest import IngestItem, IngestOutcome, Rejected
 from tagtrail.usecases.ingest_measured import MeasuredImage, measure, store_measured
 from tagtrail.usecases.services import Services
@@ -141,13 +141,36 @@ class TagAndStore:
     """Encoder actor: holds the tagger (with the store's champion heads) and a store client
     for its lifetime, and runs the encoder half of ingest on each batch it is given."""
 
-    def __init__(self, settings: Settings, cpu_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        cpu_threads: int | None = None,
+        crops: ImageSettings | None = None,
+        store_id: str | None = None,
+    ) -> None:
         if cpu_threads is not None:
             set_cpu_threads(cpu_threads or os.cpu_count() or 1)
         self._loop = asyncio.new_event_loop()
         self._services = Services(settings)
         self._decoder = msgspec.msgpack.Decoder(MeasuredImage)
-        self._loop.run_until_complete(self._tagger())
+        self._loop.run_until_complete(self._check(crops, store_id))
+
+    async def _check(self, crops: ImageSettings | None, store_id: str | None) -> None:
+        """Refuse to start where this node's model or store is not the driver's: crops cut
+        for another model would give other vectors, and a loopback store URL on another
+        machine names another OpenSearch (or none)."""
+        tagger = await self._tagger()
+        if crops is not None and tuple(tagger.encoder.image) != tuple(crops):
+            raise ConfigError(
+                f"the encoder here preprocesses as {tagger.encoder.image}, the driver cut "
+                f"crops as {crops}: TAGTRAIL_MODEL must name the same model on every node"
+            )
+        found = (await self._services.store.info()).get("cluster_uuid")
+        if store_id is not None and found != store_id:
+            raise ConfigError(
+                f"this Ray node reaches another OpenSearch ({found}) than the driver "
+                f"({store_id}): set TAGTRAIL_OPENSEARCH_URL to addresses every node reaches"
+            )
 
     async def _tagger(self) -> Tagger:
         # Per batch: follows a champion promoted while a long ingest runs.
@@ -193,6 +216,7 @@ def run_on_ray(
     palette: Palette,
     options: RayOptions,
     on_batch: Callable[[int], None] | None = None,
+    store_id: str | None = None,
 ) -> list[IngestOutcome]:
     """Build and run the dataset (blocking); every file's outcome, in no particular order.
     ``on_batch`` hears the size of every batch of outcomes as it arrives."""
@@ -238,6 +262,8 @@ def run_on_ray(
             fn_constructor_kwargs={
                 "settings": settings,
                 "cpu_threads": None if gpus else options.encoder_threads or 0,
+                "crops": image,
+                "store_id": store_id,
             },
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=1,
@@ -263,6 +289,7 @@ class RayJob(msgspec.Struct, kw_only=True, frozen=True):
     sources: SourceFiles
     image: ImageSettings  # the encoder's crop settings (the tasks load no model)
     palette: Palette
+    store_id: str | None = None  # the OpenSearch cluster's uuid, as the driver reaches it
 
 
 async def prepare_ray_job(settings: Settings, source: str) -> RayJob:
@@ -272,12 +299,13 @@ async def prepare_ray_job(settings: Settings, source: str) -> RayJob:
     try:
         await services.store.ensure_indices()
         taxonomy = await services.taxonomy()
+        store_id = (await services.store.info()).get("cluster_uuid")
         image = image_settings_without_weights(ModelSpec.parse(settings.model))
         if image is None:
             image = (await services.encoder()).image
     finally:
         await services.close()
-    return RayJob(sources=sources, image=image, palette=taxonomy.palette)
+    return RayJob(sources=sources, image=image, palette=taxonomy.palette, store_id=store_id)
 
 
 def ingest_on_ray(
@@ -291,8 +319,9 @@ def ingest_on_ray(
     _ray()  # before any work: say at once when the extra is missing
     job = asyncio.run(prepare_ray_job(settings, source))
     outcomes = run_on_ray(
-        settings, job.sources, metadata, image=job.image, palette=job.palette, options=options
-    )
+        settings, job.sources, metadata, image=job.image, palette=job.palette, options=options,
+        store_id=job.store_id,
+    )  # fmt: skip
     asyncio.run(_refresh(settings))
     return sorted(outcomes, key=lambda o: o.name)
 
