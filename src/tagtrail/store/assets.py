@@ -241,17 +241,10 @@ class AssetRepository:
         # can land among the winner's.
         claiming = [a for a in assets if a.asset_id in heads and a.events]
         together = [a for a in claiming if a.resume is None]
-        claims = await self.events.create_many(
-            [e for a in together for e in a.events] + [a.events[0] for a in claiming if a.resume]
+        claims = await self.events.create_owned(
+            [e for a in together for e in a.events] + [a.events[0] for a in claiming if a.resume],
+            claims=[a.events[0] for a in claiming],
         )
-        # A claim found existing is ours when it is stored exactly as we sent it (a request
-        # resent after its first try landed); anyone else's differs (its own time, at least).
-        found = {
-            a.events[0].event_id: msgspec.to_builtins(a.events[0])
-            for a in claiming
-            if a.events[0].event_id in claims.existed
-        }
-        claims.created.update(await stored_as_sent(self.client, self.events.index, found))
         for a in claiming:
             if a.events[0].event_id in claims.created:
                 continue

@@ -157,6 +157,17 @@ class EventLog:
             pending = [e for e in pending if e.event_id in outcome.failed]
         return outcome
 
+    async def create_owned(
+        self, events: Sequence[TagEvent], *, claims: Sequence[TagEvent]
+    ) -> BulkCreate:
+        """:meth:`create_many`, where a claim among ``claims`` found existing counts as
+        created when it is stored exactly as sent: a request resent after its first try
+        landed. Anyone else's claim differs (its own time, at least)."""
+        outcome = await self.create_many(events)
+        found = {c.event_id: _encode(c) for c in claims if c.event_id in outcome.existed}
+        outcome.created.update(await stored_as_sent(self.client, self.index, found))
+        return outcome
+
     async def revision(self, asset_id: str, seq: int) -> list[TagEvent]:
         """The events of revision ``seq`` (empty when it is not claimed), in real time."""
         if not await self.client.exists(index=self.index, id=event_id(asset_id, seq, 0)):
