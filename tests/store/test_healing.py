@@ -22,23 +22,9 @@ from tagtrail.usecases.review import decide
 from tagtrail.usecases.services import Services
 from tests.api.conftest import Api
 from tests.api.factories import A, T
+from tests.support.faults import Crash, crash_once
 
 pytestmark = pytest.mark.opensearch
-
-
-class Crash(Exception):
-    """Stands for a process dying between two requests."""
-
-
-def crash_once(step: str) -> Any:
-    fired: list[str] = []
-
-    async def hook(name: str) -> None:
-        if name == step and not fired:
-            fired.append(name)
-            raise Crash(name)
-
-    return hook
 
 
 CONFIRM = """

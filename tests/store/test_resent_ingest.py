@@ -8,31 +8,15 @@ call resends exactly the same documents and events, as the transport would.
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 import pytest
 
 from tagtrail.store import NewAsset, Store
 from tests.api.conftest import Api
 from tests.api.factories import A, T, document, model_event
+from tests.support.faults import Crash, crash_once
 
 pytestmark = pytest.mark.opensearch
-
-
-class Cut(Exception):
-    """Stands for the connection breaking after the step landed."""
-
-
-def cut_once(step: str) -> Any:
-    fired: list[str] = []
-
-    async def hook(name: str) -> None:
-        if name == step and not fired:
-            fired.append(name)
-            raise Cut(name)
-
-    return hook
 
 
 @pytest.mark.parametrize("step", ["documents_created", "events_written"])
@@ -41,8 +25,8 @@ async def test_a_resent_create_is_still_the_writers_own(api: Api, step: str) -> 
     events = tuple(model_event(api.taxonomy, a, n, t) for n, t in enumerate(a.tags))
     new = NewAsset(asset_id=a.id, document=document(api.taxonomy, a, ()), events=events)
     store = Store(api.settings, client=api.client)
-    store.assets.fault_hook = cut_once(step)
-    with pytest.raises(Cut):
+    store.assets.fault_hook = crash_once(step)
+    with pytest.raises(Crash):
         await store.assets.create_many([new])
 
     (again,) = await store.assets.create_many([new])
