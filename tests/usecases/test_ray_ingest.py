@@ -273,3 +273,28 @@ def test_ray_ingest_reads_a_uri_through_ray_data(
         assert {d["sku"] for d in docs.values()} == {skus[p.name]["sku"] for p in photos}
     finally:
         asyncio.run(_drop(distributed))
+
+
+def test_actors_refuse_crops_cut_for_another_model(
+    local_ray: None, settings: Settings, tmp_path: Path
+) -> None:
+    """The driver cut crops one way, the encoder on the node would preprocess another (say,
+    TAGTRAIL_MODEL names another model there): the actors refuse to start, and the driver
+    says why in tagtrail's words, before a single asset is written."""
+    from tagtrail.errors import ConfigError
+    from tagtrail.usecases.ray_ingest import prepare_ray_job, run_on_ray
+    from tagtrail.vision.encode import ImageSettings
+
+    palette = load_palette(Path(Settings().taxonomy_dir) / "colours.yaml")
+    generate_catalogue(2, tmp_path, palette=palette, seed=2)
+    distributed = _prefixed(settings, "crops")
+    try:
+        job = asyncio.run(prepare_ray_job(distributed, str(tmp_path)))
+        with pytest.raises(ConfigError, match="TAGTRAIL_MODEL must name the same model"):
+            run_on_ray(
+                distributed, job.sources, {}, image=ImageSettings(200, 200),
+                palette=job.palette, options=RayOptions(batch_size=2), store_id=job.store_id,
+            )  # fmt: skip
+        assert asyncio.run(_snapshot(distributed))["docs"] == {}
+    finally:
+        asyncio.run(_drop(distributed))

@@ -270,17 +270,31 @@ def run_on_ray(
             num_gpus=1 if gpus else 0,
         )
         outcomes: list[IngestOutcome] = []
-        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-            columns = {f: batch.column(f).to_pylist() for f in _OUTCOME_FIELDS}
-            for row in zip(*columns.values(), strict=True):
-                fields = {k: v for k, v in zip(_OUTCOME_FIELDS, row, strict=True) if v is not None}
-                outcomes.append(msgspec.convert(fields, IngestOutcome))
-            if on_batch is not None:
-                on_batch(batch.num_rows)
+        try:
+            for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+                columns = {f: batch.column(f).to_pylist() for f in _OUTCOME_FIELDS}
+                for row in zip(*columns.values(), strict=True):
+                    pairs = zip(_OUTCOME_FIELDS, row, strict=True)
+                    fields = {k: v for k, v in pairs if v is not None}
+                    outcomes.append(msgspec.convert(fields, IngestOutcome))
+                if on_batch is not None:
+                    on_batch(batch.num_rows)
+        except ray.exceptions.RayError as exc:
+            raise _config_error(exc) or exc from exc
         return outcomes
     finally:
         if started:
             ray.shutdown()
+
+
+def _config_error(exc: Exception) -> ConfigError | None:
+    """An actor that refused to start (:meth:`TagAndStore._check`) reaches the driver as
+    Ray's error around its traceback; the refusal's own message is the useful part."""
+    marker = f"{ConfigError.__module__}.{ConfigError.__name__}: "
+    text = str(exc)
+    if marker not in text:
+        return None
+    return ConfigError(text.rsplit(marker, 1)[1].splitlines()[0].strip())
 
 
 class RayJob(msgspec.Struct, kw_only=True, frozen=True):
