@@ -105,6 +105,10 @@ def test_find_similar_to_a_dropped_photo(server: Server, tab: Tab, tmp_path: Pat
         )
         assert response.status_code == 201, response.text
         skus.append(f"UP-{n}")
+    # Uploads become searchable with the index's 1 s refresh; a loaded machine can search
+    # before it runs, and this test is about the drop, not about that race.
+    url = server.settings.effective_opensearch_url.split(",")[0]
+    httpx.post(f"{url}/{server.settings.index_name('assets')}/_refresh", timeout=30)
     dropped = tmp_path / "look-alike.jpg"
     dropped.write_bytes(photo((30, 160, 60)))  # the same bytes as UP-1
     page = sign_in(tab, f"{server.url}/search", VIEWER)
