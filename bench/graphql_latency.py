@@ -1,6 +1,6 @@
 """GraphQL overhead and filtered k-NN recall on a generated catalogue.
 
-    python bench/graphql_latency.py [--n 100000] [--runs 200] [--keep] [--ef 100]
+    python bench/graphql_latency.py [--n 100000] [--runs 200] [--keep] [--smoke] [--figures F]
 
 1. Indexes ``--n`` generated asset documents (metadata, five tags each folded through the
    real projection, a 512-d vector) into the prefix ``tt-bench-<n>``; with ``--keep`` the
@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import aiohttp
 import numpy as np
+from figures import Figures, add_common_arguments
 from serving import start_server
 
 from tagtrail.config import Settings, load_settings
@@ -34,6 +36,7 @@ from tagtrail.domain.records import Actor, TagEvent, TagState, event_id
 from tagtrail.store import queries as q
 from tagtrail.store.client import make_client
 from tagtrail.store.indices import drop_indices, ensure_indices
+from tagtrail.usecases.search import EF_SEARCH
 
 DIM = 512
 CENTRES = 500
@@ -179,9 +182,9 @@ def query_ids(cat: Catalogue, runs: int) -> Iterator[int]:
         yield from (int(i) for i in rng.choice(pool, size=runs, replace=False))
 
 
-async def measure(settings: Settings, cat: Catalogue, url: str, runs: int) -> None:
-    from tagtrail.api.graphql.similarity import EF_SEARCH
-
+async def measure(
+    settings: Settings, cat: Catalogue, url: str, runs: int, figures: Figures
+) -> None:
     client = make_client(settings)
     # aiohttp for GraphQL too: the HTTP library opensearch-py's async transport uses.
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
@@ -210,6 +213,7 @@ async def measure(settings: Settings, cat: Catalogue, url: str, runs: int) -> No
     }
     recalls: list[float] = []
     ids = query_ids(cat, runs)
+    warm_up = min(20, runs)
 
     async def gql(query: str, variables: dict[str, Any]) -> dict[str, Any]:
         async with http.post(url, json={"query": query, "variables": variables}) as r:
@@ -219,7 +223,7 @@ async def measure(settings: Settings, cat: Catalogue, url: str, runs: int) -> No
         return body
 
     try:
-        for run in range(runs + 20):  # 20 warm-up runs, not recorded
+        for run in range(runs + warm_up):  # warm-up runs first, not recorded
             qid = next(ids)
             vec = cat.vectors[qid].tolist()
             aid = cat.asset_id(qid)
@@ -242,7 +246,7 @@ async def measure(settings: Settings, cat: Catalogue, url: str, runs: int) -> No
             results: dict[str, Any] = {}
             for name, fn in pairs:
                 elapsed, results[name] = await timed(fn)
-                if run >= 20:
+                if run >= warm_up:
                     times[name].append(elapsed)
             hits = results["gql_knn"]["data"]["similarAssets"]["hits"]
             got = {h["asset"]["id"] for h in hits}
@@ -264,9 +268,17 @@ async def measure(settings: Settings, cat: Catalogue, url: str, runs: int) -> No
                 f"{o50:7.2f} ms p95 {o95:7.2f} ms | ratio p50 {g50 / o50:.2f} "
                 f"p95 {g95 / o95:.2f}"
             )
+            figures.add(f"{kind} GraphQL p50", g50, "ms", better="lower")
+            figures.add(f"{kind} direct p50", o50, "ms", better="lower")
+            figures.add(f"{kind} GraphQL/direct p50", g50 / o50, "×", better="lower", ratio=True)
+            figures.add(f"{kind} GraphQL/direct p95", g95 / o95, "×", better="lower", ratio=True)
         print(
             f"recall@10 of filtered k-NN vs brute force: {np.mean(recalls):.4f} "
             f"(min {np.min(recalls):.2f}, ef_search {EF_SEARCH})"
+        )
+        figures.add(
+            "filtered k-NN recall@10", float(np.mean(recalls)), "", better="higher", ratio=True,
+            target=0.95,
         )
     finally:
         await http.close()
@@ -285,14 +297,20 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the indices")
+    add_common_arguments(parser)
     args = parser.parse_args()
-    settings = load_settings(index_prefix=f"tt-bench-{args.n}", dev=True)
+    if args.smoke:
+        args.n, args.runs, args.keep = 400, 10, False
+    prefix = f"tt-bench-{args.n}" if args.keep else f"tt-bench-{args.n}-{os.getpid()}"
+    settings = load_settings(index_prefix=prefix, dev=True)
     cat = Catalogue(args.n)
     asyncio.run(index_catalogue(settings, cat, args.keep))
     proc, base = start_server(settings)
     url = f"{base}/graphql"
+    figures = Figures("graphql_latency")
     try:
-        asyncio.run(measure(settings, cat, url, args.runs))
+        asyncio.run(measure(settings, cat, url, args.runs, figures))
+        figures.write(args.figures)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

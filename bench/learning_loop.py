@@ -1,6 +1,7 @@
 """Heads that learn from reviewers: zero-shot vs trained on held-out generated photos.
 
     python bench/learning_loop.py [--photos 2000] [--ks 0,5,20,100] [--model random-init]
+        [--smoke] [--figures F]
 
 A generated catalogue with ground truth is encoded once; 30 % of the photos (by hash) are
 held out. Simulated reviewers confirm k photos per true value (k = 0, 5, 20, 100) from the
@@ -29,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import numpy as np
+from figures import Figures, add_common_arguments
 from threadpoolctl import threadpool_limits
 
 from tagtrail.demo.catalogue import generate_catalogue
@@ -62,8 +64,12 @@ def main() -> None:
     p.add_argument("--ks", default="0,5,20,100")
     p.add_argument("--model", default=os.environ.get("TAGTRAIL_MODEL", "random-init"))
     p.add_argument("--seed", type=int, default=3)
+    add_common_arguments(p)
     args = p.parse_args()
+    if args.smoke:
+        args.photos, args.ks, args.model = 48, "0,2", "random-init:tiny"
     ks = [int(k) for k in args.ks.split(",")]
+    figures = Figures("learning_loop")
     root = Path(__file__).resolve().parents[1]
     taxonomy = load_taxonomy(root / "taxonomy" / "default")
     encoder = load_encoder(args.model, batch_size=32)
@@ -76,7 +82,7 @@ def main() -> None:
         )
         from PIL import Image
 
-        _colour(tagger, taxonomy, items, Path(tmp), args.seed)
+        _colour(tagger, taxonomy, items, Path(tmp), figures)
         vectors = np.concatenate(
             [
                 encoder.encode_images(
@@ -114,6 +120,7 @@ def main() -> None:
         row = "  {:>4} {:>8} {:>9.3f} {:>6.3f} {:>9.3f} {:>10} {:>8} {:>21}"
         prec = "–" if zero.auto_precision is None else f"{zero.auto_precision:.3f}"
         print(row.format("zs", 0, zero.macro_f1, zero.ece, zero.auto_coverage, prec, "–", "–"))
+        figures.add(f"{attribute} zero-shot macro-F1", zero.macro_f1, "", better="higher")
         chosen = []
         for k in ks:
             per: dict[str, int] = {}
@@ -136,10 +143,16 @@ def main() -> None:
                 f"{t.ece_before:.3f} → {t.ece_after:.3f}")  # fmt: skip
             print(row.format(k, len(chosen), m.macro_f1, m.ece, m.auto_coverage, prec,
                              f"{took:.1f}", oof))  # fmt: skip
+        figures.add(f"{attribute} macro-F1 k={ks[-1]}", m.macro_f1, "", better="higher")
+        figures.add(
+            f"{attribute} macro-F1 k={ks[-1]} − zero-shot", m.macro_f1 - zero.macro_f1, "",
+            better="higher", ratio=True,
+        )
         _probe(chosen, test, vectors)
+    figures.write(args.figures)
 
 
-def _colour(tagger, taxonomy, items, folder, seed) -> None:  # type: ignore[no-untyped-def]
+def _colour(tagger, taxonomy, items, folder, figures) -> None:  # type: ignore[no-untyped-def]
     """Colour tiers on the held-out photos, decided exactly as the tagger decides them."""
     from tagtrail.domain.governance import decide_tier
     from tagtrail.vision.decode import decode_image
@@ -162,6 +175,11 @@ def _colour(tagger, taxonomy, items, folder, seed) -> None:  # type: ignore[no-u
     print(f"colour ({n} held-out photos, {version}): right {right / n:.3f}; "
           f"auto tier {auto / n:.1%} (target ≥ 80 %), precision {auto_right / max(auto, 1):.3f} "
           f"(target ≥ 0.98); tiers {dict(sorted(tiers.items()))}")  # fmt: skip
+    figures.add("colour auto tier share", auto / n, "", better="higher", ratio=True, target=0.8)
+    figures.add(
+        "colour auto tier precision", auto_right / max(auto, 1), "", better="higher", ratio=True,
+        target=0.98,
+    )
 
 
 def _probe(chosen, test, vectors) -> None:  # type: ignore[no-untyped-def]
@@ -171,7 +189,8 @@ def _probe(chosen, test, vectors) -> None:  # type: ignore[no-untyped-def]
         print("  (reference probe skipped: scikit-learn is not installed)")
         return
     labels = [e.label for e in chosen]
-    if len(set(labels)) < 2:
+    if len(set(labels)) < 2 or min(labels.count(label) for label in set(labels)) < 3:
+        print("  (reference probe skipped: fewer than 3 decisions of some value for its 3 folds)")
         return
     x = np.stack([vectors[int(e.asset_id)] for e in chosen])
     with warnings.catch_warnings():

@@ -1,6 +1,7 @@
 """Pipeline throughput vs raw encoder forward throughput (issue 3 benchmark).
 
-    python bench/pipeline_throughput.py [--n 128] [--batch 32] [--model random-init]
+    python bench/pipeline_throughput.py [--n 128] [--batch 32] [--model random-init] [--smoke]
+        [--figures F]
 
 Generates a synthetic catalogue, then times (a) the encoder's forward pass alone over the
 already-preprocessed images and (b) the whole ingest pipeline from file bytes: decode →
@@ -19,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from figures import Figures, add_common_arguments
 
 
 async def main() -> None:
@@ -28,7 +30,10 @@ async def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--model", default="random-init")
     ap.add_argument("--opensearch", default=None, help="URL; default: the embedded node")
+    add_common_arguments(ap)
     args = ap.parse_args()
+    if args.smoke:
+        args.n, args.batch, args.rounds, args.model = 8, 4, 1, "random-init:tiny"
 
     from PIL import Image
 
@@ -103,6 +108,11 @@ async def main() -> None:
         f"ratio pipeline/encoder = {ratio:.3f} (median per round; target >= 0.9): "
         f"{'PASS' if ratio >= 0.9 else 'FAIL'}"
     )
+    figures = Figures("pipeline_throughput")
+    figures.add("encoder forward only", enc, "images/s", better="higher")
+    figures.add("full ingest pipeline", pipe, "images/s", better="higher")
+    figures.add("pipeline/encoder", ratio, "", better="higher", ratio=True, target=0.9)
+    figures.write(args.figures)
 
 
 if __name__ == "__main__":

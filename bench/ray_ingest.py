@@ -1,7 +1,7 @@
 """Ingest on Ray Data vs the in-process pipeline, same files, same machine (issue 11).
 
     python bench/ray_ingest.py [--n 600] [--batch 32] [--rounds 2] [--model random-init]
-                               [--cpus N] [--actors 1]
+                               [--cpus N] [--actors 1] [--smoke] [--figures F]
 
 Generates a synthetic catalogue on disk, then alternates, round by round, (a) the in-process
 ingest (what ``tagtrail ingest DIR`` runs: model and heads loaded, files read, decoded,
@@ -29,6 +29,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from figures import Figures, add_common_arguments
 
 from tagtrail.config import Settings, load_settings
 from tagtrail.demo.catalogue import generate_catalogue
@@ -151,7 +153,10 @@ def main() -> None:
     ap.add_argument("--cpus", type=int, default=None, help="local Ray's CPUs (default: all)")
     ap.add_argument("--actors", type=int, default=None, help="encoder actors (default: GPUs or 1)")
     ap.add_argument("--opensearch", default=None, help="URL; default: the embedded node")
+    add_common_arguments(ap)
     args = ap.parse_args()
+    if args.smoke:
+        args.n, args.batch, args.rounds, args.model = 16, 4, 1, "random-init:tiny"
 
     import ray
 
@@ -188,16 +193,26 @@ def main() -> None:
     finally:
         asyncio.run(_drop(settings))
         ray.shutdown()
+    figures = Figures("ray_ingest")
+    figures.add("CPU half", cpu_ms, "ms/image", better="lower")
+    figures.add("encoder forward", encode_ms, "ms/image", better="lower")
     for label, rate in (("steady", lambda c: c.steady), ("overall", lambda c: args.n / c.seconds)):
         local = statistics.median(rate(r[0]) for r in rounds)
         distributed = statistics.median(rate(r[1]) for r in rounds)
         ratio = statistics.median(rate(r[1]) / rate(r[0]) for r in rounds)
         print(f"{label:>7}: in-process {local:7.2f} img/s, Ray {distributed:7.2f} img/s, "
               f"ratio Ray/in-process {ratio:.3f} (medians of {len(rounds)} rounds)")  # fmt: skip
+        figures.add(f"{label} in-process", local, "images/s", better="higher")
+        figures.add(f"{label} Ray", distributed, "images/s", better="higher")
+        target = 0.8 if label == "steady" else None
+        name = f"{label} Ray/in-process"
+        figures.add(name, ratio, "", better="higher", ratio=True, target=target)
     startup = statistics.median(r[1].first_s - r[0].first_s for r in rounds)
     print(f"first results: Ray {startup:+.1f} s later than in-process (its actors' start)")
+    figures.add("Ray's first results later by", startup, "s", better="lower")
     steady = statistics.median(r[1].steady / r[0].steady for r in rounds)
     print(f"target: steady ratio >= 0.8: {'PASS' if steady >= 0.8 else 'FAIL'}")
+    figures.write(args.figures)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Preview and apply of a taxonomy change over many stored assets, on the real node.
 
-    python bench/taxonomy_change.py [--n 100000] [--runs 3] [--humans 0.01] [--keep]
+    python bench/taxonomy_change.py [--n 100000] [--runs 3] [--humans 0.01] [--keep] [--smoke]
+        [--figures F]
 
 Stores ``n`` assets the way ingest writes them (random unit vectors tagged by the real
 tagger, bulk-written with ``create_many``: that is the bulk-index rate), confirms the
@@ -27,6 +28,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from figures import Figures, add_common_arguments
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -139,11 +142,13 @@ async def main() -> None:
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--runs", type=int, default=3, help="preview+apply runs, each on a clone")
     p.add_argument("--keep", action="store_true", help="keep the bench indices")
+    add_common_arguments(p)
     args = p.parse_args()
-    settings = load_settings(
-        index_prefix=f"bench-tx-{uuid.uuid4().hex[:8]}",
-        model=os.environ.get("TAGTRAIL_MODEL", "random-init"),
-    )
+    model = os.environ.get("TAGTRAIL_MODEL", "random-init")
+    if args.smoke:
+        args.n, args.humans, args.batch, args.runs, model = 60, 0.1, 30, 1, "random-init:tiny"
+    settings = load_settings(index_prefix=f"bench-tx-{uuid.uuid4().hex[:8]}", model=model)
+    figures = Figures("taxonomy_change")
     services = Services(settings)
     clones: list[str] = []
     try:
@@ -165,7 +170,8 @@ async def main() -> None:
                     times.append(await _one_run(copy, new, args.n, bulk_rate, run))
                 finally:
                     await copy.close()
-        _summary(times, args.n, bulk_rate)
+        _summary(times, args.n, bulk_rate, figures)
+        figures.write(args.figures)
     finally:
         if not args.keep:
             for prefix in clones:
@@ -209,14 +215,21 @@ async def _one_run(
     same = [msgspec.to_builtins(r) for r in preview.rows] == [
         msgspec.to_builtins(r) for r in applied.rows
     ]
-    print(f"run {run}: preview == apply: {same and preview.events == applied.events}")
+    same = same and preview.events == applied.events
+    print(f"run {run}: preview == apply: {same}")
+    if not same:
+        raise SystemExit("apply did not change what its preview said")
     return took_preview, took_apply
 
 
-def _summary(times: list[tuple[float, float]], n: int, bulk_rate: float) -> None:
+def _summary(
+    times: list[tuple[float, float]], n: int, bulk_rate: float, figures: Figures
+) -> None:
+    figures.add("bulk index", bulk_rate, "assets/s", better="higher")
     for name, values in (("preview", [t[0] for t in times]), ("apply", [t[1] for t in times])):
         rates = sorted(n / v for v in values)
         median = statistics.median(rates)
+        figures.add(name, median, "assets/s", better="higher")
         print(f"{name:8s} median {statistics.median(values):.1f} s "
               f"(spread {min(values):.1f}–{max(values):.1f}); "
               f"{median:.0f} assets/s ({rates[0]:.0f}–{rates[-1]:.0f})")  # fmt: skip
@@ -225,6 +238,7 @@ def _summary(times: list[tuple[float, float]], n: int, bulk_rate: float) -> None
         f"apply / bulk-index rate median {statistics.median(ratios):.2f} "
         f"(spread {ratios[0]:.2f}–{ratios[-1]:.2f}; one bulk-index measurement)"
     )
+    figures.add("apply/bulk-index rate", statistics.median(ratios), "", better="higher", ratio=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """POST /assets latency for one client, and throughput with concurrent clients.
 
-    python bench/upload_latency.py [--n 60] [--clients 1,8,32] [--per-client 4]
+    python bench/upload_latency.py [--n 60] [--clients 1,8,32] [--per-client 4] [--smoke]
+        [--figures F]
 
 Starts ``tagtrail.app:create_app`` under uvicorn in a subprocess (random-init ViT-B/32 by
 default, a throwaway index prefix on the embedded node) and uploads generated ~640×640 JPEG
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from figures import Figures, add_common_arguments
 from PIL import Image
 from serving import start_server
 
@@ -114,7 +116,12 @@ async def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--dtype", default="float32", help="float32, or int8 (CPU quantisation)")
     ap.add_argument("--opensearch", default=None, help="URL; default: the embedded node")
+    add_common_arguments(ap)
     args = ap.parse_args()
+    if args.smoke:
+        args.n, args.clients, args.per_client = 4, "1,2", 2
+        args.model, args.batch = "random-init:tiny", 4
+    figures = Figures("upload_latency")
     clients = [int(c) for c in args.clients.split(",")]
     settings = load_settings(
         index_prefix=f"bench-up-{uuid.uuid4().hex[:8]}",
@@ -149,6 +156,10 @@ async def main() -> None:
             p50, p95 = np.percentile(serial, 50), np.percentile(serial, 95)
             print(f"serial uploads (n={args.n}): p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms "
                   f"(targets 150 / 300); p50 / single forward = {p50 / single_s:.2f}")  # fmt: skip
+            figures.add("single-image forward", single_s * 1000, "ms", better="lower")
+            figures.add("serial upload p50", p50 * 1000, "ms", better="lower", target=150)
+            figures.add("serial upload p95", p95 * 1000, "ms", better="lower", target=300)
+            figures.add("upload p50/single forward", p50 / single_s, "", better="lower", ratio=True)
             for c in clients:
                 chunk = blobs[cursor : cursor + c * args.per_client]
                 cursor += len(chunk)
@@ -169,6 +180,12 @@ async def main() -> None:
                       + ("  (target ≥ 0.8)" if c == 32 else "")
                       + f"; mean batch {images / max(batches, 1):.1f}, inference thread busy "
                       f"{busy / elapsed:.0%}")  # fmt: skip
+                figures.add(f"{c} concurrent clients", rate, "images/s", better="higher")
+                figures.add(
+                    f"{c} concurrent clients/batched encoder", rate / batched_rate, "",
+                    better="higher", ratio=True, target=0.8 if c == 32 else None,
+                )
+        figures.write(args.figures)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
