@@ -35,11 +35,11 @@ async def test_reopen_checks_the_revision_asset_and_attribute_before_any_read(ap
     assert (await api.data(CONFIRM, {"input": confirm}))["confirmTag"]["__typename"] == (
         "TagDecision"
     )
+    missing = {"__typename": "NotFound", "message": "asset 'nobody' does not exist"}
     cases = [
         ({"assetId": "u0", "attribute": "category"}, {"__typename": "Conflict",
                                                       "currentRevision": 2}),
-        ({"assetId": "nobody", "attribute": "category"}, {"__typename": "NotFound",
-                                                          "message": "asset 'nobody' does not exist"}),
+        ({"assetId": "nobody", "attribute": "category"}, missing),
     ]  # fmt: skip
     for target, expected in cases:
         found = await _answer(api, REOPEN, {"input": {**target, "expectedRevision": HUGE}})

@@ -139,7 +139,8 @@ async def test_undo_of_a_correction_carries_the_value_it_returns_to(
     # peacoat is gone (renamed): an undo would bring back a dead value, so it is refused.
     refused = await _do(new_api, "reopenTag", "from-renamed", 2)
     assert refused["__typename"] == "InvalidInput", refused
-    assert "'peacoat'" in refused["message"] and "no longer has" in refused["message"]
+    assert "'peacoat'" in refused["message"]
+    assert "no longer has" in refused["message"]
     assert (await new_api.source("from-renamed"))["revision"] == 2  # nothing written
 
 
