@@ -152,18 +152,23 @@ def make_training_set(
 def without_undone(events: Iterable[TagEvent]) -> list[TagEvent]:
     """``events`` less the human decisions a later ``reopened`` undid, and the undos.
 
-    An undo (reopenTag) replaces the decision in force on its asset and attribute: the
-    newest human decision before it that no earlier undo took back.
+    An undo (reopenTag) takes back the human event in force on its asset and attribute (as
+    :func:`tagtrail.domain.projection.decision_in_force` finds it): a decision, or an
+    earlier undo, whose decision then is back in force.
     """
     ordered = sorted(events, key=lambda e: (e.asset_id, key_of(e), e.seq, e.event_id))
     undone: set[str] = set()
     in_force: dict[tuple[str, str], str] = {}
+    decision_of: dict[str, str] = {}  # undo's event id → the decision it took back or restored
     for event in ordered:
         key = (event.asset_id, key_of(event))
         if event.kind == "reopened":
-            decided = in_force.pop(key, None)
+            decided = in_force.get(key)
             if decided is not None:
-                undone.add(decided)
+                decision = decision_of.get(decided, decided)
+                undone ^= {decision}  # an undo of an undo brings its decision back
+                decision_of[event.event_id] = decision
+            in_force[key] = event.event_id
         elif event.kind in HUMAN_KINDS and event.actor.type == "human":
             in_force[key] = event.event_id
     return [e for e in ordered if e.kind != "reopened" and e.event_id not in undone]
