@@ -222,18 +222,48 @@ def _reopened(
             "return to; correct or reject it instead",
             field="attribute",
         )
+    # Carried into the taxonomy in force: the migrations since moved what it names.
+    today = as_of(restore, taxonomy, brand)
     return TagEvent(
-        **{**common, "taxonomy_version": restore.taxonomy_version},
-        state=restore.state,
-        value=restore.value,
+        **{**common, "taxonomy_version": today.taxonomy_version},
+        state=today.state,
+        value=today.value,
         previous_value=tag.value,
-        label=restore.label,
-        values=restore.values,
-        family=restore.family,
-        raw_label=restore.raw_label,
-        probability=restore.probability,
-        tier=restore.tier,
-        rule_id=restore.rule_id,
+        label=today.label,
+        values=today.values,
+        family=today.family,
+        raw_label=today.raw_label,
+        probability=today.probability,
+        tier=today.tier,
+        rule_id=today.rule_id,
         terms=_terms(taxonomy, decision.attribute, restore.value, brand),
-        evidence={"reopens": tag.event_id, "restores": msgspec.to_builtins(restore)},
+        evidence={"reopens": tag.event_id, "restores": msgspec.to_builtins(today)},
+    )
+
+
+def as_of(restore: Tag, taxonomy: Taxonomy, brand: str | None) -> Tag:
+    """``restore`` under the taxonomy in force, as a migration would have carried it: a value
+    since moved is re-expanded under its new parent (and that taxonomy's version); a value
+    the taxonomy no longer has is refused, so an undo never brings a dead value back."""
+    attribute, value = restore.attribute, str(restore.value)
+    try:
+        values = taxonomy.ancestors(attribute, value, brand)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"undo would bring back {attribute} {value!r}, which taxonomy {taxonomy.version} "
+            "no longer has (a migration renamed, merged or retired it); correct the tag "
+            "instead",
+            field="attribute",
+        ) from exc
+    found = taxonomy.value(attribute, value, brand)
+    label = found.label if found else value
+    family = taxonomy.colour_family(value) if attribute == "colour" else None
+    if (restore.label, restore.values, restore.family) == (label, values, family):
+        return restore  # unchanged by any migration: exactly the state before the decision
+    return msgspec.structs.replace(
+        restore,
+        label=label,
+        values=values,
+        family=family,
+        taxonomy_version=taxonomy.attribute_version(attribute),
     )

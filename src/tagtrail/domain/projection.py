@@ -141,10 +141,60 @@ def _reopened(event: TagEvent) -> Tag:
     return msgspec.structs.replace(restored, event_id=event.event_id)
 
 
+def decision_in_force(events: Sequence[TagEvent]) -> TagEvent | None:
+    """The reviewer's event one tag's history stands on (what an undo takes back), or None
+    when the tag is not a human decision now.
+
+    That is the newest human event, not the tag's ``event_id``: a migration since only
+    carried the decision to another value or parent (undoing it would undo the migration).
+    """
+    tag = next(iter(fold_tags(events).values()), None)
+    if tag is None or tag.state not in HUMAN_STATES:
+        return None
+    return max((e for e in events if e.actor.type == "human"), key=_sort_key, default=None)
+
+
 def without_decision(events: Sequence[TagEvent], decision_id: str) -> Tag | None:
-    """One tag's history (its events, in order) folded as if ``decision_id`` never was."""
-    folded = fold_tags(e for e in events if e.event_id != decision_id)
-    return next(iter(folded.values()), None)
+    """One tag's history (its events) as it stood just before ``decision_id``, carried
+    through the taxonomy migrations since: what an undo of that decision returns to.
+
+    Model events since are left out: while the decision was in force they were only
+    proposals beside it, and the undo returns to the state the reviewer judged.
+    """
+    ordered = sorted(events, key=_sort_key)
+    at = next((i for i, e in enumerate(ordered) if e.event_id == decision_id), len(ordered))
+    tag = next(iter(fold_tags(ordered[:at]).values()), None)
+    for event in ordered[at + 1 :]:
+        if tag is not None and event.kind in ("migrated", "retired"):
+            tag = carried(tag, event)
+    return tag
+
+
+def carried(tag: Tag, event: TagEvent) -> Tag | None:
+    """``tag`` (a state the history left, not the one the migration moved) after a later
+    migration event of its attribute: the value the migration moved from goes where it went.
+
+    Its state stays (a split re-opens a decision, so none follows a decision in force), and
+    so does its ``event_id``: the training fold follows it back to the decision behind it.
+    """
+    if event.kind == "retired":
+        return None
+    if event.previous_value != tag.value:
+        return tag  # the migration moved another value; the taxonomy in force re-expands it
+    return msgspec.structs.replace(
+        tag,
+        value=event.value,
+        label=event.label,
+        values=event.values,
+        family=event.family,
+        taxonomy_version=event.taxonomy_version,
+        # A proposal named the old taxonomy's value; the next retag re-proposes.
+        proposed_value=None,
+        proposed_probability=None,
+        proposed_head_version=None,
+        proposed_taxonomy_version=None,
+        proposed_event_id=None,
+    )
 
 
 def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str, Tag]:

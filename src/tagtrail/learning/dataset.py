@@ -10,18 +10,21 @@ tagger maps with). When several labels map to one value, one canonical label is 
 (a label that maps to that value in every context first, then vocabulary order), so targets
 stay consistent across assets and the mapped value is the same either way.
 
-**Which decisions.** Only the newest human decision per (asset, attribute) counts: a later
-correction supersedes an earlier confirmation. confirmed → a positive for the value;
-corrected → a positive for the new value and a negative for the previous one; rejected → a
-negative for the rejected value. Assets without a vector (for example a vector from an
-older encoder, which the caller leaves out) are skipped and counted.
+**Which decisions.** Examples come from the same fold of each asset's history as its
+document (:func:`decided_tags`), so the training label of every decided tag is the human
+value in force under today's taxonomy: a later correction supersedes an earlier
+confirmation, an undo takes its decision out (and an undo of that undo brings it back), a
+renamed, merged or moved value trains under its new name. confirmed → a positive for the
+value; corrected → a positive for the value and a negative for the one it was corrected
+from; rejected → a negative for the rejected value. Assets without a vector (for example a
+vector from an older encoder, which the caller leaves out) are skipped and counted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal
 
@@ -29,7 +32,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from tagtrail.domain.records import TagEvent, key_of
+from tagtrail.domain.projection import fold_tags
+from tagtrail.domain.records import HUMAN_STATES, Tag, TagEvent, key_of
 from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.tagging.mapping import AssetContext, matching_rule
 
@@ -148,49 +152,94 @@ def make_training_set(
 def without_undone(events: Iterable[TagEvent]) -> list[TagEvent]:
     """``events`` less the human decisions a later ``reopened`` undid, and the undos.
 
-    An undo (reopenTag) replaces the decision in force on its asset and attribute: the
-    newest human decision before it that no earlier undo took back.
+    An undo (reopenTag) takes back the human event in force on its asset and attribute (as
+    :func:`tagtrail.domain.projection.decision_in_force` finds it): a decision, or an
+    earlier undo, whose decision then is back in force.
     """
     ordered = sorted(events, key=lambda e: (e.asset_id, key_of(e), e.seq, e.event_id))
     undone: set[str] = set()
     in_force: dict[tuple[str, str], str] = {}
+    decision_of: dict[str, str] = {}  # undo's event id → the decision it took back or restored
     for event in ordered:
         key = (event.asset_id, key_of(event))
         if event.kind == "reopened":
-            decided = in_force.pop(key, None)
+            decided = in_force.get(key)
             if decided is not None:
-                undone.add(decided)
+                decision = decision_of.get(decided, decided)
+                undone ^= {decision}  # an undo of an undo brings its decision back
+                decision_of[event.event_id] = decision
+            in_force[key] = event.event_id
         elif event.kind in HUMAN_KINDS and event.actor.type == "human":
             in_force[key] = event.event_id
     return [e for e in ordered if e.kind != "reopened" and e.event_id not in undone]
 
 
+class DecidedTag(msgspec.Struct, kw_only=True, frozen=True):
+    """A tag a human decision is in force on: as the document folds it (value and state
+    under today's taxonomy), with the reviewer's event behind it (ids, corrected-from)."""
+
+    tag: Tag
+    decision: TagEvent
+
+
+def _fold_with_decisions(events: Iterable[TagEvent]) -> tuple[dict[str, Tag], dict[str, TagEvent]]:
+    """One asset's fold, and for each event id a tag stood on, the human decision behind it
+    (an undo restores an earlier tag, a migration carries one: both keep its decision)."""
+    tags: dict[str, Tag] = {}
+    behind: dict[str, TagEvent] = {}
+    for event in sorted(events, key=lambda e: (e.seq, e.at, e.event_id)):
+        before = tags.get(key_of(event))
+        tags = fold_tags([event], tags.values())
+        if event.kind in HUMAN_KINDS and event.actor.type == "human":
+            behind[event.event_id] = event
+        elif event.kind == "reopened":
+            restored = ((event.evidence or {}).get("restores") or {}).get("event_id")
+            if restored in behind:
+                behind[event.event_id] = behind[restored]
+        elif event.kind == "migrated" and before is not None and before.event_id in behind:
+            behind[event.event_id] = behind[before.event_id]
+    return tags, behind
+
+
+def decided_tags(events: Iterable[TagEvent], attribute: str) -> list[DecidedTag]:
+    """Every tag of ``attribute`` a human decision is in force on, by asset and slot.
+
+    ``events``: each asset's history of the attribute (model and migration events too: the
+    fold needs them to read a tag as its document does)."""
+    by_asset: dict[str, list[TagEvent]] = defaultdict(list)
+    for event in events:
+        if event.attribute == attribute:
+            by_asset[event.asset_id].append(event)
+    out: list[DecidedTag] = []
+    for asset_id in sorted(by_asset):
+        tags, behind = _fold_with_decisions(by_asset[asset_id])
+        for key in sorted(tags):
+            tag, decision = tags[key], behind.get(tags[key].event_id)
+            if tag.state in HUMAN_STATES and decision is not None:
+                out.append(DecidedTag(tag=tag, decision=decision))
+    return out
+
+
 def latest_human_decisions(events: Iterable[TagEvent], attribute: str) -> list[TagEvent]:
-    """The newest human confirm/correct/reject per asset and value slot for ``attribute`` (by
-    seq, then id), leaving out decisions a reviewer undid."""
-    latest: dict[tuple[str, str | None], TagEvent] = {}
-    for event in without_undone(events):
-        if event.attribute != attribute or event.kind not in HUMAN_KINDS:
-            continue
-        if event.actor.type != "human":
-            continue
-        held = latest.get((event.asset_id, event.slot))
-        if held is None or (event.seq, event.event_id) > (held.seq, held.event_id):
-            latest[(event.asset_id, event.slot)] = event
-    return [latest[k] for k in sorted(latest, key=lambda k: (k[0], k[1] or ""))]
+    """The human decision in force per asset and value slot for ``attribute`` (see
+    :func:`decided_tags`), leaving out decisions a reviewer undid."""
+    return [d.decision for d in decided_tags(events, attribute)]
 
 
-def _targets(event: TagEvent) -> list[tuple[str, Polarity]]:
-    if event.kind == "confirmed" and event.value:
-        return [(event.value, "positive")]
-    if event.kind == "rejected" and event.value:
-        return [(event.value, "negative")]
-    if event.kind == "corrected" and event.value:
-        out: list[tuple[str, Polarity]] = [(event.value, "positive")]
-        if event.previous_value and event.previous_value != event.value:
-            out.append((event.previous_value, "negative"))
-        return out
-    return []
+def _targets(decided: DecidedTag) -> list[tuple[str, Polarity]]:
+    tag, decision = decided.tag, decided.decision
+    if tag.value is None:
+        return []
+    if tag.state == "confirmed":
+        return [(tag.value, "positive")]
+    if tag.state == "rejected":
+        return [(tag.value, "negative")]
+    out: list[tuple[str, Polarity]] = [(tag.value, "positive")]
+    previous = decision.previous_value if decision.kind == "corrected" else None
+    if previous and previous not in (tag.value, decision.value):
+        # A value since renamed away has no label today; it is counted as no_label.
+        out.append((previous, "negative"))
+    return out
 
 
 def examples_from_events(
@@ -201,7 +250,8 @@ def examples_from_events(
     label_for: LabelFor,
     segments: Mapping[str, Mapping[str, str]] | None = None,
 ) -> TrainingSet:
-    """The training set of ``attribute`` from tag events (any order, any attributes).
+    """The training set of ``attribute`` from tag events (any order, any attributes): each
+    decided asset's whole history of the attribute, folded as its document is.
 
     ``vectors``: asset id → vector from the encoder in force (others are left out by the
     caller and counted here as ``no_vector``). ``segments``: asset id → segment keys
@@ -209,11 +259,12 @@ def examples_from_events(
     """
     skipped: Counter[str] = Counter()
     examples: list[TrainingExample] = []
-    for event in latest_human_decisions(events, attribute):
+    for decided in decided_tags(events, attribute):
+        event = decided.decision
         if event.asset_id not in vectors:
             skipped["no_vector"] += 1
             continue
-        for value, polarity in _targets(event):
+        for value, polarity in _targets(decided):
             label = label_for(event, value)
             if label is None:
                 skipped["no_label"] += 1

@@ -297,3 +297,16 @@ class EventLog:
         async for events in self.pages(query, [{"event_id": "asc"}], page=page):
             out.extend(events)
         return out
+
+    async def of_attribute(self, attribute: str, asset_ids: Sequence[str]) -> list[TagEvent]:
+        """Every event of ``attribute`` on these assets, in fold order (a batch read for
+        training, after :meth:`decisions` refreshed): their histories, so the training
+        labels are folded exactly as the documents are."""
+        if not asset_ids:
+            return []
+        query = {"bool": {"filter": [{"terms": {"asset_id": list(asset_ids)}},
+                                     {"term": {"attribute": attribute}}]}}  # fmt: skip
+        out: list[TagEvent] = []
+        async for events in self.pages(query, FOLD_ORDER):
+            out.extend(events)
+        return out

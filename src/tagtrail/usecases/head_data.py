@@ -44,16 +44,20 @@ def segments_of(source: dict[str, Any]) -> dict[str, str]:
 
 
 async def training_set(services: Services, attribute: str, tagger: Tagger) -> TrainingSet:
-    """Every human decision on ``attribute`` with its asset's vector, segments and context."""
-    events: list[TagEvent] = await services.store.events.decisions(
+    """Every human decision in force on ``attribute`` with its asset's vector, segments and
+    context. The labels come from the fold of each decided asset's history of the attribute
+    (the same fold as its document), not from the decision events alone."""
+    decisions: list[TagEvent] = await services.store.events.decisions(
         attribute, sorted(DECISION_KINDS)
     )
-    ids = sorted({e.asset_id for e in events})
+    ids = sorted({e.asset_id for e in decisions})
+    events: list[TagEvent] = []
     stored: dict[str, StoredAsset] = {}
     vectors: dict[str, np.ndarray] = {}
     skipped_other_encoder = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
+        events.extend(await services.store.events.of_attribute(attribute, chunk))
         stored.update(await services.store.assets.lookup(chunk))
         found = await services.store.assets.vectors(chunk)
         for asset_id, vector in zip(chunk, found, strict=True):

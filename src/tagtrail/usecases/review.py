@@ -16,9 +16,9 @@ import msgspec
 
 from tagtrail.domain.decisions import Decision, build_decision, check_decision, current_tag
 from tagtrail.domain.limits import check_id
-from tagtrail.domain.projection import fold_tags, without_decision
+from tagtrail.domain.projection import decision_in_force, without_decision
 from tagtrail.domain.records import HUMAN_STATES, Tag, TagEvent
-from tagtrail.errors import InvalidInput, NotFound, TagtrailError
+from tagtrail.errors import Conflict, InvalidInput, NotFound, TagtrailError
 from tagtrail.store import StoredAsset
 from tagtrail.tagging.dependencies import dependents, remap_dependents
 from tagtrail.usecases.services import Services
@@ -52,6 +52,12 @@ async def _decide(
     check_id(asset_id, "assetId")
     check_decision(decision)
     taxonomy = await services.taxonomy()
+    taxonomy.attribute(decision.attribute)  # unknown → InvalidInput, before any read
+    restore = None
+    if decision.kind == "reopened":
+        restore = await _without_decision_in_force(
+            services, asset_id, expected_revision, decision.attribute, decision.slot
+        )
     # Rules test an attribute's primary value: further values of a multi-valued one move none.
     primary = decision.slot is None and not decision.add
     machine = (
@@ -59,11 +65,6 @@ async def _decide(
         if primary
         else {}
     )
-    restore = None
-    if decision.kind == "reopened":
-        restore = await _without_decision_in_force(
-            services, asset_id, expected_revision, decision.attribute, decision.slot
-        )
 
     def build(stored: StoredAsset) -> list[TagEvent]:
         event = build_decision(
@@ -86,14 +87,23 @@ async def _decide(
 async def _without_decision_in_force(
     services: Services, asset_id: str, revision: int, attribute: str, slot: str | None
 ) -> Tag | None:
-    """The tag as its history up to ``revision`` reads without the decision in force (what
-    an undo returns to). Read at the caller's revision; a newer one answers Conflict."""
-    history = await services.store.events.history({asset_id: revision})
+    """The tag as it stood before the decision in force, carried through the migrations
+    since (what an undo returns to). History is read only up to the asset's stored
+    revision, and only once the caller's revision is that one: a caller's number never
+    sizes a read (a missing asset is NotFound, another revision a Conflict)."""
+    stored = await services.store.assets.get(asset_id)
+    if stored.revision != revision:
+        raise Conflict(
+            f"asset {asset_id!r} is at revision {stored.revision}, not {revision}; "
+            "reload it and try again",
+            current_revision=stored.revision,
+        )
+    history = await services.store.events.history({asset_id: stored.revision})
     events = [e for e in history.get(asset_id, ()) if e.attribute == attribute and e.slot == slot]
-    current = next(iter(fold_tags(events).values()), None)
-    if current is None or current.state not in HUMAN_STATES:
+    decision = decision_in_force(events)
+    if decision is None:
         return None  # build_decision says why nothing can be reopened
-    return without_decision(events, current.event_id)
+    return without_decision(events, decision.event_id)
 
 
 async def _dependent_events(

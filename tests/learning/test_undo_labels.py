@@ -1,0 +1,91 @@
+"""Training labels after repeated undo (pure): the events are built by the same code the
+review use case runs, and the label of a decided tag is always the value its fold holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from tagtrail.domain.decisions import Decision, build_decision
+from tagtrail.domain.projection import decision_in_force, fold_tags, without_decision
+from tagtrail.domain.records import Actor, TagEvent, event_id
+from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.learning.dataset import (
+    decided_tags,
+    examples_from_events,
+    labels_from_mapping,
+    without_undone,
+)
+from tagtrail.tagging.taxonomy_files import load_taxonomy
+
+TAXONOMY: Taxonomy = load_taxonomy(Path(__file__).resolve().parents[2] / "taxonomy" / "default")
+LABELS = labels_from_mapping({"peacoat": "pea coat", "trench_coat": "trench coat"})
+
+
+def _model() -> TagEvent:
+    return TagEvent(
+        event_id=event_id("a1", 1, 0), asset_id="a1", attribute="category", kind="model_tagged",
+        seq=1, at="2026-01-01T00:00:01.000000Z", state="flagged", value="peacoat",
+        label="Peacoat", values=TAXONOMY.ancestors("category", "peacoat"), probability=0.8,
+        tier="flagged", actor=Actor(type="model", id="clip", head_version="zero-shot@1"),
+        taxonomy_version=TAXONOMY.attribute_version("category"),
+    )  # fmt: skip
+
+
+def _decide(events: list[TagEvent], kind: str, value: str | None = None) -> list[TagEvent]:
+    """``events`` and the next reviewer event, built as the review use case builds it."""
+    tags = fold_tags(events)
+    restore = None
+    if kind == "reopened":
+        decision = decision_in_force(events)
+        assert decision is not None
+        restore = without_decision(events, decision.event_id)
+    source = {"tags": [msgspec.to_builtins(t) for t in tags.values()]}
+    event = build_decision(
+        Decision(kind=kind, attribute="category", value=value),  # type: ignore[arg-type]
+        asset_id="a1", source=source, revision=len(events), actor_id="rita", taxonomy=TAXONOMY,
+        at=f"2026-01-01T00:00:{len(events) + 1:02d}.000000Z", restore=restore,
+    )  # fmt: skip
+    return [*events, event]
+
+
+def _state(events: list[TagEvent]) -> tuple[str | None, str]:
+    tag = fold_tags(events)["category"]
+    return tag.value, tag.state
+
+
+def _positives(events: list[TagEvent]) -> list[str]:
+    data = examples_from_events(
+        events, attribute="category", vectors={"a1": np.ones(4)}, label_for=LABELS
+    )
+    return [e.value for e in data.examples if e.polarity == "positive"]
+
+
+def test_each_undo_trains_on_the_value_in_force() -> None:
+    events = _decide([_model()], "confirmed")
+    events = _decide(events, "corrected", "trench_coat")
+    assert _positives(events) == ["trench_coat"]
+    events = _decide(events, "reopened")  # back to the confirmation
+    assert _state(events) == ("peacoat", "confirmed")
+    assert _positives(events) == ["peacoat"]
+    events = _decide(events, "reopened")  # undoes the undo: the correction is back
+    assert _state(events) == ("trench_coat", "corrected")
+    # Before the fix training said peacoat here while the document said trench_coat.
+    assert _positives(events) == ["trench_coat"]
+    (decided,) = decided_tags(events, "category")
+    assert decided.decision.event_id == event_id("a1", 3, 0)  # the correction
+    assert [e.seq for e in without_undone(events)] == [1, 2, 3]
+    events = _decide(events, "reopened")  # and once more: the confirmation again
+    assert _state(events) == ("peacoat", "confirmed")
+    assert _positives(events) == ["peacoat"]
+    assert [e.seq for e in without_undone(events)] == [1, 2]
+
+
+def test_undoing_the_first_decision_leaves_nothing_to_train_on() -> None:
+    events = _decide(_decide([_model()], "confirmed"), "reopened")
+    assert _state(events) == ("peacoat", "flagged")
+    assert _positives(events) == []
+    assert decided_tags(events, "category") == []
+    assert [e.seq for e in without_undone(events)] == [1]
