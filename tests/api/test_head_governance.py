@@ -18,8 +18,10 @@ from tagtrail.store import Store
 from tagtrail.tagging.heads import ZeroShotHead
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import heads as uc
+from tagtrail.usecases.health import readiness
 from tagtrail.usecases.services import Services
 from tests.api.conftest import Api
+from tests.support.proxy import TcpProxy
 
 pytestmark = pytest.mark.opensearch
 
@@ -109,3 +111,41 @@ async def test_promote_refuses_a_head_of_another_taxonomy_or_encoder(
                         "head": {"version": good, "champion": True}}  # fmt: skip
     # What was promoted is what every tagger uses.
     assert (await services_of(settings, indexed).tagger()).heads["shot_type"].version == good
+
+
+async def test_a_tagger_built_during_an_outage_gets_its_heads_when_the_store_returns(
+    settings: Settings, indexed: AsyncOpenSearch, caplog: pytest.LogCaptureFixture
+) -> None:
+    direct = services_of(settings, indexed)
+    tagger = await direct.tagger()
+    version = await store_head(
+        direct, tagger, taxonomy_version=tagger.taxonomy.attribute_version("shot_type"),
+        encoder=tagger.model_fingerprint, seed=4,
+    )  # fmt: skip
+    assert (await uc.promote_head(direct, "shot_type", version, actor="ana")).promoted
+    zero_shot = tagger.zero_shot_heads["shot_type"].version
+
+    # A server process whose store goes away while it builds its tagger (start-up).
+    proxy = TcpProxy(settings.effective_opensearch_url)
+    await proxy.start()
+    proxied = Services(settings.with_changes(opensearch_url=proxy.url, opensearch_timeout_s=2.0))
+    try:
+        await proxy.stop()
+        await proxied.warm_up()
+        during = await proxied.tagger()
+        assert during.heads["shot_type"].version == zero_shot
+        assert await proxied.tagger() is during  # no rebuild while the store is away
+        assert proxied.pipeline_state.startswith("degraded: stored heads unreadable")
+        assert "until the store answers" in caplog.text
+
+        await proxy.start()
+        ready = await readiness(proxied)
+        assert ready.pipeline is not None
+        assert ready.pipeline.startswith("degraded: stored heads unreadable"), ready
+        after = await proxied.tagger()  # the next use after the store answers
+        assert after.heads["shot_type"].version == version
+        assert (await readiness(proxied)).pipeline == "ready"
+        assert await proxied.tagger() is after
+    finally:
+        await proxied.close()
+        await proxy.stop()
