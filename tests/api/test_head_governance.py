@@ -2,23 +2,35 @@
 
 A head trained for another taxonomy version or encoder is refused at promotion, naming what
 differs (it would be ignored by every tagger and the catalogue would silently stay zero-shot);
-a tagger built while the store could not be read is not kept for the life of the process.
+a tagger built while the store could not be read is not kept for the life of the process;
+a promoted colour calibration reaches the stored colour tags through retag (and its preview).
 """
 
 from __future__ import annotations
 
+import io
+from typing import Any
+
+import msgspec
 import numpy as np
 import pytest
 from opensearchpy import AsyncOpenSearch
+from PIL import Image
 
 from tagtrail.config import Settings
+from tagtrail.domain.calibration import Calibration
+from tagtrail.domain.records import utc_now
+from tagtrail.learning.colour import CalibrationEvaluation, TierOutcome
 from tagtrail.learning.evaluate import ScoredExample, evaluation_report
 from tagtrail.learning.head import TrainingSummary, TunedHead
 from tagtrail.store import Store
 from tagtrail.tagging.heads import ZeroShotHead
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import heads as uc
+from tagtrail.usecases.colour_calibration import calibration_version
 from tagtrail.usecases.health import readiness
+from tagtrail.usecases.ingest import IngestItem, ingest
+from tagtrail.usecases.retag import retag_all
 from tagtrail.usecases.services import Services
 from tests.api.conftest import Api
 from tests.support.proxy import TcpProxy
@@ -32,6 +44,10 @@ mutation($version: String!, $force: Boolean!, $note: String) {
     ... on HeadPromoted { forced head { version champion } }
     ... on PromotionRefused { reasons }
     ... on InvalidInput { message field } } }"""
+PREVIEW = """
+query { retagPreview(attribute: "colour", sample: 3) { __typename
+  ... on RetagPreview { wouldRetag rows { attribute segment changed tierChanges newlyApplied
+    sample { assetId oldTier newTier humanDecided } } } } }"""
 
 
 def services_of(settings: Settings, client: AsyncOpenSearch) -> Services:
@@ -149,3 +165,90 @@ async def test_a_tagger_built_during_an_outage_gets_its_heads_when_the_store_ret
     finally:
         await proxied.close()
         await proxy.stop()
+
+
+def _png(colour: tuple[int, int, int], level: int) -> bytes:
+    """A product on a light background; ``level`` changes the bytes, never the pixels."""
+    image = Image.new("RGB", (128, 128), (245, 245, 245))
+    image.paste(Image.new("RGB", (70, 90), colour), (29, 19))
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=level)
+    return out.getvalue()
+
+
+async def _promote_calibration(api: Api, services: Services, tagger: Tagger) -> Calibration:
+    """A generous colour calibration, stored as trained ones are and promoted by the gate."""
+    fitted = Calibration(kind="platt", a=10.0, b=5.0, n=120, source="reviewer decisions: 120")
+    in_force = tagger.colour_calibration.version
+    evaluation = CalibrationEvaluation(
+        method="out of fold, 5 folds by asset", n=120, n_right=100, fingerprint="f",
+        current=TierOutcome(version=in_force, ece=0.2, auto_share=0.1, auto_precision=0.9),
+        candidate=TierOutcome(version=fitted.version, ece=0.05, auto_share=0.9,
+                              auto_precision=0.97),
+    )  # fmt: skip
+    taxonomy_version = tagger.taxonomy.attribute_version("colour")
+    version = calibration_version(fitted, "f", taxonomy_version)
+    assert await services.store.heads.save({
+        "attribute": "colour", "version": version, "kind": "calibration",
+        "created_at": utc_now(), "created_by": "ml", "taxonomy_version": taxonomy_version,
+        "encoder": tagger.colour.version, "training_fingerprint": "f", "n_examples": 120,
+        "record": msgspec.to_builtins(fitted), "evaluation": msgspec.to_builtins(evaluation),
+    })  # fmt: skip
+    promote = PROMOTE.replace('"shot_type"', '"colour"')
+    promoted = (await api.data(promote, {"version": version, "force": False}))["promoteHead"]
+    assert promoted["__typename"] == "HeadPromoted", promoted
+    return fitted
+
+
+def _colour(doc: dict[str, Any]) -> dict[str, Any]:
+    return next(t for t in doc["tags"] if t["attribute"] == "colour" and not t.get("slot"))
+
+
+async def test_retag_re_tiers_stored_colours_with_a_promoted_calibration(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    services = services_of(settings, indexed)
+    tagger = await services.tagger()
+    purple, cobalt = (90, 60, 120), (60, 60, 120)  # both measured with low confidence
+    stored, decided = await ingest(services, [
+        IngestItem(name="purple.png", data=_png(purple, 6)),
+        IngestItem(name="cobalt.png", data=_png(cobalt, 6)),
+    ])  # fmt: skip
+    assert stored.asset_id
+    assert decided.asset_id
+    before = _colour((await services.store.assets.get(stored.asset_id)).source)
+    assert before["tier"] == "suggested", before  # the shipped calibration: ~0.73
+    confirm = 'mutation($id: ID!, $rev: Int!) { confirmTag(input: {assetId: $id, ' \
+        'attribute: "colour", expectedRevision: $rev}) { __typename } }'  # fmt: skip
+    confirmed = await api.data(confirm, {"id": decided.asset_id, "rev": 1})
+    assert confirmed["confirmTag"]["__typename"] == "TagDecision"
+    human = _colour((await services.store.assets.get(decided.asset_id)).source)
+
+    await _promote_calibration(api, services, tagger)
+    fresh = services_of(settings, indexed)  # a process that loads the champion calibration
+    (uploaded,) = await ingest(fresh, [IngestItem(name="again.png", data=_png(purple, 9))])
+    assert uploaded.status == "created"
+    assert uploaded.asset_id
+    after_upload = _colour((await fresh.store.assets.get(uploaded.asset_id)).source)
+    assert after_upload["tier"] == "auto_applied"
+
+    preview = (await api.data(PREVIEW))["retagPreview"]
+    rows = {(r["attribute"], r["segment"]): r for r in preview["rows"]}
+    assert ("colour", "overall") in rows, preview  # the stored colour would be re-tiered
+    row = rows[("colour", "overall")]
+    assert (row["changed"], row["tierChanges"], row["newlyApplied"]) == (1, 1, 1), row
+    assert row["sample"] == [{"assetId": stored.asset_id, "oldTier": "suggested",
+                              "newTier": "auto_applied", "humanDecided": False}]  # fmt: skip
+    report = await retag_all(fresh)
+    assert report.retagged == preview["wouldRetag"] == 1
+    after = _colour((await fresh.store.assets.get(stored.asset_id)).source)
+    assert (after["tier"], after["probability"], after["value"]) == (
+        after_upload["tier"],
+        after_upload["probability"],
+        before["value"],
+    )
+    assert after["tier"] != before["tier"]
+    # The human decision stands, untouched; a second run finds nothing to change.
+    assert _colour((await fresh.store.assets.get(decided.asset_id)).source) == human
+    assert (await retag_all(fresh)).retagged == 0
+    assert await fresh.store.assets.reproject(stored.asset_id) is False
