@@ -44,6 +44,7 @@ mutation($version: String!, $force: Boolean!, $note: String) {
     ... on HeadPromoted { forced head { version champion } }
     ... on PromotionRefused { reasons }
     ... on InvalidInput { message field } } }"""
+PROMOTE_COLOUR = PROMOTE.replace('"shot_type"', '"colour"')
 PREVIEW = """
 query { retagPreview(attribute: "colour", sample: 3) { __typename
   ... on RetagPreview { wouldRetag rows { attribute segment changed tierChanges newlyApplied
@@ -120,6 +121,12 @@ async def test_promote_refuses_a_head_of_another_taxonomy_or_encoder(
             assert differs in refused["message"]
             assert "train it again" in refused["message"]
     assert (await services.store.heads.alias(uc.CHAMPION, "shot_type")).version is None
+    # A colour calibration fitted under another taxonomy version of colour: the same.
+    calibration = await _store_calibration(services, tagger, "colour@0000stale")
+    variables = {"version": calibration, "force": False}
+    refused = (await api.data(PROMOTE_COLOUR, variables))["promoteHead"]
+    assert refused["__typename"] == "InvalidInput", refused
+    assert "taxonomy version colour@0000stale of colour" in refused["message"]
     assert await services.store.heads.promotions("shot_type") == []
 
     promoted = (await api.data(PROMOTE, {"version": good, "force": False}))["promoteHead"]
@@ -176,8 +183,10 @@ def _png(colour: tuple[int, int, int], level: int) -> bytes:
     return out.getvalue()
 
 
-async def _promote_calibration(api: Api, services: Services, tagger: Tagger) -> Calibration:
-    """A generous colour calibration, stored as trained ones are and promoted by the gate."""
+async def _store_calibration(
+    services: Services, tagger: Tagger, taxonomy_version: str | None = None
+) -> str:
+    """A generous colour calibration, stored as trained ones are, that the gate promotes."""
     fitted = Calibration(kind="platt", a=10.0, b=5.0, n=120, source="reviewer decisions: 120")
     in_force = tagger.colour_calibration.version
     evaluation = CalibrationEvaluation(
@@ -186,7 +195,7 @@ async def _promote_calibration(api: Api, services: Services, tagger: Tagger) -> 
         candidate=TierOutcome(version=fitted.version, ece=0.05, auto_share=0.9,
                               auto_precision=0.97),
     )  # fmt: skip
-    taxonomy_version = tagger.taxonomy.attribute_version("colour")
+    taxonomy_version = taxonomy_version or tagger.taxonomy.attribute_version("colour")
     version = calibration_version(fitted, "f", taxonomy_version)
     assert await services.store.heads.save({
         "attribute": "colour", "version": version, "kind": "calibration",
@@ -194,10 +203,7 @@ async def _promote_calibration(api: Api, services: Services, tagger: Tagger) -> 
         "encoder": tagger.colour.version, "training_fingerprint": "f", "n_examples": 120,
         "record": msgspec.to_builtins(fitted), "evaluation": msgspec.to_builtins(evaluation),
     })  # fmt: skip
-    promote = PROMOTE.replace('"shot_type"', '"colour"')
-    promoted = (await api.data(promote, {"version": version, "force": False}))["promoteHead"]
-    assert promoted["__typename"] == "HeadPromoted", promoted
-    return fitted
+    return version
 
 
 def _colour(doc: dict[str, Any]) -> dict[str, Any]:
@@ -224,7 +230,9 @@ async def test_retag_re_tiers_stored_colours_with_a_promoted_calibration(
     assert confirmed["confirmTag"]["__typename"] == "TagDecision"
     human = _colour((await services.store.assets.get(decided.asset_id)).source)
 
-    await _promote_calibration(api, services, tagger)
+    version = await _store_calibration(services, tagger)
+    promoted = await api.data(PROMOTE_COLOUR, {"version": version, "force": False})
+    assert promoted["promoteHead"]["__typename"] == "HeadPromoted", promoted
     fresh = services_of(settings, indexed)  # a process that loads the champion calibration
     (uploaded,) = await ingest(fresh, [IngestItem(name="again.png", data=_png(purple, 9))])
     assert uploaded.status == "created"
