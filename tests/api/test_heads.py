@@ -232,22 +232,27 @@ async def _store_rogue(services: Services) -> TunedHead:
     # The candidate was trained on Kobo decisions that were wrong: it fails Kobo's photos.
     old = [_scored(b, i, True) for b in ("Kobo", "Aster") for i in range(40)]
     new = [_scored(b, i, b != "Kobo" or i >= 30) for b in ("Kobo", "Aster") for i in range(40)]
+    # Trained for this taxonomy and encoder (anything else is refused before the gate).
+    tagger = await services.tagger()
+    labels = tagger.zero_shot_heads["shot_type"].labels
     head = TunedHead(
         attribute="shot_type",
-        labels=("flat lay", "person wearing"),
-        weights=np.eye(2, 4, dtype=np.float32),
-        bias=np.zeros(2, dtype=np.float32),
+        labels=labels,
+        weights=np.eye(len(labels), 4, dtype=np.float32),
+        bias=np.zeros(len(labels), dtype=np.float32),
         scale=10.0,
         training=TrainingSummary(
-            training_fingerprint="f", taxonomy_version="t", base_version="zs",
-            n_examples=80, n_positive=80, n_negative=0,
+            training_fingerprint="f", taxonomy_version=tagger.taxonomy.attribute_version(
+                "shot_type"), base_version="zs", n_examples=80, n_positive=80, n_negative=0,
         ),
     )  # fmt: skip
     evaluation = uc.StoredEvaluation(
         candidate=evaluation_report(new, attribute="shot_type", head_version=head.version),
         champion=evaluation_report(old, attribute="shot_type", head_version="zero-shot"),
     )
-    assert await uc.store_head(services, head, evaluation, actor="ml", encoder="other@1")
+    assert await uc.store_head(
+        services, head, evaluation, actor="ml", encoder=tagger.model_fingerprint
+    )
 
     return head
 
@@ -282,9 +287,8 @@ async def test_gate_refuses_a_rogue_brand_and_force_records_the_note(
         True, "Kobo relabel pending", "ana",
     )  # fmt: skip
     assert any("brand=Kobo" in r for r in logged["evaluation"]["reasons"])
-    # Trained for another encoder and taxonomy: the tagger keeps the zero-shot head.
-    tagger = await services.tagger()
-    assert tagger.heads["shot_type"].version == tagger.zero_shot_heads["shot_type"].version
+    # Forced, it is what the tagger of this process uses from now on.
+    assert (await services.tagger()).heads["shot_type"].version == head.version
     infos = await uc.list_heads(services, "shot_type")
     assert [(i.version, i.champion, i.challenger) for i in infos] == [(head.version, True, False)]
 

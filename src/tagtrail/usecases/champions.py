@@ -1,8 +1,9 @@
 """Champion heads in the tagger: each attribute's ``champion`` alias, loaded from the store.
 
 A champion trained for another taxonomy version or encoder (or unreadable) is logged and the
-zero-shot head is kept. Apart from ``heads.py`` so that ``services.py`` can use it without
-an import cycle.
+zero-shot head is kept; :func:`refuse_unfit` applies the same check before a promotion, so
+such a version is refused up front instead of being ignored after it. Apart from
+``heads.py`` so that ``services.py`` can use it without an import cycle.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import msgspec
 
 from tagtrail.domain.calibration import Calibration
+from tagtrail.errors import InvalidInput
 from tagtrail.learning.colour import CalibrationEvaluation
 from tagtrail.learning.head import TunedHead, TunedHeadRecord
 from tagtrail.store.heads import HeadRepository
@@ -30,29 +32,19 @@ async def install_champions(heads: HeadRepository, tagger: Tagger) -> list[str]:
     """Put each attribute's stored champion into ``tagger``; returns the versions installed."""
     installed: list[str] = []
     for attribute, version in sorted((await heads.aliases(CHAMPION)).items()):
-        base = tagger.zero_shot_heads.get(attribute)
         doc = await heads.get(version)
-        if doc is not None and doc.get("kind") == CALIBRATION:
-            why = install_calibration(tagger, doc)
-            if why:
-                log.warning("calibration %s of %s not used (%s)", version, attribute, why)
-            else:
-                installed.append(version)
+        if doc is None:
+            log.warning("champion %s of %s is not stored; zero-shot kept", version, attribute)
             continue
-        if base is None or doc is None or not doc.get("record"):
-            log.warning("champion %s of %s is not usable here; zero-shot kept", version, attribute)
-            continue
-        try:
-            head = TunedHead.from_record(msgspec.convert(doc["record"], TunedHeadRecord))
-        except (ValueError, msgspec.ValidationError) as exc:
-            log.warning("champion %s of %s cannot be loaded: %s", version, attribute, exc)
-            continue
-        why = _mismatch(doc, head, base, tagger)
+        head, why = fitted_head(doc, tagger)
         if why:
-            log.warning("champion %s of %s not used (%s); zero-shot kept", version, attribute, why)
-            continue
-        tagger.use_head(head)
-        installed.append(version)
+            log.warning("champion %s of %s not used (%s)", version, attribute, why)
+        elif head is None:
+            tagger.colour_calibration = stored_calibration(doc)
+            installed.append(version)
+        else:
+            tagger.use_head(head)
+            installed.append(version)
     return installed
 
 
@@ -61,31 +53,85 @@ async def install_challengers(heads: HeadRepository, tagger: Tagger) -> list[str
     installed: list[str] = []
     champions = await heads.aliases(CHAMPION)
     for attribute, version in sorted((await heads.aliases(CHALLENGER)).items()):
-        base = tagger.zero_shot_heads.get(attribute)
-        if base is None or champions.get(attribute) == version:
-            continue  # a calibration, or already the champion
+        if champions.get(attribute) == version:
+            continue  # already the champion
         doc = await heads.get(version)
-        if doc is None or doc.get("kind") == CALIBRATION or not doc.get("record"):
+        if doc is None or doc.get("kind") == CALIBRATION:
             continue
-        try:
-            head = TunedHead.from_record(msgspec.convert(doc["record"], TunedHeadRecord))
-        except (ValueError, msgspec.ValidationError):
-            continue
-        if _mismatch(doc, head, base, tagger) is None:
+        head, why = fitted_head(doc, tagger)
+        if head is not None and why is None:
             tagger.use_shadow_head(head)
             installed.append(version)
     return installed
 
 
+def fitted_head(doc: dict[str, Any], tagger: Tagger) -> tuple[TunedHead | None, str | None]:
+    """A stored head version as ``tagger`` would use it, or why it cannot serve there.
+
+    One check for loading a champion and for promoting one, so a version the gate lets
+    through is never ignored afterwards. A colour calibration gives no head (None, None).
+    """
+    attribute = str(doc.get("attribute"))
+    if doc.get("kind") == CALIBRATION:
+        return None, _calibration_mismatch(doc, tagger)
+    base = tagger.zero_shot_heads.get(attribute)
+    if base is None:
+        return None, f"{attribute!r} has no model head in taxonomy {tagger.taxonomy.version}"
+    if not doc.get("record"):
+        return None, "its weights are not stored"
+    try:
+        head = TunedHead.from_record(msgspec.convert(doc["record"], TunedHeadRecord))
+    except (ValueError, msgspec.ValidationError) as exc:
+        return None, f"it cannot be loaded: {exc}"
+    return head, _mismatch(doc, head, base, tagger)
+
+
 def _mismatch(doc: dict[str, Any], head: TunedHead, base: Head, tagger: Tagger) -> str | None:
+    """Everything that differs from what ``tagger`` runs (None: nothing)."""
+    found: list[str] = []
     wanted = tagger.taxonomy.attribute_version(head.attribute)
     if head.training.taxonomy_version != wanted:
-        return f"taxonomy {head.training.taxonomy_version}, now {wanted}"
+        found.append(
+            f"it was trained for taxonomy version {head.training.taxonomy_version} of "
+            f"{head.attribute}, but {wanted} is in force"
+        )
     if doc.get("encoder") != tagger.model_fingerprint:
-        return f"encoder {doc.get('encoder')}, now {tagger.model_fingerprint}"
+        found.append(
+            f"it was trained on vectors of encoder {doc.get('encoder')}, but the encoder "
+            f"in force is {tagger.model_fingerprint}"
+        )
     if head.labels != base.labels:
-        return "its labels differ from the zero-shot head's"
-    return None
+        found.append("its labels differ from the zero-shot head's")
+    return "; ".join(found) or None
+
+
+def _calibration_mismatch(doc: dict[str, Any], tagger: Tagger) -> str | None:
+    found: list[str] = []
+    wanted = tagger.taxonomy.attribute_version("colour")
+    if doc.get("taxonomy_version") != wanted:
+        found.append(
+            f"it was fitted for taxonomy version {doc.get('taxonomy_version')} of colour, "
+            f"but {wanted} is in force"
+        )
+    analyser = doc.get("encoder")  # the colour analyser whose confidence it calibrates
+    if analyser is not None and analyser != tagger.colour.version:
+        found.append(
+            f"it was fitted for analyser {analyser}, but the analyser in force is "
+            f"{tagger.colour.version}"
+        )
+    return "; ".join(found) or None
+
+
+def refuse_unfit(doc: dict[str, Any], tagger: Tagger) -> None:
+    """InvalidInput naming what differs when ``tagger`` could not use this head version."""
+    _, why = fitted_head(doc, tagger)
+    if why:
+        raise InvalidInput(
+            f"{doc.get('version')} cannot become the champion of {doc.get('attribute')}: {why}. "
+            "It would be ignored and the catalogue would keep the heads in force; train it "
+            "again on this deployment's taxonomy and encoder",
+            field="version",
+        )
 
 
 def stored_calibration(doc: dict[str, Any]) -> Calibration:
@@ -96,12 +142,3 @@ def stored_calibration(doc: dict[str, Any]) -> Calibration:
 def calibration_evaluation(doc: dict[str, Any]) -> CalibrationEvaluation:
     """Its evaluation (listings leave the record out; this needs only the evaluation)."""
     return msgspec.convert(doc["evaluation"], CalibrationEvaluation)
-
-
-def install_calibration(tagger: Tagger, doc: dict[str, Any]) -> str | None:
-    """Use a stored colour calibration in ``tagger``; the reason when it does not fit."""
-    wanted = tagger.taxonomy.attribute_version("colour")
-    if doc.get("taxonomy_version") != wanted:
-        return f"taxonomy {doc.get('taxonomy_version')}, now {wanted}"
-    tagger.colour_calibration = stored_calibration(doc)
-    return None

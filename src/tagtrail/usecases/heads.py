@@ -29,6 +29,7 @@ from tagtrail.learning.evaluate import Comparison, EvaluationReport, GateDecisio
 from tagtrail.learning.head import TunedHead
 from tagtrail.tagging.heads import Head, ZeroShotHead
 from tagtrail.tagging.pipeline import Tagger
+from tagtrail.usecases import champions
 from tagtrail.usecases import colour_calibration as colour_cal
 from tagtrail.usecases.champions import CALIBRATION, CHALLENGER, CHAMPION, calibration_evaluation
 from tagtrail.usecases.head_data import training_set
@@ -290,6 +291,7 @@ async def promote_head(
     if force and note is None:
         raise InvalidInput("a forced promotion needs a note saying why", field="note")
     doc = await _stored(services, attribute, version)
+    champions.refuse_unfit(doc, await services.tagger())  # even forced: it would be ignored
     evaluation = None if doc.get("kind") == CALIBRATION else _evaluation(doc)
     current = (await services.store.heads.alias(CHAMPION, attribute)).version
     if current == version:

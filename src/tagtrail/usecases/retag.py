@@ -3,10 +3,12 @@
 No pixels are needed: heads, mapping and tiers run on the vector in the asset document.
 Each changed attribute becomes a new ``model_tagged`` event at the asset's next revision,
 so the history shows what changed and why — and human decisions still win the fold.
-Resumable: an asset whose tags already carry the current head and taxonomy versions is
-skipped, so an interrupted run simply continues where it stopped. Cross-attribute rules see
-the asset's human decisions (see :mod:`tagtrail.tagging.dependencies`), so a reviewer's
-correction of a dependency is followed here too, not only on the review path.
+Stored colour tags are re-tiered from their stored measurement when another colour
+calibration is in force (:mod:`colour_retier`). Resumable: an asset whose tags already carry
+the current head, calibration and taxonomy versions is skipped, so an interrupted run simply
+continues where it stopped. Cross-attribute rules see the asset's human decisions (see
+:mod:`tagtrail.tagging.dependencies`), so a reviewer's correction of a dependency is followed
+here too, not only on the review path.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tagtrail.errors import Conflict
 from tagtrail.store import StoredAsset
 from tagtrail.tagging.dependencies import known_from_tags
 from tagtrail.tagging.pipeline import Tagger
+from tagtrail.usecases import colour_retier
 from tagtrail.usecases.ingest import model_event
 from tagtrail.usecases.services import Services
 
@@ -94,16 +97,28 @@ def _tag(raw: dict[str, Any] | None) -> Tag | None:
 
 
 def plan_decisions(
-    tagger: Tagger, docs: list[dict[str, Any]], repropose_min_probability: float
+    tagger: Tagger,
+    docs: list[dict[str, Any]],
+    repropose_min_probability: float,
+    measured: Sequence[dict[str, Any] | None] | None = None,
 ) -> list[list[ModelDecision]]:
     """The changed decisions for each document (empty when it is already up to date).
 
     A value a human rejected comes back only as a suggestion, from a newer head at or above
     ``repropose_min_probability`` (:func:`tagtrail.domain.reproposal.repropose`).
+    ``measured``: per document, its stored colour measurement
+    (:func:`colour_retier.stored_measurements`), re-tiered with the calibration in force.
     """
     with threadpool_limits(limits=1, user_api="blas"):  # small matmuls: spinning BLAS
         # threads on two shared cores cost far more than they give
-        return _plan(tagger, docs, repropose_min_probability)
+        plans = _plan(tagger, docs, repropose_min_probability)
+    for i, (doc, evidence) in enumerate(zip(docs, measured or (), strict=False)):
+        if evidence is not None and colour_retier.needs_retier(tagger, evidence):
+            meta = AssetMetadata(brand=doc.get("brand"), season=doc.get("season"),
+                                 collection=doc.get("collection"))  # fmt: skip
+            again = in_slots(doc, tagger.recolour(evidence, meta))
+            plans[i] = plans[i] + colour_retier.retiered(doc, again)
+    return plans
 
 
 def _plan(
@@ -212,8 +227,9 @@ async def retag_all(
             progress(len(docs))
         if not usable:
             continue
+        measured = await colour_retier.stored_measurements(services, usable)
         plans = await services.infer(
-            plan_decisions, tagger, usable, services.settings.repropose_min_probability
+            plan_decisions, tagger, usable, services.settings.repropose_min_probability, measured
         )
         for doc, decisions in zip(usable, plans, strict=True):
             report.checked += 1

@@ -18,6 +18,7 @@ import msgspec
 from tagtrail.domain.governance import is_applied
 from tagtrail.domain.records import HUMAN_STATES, ModelDecision, key_of, tag_key
 from tagtrail.tagging.pipeline import Tagger
+from tagtrail.usecases import colour_retier
 from tagtrail.usecases.head_data import segments_of
 from tagtrail.usecases.retag import RETAG_FIELDS, plan_decisions
 from tagtrail.usecases.sampling import StratifiedSample
@@ -124,7 +125,12 @@ async def retag_preview(
         preview.other_encoder += len(docs) - len(usable)
         preview.checked += len(docs)
         minimum = services.settings.repropose_min_probability
-        plans = await services.infer(plan_decisions, tagger, usable, minimum) if usable else []
+        measured = await colour_retier.stored_measurements(services, usable)
+        plans = (
+            await services.infer(plan_decisions, tagger, usable, minimum, measured)
+            if usable
+            else []
+        )
         for doc, decisions in zip(usable, plans, strict=True):
             current = {tag_key(t["attribute"], t.get("slot")): t for t in doc.get("tags", [])}
             chosen = [d for d in decisions if attribute in (None, d.attribute)]

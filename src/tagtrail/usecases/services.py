@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from tagtrail.config import Settings
-from tagtrail.errors import TagtrailError
+from tagtrail.errors import StoreUnavailable, TagtrailError
 from tagtrail.store import Store
 from tagtrail.usecases.metrics import Metrics
 
@@ -46,6 +46,10 @@ class Services:
         # The champion aliases the cached tagger was built with, and when they were checked.
         self._champions_seen: dict[str, str] | None = None
         self._champions_checked = 0.0
+        # Set while the cached tagger was built without its stored heads because the store
+        # could not answer (why): it is rebuilt on the first use after the store answers.
+        self.heads_unread: str | None = None
+        self._heads_retrying = False
 
     async def infer(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn`` (torch work) on the one inference thread."""
@@ -66,7 +70,8 @@ class Services:
             self.pipeline_state = f"unavailable: {type(exc).__name__}"
             log.exception("warming up the tagging pipeline failed")
         else:
-            self.pipeline_state = "ready"
+            if self.heads_unread is None:
+                self.pipeline_state = "ready"
 
     async def _once(self, key: str, build: Callable[[], Awaitable[T]]) -> T:
         if key in self._cache:
@@ -121,19 +126,57 @@ class Services:
                 if self.settings.shadow:
                     shadows = await install_challengers(self.store.heads, tagger)
                     installed += [f"{v} (shadow)" for v in shadows]
-            except Exception as exc:  # no heads index yet, store away: zero-shot it is
+            except StoreUnavailable as exc:
+                self._heads_unreadable(exc.message)
+            except Exception as exc:  # no heads index yet: zero-shot it is
                 log.warning("champion heads not loaded (%r); zero-shot heads in use", exc)
             else:
+                self._heads_read()
                 if installed:
                     log.info("champion heads in use: %s", ", ".join(installed))
             return tagger
 
         tagger = await self._once("tagger", build)
-        if await self._champions_moved():
+        if await self._store_back():
+            log.info("the store answers again: rebuilding the tagger with its stored heads")
+            self.invalidate("tagger")
+            tagger = await self._once("tagger", build)
+        elif await self._champions_moved():
             log.info("a champion head moved: rebuilding the tagger")
             self.invalidate("tagger")
             tagger = await self._once("tagger", build)
         return tagger
+
+    def _heads_unreadable(self, why: str) -> None:
+        # Not final: zero-shot heads, the shipped colour calibration and no shadow would
+        # otherwise stay for the life of the process after a brief outage.
+        self.heads_unread = why
+        self.pipeline_state = f"degraded: stored heads unreadable, zero-shot heads in use ({why})"
+        log.warning(
+            "champion heads not loaded (%s): zero-shot heads and the shipped colour "
+            "calibration in use until the store answers",
+            why,
+        )
+
+    def _heads_read(self) -> None:
+        if self.heads_unread is not None:
+            log.info("stored heads loaded after the store came back")
+            self.heads_unread = None
+            self.pipeline_state = "ready"
+
+    async def _store_back(self) -> bool:
+        """Whether a tagger built without its stored heads can now read them (one try at a
+        time: meanwhile other callers go on with the tagger they have)."""
+        if self.heads_unread is None or self._heads_retrying:
+            return False
+        self._heads_retrying = True
+        try:
+            await self._aliases()
+        except Exception:  # still away: keep what we have, try again on the next use
+            return False
+        finally:
+            self._heads_retrying = False
+        return True
 
     async def _champions_moved(self) -> bool:
         ttl = self.settings.heads_refresh_s
