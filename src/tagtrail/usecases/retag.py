@@ -21,11 +21,11 @@ from threadpoolctl import threadpool_limits
 from tagtrail.domain.decisions import slot_for
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import (
-    HUMAN_STATES,
     Actor,
     ModelDecision,
     Tag,
     TagEvent,
+    human_decided,
     key_of,
     tag_key,
     utc_now,
@@ -61,31 +61,29 @@ class RetagReport(msgspec.Struct, kw_only=True):
 
 def model_changed(decision: ModelDecision, current: dict[str, Any] | None) -> bool:
     """Whether ``decision`` differs from the stored tag (for a human-decided tag: from the
-    model's last proposal on it): only then does a re-tag write an event."""
-    # Versions are per attribute: an edit elsewhere in the taxonomy changes nothing here.
-    taxonomy_version = decision.taxonomy_version
+    model's last proposal on it): only then does a re-tag write an event.
+
+    The taxonomy version alone is no change: an edit that leaves the value, tier, rule and
+    head as they were writes nothing (a typo fix must not rewrite the catalogue)."""
     if current is None:
         return True
-    if current.get("state") in HUMAN_STATES:
+    if human_decided(current.get("state"), current.get("source")):
         # Compare with the model's last proposal on it, not with the human's decision.
         seen = (
             current.get("proposed_value") or current.get("value"),
             current.get("proposed_head_version") or current.get("head_version"),
-            current.get("proposed_taxonomy_version") or current.get("taxonomy_version"),
         )
-        return seen != (decision.value, decision.actor.head_version, taxonomy_version)
+        return seen != (decision.value, decision.actor.head_version)
     return (
         current.get("value"),
         current.get("tier"),
         current.get("rule_id"),
         current.get("head_version"),
-        current.get("taxonomy_version"),
     ) != (
         decision.value,
         decision.tier,
         decision.rule_id,
         decision.actor.head_version,
-        taxonomy_version,
     )
 
 
@@ -160,7 +158,7 @@ def changed_decisions(
         slot = raw.get("slot")
         if slot is None or key in proposed or raw["attribute"] not in decided:
             continue
-        if raw.get("state") in HUMAN_STATES:
+        if human_decided(raw.get("state"), raw.get("source")):
             continue
         out.append(withdrawal(raw))
     return out
