@@ -4,6 +4,7 @@ stays a rejection, and a change writes nothing for the tags it does not change."
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +15,11 @@ import numpy as np
 import pytest
 import yaml
 from opensearchpy import AsyncOpenSearch
+from PIL import Image
 
 from tagtrail.config import Settings
 from tagtrail.store import Store
+from tagtrail.usecases.ingest import IngestItem, ingest
 from tagtrail.usecases.retag import retag_all
 from tagtrail.usecases.services import Services
 from tagtrail.usecases.taxonomy_change import apply_change, preview_change
@@ -157,3 +160,91 @@ async def test_a_split_sends_human_decisions_to_review_and_the_model_only_propos
     store = Store(settings, client=indexed)
     for asset in assets:
         assert await store.assets.reproject(asset.id) is False
+
+
+def _rename_coatigan_and_mustard(settings: Settings, root: Path) -> Path:
+    new = _copy(settings, root, "renamed")
+
+    def category(data: Any) -> None:
+        values = data["attributes"]["category"]
+        next(v for v in values["values"] if v["id"] == "coatigan")["id"] = "longline_coat"
+        for rule in values["rules"]:
+            if rule.get("then") == "coatigan":
+                rule["then"] = "longline_coat"
+
+    def palette(data: Any) -> None:
+        next(c for c in data["colours"] if c["name"] == "mustard")["name"] = "ochre"
+
+    _edit(new / "taxonomy.yaml", category)
+    _edit(new / "colours.yaml", palette)
+    _migrations(new, [
+        {"id": "longline", "attribute": "category",
+         "rename": {"from": "coatigan", "to": "longline_coat"}},
+        {"id": "ochre", "attribute": "colour", "rename": {"from": "mustard", "to": "ochre"}},
+    ])  # fmt: skip
+    return new
+
+
+def _photo(rgb: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (96, 96), rgb).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_a_change_writes_nothing_for_tags_it_does_not_change(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
+) -> None:
+    services = _services(settings, indexed)
+    fingerprint = (await services.tagger()).model_fingerprint
+    colours = [(27, 37, 65), (190, 50, 44), (30, 77, 43)]  # navy, warm red, forest green
+    outcomes = await ingest(services, [IngestItem(name=f"p{i}.png", data=_photo(rgb))
+                                       for i, rgb in enumerate(colours)])  # fmt: skip
+    photos = [str(o.asset_id) for o in outcomes]
+    await api.create([
+        A(id="coat", vector=_vector(1), model=fingerprint,
+          tags=(T(attribute="category", value="coatigan"),)),
+        # Stored by another head version: the model re-decides it.
+        A(id="redecided", vector=_vector(2), model=fingerprint,
+          tags=(T(attribute="category", value="hoodie"),)),
+    ])  # fmt: skip
+    confirm = {"assetId": "coat", "attribute": "category", "expectedRevision": 1}
+    assert (await api.data(DECIDE, {"input": confirm}))["confirmTag"]["__typename"] == (
+        "TagDecision"
+    )
+    docs = {i: await api.source(i) for i in [*photos, "coat", "redecided"]}
+    touched = {i for i, d in docs.items()
+               if {t["value"] for t in d["tags"]} & {"coatigan", "mustard"}}  # fmt: skip
+    new = _rename_coatigan_and_mustard(settings, tmp_path)
+
+    preview = await preview_change(services, new)
+    applied = await apply_change(services, new)
+    assert msgspec.to_builtins(applied.rows) == msgspec.to_builtins(preview.rows)
+    assert (applied.assets_changed, applied.events) == (preview.assets_changed, preview.events)
+    assert {"category", "colour"} <= set(applied.attributes_moved)
+    # Only the assets with a changed tag got a revision, and only for their changed tags.
+    assert applied.assets_changed == len(touched | {"redecided"})
+    for asset_id, doc in docs.items():
+        after = await api.source(asset_id)
+        written = [e for e in await api.events(asset_id) if e["seq"] > doc["revision"]]
+        if asset_id in touched or asset_id == "redecided":
+            assert after["revision"] == doc["revision"] + 1
+            # Migrated and re-decided assets alike record the taxonomy they were carried into.
+            assert after["taxonomy_version"] == applied.new_version
+        else:
+            assert (after["revision"], written) == (doc["revision"], []), asset_id
+            assert after["taxonomy_version"] == doc["taxonomy_version"]
+    assert [e["kind"] for e in await api.events("redecided") if e["seq"] == 2] == ["model_tagged"]
+    coat = _category(await api.source("coat"))
+    assert (coat["value"], coat["state"]) == ("longline_coat", "confirmed")
+
+    # Relabelling the release (nothing else) moves no attribute and writes nothing.
+    relabelled = _copy(settings, tmp_path / "relabel", "v3")
+    shutil.rmtree(relabelled)
+    shutil.copytree(new, relabelled)
+    (relabelled / "migrations.yaml").unlink()
+    _edit(relabelled / "taxonomy.yaml", lambda data: data.update(label="default-2026.12"))
+    served = _services(settings, indexed, new)
+    label_only = await preview_change(served, relabelled)
+    assert label_only.attributes_moved == []
+    assert (label_only.assets_changed, label_only.events) == (0, 0)
+    assert (await apply_change(served, relabelled)).events == 0
