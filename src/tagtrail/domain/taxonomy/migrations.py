@@ -206,9 +206,9 @@ def _refuse_overlaps(migrations: Migrations) -> None:
                 ))  # fmt: skip
     for step in migrations.steps:
         for target in step.targets:
-            other = owner.get((step.attribute, target))
-            if other is not None and other is not step:
+            onward = owner.get((step.attribute, target))
+            if onward is not None and onward is not step:
                 raise _refuse(step, (
-                    f"{step.op} to {step.attribute} {target}, which migration {other.id!r} "
+                    f"{step.op} to {step.attribute} {target}, which migration {onward.id!r} "
                     f"moves on: a chain or cycle; say where each value ends in one step"
                 ))  # fmt: skip
