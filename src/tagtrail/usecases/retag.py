@@ -3,9 +3,10 @@
 No pixels are needed: heads, mapping and tiers run on the vector in the asset document.
 Each changed attribute becomes a new ``model_tagged`` event at the asset's next revision,
 so the history shows what changed and why — and human decisions still win the fold.
-Resumable: an asset whose tags already carry the current head and taxonomy versions is
-skipped, so an interrupted run simply continues where it stopped. Cross-attribute rules see
-the asset's human decisions (see :mod:`tagtrail.tagging.dependencies`), so a reviewer's
+Resumable: an asset whose tags already say what the current heads decide (value, tier,
+rule, head version; a moved taxonomy version alone is no change) is skipped, so an
+interrupted run simply continues where it stopped. Cross-attribute rules see the asset's
+human decisions (see :mod:`tagtrail.tagging.dependencies`), so a reviewer's
 correction of a dependency is followed here too, not only on the review path.
 """
 
