@@ -18,6 +18,7 @@ from tagtrail.domain.records import (
     PENDING_STATES,
     Tag,
     TagEvent,
+    human_decided,
     key_of,
     provenance_of,
 )
@@ -50,6 +51,20 @@ def reproposes(event: TagEvent, current: Tag | None) -> str | None:
     if current.reproposal_of and current.state not in HUMAN_STATES:
         return current.reproposal_of
     return None
+
+
+#: Evidence key of a model event written by a taxonomy change: the taxonomy version the
+#: asset is carried into (a migration event says it as ``taxonomy_version``).
+TAXONOMY_CHANGE = "taxonomy_change"
+
+
+def carried_into(event: TagEvent) -> str | None:
+    """The taxonomy version a taxonomy change carried the asset into with ``event``."""
+    evidence = event.evidence or {}
+    version = evidence.get(TAXONOMY_CHANGE)
+    if version is None and event.actor.type == "migration":
+        version = evidence.get("taxonomy_version")
+    return str(version) if version else None
 
 
 def _sort_key(event: TagEvent) -> tuple[int, str, str]:
@@ -226,9 +241,10 @@ def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str
                     _from_model(event, current.first_seen_at), reproposal_of=rejection
                 )
                 continue
-            if current is not None and current.state in HUMAN_STATES:
-                # A human decided this attribute; the model does not overrule it. Its newer
-                # opinion is kept beside the decision so reviewers can see disagreement.
+            if current is not None and human_decided(current.state, current.source):
+                # A human decided this attribute (or a split sent the decision back to
+                # review); the model does not overrule it. Its newer opinion is kept beside
+                # the decision so reviewers can see disagreement.
                 tags[key] = msgspec.structs.replace(
                     current,
                     proposed_value=event.value,
@@ -303,11 +319,7 @@ def projection_fields(
         "tag_text_all": " ".join(text_all),
         "revision": revision,
     }
-    migrated_to = [
-        (e.seq, str(version))
-        for e in event_list
-        if e.actor.type == "migration" and (version := (e.evidence or {}).get("taxonomy_version"))
-    ]
+    migrated_to = [(e.seq, version) for e in event_list if (version := carried_into(e))]
     if migrated_to:
         # The taxonomy the asset was last carried into (ingest sets the first one).
         fields["taxonomy_version"] = max(migrated_to)[1]

@@ -20,6 +20,14 @@ Source = Literal["model", "analyser", "human", "model_then_human", "analyser_the
 APPLIED_STATES: frozenset[str] = frozenset({"auto_applied", "flagged", "confirmed", "corrected"})
 HUMAN_STATES: frozenset[str] = frozenset({"confirmed", "corrected", "rejected"})
 PENDING_STATES: frozenset[str] = frozenset({"flagged", "suggested"})
+#: Sources of a tag a reviewer decided (and that a taxonomy split may send back to review).
+HUMAN_SOURCES: frozenset[str] = frozenset({"human", "model_then_human", "analyser_then_human"})
+
+
+def human_decided(state: str | None, source: str | None) -> bool:
+    """A reviewer's decision is in force on the tag: decided, or sent back to review by a
+    taxonomy split (flagged, its source kept). No model event may replace it."""
+    return state in HUMAN_STATES or source in HUMAN_SOURCES
 
 
 class LabelScore(msgspec.Struct, kw_only=True, frozen=True):

@@ -77,8 +77,9 @@ def load_taxonomy(root: Path) -> Taxonomy:
 
 
 def attribute_versions(parsed: Any, palette_raw: Any) -> dict[str, str]:
-    """``label+attribute:hash`` per attribute, over what its tags depend on (dependencies
-    first: a rule reading another attribute changes when that attribute's version does)."""
+    """``name+attribute:hash`` per attribute, over what its tags depend on (dependencies
+    first: a rule reading another attribute changes when that attribute's version does).
+    The taxonomy's release ``label`` is not in it: relabelling the release moves nothing."""
     versions: dict[str, str] = {}
     by_name = {a.name: a for a in parsed.attributes}
     for name in dict.fromkeys((*parsed.mapping_order, *by_name)):
@@ -96,7 +97,7 @@ def attribute_versions(parsed: Any, palette_raw: Any) -> dict[str, str]:
         ]
         if attribute.source == "colour_analyser":
             document.append(palette_raw)
-        versions[name] = f"{parsed.label}+{name}:{_canonical_hash([(name, document)])}"
+        versions[name] = f"{parsed.name}+{name}:{_canonical_hash([(name, document)])}"
     return versions
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from tagtrail.domain.records import HUMAN_STATES, Tag
+from tagtrail.domain.records import Tag, human_decided
 from tagtrail.usecases.sampling import StratifiedSample
 
 OVERALL = "overall"
@@ -70,7 +70,7 @@ class ChangeCollector:
             old, new = before.get(attribute), after.get(attribute)
             if not _differs(old, new):
                 continue
-            human = old is not None and old.state in HUMAN_STATES
+            human = old is not None and human_decided(old.state, old.source)
             item = ChangeSample(
                 asset_id=asset_id,
                 old_value=old.value if old else None,

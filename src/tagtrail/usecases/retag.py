@@ -4,9 +4,10 @@ No pixels are needed: heads, mapping and tiers run on the vector in the asset do
 Each changed attribute becomes a new ``model_tagged`` event at the asset's next revision,
 so the history shows what changed and why — and human decisions still win the fold.
 Stored colour tags are re-tiered from their stored measurement when another colour
-calibration is in force (:mod:`colour_retier`). Resumable: an asset whose tags already carry
-the current head, calibration and taxonomy versions is skipped, so an interrupted run simply
-continues where it stopped. Cross-attribute rules see the asset's human decisions (see
+calibration is in force (:mod:`colour_retier`). Resumable: an asset whose tags already say
+what the current heads and calibration decide (value, tier, rule, head version; a moved
+taxonomy version alone is no change) is skipped, so an interrupted run simply continues where
+it stopped. Cross-attribute rules see the asset's human decisions (see
 :mod:`tagtrail.tagging.dependencies`), so a reviewer's correction of a dependency is followed
 here too, not only on the review path.
 """
@@ -23,11 +24,11 @@ from threadpoolctl import threadpool_limits
 from tagtrail.domain.decisions import slot_for
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import (
-    HUMAN_STATES,
     Actor,
     ModelDecision,
     Tag,
     TagEvent,
+    human_decided,
     key_of,
     tag_key,
     utc_now,
@@ -64,31 +65,29 @@ class RetagReport(msgspec.Struct, kw_only=True):
 
 def model_changed(decision: ModelDecision, current: dict[str, Any] | None) -> bool:
     """Whether ``decision`` differs from the stored tag (for a human-decided tag: from the
-    model's last proposal on it): only then does a re-tag write an event."""
-    # Versions are per attribute: an edit elsewhere in the taxonomy changes nothing here.
-    taxonomy_version = decision.taxonomy_version
+    model's last proposal on it): only then does a re-tag write an event.
+
+    The taxonomy version alone is no change: an edit that leaves the value, tier, rule and
+    head as they were writes nothing (a typo fix must not rewrite the catalogue)."""
     if current is None:
         return True
-    if current.get("state") in HUMAN_STATES:
+    if human_decided(current.get("state"), current.get("source")):
         # Compare with the model's last proposal on it, not with the human's decision.
         seen = (
             current.get("proposed_value") or current.get("value"),
             current.get("proposed_head_version") or current.get("head_version"),
-            current.get("proposed_taxonomy_version") or current.get("taxonomy_version"),
         )
-        return seen != (decision.value, decision.actor.head_version, taxonomy_version)
+        return seen != (decision.value, decision.actor.head_version)
     return (
         current.get("value"),
         current.get("tier"),
         current.get("rule_id"),
         current.get("head_version"),
-        current.get("taxonomy_version"),
     ) != (
         decision.value,
         decision.tier,
         decision.rule_id,
         decision.actor.head_version,
-        taxonomy_version,
     )
 
 
@@ -175,7 +174,7 @@ def changed_decisions(
         slot = raw.get("slot")
         if slot is None or key in proposed or raw["attribute"] not in decided:
             continue
-        if raw.get("state") in HUMAN_STATES:
+        if human_decided(raw.get("state"), raw.get("source")):
             continue
         out.append(withdrawal(raw))
     return out

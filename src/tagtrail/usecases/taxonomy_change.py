@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from tagtrail.domain.metadata import AssetMetadata
-from tagtrail.domain.projection import fold_tags
+from tagtrail.domain.projection import TAXONOMY_CHANGE, fold_tags
 from tagtrail.domain.records import Tag, TagEvent, key_of, tag_key, utc_now
 from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.domain.taxonomy.changes import (
@@ -44,6 +44,7 @@ from tagtrail.usecases.services import Services
 
 
 class _Plan(msgspec.Struct, kw_only=True, frozen=True):
+    old: Taxonomy
     new: Taxonomy
     migrations: Migrations
     tagger: Tagger
@@ -67,11 +68,12 @@ async def _plan(services: Services, directory: Path) -> _Plan:
     moved = frozenset(
         a for a in new.attribute_names if old.attribute_version(a) != new.attribute_version(a)
     )
-    return _Plan(new=new, migrations=migrations, tagger=tagger, moved=moved)
+    return _Plan(old=old, new=new, migrations=migrations, tagger=tagger, moved=moved)
 
 
 def _changes(plan: _Plan, doc: dict[str, Any]) -> list[TagChange]:
-    return tag_changes(list(doc.get("tags") or ()), plan.new, plan.migrations, doc.get("brand"))
+    tags = list(doc.get("tags") or ())
+    return tag_changes(tags, plan.new, plan.migrations, doc.get("brand"), plan.old)
 
 
 def _asset_events(
@@ -89,10 +91,16 @@ def _asset_events(
         change_event(str(doc["asset_id"]), seq, i, at, by_key[change_key(c)], c, plan.new, brand)
         for i, c in enumerate(changes)
     ]
+    # A re-decision records the taxonomy it was made for, so the asset reads as carried
+    # into it (``taxonomyVersion``) like a migrated one.
+    carried = {TAXONOMY_CHANGE: plan.new.version}
     return events + [
-        model_event(str(doc["asset_id"]), len(events) + j, d, at, seq=seq)
+        model_event(
+            str(doc["asset_id"]), len(events) + j,
+            msgspec.structs.replace(d, evidence={**(d.evidence or {}), **carried}), at, seq=seq,
+        )
         for j, d in enumerate(decisions)
-    ]
+    ]  # fmt: skip
 
 
 def _after_migration(plan: _Plan, doc: dict[str, Any], changes: list[TagChange]) -> dict[str, Any]:

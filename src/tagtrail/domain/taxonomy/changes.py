@@ -3,9 +3,11 @@
 Every tag is carried into the new taxonomy by an event, never silently:
 
 * a renamed or merged value moves to its new value, whoever decided it (``migrated``);
-* a split value moves to its first candidate: a human decision is re-opened for review
-  (``flagged``: still applied, queued, the candidates in the evidence), a model tag becomes
-  a suggestion until the re-tag decides among the candidates;
+* a split value moves to its first candidate: a confirmation or correction is re-opened for
+  review (``flagged``: still applied, queued, its source kept, the candidates in the
+  evidence; the model's later opinion is only a proposal beside it), a rejection stays a
+  rejection (of every candidate: none is applied unless a reviewer decides), a model tag
+  becomes a suggestion until the re-tag decides among the candidates;
 * a retired value or attribute is removed (``retired``); the decision stays in the trail;
 * any other tag whose label, hierarchy or colour family changed is re-expanded in place
   (``migrated`` with the same value), so reviewed tags are found under their new parent.
@@ -21,7 +23,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from tagtrail.domain.records import HUMAN_STATES, Actor, TagEvent, event_id, tag_key
+from tagtrail.domain.records import Actor, TagEvent, event_id, human_decided, tag_key
 from tagtrail.domain.taxonomy.migrations import Migrations
 from tagtrail.domain.taxonomy.model import Taxonomy
 
@@ -59,6 +61,10 @@ def _same(tag: dict[str, Any], expanded: dict[str, Any]) -> bool:
     )
 
 
+def _human(tag: dict[str, Any]) -> bool:
+    return human_decided(tag.get("state"), tag.get("source"))
+
+
 def _change(tag: dict[str, Any], **fields: Any) -> TagChange:
     state = str(tag.get("state"))
     return TagChange(
@@ -66,15 +72,44 @@ def _change(tag: dict[str, Any], **fields: Any) -> TagChange:
         slot=tag.get("slot"),
         old_value=tag.get("value"),
         old_state=state,
-        human=state in HUMAN_STATES,
+        human=_human(tag),
         **{"state": state, **fields},
     )
 
 
+def _split_state(tag: dict[str, Any]) -> str:
+    """A rejection stays one; another human decision goes back to review (applied); a model
+    tag is a suggestion until the model decides among the new values."""
+    if tag.get("state") == "rejected":
+        return "rejected"
+    return "flagged" if _human(tag) else "suggested"
+
+
+def _reexpanded(
+    tag: dict[str, Any], new: Taxonomy, old: Taxonomy | None, brand: str | None
+) -> bool:
+    """Whether an unmigrated tag reads differently under ``new`` (label, hierarchy, colour
+    family, or the words free-text search finds it by)."""
+    attribute, value = str(tag["attribute"]), str(tag["value"])
+    if not _same(tag, _expansion(new, attribute, value, brand)):
+        return True
+    if tag.get("taxonomy_version") == new.attribute_version(attribute):
+        return False  # already carried into ``new`` (a re-run)
+    known = old is not None and old.value(attribute, value, brand) is not None
+    if old is None or not known or new.value(attribute, value, brand) is None:
+        return False
+    return old.search_terms(attribute, value, brand) != new.search_terms(attribute, value, brand)
+
+
 def tag_changes(
-    tags: Sequence[dict[str, Any]], new: Taxonomy, migrations: Migrations, brand: str | None
+    tags: Sequence[dict[str, Any]],
+    new: Taxonomy,
+    migrations: Migrations,
+    brand: str | None,
+    old: Taxonomy | None = None,
 ) -> list[TagChange]:
-    """The migration changes for one asset's stored tags (validated migrations assumed)."""
+    """The migration changes for one asset's stored tags (validated migrations assumed).
+    A tag that reads the same under ``new`` gets none (``old``: to compare search words)."""
     out: list[TagChange] = []
     for tag in tags:
         attribute, value = str(tag["attribute"]), tag.get("value")
@@ -87,22 +122,22 @@ def tag_changes(
         if value is None:
             continue
         step = migrations.for_value(attribute, value)
-        rejected = tag.get("state") == "rejected"
-        if step is not None and (step.op == "retire" or (rejected and step.op == "split")):
+        if step is not None and step.op == "retire":
             note = f"{attribute} {value} retired by migration {step.id}"
             out.append(_change(tag, kind="retired", step=step.id, new_value=None, note=note))
         elif step is not None and step.op == "split":
-            human = tag.get("state") in HUMAN_STATES
+            state = _split_state(tag)
+            verb = "rejected: stays rejected" if state == "rejected" else "choose one"
             out.append(_change(
-                tag, kind="migrated", step=step.id, new_value=step.targets[0],
-                state="flagged" if human else "suggested", candidates=step.targets,
-                note=f"{value} was split into {', '.join(step.targets)}: choose one",
+                tag, kind="migrated", step=step.id, new_value=step.targets[0], state=state,
+                candidates=step.targets,
+                note=f"{value} was split into {', '.join(step.targets)}: {verb}",
             ))  # fmt: skip
         elif step is not None:
             target = step.targets[0]
             out.append(_change(tag, kind="migrated", step=step.id, new_value=target,
                                note=f"{step.op} {value} → {target}"))  # fmt: skip
-        elif not _same(tag, _expansion(new, attribute, value, brand)):
+        elif _reexpanded(tag, new, old, brand):
             out.append(_change(tag, kind="migrated", step=None, new_value=value,
                                note="re-expanded under the new taxonomy"))  # fmt: skip
     return out

@@ -120,7 +120,9 @@ def _values(taxonomy: Taxonomy, attribute: str) -> set[str]:
 
 
 def validate_migrations(old: Taxonomy, new: Taxonomy, migrations: Migrations) -> None:
-    """Refuse a change that would drop tags nobody said where to put."""
+    """Refuse a change that would drop tags nobody said where to put, or that says where
+    they go ambiguously (each refusal names the migration)."""
+    _refuse_overlaps(migrations)
     for step in migrations.steps:
         if step.attribute not in old.attribute_names:
             raise InvalidInput(
@@ -145,6 +147,7 @@ def validate_migrations(old: Taxonomy, new: Taxonomy, migrations: Migrations) ->
                 f"migration {step.id!r}: {step.attribute} {', '.join(gone)} is not a value "
                 f"of the new taxonomy", field="migrations",
             )  # fmt: skip
+        _refuse_ambiguous(step, _values(old, step.attribute), _values(new, step.attribute))
     for attribute in old.attribute_names:
         if attribute not in new.attribute_names:
             if migrations.retires_attribute(attribute) is None:
@@ -162,3 +165,50 @@ def validate_migrations(old: Taxonomy, new: Taxonomy, migrations: Migrations) ->
                 f"migration says where their tags go (rename, merge, split or retire)",
                 field="migrations",
             )
+
+
+def _refuse(step: MigrationStep, problem: str) -> InvalidInput:
+    return InvalidInput(f"migration {step.id!r}: {problem}", field="migrations")
+
+
+def _refuse_ambiguous(step: MigrationStep, old: set[str], new: set[str]) -> None:
+    """A step must say one thing: its sources leave the taxonomy (a merge may keep its
+    target among them), a rename goes to a new value, a split to distinct new values."""
+    kept = [s for s in step.sources if s in new and not (step.op == "merge" and s in step.targets)]
+    if kept:
+        raise _refuse(step, (
+            f"{step.attribute} {', '.join(kept)} stays in the new taxonomy, so its tags "
+            f"cannot also {step.op} (remove it from the new taxonomy, or drop the migration)"
+        ))  # fmt: skip
+    if len(set(step.targets)) != len(step.targets):
+        raise _refuse(step, f"{step.op} names a value twice")
+    existing = [t for t in step.targets if t in old]
+    if step.op == "rename" and existing and set(step.sources) <= old:
+        # Moving decisions onto a value that already has its own is a merge: say so.
+        raise _refuse(step, (
+            f"rename onto {step.attribute} {existing[0]}, a value that already exists, "
+            f"would merge their tags; write it as merge: {{from: [{step.sources[0]}, "
+            f"{existing[0]}], to: {existing[0]}}}"
+        ))  # fmt: skip
+
+
+def _refuse_overlaps(migrations: Migrations) -> None:
+    """Each old value has one fate: no value in two migrations, no chain or cycle (a value
+    one migration moves tags to and another moves them away from)."""
+    owner: dict[tuple[str, str], MigrationStep] = {}
+    for step in migrations.steps:
+        for source in step.sources:
+            other = owner.setdefault((step.attribute, source), step)
+            if other is not step:
+                raise _refuse(step, (
+                    f"{step.attribute} {source} is also in migration {other.id!r}; say "
+                    f"where its tags go once"
+                ))  # fmt: skip
+    for step in migrations.steps:
+        for target in step.targets:
+            onward = owner.get((step.attribute, target))
+            if onward is not None and onward is not step:
+                raise _refuse(step, (
+                    f"{step.op} to {step.attribute} {target}, which migration {onward.id!r} "
+                    f"moves on: a chain or cycle; say where each value ends in one step"
+                ))  # fmt: skip

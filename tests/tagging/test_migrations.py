@@ -1,0 +1,127 @@
+"""Migrations that say something ambiguous are refused, naming the migration: a rename onto
+a value that already exists (a merge must be said as a merge), a rename or retirement of a
+value that stays, a chain or cycle, a value in two migrations. Relabelling the taxonomy's
+release moves no attribute."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.domain.taxonomy.migrations import Migrations, parse_migrations, validate_migrations
+from tagtrail.errors import InvalidInput
+from tagtrail.tagging.taxonomy_files import load_taxonomy
+
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "taxonomy" / "default"
+
+
+@pytest.fixture(scope="module")
+def old() -> Taxonomy:
+    return load_taxonomy(DEFAULT_ROOT)
+
+
+def _new(tmp_path: Path, change: Callable[[list[dict[str, Any]]], None] | None = None) -> Taxonomy:
+    """The default taxonomy with ``change`` applied to its category values."""
+    root = tmp_path / "new"
+    shutil.copytree(DEFAULT_ROOT, root)
+    path = root / "taxonomy.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if change is not None:
+        category = data["attributes"]["category"]
+        before = {v["id"] for v in category["values"]}
+        change(category["values"])
+        gone = before - {v["id"] for v in category["values"]}
+        category["vocabulary"] = [e for e in category["vocabulary"] if e.get("maps_to") not in gone]
+        category["rules"] = [r for r in category["rules"] if r.get("then") not in gone]
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return load_taxonomy(root)
+
+
+def _steps(*steps: dict[str, Any]) -> Migrations:
+    return parse_migrations({"migrations": list(steps)}, file="migrations.yaml")
+
+
+def _without(*ids: str) -> Callable[[list[dict[str, Any]]], None]:
+    def change(values: list[dict[str, Any]]) -> None:
+        values[:] = [v for v in values if v["id"] not in ids]
+
+    return change
+
+
+def _renamed(old_id: str, new_id: str) -> Callable[[list[dict[str, Any]]], None]:
+    def change(values: list[dict[str, Any]]) -> None:
+        values.append({**next(v for v in values if v["id"] == old_id), "id": new_id})
+
+    return change
+
+
+def test_a_rename_onto_an_existing_value_must_be_said_as_a_merge(
+    old: Taxonomy, tmp_path: Path
+) -> None:
+    new = _new(tmp_path, _without("knitted_vest"))
+    rename = {"id": "vests", "attribute": "category",
+              "rename": {"from": "knitted_vest", "to": "cardigan"}}  # fmt: skip
+    with pytest.raises(InvalidInput, match=r"'vests'.*already exists.*merge") as refused:
+        validate_migrations(old, new, _steps(rename))
+    assert refused.value.field == "migrations"
+    merge = {"id": "vests", "attribute": "category",
+             "merge": {"from": ["knitted_vest", "cardigan"], "to": "cardigan"}}  # fmt: skip
+    validate_migrations(old, new, _steps(merge))  # said as a merge: accepted
+
+
+def test_a_rename_or_retirement_of_a_value_that_stays_is_refused(
+    old: Taxonomy, tmp_path: Path
+) -> None:
+    new = _new(tmp_path, _renamed("cardigan", "cardigan_knit"))  # cardigan stays
+    rename = {"id": "knit", "attribute": "category",
+              "rename": {"from": "cardigan", "to": "cardigan_knit"}}  # fmt: skip
+    with pytest.raises(InvalidInput, match=r"'knit'.*cardigan stays in the new taxonomy"):
+        validate_migrations(old, new, _steps(rename))
+    retire = {"id": "no-cardigans", "attribute": "category", "retire": ["cardigan"]}
+    with pytest.raises(InvalidInput, match=r"'no-cardigans'.*cardigan stays"):
+        validate_migrations(old, new, _steps(retire))
+
+
+def test_a_rename_cycle_or_chain_is_refused(old: Taxonomy, tmp_path: Path) -> None:
+    new = _new(tmp_path)  # both values stay: the cycle would flip decisions on every apply
+    cycle = _steps(
+        {"id": "a", "attribute": "category", "rename": {"from": "cardigan", "to": "knitted_vest"}},
+        {"id": "b", "attribute": "category", "rename": {"from": "knitted_vest", "to": "cardigan"}},
+    )
+    with pytest.raises(InvalidInput, match=r"migration 'a'.*'b' moves on: a chain or cycle"):
+        validate_migrations(old, new, cycle)
+    chain_to = _new(tmp_path / "chain", _without("playsuit", "knitted_vest"))
+    chain = _steps(
+        {"id": "a", "attribute": "category", "rename": {"from": "playsuit", "to": "knitted_vest"}},
+        {"id": "b", "attribute": "category", "merge": {"from": ["knitted_vest"], "to": "cardigan"}},
+    )
+    with pytest.raises(InvalidInput, match=r"'a'.*chain or cycle"):
+        validate_migrations(old, chain_to, chain)
+
+
+def test_a_value_in_two_migrations_is_refused(old: Taxonomy, tmp_path: Path) -> None:
+    new = _new(tmp_path, _without("knitted_vest"))
+    twice = _steps(
+        {"id": "a", "attribute": "category", "retire": ["knitted_vest"]},
+        {"id": "b", "attribute": "category", "merge": {"from": ["knitted_vest"], "to": "cardigan"}},
+    )
+    with pytest.raises(InvalidInput, match=r"'b'.*knitted_vest is also in migration 'a'"):
+        validate_migrations(old, new, twice)
+
+
+def test_relabelling_the_release_moves_no_attribute(old: Taxonomy, tmp_path: Path) -> None:
+    root = tmp_path / "relabelled"
+    shutil.copytree(DEFAULT_ROOT, root)
+    path = root / "taxonomy.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        f"label: {old.label}", "label: default-2026.12", 1), encoding="utf-8")  # fmt: skip
+    new = load_taxonomy(root)
+    assert new.label == "default-2026.12"
+    assert new.version != old.version
+    assert new.attribute_versions == old.attribute_versions
