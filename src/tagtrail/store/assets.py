@@ -33,7 +33,8 @@ from tagtrail.domain.records import Tag, TagEvent
 from tagtrail.errors import Conflict, NotFound, StoreUnavailable
 from tagtrail.store.events import EventLog, bulk_failures, bulk_lines, stored_as_sent
 
-#: A test hook: awaited with a step name ("events_written") between the steps of a write.
+#: A test hook: awaited with a step name ("claimed", "events_written") between the steps of a
+#: write.
 FaultHook = Callable[[str], Awaitable[None]]
 _HEAL_ROUNDS = 8
 
@@ -81,7 +82,7 @@ class AssetRepository:
         self.events = events
         self.fault_hook: FaultHook | None = None
 
-    async def _fault(self, step: str) -> None:
+    async def fault(self, step: str) -> None:
         if self.fault_hook is not None:
             await self.fault_hook(step)
 
@@ -189,11 +190,13 @@ class AssetRepository:
         if not events:
             return stored.public_source(), []
         try:
-            await self.events.append_revision(events)
+            await self.events.claim(events)
         except Conflict as exc:
             now = await self.get(asset_id)
             raise Conflict(exc.message, current_revision=now.revision) from exc
-        await self._fault("events_written")
+        await self.fault("claimed")
+        await self.events.finish_revision(events)
+        await self.fault("events_written")
         fields = await self._advance(stored, events)
         try:
             source = await self._write(stored, fields)
@@ -233,7 +236,7 @@ class AssetRepository:
                 outcomes[a.asset_id] = IngestWrite(
                     asset_id=a.asset_id, status="failed", error=str(info.get("error"))
                 )
-        await self._fault("documents_created")
+        await self.fault("documents_created")
         # Who writes revision 1: for a document this call created, only this call can (a
         # crashed ingest is resumed only once its document is stale), so its claim and the
         # rest go in one bulk request. A resumed document is claimed on its own first: of
@@ -261,9 +264,10 @@ class AssetRepository:
             for a in assets
             if a.asset_id in heads and (not a.events or a.events[0].event_id in claims.created)
         ]
+        await self.fault("claimed")
         rest = await self.events.create_many([e for a in mine if a.resume for e in a.events[1:]])
         failed_events = {**claims.failed, **rest.failed}
-        await self._fault("events_written")
+        await self.fault("events_written")
         docs: dict[str, dict[str, Any]] = {}
         lines: list[Any] = []
         for a in mine:

@@ -46,6 +46,7 @@ async def apply_batch(
         if events[0].event_id not in claims.created:
             result[asset_id] = claims.failed.get(events[0].event_id, "conflict")
             del built[asset_id]
+    await assets.fault("claimed")
     rest = await assets.events.create_many([e for ev in built.values() for e in ev[1:]])
     base_ids = [t.event_id for a in built for t in stored[a].tags()]
     terms = await assets.events.terms(base_ids)

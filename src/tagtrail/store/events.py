@@ -115,9 +115,13 @@ class EventLog:
         Raises Conflict when another writer claimed that revision. Re-running with the same
         events is harmless (create is put-if-absent).
         """
-        if not events:
-            return
-        claim, rest = events[0], events[1:]
+        if events:
+            await self.claim(events)
+            await self.finish_revision(events)
+
+    async def claim(self, events: Sequence[TagEvent]) -> None:
+        """Claim the revision of ``events`` (create event 0); Conflict if another writer has."""
+        claim = events[0]
         try:
             await self.client.create(index=self.index, id=claim.event_id, body=_encode(claim))
         except ConflictError as exc:
@@ -127,12 +131,15 @@ class EventLog:
                     f"revision {claim.seq} of asset {claim.asset_id!r} was written concurrently",
                     current_revision=claim.seq,
                 ) from exc
-        failed = (await self.create_many(rest)).failed
+
+    async def finish_revision(self, events: Sequence[TagEvent]) -> None:
+        """Write the claimed revision's other events (put-if-absent)."""
+        failed = (await self.create_many(events[1:])).failed
         if failed:
             # The claim stands, so readers roll forward what exists; say what is missing.
             raise StoreUnavailable(
-                f"{len(failed)} event(s) of revision {claim.seq} of asset {claim.asset_id!r} "
-                f"could not be written: {next(iter(failed.values()))}"
+                f"{len(failed)} event(s) of revision {events[0].seq} of asset "
+                f"{events[0].asset_id!r} could not be written: {next(iter(failed.values()))}"
             )
 
     async def create_many(self, events: Sequence[TagEvent]) -> BulkCreate:
