@@ -191,11 +191,12 @@ class EventLog:
     async def revision(self, asset_id: str, seq: int) -> list[TagEvent]:
         """The events of revision ``seq`` (empty when it is not claimed), in real time,
         finished from its claim first when the writer has not stored them all (yet)."""
-        try:
-            hit = await self.client.get(index=self.index, id=event_id(asset_id, seq, 0))
-        except NotFoundError:
+        # A multi-get of one id: an unclaimed revision (the usual answer) is no 404 error.
+        found = await self.client.mget(index=self.index, body={"ids": [event_id(asset_id, seq, 0)]})
+        [doc] = found["docs"]
+        if not doc.get("found"):
             return []
-        claim = msgspec.convert(hit["_source"], Claim)
+        claim = msgspec.convert(doc["_source"], Claim)
         return (await self.finish([claim]))[claim.event_id]
 
     async def finish(
