@@ -119,3 +119,19 @@ async def test_a_claim_left_alone_is_finished_by_the_next_reader(api: Api) -> No
     assert states(healed.source) == {"category": "confirmed", "pattern": "confirmed"}
     stored = [e for e in await store.events.for_asset("w4") if e.seq == 2]
     assert stored == events  # the log holds the whole revision, exactly as written
+
+
+async def test_a_history_read_finishes_a_claim_left_alone(api: Api) -> None:
+    """Search (refreshed) sees the claim only; the history still holds the whole revision,
+    and the log holds it from then on."""
+    await api.create([A(id="w5", tags=TWO)])
+    store = Store(api.settings, client=api.client)
+    events = _confirm_both(await store.assets.get("w5"))
+    await store.events.claim(events)  # the writer died here
+    await api.client.indices.refresh(index=store.events.index)
+    history = (await store.events.history({"w5": 2}))["w5"]
+    assert [e for e in history if e.seq == 2] == events  # before: the claim alone
+    assert [(e["seq"], e["attribute"]) for e in await api.events("w5") if e["seq"] == 2] == [
+        (2, "category"),
+        (2, "pattern"),
+    ]
