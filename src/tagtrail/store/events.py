@@ -283,8 +283,10 @@ class EventLog:
         claims = await self._claims(first, {a: max(r, first[a]) for a, r in revisions.items()})
         have = {e.event_id for events in grouped.values() for e in events}
         finished = await self.finish([c for found in claims.values() for c in found], have)
+        # An asset whose newest searched revision has no claim (never written so) keeps what
+        # search found of it.
         return {
-            a: [e for e in grouped[a] if e.seq < first[a]]
+            a: [e for e in grouped[a] if e.seq < first[a] or not claims.get(a)]
             + [e for c in claims.get(a, ()) for e in finished[c.event_id]]
             for a in revisions
         }
