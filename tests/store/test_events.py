@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 import pytest
 from opensearchpy import AsyncOpenSearch
@@ -117,3 +119,17 @@ async def test_a_revision_caught_half_written_by_a_refresh_is_read_whole(
         (2, "pattern"),
         (2, "category"),
     ]
+
+
+async def test_a_huge_known_revision_reads_only_what_is_stored(api: Api) -> None:
+    """A caller-sent revision (GraphQL allows 2,147,483,647) once drove one request per
+    revision number up to it, for ~35 days. The read stops at the first revision that is
+    not claimed: the real events come back at once, and a missing asset has none."""
+    await api.create([A(id="huge", tags=(T(attribute="category", value="peacoat"),))])
+    store = Store(api.settings, client=api.client)
+    await store.assets.apply("huge", 1, lambda _: [correction(api, "huge", 2)])
+    found = await asyncio.wait_for(
+        store.events.history({"huge": 2_147_483_647, "missing": 2_147_483_647}), timeout=10
+    )
+    assert [(e.seq, e.kind) for e in found["huge"]] == [(1, "model_tagged"), (2, "corrected")]
+    assert found["missing"] == []

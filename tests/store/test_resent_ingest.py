@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from tagtrail.store import NewAsset, Store
+from tagtrail.store.claims import claimed_revision
 from tests.api.conftest import Api
 from tests.api.factories import A, T, document, model_event
 from tests.support.faults import Crash, crash_once
@@ -64,7 +65,7 @@ async def test_a_resumed_assets_claim_that_landed_before_its_answer_was_lost(api
                             body=document(api.taxonomy, a, ()), refresh=True)  # fmt: skip
     store = Store(api.settings, client=api.client)
     stored = (await store.assets.lookup([a.id]))[a.id]
-    claim_landed = await store.events.create_many(events[:1])
+    claim_landed = await store.events.create_many(claimed_revision(events)[:1])  # as sent
     assert claim_landed.created == {events[0].event_id}
 
     resumed = NewAsset(asset_id=a.id, document={}, events=events, resume=stored)
@@ -81,9 +82,8 @@ async def test_another_writers_claim_is_not_taken_for_ones_own(api: Api) -> None
     events = tuple(model_event(api.taxonomy, a, n, t) for n, t in enumerate(a.tags))
     store = Store(api.settings, client=api.client)
     other = tuple(msgspec.structs.replace(e, at="2031-01-01T00:00:00.000000Z") for e in events)
-    await store.events.create_many(other[:1])
+    await store.events.create_many(claimed_revision(other)[:1])
     new = NewAsset(asset_id=a.id, document=document(api.taxonomy, a, ()), events=events)
     (write,) = await store.assets.create_many([new])
     assert write.status == "exists"
     assert [e.at for e in await store.events.for_asset(a.id)] == [other[0].at]
-

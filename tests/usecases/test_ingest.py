@@ -22,6 +22,7 @@ from tagtrail.config import Settings
 from tagtrail.demo.catalogue import generate_catalogue
 from tagtrail.domain.calibration import Calibration
 from tagtrail.domain.records import TagEvent
+from tagtrail.errors import Conflict
 from tagtrail.store import Store
 from tagtrail.tagging.taxonomy_files import load_palette
 from tagtrail.usecases.ingest import IngestItem, ingest
@@ -194,8 +195,12 @@ async def test_events_are_append_only(
     store = Store(settings, client=services.store.client)
     events = await store.events.for_asset(outcome.asset_id)
     tampered = msgspec.structs.replace(events[1], value="something_else")
-    # Creating an event id that exists is refused (put-if-absent), the stored one stays.
-    await store.events.append_revision([events[0], tampered])
+    # Rewriting a stored revision is refused: its claim carries the revision as first
+    # written, so a different revision is another writer's (Conflict); the stored one stays.
+    # The same revision again is harmless (put-if-absent).
+    with pytest.raises(Conflict):
+        await store.events.append_revision([events[0], tampered])
+    await store.events.append_revision(events)
     stored = await store.events.for_asset(outcome.asset_id)
     assert [msgspec.to_builtins(e) for e in stored] == [msgspec.to_builtins(e) for e in events]
     assert isinstance(stored[0], TagEvent)

@@ -9,51 +9,30 @@ Write protocol (optimistic, and it never wedges):
    guarded by ``if_seq_no``/``if_primary_term``.
 
 If anything fails between 1 and 2 (a crash, a timeout, the store going away), the claim of
-N+1 exists while the document says N. Whoever reads or writes the asset next sees the claim
-(a real-time get by id) and *rolls the document forward* from the stored events before doing
-anything else, so the next ``expectedRevision`` a client is told always works and no
-recorded decision is lost. Ingest creates the document first (revision 0, put-if-absent:
-the first upload of these bytes wins) and then the revision-1 events.
+N+1 exists while the document says N; the next reader or writer finishes the revision from
+its claim and rolls the document forward (:mod:`.healing`), so the next ``expectedRevision``
+a client is told always works and no recorded decision is lost. Ingest creates the document
+first (revision 0, put-if-absent: the first upload of these bytes wins) and then the
+revision-1 events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import msgspec
-from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConflictError, NotFoundError
 
-from tagtrail.config import Settings
 from tagtrail.domain.projection import projection_fields
-from tagtrail.domain.records import Tag, TagEvent
-from tagtrail.errors import Conflict, NotFound, StoreUnavailable
-from tagtrail.store.events import EventLog, bulk_failures, bulk_lines, stored_as_sent
+from tagtrail.domain.records import TagEvent
+from tagtrail.errors import Conflict
+from tagtrail.store.claims import claimed_revision
+from tagtrail.store.events import bulk_failures, bulk_lines, stored_as_sent
+from tagtrail.store.healing import HEAL_ROUNDS, HealingReads, StoredAsset
 
-#: A test hook: awaited with a step name ("events_written") between the steps of a write.
-FaultHook = Callable[[str], Awaitable[None]]
-_HEAL_ROUNDS = 8
-
-
-class StoredAsset(msgspec.Struct, kw_only=True, frozen=True):
-    asset_id: str
-    source: dict[str, Any]
-    seq_no: int
-    primary_term: int
-
-    @property
-    def revision(self) -> int:
-        return int(self.source.get("revision", 0))
-
-    def tags(self) -> list[Tag]:
-        return [msgspec.convert(t, Tag) for t in self.source.get("tags") or ()]
-
-    def public_source(self) -> dict[str, Any]:
-        """The document without its vector (what clients are shown)."""
-        return {k: v for k, v in self.source.items() if k != "vector"}
+__all__ = ["AssetRepository", "IngestWrite", "NewAsset", "StoredAsset"]
 
 
 class NewAsset(msgspec.Struct, kw_only=True, frozen=True):
@@ -74,98 +53,9 @@ class IngestWrite(msgspec.Struct, kw_only=True, frozen=True):
     error: str | None = None
 
 
-class AssetRepository:
-    def __init__(self, client: AsyncOpenSearch, settings: Settings, events: EventLog) -> None:
-        self.client = client
-        self.index = settings.index_name("assets")
-        self.events = events
-        self.fault_hook: FaultHook | None = None
+class AssetRepository(HealingReads):
+    """Writes of asset documents (reads, each healing: :class:`~.healing.HealingReads`)."""
 
-    async def _fault(self, step: str) -> None:
-        if self.fault_hook is not None:
-            await self.fault_hook(step)
-
-    # -- reads (each one heals) --------------------------------------------------------
-    async def _read(self, asset_id: str) -> StoredAsset:
-        if not asset_id:
-            raise NotFound("asset id is empty")
-        try:
-            hit = await self.client.get(index=self.index, id=asset_id)
-        except NotFoundError as exc:
-            raise NotFound(f"asset {asset_id!r} does not exist") from exc
-        return StoredAsset(
-            asset_id=asset_id,
-            source=hit["_source"],
-            seq_no=hit["_seq_no"],
-            primary_term=hit["_primary_term"],
-        )
-
-    async def get(self, asset_id: str) -> StoredAsset:
-        """The asset at its latest revision, rolled forward first if a write was cut short."""
-        stored = await self._read(asset_id)
-        for _ in range(_HEAL_ROUNDS):
-            pending = await self.events.revision(asset_id, stored.revision + 1)
-            if not pending:
-                return stored
-            await self._roll_forward(stored, pending)
-            stored = await self._read(asset_id)
-        raise StoreUnavailable(f"asset {asset_id!r} is being rewritten; try again", retry_after_s=1)
-
-    async def get_many(self, asset_ids: Sequence[str]) -> list[dict[str, Any] | None]:
-        """Documents (without vectors) in order; None where missing. Heals any pending."""
-        ids = [i for i in asset_ids if i]
-        found: dict[str, dict[str, Any]] = {}
-        if ids:
-            result = await self.client.mget(
-                index=self.index, body={"ids": ids}, _source_excludes="vector"
-            )
-            found = {d["_id"]: d["_source"] for d in result["docs"] if d.get("found")}
-            heads = [(a, int(s.get("revision", 0)) + 1) for a, s in found.items()]
-            for asset_id in await self.events.claimed(heads):
-                found[asset_id] = (await self.get(asset_id)).public_source()
-        return [found.get(i) for i in asset_ids]
-
-    async def vectors(self, asset_ids: Sequence[str]) -> list[list[float] | None]:
-        ids = [i for i in asset_ids if i]
-        found: dict[str, Any] = {}
-        if ids:
-            result = await self.client.mget(
-                index=self.index, body={"ids": ids}, _source_includes="vector"
-            )
-            found = {d["_id"]: d["_source"].get("vector") for d in result["docs"] if d.get("found")}
-        return [found.get(i) for i in asset_ids]
-
-    async def _advance(self, stored: StoredAsset, events: Sequence[TagEvent]) -> dict[str, Any]:
-        """The document fields after ``events``: the stored tags folded forward (no search)."""
-        base = stored.tags()
-        terms = await self.events.terms([t.event_id for t in base])
-        fields = projection_fields(
-            events, base=base, base_terms=terms, base_revision=stored.revision
-        )
-        fields["updated_at"] = max(e.at for e in events)
-        return fields
-
-    async def _roll_forward(self, stored: StoredAsset, events: Sequence[TagEvent]) -> None:
-        fields = await self._advance(stored, events)
-        # A Conflict means someone else rolled it forward (or wrote) first: callers re-read.
-        with contextlib.suppress(Conflict):
-            await self._write(stored, fields)
-
-    async def _write(self, stored: StoredAsset, fields: dict[str, Any]) -> dict[str, Any]:
-        source = {**stored.source, **fields}
-        try:
-            await self.client.index(
-                index=self.index,
-                id=stored.asset_id,
-                body=source,
-                if_seq_no=stored.seq_no,
-                if_primary_term=stored.primary_term,
-            )
-        except ConflictError as exc:
-            raise Conflict(f"asset {stored.asset_id!r} changed while it was being written") from exc
-        return source
-
-    # -- writes ------------------------------------------------------------------------
     async def apply(
         self,
         asset_id: str,
@@ -189,14 +79,16 @@ class AssetRepository:
         if not events:
             return stored.public_source(), []
         try:
-            await self.events.append_revision(events)
+            await self.events.claim(events)
         except Conflict as exc:
             now = await self.get(asset_id)
             raise Conflict(exc.message, current_revision=now.revision) from exc
-        await self._fault("events_written")
-        fields = await self._advance(stored, events)
+        await self.fault("claimed")
+        await self.events.finish_revision(events)
+        await self.fault("events_written")
+        fields = await self.advance(stored, events)
         try:
-            source = await self._write(stored, fields)
+            source = await self.write(stored, fields)
         except Conflict:
             # A reader rolled our revision forward first: the document already holds it.
             source = (await self.get(asset_id)).source
@@ -233,7 +125,7 @@ class AssetRepository:
                 outcomes[a.asset_id] = IngestWrite(
                     asset_id=a.asset_id, status="failed", error=str(info.get("error"))
                 )
-        await self._fault("documents_created")
+        await self.fault("documents_created")
         # Who writes revision 1: for a document this call created, only this call can (a
         # crashed ingest is resumed only once its document is stale), so its claim and the
         # rest go in one bulk request. A resumed document is claimed on its own first: of
@@ -241,9 +133,11 @@ class AssetRepository:
         # can land among the winner's.
         claiming = [a for a in assets if a.asset_id in heads and a.events]
         together = [a for a in claiming if a.resume is None]
+        written = {a.asset_id: claimed_revision(a.events) for a in claiming}
         claims = await self.events.create_owned(
-            [e for a in together for e in a.events] + [a.events[0] for a in claiming if a.resume],
-            claims=[a.events[0] for a in claiming],
+            [e for a in together for e in written[a.asset_id]]
+            + [written[a.asset_id][0] for a in claiming if a.resume],
+            claims=[written[a.asset_id][0] for a in claiming],
         )
         for a in claiming:
             if a.events[0].event_id in claims.created:
@@ -261,9 +155,10 @@ class AssetRepository:
             for a in assets
             if a.asset_id in heads and (not a.events or a.events[0].event_id in claims.created)
         ]
+        await self.fault("claimed")
         rest = await self.events.create_many([e for a in mine if a.resume for e in a.events[1:]])
         failed_events = {**claims.failed, **rest.failed}
-        await self._fault("events_written")
+        await self.fault("events_written")
         docs: dict[str, dict[str, Any]] = {}
         lines: list[Any] = []
         for a in mine:
@@ -308,36 +203,13 @@ class AssetRepository:
                 )
         return [outcomes[a.asset_id] for a in assets]
 
-    async def lookup(
-        self, asset_ids: Sequence[str], *, vectors: bool = False
-    ) -> dict[str, StoredAsset]:
-        """Stored documents of these ids, healed; absent ids left out. Without ``vectors``
-        the documents lack them (and must not be written back whole)."""
-        if not asset_ids:
-            return {}
-        excludes = {} if vectors else {"_source_excludes": "vector"}
-        result = await self.client.mget(index=self.index, body={"ids": list(asset_ids)}, **excludes)
-        found = {}
-        for d in result["docs"]:
-            if d.get("found"):
-                found[d["_id"]] = StoredAsset(
-                    asset_id=d["_id"],
-                    source=d["_source"],
-                    seq_no=d["_seq_no"],
-                    primary_term=d["_primary_term"],
-                )
-        heads = [(a, s.revision + 1) for a, s in found.items()]
-        for asset_id in await self.events.claimed(heads):
-            found[asset_id] = await self.get(asset_id)
-        return found
-
     async def rebuild(self, asset_id: str, events: Sequence[TagEvent]) -> bool:
         """Rewrite the asset as the fold of ``events`` (its whole history); True if changed.
 
         Safe while reviewers work: the write is guarded by the document's seq_no, and a
         history that is older than the document (search not yet refreshed) is not written.
         """
-        for _ in range(_HEAL_ROUNDS):
+        for _ in range(HEAL_ROUNDS):
             stored = await self.get(asset_id)
             fields = projection_fields(events)
             if fields["revision"] < stored.revision:
@@ -345,7 +217,7 @@ class AssetRepository:
             if all(stored.source.get(k) == v for k, v in fields.items()):
                 return False
             try:
-                await self._write(stored, fields)
+                await self.write(stored, fields)
             except Conflict:
                 continue
             return True
@@ -353,7 +225,7 @@ class AssetRepository:
 
     async def reproject(self, asset_id: str) -> bool:
         """Rebuild one asset from its whole stored history; True if the document changed."""
-        for _ in range(_HEAL_ROUNDS):
+        for _ in range(HEAL_ROUNDS):
             stored = await self.get(asset_id)
             history = await self.events.history({asset_id: stored.revision})
             if await self.rebuild(asset_id, history[asset_id]):

@@ -2,9 +2,10 @@
 
 Events are never updated. A revision's events have deterministic ids
 ``<asset>:<seq>:<n>``; event ``n = 0`` *claims* the revision and is created put-if-absent,
-so of two writers that read the same revision only one can write the next. Reading a
-revision is a real-time multi-get by id (no refresh, no search), which is what lets a
-half-finished write be rolled forward by whoever comes next.
+so of two writers that read the same revision only one can write the next. The claim
+carries the revision's other events (:mod:`.claims`), and reading a revision is a real-time
+get by id (no refresh, no search) that finishes it from its claim, which is what lets a
+half-finished write be rolled forward, whole, by whoever comes next.
 
 Reads of many events page through them all with ``search_after`` (``history_page_size``
 events a request, TAGTRAIL_HISTORY_PAGE_SIZE): nothing is capped. Every sort ends on the
@@ -15,8 +16,9 @@ are not asked for, and the newest revisions are read by id in real time anyway).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence, Set
 from typing import Any
 
 import msgspec
@@ -26,10 +28,15 @@ from opensearchpy.exceptions import ConflictError, NotFoundError
 from tagtrail.config import Settings
 from tagtrail.domain.records import TagEvent, event_id, revision_event_ids
 from tagtrail.errors import Conflict, StoreUnavailable
+from tagtrail.store.claims import Claim, claimed_revision, whole
 
 #: Fold order; ``event_id`` is unique, so ``search_after`` pages are exact.
 FOLD_ORDER: list[dict[str, str]] = [{"seq": "asc"}, {"at": "asc"}, {"event_id": "asc"}]
 _BULK_ATTEMPTS = 3
+#: Claims asked for per asset in one multi-get while reading revisions newer than search.
+_CLAIM_WINDOW = 16
+#: What searches return of an event: a claim's copy of its siblings is for finishing it.
+_NO_SIBLINGS = {"excludes": ["siblings"]}
 
 
 def bulk_lines(index: str, op: str, docs: Iterable[tuple[str, Any]]) -> list[Any]:
@@ -98,7 +105,12 @@ class EventLog:
         size = page or self.page_size
         after: list[Any] | None = None
         while True:
-            body: dict[str, Any] = {"query": query, "size": size, "sort": sort}
+            body: dict[str, Any] = {
+                "query": query,
+                "size": size,
+                "sort": sort,
+                "_source": _NO_SIBLINGS,
+            }
             if after is not None:
                 body["search_after"] = after
             result = await self.client.search(index=self.index, body=body, params=params)
@@ -115,9 +127,14 @@ class EventLog:
         Raises Conflict when another writer claimed that revision. Re-running with the same
         events is harmless (create is put-if-absent).
         """
-        if not events:
-            return
-        claim, rest = events[0], events[1:]
+        if events:
+            await self.claim(events)
+            await self.finish_revision(events)
+
+    async def claim(self, events: Sequence[TagEvent]) -> None:
+        """Claim the revision of ``events``: create event 0, carrying the others so that
+        anyone can finish the revision; Conflict if another writer has claimed it."""
+        claim = claimed_revision(events)[0]
         try:
             await self.client.create(index=self.index, id=claim.event_id, body=_encode(claim))
         except ConflictError as exc:
@@ -127,12 +144,15 @@ class EventLog:
                     f"revision {claim.seq} of asset {claim.asset_id!r} was written concurrently",
                     current_revision=claim.seq,
                 ) from exc
-        failed = (await self.create_many(rest)).failed
+
+    async def finish_revision(self, events: Sequence[TagEvent]) -> None:
+        """Write the claimed revision's other events (put-if-absent)."""
+        failed = (await self.create_many(events[1:])).failed
         if failed:
-            # The claim stands, so readers roll forward what exists; say what is missing.
+            # The claim stands and carries these: the next reader writes them; say so.
             raise StoreUnavailable(
-                f"{len(failed)} event(s) of revision {claim.seq} of asset {claim.asset_id!r} "
-                f"could not be written: {next(iter(failed.values()))}"
+                f"{len(failed)} event(s) of revision {events[0].seq} of asset "
+                f"{events[0].asset_id!r} could not be written: {next(iter(failed.values()))}"
             )
 
     async def create_many(self, events: Sequence[TagEvent]) -> BulkCreate:
@@ -169,13 +189,43 @@ class EventLog:
         return outcome
 
     async def revision(self, asset_id: str, seq: int) -> list[TagEvent]:
-        """The events of revision ``seq`` (empty when it is not claimed), in real time."""
-        if not await self.client.exists(index=self.index, id=event_id(asset_id, seq, 0)):
+        """The events of revision ``seq`` (empty when it is not claimed), in real time,
+        finished from its claim first when the writer has not stored them all (yet)."""
+        # A multi-get of one id: an unclaimed revision (the usual answer) is no 404 error.
+        found = await self.client.mget(index=self.index, body={"ids": [event_id(asset_id, seq, 0)]})
+        [doc] = found["docs"]
+        if not doc.get("found"):
             return []
-        found = await self.client.mget(
-            index=self.index, body={"ids": revision_event_ids(asset_id, seq)}
-        )
-        return [msgspec.convert(d["_source"], TagEvent) for d in found["docs"] if d.get("found")]
+        claim = msgspec.convert(doc["_source"], Claim)
+        return (await self.finish([claim]))[claim.event_id]
+
+    async def finish(
+        self, claims: Sequence[Claim], have: Set[str] = frozenset()
+    ) -> dict[str, list[TagEvent]]:
+        """Each claimed revision whole, by claim id. The siblings a claim carries that are
+        neither in ``have`` nor stored are written first (put-if-absent: the writer's own
+        events), so the log holds every event a document folds; a revision is never folded
+        in part. A claim from before claims carried their siblings: read by id."""
+        out = {c.event_id: whole(c) for c in claims if c.siblings is not None}
+        wanted = {e.event_id: e for c in claims for e in c.siblings or () if e.event_id not in have}
+        legacy = [revision_event_ids(c.asset_id, c.seq) for c in claims if c.siblings is None]
+        ids = [*wanted, *(i for revision in legacy for i in revision)]
+        if not ids:
+            return out
+        found = await self.client.mget(index=self.index, body={"ids": ids})
+        stored = {d["_id"]: d["_source"] for d in found["docs"] if d.get("found")}
+        failed = (await self.create_many([e for i, e in wanted.items() if i not in stored])).failed
+        if failed:
+            raise StoreUnavailable(
+                f"a claimed revision cannot be finished: {len(failed)} event(s) could not be "
+                f"written ({next(iter(failed.values()))}); try again",
+                retry_after_s=1,
+            )
+        for revision in legacy:
+            out[revision[0]] = [
+                msgspec.convert(stored[i], TagEvent) for i in revision if i in stored
+            ]
+        return out
 
     async def claimed(self, heads: Sequence[tuple[str, int]]) -> set[str]:
         """Of ``(asset_id, next revision)`` pairs, the assets whose next revision is claimed."""
@@ -200,7 +250,7 @@ class EventLog:
 
     async def get(self, event_id_: str) -> TagEvent | None:
         try:
-            hit = await self.client.get(index=self.index, id=event_id_)
+            hit = await self.client.get(index=self.index, id=event_id_, _source_excludes="siblings")
         except NotFoundError:
             return None
         return msgspec.convert(hit["_source"], TagEvent)
@@ -208,13 +258,14 @@ class EventLog:
     async def history(
         self, revisions: dict[str, int], *, refresh: bool = False
     ) -> dict[str, list[TagEvent]]:
-        """Every event of these assets up to their known revision, in fold order.
+        """Every event of these assets, in fold order, up to at least their known revision.
 
-        Search is near-real-time, so revisions newer than what search returns are read by id:
-        the history always includes the asset's latest decision without a refresh. The
-        newest revision search returned is read by id too: a refresh may have caught it
-        half-written (its claim, event 0, is written before the rest), while every older
-        revision was complete before the next one could be claimed.
+        Search is near-real-time, so each asset's newest searched revision and those after
+        it are read by id (their claims, in real time) and finished from their claims: a
+        refresh may have caught the newest half-written, and a newer one is not searchable
+        yet. Every older revision was whole before the next could be claimed. Revisions
+        after the newest searched are read while they are claimed, up to the caller's
+        revision: never past what is stored, whatever revision a caller names.
         """
         if not revisions:
             return {}
@@ -228,28 +279,37 @@ class EventLog:
         ):
             for event in events:
                 grouped[event.asset_id].append(event)
-        await self._complete_newest(grouped)
-        for asset_id, revision in revisions.items():
-            seen = max((e.seq for e in grouped[asset_id]), default=0)
-            for seq in range(seen + 1, revision + 1):
-                grouped[asset_id].extend(await self.revision(asset_id, seq))
-        return {a: grouped.get(a, []) for a in revisions}
+        first = {a: max((e.seq for e in grouped[a]), default=1) for a in revisions}
+        claims = await self._claims(first, {a: max(r, first[a]) for a, r in revisions.items()})
+        have = {e.event_id for events in grouped.values() for e in events}
+        finished = await self.finish([c for found in claims.values() for c in found], have)
+        # An asset whose newest searched revision has no claim (never written so) keeps what
+        # search found of it.
+        return {
+            a: [e for e in grouped[a] if e.seq < first[a] or not claims.get(a)]
+            + [e for c in claims.get(a, ()) for e in finished[c.event_id]]
+            for a in revisions
+        }
 
-    async def _complete_newest(self, grouped: dict[str, list[TagEvent]]) -> None:
-        """Re-read each asset's newest searched revision by id (one multi-get for all)."""
-        newest = {a: events[-1].seq for a, events in grouped.items() if events}
-        ids = [i for a, seq in newest.items() for i in revision_event_ids(a, seq)]
-        if not ids:
-            return
-        found = await self.client.mget(index=self.index, body={"ids": ids})
-        complete: dict[str, list[TagEvent]] = defaultdict(list)
-        for doc in found["docs"]:
-            if doc.get("found"):
-                event = msgspec.convert(doc["_source"], TagEvent)
-                complete[event.asset_id].append(event)
-        for asset_id, seq in newest.items():
-            older = [e for e in grouped[asset_id] if e.seq != seq]
-            grouped[asset_id] = older + sorted(complete[asset_id], key=lambda e: e.event_id)
+    async def _claims(self, first: dict[str, int], last: dict[str, int]) -> dict[str, list[Claim]]:
+        """Each asset's claims from revision ``first`` to ``last``, stopping at the first
+        revision that is not claimed. One multi-get a round asks for a window of claims per
+        asset, so the rounds are as many as the claims stored, not as ``last`` says."""
+        out: dict[str, list[Claim]] = defaultdict(list)
+        pending = {a: seq for a, seq in first.items() if seq <= last[a]}
+        while pending:
+            windows = {a: range(s, min(s + _CLAIM_WINDOW, last[a] + 1)) for a, s in pending.items()}
+            ids = [event_id(a, seq, 0) for a, window in windows.items() for seq in window]
+            found = await self.client.mget(index=self.index, body={"ids": ids})
+            stored = {d["_id"]: d["_source"] for d in found["docs"] if d.get("found")}
+            pending = {}
+            for a, window in windows.items():
+                claims = [stored.get(event_id(a, seq, 0)) for seq in window]
+                whole_run = list(itertools.takewhile(lambda c: c is not None, claims))
+                out[a].extend(msgspec.convert(c, Claim) for c in whole_run)
+                if len(whole_run) == len(window) and window[-1] < last[a]:
+                    pending[a] = window[-1] + 1
+        return out
 
     async def latest(
         self, asset_ids: Sequence[str], attribute: str, kind: str = "model_tagged"
@@ -266,6 +326,7 @@ class EventLog:
             index=self.index,
             body={
                 "query": query,
+                "_source": _NO_SIBLINGS,
                 "collapse": {"field": "asset_id"},
                 "sort": [{"seq": "desc"}, {"event_id": "desc"}],
                 "size": len(asset_ids),
