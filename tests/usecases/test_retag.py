@@ -20,8 +20,8 @@ from tagtrail.demo.catalogue import generate_catalogue
 from tagtrail.domain.decisions import Decision, build_decision
 from tagtrail.domain.records import Actor, TagEvent, event_id, utc_now
 from tagtrail.store import Store
-from tagtrail.tagging.taxonomy_files import load_taxonomy_source
 from tagtrail.tagging.heads import Head, HeadPrediction
+from tagtrail.tagging.taxonomy_files import load_taxonomy_source
 from tagtrail.usecases.ingest import IngestItem, ingest
 from tagtrail.usecases.retag import retag_all
 from tagtrail.usecases.review import decide
