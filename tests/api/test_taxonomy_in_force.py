@@ -84,6 +84,8 @@ async def test_every_server_follows_an_apply_and_refuses_retired_values(
     await a.create(ASSETS)
     old = (await a.data(VERSION))["taxonomy"]["version"]
     assert (await b.data(VERSION))["taxonomy"]["version"] == old  # both on the seeded version
+    uploads = _cli(settings, indexed, taxonomy_refresh_s=REFRESH_S)  # a third process
+    assert (await uploads.tagger()).taxonomy.version == old
     new = _v2(settings, tmp_path)
 
     report = await apply_change(_cli(settings, indexed), new)
@@ -100,6 +102,8 @@ async def test_every_server_follows_an_apply_and_refuses_retired_values(
         assert refused["__typename"] == "InvalidInput", refused
         assert "jumper" in refused["message"]
     assert (await _correct(b, "untouched", "sweater"))["__typename"] == "TagDecision"
+    # New photos are mapped onto the version in force too (the tagger is rebuilt).
+    assert (await uploads.tagger()).taxonomy.version == report.new_version
 
 
 async def test_preview_compares_with_the_stored_version_not_the_folder(

@@ -103,6 +103,7 @@ class TaxonomyInForce:
             if again is None or again.version is None:
                 raise
             return await self.stored(again.version)
+        self._folder_compared = True  # it is the folder
         log.info("taxonomy %s from %s is now in force", taxonomy.version, self._folder)
         return taxonomy
 
