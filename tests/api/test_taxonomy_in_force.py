@@ -196,3 +196,19 @@ async def test_an_apply_stopped_half_way_resumes(
     assert (state.version, state.applying) == (taxonomy.version, False)
     done = await apply_change(_cli(settings, indexed), new)
     assert (done.assets_changed, done.current_version) == (0, taxonomy.version)
+
+
+async def test_processes_starting_together_agree_on_the_seeded_version(
+    settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
+) -> None:
+    """A fresh store: whichever process seeds first, every process uses that version."""
+    other = tmp_path / "other"
+    shutil.copytree(settings.taxonomy_dir, other)
+    _edit(other / "colours.yaml", _relabel_navy)
+    processes = [_cli(settings, indexed, taxonomy_dir=str(d))
+                 for d in (settings.taxonomy_dir, other, settings.taxonomy_dir, other)]  # fmt: skip
+    versions = await asyncio.gather(*(p.taxonomy() for p in processes))
+    assert len({v.version for v in versions}) == 1
+    state = await processes[0].store.taxonomies.in_force()
+    assert state is not None
+    assert state.version == versions[0].version
