@@ -22,7 +22,7 @@ from tagtrail.store import Store
 from tagtrail.usecases.services import Services
 from tagtrail.usecases.taxonomy_change import apply_change
 from tests.api.factories import create_assets
-from tests.api.test_taxonomy_change import ASSETS, STEPS, _migrations, _new_taxonomy
+from tests.api.test_taxonomy_in_force import ASSETS, new_taxonomy
 from tests.support.server import ServerProcess, serving
 
 pytestmark = [pytest.mark.opensearch, pytest.mark.slow]
@@ -72,8 +72,7 @@ async def test_servers_follow_the_applied_taxonomy(
         "TRANSFORMERS_OFFLINE": "1",
         "OMP_NUM_THREADS": "1",
     }
-    new = _new_taxonomy(settings, tmp_path)  # jumper split into sweater/pullover
-    _migrations(new, STEPS)
+    new = new_taxonomy(settings, tmp_path)  # jumper renamed to knit_sweater
     async with serving(["A"], env, tmp_path) as (a,), httpx.AsyncClient(timeout=60) as http:
         await create_assets(client, settings, taxonomy, ASSETS)
         old = (await _gql(http, a, "{ taxonomy { version } }"))["taxonomy"]["version"]
@@ -94,6 +93,6 @@ async def test_servers_follow_the_applied_taxonomy(
             version = (await _gql(http, b, "{ taxonomy { version } }"))["taxonomy"]["version"]
             assert version == report.new_version
             assert (await _correct(http, b, "jumper"))["__typename"] == "InvalidInput"
-            assert (await _correct(http, b, "sweater"))["__typename"] == "TagDecision"
+            assert (await _correct(http, b, "knit_sweater"))["__typename"] == "TagDecision"
             log = b.log_path.read_text()
             assert f"holds taxonomy {old}, but {report.new_version} is in force" in log
