@@ -89,6 +89,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     gate_margin: float = 0.05
     # How often (seconds) a server checks whether a champion head moved (0: at start only).
     heads_refresh_s: float = 60.0
+    # How often (seconds) a server checks which taxonomy is in force for the deployment
+    # (stored in OpenSearch; 0: at start only). After `taxonomy apply`, every server uses
+    # the new version within this interval.
+    taxonomy_refresh_s: float = 30.0
     # Shadow mode: a trained challenger predicts beside the champion on new photos; its
     # proposals are stored in the evidence (never applied) and compared with reviewers.
     shadow: bool = True

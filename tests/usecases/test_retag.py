@@ -21,6 +21,7 @@ from tagtrail.domain.decisions import Decision, build_decision
 from tagtrail.domain.records import Actor, TagEvent, event_id, utc_now
 from tagtrail.store import Store
 from tagtrail.tagging.heads import Head, HeadPrediction
+from tagtrail.tagging.taxonomy_files import load_taxonomy_source
 from tagtrail.usecases.ingest import IngestItem, ingest
 from tagtrail.usecases.retag import retag_all
 from tagtrail.usecases.review import decide
@@ -67,6 +68,15 @@ async def test_retag_keeps_human_decisions(
     text = (edited / "taxonomy.yaml").read_text()
     (edited / "taxonomy.yaml").write_text(
         text.replace('"a product photo of a {label}"', '"a studio packshot of a {label}"')
+    )
+    # The taxonomy is one per deployment, stored: put the edited one in force (what
+    # `taxonomy apply` does before migrating; retag re-decides here instead).
+    _, source = load_taxonomy_source(edited)
+    await store.taxonomies.save(source, at=utc_now(), by="test")
+    in_force = await store.taxonomies.in_force()
+    assert in_force is not None
+    await store.taxonomies.move(
+        in_force, source.version, replaces=in_force.version, applying=False, at=utc_now(), by="t"
     )
     newer_settings = settings.with_changes(taxonomy_dir=str(edited))
     newer = Services(newer_settings, store=Store(newer_settings, client=indexed))  # type: ignore[arg-type]

@@ -21,9 +21,10 @@ from tagtrail.store.events import EventLog
 from tagtrail.store.heads import AliasState, HeadRepository
 from tagtrail.store.indices import IndexState, drop_indices, ensure_indices, missing_indices
 from tagtrail.store.search import SearchIndex
+from tagtrail.store.taxonomies import InForce, TaxonomyRepository
 from tagtrail.store.thumbnails import ThumbnailRepository
 
-__all__ = ["AliasState", "IndexState", "IngestWrite", "NewAsset", "Store", "StoredAsset"]
+__all__ = ["AliasState", "InForce", "IndexState", "IngestWrite", "NewAsset", "Store", "StoredAsset"]
 
 
 class Store:
@@ -43,6 +44,7 @@ class Store:
         self.heads = HeadRepository(self.client, settings)
         self.audits = AuditRepository(self.client, settings)
         self.thumbnails = ThumbnailRepository(self.client, settings)
+        self.taxonomies = TaxonomyRepository(self.client, settings)
 
     @property
     def url(self) -> str:

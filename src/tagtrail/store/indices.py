@@ -24,7 +24,7 @@ from tagtrail.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-LOGICAL_INDICES = ("assets", "tag_events", "heads", "audits", "thumbnails")
+LOGICAL_INDICES = ("assets", "tag_events", "heads", "audits", "thumbnails", "taxonomies")
 _VERSION_FILE = re.compile(r"^v(\d+)\.json$")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import msgspec
@@ -13,6 +13,7 @@ from tagtrail.domain.palette import Palette, parse_palette
 from tagtrail.domain.taxonomy.migrations import Migrations, parse_migrations
 from tagtrail.domain.taxonomy.model import Taxonomy
 from tagtrail.domain.taxonomy.parse import parse_taxonomy_documents
+from tagtrail.domain.taxonomy.source import TaxonomyFile, TaxonomySource
 from tagtrail.errors import TaxonomyError
 
 
@@ -29,41 +30,74 @@ def _canonical_hash(documents: list[tuple[str, Any]]) -> str:
     return digest.hexdigest()[:12]
 
 
-def _read_yaml(path: Path) -> Any:
-    import yaml  # local: keeps import-time of the package light for tools that never load
-
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TaxonomyError(f"cannot read: {exc}", file=str(path), path="$") from exc
+
+
+def _parse_yaml(text: str, file: str) -> Any:
+    import yaml  # local: keeps import-time of the package light for tools that never load
+
     try:
         # The C loader when present: the same safe subset of YAML, several times faster.
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
-        raise TaxonomyError(f"not valid YAML: {exc}", file=str(path), path="$") from exc
+        raise TaxonomyError(f"not valid YAML: {exc}", file=file, path="$") from exc
+
+
+def _read_yaml(path: Path) -> Any:
+    return _parse_yaml(_read_text(path), str(path))
+
+
+def _folder_files(root: Path) -> list[TaxonomyFile]:
+    names = ["taxonomy.yaml", "colours.yaml"]
+    brand_dir = root / "brands"
+    if brand_dir.is_dir():
+        names += [f"brands/{p.name}" for p in sorted(brand_dir.glob("*.yaml"))]
+    return [TaxonomyFile(path=name, text=_read_text(root / name)) for name in names]
 
 
 def load_taxonomy(root: Path) -> Taxonomy:
     """Load and validate a taxonomy folder (taxonomy.yaml, colours.yaml, brands/*.yaml)."""
-    root = Path(root)
-    main_file = root / "taxonomy.yaml"
-    palette_file = root / "colours.yaml"
-    main_raw = _read_yaml(main_file)
-    palette_raw = _read_yaml(palette_file)
-    palette = parse_palette(palette_raw, file=str(palette_file))
-    brand_dir = root / "brands"
-    overlays = (
-        [(p, _read_yaml(p)) for p in sorted(brand_dir.glob("*.yaml"))] if brand_dir.is_dir() else []
-    )
-    documents = [("taxonomy.yaml", main_raw), ("colours.yaml", palette_raw)]
-    documents += [(f"brands/{p.name}", raw) for p, raw in overlays]
+    return load_taxonomy_source(root)[0]
+
+
+def load_taxonomy_source(root: Path) -> tuple[Taxonomy, TaxonomySource]:
+    """A taxonomy folder, validated, with the text of its files (what the store keeps)."""
+    files = _folder_files(Path(root))
+    taxonomy = _parse(files, origin=str(Path(root)))
+    return taxonomy, TaxonomySource(version=taxonomy.version, files=tuple(files))
+
+
+def taxonomy_from_source(source: TaxonomySource) -> Taxonomy:
+    """Parse a stored taxonomy version again (its errors name ``stored <version>``)."""
+    return _parse(list(source.files), origin=f"stored {source.version}")
+
+
+def _parse(files: list[TaxonomyFile], *, origin: str) -> Taxonomy:
+    texts = {f.path: f.text for f in files}
+    raw = {
+        path: _parse_yaml(text, f"{origin}/{path}")
+        for path, text in texts.items()
+        if path in ("taxonomy.yaml", "colours.yaml") or path.startswith("brands/")
+    }
+    for required in ("taxonomy.yaml", "colours.yaml"):
+        if required not in raw:
+            raise TaxonomyError("missing", file=f"{origin}/{required}", path="$")
+    main_raw, palette_raw = raw["taxonomy.yaml"], raw["colours.yaml"]
+    palette = parse_palette(palette_raw, file=f"{origin}/colours.yaml")
+    brands = sorted(p for p in raw if p.startswith("brands/"))
     parsed = parse_taxonomy_documents(
         main_raw,
-        file=str(main_file),
+        file=f"{origin}/taxonomy.yaml",
         palette=palette,
-        overlays=[(str(p), p.stem, raw) for p, raw in overlays],
+        overlays=[(f"{origin}/{p}", PurePosixPath(p).stem, raw[p]) for p in brands],
     )
+    documents = [("taxonomy.yaml", main_raw), ("colours.yaml", palette_raw)]
+    documents += [(p, raw[p]) for p in brands]
     return Taxonomy(
         name=parsed.name,
         label=parsed.label,

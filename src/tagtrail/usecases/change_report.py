@@ -47,6 +47,9 @@ class TaxonomyChangeReport(msgspec.Struct, kw_only=True):
     conflicts: int = 0  # assets changed meanwhile (apply): run it again to finish them
     other_encoder: int = 0  # vectors of another encoder: migrated, not re-decided
     rows: list[ChangeRow] = []
+    # The version in force afterwards (apply: the new one; while conflicts remain it is in
+    # force but unfinished, and running apply again finishes it).
+    in_force: str | None = None
 
 
 def _differs(before: Tag | None, after: Tag | None) -> bool:

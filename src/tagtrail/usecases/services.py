@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from tagtrail.config import Settings
@@ -24,6 +23,7 @@ from tagtrail.usecases.metrics import Metrics
 if TYPE_CHECKING:
     from tagtrail.domain.taxonomy import Taxonomy
     from tagtrail.tagging.pipeline import Tagger
+    from tagtrail.usecases.taxonomy_in_force import TaxonomyInForce
     from tagtrail.vision.encode import ClipEncoder
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,15 @@ class Services:
         return self._cache[key]  # type: ignore[no-any-return]
 
     async def taxonomy(self) -> Taxonomy:
-        from tagtrail.tagging.taxonomy_files import load_taxonomy
+        """The deployment's taxonomy in force (stored in OpenSearch, never this process's
+        folder alone; followed every ``TAGTRAIL_TAXONOMY_REFRESH_S``)."""
+        return await self.taxonomy_in_force.current()
 
-        async def build() -> Taxonomy:
-            return await asyncio.to_thread(load_taxonomy, Path(self.settings.taxonomy_dir))
+    @property
+    def taxonomy_in_force(self) -> TaxonomyInForce:
+        from tagtrail.usecases.taxonomy_in_force import TaxonomyInForce
 
-        return await self._once("taxonomy", build)
+        return self.component("taxonomy", lambda: TaxonomyInForce(self.store, self.settings))
 
     async def encoder(self) -> ClipEncoder:
         from tagtrail.vision.encode import load_encoder
@@ -141,8 +144,11 @@ class Services:
             log.info("the store answers again: rebuilding the tagger with its stored heads")
             self.invalidate("tagger")
             tagger = await self._once("tagger", build)
-        elif await self._champions_moved():
-            log.info("a champion head moved: rebuilding the tagger")
+        elif await self._champions_moved() or (
+            # A taxonomy applied on any server re-maps this one's tags from then on.
+            tagger.taxonomy.version != (await self.taxonomy()).version
+        ):
+            log.info("a champion head or the taxonomy in force moved: rebuilding the tagger")
             self.invalidate("tagger")
             tagger = await self._once("tagger", build)
         return tagger

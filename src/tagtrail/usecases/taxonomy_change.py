@@ -31,16 +31,18 @@ from tagtrail.domain.taxonomy.changes import (
     tag_changes,
 )
 from tagtrail.domain.taxonomy.migrations import Migrations, validate_migrations
+from tagtrail.domain.taxonomy.source import TaxonomySource
 from tagtrail.errors import InvalidInput
-from tagtrail.store import StoredAsset
+from tagtrail.store import InForce, StoredAsset
 from tagtrail.tagging.pipeline import COLOUR_ATTRIBUTE, Tagger, build_tagger
-from tagtrail.tagging.taxonomy_files import load_migrations, load_taxonomy
+from tagtrail.tagging.taxonomy_files import load_migrations, load_taxonomy_source
 from tagtrail.usecases.champions import install_champions
 from tagtrail.usecases.change_report import ChangeCollector, TaxonomyChangeReport
 from tagtrail.usecases.head_data import segments_of
 from tagtrail.usecases.ingest import model_event
 from tagtrail.usecases.retag import RETAG_FIELDS, changed_decisions, in_slots, plan_decisions
 from tagtrail.usecases.services import Services
+from tagtrail.usecases.taxonomy_in_force import begin_apply, change_start, finish_apply
 
 
 class _Plan(msgspec.Struct, kw_only=True, frozen=True):
@@ -51,15 +53,13 @@ class _Plan(msgspec.Struct, kw_only=True, frozen=True):
     moved: frozenset[str]  # attributes whose version moved (re-decided by the model)
 
 
-def _load(directory: Path) -> tuple[Taxonomy, Migrations]:
+def _load(directory: Path) -> tuple[Taxonomy, TaxonomySource, Migrations]:
     if not directory.is_dir():
         raise InvalidInput(f"{directory} is not a taxonomy folder", field="directory")
-    return load_taxonomy(directory), load_migrations(directory)
+    return *load_taxonomy_source(directory), load_migrations(directory)
 
 
-async def _plan(services: Services, directory: Path) -> _Plan:
-    old = await services.taxonomy()
-    new, migrations = await services.infer(_load, Path(directory))
+async def _plan(services: Services, old: Taxonomy, new: Taxonomy, migrations: Migrations) -> _Plan:
     validate_migrations(old, new, migrations)
     encoder = await services.encoder()
     tagger = await services.infer(build_tagger, new, encoder)
@@ -160,8 +160,7 @@ async def _run(
     page: int,
     progress: Callable[[int], None] | None,
 ) -> TaxonomyChangeReport:
-    plan = await _plan(services, directory)
-    old = await services.taxonomy()
+    old, plan, marked = await _start(services, directory, write=write)
     collector = ChangeCollector(sample)
     report = TaxonomyChangeReport(
         current_version=old.version,
@@ -205,7 +204,23 @@ async def _run(
     report.human_decisions_touched = collector.human_touched
     if write:
         await services.store.refresh()
+    if marked is not None and report.conflicts == 0:
+        await finish_apply(services.taxonomy_in_force, marked)
+    report.in_force = (await services.taxonomy_in_force.state()).version
     return report
+
+
+async def _start(
+    services: Services, directory: Path, *, write: bool
+) -> tuple[Taxonomy, _Plan, InForce | None]:
+    """The change starts from the stored version in force (never this process's folder);
+    apply puts the new version in force first, marked unfinished until every asset is
+    migrated (a rerun resumes from the version it replaces)."""
+    new, source, migrations = await services.infer(_load, Path(directory))
+    start = await change_start(services.taxonomy_in_force, new)
+    plan = await _plan(services, start.old, new, migrations)
+    marked = await begin_apply(services.taxonomy_in_force, start, source) if write else None
+    return start.old, plan, marked
 
 
 _Planned = tuple[dict[str, Any], list[TagEvent]]
@@ -262,5 +277,5 @@ async def apply_change(
     page: int = 256,
     progress: Callable[[int], None] | None = None,
 ) -> TaxonomyChangeReport:
-    """Write the change (resumable); then point ``TAGTRAIL_TAXONOMY_DIR`` at ``directory``."""
+    """Write the change and put it in force for every server (resumable)."""
     return await _run(services, directory, write=True, sample=sample, page=page, progress=progress)
