@@ -20,6 +20,7 @@ from PIL import Image
 from tagtrail.config import Settings
 from tagtrail.domain.calibration import Calibration
 from tagtrail.domain.records import utc_now
+from tagtrail.errors import StoreUnavailable
 from tagtrail.learning.colour import CalibrationEvaluation, TierOutcome
 from tagtrail.learning.evaluate import ScoredExample, evaluation_report
 from tagtrail.learning.head import TrainingSummary, TunedHead
@@ -153,6 +154,12 @@ async def test_a_tagger_built_during_an_outage_gets_its_heads_when_the_store_ret
     await proxy.start()
     proxied = Services(settings.with_changes(opensearch_url=proxy.url, opensearch_timeout_s=2.0))
     try:
+        await proxy.stop()
+        # Without the taxonomy in force there is no tagger at all (never a folder's guess).
+        with pytest.raises(StoreUnavailable):
+            await proxied.tagger()
+        await proxy.start()
+        await proxied.taxonomy()  # read while the store answered for a moment
         await proxy.stop()
         await proxied.warm_up()
         during = await proxied.tagger()
