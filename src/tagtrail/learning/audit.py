@@ -251,6 +251,10 @@ def _precision(
     )
 
 
+def _whole(attribute: str, tier: str) -> Stratum:
+    return Stratum(attribute=attribute, tier=tier, segment=ALL_SEGMENTS)
+
+
 def audit_report(
     answers: Iterable[AuditAnswer],
     *,
@@ -284,10 +288,7 @@ def audit_report(
     for p in parts:
         totals.setdefault((p.stratum.attribute, p.stratum.tier), []).append(p)
     total_rows = [
-        _precision(
-            Stratum(attribute=a, tier=t, segment=ALL_SEGMENTS), group, target, confidence,
-            aggregate=True,
-        )  # fmt: skip
+        _precision(_whole(a, t), group, target, confidence, aggregate=True)
         for (a, t), group in sorted(totals.items())
     ]
     return AuditReport(
