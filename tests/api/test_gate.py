@@ -1,11 +1,12 @@
 """A promotion gate that wrong labels cannot fool (issue 17), on the real node.
 
 A fresh store (the champion is the zero-shot head) and 250 category decisions over three
-brands; vectors cluster by the true category. When one brand's 100 decisions are shuffled,
-both heads score badly on that brand, so comparing them on the reviewers' own labels saw
-nothing worse and promoted. The gate now refuses, naming the brand: its labels cannot be
-learned, and they disagree with audit answers (a random sample answered by other
-reviewers, kept out of training). With clean labels the same head is promoted.
+brands; vectors cluster by the true category, with honest overlap (clean accuracy ~0.8).
+When one brand's 100 decisions are shuffled, both heads score badly on that brand, so
+comparing them on the reviewers' own labels saw nothing worse and promoted (macro-F1
+0.04 → 0.60). The gate now refuses, naming the brand: its labels cannot be learned, and
+they disagree with audit answers (a random sample answered by other reviewers, kept out of
+training). With clean labels the same head is promoted.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def _asset(asset_id: str, brand: str, truth: int, proposed: str, p: float, model
     rng = np.random.default_rng(zlib.crc32(asset_id.encode()))
     v = np.zeros(DIM)
     v[10 + truth] = 1.0
+    v[10 : 10 + len(VALUES)] += rng.normal(0.0, 0.45, len(VALUES))  # honest errors too
     v += rng.normal(0.0, 0.4 / np.sqrt(DIM), DIM)
     return A(
         id=asset_id, brand=brand, vector=tuple((v / np.linalg.norm(v)).tolist()), model=model,
@@ -97,14 +99,14 @@ async def test_a_brand_with_shuffled_labels_is_refused_by_name(
 ) -> None:
     services, trained, wrong = await _train(api, settings, indexed, shuffled="Kobo")
     assert wrong == 85  # of Kobo's 100 decisions (a shuffle leaves some right by chance)
-    assert not trained.gate.promote, trained.gate.reasons  # was promoted: macro-F1 0.08 → 0.73
+    assert not trained.gate.promote, trained.gate.reasons  # was promoted: macro-F1 0.04 → 0.60
     evaluation = trained.evaluation
     assert evaluation is not None
     assert evaluation.audit_candidate is not None
     assert evaluation.candidate.overall.n == 250  # the reviewers' decisions, out of sample
     assert evaluation.audit_candidate.overall.n == AUDITED * len(BRANDS)  # scored, not trained
     refusals = [r for r in trained.gate.reasons if "check its decisions" in r]
-    assert refusals[0].startswith("brand=Kobo: labels cannot be learned: held-out accuracy 0.15")
+    assert refusals[0].startswith("brand=Kobo: labels cannot be learned: held-out accuracy ")
     assert any(r.startswith("brand=Kobo: decisions disagree with audits") for r in refusals)
     # Kobo's wrong labels also show in the category families they landed in; no other brand.
     assert not any(r.startswith(("brand=Aster", "brand=Moss")) for r in refusals), refusals
