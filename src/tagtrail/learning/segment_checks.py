@@ -9,6 +9,9 @@ Two checks look at the labels instead of the difference between heads:
   whose accuracy is far below the rest of the attribute (the upper end of its Wilson 95 %
   interval more than ``gap`` under the accuracy of all other decisions) has labels that
   the vectors do not support. Random labels score near chance whatever the head.
+* **No better than chance.** The whole attribute, when its out-of-sample accuracy, up to
+  its 95 % interval, stays within ``gap / 2`` of always answering the most common label:
+  when every label is wrong there is no "rest" to compare with.
 * **Disagrees with the audit stream.** Audit answers come from a random, stratified sample
   answered by other reviewers and are never trained on. A segment whose out-of-sample
   accuracy on reviewers' decisions and accuracy on audit answers are more than ``gap``
@@ -20,15 +23,19 @@ overall), so a stored evaluation can be re-checked at promotion time.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
+
 import msgspec
 
+from tagtrail.learning.dataset import TrainingExample
 from tagtrail.learning.evaluate import OVERALL, EvaluationReport, SegmentMetrics
 from tagtrail.learning.stats import wilson_interval
 
 
 class SegmentFlag(msgspec.Struct, kw_only=True, frozen=True):
     segment: str  # "brand=Kobo"
-    check: str  # "cannot be learned" or "disagrees with audits"
+    check: str  # "cannot be learned", "near chance" or "disagrees with audits"
     n: int
     accuracy: float
     low: float  # Wilson 95 % interval of ``accuracy``
@@ -42,6 +49,13 @@ class SegmentFlag(msgspec.Struct, kw_only=True, frozen=True):
                 f"{self.segment}: labels cannot be learned: held-out accuracy "
                 f"{self.accuracy:.2f} (n={self.n}, 95 % ≤ {self.high:.2f}) vs "
                 f"{self.reference:.2f} on the rest (n={self.reference_n}); check its decisions"
+            )
+        if self.check == "near chance":
+            return (
+                f"{self.segment}: labels cannot be learned: held-out accuracy "
+                f"{self.accuracy:.2f} (n={self.n}, 95 % ≤ {self.high:.2f}) is no better than "
+                f"{self.reference:.2f}, always answering its most common label; check its "
+                "decisions"
             )
         return (
             f"{self.segment}: decisions disagree with audits: held-out accuracy "
@@ -105,3 +119,31 @@ def audit_disagreements(
                 )
             )  # fmt: skip
     return tuple(flags)
+
+
+def majority_share(examples: Iterable[TrainingExample]) -> float | None:
+    """The share of the most common label among ``examples`` (None: no examples)."""
+    counts = Counter(e.label for e in examples)
+    return counts.most_common(1)[0][1] / counts.total() if counts else None
+
+
+def near_chance(
+    report: EvaluationReport, share: float | None, *, min_n: int = 30, gap: float = 0.2
+) -> tuple[SegmentFlag, ...]:
+    """The whole attribute, if its accuracy is not clearly above its majority ``share``.
+
+    Only overall: a segment is often defined by the label itself (category family for
+    category), where one label is the whole segment; segments are compared with the rest.
+    """
+    seg = report.overall
+    if share is None or seg.n < min_n:
+        return ()
+    low, high = wilson_interval(_correct(seg), seg.n)
+    if high >= share + gap / 2:
+        return ()
+    return (
+        SegmentFlag(
+            segment=seg.segment, check="near chance", n=seg.n, accuracy=seg.accuracy,
+            low=low, high=high, reference=share, reference_n=seg.n,
+        ),
+    )  # fmt: skip

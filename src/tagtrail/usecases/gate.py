@@ -9,8 +9,8 @@ decisions (``learning.evaluate``), the gate
   ``usecases.audits``) out of training and scores both heads on those answers as well: the
   same no-segment-worse rule applies to this stream;
 * refuses when a segment's labels cannot be learned (out-of-sample accuracy far below the
-  rest) or when its decisions disagree with the audit answers (``learning.segment_checks``),
-  naming the segment.
+  rest, or no better than always answering its most common label) or when its decisions
+  disagree with the audit answers (``learning.segment_checks``), naming the segment.
 """
 
 from __future__ import annotations
@@ -28,7 +28,12 @@ from tagtrail.learning.evaluate import (
     evaluate_head,
     gate,
 )
-from tagtrail.learning.segment_checks import audit_disagreements, unlearnable_segments
+from tagtrail.learning.segment_checks import (
+    audit_disagreements,
+    majority_share,
+    near_chance,
+    unlearnable_segments,
+)
 from tagtrail.learning.train import AnchorHead
 from tagtrail.tagging.heads import Head
 
@@ -47,6 +52,8 @@ class StoredEvaluation(msgspec.Struct, kw_only=True, frozen=True):
     skipped: dict[str, int] = {}
     audit_candidate: EvaluationReport | None = None
     audit_champion: EvaluationReport | None = None
+    # The share of the most common label among the decisions the head learnt from.
+    majority_share: float | None = None
 
 
 def evaluate_candidate(
@@ -75,6 +82,7 @@ def evaluate_candidate(
         skipped=dict(data.skipped),
         audit_candidate=reports.get("candidate"),
         audit_champion=reports.get("champion"),
+        majority_share=majority_share(train.positives),
     )
     return comparison, evaluation
 
@@ -89,6 +97,9 @@ def decide(settings: Settings, evaluation: StoredEvaluation) -> GateDecision:
     min_n, margin = settings.gate_min_n, settings.gate_margin
     base = gate(evaluation.candidate, evaluation.champion, min_n=min_n, margin=margin)
     flags = list(unlearnable_segments(evaluation.candidate, min_n=min_n, gap=LABEL_GAP))
+    flags += near_chance(
+        evaluation.candidate, evaluation.majority_share, min_n=min_n, gap=LABEL_GAP
+    )
     refusals: list[str] = []
     audited = evaluation.audit_candidate
     if audited is not None and evaluation.audit_champion is not None:
