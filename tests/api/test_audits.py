@@ -34,7 +34,7 @@ query($first: Int!) { auditQueue(round: "r1", attribute: "pattern", first: $firs
   ... on InvalidInput { field } } }"""
 REPORT = """
 { auditReport(round: "r1") { ... on AuditReport { target
-    totals { segment audited precision verdict }
+    totals { segment audited precision verdict unaudited }
     strata { segment population audited correct precision low high verdict auditsNeeded } } } }"""
 
 
@@ -88,7 +88,13 @@ async def test_sample_answer_report(
     assert sorted(i["assetId"] for i in left) == [f"au{i}" for i in range(6, 10)]
     shown = (await api.data(REPORT))["auditReport"]
     assert shown["totals"] == [
-        {"segment": "all", "audited": 6, "precision": total.precision, "verdict": total.verdict}
+        {
+            "segment": "all",
+            "audited": 6,
+            "precision": total.precision,
+            "verdict": total.verdict,
+            "unaudited": ["brand=Aster: 0 of 4 drawn audits answered (4 tags)"],
+        }
     ]
     row = next(r for r in shown["strata"] if r["segment"] == "brand=Kobo")
     assert (row["audited"], row["correct"], row["auditsNeeded"]) == (6, 5, 189)

@@ -167,3 +167,27 @@ def test_verdicts(n: int, wrong: int, verdict: str) -> None:
     assert row.verdict == verdict
     assert row.audits_needed == 189
     assert row.population == 2 * n  # sized from the weights when no counts are given
+
+
+def test_a_total_meets_its_target_only_when_every_stratum_is_audited() -> None:
+    # Issue 17: 200 error-free audits of Kobo said "meets target" for the whole attribute ×
+    # tier while Aster's 10,000 tags had no answered audit at all.
+    kobo, aster = _stratum("brand=Kobo"), _stratum("brand=Aster")
+    counts = [
+        StratumCount(stratum=kobo, population=400, rate=0.5, sampled=200),
+        StratumCount(stratum=aster, population=10_000, rate=0.0189, sampled=189),
+    ]
+    report = audit_report(_answers(kobo, 200, 0, 0.5), strata=counts, target=0.98)
+    rows = {r.stratum.segment: r for r in report.strata}
+    assert rows["brand=Kobo"].verdict == "meets target"  # Kobo on its own does
+    (total,) = report.totals
+    assert total.verdict == "not enough evidence"
+    assert total.unaudited == ("brand=Aster: 0 of 189 drawn audits answered (10000 tags)",)
+    answered = _answers(kobo, 200, 0, 0.5) + _answers(aster, 189, 0, 0.0189)
+    (done,) = audit_report(answered, strata=counts, target=0.98).totals
+    assert (done.verdict, done.unaudited) == ("meets target", ())
+    no_draw = [*counts, StratumCount(stratum=_stratum("brand=Moss"), population=7, rate=1.0,
+                                     sampled=0)]  # fmt: skip
+    (late,) = audit_report(answered, strata=no_draw, target=0.98).totals
+    assert late.unaudited == ("brand=Moss: no audit drawn (7 tags)",)
+    assert late.verdict == "not enough evidence"

@@ -96,6 +96,9 @@ class StratumPrecision(msgspec.Struct, kw_only=True, frozen=True):
     effective_n: float  # = audited within one stratum; Kish's n for an aggregate
     verdict: Verdict
     audits_needed: int  # error-free audits that would show the target
+    # For attribute × tier: strata with tags whose drawn audits are not all answered
+    # ("brand=Kobo: 0 of 189 answered, 10000 tags"); while any is named, no "meets target".
+    unaudited: tuple[str, ...] = ()
 
 
 class AuditReport(msgspec.Struct, kw_only=True, frozen=True):
@@ -183,15 +186,43 @@ def _verdict(
     return "inconclusive"
 
 
+class _Part(msgspec.Struct, frozen=True):
+    """One stratum's share of a report row: its tags, audits drawn and answers."""
+
+    stratum: Stratum
+    population: int
+    sampled: int
+    answers: list[AuditAnswer]
+
+    def gap(self) -> str | None:
+        """Why this stratum lacks audits (None: every drawn audit is answered)."""
+        drawn = max(self.sampled, len(self.answers))
+        if self.population == 0 or (drawn and len(self.answers) >= min(drawn, self.population)):
+            return None
+        if not drawn:
+            return f"{self.stratum.segment}: no audit drawn ({self.population} tags)"
+        return (
+            f"{self.stratum.segment}: {len(self.answers)} of {drawn} drawn audits answered "
+            f"({self.population} tags)"
+        )
+
+
 def _precision(
     stratum: Stratum,
-    parts: Sequence[tuple[int, list[AuditAnswer]]],
+    parts: Sequence[_Part],
     target: float,
     confidence: float,
+    *,
+    aggregate: bool = False,
 ) -> StratumPrecision:
-    """Population-weighted precision over ``parts``: (population, answers) per stratum."""
-    population = sum(n for n, _ in parts)
-    audited = [(n, a) for n, a in parts if a]
+    """Population-weighted precision over ``parts`` (one stratum, or an attribute × tier).
+
+    The estimate covers audited strata only, so an aggregate meets the target only when
+    every stratum with tags has all its drawn audits answered; the others are named.
+    """
+    population = sum(p.population for p in parts)
+    gaps = tuple(g for p in parts if (g := p.gap()) is not None) if aggregate else ()
+    audited = [(p.population, p.answers) for p in parts if p.answers]
     covered = sum(n for n, _ in audited)
     # Each answer stands for N_h / n_h tags of its stratum.
     weights = [n / len(a) for n, a in audited for _ in a]
@@ -202,6 +233,9 @@ def _precision(
     )
     low, high = wilson_interval((precision or 0.0) * n_eff, n_eff, confidence)
     needed = audits_needed(target, confidence)
+    verdict = _verdict(low, high, n_eff, len(hits), needed, target)
+    if gaps and verdict == "meets target":
+        verdict = "not enough evidence"
     return StratumPrecision(
         stratum=stratum,
         population=population,
@@ -211,9 +245,14 @@ def _precision(
         low=low,
         high=high,
         effective_n=n_eff,
-        verdict=_verdict(low, high, n_eff, len(hits), needed, target),
+        verdict=verdict,
         audits_needed=needed,
+        unaudited=gaps,
     )
+
+
+def _whole(attribute: str, tier: str) -> Stratum:
+    return Stratum(attribute=attribute, tier=tier, segment=ALL_SEGMENTS)
 
 
 def audit_report(
@@ -231,21 +270,26 @@ def audit_report(
     by_stratum: dict[Stratum, list[AuditAnswer]] = {}
     for answer in answers:
         by_stratum.setdefault(answer.sample.stratum, []).append(answer)
-    population = {c.stratum: c.population for c in strata}
+    counted = {c.stratum: c for c in strata}
     estimated: Counter[Stratum] = Counter()
     for stratum, given in by_stratum.items():
         estimated[stratum] = round(sum(a.sample.weight for a in given))
-    sizes = {s: population.get(s, estimated[s]) for s in {*population, *by_stratum}}
-    rows = [
-        _precision(s, [(sizes[s], by_stratum.get(s, []))], target, confidence)
-        for s in sorted(sizes, key=lambda s: s.key)
+    parts = [
+        _Part(
+            s,
+            counted[s].population if s in counted else estimated[s],
+            counted[s].sampled if s in counted else 0,
+            by_stratum.get(s, []),
+        )
+        for s in sorted({*counted, *by_stratum}, key=lambda s: s.key)
     ]
-    totals: dict[tuple[str, str], list[tuple[int, list[AuditAnswer]]]] = {}
-    for s in sorted(sizes, key=lambda s: s.key):
-        totals.setdefault((s.attribute, s.tier), []).append((sizes[s], by_stratum.get(s, [])))
+    rows = [_precision(p.stratum, [p], target, confidence) for p in parts]
+    totals: dict[tuple[str, str], list[_Part]] = {}
+    for p in parts:
+        totals.setdefault((p.stratum.attribute, p.stratum.tier), []).append(p)
     total_rows = [
-        _precision(Stratum(attribute=a, tier=t, segment=ALL_SEGMENTS), parts, target, confidence)
-        for (a, t), parts in sorted(totals.items())
+        _precision(_whole(a, t), group, target, confidence, aggregate=True)
+        for (a, t), group in sorted(totals.items())
     ]
     return AuditReport(
         target=target, confidence=confidence, strata=tuple(rows), totals=tuple(total_rows)

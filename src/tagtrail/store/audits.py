@@ -57,15 +57,30 @@ class AuditRepository:
         except ConflictError as exc:
             raise Conflict(f"audit {audit_id!r} was answered meanwhile") from exc
 
+    async def settle(self, answers: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Record answers found in the trail: (audit id, answer fields), once and for all."""
+        if not answers:
+            return
+        body = bulk_lines(self.index, "update", ((i, {"doc": f}) for i, f in answers))
+        # The queue read next must not show them again.
+        response = await self.client.bulk(body=body, refresh=True)
+        failed = bulk_failures(response, tolerate=frozenset())
+        if failed:
+            raise RuntimeError(f"audit answers not stored: {next(iter(failed.values()))}")
+
     async def queue(
         self,
         *,
+        round: str,
         attribute: str | None,
         size: int,
         search_after: list[Any] | None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Unanswered audits, stratum by stratum; (hits with sort values, total)."""
-        filters: list[dict[str, Any]] = [{"term": {"answered": False}}]
+        """Unanswered audits of ``round``, stratum by stratum; (hits with sort values, total)."""
+        filters: list[dict[str, Any]] = [
+            {"term": {"answered": False}},
+            {"term": {"round": round}},
+        ]
         if attribute:
             filters.append({"term": {"attribute": attribute}})
         body: dict[str, Any] = {
@@ -80,14 +95,19 @@ class AuditRepository:
         return result["hits"]["hits"], int(result["hits"]["total"]["value"])
 
     async def scan(
-        self, *, attribute: str | None = None, page: int = 1000
+        self,
+        *,
+        attribute: str | None = None,
+        round: str | None = None,
+        answered: bool | None = None,
+        page: int = 1000,
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every audit document (answered or not), in id order, by pages."""
+        """Every audit document (of an attribute, a round, answered or not), by id, by pages."""
         await self.client.indices.refresh(index=self.index)
         after: list[Any] | None = None
-        query: dict[str, Any] = (
-            {"term": {"attribute": attribute}} if attribute else {"match_all": {}}
-        )
+        terms = {"attribute": attribute, "round": round, "answered": answered}
+        filters = [{"term": {k: v}} for k, v in terms.items() if v is not None]
+        query: dict[str, Any] = {"bool": {"filter": filters}}
         while True:
             body: dict[str, Any] = {"query": query, "size": page, "sort": [{"audit_id": "asc"}]}
             if after:

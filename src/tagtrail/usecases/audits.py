@@ -3,8 +3,8 @@
 :func:`sample_audits` draws a deterministic, stratified sample (attribute × tier × segment,
 hash-based, see ``learning.audit``) of the model tags applied now and stores it with its
 sampling weights. Reviewers answer with ordinary decisions in the trail (confirm: right;
-correct or reject: wrong), so :func:`audit_report` reads each sampled tag's current state:
-a human decision on a sampled tag is its audit answer.
+correct or reject: wrong): the first human decision on a sampled tag after the draw is its
+audit answer, recorded on the audit once found (``usecases.audit_answers``).
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from tagtrail.learning.audit import (
     sample_for_audit,
     stratum_of,
 )
+from tagtrail.usecases.audit_answers import settle
 from tagtrail.usecases.head_data import segments_of
 from tagtrail.usecases.services import Services
 
 MODEL_TIERS = ("auto_applied", "flagged")
-_QUEUE_PAGES = 10  # pages of undecided-or-not audits looked through per queue request
+_QUEUE_PAGES = 10  # pages of unanswered audits looked through per queue request
+_QUEUE_PAGE = 100  # audits per page, however few the caller asks for
 
 
 class SampleResult(msgspec.Struct, kw_only=True, frozen=True):
@@ -118,41 +120,18 @@ async def sample_audits(
     )
 
 
-def _answer(audit: dict[str, Any], doc: dict[str, Any] | None) -> bool | None:
-    """The audit's answer from the tag's current state: None while nobody decided it."""
-    if audit.get("answered") and audit.get("correct") is not None:
-        return bool(audit["correct"])
-    tag = next(
-        (
-            t
-            for t in (doc or {}).get("tags") or ()
-            if t["attribute"] == audit["attribute"] and t.get("slot") is None
-        ),
-        None,
-    )
-    if tag is None:
-        return None
-    if tag.get("state") == "confirmed":
-        return bool(tag.get("value") == audit["value"])
-    if tag.get("state") in ("corrected", "rejected"):
-        return False
-    return None
-
-
 async def audit_report(
     services: Services, *, round: str, attribute: str | None = None, target: float = 0.98
 ) -> AuditReport:
     """Population-weighted precision per stratum (and attribute × tier) for round ``round``."""
     audits = [
         a
-        async for page in services.store.audits.scan(attribute=attribute)
-        for a in page
-        if a.get("round") == round
+        async for page in services.store.audits.scan(attribute=attribute, round=round)
+        for a in await settle(services, page)
     ]
-    docs = await services.store.assets.get_many([a["asset_id"] for a in audits])
     strata: dict[str, StratumCount] = {}
     answers = []
-    for audit, doc in zip(audits, docs, strict=True):
+    for audit in audits:
         tag = AppliedTag(
             asset_id=audit["asset_id"],
             attribute=audit["attribute"],
@@ -164,14 +143,11 @@ async def audit_report(
         key = segment.split("=", 1)[0] if "=" in segment else None
         stratum = stratum_of(tag, key)
         weight = float(audit["weight"])
-        strata.setdefault(
-            stratum.key,
-            StratumCount(
-                stratum=stratum, population=int(audit["population"]), rate=1 / weight, sampled=0
-            ),
+        count = strata.get(stratum.key) or StratumCount(
+            stratum=stratum, population=int(audit["population"]), rate=1 / weight, sampled=0
         )
-        correct = _answer(audit, doc)
-        if correct is None:
+        strata[stratum.key] = msgspec.structs.replace(count, sampled=count.sampled + 1)
+        if not audit.get("answered"):
             continue
         sample = AuditSample(
             asset_id=tag.asset_id,
@@ -182,7 +158,7 @@ async def audit_report(
             weight=weight,
             draw=0.0,
         )
-        answers.append(AuditAnswer(sample=sample, correct=correct))
+        answers.append(AuditAnswer(sample=sample, correct=bool(audit.get("correct"))))
     return learned.audit_report(answers, strata=tuple(strata.values()), target=target)
 
 
@@ -208,15 +184,17 @@ async def audit_queue(
     after: list[Any] | None = None
     for _ in range(_QUEUE_PAGES):
         hits, _total = await services.store.audits.queue(
-            attribute=attribute, size=first * 2, search_after=after
+            round=round, attribute=attribute, size=max(first, _QUEUE_PAGE), search_after=after
         )
         if not hits:
             break
         after = hits[-1]["sort"]
-        audits = [h["_source"] for h in hits if h["_source"].get("round") == round]
+        # Answers found in the trail are recorded, so they leave the queue for good.
+        audits = [a for a in await settle(services, [h["_source"] for h in hits])
+                  if not a.get("answered")]  # fmt: skip
         docs = await services.store.assets.get_many([a["asset_id"] for a in audits])
         for audit, doc in zip(audits, docs, strict=True):
-            if doc is None or _answer(audit, doc) is not None:
+            if doc is None:
                 continue
             out.append(
                 QueuedAudit(

@@ -25,23 +25,18 @@ from tagtrail.domain.records import utc_now
 from tagtrail.errors import InvalidInput, NotFound
 from tagtrail.learning.colour import COLOUR, CalibrationEvaluation
 from tagtrail.learning.dataset import TrainingSet
-from tagtrail.learning.evaluate import Comparison, EvaluationReport, GateDecision, compare, gate
+from tagtrail.learning.evaluate import Comparison, GateDecision
 from tagtrail.learning.head import TunedHead
 from tagtrail.tagging.heads import Head, ZeroShotHead
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import champions
 from tagtrail.usecases import colour_calibration as colour_cal
+from tagtrail.usecases import gate as gating
+from tagtrail.usecases.audit_answers import answered_assets
 from tagtrail.usecases.champions import CALIBRATION, CHALLENGER, CHAMPION, calibration_evaluation
+from tagtrail.usecases.gate import StoredEvaluation as StoredEvaluation  # re-exported
 from tagtrail.usecases.head_data import training_set
 from tagtrail.usecases.services import Services
-
-
-class StoredEvaluation(msgspec.Struct, kw_only=True, frozen=True):
-    """What is stored with a head version: both reports on the same decisions."""
-
-    candidate: EvaluationReport
-    champion: EvaluationReport
-    skipped: dict[str, int] = {}
 
 
 class TrainResult(msgspec.Struct, kw_only=True, frozen=True):
@@ -94,12 +89,13 @@ def _compare(
     base: ZeroShotHead,
     champion: Head,
     data: TrainingSet,
+    audited: frozenset[str],
     taxonomy_version: str,
     governance: Governance,
-) -> Comparison:
+) -> tuple[Comparison, StoredEvaluation]:
     with threadpool_limits(limits=1):  # the inference thread shares two cores with the server
-        return compare(
-            base, champion, data, taxonomy_version=taxonomy_version, governance=governance
+        return gating.evaluate_candidate(
+            base, champion, data, audited, taxonomy_version, governance
         )
 
 
@@ -116,8 +112,7 @@ def _base_head(tagger: Tagger, attribute: str) -> ZeroShotHead:
 
 
 def _gate(services: Services, evaluation: StoredEvaluation) -> GateDecision:
-    s = services.settings
-    return gate(evaluation.candidate, evaluation.champion, min_n=s.gate_min_n, margin=s.gate_margin)
+    return gating.decide(services.settings, evaluation)
 
 
 # -- use cases ------------------------------------------------------------------------------
@@ -147,20 +142,16 @@ async def train_head(services: Services, attribute: str, *, actor: str) -> Train
         )
     champion = tagger.heads[attribute]  # the champion in force, or the zero-shot head
     taxonomy = tagger.taxonomy
-    comparison = await services.infer(
+    comparison, evaluation = await services.infer(
         _compare,
         base,
         champion,
         data,
+        await answered_assets(services, attribute),  # scored, never trained on
         taxonomy.attribute_version(attribute),
         taxonomy.attribute(attribute).governance,
     )
     head = comparison.candidate
-    evaluation = StoredEvaluation(
-        candidate=comparison.candidate_report,
-        champion=comparison.champion_report,
-        skipped=dict(data.skipped),
-    )
     created = await store_head(
         services, head, evaluation, actor=actor, encoder=tagger.encoder.fingerprint
     )

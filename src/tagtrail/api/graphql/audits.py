@@ -58,6 +58,10 @@ class AuditPrecision:
         description="meets target, below target, inconclusive or not enough evidence"
     )
     audits_needed: int = strawberry.field(description="Error-free audits that would show target")
+    unaudited: list[str] = strawberry.field(
+        description="For attribute × tier: strata with tags whose drawn audits are not all "
+        "answered; while any is listed the verdict is not meets target"
+    )
 
     @classmethod
     def from_row(cls, row: Any) -> AuditPrecision:
@@ -74,6 +78,7 @@ class AuditPrecision:
             effective_n=row.effective_n,
             verdict=row.verdict,
             audits_needed=row.audits_needed,
+            unaudited=list(row.unaudited),
         )
 
 

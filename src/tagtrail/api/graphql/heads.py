@@ -63,6 +63,12 @@ class HeadEvaluation:
     champion_segments: list[HeadSegment]
     would_promote: bool
     gate_reasons: list[str]
+    audit_segments: list[HeadSegment] = strawberry.field(
+        description="The candidate scored on audit answers kept out of training (empty: none)"
+    )
+    champion_audit_segments: list[HeadSegment] = strawberry.field(
+        description="The champion scored on the same audit answers"
+    )
 
 
 @strawberry.type(description="What a colour calibration does on reviewer decisions.")
@@ -172,7 +178,13 @@ def _evaluation(evaluation: uc.StoredEvaluation | None, gate: Any | None) -> Hea
         champion_segments=[HeadSegment.from_metrics(m) for m in evaluation.champion.segments],
         would_promote=bool(gate.promote),
         gate_reasons=list(gate.reasons),
+        audit_segments=_segments(evaluation.audit_candidate),
+        champion_audit_segments=_segments(evaluation.audit_champion),
     )
+
+
+def _segments(report: Any) -> list[HeadSegment]:  # an EvaluationReport or None
+    return [] if report is None else [HeadSegment.from_metrics(m) for m in report.segments]
 
 
 async def heads(info: Info, attribute: str | None = None) -> list[HeadVersion]:

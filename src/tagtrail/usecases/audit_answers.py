@@ -1,0 +1,79 @@
+"""Audit answers, read once from the trail and then kept with the audit.
+
+Reviewers answer a sampled tag with an ordinary decision. The answer is the first human
+decision on the tag after the model event that was drawn, compared with the value as
+drawn (followed through taxonomy migrations, so a rename is the same value): a
+confirmation or correction to that value is right, anything else wrong. It is stored on
+the audit (``answered``, ``correct``, ``answer_event_id``, by whom and when), so a later
+rename, retag or reopen of the tag cannot turn a right answer into a wrong one, and an
+answered audit leaves the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tagtrail.domain.records import TagEvent
+from tagtrail.usecases.services import Services
+
+_HUMAN = frozenset({"confirmed", "corrected", "rejected"})
+_BATCH = 200  # audits settled per history read
+
+
+def answer_of(audit: dict[str, Any], events: Sequence[TagEvent]) -> dict[str, Any] | None:
+    """The answer fields of ``audit`` from its asset's events (fold order); None: not yet."""
+    mine = [e for e in events if e.attribute == audit["attribute"] and e.slot is None]
+    drawn = next((i for i, e in enumerate(mine) if e.event_id == audit.get("tag_event_id")), None)
+    if drawn is None:  # an audit stored without its event: what happened after the draw
+        later = [e for e in mine if e.at >= str(audit.get("sampled_at") or "")]
+    else:
+        later = mine[drawn + 1 :]
+    value = audit["value"]
+    for event in later:
+        if event.kind == "migrated" and event.previous_value == value:
+            value = event.value or value  # the same tag under its new name
+        elif event.kind in _HUMAN:
+            right = event.kind != "rejected" and event.value == value
+            return {
+                "answered": True,
+                "correct": right,
+                "answer_event_id": event.event_id,
+                "answered_by": event.actor.id,
+                "answered_at": event.at,
+            }
+    return None
+
+
+async def settle(services: Services, audits: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``audits`` with the answers found in the trail recorded (stored and returned)."""
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(audits), _BATCH):
+        chunk = audits[start : start + _BATCH]
+        open_ = [a for a in chunk if not a.get("answered")]
+        docs = await services.store.assets.get_many([a["asset_id"] for a in open_])
+        revisions = {
+            a["asset_id"]: int(d.get("revision", 0))
+            for a, d in zip(open_, docs, strict=True)
+            if d is not None
+        }
+        history = await services.store.events.history(revisions)
+        found: list[tuple[str, dict[str, Any]]] = []
+        for audit in chunk:
+            fields = None
+            if not audit.get("answered"):
+                fields = answer_of(audit, history.get(audit["asset_id"], []))
+            if fields is not None:
+                found.append((audit["audit_id"], fields))
+            out.append({**audit, **(fields or {})})
+        await services.store.audits.settle(found)
+    return out
+
+
+async def answered_assets(services: Services, attribute: str) -> frozenset[str]:
+    """Assets whose ``attribute`` tag was answered in an audit of any round: the gate
+    scores heads on these answers and keeps them out of training."""
+    out: set[str] = set()
+    async for page in services.store.audits.scan(attribute=attribute):
+        out.update(a["asset_id"] for a in await settle(services, page) if a.get("answered"))
+    return frozenset(out)

@@ -1,0 +1,119 @@
+"""The promotion gate's evidence: reviewers' decisions and an independent audit stream.
+
+Scoring a candidate only on the decisions it learns from lets wrong decisions pass: a
+brand whose labels were shuffled is as bad for the champion as for the candidate, so
+nothing "gets worse". So, besides the candidate-vs-champion comparison on held-out
+decisions (``learning.evaluate``), the gate
+
+* keeps assets whose tag was answered in a sample audit (a random, stratified draw, see
+  ``usecases.audits``) out of training and scores both heads on those answers as well: the
+  same no-segment-worse rule applies to this stream;
+* refuses when a segment's labels cannot be learned (out-of-sample accuracy far below the
+  rest, or no better than always answering its most common label) or when its decisions
+  disagree with the audit answers (``learning.segment_checks``), naming the segment.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from tagtrail.config import Settings
+from tagtrail.domain.governance import Governance
+from tagtrail.learning.dataset import TrainingSet
+from tagtrail.learning.evaluate import (
+    Comparison,
+    EvaluationReport,
+    GateDecision,
+    compare,
+    evaluate_head,
+    gate,
+)
+from tagtrail.learning.segment_checks import (
+    audit_disagreements,
+    majority_share,
+    near_chance,
+    unlearnable_segments,
+)
+from tagtrail.learning.train import AnchorHead
+from tagtrail.tagging.heads import Head
+
+# A segment this far (accuracy) below the rest, beyond its 95 % interval, is refused: wider
+# than the spread between honest segments of one attribute, narrower than random labels.
+LABEL_GAP = 0.2
+AUDIT_METHOD = "audit answers"
+
+
+class StoredEvaluation(msgspec.Struct, kw_only=True, frozen=True):
+    """What is stored with a head version: both reports on the same decisions, and both
+    reports on the audit answers kept out of training (None: no audit was answered)."""
+
+    candidate: EvaluationReport
+    champion: EvaluationReport
+    skipped: dict[str, int] = {}
+    audit_candidate: EvaluationReport | None = None
+    audit_champion: EvaluationReport | None = None
+    # The share of the most common label among the decisions the head learnt from.
+    majority_share: float | None = None
+
+
+def evaluate_candidate(
+    base: AnchorHead,
+    champion: Head,
+    data: TrainingSet,
+    audited: frozenset[str],
+    taxonomy_version: str,
+    governance: Governance,
+) -> tuple[Comparison, StoredEvaluation]:
+    """Train and compare on decisions outside ``audited`` (asset ids), score both on them."""
+    train = data.subset(lambda e: e.asset_id not in audited)
+    held = data.subset(lambda e: e.asset_id in audited)
+    if not train.positives:  # nothing but audits: train on them rather than on nothing
+        train, held = data, data.subset(lambda _e: False)
+    comparison = compare(
+        base, champion, train, taxonomy_version=taxonomy_version, governance=governance
+    )
+    reports: dict[str, EvaluationReport] = {}
+    if held.positives:
+        for name, head in (("candidate", comparison.candidate), ("champion", champion)):
+            reports[name] = evaluate_head(head, held, governance=governance, method=AUDIT_METHOD)
+    evaluation = StoredEvaluation(
+        candidate=comparison.candidate_report,
+        champion=comparison.champion_report,
+        skipped=dict(data.skipped),
+        audit_candidate=reports.get("candidate"),
+        audit_champion=reports.get("champion"),
+        majority_share=majority_share(train.positives),
+    )
+    return comparison, evaluation
+
+
+def _refusals(decision: GateDecision) -> list[str]:
+    # ``gate`` lists refusals first, then notes; a refusal says "dropped" or "worse than".
+    return [r for r in decision.reasons if r.endswith(" dropped") or "worse than margin" in r]
+
+
+def decide(settings: Settings, evaluation: StoredEvaluation) -> GateDecision:
+    """The gate's verdict on a stored evaluation: the comparison plus the label checks."""
+    min_n, margin = settings.gate_min_n, settings.gate_margin
+    base = gate(evaluation.candidate, evaluation.champion, min_n=min_n, margin=margin)
+    flags = list(unlearnable_segments(evaluation.candidate, min_n=min_n, gap=LABEL_GAP))
+    flags += near_chance(
+        evaluation.candidate, evaluation.majority_share, min_n=min_n, gap=LABEL_GAP
+    )
+    refusals: list[str] = []
+    audited = evaluation.audit_candidate
+    if audited is not None and evaluation.audit_champion is not None:
+        on_audits = gate(audited, evaluation.audit_champion, min_n=min_n, margin=margin)
+        refusals += [f"audit answers: {r}" for r in _refusals(on_audits)]
+        flags += audit_disagreements(evaluation.candidate, audited, min_n=min_n, gap=LABEL_GAP)
+        checked = f"{audited.overall.n} audit answers scored (kept out of training)"
+    else:
+        checked = "no audit answers to score (sample and answer audits for an independent check)"
+    refusals = [f.reason() for f in flags] + refusals
+    return GateDecision(
+        promote=base.promote and not refusals,
+        attribute=base.attribute,
+        candidate_version=base.candidate_version,
+        champion_version=base.champion_version,
+        reasons=(*refusals, *base.reasons, checked),
+    )
