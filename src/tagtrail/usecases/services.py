@@ -13,12 +13,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from tagtrail.config import Settings
 from tagtrail.errors import TagtrailError
 from tagtrail.store import Store
+from tagtrail.store.client import request_share
 from tagtrail.usecases.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -153,6 +155,11 @@ class Services:
         champions, challengers = await heads.aliases("champion"), await heads.aliases("challenger")
         return {**{f"champion:{k}": v for k, v in champions.items()},
                 **{f"challenger:{k}": v for k, v in challengers.items()}}  # fmt: skip
+
+    def request_share(self) -> AbstractContextManager[None]:
+        """Work started in this block (one HTTP request) holds at most
+        ``opensearch_connections_per_request`` store connections at once."""
+        return request_share(self.settings.opensearch_connections_per_request)
 
     def invalidate(self, key: str) -> None:
         """Drop a cached service (``tagger`` after a promotion): rebuilt on next use."""

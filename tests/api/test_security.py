@@ -1,0 +1,119 @@
+"""Security at the HTTP edge: no credentials in answers, no state change from another site,
+no request headers from GraphiQL's URL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tagtrail.app import create_app
+from tagtrail.config import Settings, load_settings
+from tagtrail.errors import ConfigError
+from tests.api.conftest import Api, ApiFactory
+from tests.api.factories import A, T
+
+pytestmark = pytest.mark.opensearch
+
+SECRET = "s3cr3t-Pa55"
+REJECT = """mutation($id: ID!) {
+  rejectTag(input: {assetId: $id, attribute: "category", expectedRevision: 1})
+  { __typename ... on TagDecision { revision } } }"""
+EVIL = "https://evil.example"
+
+
+def _with_credentials(url: str) -> str:
+    """The same node, named with a user and password (security is off: it ignores them)."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://alice:{SECRET}@{rest}"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_readyz_never_shows_the_password(
+    settings: Settings, indexed: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    up = settings.with_changes(opensearch_url=_with_credentials(settings.effective_opensearch_url))
+    dead = settings.with_changes(opensearch_url=f"http://alice:{SECRET}@127.0.0.1:{_closed_port()}")
+    for changed, status in ((up, 200), (dead, 503)):
+        async with AsyncTestClient(create_app(changed)) as http:
+            response = await http.get("/readyz")
+        assert response.status_code == status, response.text
+        assert SECRET not in response.text
+        assert "alice" not in response.text
+        assert "***@127.0.0.1" in response.json()["opensearch"]
+    assert SECRET not in caplog.text
+
+
+def test_a_bad_url_is_named_without_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"TAGTRAIL_OPENSEARCH_URL": f"http://bob:{SECRET}@node:port"})
+    assert SECRET not in caught.value.message
+    assert "***@node:port" in caught.value.message
+
+
+def _flagged(*ids: str) -> list[A]:
+    return [A(id=i, tags=(T(attribute="category", value="jumper", probability=0.8),)) for i in ids]
+
+
+async def _reject_by_form(api: Api, headers: dict[str, str], asset_id: str = "x1") -> Any:
+    """rejectTag as a plain HTML form can post it: multipart/form-data, no preflight."""
+    operations = json.dumps({"query": REJECT, "variables": {"id": asset_id}})
+    form = {"operations": (None, operations), "map": (None, "{}")}
+    return await api.http.post("/graphql", files=form, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": EVIL, "Sec-Fetch-Site": "cross-site"},
+        {"Origin": EVIL},  # a browser that does not send Sec-Fetch-*
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},  # a sandboxed frame
+        {"Origin": "http://test.evil.example", "Sec-Fetch-Site": "same-site"},
+    ],
+)
+async def test_a_page_on_another_site_cannot_change_state(
+    api: Api, headers: dict[str, str]
+) -> None:
+    await api.create(_flagged("x1", "own1", "own2", "own3"))
+    response = await _reject_by_form(api, headers)
+    assert response.status_code == 403, response.text
+    assert "cross-site request refused" in response.json()["message"]
+    assert (await api.source("x1"))["revision"] == 1  # nothing written
+    # The same form posted by the page itself, or by a client that is not a browser, works.
+    own_page = {"Origin": "http://test", "Sec-Fetch-Site": "same-origin"}
+    for asset_id, own in (("own1", own_page), ("own2", {"Origin": "http://test"}), ("own3", {})):
+        answer = await _reject_by_form(api, own, asset_id)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"]["rejectTag"]["revision"] == 2
+
+
+async def test_an_origin_allowed_by_cors_may_post(make_api: ApiFactory) -> None:
+    api = await make_api(cors_origins=EVIL)
+    await api.create(_flagged("x1"))
+    response = await _reject_by_form(api, {"Origin": EVIL, "Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["rejectTag"] == {"__typename": "TagDecision", "revision": 2}
+
+
+async def test_graphiql_takes_no_headers_from_its_url(api: Api) -> None:
+    page = await api.http.get(
+        "/graphql?headers=%7B%22Authorization%22%3A%22Bearer%20tt_theirs%22%7D",
+        headers={"Accept": "text/html"},
+    )
+    assert page.status_code == 200
+    assert "GraphiQL" in page.text
+    script = page.text
+    # The page reads only the query from its URL; headers come from the signed-in tab only.
+    assert set(re.findall(r"params\.get\(\"(\w+)\"\)", script)) == {"query"}
+    assert "location.search" in script  # (so the check above looked at the right code)
