@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import socket
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -17,6 +20,7 @@ from tagtrail.config import Settings, load_settings
 from tagtrail.errors import ConfigError
 from tests.api.conftest import Api, ApiFactory
 from tests.api.factories import A, T
+from tests.support.server import ROOT
 
 pytestmark = pytest.mark.opensearch
 
@@ -117,3 +121,40 @@ async def test_graphiql_takes_no_headers_from_its_url(api: Api) -> None:
     # The page reads only the query from its URL; headers come from the signed-in tab only.
     assert set(re.findall(r"params\.get\(\"(\w+)\"\)", script)) == {"query"}
     assert "location.search" in script  # (so the check above looked at the right code)
+
+
+def test_open_dev_mode_refuses_a_host_beyond_loopback(settings: Settings) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+        "TAGTRAIL_DEV": "true",
+        "TAGTRAIL_API_KEYS": "",
+        "TAGTRAIL_API_KEYS_FILE": "",
+        "TAGTRAIL_OPENSEARCH_URL": settings.effective_opensearch_url,
+        "TAGTRAIL_INDEX_PREFIX": settings.index_prefix,
+        "TAGTRAIL_MODEL": "random-init:tiny",
+    }
+    command = [sys.executable, "-m", "tagtrail", "serve", "--host", "0.0.0.0"]
+    done = subprocess.run(
+        [*command, "--port", str(_closed_port())], env=env, capture_output=True, text=True,
+        timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "listens on loopback only, not '0.0.0.0'" in done.stderr
+    assert "TAGTRAIL_DEV_LISTEN_ANY" in done.stderr
+
+
+def test_open_dev_mode_says_it_listens_on_loopback(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tagtrail.cli import listen_host
+
+    caplog.set_level(logging.INFO, logger="tagtrail")
+    open_dev = settings.with_changes(dev=True, api_keys=None, api_keys_file=None, host="127.0.0.1")
+    assert listen_host(open_dev) == "127.0.0.1"
+    assert "every caller acts as admin; listening on 127.0.0.1 (loopback only)" in caplog.text
+    # With keys nobody is admin by default: any host, nothing to say.
+    keyed = open_dev.with_changes(api_keys=f"ada:admin:{'0' * 64}", host="0.0.0.0")
+    assert listen_host(keyed) == "0.0.0.0"
+    # Where the port is published to loopback only (a container), the operator says so.
+    assert listen_host(open_dev.with_changes(host="0.0.0.0", dev_listen_any=True)) == "0.0.0.0"
