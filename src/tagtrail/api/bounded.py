@@ -116,7 +116,8 @@ async def _run_bounded(
                 await asyncio.wait({work})  # answered; the app is only tidying up
     except TimeoutError:
         await _stop(work, "deadline")
-        await _answer_timeout(exchange, scope, deadline_s)
+        if not exchange.complete:  # an answer already given stands
+            await _answer_timeout(exchange, scope, deadline_s)
         return
     if work.done():
         work.result()  # the app's own failure propagates as before
