@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from tagtrail.api.auth import hash_key
 from tagtrail.app import create_app
 from tagtrail.config import Settings, load_settings
 from tagtrail.errors import ConfigError
@@ -95,11 +96,28 @@ async def test_a_page_on_another_site_cannot_change_state(
     assert "cross-site request refused" in response.json()["message"]
     assert (await api.source("x1"))["revision"] == 1  # nothing written
     # The same form posted by the page itself, or by a client that is not a browser, works.
-    own_page = {"Origin": "http://test", "Sec-Fetch-Site": "same-origin"}
-    for asset_id, own in (("own1", own_page), ("own2", {"Origin": "http://test"}), ("own3", {})):
+    here = {"Host": "127.0.0.1:8000", "Origin": "http://127.0.0.1:8000"}
+    own_page = {**here, "Sec-Fetch-Site": "same-origin"}
+    for asset_id, own in (("own1", own_page), ("own2", here), ("own3", {})):
         answer = await _reject_by_form(api, own, asset_id)
         assert answer.status_code == 200, answer.text
         assert answer.json()["data"]["rejectTag"]["revision"] == 2
+
+
+async def test_open_dev_mode_takes_changes_from_loopback_pages_only(make_api: ApiFactory) -> None:
+    """DNS rebinding: a site that points its own name at 127.0.0.1 is "same origin" to the
+    browser; with no keys (everyone is admin) only pages on loopback may change state."""
+    rebound = {"Host": "rebound.example:8000", "Origin": "http://rebound.example:8000",
+               "Sec-Fetch-Site": "same-origin"}  # fmt: skip
+    api = await make_api()
+    await api.create(_flagged("x1", "x2"))
+    response = await _reject_by_form(api, rebound)
+    assert response.status_code == 403, response.text
+    assert "loopback only" in response.json()["message"]
+    # With keys configured the key is what counts, and the page's own origin may post.
+    keyed = await make_api(api_keys=f"rita:reviewer:{hash_key('tt_rita')}")
+    answer = await _reject_by_form(keyed, {**rebound, "Authorization": "Bearer tt_rita"}, "x2")
+    assert answer.json()["data"]["rejectTag"] == {"__typename": "TagDecision", "revision": 2}
 
 
 async def test_an_origin_allowed_by_cors_may_post(make_api: ApiFactory) -> None:
