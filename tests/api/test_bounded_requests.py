@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.opensearch, pytest.mark.slow]
 
 DEADLINE_S = 6.0
 GRACE_S = 1
+POOL, SHARE = 10, 4
 HOLD_S = 300.0  # how long the proxy holds a slow store request: far beyond every bound here
 LOOKUP = "query($id: ID!) { asset(id: $id) { __typename } }"
 BULK = """mutation($items: [BulkItemInput!]!) {
@@ -45,6 +46,9 @@ def _env(settings: Settings, proxy: TcpProxy) -> dict[str, str]:
         "TAGTRAIL_LOG_FORMAT": "text",
         "TAGTRAIL_REQUEST_TIMEOUT_S": str(DEADLINE_S),
         "TAGTRAIL_SHUTDOWN_GRACE_S": str(GRACE_S),
+        # The issue's pool: ten connections, which ten held store calls used to take whole.
+        "TAGTRAIL_OPENSEARCH_POOL_SIZE": str(POOL),
+        "TAGTRAIL_OPENSEARCH_CONNECTIONS_PER_REQUEST": str(SHARE),
     }
 
 
@@ -94,7 +98,9 @@ async def test_slow_requests_hit_their_deadline_and_leave_connections_to_others(
         # Two bulk decisions: 16 store reads in parallel, each held (the issue's wedge: ten
         # held loops took the whole pool, and every other call waited 30 s for a connection).
         slow = [asyncio.create_task(_bulk(http, tag)) for tag in "ab"]
-        await _until(lambda: proxy.delayed >= 8, 10, "the slow reads reach the store")
+        await _until(lambda: proxy.delayed >= 2 * SHARE, 10, "the slow reads reach the store")
+        await asyncio.sleep(0.5)
+        assert proxy.delayed == 2 * SHARE, "a request held more than its share of the pool"
         lookup_s = await _lookup_s(http)
         assert lookup_s < 1.0, f"a missing-id lookup beside slow requests took {lookup_s:.1f} s"
         answers = await asyncio.gather(*slow)
