@@ -135,8 +135,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         middleware=[
             request_id_middleware,
             crosssite_middleware,  # before any work: a cross-site write changes nothing
+            prometheus_config().middleware,  # outside: a deadline's 503 is counted
             bounded_middleware,  # deadline, hang-up cancellation, store share
-            prometheus_config().middleware,
         ],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
