@@ -93,14 +93,15 @@ class GuardedTransport(AsyncTransport):
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[None]:
-        """A slot of the request's share, then one of the pool's, waiting a bounded time:
-        a caller that cannot get one hears so in pool_wait_s, not after 30 s."""
+        """A slot of the request's share (its own queue, bounded by its deadline), then one
+        of the pool's, waiting a bounded time: a caller that cannot get one hears so in
+        pool_wait_s, not after 30 s."""
         share = REQUEST_SHARE.get()
         async with contextlib.AsyncExitStack() as held:
+            if share is not None:
+                await held.enter_async_context(share)
             try:
                 async with asyncio.timeout(self.pool_wait_s):
-                    if share is not None:
-                        await held.enter_async_context(share)
                     await held.enter_async_context(self._pool())
             except TimeoutError:
                 self._count("pool_exhausted")
