@@ -176,3 +176,14 @@ def test_open_dev_mode_says_it_listens_on_loopback(
     assert listen_host(keyed) == "0.0.0.0"
     # Where the port is published to loopback only (a container), the operator says so.
     assert listen_host(open_dev.with_changes(host="0.0.0.0", dev_listen_any=True)) == "0.0.0.0"
+
+
+async def test_a_link_or_image_cannot_run_a_mutation(api: Api) -> None:
+    """GET is let through as safe (an <img> or a link can send it), so it must not mutate."""
+    await api.create(_flagged("x1"))
+    query = REJECT.replace("$id: ID!", "").replace("$id", '"x1"').replace("mutation()", "mutation")
+    cross_site = {"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}
+    response = await api.http.get("/graphql", params={"query": query}, headers=cross_site)
+    assert response.status_code == 400, response.text
+    assert "mutations are not allowed" in response.text.lower()
+    assert (await api.source("x1"))["revision"] == 1
