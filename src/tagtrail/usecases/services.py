@@ -9,11 +9,11 @@ with each other for the two cores or block the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -156,7 +156,7 @@ class Services:
         return {**{f"champion:{k}": v for k, v in champions.items()},
                 **{f"challenger:{k}": v for k, v in challengers.items()}}  # fmt: skip
 
-    def request_share(self) -> AbstractContextManager[None]:
+    def request_share(self) -> contextlib.AbstractContextManager[None]:
         """Work started in this block (one HTTP request) holds at most
         ``opensearch_connections_per_request`` store connections at once."""
         return request_share(self.settings.opensearch_connections_per_request)
