@@ -50,6 +50,9 @@ class TaxonomyChangeReport(msgspec.Struct, kw_only=True):
     # The version in force afterwards (apply: the new one; while conflicts remain it is in
     # force but unfinished, and running apply again finishes it).
     in_force: str | None = None
+    # Apply: how long it waited, after putting the new version in force, for every server
+    # to follow it (TAGTRAIL_TAXONOMY_REFRESH_S) before migrating the first asset.
+    waited_for_servers_s: float = 0.0
 
 
 def _differs(before: Tag | None, after: Tag | None) -> bool:
