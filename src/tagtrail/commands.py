@@ -236,14 +236,9 @@ async def taxonomy(settings: Settings, args: Any) -> int:
         print(f"{row.attribute:<14} {row.value[:18]:<18} {row.segment[:26]:<26} {row.assets:>6} "
               f"{row.value_changes:>6} {row.tier_changes:>5} {row.hierarchy_changes:>5} "
               f"{row.retired:>7} {row.human_touched:>5}  {sample}")  # fmt: skip
-    if report.waited_for_servers_s:
-        print(f"waited {report.waited_for_servers_s:g} s after putting taxonomy "
-              f"{report.new_version} in force, so every server followed it before any asset "
-              "was migrated")  # fmt: skip
     if report.applied and report.conflicts:
         print(f"{report.conflicts} assets changed meanwhile: run apply again to finish them")
-    state = "in force for every server" if report.applied else "compared with: the one in force"
-    print(f"taxonomy {report.in_force}: {state} (servers follow in TAGTRAIL_TAXONOMY_REFRESH_S)")
+    print(report.in_force_line())
     return 0
 
 

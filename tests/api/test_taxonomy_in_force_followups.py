@@ -100,7 +100,7 @@ async def test_a_server_behind_the_pointer_cannot_decide_an_old_value_on_a_migra
     out = capsys.readouterr().out
     report = msgspec.json.decode(out.splitlines()[0], type=TaxonomyChangeReport)
     assert report.conflicts == 0
-    assert f"waited 0.2 s after putting taxonomy {report.new_version} in force" in out
+    assert f"taxonomy {report.new_version}: in force for every server, after waiting 0.2 s" in out
     assert await _category(behind, "jumper-nw") == "knit_sweater"
     assert (await behind.data(VERSION))["taxonomy"]["version"] == old  # still behind
 
@@ -115,6 +115,10 @@ async def test_a_server_behind_the_pointer_cannot_decide_an_old_value_on_a_migra
     assert (await behind.source("untouched"))["taxonomy_version"] == old
     assert (await _correct(behind, "untouched", "knit_sweater"))["__typename"] == "TagDecision"
     assert (await _correct(behind, "untouched", "coatigan"))["__typename"] == "TagDecision"
+    # So does a server that never re-reads the pointer (it asks at every such decision).
+    fixed = await make_api(taxonomy_refresh_s=0)
+    assert (await _correct(fixed, "coatigan", "knit_sweater"))["__typename"] == "TagDecision"
+    assert (await _correct(fixed, "coatigan", "coatigan"))["__typename"] == "TagDecision"
 
 
 async def test_apply_waits_for_every_server_before_migrating(

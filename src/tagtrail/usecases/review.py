@@ -97,10 +97,11 @@ async def _apply_in_force(
     an apply): then Conflict naming the version in force, and nothing is written."""
     keeper = services.taxonomy_in_force
     unconfirmed: list[str] = []
+    confirmed: set[str] = set()
 
     def checked(stored: StoredAsset) -> list[TagEvent]:
         carried = stored.source.get("taxonomy_version")
-        if keeper.follows(carried, taxonomy):
+        if carried in confirmed or keeper.follows(carried, taxonomy):
             return build(stored)
         unconfirmed.append(str(carried))  # write nothing until the pointer says (below)
         return []
@@ -109,6 +110,7 @@ async def _apply_in_force(
     source, events = await apply(asset_id, revision, checked)
     if unconfirmed:  # an older version, or Conflict when this server is behind
         await keeper.confirm(unconfirmed[0], taxonomy)
+        confirmed.add(unconfirmed[0])
         source, events = await apply(asset_id, revision, checked)
     if not events:  # carried into yet another version meanwhile
         raise Conflict(f"asset {asset_id!r} moved to taxonomy {unconfirmed[-1]} meanwhile: "
