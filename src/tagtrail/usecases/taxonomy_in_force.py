@@ -3,11 +3,12 @@
 A process never trusts its own ``TAGTRAIL_TAXONOMY_DIR`` over the store: on a fresh store
 the first server, ``init-indices`` or ingest seeds the version in force from its folder
 (never preview or apply: a new folder must not become the baseline it is compared with);
-from then on
-every process parses the stored version, says in its log when its folder differs, and
-re-reads the pointer at most every ``TAGTRAIL_TAXONOMY_REFRESH_S`` seconds, so a
+from then on every process parses the stored version, says in its log when its folder
+differs, and re-reads the pointer at most every ``TAGTRAIL_TAXONOMY_REFRESH_S`` seconds, so a
 ``taxonomy apply`` made anywhere reaches every server (which then refuses retired values).
-A change (preview or apply) always starts from the stored version in force.
+A change (preview or apply) always starts from the stored version in force. Apply waits
+one refresh interval after moving the pointer before it migrates, and a decision onto an
+asset carried into a version this process has not followed yet is refused (``confirm``).
 """
 
 from __future__ import annotations
@@ -254,8 +255,8 @@ async def wait_for_servers(keeper: TaxonomyInForce, marked: InForce) -> float:
     wait = follow_wait_s(keeper.settings)
     if keeper.settings.taxonomy_refresh_s <= 0:
         log.warning("TAGTRAIL_TAXONOMY_REFRESH_S=0: servers follow taxonomy %s only when "
-                    "restarted (until then they refuse decisions on migrated assets)",
-                    marked.version)  # fmt: skip
+                    "restarted or when a decision finds an asset already migrated (that one "
+                    "is refused as a conflict)", marked.version)  # fmt: skip
     log.info("taxonomy %s is in force (apply unfinished): waiting %.1f s for every server to "
              "follow it before migrating", marked.version, wait)  # fmt: skip
     await asyncio.sleep(wait)
