@@ -38,6 +38,8 @@ def settings(opensearch_url: str) -> Settings:
         dev=True,
         model="random-init:tiny",
         batch_size=8,
+        # Short: servers follow an apply quickly, and apply waits this long before migrating.
+        taxonomy_refresh_s=0.2,
     )
 
 
@@ -56,8 +58,12 @@ async def client(settings: Settings) -> AsyncIterator[object]:
 
 @pytest.fixture
 async def indexed(client: object, settings: Settings) -> object:
-    """A client whose tagtrail indices exist (created from index_mappings/)."""
+    """A client whose tagtrail indices exist (created from index_mappings/), with the
+    settings' taxonomy folder in force (what `tagtrail init-indices` does)."""
+    from tagtrail.store import Store
     from tagtrail.store.indices import ensure_indices
+    from tagtrail.usecases.taxonomy_in_force import TaxonomyInForce
 
     await ensure_indices(client, settings)  # type: ignore[arg-type]
+    await TaxonomyInForce(Store(settings, client), settings).current()  # type: ignore[arg-type]
     return client
