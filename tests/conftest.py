@@ -40,6 +40,7 @@ def settings(opensearch_url: str) -> Settings:
         batch_size=8,
         # Short: servers follow an apply quickly, and apply waits this long before migrating.
         taxonomy_refresh_s=0.2,
+        taxonomy_apply_wait_s=0.3,  # a refresh interval and more; no request here runs longer
     )
 
 

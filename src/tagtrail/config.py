@@ -107,6 +107,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # (stored in OpenSearch; 0: at start only). After `taxonomy apply`, every server uses
     # the new version within this interval.
     taxonomy_refresh_s: float = 30.0
+    # How long `taxonomy apply` waits, after putting a version in force, before migrating:
+    # until no server can still write a value of the old version. Unset: one refresh interval
+    # plus the request deadline (TAGTRAIL_TAXONOMY_REFRESH_S + TAGTRAIL_REQUEST_TIMEOUT_S).
+    taxonomy_apply_wait_s: Annotated[float, msgspec.Meta(ge=0)] | None = None
     # Shadow mode: a trained challenger predicts beside the champion on new photos; its
     # proposals are stored in the evidence (never applied) and compared with reviewers.
     shadow: bool = True

@@ -242,11 +242,11 @@ async def finish_apply(keeper: TaxonomyInForce, marked: InForce, *, by: str = "c
 
 def follow_wait_s(settings: Settings) -> float:
     """How long after the pointer moved every server must have followed it: one refresh
-    interval, plus the longest a request that read the old version may still run."""
-    # The request deadline is a setting only in some versions: read it where it exists.
-    deadline = getattr(settings, "request_timeout_s", None)
-    extra = float(deadline) if isinstance(deadline, int | float) and deadline > 0 else 0.0
-    return max(settings.taxonomy_refresh_s, 0.0) + extra
+    interval, plus the longest a request that read the old version may still run (or
+    ``TAGTRAIL_TAXONOMY_APPLY_WAIT_S`` when set)."""
+    if settings.taxonomy_apply_wait_s is not None:
+        return settings.taxonomy_apply_wait_s
+    return max(settings.taxonomy_refresh_s, 0.0) + settings.request_timeout_s
 
 
 async def wait_for_servers(keeper: TaxonomyInForce, marked: InForce) -> float:
