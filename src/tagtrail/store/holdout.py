@@ -41,6 +41,6 @@ def split_queue(body: dict[str, Any], *, holdout: bool, share: float) -> dict[st
             query["must_not"] = [*query.get("must_not", ()), holdout_clause(share)]
         return body
     query["filter"] = [*query["filter"], holdout_clause(share)]
-    rank = {"script": {"source": f"{_RANK} return rank;", "lang": "painless"}}
+    rank = {"source": f"{_RANK} return rank;", "lang": "painless"}
     body["sort"] = [{"_script": {"type": "number", "script": rank, "order": "asc"}}, TIEBREAK]
     return body
