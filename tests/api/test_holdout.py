@@ -83,7 +83,8 @@ async def test_hold_out_assets_are_served_only_in_their_own_queue_in_hash_order(
     await api.refresh()
     held = [a for a in QUEUED if in_holdout(a, SHARE)]
     rest = [a for a in QUEUED if a not in held]  # in order of confidence
-    assert len(held) == 14 and any("😀" in a for a in held)
+    assert len(held) == 14
+    assert any("😀" in a for a in held)
     # The PENDING queue (either order) never serves a hold-out asset.
     assert await _queue(api, order="LOWEST_CONFIDENCE_FIRST", reason="PENDING") == (rest, 26)
     assert await _queue(api, order="OLDEST_FIRST", reason="PENDING") == (rest[::-1], 26)
@@ -93,7 +94,7 @@ async def test_hold_out_assets_are_served_only_in_their_own_queue_in_hash_order(
     for order in ("LOWEST_CONFIDENCE_FIRST", "OLDEST_FIRST"):
         assert await _queue(api, order=order, reason="HOLDOUT") == (by_hash, 14)
     # A cursor of one queue is not a cursor of the other.
-    first = (await api.data(QUEUE, {"order": "OLDEST_FIRST", "reason": "PENDING"}))
+    first = await api.data(QUEUE, {"order": "OLDEST_FIRST", "reason": "PENDING"})
     cursor = first["reviewQueue"]["pageInfo"]["endCursor"]
     variables = {"order": "OLDEST_FIRST", "reason": "HOLDOUT", "after": cursor}
     refused = (await api.data(QUEUE, variables))["reviewQueue"]
@@ -150,7 +151,8 @@ async def test_hold_out_decisions_are_scored_never_trained_on_and_name_a_hidden_
 ) -> None:
     services, trained = await _train(api, settings, indexed, hidden=True)
     evaluation = trained.evaluation
-    assert evaluation is not None and evaluation.holdout_candidate is not None
+    assert evaluation is not None
+    assert evaluation.holdout_candidate is not None
     held = _held()
     assert held == 75
     # Trained (and scored out of sample) on the other decisions only; scored on the hold-out.
