@@ -21,6 +21,7 @@ from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
 from tagtrail.domain.holdout import holdout_rank, in_holdout
+from tagtrail.errors import InvalidInput
 from tagtrail.store import Store
 from tagtrail.usecases import heads as uc
 from tagtrail.usecases.services import Services
@@ -130,7 +131,13 @@ async def _train(
 ) -> tuple[Services, uc.TrainResult]:
     services = Services(settings, store=Store(settings, client=indexed))
     model = (await services.tagger()).model_fingerprint
-    made = [_asset(b, i, model, hidden=hidden) for b in BRANDS for i in range(PER_BRAND)]
+    await _decide(
+        api, [_asset(b, i, model, hidden=hidden) for b in BRANDS for i in range(PER_BRAND)]
+    )
+    return services, await uc.train_head(services, "category", actor="ml")
+
+
+async def _decide(api: Api, made: list[tuple[A, str]]) -> None:
     await api.create([a for a, _label in made])
     for asset, label in made:  # every asset decided right, hold-out or not
         base = {"assetId": asset.id, "attribute": "category", "expectedRevision": 1}
@@ -139,7 +146,6 @@ async def _train(
         else:
             answer = await api.data(CORRECT, {"input": {**base, "value": label}})
         assert next(iter(answer.values()))["__typename"] == "TagDecision", answer
-    return services, await uc.train_head(services, "category", actor="ml")
 
 
 def _held() -> int:
@@ -184,3 +190,15 @@ async def test_a_head_as_good_on_the_hold_out_is_promoted(
     assert not any("hold-out:" in r or "worse on the random" in r for r in trained.gate.reasons)
     promoted = await uc.promote_head(services, "category", trained.version, actor="ana")
     assert promoted.promoted, promoted.reasons
+
+
+async def test_decisions_of_the_hold_out_alone_are_not_trained_on(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    services = Services(settings, store=Store(settings, client=indexed))
+    model = (await services.tagger()).model_fingerprint
+    made = [_asset("Kobo", i, model, hidden=False) for i in range(PER_BRAND)]
+    await _decide(api, [(a, label) for a, label in made if in_holdout(a.id, SHARE)])
+    # Was: with nothing else to learn from, the head was trained on them.
+    with pytest.raises(InvalidInput, match="every decision on 'category' is in the random"):
+        await uc.train_head(services, "category", actor="ml")

@@ -88,7 +88,6 @@ def start_server(opensearch_url: str, **env: str) -> Iterator[Server]:
         "TAGTRAIL_INDEX_PREFIX": prefix,
         "TAGTRAIL_MODEL": "random-init:tiny",
         "TAGTRAIL_BATCH_SIZE": "8",
-        "TAGTRAIL_HOLDOUT_SHARE": "0",  # every pending tag in the pages' PENDING queue
         "TAGTRAIL_API_KEYS": KEYS,
         "TAGTRAIL_API_KEYS_FILE": "",
         "TAGTRAIL_DEV": "false",

@@ -23,6 +23,7 @@ import msgspec
 
 from tagtrail.config import Settings
 from tagtrail.domain.governance import Governance
+from tagtrail.errors import InvalidInput
 from tagtrail.learning.dataset import TrainingSet
 from tagtrail.learning.evaluate import (
     Comparison,
@@ -76,13 +77,21 @@ def evaluate_candidate(
 ) -> tuple[Comparison, StoredEvaluation]:
     """Train and compare on decisions of assets ``kept`` does not hold; score both heads
     on the audited ones and on the hold-out's, separately."""
-    train = data.subset(lambda e: not (kept.is_audited(e.asset_id) or kept.is_holdout(e.asset_id)))
+    eligible = data.subset(lambda e: not kept.is_holdout(e.asset_id))  # never trained on
+    if not eligible.positives:
+        raise InvalidInput(
+            f"every decision on {data.attribute!r} is in the random hold-out, which is never "
+            "trained on; decide tags from the PENDING review queue first",
+            field="attribute",
+        )
+    train = eligible.subset(lambda e: not kept.is_audited(e.asset_id))
     streams = {
         "audit": (data.subset(lambda e: kept.is_audited(e.asset_id)), AUDIT_METHOD),
         "holdout": (data.subset(lambda e: kept.is_holdout(e.asset_id)), HOLDOUT_METHOD),
     }
-    if not train.positives:  # nothing but kept-out decisions: train on them, not on nothing
-        train, streams = data, {}
+    if not train.positives:  # nothing but audits: train on them rather than on nothing
+        train = eligible
+        del streams["audit"]
     comparison = compare(
         base, champion, train, taxonomy_version=taxonomy_version, governance=governance
     )
