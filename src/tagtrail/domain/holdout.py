@@ -22,7 +22,7 @@ _MIX2 = 0xC2B2AE35
 def holdout_rank(asset_id: str) -> float:
     """A number in [0, 1) fixed by ``asset_id``: FNV-1a over its UTF-16 code units, then
     MurmurHash3's finaliser (FNV alone leaves the high bits of short ids poorly mixed)."""
-    data = asset_id.encode("utf-16-le")
+    data = asset_id.encode("utf-16-le", "surrogatepass")  # lone surrogates: as Java sees them
     h = _FNV_OFFSET
     for i in range(0, len(data), 2):
         h = ((h ^ int.from_bytes(data[i : i + 2], "little")) * _FNV_PRIME) & _MASK
