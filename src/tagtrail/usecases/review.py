@@ -54,9 +54,9 @@ async def _decide(
     check_decision(decision)
     taxonomy = await services.taxonomy()
     taxonomy.attribute(decision.attribute)  # unknown → InvalidInput, before any read
-    restore = None
+    restore, undone = None, None
     if decision.kind == "reopened":
-        restore = await _without_decision_in_force(
+        restore, undone = await _without_decision_in_force(
             services, asset_id, expected_revision, decision.attribute, decision.slot
         )
     # Rules test an attribute's primary value: further values of a multi-valued one move none.
@@ -82,6 +82,9 @@ async def _decide(
         return [event, *remap_dependents(taxonomy, stored.source, event, machine)]
 
     source, events = await _apply_in_force(services, asset_id, expected_revision, taxonomy, build)
+    if undone is not None:
+        # An undone answer no longer answers its audit: back to the round's queue.
+        await services.store.audits.reopen_answered_by([undone])
     return Decided(asset=source, event=events[0])
 
 
@@ -120,11 +123,12 @@ async def _apply_in_force(
 
 async def _without_decision_in_force(
     services: Services, asset_id: str, revision: int, attribute: str, slot: str | None
-) -> Tag | None:
+) -> tuple[Tag | None, str | None]:
     """The tag as it stood before the decision in force, carried through the migrations
-    since (what an undo returns to). History is read only up to the asset's stored
-    revision, and only once the caller's revision is that one: a caller's number never
-    sizes a read (a missing asset is NotFound, another revision a Conflict)."""
+    since (what an undo returns to), and that decision's event id. History is read only up
+    to the asset's stored revision, and only once the caller's revision is that one: a
+    caller's number never sizes a read (a missing asset is NotFound, another revision a
+    Conflict)."""
     stored = await services.store.assets.get(asset_id)
     if stored.revision != revision:
         raise Conflict(
@@ -136,8 +140,8 @@ async def _without_decision_in_force(
     events = [e for e in history.get(asset_id, ()) if e.attribute == attribute and e.slot == slot]
     decision = decision_in_force(events)
     if decision is None:
-        return None  # build_decision says why nothing can be reopened
-    return without_decision(events, decision.event_id)
+        return None, None  # build_decision says why nothing can be reopened
+    return without_decision(events, decision.event_id), decision.event_id
 
 
 async def _dependent_events(
