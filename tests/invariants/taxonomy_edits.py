@@ -84,10 +84,15 @@ def plan(taxonomy: Taxonomy, op: str, pick: int, serial: int, in_use: list[str])
     return Migration(op=op, attribute=attribute, source=source)
 
 
+# Model-side text: a value's id changes, not the words the model is prompted with.
+TEXT_KEYS = frozenset({"label", "prompts", "when_label", "synonyms", "description"})
+
+
 def _replace(node: Any, old: str, new: str) -> Any:
-    """Every string (and mapping key) equal to ``old`` becomes ``new``."""
+    """Every value id (string or mapping key) equal to ``old`` becomes ``new``."""
     if isinstance(node, dict):
-        return {(new if k == old else k): _replace(v, old, new) for k, v in node.items()}
+        return {(new if k == old else k): v if k in TEXT_KEYS else _replace(v, old, new)
+                for k, v in node.items()}  # fmt: skip
     if isinstance(node, list):
         return [_replace(v, old, new) for v in node]
     return new if node == old else node

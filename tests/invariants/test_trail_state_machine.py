@@ -45,6 +45,8 @@ def _profile() -> tuple[profile_settings, int]:
         "report_multiple_bugs": False,
     }
     if os.environ.get("TAGTRAIL_STATEFUL_PROFILE") == "deep":
+        if os.environ.get("TAGTRAIL_STATEFUL_SHRINK") == "0":  # first look for any failure
+            common["phases"] = [Phase.explicit, Phase.reuse, Phase.generate]
         return profile_settings(max_examples=60, stateful_step_count=60, **common), 8
     # No shrinking here: on the real node it takes minutes; the deep profile shrinks.
     phases = [Phase.explicit, Phase.reuse, Phase.generate]
