@@ -10,19 +10,24 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
 from tagtrail.demo.catalogue import generate_catalogue
 from tagtrail.domain.decisions import Decision
+from tagtrail.domain.records import event_id
+from tagtrail.errors import InvalidInput
 from tagtrail.store import Store
+from tagtrail.usecases.head_data import training_set
 from tagtrail.usecases.ingest import IngestItem, ingest
 from tagtrail.usecases.review import decide
 from tagtrail.usecases.services import Services
 from tagtrail.usecases.taxonomy_change import apply_change, preview_change
 from tests.invariants import checks
 from tests.invariants.taxonomy_edits import Migration, write_folder
+from tests.invariants.world import Faults
 
 pytestmark = pytest.mark.opensearch
 
@@ -91,3 +96,119 @@ async def test_renaming_an_unused_value_writes_no_event_on_untouched_tags(trail:
                                  targets=(f"{unused}_r1",)))  # fmt: skip
     checks.check_no_unchanged_events(await checks.all_events(trail.services))
     assert {a: int(d["revision"]) for a, d in (await trail.docs()).items()} == before
+
+
+async def _positives(trail: Trail, asset_id: str) -> set[str]:
+    tagger = await trail.services.tagger()
+    data = await training_set(trail.services, "category", tagger)
+    return {e.value for e in data.examples if e.asset_id == asset_id and e.polarity == "positive"}
+
+
+async def test_undoing_twice_returns_to_the_model_proposal(trail: Trail) -> None:
+    """Break: undoing twice (issue 17, 2nd bullet). Shrunk from the machine: decide, decide
+    again, reopen, reopen. Before the fix the second undo took back the first undo, so the
+    later decision came back (corrected trench_coat) while training used the earlier one."""
+    asset_id = trail.ids[0]
+    model = (await trail.tag(asset_id, "category"))["value"]
+    other = "trench_coat" if model != "trench_coat" else "peacoat"
+    await trail.decide(asset_id, "confirmed", "category")
+    await trail.decide(asset_id, "corrected", "category", value=other)
+    await trail.decide(asset_id, "reopened", "category")
+    tag = await trail.tag(asset_id, "category")
+    assert (tag["state"], tag["value"]) == ("confirmed", model)
+    await trail.decide(asset_id, "reopened", "category")
+    tag = await trail.tag(asset_id, "category")
+    assert (tag["state"], tag["value"]) == ("suggested", model)
+    assert await _positives(trail, asset_id) == set()
+    await trail.check()
+
+
+async def test_undo_after_a_rename_keeps_the_new_taxonomy(trail: Trail) -> None:
+    """Break: undo after a migration undoes the migration (issue 17, 2nd bullet). Shrunk:
+    correct to peacoat, rename peacoat, reopen. Before the fix the undo brought back
+    ``peacoat, corrected``: the old taxonomy's value, still decided by the reviewer."""
+    asset_id = trail.ids[0]
+    model = (await trail.tag(asset_id, "category"))["value"]
+    await trail.decide(asset_id, "corrected", "category", value="peacoat")
+    await trail.change(Migration(op="rename", attribute="category", source="peacoat",
+                                 targets=("peacoat_r1",)))  # fmt: skip
+    tag = await trail.tag(asset_id, "category")
+    assert (tag["state"], tag["value"]) == ("corrected", "peacoat_r1")
+    await trail.decide(asset_id, "reopened", "category")
+    tag = await trail.tag(asset_id, "category")
+    assert tag["state"] == "suggested"
+    assert tag["value"] == model
+    await trail.check()
+
+
+async def test_training_keeps_a_renamed_decision(trail: Trail) -> None:
+    """Break: training loses decisions on renamed values (issue 17, 4th bullet). Before the
+    fix a confirmed peacoat gave one example before the rename and none after it."""
+    asset_id = trail.ids[0]
+    await trail.decide(asset_id, "corrected", "category", value="peacoat")
+    assert await _positives(trail, asset_id) == {"peacoat"}
+    await trail.change(Migration(op="rename", attribute="category", source="peacoat",
+                                 targets=("peacoat_r1",)))  # fmt: skip
+    assert await _positives(trail, asset_id) == {"peacoat_r1"}
+
+
+async def test_a_split_sends_a_decision_back_to_review(trail: Trail) -> None:
+    """Break: a split replaces reviewers' decisions with the model's guess (issue 17, 1st
+    bullet). The photos come from the encoder in force, so apply re-decides category in the
+    same revision. Before the fix that model event replaced the flagged tag."""
+    asset_id = trail.ids[0]
+    await trail.decide(asset_id, "corrected", "category", value="shirt")
+    preview, applied = await trail.change(
+        Migration(op="split", attribute="category", source="shirt",
+                  targets=("shirt_a1", "shirt_b1"))  # fmt: skip
+    )
+    tag = await trail.tag(asset_id, "category")
+    assert (tag["state"], tag["value"]) == ("flagged", "shirt_a1"), tag
+    assert applied.human_decisions_touched == preview.human_decisions_touched == 1
+    await trail.check()
+
+
+async def test_a_split_keeps_a_rejection_or_refuses(trail: Trail) -> None:
+    """Break: a split retired reviewers' rejections (issue 17, 1st bullet), so the model may
+    propose the rejected value again. The product may refuse the split by name instead."""
+    asset_id = trail.ids[0]
+    await trail.decide(asset_id, "corrected", "category", value="shirt")
+    await trail.decide(asset_id, "rejected", "category")
+    revision = int((await trail.docs())[asset_id]["revision"])
+    try:
+        await trail.change(Migration(op="split", attribute="category", source="shirt",
+                                     targets=("shirt_a1", "shirt_b1")))  # fmt: skip
+    except InvalidInput as refused:
+        assert "gen-1-split" in refused.message
+        assert int((await trail.docs())[asset_id]["revision"]) == revision
+        return
+    tag = await trail.tag(asset_id, "category")
+    assert tag["state"] == "rejected", tag
+    await trail.check()
+
+
+async def test_a_reader_between_claim_and_events_loses_nothing(trail: Trail) -> None:
+    """Break: a reader can make a half-written revision permanent (issue 17, 3rd bullet).
+    A reader arrives after the claim (event 0) and before the other events of a two-event
+    revision; before the fix the document lacked event 1 while the log held it."""
+    asset_id = trail.ids[0]
+    store = trail.services.store
+    stored = await store.assets.get(asset_id)
+    history = await store.events.for_asset(asset_id)
+    revision = stored.revision + 1
+    firsts = [e for e in history if e.seq == 1 and e.slot is None][:2]
+    events = [
+        msgspec.structs.replace(e, seq=revision, event_id=event_id(asset_id, revision, i),
+                                probability=0.5, value=e.value)  # fmt: skip
+        for i, e in enumerate(firsts)
+    ]
+    faults = Faults(store.client)
+
+    async def reader() -> None:
+        await store.assets.get_many([asset_id])
+
+    faults.reader = reader
+    faults.arm(0, "read", match="_bulk")
+    await store.assets.apply(asset_id, stored.revision, lambda _s: events)
+    assert faults.fired == "read"
+    await trail.check()

@@ -45,14 +45,15 @@ class Faults:
         self.transport = client.transport
         self.inner = client.transport.perform_request
         self.armed: tuple[int, str] | None = None
+        self.match: str | None = None  # arm at the first request whose URL holds this
         self.seen = 0
         self.fired: str | None = None
         self.reader: Callable[[], Awaitable[None]] | None = None
         self.reading = False
         self.transport.perform_request = self.perform_request
 
-    def arm(self, after: int, mode: str) -> None:
-        self.armed, self.seen, self.fired = (after, mode), 0, None
+    def arm(self, after: int, mode: str, match: str | None = None) -> None:
+        self.armed, self.seen, self.fired, self.match = (after, mode), 0, None, match
 
     def disarm(self) -> None:
         self.armed = None
@@ -60,7 +61,9 @@ class Faults:
     async def perform_request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         if self.armed is not None and not self.reading:
             after, mode = self.armed
-            if self.seen == after:
+            if (self.match is not None and self.match in url) or (
+                self.match is None and self.seen == after
+            ):
                 self.armed, self.fired = None, mode
                 if mode == "crash":
                     raise Crash(f"before request {after + 1}: {method} {url}")
