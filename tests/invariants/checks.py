@@ -19,8 +19,9 @@ from tests.invariants.reference import HUMAN, UNKNOWN, Before, Human, Key, Refer
 
 # Tag fields a machine event must change for it to be written at all (an unchanged tag
 # writes no event). Probabilities, versions, ids and times are provenance of the same tag.
-SIGNIFICANT = ("value", "state", "tier", "values", "label", "family", "rule_id", "head_version",
-               "model_version", "proposed_value", "proposed_head_version", "reproposal_of")  # fmt: skip
+SIGNIFICANT = ("value", "state", "tier", "values", "label", "family", "rule_id",
+               "head_version", "model_version", "proposed_value", "proposed_head_version",
+               "reproposal_of")  # fmt: skip
 
 
 async def stored_docs(services: Services, ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -18,7 +18,7 @@ from tagtrail.usecases.retag import retag_all
 from tagtrail.usecases.review import decide, decide_many
 from tagtrail.usecases.taxonomy_change import apply_change, preview_change
 from tests.invariants import checks
-from tests.invariants.reference import HUMAN, UNKNOWN, Before, Human, Key, Reference
+from tests.invariants.reference import HUMAN, Before, Human, Key, Reference
 from tests.invariants.taxonomy_edits import OPS, Migration, leaves, plan, write_folder
 from tests.invariants.world import Crash, World
 
@@ -177,7 +177,8 @@ class TrailMachine(RuleBasedStateMachine):
             resent = self.attempt(send, None)[1]
             if landed:
                 assert isinstance(resent, Conflict), f"resent after a landed write: {resent!r}"
-                claim = self.run(self.services.store.events.get(event_id(asset_id, revision + 1, 0)))
+                claim_id = event_id(asset_id, revision + 1, 0)
+                claim = self.run(self.services.store.events.get(claim_id))
                 key, result = (asset_id, key[1], claim.slot), None
             else:
                 result = resent
@@ -286,8 +287,9 @@ class TrailMachine(RuleBasedStateMachine):
             assert isinstance(result, InvalidInput), f"trained from no decision: {result!r}"
             return
         assert not isinstance(result, TagtrailError), f"{positives}: {result!r}"
+        note = "stateful test: retag with it"
         promoted = self.run(promote_head(self.services, "category", result.version, actor="ml",
-                                         force=True, note="stateful test: retag with it"))  # fmt: skip
+                                         force=True, note=note))  # fmt: skip
         assert promoted.promoted or promoted.previous == result.version, promoted
 
     # -- rules: the taxonomy --------------------------------------------------------------
@@ -345,14 +347,16 @@ class TrailMachine(RuleBasedStateMachine):
         for key, human in split.items():
             tag = stored.get(key)
             if human.state == "rejected":
-                assert tag is not None and tag["state"] == "rejected", (
+                assert tag is not None, f"{key}: the split {m.source} → {m.targets} removed it"
+                assert tag["state"] == "rejected", (
                     f"{key}: the split {m.source} → {m.targets} dropped the rejection "
                     f"(now {tag and (tag['state'], tag.get('value'))})"
                 )
                 self.ref.tags[key].human = Human(state="rejected", value=str(tag.get("value")))
                 continue
             got = tag and (tag["state"], tag.get("value"), tag.get("decided_by"))
-            assert tag is not None and tag["state"] == "flagged" and tag.get("value") in m.targets, (
+            assert tag is not None, f"{key}: the split {m.source} → {m.targets} removed it"
+            assert (tag["state"], tag.get("value") in m.targets) == ("flagged", True), (
                 f"{key}: the split {m.source} → {m.targets} should send the {human.state} "
                 f"decision back to review (flagged, a candidate); the store says {got}"
             )

@@ -97,7 +97,7 @@ class Reference:
         """Carry every tag through ``m``: renamed and merged decisions move, a split sends a
         confirmed or corrected decision back to review, retirements remove the tag."""
         for key in list(self.tags):
-            asset_id, attribute, _slot = key
+            _asset_id, attribute, _slot = key
             tag = self.tags[key]
             if attribute != m.attribute:
                 continue

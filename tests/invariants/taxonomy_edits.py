@@ -68,7 +68,8 @@ def plan(taxonomy: Taxonomy, op: str, pick: int, serial: int, in_use: list[str])
     preferred = [v for v in in_use if v in candidates] + candidates
     source = preferred[pick % len(preferred)]
     if op in ("rename", "palette_rename"):
-        return Migration(op=op, attribute=attribute, source=source, targets=(f"{source}_r{serial}",))
+        target = f"{source}_r{serial}"
+        return Migration(op=op, attribute=attribute, source=source, targets=(target,))
     if op == "merge":
         others = [v for v in candidates if v != source]
         return Migration(op=op, attribute=attribute, source=source,
