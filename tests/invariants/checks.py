@@ -196,3 +196,22 @@ def check_preview(preview: Any, applied: Any, change: Any) -> None:
     assert facts(preview) == facts(applied), (
         f"{change}: preview {facts(preview)[1:]} differs from apply {facts(applied)[1:]}"
     )
+
+
+def check_hierarchy(taxonomy: Any, docs: dict[str, dict[str, Any]]) -> None:
+    """Every tag holds a value of today's taxonomy, expanded under today's hierarchy (so
+    hierarchy filters find it)."""
+    for doc in docs.values():
+        for key, tag in tags_of(doc).items():
+            value, attribute = tag.get("value"), key[1]
+            if value is None or attribute == "colour":
+                continue  # colours expand to a family, checked by the palette's own tests
+            assert attribute in taxonomy.attribute_names, (
+                f"{key}: {attribute!r} is not an attribute of taxonomy {taxonomy.version}"
+            )
+            found = taxonomy.value(attribute, value, doc.get("brand"))
+            assert found is not None, (
+                f"{key}: {value!r} ({tag['state']}) is not a value of taxonomy {taxonomy.version}"
+            )
+            want = list(taxonomy.ancestors(attribute, value, doc.get("brand")))
+            assert tag.get("values") == want, f"{key}: expanded as {tag.get('values')}, not {want}"

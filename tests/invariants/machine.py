@@ -27,7 +27,8 @@ FAULT = st.one_of(st.none(), st.none(),
                   st.tuples(st.integers(0, 6), st.sampled_from(["crash", "read"])))  # fmt: skip
 PICK = st.integers(0, 10_000)
 ACTOR = "rita"
-CHECKS = ("revisions", "fold", "unchanged", "humans", "training", "undo", "preview", "split")
+CHECKS = ("revisions", "fold", "unchanged", "humans", "hierarchy", "training", "undo", "preview",
+          "split", "resend")  # fmt: skip
 
 
 def on(group: str) -> Any:
@@ -171,7 +172,14 @@ class TrailMachine(RuleBasedStateMachine):
         def send() -> Any:
             return decide(self.services, asset_id, revision, decision, ACTOR)
 
-        crashed, result = self.attempt(send, self.armed(fault))
+        fault = self.armed(fault)
+        crashed, result = self.attempt(send, fault)
+        lost = fault is not None and fault[1] == "crash" and not crashed
+        if lost and self.world.faults.fired is None:
+            # The write ended before the fault: its answer is lost and the client resends.
+            resent = self.attempt(send, None)[1]
+            if "resend" in self.checked:
+                assert isinstance(resent, Conflict), f"resent after a landed write: {resent!r}"
         if crashed:
             landed = self.claimed(asset_id, revision + 1)
             resent = self.attempt(send, None)[1]
@@ -386,6 +394,8 @@ class TrailMachine(RuleBasedStateMachine):
             checks.check_humans(self.ref, docs)
         self.note_proposals()
         taxonomy = self.run(self.services.taxonomy())
+        if "hierarchy" in self.checked:
+            checks.check_hierarchy(taxonomy, docs)
         if "training" in self.checked and "category" in taxonomy.attribute_names:
             self.run(checks.check_training(self.services, self.ref, "category"))
 

@@ -11,7 +11,8 @@ derandomized); ``TAGTRAIL_STATEFUL_PROFILE=deep`` runs many more, randomly. To n
 failure, ``TAGTRAIL_STATEFUL_RULES=decide,reopen,taxonomy`` enables only those rule groups
 (upload always runs): upload, decide, bulk, values, reopen, retag, train, taxonomy, read,
 faults. ``TAGTRAIL_STATEFUL_SKIP=unchanged,training`` leaves out invariants (to look past a
-known break): revisions, fold, unchanged, humans, training, undo, preview, split.
+known break): revisions, fold, unchanged, humans, hierarchy, training, undo, preview, split,
+resend.
 """
 
 from __future__ import annotations
