@@ -212,3 +212,21 @@ async def test_a_reader_between_claim_and_events_loses_nothing(trail: Trail) -> 
     await store.assets.apply(asset_id, stored.revision, lambda _s: events)
     assert faults.fired == "read"
     await trail.check()
+
+
+async def test_training_keeps_a_merged_rejection(trail: Trail) -> None:
+    """Break: training loses decisions on merged values (issue 17, 4th bullet). Shrunk from
+    the machine: a rejected blazer merged into bomber_jacket. The document says
+    ``rejected bomber_jacket``; before the fix training had no example of it at all."""
+    asset_id = trail.ids[0]
+    await trail.decide(asset_id, "corrected", "category", value="blazer")
+    await trail.decide(asset_id, "rejected", "category")
+    await trail.change(Migration(op="merge", attribute="category", source="blazer",
+                                 targets=("bomber_jacket",)))  # fmt: skip
+    tag = await trail.tag(asset_id, "category")
+    assert (tag["state"], tag["value"]) == ("rejected", "bomber_jacket")
+    tagger = await trail.services.tagger()
+    data = await training_set(trail.services, "category", tagger)
+    negatives = {e.value for e in data.examples if e.asset_id == asset_id
+                 and e.polarity == "negative"}  # fmt: skip
+    assert "bomber_jacket" in negatives
