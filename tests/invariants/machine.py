@@ -119,6 +119,12 @@ class TrailMachine(RuleBasedStateMachine):
             result = self.run(ingest(self.services, [item]))
         (outcome,) = result
         assert outcome.status in ("created", "exists"), outcome
+        stored = self.run(self.services.store.assets.get(str(outcome.asset_id)))
+        if stored.revision == 0:
+            # A crash left the document untagged and the resend came within
+            # RESUME_AFTER_S: "exists" (it may be an upload in flight; tests/store/
+            # test_healing.py). A later ingest resumes it; until then it is not tracked.
+            return
         if outcome.asset_id not in self.ids:
             self.ids.append(str(outcome.asset_id))
             self.ref.revisions[str(outcome.asset_id)] = 1
