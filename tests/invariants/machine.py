@@ -23,8 +23,11 @@ from tests.invariants.taxonomy_edits import OPS, Migration, leaves, plan, write_
 from tests.invariants.world import Crash, World
 
 # None: no fault; (k, mode): after k store requests of the write, crash or let a reader in.
+# "@bulk": at the first bulk request of the write (between a claim and the rest of its
+# revision, or between the steps of a batch write).
+MODES = ("crash", "read", "crash@bulk", "read@bulk")
 FAULT = st.one_of(st.none(), st.none(),
-                  st.tuples(st.integers(0, 6), st.sampled_from(["crash", "read"])))  # fmt: skip
+                  st.tuples(st.integers(0, 12), st.sampled_from(MODES)))  # fmt: skip
 PICK = st.integers(0, 10_000)
 ACTOR = "rita"
 CHECKS = ("revisions", "fold", "unchanged", "humans", "hierarchy", "training", "undo", "preview",
@@ -76,7 +79,8 @@ class TrailMachine(RuleBasedStateMachine):
         faults = self.world.faults
         faults.reader = self.read_everything
         if fault is not None:
-            faults.arm(*fault)
+            mode, _, at = fault[1].partition("@")
+            faults.arm(fault[0], mode, match=f"_{at}" if at else None)
         try:
             return False, self.run(make())
         except Crash as exc:
@@ -180,7 +184,7 @@ class TrailMachine(RuleBasedStateMachine):
 
         fault = self.armed(fault)
         crashed, result = self.attempt(send, fault)
-        lost = fault is not None and fault[1] == "crash" and not crashed
+        lost = fault is not None and fault[1].startswith("crash") and not crashed
         if lost and self.world.faults.fired is None:
             # The write ended before the fault: its answer is lost and the client resends.
             resent = self.attempt(send, None)[1]

@@ -65,8 +65,11 @@ def plan(taxonomy: Taxonomy, op: str, pick: int, serial: int, in_use: list[str])
     attribute = "colour" if op == "palette_rename" else ("material" if op == "retire"
                                                           else "category")  # fmt: skip
     candidates = leaves(taxonomy, attribute)
-    preferred = [v for v in in_use if v in candidates] + candidates
-    source = preferred[pick % len(preferred)]
+    used = sorted({v for v in in_use if v in candidates})
+    # Two times in three a value some asset holds (decided ones first): that is where a
+    # migration can lose a decision.
+    preferred = used if used and pick % 3 else candidates
+    source = preferred[(pick // 3) % len(preferred)]
     if op in ("rename", "palette_rename"):
         target = f"{source}_r{serial}"
         return Migration(op=op, attribute=attribute, source=source, targets=(target,))
