@@ -162,8 +162,10 @@ class TrailMachine(RuleBasedStateMachine):
     @on("decide")
     @rule(kind=st.sampled_from(["confirmed", "rejected", "corrected"]), pick=PICK, value=PICK,
           fault=FAULT)  # fmt: skip
-    def review(self, kind: str, pick: int, value: int, fault: tuple[int, str] | None) -> None:
-        key = self.choose(self.decidable(kind), pick)
+    def review(self, kind: str, pick: int, value: int, fault: tuple[int, str] | None,
+               only: str | None = None) -> None:  # fmt: skip
+        keys = [k for k in self.decidable(kind) if only is None or k[1] == only]
+        key = self.choose(keys, pick)
         if key is None:
             return
         tag = self.tags()[key]
@@ -171,6 +173,13 @@ class TrailMachine(RuleBasedStateMachine):
         decision = Decision(kind=kind, attribute=key[1], slot=key[2],  # type: ignore[arg-type]
                             value=chosen if kind == "corrected" else None)  # fmt: skip
         self.one_decision(key, decision, chosen, fault)
+
+    @on("decide")
+    @rule(kind=st.sampled_from(["confirmed", "rejected", "corrected"]), pick=PICK, value=PICK,
+          fault=FAULT)  # fmt: skip
+    def review_category(self, kind: str, pick: int, value: int, fault: Any) -> None:
+        """Category, where migrations, training and dependent rules meet, gets more decisions."""
+        self.review(kind, pick, value, fault, only="category")
 
     def one_decision(
         self, key: Key, decision: Decision, value: str, fault: tuple[int, str] | None
