@@ -47,11 +47,13 @@ class TrailMachine(RuleBasedStateMachine):
         tmp: Path,
         groups: frozenset[str],
         checked: frozenset[str] = frozenset(CHECKS),
+        ops: frozenset[str] = frozenset(OPS),
     ) -> None:
         super().__init__()
         self.world = World(base, encoder, photos, tmp)
         self.groups = groups
         self.checked = checked
+        self.ops = ops
         self.ref = Reference()
         self.ids: list[str] = []
         self.docs: dict[str, dict[str, Any]] = {}
@@ -323,6 +325,8 @@ class TrailMachine(RuleBasedStateMachine):
     @on("taxonomy")
     @rule(op=st.sampled_from(OPS), pick=PICK, fault=FAULT)
     def change_taxonomy(self, op: str, pick: int, fault: tuple[int, str] | None) -> None:
+        if op not in self.ops:  # narrowed by TAGTRAIL_STATEFUL_OPS
+            op = sorted(self.ops)[pick % len(self.ops)]
         taxonomy = self.run(self.services.taxonomy())
         humans = self.ref.human_in_force()
         in_use = [h.value for h in humans.values()] + sorted(

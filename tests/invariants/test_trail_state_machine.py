@@ -12,7 +12,8 @@ failure, ``TAGTRAIL_STATEFUL_RULES=decide,reopen,taxonomy`` enables only those r
 (upload always runs): upload, decide, bulk, values, reopen, retag, train, taxonomy, read,
 faults. ``TAGTRAIL_STATEFUL_SKIP=unchanged,training`` leaves out invariants (to look past a
 known break): revisions, fold, unchanged, humans, hierarchy, training, undo, preview, split,
-resend.
+resend. ``TAGTRAIL_STATEFUL_OPS=rename,move`` narrows the generated migrations: rename, move,
+merge, split, retire, retire_attribute, palette_rename.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tagtrail.demo.catalogue import generate_catalogue
 from tagtrail.tagging.taxonomy_files import load_taxonomy
 from tagtrail.vision.encode import load_encoder
 from tests.invariants.machine import CHECKS, TrailMachine
+from tests.invariants.taxonomy_edits import OPS
 
 pytestmark = [pytest.mark.opensearch, pytest.mark.slow]
 
@@ -64,6 +66,15 @@ def _checks() -> frozenset[str]:
     return frozenset(CHECKS) - skipped
 
 
+def _ops() -> frozenset[str]:
+    raw = os.environ.get("TAGTRAIL_STATEFUL_OPS", "")
+    chosen = frozenset(o.strip() for o in raw.split(",") if o.strip()) or frozenset(OPS)
+    unknown = chosen - set(OPS)
+    if unknown:
+        raise ValueError(f"TAGTRAIL_STATEFUL_OPS: unknown migrations {sorted(unknown)}")
+    return chosen
+
+
 def _groups() -> frozenset[str]:
     raw = os.environ.get("TAGTRAIL_STATEFUL_RULES", "")
     chosen = frozenset(g.strip() for g in raw.split(",") if g.strip()) or frozenset(GROUPS)
@@ -86,5 +97,5 @@ def test_the_trail_keeps_every_decision(
                            batch_size=base.batch_size)  # fmt: skip
     groups = _groups()
     run_state_machine_as_test(
-        lambda: TrailMachine(base, encoder, photos, tmp_path, groups, _checks()), settings=profile
+        lambda: TrailMachine(base, encoder, photos, tmp_path, groups, _checks(), _ops()), settings=profile
     )
