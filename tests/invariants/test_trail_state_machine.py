@@ -95,7 +95,8 @@ def test_the_trail_keeps_every_decision(
               if p.suffix != ".csv"]  # fmt: skip
     encoder = load_encoder(base.model, device=base.model_device, dtype=base.model_dtype,
                            batch_size=base.batch_size)  # fmt: skip
-    groups = _groups()
+    groups, checked, ops = _groups(), _checks(), _ops()
     run_state_machine_as_test(
-        lambda: TrailMachine(base, encoder, photos, tmp_path, groups, _checks(), _ops()), settings=profile
+        lambda: TrailMachine(base, encoder, photos, tmp_path, groups, checked, ops),
+        settings=profile,
     )
