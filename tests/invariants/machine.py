@@ -23,8 +23,8 @@ from tests.invariants.taxonomy_edits import OPS, Migration, leaves, plan, write_
 from tests.invariants.world import Crash, World
 
 # None: no fault; (k, mode): after k store requests of the write, crash or let a reader in.
-# "@bulk": at the first bulk request of the write (between a claim and the rest of its
-# revision, or between the steps of a batch write).
+# "@bulk": before the k-th bulk request of the write (k = n % 3: between a claim and the
+# rest of its revision, or between the steps of a batch write).
 MODES = ("crash", "read", "crash@bulk", "read@bulk")
 FAULT = st.one_of(st.none(), st.none(),
                   st.tuples(st.integers(0, 12), st.sampled_from(MODES)))  # fmt: skip
@@ -82,7 +82,8 @@ class TrailMachine(RuleBasedStateMachine):
         faults.reader = self.read_everything
         if fault is not None:
             mode, _, at = fault[1].partition("@")
-            faults.arm(fault[0], mode, match=f"_{at}" if at else None)
+            # A batch write makes three bulk requests: claims, the rest, the documents.
+            faults.arm(fault[0] % 3 if at else fault[0], mode, match=f"_{at}" if at else None)
         try:
             return False, self.run(make())
         except Crash as exc:

@@ -230,3 +230,32 @@ async def test_training_keeps_a_merged_rejection(trail: Trail) -> None:
     negatives = {e.value for e in data.examples if e.asset_id == asset_id
                  and e.polarity == "negative"}  # fmt: skip
     assert "bomber_jacket" in negatives
+
+
+async def test_a_reader_between_the_bulk_requests_of_a_batch_loses_nothing(trail: Trail) -> None:
+    """Break: a reader makes a half-written revision permanent (issue 17, 3rd bullet), in the
+    batch write of a taxonomy apply or retag. Found by the machine (a ``retire`` with a reader
+    between two bulk requests: the document lacked a re-proposed further value the log held).
+    A reader arrives after the claims' bulk request and before the rest's."""
+    asset_id = trail.ids[0]
+    store = trail.services.store
+    stored = await store.assets.get(asset_id)
+    history = await store.events.for_asset(asset_id)
+    revision = stored.revision + 1
+    firsts = [e for e in history if e.seq == 1 and e.slot is None][:2]
+    events = [
+        msgspec.structs.replace(e, seq=revision, event_id=event_id(asset_id, revision, i),
+                                probability=0.5)
+        for i, e in enumerate(firsts)
+    ]
+    faults = Faults(store.client)
+
+    async def reader() -> None:
+        await store.assets.get_many([asset_id])
+
+    faults.reader = reader
+    faults.arm(1, "read", match="_bulk")  # before the second bulk request: the rest
+    outcome = await store.apply_batch([(asset_id, stored.revision, lambda _s: events)])
+    assert faults.fired == "read"
+    assert outcome == {asset_id: "written"}
+    await trail.check()

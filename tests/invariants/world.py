@@ -4,7 +4,9 @@
 Faults are injected at the store client's transport: after ``after`` requests of the next
 write have landed, the next request either fails (``crash``: the process dies or the
 connection breaks between two store requests) or first lets a reader in (``read``: a
-reader arrives between two requests of a write). OpenSearch itself is never stood in for.
+reader arrives between two requests of a write). With ``match``, only requests whose URL
+holds it are counted (``_bulk``: the k-th bulk request of a batch write). OpenSearch
+itself is never stood in for.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class Faults:
         self.transport = client.transport
         self.inner = client.transport.perform_request
         self.armed: tuple[int, str] | None = None
-        self.match: str | None = None  # arm at the first request whose URL holds this
+        self.match: str | None = None  # count only the requests whose URL holds this
         self.seen = 0
         self.fired: str | None = None
         self.reader: Callable[[], Awaitable[None]] | None = None
@@ -61,9 +63,8 @@ class Faults:
     async def perform_request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         if self.armed is not None and not self.reading:
             after, mode = self.armed
-            if (self.match is not None and self.match in url) or (
-                self.match is None and self.seen == after
-            ):
+            counted = self.match is None or self.match in url
+            if counted and self.seen == after:
                 self.armed, self.fired = None, mode
                 if mode == "crash":
                     raise Crash(f"before request {after + 1}: {method} {url}")
@@ -73,7 +74,7 @@ class Faults:
                         await self.reader()
                     finally:
                         self.reading = False
-            self.seen += 1
+            self.seen += counted
         return await self.inner(method, url, *args, **kwargs)
 
 
