@@ -259,3 +259,20 @@ async def test_a_reader_between_the_bulk_requests_of_a_batch_loses_nothing(trail
     assert faults.fired == "read"
     assert outcome == {asset_id: "written"}
     await trail.check()
+
+
+async def test_undo_after_a_move_restores_todays_hierarchy(trail: Trail) -> None:
+    """Break: after a move, undo brings back the old hierarchy (issue 17, 2nd bullet), so
+    hierarchy filters miss the asset. Correct to peacoat, correct to trench_coat, move
+    peacoat under tops, undo: peacoat is back, and must be expanded under tops."""
+    asset_id = trail.ids[0]
+    await trail.decide(asset_id, "corrected", "category", value="peacoat")
+    await trail.decide(asset_id, "corrected", "category", value="trench_coat")
+    await trail.change(Migration(op="move", attribute="category", source="peacoat",
+                                 parent="tops"))  # fmt: skip
+    await trail.decide(asset_id, "reopened", "category")
+    tag = await trail.tag(asset_id, "category")
+    assert (tag["state"], tag["value"]) == ("corrected", "peacoat")
+    assert tag["values"] == ["peacoat", "tops"]
+    taxonomy = await trail.services.taxonomy()
+    checks.check_hierarchy(taxonomy, await trail.docs())
