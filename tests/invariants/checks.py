@@ -215,3 +215,26 @@ def check_hierarchy(taxonomy: Any, docs: dict[str, dict[str, Any]]) -> None:
             )
             want = list(taxonomy.ancestors(attribute, value, doc.get("brand")))
             assert tag.get("values") == want, f"{key}: expanded as {tag.get('values')}, not {want}"
+
+
+def check_split(
+    m: Any, split: dict[Key, Human], stored: dict[Key, dict[str, Any]]
+) -> dict[Key, str]:
+    """A split sends a confirmed or corrected decision back to review (flagged, holding a
+    candidate) and keeps a rejection; returns the kept rejections' values by key."""
+    kept: dict[Key, str] = {}
+    for key, human in split.items():
+        tag = stored.get(key)
+        assert tag is not None, f"{key}: the split {m.source} → {m.targets} removed it"
+        got = (tag["state"], tag.get("value"), tag.get("decided_by"))
+        if human.state == "rejected":
+            assert tag["state"] == "rejected", (
+                f"{key}: the split {m.source} → {m.targets} dropped the rejection (now {got})"
+            )
+            kept[key] = str(tag.get("value"))
+            continue
+        assert (tag["state"], tag.get("value") in m.targets) == ("flagged", True), (
+            f"{key}: the split {m.source} → {m.targets} should send the {human.state} "
+            f"decision back to review (flagged, a candidate); the store says {got}"
+        )
+    return kept

@@ -6,41 +6,26 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from tagtrail.config import Settings
 from tagtrail.domain.decisions import Decision
 from tagtrail.domain.records import event_id
 from tagtrail.errors import Conflict, InvalidInput, TagtrailError
-from tagtrail.usecases.heads import promote_head, train_head
 from tagtrail.usecases.ingest import IngestItem, ingest
-from tagtrail.usecases.retag import retag_all
 from tagtrail.usecases.review import decide, decide_many
 from tagtrail.usecases.taxonomy_change import apply_change, preview_change
 from tests.invariants import checks
+from tests.invariants.model_rules import ModelRules
 from tests.invariants.reference import HUMAN, Before, Human, Key, Reference
+from tests.invariants.strategies import ACTOR, CHECKS, FAULT, PICK, on
 from tests.invariants.taxonomy_edits import OPS, Migration, leaves, plan, write_folder
 from tests.invariants.world import Crash, World
 
-# None: no fault; (k, mode): after k store requests of the write, crash or let a reader in.
-# "@bulk": before the k-th bulk request of the write (k = n % 3: between a claim and the
-# rest of its revision, or between the steps of a batch write).
-MODES = ("crash", "read", "crash@bulk", "read@bulk")
-FAULT = st.one_of(st.none(), st.none(),
-                  st.tuples(st.integers(0, 12), st.sampled_from(MODES)))  # fmt: skip
-PICK = st.integers(0, 10_000)
-ACTOR = "rita"
-CHECKS = ("revisions", "fold", "unchanged", "humans", "hierarchy", "training", "undo", "preview",
-          "split", "resend")  # fmt: skip
 
-
-def on(group: str) -> Any:
-    return precondition(lambda self: group in self.groups and bool(self.ids))
-
-
-class TrailMachine(RuleBasedStateMachine):
+class TrailMachine(ModelRules, RuleBasedStateMachine):
     def __init__(
-                self,
+        self,
         base: Settings,
         encoder: Any,
         photos: list[bytes],
@@ -292,36 +277,6 @@ class TrailMachine(RuleBasedStateMachine):
         jumps = {a: after[a] - r for a, r in before.items() if after[a] - r not in (0, 1)}
         assert not jumps, f"{what} moved assets by more than one revision: {jumps}"
 
-    @on("retag")
-    @rule(fault=FAULT)
-    def retag(self, fault: tuple[int, str] | None) -> None:
-        before = self.revisions()
-        crashed, report = self.attempt(lambda: retag_all(self.services), self.armed(fault))
-        if crashed:
-            report = self.run(retag_all(self.services))  # resent: the rerun finishes the job
-        assert not isinstance(report, TagtrailError), report
-        self.one_revision_each(before, "a retag")
-
-    @on("train")
-    @rule()
-    def train_and_promote(self) -> None:
-        taxonomy = self.run(self.services.taxonomy())
-        if "category" not in taxonomy.attribute_names:
-            return
-        trainable = checks.trainable(taxonomy, "category")
-        positives = [h for k, h in self.ref.human_in_force().items()
-                     if k[1] == "category" and k[2] is None and h.state != "rejected"
-                     and h.value in trainable]  # fmt: skip
-        result = self.attempt(lambda: train_head(self.services, "category", actor="ml"), None)[1]
-        if not positives:
-            assert isinstance(result, InvalidInput), f"trained from no decision: {result!r}"
-            return
-        assert not isinstance(result, TagtrailError), f"{positives}: {result!r}"
-        note = "stateful test: retag with it"
-        promoted = self.run(promote_head(self.services, "category", result.version, actor="ml",
-                                         force=True, note=note))  # fmt: skip
-        assert promoted.promoted or promoted.previous == result.version, promoted
-
     # -- rules: the taxonomy --------------------------------------------------------------
     @on("taxonomy")
     @rule(op=st.sampled_from(OPS), pick=PICK, fault=FAULT)
@@ -376,22 +331,8 @@ class TrailMachine(RuleBasedStateMachine):
         stored: dict[Key, dict[str, Any]] = {}
         for doc in docs.values():
             stored.update(checks.tags_of(doc))
-        for key, human in split.items():
-            tag = stored.get(key)
-            if human.state == "rejected":
-                assert tag is not None, f"{key}: the split {m.source} → {m.targets} removed it"
-                assert tag["state"] == "rejected", (
-                    f"{key}: the split {m.source} → {m.targets} dropped the rejection "
-                    f"(now {tag and (tag['state'], tag.get('value'))})"
-                )
-                self.ref.tags[key].human = Human(state="rejected", value=str(tag.get("value")))
-                continue
-            got = tag and (tag["state"], tag.get("value"), tag.get("decided_by"))
-            assert tag is not None, f"{key}: the split {m.source} → {m.targets} removed it"
-            assert (tag["state"], tag.get("value") in m.targets) == ("flagged", True), (
-                f"{key}: the split {m.source} → {m.targets} should send the {human.state} "
-                f"decision back to review (flagged, a candidate); the store says {got}"
-            )
+        for key, value in checks.check_split(m, split, stored).items():
+            self.ref.tags[key].human = Human(state="rejected", value=value)
 
     # -- rules: readers -------------------------------------------------------------------
     @on("read")

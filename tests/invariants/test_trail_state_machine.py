@@ -31,7 +31,8 @@ from tagtrail.config import Settings
 from tagtrail.demo.catalogue import generate_catalogue
 from tagtrail.tagging.taxonomy_files import load_taxonomy
 from tagtrail.vision.encode import load_encoder
-from tests.invariants.machine import CHECKS, TrailMachine
+from tests.invariants.machine import TrailMachine
+from tests.invariants.strategies import CHECKS
 from tests.invariants.taxonomy_edits import OPS
 
 pytestmark = [pytest.mark.opensearch, pytest.mark.slow]
