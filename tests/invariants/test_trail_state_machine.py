@@ -54,7 +54,7 @@ def _profile() -> tuple[profile_settings, int]:
         return profile_settings(max_examples=60, stateful_step_count=60, **common), 8
     # No shrinking here: on the real node it takes minutes; the deep profile shrinks.
     phases = [Phase.explicit, Phase.reuse, Phase.generate]
-    return profile_settings(max_examples=4, stateful_step_count=14, derandomize=True,
+    return profile_settings(max_examples=10, stateful_step_count=30, derandomize=True,
                             phases=phases, **common), 4  # fmt: skip
 
 
