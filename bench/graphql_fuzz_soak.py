@@ -1,6 +1,7 @@
 """A bounded GraphQL fuzz soak of every operation, with an admin key, against a real server.
 
     PYTHONPATH=src:. python bench/graphql_fuzz_soak.py [--cases 30] [--seed 1] [--deadline 10]
+        [--smoke] [--figures F]
 
 Starts ``tagtrail serve`` (its own process) over the node at ``TAGTRAIL_OPENSEARCH_URL`` (or
 127.0.0.1:9200) on a fresh index prefix with one admin key, uploads a few generated photos,
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import msgspec
+from figures import Figures, add_common_arguments
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +80,12 @@ async def soak(args: argparse.Namespace) -> int:
         client = make_client(settings)
         await drop_indices(client, settings)
         await client.close()
+    figures = Figures("graphql_fuzz_soak")
+    figures.add("cases sent", report.cases, "", better="higher")
+    figures.add("server errors", report.server_errors, "", better="lower", ratio=True, target=0)
+    figures.add("timeouts", report.timeouts, "", better="lower", ratio=True, target=0)
+    figures.add("missing-id lookup after", report.lookup_ms, "ms", better="lower", target=100)
+    figures.write(args.figures)
     ok = report.server_errors == 0 and report.timeouts == 0 and report.lookup_ms < 100
     return 0 if ok else 1
 
@@ -89,7 +97,11 @@ def main() -> int:
     p.add_argument("--deadline", type=float, default=10.0, help="TAGTRAIL_REQUEST_TIMEOUT_S")
     p.add_argument("--photos", type=int, default=6)
     p.add_argument("--model", default="random-init:tiny")
-    return asyncio.run(soak(p.parse_args()))
+    add_common_arguments(p)
+    args = p.parse_args()
+    if args.smoke:
+        args.cases, args.photos = 1, 2
+    return asyncio.run(soak(args))
 
 
 if __name__ == "__main__":

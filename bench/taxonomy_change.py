@@ -147,7 +147,10 @@ async def main() -> None:
     model = os.environ.get("TAGTRAIL_MODEL", "random-init")
     if args.smoke:
         args.n, args.humans, args.batch, args.runs, model = 60, 0.1, 30, 1, "random-init:tiny"
-    settings = load_settings(index_prefix=f"bench-tx-{uuid.uuid4().hex[:8]}", model=model)
+    # The bench's own indices: no server follows them, so apply has nobody to wait for.
+    settings = load_settings(
+        index_prefix=f"bench-tx-{uuid.uuid4().hex[:8]}", model=model, taxonomy_apply_wait_s=0.0
+    )
     figures = Figures("taxonomy_change")
     services = Services(settings)
     clones: list[str] = []

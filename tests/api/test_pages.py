@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -83,3 +84,13 @@ def test_bad_cors_origins_stop_start_up_naming_the_variable() -> None:
     )
     with pytest.raises(ConfigError, match=r"TAGTRAIL_CORS_ORIGINS: 'dam\.example\.com/x'"):
         create_app(load_settings(environ={"TAGTRAIL_CORS_ORIGINS": "dam.example.com/x"}))
+
+
+async def test_a_streamed_file_lets_its_request_end(make_api: Any) -> None:
+    """A large file is streamed, and the streaming response waits for the client's
+    disconnect before it returns. The bounded-requests middleware once kept that message
+    from it, so every such request held its store share until the deadline (60 s)."""
+    api: Api = await make_api(dev=True, request_timeout_s=30)
+    response = await asyncio.wait_for(api.http.get("/static/vendor/graphiql.min.js"), 10)
+    assert response.status_code == 200
+    assert len(response.content) > 1_000_000  # big enough to be streamed in chunks

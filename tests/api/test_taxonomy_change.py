@@ -318,6 +318,8 @@ async def test_preview_through_graphql_and_the_cli(
     monkeypatch.setenv("TAGTRAIL_OPENSEARCH_URL", settings.effective_opensearch_url)
     monkeypatch.setenv("TAGTRAIL_INDEX_PREFIX", settings.index_prefix)
     monkeypatch.setenv("TAGTRAIL_MODEL", settings.model)
+    # No other server follows these indices: apply need not wait a refresh + deadline.
+    monkeypatch.setenv("TAGTRAIL_TAXONOMY_APPLY_WAIT_S", "0.3")
     capsys.readouterr()
     assert await asyncio.to_thread(main, ["taxonomy", "preview", str(new)]) == 0
     out = capsys.readouterr()

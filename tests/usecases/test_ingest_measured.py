@@ -13,7 +13,8 @@ from pathlib import Path
 
 from tagtrail.config import Settings, load_settings
 from tagtrail.demo.catalogue import generate_catalogue
-from tagtrail.tagging.taxonomy_files import load_palette
+from tagtrail.tagging.pipeline import build_tagger
+from tagtrail.tagging.taxonomy_files import load_palette, load_taxonomy
 from tagtrail.usecases.ingest import IngestItem, Rejected
 from tagtrail.usecases.ingest_measured import measure, store_measured
 from tagtrail.usecases.services import Services
@@ -47,7 +48,9 @@ async def test_an_unreachable_store_fails_each_file_of_the_batch(tmp_path: Path)
     )  # fmt: skip
     services = Services(settings)
     try:
-        tagger = await services.tagger()  # zero-shot heads: the store cannot say otherwise
+        # The taxonomy in force cannot be read either: the folder's stands in, zero-shot heads.
+        taxonomy = load_taxonomy(Path(settings.taxonomy_dir))
+        tagger = build_tagger(taxonomy, await services.encoder())
         outcomes = await store_measured(services, tagger, measured)
     finally:
         await services.close()

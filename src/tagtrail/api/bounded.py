@@ -60,13 +60,36 @@ class _Exchange:
         await self._send(message)
 
 
-async def _watch(receive: Receive, inbox: asyncio.Queue[ReceiveMessage]) -> None:
+class _Inbox:
+    """The client's messages as the app reads them: the body, then ``http.disconnect`` once
+    the watcher saw it (apps that stream a file wait for it before they return)."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[ReceiveMessage] = asyncio.Queue(maxsize=1)
+        self.gone = asyncio.Event()
+
+    async def receive(self) -> ReceiveMessage:
+        if self.queue.empty() and not self.gone.is_set():
+            get = asyncio.ensure_future(self.queue.get())
+            gone = asyncio.ensure_future(self.gone.wait())
+            await asyncio.wait({get, gone}, return_when=asyncio.FIRST_COMPLETED)
+            gone.cancel()
+            if get.done():
+                return get.result()
+            get.cancel()  # Queue.get gives up its place without losing a message
+        if not self.queue.empty():
+            return self.queue.get_nowait()
+        return {"type": "http.disconnect"}
+
+
+async def _watch(receive: Receive, inbox: _Inbox) -> None:
     """Pass the body on as it is read; return when the client is gone (or the answer done)."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
+            inbox.gone.set()
             return
-        await inbox.put(message)
+        await inbox.queue.put(message)
 
 
 def _timeout_body(path: str, message: str) -> bytes:
@@ -138,11 +161,11 @@ def bounded_middleware(app: ASGIApp) -> ASGIApp:
         state = scope["litestar_app"].state
         settings: Settings = state.settings
         services: Services | None = state.get("services")
-        inbox: asyncio.Queue[ReceiveMessage] = asyncio.Queue(maxsize=1)
+        inbox = _Inbox()
         exchange = _Exchange(send)
 
         async def run() -> None:
-            await app(scope, inbox.get, exchange.send)
+            await app(scope, inbox.receive, exchange.send)
 
         if services is None:  # before the lifespan ran (tests without it): no share to take
             work = asyncio.create_task(run())
