@@ -256,7 +256,12 @@ async def finish_apply(keeper: TaxonomyInForce, marked: InForce, *, by: str = "c
     """Every asset migrated: the apply is finished (Conflict when another run took over)."""
     assert marked.version is not None
     await keeper.store.taxonomies.move(
-        marked, marked.version, replaces=marked.replaces, applying=False, at=utc_now(), by=by,
+        marked,
+        marked.version,
+        replaces=marked.replaces,
+        applying=False,
+        at=utc_now(),
+        by=by,
         last_change=marked.last_change,
     )
     keeper.expire()
