@@ -136,12 +136,18 @@ async def test_undo_of_a_correction_carries_the_value_it_returns_to(
     tag = moved["asset"]["tag"]
     assert (tag["value"], tag["state"], tag["values"], tag["taxonomyVersion"]) == (
         "cardigan", "flagged", ["cardigan", "outerwear"], version)  # fmt: skip
-    # peacoat is gone (renamed): an undo would bring back a dead value, so it is refused.
-    refused = await _do(new_api, "reopenTag", "from-renamed", 2)
-    assert refused["__typename"] == "InvalidInput", refused
-    assert "'peacoat'" in refused["message"]
-    assert "no longer has" in refused["message"]
-    assert (await new_api.source("from-renamed"))["revision"] == 2  # nothing written
+    # The asset held trench_coat when peacoat was renamed, so no event of its own carried
+    # the proposal: the undo carries it through the stored change. Before the fix it was
+    # refused ("would bring back category 'peacoat', which taxonomy ... no longer has").
+    assert (await new_api.source("from-renamed"))["revision"] == 2
+    renamed = await _do(new_api, "reopenTag", "from-renamed", 2)
+    assert renamed["__typename"] == "TagDecision", renamed
+    assert renamed["asset"]["tag"] == {
+        "value": "pea_coat", "state": "flagged", "values": ["pea_coat", "coat", "outerwear"],
+        "needsReview": True, "reviewed": False, "source": "model", "taxonomyVersion": version,
+    }  # fmt: skip
+    store = Store(new_api.settings, indexed)
+    assert not await store.assets.reproject("from-renamed")  # the document is its events' fold
 
 
 async def _training(api: Api, indexed: AsyncOpenSearch) -> TrainingSet:

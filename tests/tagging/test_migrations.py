@@ -14,7 +14,12 @@ import pytest
 import yaml
 
 from tagtrail.domain.taxonomy import Taxonomy
-from tagtrail.domain.taxonomy.migrations import Migrations, parse_migrations, validate_migrations
+from tagtrail.domain.taxonomy.migrations import (
+    Migrations,
+    follow_value,
+    parse_migrations,
+    validate_migrations,
+)
 from tagtrail.errors import InvalidInput
 from tagtrail.tagging.taxonomy_files import load_taxonomy
 
@@ -125,3 +130,26 @@ def test_relabelling_the_release_moves_no_attribute(old: Taxonomy, tmp_path: Pat
     assert new.label == "default-2026.12"
     assert new.version != old.version
     assert new.attribute_versions == old.attribute_versions
+
+
+def test_a_value_follows_each_apply_in_turn_and_stops_at_a_retirement() -> None:
+    """What an undo carries an older value through: rename, then merge, then split (its
+    first target, as the product's split does); a retirement leaves nowhere to go."""
+    first = parse_migrations({"migrations": [
+        {"id": "r", "attribute": "category", "rename": {"from": "peacoat", "to": "pea_coat"}},
+    ]}, file="m1")  # fmt: skip
+    second = parse_migrations({"migrations": [
+        {"id": "m", "attribute": "category", "merge": {"from": ["pea_coat", "reefer"],
+                                                      "to": "reefer"}},
+        {"id": "s", "attribute": "colour", "split": {"from": "navy", "to": ["ink", "marine"]}},
+        {"id": "x", "attribute": "material", "retire": ["mohair"]},
+    ]}, file="m2")  # fmt: skip
+    changes = [first.steps, second.steps]
+    assert follow_value("category", "peacoat", changes) == "reefer"
+    assert follow_value("category", "peacoat", changes[:1]) == "pea_coat"
+    assert follow_value("category", "trench_coat", changes) == "trench_coat"
+    assert follow_value("colour", "navy", changes) == "ink"
+    assert follow_value("material", "mohair", changes) is None
+    gone = parse_migrations({"migrations": [{"id": "n", "retire_attribute": "category"}]},
+                            file="m3")  # fmt: skip
+    assert follow_value("category", "peacoat", [*changes, gone.steps]) is None

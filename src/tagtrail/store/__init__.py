@@ -21,10 +21,11 @@ from tagtrail.store.events import EventLog
 from tagtrail.store.heads import AliasState, HeadRepository
 from tagtrail.store.indices import IndexState, drop_indices, ensure_indices, missing_indices
 from tagtrail.store.search import SearchIndex
-from tagtrail.store.taxonomies import InForce, TaxonomyRepository
+from tagtrail.store.taxonomies import InForce, TaxonomyChange, TaxonomyRepository
 from tagtrail.store.thumbnails import ThumbnailRepository
 
-__all__ = ["AliasState", "InForce", "IndexState", "IngestWrite", "NewAsset", "Store", "StoredAsset"]
+__all__ = ["AliasState", "InForce", "IndexState", "IngestWrite", "NewAsset", "Store", "StoredAsset",
+           "TaxonomyChange"]
 
 
 class Store:

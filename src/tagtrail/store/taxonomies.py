@@ -17,6 +17,7 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from tagtrail.config import Settings
+from tagtrail.domain.taxonomy.migrations import MigrationStep
 from tagtrail.domain.taxonomy.source import TaxonomyFile, TaxonomySource
 from tagtrail.errors import Conflict
 
@@ -31,8 +32,22 @@ class InForce(msgspec.Struct, kw_only=True, frozen=True):
     applying: bool = False  # True until that apply has migrated every asset
     created_at: str | None = None
     created_by: str | None = None
+    last_change: str | None = None  # the id of the last apply's TaxonomyChange
     seq_no: int | None = None
     primary_term: int | None = None
+
+
+class TaxonomyChange(msgspec.Struct, kw_only=True, frozen=True):
+    """One apply, as stored: its migrations and the attribute versions it carried assets
+    into, linked to the apply before it (so an undo can carry an older value forward)."""
+
+    id: str
+    version: str
+    replaces: str | None = None
+    previous: str | None = None  # the id of the change before this one (None: the first)
+    steps: tuple[MigrationStep, ...] = ()
+    attribute_versions: dict[str, str] = {}
+    created_at: str | None = None
 
 
 def _version_id(version: str) -> str:
@@ -60,6 +75,7 @@ class TaxonomyRepository:
             applying=bool(source.get("applying")),
             created_at=source.get("created_at"),
             created_by=source.get("created_by"),
+            last_change=source.get("last_change"),
             seq_no=int(hit["_seq_no"]),
             primary_term=int(hit["_primary_term"]),
         )
@@ -81,13 +97,29 @@ class TaxonomyRepository:
         files = msgspec.convert(hit["_source"].get("files") or [], tuple[TaxonomyFile, ...])
         return TaxonomySource(version=version, files=files)
 
+    async def record_change(self, change: TaxonomyChange) -> None:
+        """Store an apply's change record (put-if-absent: a resent one is the same)."""
+        body = {"doc_type": "change", **msgspec.to_builtins(change)}
+        body.pop("id")
+        with contextlib.suppress(ConflictError):
+            await self.client.create(index=self.index, id=change.id, body=body)
+
+    async def change(self, change_id: str) -> TaxonomyChange | None:
+        try:
+            hit = await self.client.get(index=self.index, id=change_id)
+        except NotFoundError:
+            return None
+        fields = {k: v for k, v in hit["_source"].items() if k != "doc_type"}
+        return msgspec.convert({**fields, "id": change_id}, TaxonomyChange)
+
     async def move(
         self, expected: InForce, version: str, *, replaces: str | None, applying: bool,
-        at: str, by: str,
+        at: str, by: str, last_change: str | None = None,
     ) -> InForce:  # fmt: skip
         """Put ``version`` in force; Conflict when the pointer moved since ``expected``."""
         body = {"doc_type": "pointer", "version": version, "replaces": replaces,
-                "applying": applying, "created_at": at, "created_by": by}  # fmt: skip
+                "applying": applying, "created_at": at, "created_by": by,
+                "last_change": last_change}  # fmt: skip
         try:
             if expected.seq_no is None:
                 result = await self.client.create(index=self.index, id=POINTER_ID, body=body)
@@ -106,5 +138,6 @@ class TaxonomyRepository:
             ) from exc
         return InForce(
             version=version, replaces=replaces, applying=applying, created_at=at, created_by=by,
-            seq_no=int(result["_seq_no"]), primary_term=int(result["_primary_term"]),
+            last_change=last_change, seq_no=int(result["_seq_no"]),
+            primary_term=int(result["_primary_term"]),
         )  # fmt: skip

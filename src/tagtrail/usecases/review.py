@@ -23,6 +23,7 @@ from tagtrail.errors import Conflict, InvalidInput, NotFound, TagtrailError
 from tagtrail.store import StoredAsset
 from tagtrail.tagging.dependencies import dependents, remap_dependents
 from tagtrail.usecases.services import Services
+from tagtrail.usecases.undo_carry import carried_forward
 
 BULK_CONCURRENCY = 8
 
@@ -59,6 +60,8 @@ async def _decide(
         restore, undone = await _without_decision_in_force(
             services, asset_id, expected_revision, decision.attribute, decision.slot
         )
+        if restore is not None:  # also through the applies that moved none of its values
+            restore = await carried_forward(services.store, restore, taxonomy)
     # Rules test an attribute's primary value: further values of a multi-valued one move none.
     primary = decision.slot is None and not decision.add
     machine = (

@@ -226,7 +226,12 @@ async def _start(
     new, source, migrations = await services.infer(_load, Path(directory))
     start = await change_start(services.taxonomy_in_force, new)
     plan = await _plan(services, start.old, new, migrations)
-    marked = await begin_apply(services.taxonomy_in_force, start, source) if write else None
+    marked = (
+        await begin_apply(services.taxonomy_in_force, start, source, new=new,
+                          migrations=migrations)
+        if write
+        else None
+    )  # fmt: skip
     return start.old, plan, marked
 
 

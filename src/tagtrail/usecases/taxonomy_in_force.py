@@ -24,9 +24,10 @@ import msgspec
 from tagtrail.config import Settings
 from tagtrail.domain.records import utc_now
 from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.domain.taxonomy.migrations import Migrations
 from tagtrail.domain.taxonomy.source import TaxonomySource
 from tagtrail.errors import ConfigError, Conflict, InvalidInput, StoreUnavailable, TagtrailError
-from tagtrail.store import InForce, Store
+from tagtrail.store import InForce, Store, TaxonomyChange
 from tagtrail.tagging.taxonomy_files import (
     load_taxonomy,
     load_taxonomy_source,
@@ -215,17 +216,37 @@ async def change_start(keeper: TaxonomyInForce, new: Taxonomy) -> ChangeStart:
 
 
 async def begin_apply(
-    keeper: TaxonomyInForce, start: ChangeStart, source: TaxonomySource, *, by: str = "cli"
+    keeper: TaxonomyInForce,
+    start: ChangeStart,
+    source: TaxonomySource,
+    *,
+    by: str = "cli",
+    new: Taxonomy | None = None,
+    migrations: Migrations | None = None,
 ) -> InForce | None:
     """Put the new version in force before migrating (servers refuse retired values from
-    then on), marked unfinished. Conflict when another apply moved the pointer since
-    ``start``. None when the version is in force already and nothing is unfinished."""
-    if not start.state.applying and start.state.version == source.version:
+    then on), marked unfinished, with a record of the change (``new``'s attribute versions
+    and its ``migrations``). Conflict when another apply moved the pointer since ``start``.
+    None when the version is in force already and nothing is unfinished."""
+    state = start.state
+    if not state.applying and state.version == source.version:
         return None
     await keeper.store.taxonomies.save(source, at=utc_now(), by=by)
+    if state.applying and state.version == source.version:
+        last = state.last_change  # resuming: the change was recorded by the first run
+    else:
+        # One id per pointer state: two applies racing from it record the same id, and
+        # only the one that moves the pointer (below) has its record linked.
+        last = f"change:{state.seq_no}:{state.primary_term}:{source.version}"
+        await keeper.store.taxonomies.record_change(TaxonomyChange(
+            id=last, version=source.version, replaces=start.old.version,
+            previous=state.last_change, created_at=utc_now(),
+            steps=migrations.steps if migrations else (),
+            attribute_versions=dict(new.attribute_versions) if new else {},
+        ))  # fmt: skip
     marked = await keeper.store.taxonomies.move(
-        start.state, source.version, replaces=start.old.version, applying=True,
-        at=utc_now(), by=by,
+        state, source.version, replaces=start.old.version, applying=True,
+        at=utc_now(), by=by, last_change=last,
     )  # fmt: skip
     keeper.expire()
     return marked
@@ -235,7 +256,13 @@ async def finish_apply(keeper: TaxonomyInForce, marked: InForce, *, by: str = "c
     """Every asset migrated: the apply is finished (Conflict when another run took over)."""
     assert marked.version is not None
     await keeper.store.taxonomies.move(
-        marked, marked.version, replaces=marked.replaces, applying=False, at=utc_now(), by=by
+        marked,
+        marked.version,
+        replaces=marked.replaces,
+        applying=False,
+        at=utc_now(),
+        by=by,
+        last_change=marked.last_change,
     )
     keeper.expire()
 

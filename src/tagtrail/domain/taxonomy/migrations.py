@@ -18,6 +18,7 @@ so no human decision is ever dropped by a typo.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -212,3 +213,20 @@ def _refuse_overlaps(migrations: Migrations) -> None:
                     f"{step.op} to {step.attribute} {target}, which migration {onward.id!r} "
                     f"moves on: a chain or cycle; say where each value ends in one step"
                 ))  # fmt: skip
+
+
+def follow_value(
+    attribute: str, value: str, changes: Sequence[Sequence[MigrationStep]]
+) -> str | None:
+    """Where ``value`` of ``attribute`` went through ``changes`` (each one apply's steps,
+    oldest first), as an asset holding it would have been migrated: a rename or merge to
+    its target, a split to its first target; None when one retired it (or its attribute)."""
+    for steps in changes:
+        step = next((s for s in steps if s.attribute == attribute
+                     and (value in s.sources or s.op == "retire_attribute")), None)  # fmt: skip
+        if step is None:
+            continue
+        if step.op in ("retire", "retire_attribute"):
+            return None
+        value = step.targets[0]
+    return value
