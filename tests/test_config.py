@@ -66,3 +66,28 @@ def test_replicas_are_automatic_unless_set() -> None:
     assert load_settings(environ={"TAGTRAIL_INDEX_REPLICAS": "2"}).index_replicas == 2
     with pytest.raises(ConfigError, match="TAGTRAIL_INDEX_REPLICAS"):
         load_settings(environ={"TAGTRAIL_INDEX_REPLICAS": "-1"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TAGTRAIL_REQUEST_TIMEOUT_S", "0"),
+        ("TAGTRAIL_SHUTDOWN_GRACE_S", "-1"),
+        ("TAGTRAIL_OPENSEARCH_POOL_SIZE", "0"),
+        ("TAGTRAIL_OPENSEARCH_POOL_WAIT_S", "0"),
+        ("TAGTRAIL_DEV_LISTEN_ANY", "perhaps"),  # not taken for TAGTRAIL_DEV's
+    ],
+)
+def test_bounds_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"{variable}:"):
+        load_settings(environ={variable: value})
+
+
+def test_one_request_may_not_hold_the_whole_pool() -> None:
+    with pytest.raises(ConfigError, match="must not exceed TAGTRAIL_OPENSEARCH_POOL_SIZE"):
+        load_settings(
+            environ={
+                "TAGTRAIL_OPENSEARCH_POOL_SIZE": "4",
+                "TAGTRAIL_OPENSEARCH_CONNECTIONS_PER_REQUEST": "5",
+            }
+        )

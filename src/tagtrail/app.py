@@ -15,6 +15,8 @@ from litestar.logging.config import LoggingConfig
 from strawberry.litestar import make_graphql_controller
 
 from tagtrail.api.auth import KeyRing
+from tagtrail.api.bounded import bounded_middleware
+from tagtrail.api.crosssite import crosssite_middleware
 from tagtrail.api.deps import DEPENDENCIES
 from tagtrail.api.dto import ErrorOut
 from tagtrail.api.graphql.context import get_context
@@ -130,7 +132,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             *rest_handlers(),
             *page_handlers(settings),
         ],
-        middleware=[request_id_middleware, prometheus_config().middleware],
+        middleware=[
+            request_id_middleware,
+            crosssite_middleware,  # before any work: a cross-site write changes nothing
+            prometheus_config().middleware,  # outside: a deadline's 503 is counted
+            bounded_middleware,  # deadline, hang-up cancellation, store share
+        ],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         state=state,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 from tagtrail import __version__
 from tagtrail.api.logs import stream_handler
 from tagtrail.config import Settings, load_settings
-from tagtrail.errors import InvalidInput, TagtrailError
+from tagtrail.errors import ConfigError, InvalidInput, TagtrailError
 
 log = logging.getLogger("tagtrail")
 DEMO_MODEL = "random-init"
@@ -249,16 +250,51 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         if not os.environ.get("TAGTRAIL_MODEL"):
             overrides["model"] = DEMO_MODEL
     settings = settings.with_changes(**{k: v for k, v in overrides.items() if v is not None})
+    host = listen_host(settings)  # before anything starts: a refused host costs nothing
     _ensure_store(settings)
     if args.demo:
         asyncio.run(commands.seed_demo(settings, DEMO_SIZE))
-    log.info("serving on http://%s:%s (GraphQL at /graphql)", settings.host, settings.port)
+    log.info("serving on http://%s:%s (GraphQL at /graphql)", host, settings.port)
     uvicorn.run(
         create_app(settings),
-        host=settings.host,
+        host=host,
         port=settings.port,
         log_level="info",
         log_config=None,  # uvicorn's own lines go through the app's (JSON) handlers
         access_log=False,  # tagtrail.access logs each request with its id
+        # SIGTERM: requests in flight get this long, then are cancelled (exit in seconds).
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
     return 0
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def listen_host(settings: Settings) -> str:
+    """Where to listen. Open development mode (TAGTRAIL_DEV with no API keys: every caller
+    is admin) listens on loopback only, unless TAGTRAIL_DEV_LISTEN_ANY, and says so."""
+    from tagtrail.api.auth import KeyRing
+
+    if not KeyRing(settings).open_dev_mode:
+        return settings.host
+    if not _loopback(settings.host) and not settings.dev_listen_any:
+        raise ConfigError(
+            f"development mode without API keys lets every caller act as admin, so it listens "
+            f"on loopback only, not {settings.host!r}: use --host 127.0.0.1, configure API keys "
+            "(TAGTRAIL_API_KEYS or TAGTRAIL_API_KEYS_FILE), or set TAGTRAIL_DEV_LISTEN_ANY=true "
+            "where the port is published to loopback only (a container)"
+        )
+    where = "loopback only" if _loopback(settings.host) else "TAGTRAIL_DEV_LISTEN_ANY: not loopback"
+    log.warning(
+        "development mode without API keys: every caller acts as admin; listening on %s (%s)",
+        settings.host,
+        where,
+    )
+    return settings.host

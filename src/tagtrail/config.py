@@ -33,6 +33,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     opensearch_password: str | None = None
     opensearch_verify_certs: bool = True
     opensearch_timeout_s: float = 30.0
+    # Store connections of one process: at most opensearch_pool_size requests to OpenSearch at
+    # once; a call waits at most opensearch_pool_wait_s for a free connection (then 503), and
+    # one HTTP request holds at most opensearch_connections_per_request of them at once, so a
+    # slow request cannot starve the others.
+    opensearch_pool_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20
+    opensearch_pool_wait_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    opensearch_connections_per_request: Annotated[int, msgspec.Meta(ge=1)] = 4
     # Index names must be lower case and may not hold \ / * ? " < > | , # or spaces.
     index_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")] = (
         "tagtrail"
@@ -51,6 +58,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     host: str = "127.0.0.1"
     port: int = 8000
     dev: bool = False
+    # Open development mode (dev, no API keys: every caller is admin) listens on loopback only;
+    # true lets it listen on another host (a container whose port is published to loopback).
+    dev_listen_any: bool = False
+    # A request still running after request_timeout_s is cancelled and answered 503; SIGTERM
+    # lets the requests in flight run for at most shutdown_grace_s, then cancels them.
+    request_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    shutdown_grace_s: Annotated[int, msgspec.Meta(ge=0, le=600)] = 3
     max_request_bytes: int = 50 * 1024 * 1024
     # Origins allowed to call the API from a browser (CORS), comma-separated
     # ("https://dam.example.com,http://localhost:5173"); unset: none (same origin only).
@@ -111,6 +125,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         return self.opensearch_url or f"http://127.0.0.1:{self.embedded_port}"
 
     @property
+    def opensearch_display_url(self) -> str:
+        """The node URL(s) as shown in answers and logs: never with user:password."""
+        return ",".join(redact_url(u) for u in self.effective_opensearch_url.split(","))
+
+    @property
     def opensearch_urls(self) -> tuple[str, ...]:
         """Every node URL of ``opensearch_url`` (comma-separated), each checked."""
         return parse_opensearch_urls(self.effective_opensearch_url)
@@ -148,6 +167,18 @@ def parse_origins(raw: str | None) -> tuple[str, ...]:
     return tuple(origins)
 
 
+def redact_url(url: str) -> str:
+    """``url`` without the password (and user) it may carry: ``http://***@host:9200``."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        scheme, rest = "", url.strip()
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url.strip()
+    host = authority.rpartition("@")[2]
+    return f"{scheme}{sep}***@{host}{slash}{path}"
+
+
 def _node_url(url: str) -> bool:
     """http(s)://[user:pass@]host[:port][/path], as opensearch-py reads it (Docker service
     names with underscores included)."""
@@ -168,7 +199,7 @@ def parse_opensearch_urls(raw: str) -> tuple[str, ...]:
     for url in urls:
         if not _node_url(url):
             raise ConfigError(
-                f"TAGTRAIL_OPENSEARCH_URL: {url!r} is not a node URL (expected "
+                f"TAGTRAIL_OPENSEARCH_URL: {redact_url(url)!r} is not a node URL (expected "
                 "http(s)://host[:port], several separated by commas)"
             )
     return urls
@@ -188,11 +219,17 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     except msgspec.ValidationError as exc:
         # msgspec names the field as `$.field`; say which variable that is.
         message = str(exc)
-        for field in msgspec.structs.fields(Settings):
-            if f"$.{field.name}" in message:
-                message = f"{ENV_PREFIX}{field.name.upper()}: {message}"
-                break
+        named = re.search(r"\$\.(\w+)", message)  # whole name: `$.dev` is not `$.dev_listen_any`
+        if named:
+            message = f"{ENV_PREFIX}{named.group(1).upper()}: {message}"
         raise ConfigError(f"invalid configuration: {message}") from exc
     if settings.opensearch_url is not None:
         parse_opensearch_urls(settings.opensearch_url)  # fail at start-up, naming the variable
+    if settings.opensearch_connections_per_request > settings.opensearch_pool_size:
+        raise ConfigError(
+            "TAGTRAIL_OPENSEARCH_CONNECTIONS_PER_REQUEST "
+            f"({settings.opensearch_connections_per_request}) must not exceed "
+            f"TAGTRAIL_OPENSEARCH_POOL_SIZE ({settings.opensearch_pool_size}): one request "
+            "could then hold every store connection"
+        )
     return settings

@@ -164,14 +164,15 @@ async def test_training_labels_follow_renames_and_repeated_undo(
         for n, name in enumerate(("confirmed", "twice"))
     ])  # fmt: skip
     assert (await _do(api, "confirmTag", "confirmed", 1))["revision"] == 2
-    # confirm peacoat → correct trench_coat → undo → undo: the second undo undoes the first.
+    # confirm peacoat → correct trench_coat → undo → undo: each undo takes back one decision.
     assert (await _do(api, "confirmTag", "twice", 1))["revision"] == 2
     assert (await _do(api, "correctTag", "twice", 2, value="trench_coat"))["revision"] == 3
     assert (await _do(api, "reopenTag", "twice", 3))["asset"]["tag"]["value"] == "peacoat"
-    again = await _do(api, "reopenTag", "twice", 4)
-    assert (again["asset"]["tag"]["value"], again["asset"]["tag"]["state"]) == (
-        "trench_coat", "corrected")  # fmt: skip
-    # Before the fix the twice-undone asset trained on peacoat, which its document no longer says.
+    again = (await _do(api, "reopenTag", "twice", 4))["asset"]["tag"]
+    # Before the fix the second undo brought trench_coat back while training used peacoat.
+    assert (again["value"], again["state"]) == ("peacoat", "flagged")
+    assert _labels(await _training(api, indexed)) == [("confirmed", "peacoat", "positive")]
+    assert (await _do(api, "correctTag", "twice", 5, value="trench_coat"))["revision"] == 6
     assert _labels(await _training(api, indexed)) == [
         ("confirmed", "peacoat", "positive"),
         ("twice", "trench_coat", "positive"),

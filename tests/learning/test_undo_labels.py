@@ -69,18 +69,19 @@ def test_each_undo_trains_on_the_value_in_force() -> None:
     assert _positives(events) == ["trench_coat"]
     events = _decide(events, "reopened")  # back to the confirmation
     assert _state(events) == ("peacoat", "confirmed")
+    # Before the fix training said trench_coat here while the document said peacoat.
     assert _positives(events) == ["peacoat"]
-    events = _decide(events, "reopened")  # undoes the undo: the correction is back
-    assert _state(events) == ("trench_coat", "corrected")
-    # Before the fix training said peacoat here while the document said trench_coat.
-    assert _positives(events) == ["trench_coat"]
     (decided,) = decided_tags(events, "category")
-    assert decided.decision.event_id == event_id("a1", 3, 0)  # the correction
-    assert [e.seq for e in without_undone(events)] == [1, 2, 3]
-    events = _decide(events, "reopened")  # and once more: the confirmation again
-    assert _state(events) == ("peacoat", "confirmed")
-    assert _positives(events) == ["peacoat"]
+    assert decided.decision.event_id == event_id("a1", 2, 0)  # the confirmation
     assert [e.seq for e in without_undone(events)] == [1, 2]
+    events = _decide(events, "reopened")  # undoes the confirmation too: the proposal is back
+    assert _state(events) == ("peacoat", "flagged")
+    assert _positives(events) == []
+    assert decided_tags(events, "category") == []
+    assert [e.seq for e in without_undone(events)] == [1]
+    events = _decide(events, "corrected", "trench_coat")  # decided anew after the undos
+    assert _positives(events) == ["trench_coat"]
+    assert [e.seq for e in without_undone(events)] == [1, 6]
 
 
 def test_undoing_the_first_decision_leaves_nothing_to_train_on() -> None:

@@ -3,7 +3,8 @@
 Stopping the shared node would break every other test using it; stopping this proxy looks
 the same to the app (connections severed, then refused) while the node keeps running.
 The proxy can also answer every request itself with an HTTP status (429: overloaded), or
-accept connections and never answer (a node stuck in garbage collection).
+accept connections and never answer (a node stuck in garbage collection), or hold only the
+requests that carry a marker (a slow store path beside fast ones).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ class TcpProxy:
         self.port = free_port()
         self.answer_status: int | None = None  # set: answer every request with this status
         self.stall = False  # set: accept, read, never answer
+        self.delay_marker: bytes | None = None  # requests holding it wait delay_s upstream
+        self.delay_s = 0.0
+        self.delayed = 0  # requests held so far
+        self.abandoned = 0  # held requests whose client (tagtrail) hung up while held
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -67,6 +72,37 @@ class TcpProxy:
         self.stall = stall
         await self.sever()
 
+    def delay_requests(self, marker: bytes | None, seconds: float = 0.0) -> None:
+        """From now on hold every request whose bytes hold ``marker`` for ``seconds`` before
+        passing it on (None: pass everything at once)."""
+        self.delay_marker, self.delay_s = marker, seconds
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Client to node, holding marked requests (a request's head and small body arrive
+        in one read); a held request whose client hangs up is counted and dropped."""
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                marker = self.delay_marker
+                if marker is not None and marker in data and not await self._hold(reader):
+                    writer.transport.abort()  # the node never saw it: end its side too
+                    return
+                writer.write(data)
+                await writer.drain()
+        with contextlib.suppress(OSError, RuntimeError):
+            writer.write_eof()
+
+    async def _hold(self, reader: asyncio.StreamReader) -> bool:
+        """Wait delay_s; False when the client hung up meanwhile."""
+        self.delayed += 1
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.delay_s
+        while loop.time() < until:
+            if reader.at_eof():
+                self.abandoned += 1
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
@@ -86,7 +122,7 @@ class TcpProxy:
                 return
             self._writers.add(up_writer)
             try:
-                await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+                await asyncio.gather(self._forward(reader, up_writer), _pipe(up_reader, writer))
             finally:
                 self._writers.discard(up_writer)
                 up_writer.transport.abort()

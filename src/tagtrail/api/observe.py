@@ -28,6 +28,7 @@ from litestar.response import Response
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from tagtrail.api.bounded import outcome
 from tagtrail.api.logs import REQUEST_ID
 from tagtrail.usecases.services import Services
 
@@ -72,7 +73,8 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
-            _log_access(scope, status, time.perf_counter() - started)
+            # A request stopped because its client went away sent nothing: 499 says so.
+            _log_access(scope, outcome(scope) or status, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
     return middleware

@@ -67,6 +67,10 @@ def carried_into(event: TagEvent) -> str | None:
     return str(version) if version else None
 
 
+#: The event kinds by which a reviewer decides a tag (what an undo can take back).
+HUMAN_DECISION_KINDS: frozenset[str] = frozenset({"confirmed", "rejected", "corrected"})
+
+
 def _sort_key(event: TagEvent) -> tuple[int, str, str]:
     return (event.seq, event.at, event.event_id)
 
@@ -157,16 +161,30 @@ def _reopened(event: TagEvent) -> Tag:
 
 
 def decision_in_force(events: Sequence[TagEvent]) -> TagEvent | None:
-    """The reviewer's event one tag's history stands on (what an undo takes back), or None
-    when the tag is not a human decision now.
+    """The reviewer's decision one tag's history stands on (what an undo takes back), or
+    None when the tag is not a human decision now.
 
-    That is the newest human event, not the tag's ``event_id``: a migration since only
-    carried the decision to another value or parent (undoing it would undo the migration).
+    Undo works as a stack, as in an editor: each undo takes back the newest decision not
+    yet undone, so undoing twice returns to the state before the two decisions (an undo is
+    never itself undone). A migration since only carried the decision to another value or
+    parent, so it is not what an undo takes back.
     """
     tag = next(iter(fold_tags(events).values()), None)
     if tag is None or tag.state not in HUMAN_STATES:
         return None
-    return max((e for e in events if e.actor.type == "human"), key=_sort_key, default=None)
+    return next(iter(reversed(decision_stack(events))), None)
+
+
+def decision_stack(events: Iterable[TagEvent]) -> list[TagEvent]:
+    """One tag's human decisions that no undo took back, oldest first."""
+    stack: list[TagEvent] = []
+    for event in sorted(events, key=_sort_key):
+        if event.kind == "reopened":
+            if stack:
+                stack.pop()
+        elif event.actor.type == "human" and event.kind in HUMAN_DECISION_KINDS:
+            stack.append(event)
+    return stack
 
 
 def without_decision(events: Sequence[TagEvent], decision_id: str) -> Tag | None:

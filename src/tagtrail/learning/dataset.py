@@ -32,7 +32,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from tagtrail.domain.projection import fold_tags
+from tagtrail.domain.projection import decision_stack, fold_tags
 from tagtrail.domain.records import HUMAN_STATES, Tag, TagEvent, key_of
 from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.tagging.mapping import AssetContext, matching_rule
@@ -152,26 +152,20 @@ def make_training_set(
 def without_undone(events: Iterable[TagEvent]) -> list[TagEvent]:
     """``events`` less the human decisions a later ``reopened`` undid, and the undos.
 
-    An undo (reopenTag) takes back the human event in force on its asset and attribute (as
-    :func:`tagtrail.domain.projection.decision_in_force` finds it): a decision, or an
-    earlier undo, whose decision then is back in force.
+    Each undo takes back the newest decision on its asset and tag not yet undone (as
+    :func:`tagtrail.domain.projection.decision_in_force` finds it).
     """
     ordered = sorted(events, key=lambda e: (e.asset_id, key_of(e), e.seq, e.event_id))
-    undone: set[str] = set()
-    in_force: dict[tuple[str, str], str] = {}
-    decision_of: dict[str, str] = {}  # undo's event id → the decision it took back or restored
+    by_tag: dict[tuple[str, str], list[TagEvent]] = defaultdict(list)
     for event in ordered:
-        key = (event.asset_id, key_of(event))
-        if event.kind == "reopened":
-            decided = in_force.get(key)
-            if decided is not None:
-                decision = decision_of.get(decided, decided)
-                undone ^= {decision}  # an undo of an undo brings its decision back
-                decision_of[event.event_id] = decision
-            in_force[key] = event.event_id
-        elif event.kind in HUMAN_KINDS and event.actor.type == "human":
-            in_force[key] = event.event_id
-    return [e for e in ordered if e.kind != "reopened" and e.event_id not in undone]
+        by_tag[(event.asset_id, key_of(event))].append(event)
+    kept = {e.event_id for history in by_tag.values() for e in decision_stack(history)}
+    return [
+        e
+        for e in ordered
+        if e.kind != "reopened"
+        and (e.event_id in kept or not (e.kind in HUMAN_KINDS and e.actor.type == "human"))
+    ]
 
 
 class DecidedTag(msgspec.Struct, kw_only=True, frozen=True):

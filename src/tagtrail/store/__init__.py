@@ -48,7 +48,7 @@ class Store:
 
     @property
     def url(self) -> str:
-        return self.settings.effective_opensearch_url
+        return self.settings.opensearch_display_url  # never with user:password
 
     async def info(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.client.info()

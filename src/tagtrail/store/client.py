@@ -9,8 +9,11 @@ opensearch-py exception for an outage. Answers the caller must handle itself (40
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
+from typing import Any, Final
 
 import msgspec
 from opensearchpy import AsyncOpenSearch, AsyncTransport
@@ -22,6 +25,24 @@ from tagtrail.config import Settings
 from tagtrail.errors import StoreUnavailable
 
 OVERLOADED = frozenset({429, 502, 503, 504})
+
+# The store connections the current HTTP request may still take (set per request by
+# :func:`request_share`; None outside a request: batch jobs use the whole pool). A ContextVar
+# is per request, not shared state: the tasks a request starts inherit its share.
+REQUEST_SHARE: Final[ContextVar[asyncio.Semaphore | None]] = ContextVar(
+    "tagtrail_store_share", default=None
+)
+
+
+@contextlib.contextmanager
+def request_share(connections: int) -> Iterator[None]:
+    """Within this block (and the tasks started in it) at most ``connections`` store calls
+    run at once, however many the request's code starts in parallel."""
+    token = REQUEST_SHARE.set(asyncio.Semaphore(connections))
+    try:
+        yield
+    finally:
+        REQUEST_SHARE.reset(token)
 
 
 class MsgspecSerializer(JSONSerializer):
@@ -60,12 +81,50 @@ class GuardedTransport(AsyncTransport):
     """Raises StoreUnavailable for outages and overload; everything else as opensearch-py."""
 
     on_error: Callable[[str], None] | None = None  # set per client by make_client (metrics)
+    pool_size = 10  # set per client by make_client: store calls in flight at once
+    pool_wait_s = 30.0  # how long a call waits for one of them
+    _gate: asyncio.Semaphore | None = None
+
+    def _pool(self) -> asyncio.Semaphore:
+        # Made on first use: a semaphore belongs to the event loop that first waits on it.
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.pool_size)
+        return self._gate
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[None]:
+        """A slot of the request's share (its own queue, bounded by its deadline), then one
+        of the pool's, waiting a bounded time: a caller that cannot get one hears so in
+        pool_wait_s, not after 30 s."""
+        share = REQUEST_SHARE.get()
+        async with contextlib.AsyncExitStack() as held:
+            if share is not None:
+                await held.enter_async_context(share)
+            try:
+                async with asyncio.timeout(self.pool_wait_s):
+                    await held.enter_async_context(self._pool())
+            except TimeoutError:
+                self._count("pool_exhausted")
+                raise StoreUnavailable(
+                    f"all {self.pool_size} store connections stayed busy for "
+                    f"{self.pool_wait_s:g} s; try again shortly",
+                    retry_after_s=1,
+                ) from None
+            yield
+
+    def _count(self, kind: str) -> None:
+        if self.on_error is not None:
+            self.on_error(kind)
 
     def _observe(self, exc: TransportError) -> None:
         if self.on_error is not None:
             self.on_error(error_kind(exc))
 
     async def perform_request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        async with self._connection():
+            return await self._perform(method, url, *args, **kwargs)
+
+    async def _perform(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().perform_request(method, url, *args, **kwargs)
         except TransportConnectionError as exc:
@@ -112,7 +171,10 @@ def make_client(
         max_retries=max(1, len(hosts)),
         retry_on_timeout=False,
         http_compress=False,
+        maxsize=settings.opensearch_pool_size,  # per node; GuardedTransport bounds the total
     )
     if isinstance(client.transport, GuardedTransport):
         client.transport.on_error = on_error
+        client.transport.pool_size = settings.opensearch_pool_size
+        client.transport.pool_wait_s = settings.opensearch_pool_wait_s
     return client

@@ -9,6 +9,7 @@ with each other for the two cores or block the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from tagtrail.config import Settings
 from tagtrail.errors import StoreUnavailable, TagtrailError
 from tagtrail.store import Store
+from tagtrail.store.client import request_share
 from tagtrail.usecases.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -202,6 +204,11 @@ class Services:
         champions, challengers = await heads.aliases("champion"), await heads.aliases("challenger")
         return {**{f"champion:{k}": v for k, v in champions.items()},
                 **{f"challenger:{k}": v for k, v in challengers.items()}}  # fmt: skip
+
+    def request_share(self) -> contextlib.AbstractContextManager[None]:
+        """Work started in this block (one HTTP request) holds at most
+        ``opensearch_connections_per_request`` store connections at once."""
+        return request_share(self.settings.opensearch_connections_per_request)
 
     def invalidate(self, key: str) -> None:
         """Drop a cached service (``tagger`` after a promotion): rebuilt on next use."""
