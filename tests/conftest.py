@@ -29,6 +29,16 @@ def opensearch_url() -> Iterator[str]:
     yield status.url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_holdout() -> Iterator[None]:
+    """No random hold-out unless a test asks for one (TAGTRAIL_HOLDOUT_SHARE, seen by the
+    settings fixture, the CLI and spawned servers): hold-out assets leave the PENDING queue
+    and training, so a hash of a test's asset ids would decide what it sees."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TAGTRAIL_HOLDOUT_SHARE", "0")
+        yield
+
+
 @pytest.fixture
 def settings(opensearch_url: str) -> Settings:
     prefix = f"tt-test-{uuid.uuid4().hex[:10]}"
@@ -38,6 +48,9 @@ def settings(opensearch_url: str) -> Settings:
         dev=True,
         model="random-init:tiny",
         batch_size=8,
+        # Short: servers follow an apply quickly, and apply waits this long before migrating.
+        taxonomy_refresh_s=0.2,
+        taxonomy_apply_wait_s=0.3,  # a refresh interval and more; no request here runs longer
     )
 
 
@@ -56,8 +69,12 @@ async def client(settings: Settings) -> AsyncIterator[object]:
 
 @pytest.fixture
 async def indexed(client: object, settings: Settings) -> object:
-    """A client whose tagtrail indices exist (created from index_mappings/)."""
+    """A client whose tagtrail indices exist (created from index_mappings/), with the
+    settings' taxonomy folder in force (what `tagtrail init-indices` does)."""
+    from tagtrail.store import Store
     from tagtrail.store.indices import ensure_indices
+    from tagtrail.usecases.taxonomy_in_force import TaxonomyInForce
 
     await ensure_indices(client, settings)  # type: ignore[arg-type]
+    await TaxonomyInForce(Store(settings, client), settings).current()  # type: ignore[arg-type]
     return client

@@ -238,8 +238,7 @@ async def taxonomy(settings: Settings, args: Any) -> int:
               f"{row.retired:>7} {row.human_touched:>5}  {sample}")  # fmt: skip
     if report.applied and report.conflicts:
         print(f"{report.conflicts} assets changed meanwhile: run apply again to finish them")
-    state = "in force for every server" if report.applied else "compared with: the one in force"
-    print(f"taxonomy {report.in_force}: {state} (servers follow in TAGTRAIL_TAXONOMY_REFRESH_S)")
+    print(report.in_force_line())
     return 0
 
 

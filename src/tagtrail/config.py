@@ -101,12 +101,20 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # not lose more than gate_margin macro-F1 (and overall macro-F1 may not drop).
     gate_min_n: int = 30
     gate_margin: float = 0.05
+    # The random hold-out (domain.holdout): this share of assets, chosen by a hash of the
+    # asset id, is reviewed only in its own queue (reason HOLDOUT) and never trained on;
+    # the gate scores both heads on its decisions. Changing it moves assets in or out.
+    holdout_share: Annotated[float, msgspec.Meta(ge=0.0, le=0.5)] = 0.05
     # How often (seconds) a server checks whether a champion head moved (0: at start only).
     heads_refresh_s: float = 60.0
     # How often (seconds) a server checks which taxonomy is in force for the deployment
     # (stored in OpenSearch; 0: at start only). After `taxonomy apply`, every server uses
     # the new version within this interval.
     taxonomy_refresh_s: float = 30.0
+    # How long `taxonomy apply` waits, after putting a version in force, before migrating:
+    # until no server can still write a value of the old version. Unset: one refresh interval
+    # plus the request deadline (TAGTRAIL_TAXONOMY_REFRESH_S + TAGTRAIL_REQUEST_TIMEOUT_S).
+    taxonomy_apply_wait_s: Annotated[float, msgspec.Meta(ge=0)] | None = None
     # Shadow mode: a trained challenger predicts beside the champion on new photos; its
     # proposals are stored in the evidence (never applied) and compared with reviewers.
     shadow: bool = True

@@ -77,7 +77,7 @@ async def test_an_answer_is_kept_as_drawn_whatever_happens_to_the_tag_later(
     assert [(r.audited, r.correct) for r in first.strata] == [(3, 2)]
 
     await _decide(api, CORRECT, "k0", 2, value="check")  # a later change of mind
-    await _decide(api, REOPEN, "k1", 2)  # an undo: the tag is the model's again
+    await _decide(api, REOPEN, "k0", 3)  # undoing the later decision only
     later = await audit_report(services, round="r1", attribute="pattern")
     assert [(r.audited, r.correct) for r in later.strata] == [(3, 2)]
     assert await audit_queue(services, round="r1", attribute="pattern", first=10) == []
@@ -86,6 +86,13 @@ async def test_an_answer_is_kept_as_drawn_whatever_happens_to_the_tag_later(
         "k0": (True, True), "k1": (True, True), "k2": (True, False),
     }  # fmt: skip
     assert all(a["answered_by"] and a["answer_event_id"] for a in stored)
+
+    # Undoing the answer itself (a mis-keyed answer taken back) opens the audit again.
+    await _decide(api, REOPEN, "k1", 2)
+    reopened = await audit_queue(services, round="r1", attribute="pattern", first=10)
+    assert [item.asset_id for item in reopened] == ["k1"]
+    again = await audit_report(services, round="r1", attribute="pattern")
+    assert [(r.audited, r.correct) for r in again.strata] == [(2, 1)]
 
 
 def _event(kind: str, value: str, seq: int, previous: str | None = None) -> TagEvent:

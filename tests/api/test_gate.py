@@ -6,18 +6,21 @@ When one brand's 100 decisions are shuffled, both heads score badly on that bran
 comparing them on the reviewers' own labels saw nothing worse and promoted (macro-F1
 0.04 → 0.60). The gate now refuses, naming the brand: its labels cannot be learned, and
 they disagree with audit answers (a random sample answered by other reviewers, kept out of
-training). With clean labels the same head is promoted.
+training). With clean labels the same head is promoted. Both run with the product's
+default random hold-out (``domain.holdout``): its decisions are scored, not trained on.
 """
 
 from __future__ import annotations
 
 import zlib
 
+import msgspec
 import numpy as np
 import pytest
 from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
+from tagtrail.domain.holdout import in_holdout
 from tagtrail.store import Store
 from tagtrail.usecases import heads as uc
 from tagtrail.usecases.audits import sample_audits
@@ -32,9 +35,21 @@ BRANDS = (("Kobo", 100), ("Aster", 75), ("Moss", 75))  # 250 decisions
 AUDITED = 20  # per brand: flagged tags drawn for audit, answered right
 HEADS = """{ heads(attribute: "category") { evaluation { wouldPromote
   auditSegments { segment n accuracy } championAuditSegments { segment n } } } }"""
+SHARE = Settings().holdout_share  # the product's default hold-out
 CONFIRM = """mutation($input: TagDecisionInput!) { confirmTag(input: $input) { __typename } }"""
 CORRECT = """
 mutation($input: TagCorrectionInput!) { correctTag(input: $input) { __typename } }"""
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return msgspec.structs.replace(settings, holdout_share=SHARE)  # tests default to none
+
+
+def _held(reviewed_only: bool) -> int:
+    """How many of the (reviewed) assets are in the hold-out."""
+    ids = [f"g-{b}-{i}" for b, n in BRANDS for i in range(n if reviewed_only else n + AUDITED)]
+    return sum(in_holdout(a, SHARE) for a in ids)
 
 
 def _asset(asset_id: str, brand: str, truth: int, proposed: str, p: float, model: str) -> A:
@@ -103,8 +118,11 @@ async def test_a_brand_with_shuffled_labels_is_refused_by_name(
     evaluation = trained.evaluation
     assert evaluation is not None
     assert evaluation.audit_candidate is not None
-    assert evaluation.candidate.overall.n == 250  # the reviewers' decisions, out of sample
+    # The reviewers' decisions out of sample, less the hold-out's (scored, not trained on).
+    assert evaluation.candidate.overall.n == 250 - _held(reviewed_only=True) == 237
     assert evaluation.audit_candidate.overall.n == AUDITED * len(BRANDS)  # scored, not trained
+    assert evaluation.holdout_candidate is not None
+    assert evaluation.holdout_candidate.overall.n == _held(reviewed_only=False) == 15
     refusals = [r for r in trained.gate.reasons if "check its decisions" in r]
     assert refusals[0].startswith("brand=Kobo: labels cannot be learned: held-out accuracy ")
     assert any(r.startswith("brand=Kobo: decisions disagree with audits") for r in refusals)
@@ -125,6 +143,7 @@ async def test_a_head_trained_on_clean_labels_is_promoted(
     assert trained.gate.promote, trained.gate.reasons
     assert not any("check its decisions" in r for r in trained.gate.reasons)
     assert "60 audit answers scored (kept out of training)" in trained.gate.reasons
+    assert "15 hold-out decisions scored (kept out of training)" in trained.gate.reasons
     shown = (await api.data(HEADS))["heads"][0]["evaluation"]
     assert shown["wouldPromote"]
     audits = {s["segment"]: s["n"] for s in shown["auditSegments"]}

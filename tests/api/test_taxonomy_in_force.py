@@ -24,6 +24,7 @@ from tagtrail.config import Settings
 from tagtrail.demo.catalogue import generate_catalogue
 from tagtrail.errors import Conflict, InvalidInput
 from tagtrail.store import Store
+from tagtrail.store.indices import ensure_indices
 from tagtrail.tagging.taxonomy_files import load_taxonomy_source
 from tagtrail.usecases.ingest import IngestItem, ingest
 from tagtrail.usecases.services import Services
@@ -221,13 +222,14 @@ async def test_an_apply_stopped_half_way_resumes(
 
 
 async def test_processes_starting_together_agree_on_the_seeded_version(
-    settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
+    settings: Settings, client: AsyncOpenSearch, tmp_path: Path
 ) -> None:
     """A fresh store: whichever process seeds first, every process uses that version."""
+    await ensure_indices(client, settings)  # not `indexed`: that one seeds already
     other = tmp_path / "other"
     shutil.copytree(settings.taxonomy_dir, other)
     _relabel_navy(other / "colours.yaml")
-    processes = [_cli(settings, indexed, taxonomy_dir=str(d))
+    processes = [_cli(settings, client, taxonomy_dir=str(d))
                  for d in (settings.taxonomy_dir, other, settings.taxonomy_dir, other)]  # fmt: skip
     versions = await asyncio.gather(*(p.taxonomy() for p in processes))
     assert len({v.version for v in versions}) == 1

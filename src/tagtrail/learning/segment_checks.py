@@ -35,7 +35,8 @@ from tagtrail.learning.stats import wilson_interval
 
 class SegmentFlag(msgspec.Struct, kw_only=True, frozen=True):
     segment: str  # "brand=Kobo"
-    check: str  # "cannot be learned", "near chance" or "disagrees with audits"
+    # "cannot be learned", "near chance", "disagrees with audits" or "worse on hold-out"
+    check: str
     n: int
     accuracy: float
     low: float  # Wilson 95 % interval of ``accuracy``
@@ -56,6 +57,13 @@ class SegmentFlag(msgspec.Struct, kw_only=True, frozen=True):
                 f"{self.accuracy:.2f} (n={self.n}, 95 % ≤ {self.high:.2f}) is no better than "
                 f"{self.reference:.2f}, always answering its most common label; check its "
                 "decisions"
+            )
+        if self.check == "worse on hold-out":  # learning.holdout_checks
+            return (
+                f"{self.segment}: worse on the random hold-out: accuracy {self.accuracy:.2f} "
+                f"(n={self.n}, 95 % ≤ {self.high:.2f}) vs {self.reference:.2f} on reviewed "
+                f"decisions held out (n={self.reference_n}); the review queue's choice hides "
+                "its errors"
             )
         return (
             f"{self.segment}: decisions disagree with audits: held-out accuracy "

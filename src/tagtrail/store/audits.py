@@ -17,6 +17,12 @@ from tagtrail.config import Settings
 from tagtrail.errors import Conflict, NotFound
 from tagtrail.store.events import bulk_failures, bulk_lines
 
+_REOPEN = (
+    "ctx._source.answered = false; "
+    "for (f in ['correct', 'answered_by', 'answered_at', 'answer_event_id']) "
+    "{ ctx._source.remove(f); }"
+)
+
 
 class AuditRepository:
     def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
@@ -67,6 +73,21 @@ class AuditRepository:
         failed = bulk_failures(response, tolerate=frozenset())
         if failed:
             raise RuntimeError(f"audit answers not stored: {next(iter(failed.values()))}")
+
+    async def reopen_answered_by(self, decision_ids: Sequence[str]) -> None:
+        """Audits answered by these decisions are open again: a reviewer undid the answer
+        (a mis-keyed one, say), so the audit returns to its round's queue."""
+        if not decision_ids:
+            return
+        await self.client.update_by_query(
+            index=self.index,
+            body={
+                "query": {"terms": {"answer_event_id": list(decision_ids)}},
+                "script": {"lang": "painless", "source": _REOPEN},
+            },
+            refresh=True,
+            conflicts="proceed",
+        )
 
     async def queue(
         self,

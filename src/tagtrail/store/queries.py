@@ -281,6 +281,7 @@ SORT_VALUE_KINDS: Final[dict[str, tuple[SortKind, ...]]] = {
     "sku": ("keyword", "keyword"),
     "oldest_first": ("date", "keyword"),
     "lowest_confidence_first": ("number", "date", "keyword"),
+    "holdout": ("number", "keyword"),  # the hold-out queue (store.holdout)
 }
 
 
@@ -346,7 +347,7 @@ def search_body(
 
 # -- review queue --------------------------------------------------------------------------
 ReviewOrder = Literal["oldest_first", "lowest_confidence_first"]
-ReviewReason = Literal["pending", "disagreement"]
+ReviewReason = Literal["pending", "disagreement", "holdout"]
 
 
 def review_body(

@@ -12,8 +12,12 @@ from tagtrail.usecases.services import Services
 
 
 async def init_indices(services: Services) -> list[IndexState]:
-    """Apply the index mappings (idempotent; a newer mapping version is reindexed into)."""
-    return await services.store.ensure_indices()
+    """Apply the index mappings (idempotent; a newer mapping version is reindexed into),
+    and on a store with no taxonomy in force yet put ``TAGTRAIL_TAXONOMY_DIR`` in force
+    (an upgraded deployment: the folder its catalogue was tagged with)."""
+    states = await services.store.ensure_indices()
+    await services.taxonomy_in_force.current()
+    return states
 
 
 async def asset_count(services: Services) -> int:

@@ -5,8 +5,9 @@ decision on the tag after the model event that was drawn, compared with the valu
 drawn (followed through taxonomy migrations, so a rename is the same value): a
 confirmation or correction to that value is right, anything else wrong. It is stored on
 the audit (``answered``, ``correct``, ``answer_event_id``, by whom and when), so a later
-rename, retag or reopen of the tag cannot turn a right answer into a wrong one, and an
-answered audit leaves the queue.
+rename or retag of the tag cannot turn a right answer into a wrong one, and an answered
+audit leaves the queue. Only an undo of the answer itself (a mis-keyed answer taken back)
+opens the audit again.
 """
 
 from __future__ import annotations
@@ -30,19 +31,24 @@ def answer_of(audit: dict[str, Any], events: Sequence[TagEvent]) -> dict[str, An
     else:
         later = mine[drawn + 1 :]
     value = audit["value"]
+    answers: list[tuple[TagEvent, str]] = []  # decisions not undone, with the value as drawn
     for event in later:
         if event.kind == "migrated" and event.previous_value == value:
             value = event.value or value  # the same tag under its new name
         elif event.kind in _HUMAN:
-            right = event.kind != "rejected" and event.value == value
-            return {
-                "answered": True,
-                "correct": right,
-                "answer_event_id": event.event_id,
-                "answered_by": event.actor.id,
-                "answered_at": event.at,
-            }
-    return None
+            answers.append((event, value))
+        elif event.kind == "reopened" and answers:
+            answers.pop()  # an undo takes back the newest decision (a mis-keyed answer)
+    if not answers:
+        return None
+    event, as_drawn = answers[0]
+    return {
+        "answered": True,
+        "correct": event.kind != "rejected" and event.value == as_drawn,
+        "answer_event_id": event.event_id,
+        "answered_by": event.actor.id,
+        "answered_at": event.at,
+    }
 
 
 async def settle(services: Services, audits: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -50,6 +50,17 @@ class TaxonomyChangeReport(msgspec.Struct, kw_only=True):
     # The version in force afterwards (apply: the new one; while conflicts remain it is in
     # force but unfinished, and running apply again finishes it).
     in_force: str | None = None
+    # Apply: how long it waited, after putting the new version in force, for every server
+    # to follow it (TAGTRAIL_TAXONOMY_REFRESH_S) before migrating the first asset.
+    waited_for_servers_s: float = 0.0
+
+    def in_force_line(self) -> str:
+        """The CLI's last line: the version in force, and how apply let the servers follow."""
+        state = "in force for every server" if self.applied else "compared with: the one in force"
+        if self.waited_for_servers_s:
+            state += (f", after waiting {self.waited_for_servers_s:g} s for every server to "
+                      "follow it before migrating")  # fmt: skip
+        return f"taxonomy {self.in_force}: {state} (servers follow in TAGTRAIL_TAXONOMY_REFRESH_S)"
 
 
 def _differs(before: Tag | None, after: Tag | None) -> bool:

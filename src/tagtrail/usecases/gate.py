@@ -8,6 +8,10 @@ decisions (``learning.evaluate``), the gate
 * keeps assets whose tag was answered in a sample audit (a random, stratified draw, see
   ``usecases.audits``) out of training and scores both heads on those answers as well: the
   same no-segment-worse rule applies to this stream;
+* keeps the random hold-out (``domain.holdout``: assets the review queue serves only in
+  their own, model-blind order) out of training and scores both heads on its decisions the
+  same way; a segment far worse there than on the queue's decisions is named
+  (``learning.holdout_checks``);
 * refuses when a segment's labels cannot be learned (out-of-sample accuracy far below the
   rest, or no better than always answering its most common label) or when its decisions
   disagree with the audit answers (``learning.segment_checks``), naming the segment.
@@ -19,6 +23,7 @@ import msgspec
 
 from tagtrail.config import Settings
 from tagtrail.domain.governance import Governance
+from tagtrail.errors import InvalidInput
 from tagtrail.learning.dataset import TrainingSet
 from tagtrail.learning.evaluate import (
     Comparison,
@@ -28,7 +33,9 @@ from tagtrail.learning.evaluate import (
     evaluate_head,
     gate,
 )
+from tagtrail.learning.holdout_checks import KeptOut, holdout_gaps
 from tagtrail.learning.segment_checks import (
+    SegmentFlag,
     audit_disagreements,
     majority_share,
     near_chance,
@@ -41,6 +48,7 @@ from tagtrail.tagging.heads import Head
 # than the spread between honest segments of one attribute, narrower than random labels.
 LABEL_GAP = 0.2
 AUDIT_METHOD = "audit answers"
+HOLDOUT_METHOD = "random hold-out"
 
 
 class StoredEvaluation(msgspec.Struct, kw_only=True, frozen=True):
@@ -52,6 +60,9 @@ class StoredEvaluation(msgspec.Struct, kw_only=True, frozen=True):
     skipped: dict[str, int] = {}
     audit_candidate: EvaluationReport | None = None
     audit_champion: EvaluationReport | None = None
+    # Both heads on the decisions of the random hold-out, kept out of training (None: none).
+    holdout_candidate: EvaluationReport | None = None
+    holdout_champion: EvaluationReport | None = None
     # The share of the most common label among the decisions the head learnt from.
     majority_share: float | None = None
 
@@ -60,28 +71,46 @@ def evaluate_candidate(
     base: AnchorHead,
     champion: Head,
     data: TrainingSet,
-    audited: frozenset[str],
+    kept: KeptOut,
     taxonomy_version: str,
     governance: Governance,
 ) -> tuple[Comparison, StoredEvaluation]:
-    """Train and compare on decisions outside ``audited`` (asset ids), score both on them."""
-    train = data.subset(lambda e: e.asset_id not in audited)
-    held = data.subset(lambda e: e.asset_id in audited)
+    """Train and compare on decisions of assets ``kept`` does not hold; score both heads
+    on the audited ones and on the hold-out's, separately."""
+    eligible = data.subset(lambda e: not kept.is_holdout(e.asset_id))  # never trained on
+    if not eligible.positives:
+        raise InvalidInput(
+            f"every decision on {data.attribute!r} is in the random hold-out, which is never "
+            "trained on; decide tags from the PENDING review queue first",
+            field="attribute",
+        )
+    train = eligible.subset(lambda e: not kept.is_audited(e.asset_id))
+    streams = {
+        "audit": (data.subset(lambda e: kept.is_audited(e.asset_id)), AUDIT_METHOD),
+        "holdout": (data.subset(lambda e: kept.is_holdout(e.asset_id)), HOLDOUT_METHOD),
+    }
     if not train.positives:  # nothing but audits: train on them rather than on nothing
-        train, held = data, data.subset(lambda _e: False)
+        train = eligible
+        del streams["audit"]
     comparison = compare(
         base, champion, train, taxonomy_version=taxonomy_version, governance=governance
     )
     reports: dict[str, EvaluationReport] = {}
-    if held.positives:
+    for stream, (held, method) in streams.items():
+        if not held.positives:
+            continue
         for name, head in (("candidate", comparison.candidate), ("champion", champion)):
-            reports[name] = evaluate_head(head, held, governance=governance, method=AUDIT_METHOD)
+            reports[f"{stream}_{name}"] = evaluate_head(
+                head, held, governance=governance, method=method
+            )
     evaluation = StoredEvaluation(
         candidate=comparison.candidate_report,
         champion=comparison.champion_report,
         skipped=dict(data.skipped),
-        audit_candidate=reports.get("candidate"),
-        audit_champion=reports.get("champion"),
+        audit_candidate=reports.get("audit_candidate"),
+        audit_champion=reports.get("audit_champion"),
+        holdout_candidate=reports.get("holdout_candidate"),
+        holdout_champion=reports.get("holdout_champion"),
         majority_share=majority_share(train.positives),
     )
     return comparison, evaluation
@@ -109,11 +138,26 @@ def decide(settings: Settings, evaluation: StoredEvaluation) -> GateDecision:
         checked = f"{audited.overall.n} audit answers scored (kept out of training)"
     else:
         checked = "no audit answers to score (sample and answer audits for an independent check)"
-    refusals = [f.reason() for f in flags] + refusals
+    held_flags, held_refusals, held_checked = _holdout(settings, evaluation)
+    refusals = [f.reason() for f in (*flags, *held_flags)] + refusals + held_refusals
     return GateDecision(
         promote=base.promote and not refusals,
         attribute=base.attribute,
         candidate_version=base.candidate_version,
         champion_version=base.champion_version,
-        reasons=(*refusals, *base.reasons, checked),
+        reasons=(*refusals, *base.reasons, checked, held_checked),
     )
+
+
+def _holdout(
+    settings: Settings, evaluation: StoredEvaluation
+) -> tuple[tuple[SegmentFlag, ...], list[str], str]:
+    """(flags, refusals, note) of the random hold-out stream, checked like the audits."""
+    held = evaluation.holdout_candidate
+    if held is None or evaluation.holdout_champion is None:
+        return (), [], "no hold-out decisions to score (review the HOLDOUT queue)"
+    min_n, margin = settings.gate_min_n, settings.gate_margin
+    on_held = gate(held, evaluation.holdout_champion, min_n=min_n, margin=margin)
+    refusals = [f"random hold-out: {r}" for r in _refusals(on_held)]
+    flags = holdout_gaps(evaluation.candidate, held, min_n=min_n, gap=LABEL_GAP)
+    return flags, refusals, f"{held.overall.n} hold-out decisions scored (kept out of training)"

@@ -32,10 +32,10 @@ from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import champions
 from tagtrail.usecases import colour_calibration as colour_cal
 from tagtrail.usecases import gate as gating
-from tagtrail.usecases.audit_answers import answered_assets
 from tagtrail.usecases.champions import CALIBRATION, CHALLENGER, CHAMPION, calibration_evaluation
 from tagtrail.usecases.gate import StoredEvaluation as StoredEvaluation  # re-exported
 from tagtrail.usecases.head_data import training_set
+from tagtrail.usecases.holdout import KeptOut, kept_out
 from tagtrail.usecases.services import Services
 
 
@@ -89,14 +89,12 @@ def _compare(
     base: ZeroShotHead,
     champion: Head,
     data: TrainingSet,
-    audited: frozenset[str],
+    kept: KeptOut,
     taxonomy_version: str,
     governance: Governance,
 ) -> tuple[Comparison, StoredEvaluation]:
     with threadpool_limits(limits=1):  # the inference thread shares two cores with the server
-        return gating.evaluate_candidate(
-            base, champion, data, audited, taxonomy_version, governance
-        )
+        return gating.evaluate_candidate(base, champion, data, kept, taxonomy_version, governance)
 
 
 def _base_head(tagger: Tagger, attribute: str) -> ZeroShotHead:
@@ -147,7 +145,7 @@ async def train_head(services: Services, attribute: str, *, actor: str) -> Train
         base,
         champion,
         data,
-        await answered_assets(services, attribute),  # scored, never trained on
+        await kept_out(services, attribute),  # audits and the hold-out: scored, not trained on
         taxonomy.attribute_version(attribute),
         taxonomy.attribute(attribute).governance,
     )

@@ -15,6 +15,11 @@ class Readiness(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     pipeline: str | None = None
     reason: str | None = None
     missing: list[str] | None = None
+    # The deployment's taxonomy in force (stored in OpenSearch) and, while an apply is
+    # still migrating the catalogue, true; this server's own version while it differs.
+    taxonomy_in_force: str | None = None
+    taxonomy_apply_unfinished: bool = False
+    taxonomy_this_server: str | None = None
 
 
 async def readiness(services: Services) -> Readiness:
@@ -22,6 +27,7 @@ async def readiness(services: Services) -> Readiness:
     try:
         info = await services.store.info()
         missing = await services.store.missing_indices()
+        in_force = None if missing else await services.store.taxonomies.in_force()
     except TagtrailError as exc:  # StoreUnavailable: said plainly
         return Readiness(
             status="unavailable",
@@ -35,9 +41,14 @@ async def readiness(services: Services) -> Readiness:
             reason=f"indices missing: {', '.join(missing)}",
             missing=missing,
         )
+    version = in_force.version if in_force else None
+    followed = services.taxonomy_in_force.followed
     return Readiness(
         status="ready",
         opensearch=url,
         opensearch_version=info.get("version", {}).get("number"),
         pipeline=services.pipeline_state,
+        taxonomy_in_force=version,
+        taxonomy_apply_unfinished=bool(in_force and in_force.applying),
+        taxonomy_this_server=followed if followed != version else None,
     )

@@ -9,7 +9,7 @@ its new revision (read-your-own-write without waiting for a search refresh).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -18,6 +18,7 @@ from tagtrail.domain.decisions import Decision, build_decision, check_decision, 
 from tagtrail.domain.limits import check_id
 from tagtrail.domain.projection import decision_in_force, without_decision
 from tagtrail.domain.records import HUMAN_STATES, Tag, TagEvent
+from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.errors import Conflict, InvalidInput, NotFound, TagtrailError
 from tagtrail.store import StoredAsset
 from tagtrail.tagging.dependencies import dependents, remap_dependents
@@ -53,9 +54,9 @@ async def _decide(
     check_decision(decision)
     taxonomy = await services.taxonomy()
     taxonomy.attribute(decision.attribute)  # unknown → InvalidInput, before any read
-    restore = None
+    restore, undone = None, None
     if decision.kind == "reopened":
-        restore = await _without_decision_in_force(
+        restore, undone = await _without_decision_in_force(
             services, asset_id, expected_revision, decision.attribute, decision.slot
         )
     # Rules test an attribute's primary value: further values of a multi-valued one move none.
@@ -80,17 +81,54 @@ async def _decide(
         # the same revision (re-mapped from their stored raw label; no model run).
         return [event, *remap_dependents(taxonomy, stored.source, event, machine)]
 
-    source, events = await services.store.assets.apply(asset_id, expected_revision, build)
+    source, events = await _apply_in_force(services, asset_id, expected_revision, taxonomy, build)
+    if undone is not None:
+        # An undone answer no longer answers its audit: back to the round's queue.
+        await services.store.audits.reopen_answered_by([undone])
     return Decided(asset=source, event=events[0])
+
+
+async def _apply_in_force(
+    services: Services,
+    asset_id: str,
+    revision: int,
+    taxonomy: Taxonomy,
+    build: Callable[[StoredAsset], list[TagEvent]],
+) -> tuple[dict[str, Any], list[TagEvent]]:
+    """Write ``build``'s events, validated against ``taxonomy`` — unless the stored asset
+    was carried into a version this server has not followed yet (the refresh window after
+    an apply): then Conflict naming the version in force, and nothing is written."""
+    keeper = services.taxonomy_in_force
+    unconfirmed: list[str] = []
+    confirmed: set[str] = set()
+
+    def checked(stored: StoredAsset) -> list[TagEvent]:
+        carried = stored.source.get("taxonomy_version")
+        if carried in confirmed or keeper.follows(carried, taxonomy):
+            return build(stored)
+        unconfirmed.append(str(carried))  # write nothing until the pointer says (below)
+        return []
+
+    apply = services.store.assets.apply
+    source, events = await apply(asset_id, revision, checked)
+    if unconfirmed:  # an older version, or Conflict when this server is behind
+        await keeper.confirm(unconfirmed[0], taxonomy)
+        confirmed.add(unconfirmed[0])
+        source, events = await apply(asset_id, revision, checked)
+    if not events:  # carried into yet another version meanwhile
+        raise Conflict(f"asset {asset_id!r} moved to taxonomy {unconfirmed[-1]} meanwhile: "
+                       "reload it and try again")  # fmt: skip
+    return source, events
 
 
 async def _without_decision_in_force(
     services: Services, asset_id: str, revision: int, attribute: str, slot: str | None
-) -> Tag | None:
+) -> tuple[Tag | None, str | None]:
     """The tag as it stood before the decision in force, carried through the migrations
-    since (what an undo returns to). History is read only up to the asset's stored
-    revision, and only once the caller's revision is that one: a caller's number never
-    sizes a read (a missing asset is NotFound, another revision a Conflict)."""
+    since (what an undo returns to), and that decision's event id. History is read only up
+    to the asset's stored revision, and only once the caller's revision is that one: a
+    caller's number never sizes a read (a missing asset is NotFound, another revision a
+    Conflict)."""
     stored = await services.store.assets.get(asset_id)
     if stored.revision != revision:
         raise Conflict(
@@ -102,8 +140,8 @@ async def _without_decision_in_force(
     events = [e for e in history.get(asset_id, ()) if e.attribute == attribute and e.slot == slot]
     decision = decision_in_force(events)
     if decision is None:
-        return None  # build_decision says why nothing can be reopened
-    return without_decision(events, decision.event_id)
+        return None, None  # build_decision says why nothing can be reopened
+    return without_decision(events, decision.event_id), decision.event_id
 
 
 async def _dependent_events(

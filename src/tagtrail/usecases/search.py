@@ -17,6 +17,7 @@ from tagtrail.domain.filters import AssetFilter, FacetResult, FacetSpec
 from tagtrail.domain.limits import MAX_TEXT_CHARS, check_free_text
 from tagtrail.errors import InvalidInput, ModelUnavailable
 from tagtrail.store import queries as q
+from tagtrail.store.holdout import split_queue
 from tagtrail.usecases.services import Services
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,11 @@ async def nearest(
     return hits
 
 
+def review_sort(order: q.ReviewOrder, reason: q.ReviewReason) -> str:
+    """The sort a review queue's cursors belong to: the hold-out has its own order."""
+    return "holdout" if reason == "holdout" else order
+
+
 async def review_queue(
     services: Services,
     f: AssetFilter,
@@ -134,10 +140,13 @@ async def review_queue(
     taxonomy = await services.taxonomy()
     for name in attributes:
         taxonomy.attribute(name)  # unknown attribute → InvalidInput
-    check_after(order, search_after)
+    check_after(review_sort(order, reason), search_after)
     body = q.review_body(
         f, attributes, order=order, size=size + 1, search_after=search_after, reason=reason
     )
+    if reason != "disagreement":  # pending tags of hold-out assets: only in their queue
+        share = services.settings.holdout_share
+        body = split_queue(body, holdout=reason == "holdout", share=share)
     result = await services.store.search.search(body)
     hits = result["hits"]["hits"]
     return hits[:size], len(hits) > size, int(result["hits"]["total"]["value"])

@@ -42,7 +42,12 @@ from tagtrail.usecases.head_data import segments_of
 from tagtrail.usecases.ingest import model_event
 from tagtrail.usecases.retag import RETAG_FIELDS, changed_decisions, in_slots, plan_decisions
 from tagtrail.usecases.services import Services
-from tagtrail.usecases.taxonomy_in_force import begin_apply, change_start, finish_apply
+from tagtrail.usecases.taxonomy_in_force import (
+    begin_apply,
+    change_start,
+    finish_apply,
+    wait_for_servers,
+)
 
 
 class _Plan(msgspec.Struct, kw_only=True, frozen=True):
@@ -169,6 +174,8 @@ async def _run(
         retired_attributes=sorted(set(old.attribute_names) - set(plan.new.attribute_names)),
         applied=write,
     )
+    if marked is not None:  # no server may still write an old value once migrating starts
+        report.waited_for_servers_s = await wait_for_servers(services.taxonomy_in_force, marked)
     await services.store.refresh()
     # A page's writes run while the next page is planned (other assets: independent); its
     # outcome is counted before the next write starts, so at most one is in flight.

@@ -1,11 +1,14 @@
 """One taxonomy in force per deployment, stored in OpenSearch and followed by every server.
 
 A process never trusts its own ``TAGTRAIL_TAXONOMY_DIR`` over the store: on a fresh store
-the first server or command seeds the version in force from its folder; from then on
-every process parses the stored version, says in its log when its folder differs, and
-re-reads the pointer at most every ``TAGTRAIL_TAXONOMY_REFRESH_S`` seconds, so a
+the first server, ``init-indices`` or ingest seeds the version in force from its folder
+(never preview or apply: a new folder must not become the baseline it is compared with);
+from then on every process parses the stored version, says in its log when its folder
+differs, and re-reads the pointer at most every ``TAGTRAIL_TAXONOMY_REFRESH_S`` seconds, so a
 ``taxonomy apply`` made anywhere reaches every server (which then refuses retired values).
-A change (preview or apply) always starts from the stored version in force.
+A change (preview or apply) always starts from the stored version in force. Apply waits
+one refresh interval after moving the pointer before it migrates, and a decision onto an
+asset carried into a version this process has not followed yet is refused (``confirm``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ class TaxonomyInForce:
         self._checked = 0.0
         self._lock = asyncio.Lock()
         self._folder_compared = False
+        # Versions an asset may be in that the pointer showed are not newer than the one in
+        # force (which one, versions): cleared at every pointer read.
+        self._older: tuple[str | None, set[str]] = (None, set())
 
     async def current(self) -> Taxonomy:
         """The version in force, re-read from the store when the refresh interval passed."""
@@ -55,12 +61,19 @@ class TaxonomyInForce:
             self._taxonomy = await self._follow(self._taxonomy)
             return self._taxonomy
 
+    @property
+    def followed(self) -> str | None:
+        """The version this process uses now (None before its first read)."""
+        return self._taxonomy.version if self._taxonomy is not None else None
+
     def expire(self) -> None:
         """Re-read the pointer on next use (this process just moved it)."""
         self._checked = -math.inf
 
     def _due(self) -> bool:
         ttl = self.settings.taxonomy_refresh_s
+        if self._checked == -math.inf:  # expired: re-read even when refresh is off (0)
+            return True
         return ttl > 0 and time.monotonic() - self._checked >= ttl
 
     async def _follow(self, current: Taxonomy | None) -> Taxonomy:
@@ -72,6 +85,7 @@ class TaxonomyInForce:
             self._checked = time.monotonic()  # the store is away: keep what we have
             return current
         self._checked = time.monotonic()
+        self._older = (None, set())
         if state is None:  # indices not initialised: nothing to share yet
             if current is not None:
                 return current
@@ -139,15 +153,43 @@ class TaxonomyInForce:
                         self._folder)  # fmt: skip
 
     async def state(self) -> InForce:
-        """The pointer, in real time (seeding a fresh store first)."""
-        await self.current()
+        """The pointer, in real time. Never seeds: with nothing in force yet, a change
+        would take its own new folder as the baseline and find nothing to migrate."""
         state = await self.store.taxonomies.in_force()
         if state is None or state.version is None:
             raise ConfigError(
-                f"no taxonomy in force: the {self.store.taxonomies.index} index is missing "
-                "(run `tagtrail init-indices`)"
+                f"no taxonomy is in force yet ({self.store.taxonomies.index} holds none): "
+                "start a server, or run `tagtrail init-indices`, with TAGTRAIL_TAXONOMY_DIR "
+                "set to the folder the catalogue was tagged with; then preview or apply again"
             )
         return state
+
+    def follows(self, carried: object, taxonomy: Taxonomy) -> bool:
+        """Whether a write validated against ``taxonomy`` may go onto an asset last carried
+        into taxonomy ``carried`` without reading the pointer first (see ``confirm``)."""
+        if not isinstance(carried, str) or carried == taxonomy.version:
+            return True
+        known, older = self._older
+        return known == taxonomy.version and carried in older
+
+    async def confirm(self, carried: str, taxonomy: Taxonomy) -> None:
+        """An asset was carried into another version than ``taxonomy``: older (fine), or a
+        newer one this process has not followed yet (refresh window). The pointer says
+        which; Conflict naming the version in force when this process is behind."""
+        state = await self.store.taxonomies.in_force()
+        if state is not None and state.version not in (None, taxonomy.version):
+            self.expire()  # the caller's retry validates against the version in force
+            raise Conflict(
+                f"taxonomy {state.version} is in force, but this server still used "
+                f"{taxonomy.version} (the asset is in taxonomy {carried}): reload the asset "
+                "and decide again"
+            )
+        if self.settings.taxonomy_refresh_s <= 0:
+            return  # never re-read, so never cleared: ask the pointer every time
+        known, older = self._older
+        # Only until the next pointer read: a later apply could carry assets anywhere.
+        self._older = (taxonomy.version, (older if known == taxonomy.version else set()))
+        self._older[1].add(carried)
 
 
 class ChangeStart(msgspec.Struct, kw_only=True, frozen=True):
@@ -196,3 +238,26 @@ async def finish_apply(keeper: TaxonomyInForce, marked: InForce, *, by: str = "c
         marked, marked.version, replaces=marked.replaces, applying=False, at=utc_now(), by=by
     )
     keeper.expire()
+
+
+def follow_wait_s(settings: Settings) -> float:
+    """How long after the pointer moved every server must have followed it: one refresh
+    interval, plus the longest a request that read the old version may still run (or
+    ``TAGTRAIL_TAXONOMY_APPLY_WAIT_S`` when set)."""
+    if settings.taxonomy_apply_wait_s is not None:
+        return settings.taxonomy_apply_wait_s
+    return max(settings.taxonomy_refresh_s, 0.0) + settings.request_timeout_s
+
+
+async def wait_for_servers(keeper: TaxonomyInForce, marked: InForce) -> float:
+    """After ``begin_apply``: wait until no server can still write a value of the old
+    version, so no asset is migrated while one could write an old value onto it."""
+    wait = follow_wait_s(keeper.settings)
+    if keeper.settings.taxonomy_refresh_s <= 0:
+        log.warning("TAGTRAIL_TAXONOMY_REFRESH_S=0: servers follow taxonomy %s only when "
+                    "restarted or when a decision finds an asset already migrated (that one "
+                    "is refused as a conflict)", marked.version)  # fmt: skip
+    log.info("taxonomy %s is in force (apply unfinished): waiting %.1f s for every server to "
+             "follow it before migrating", marked.version, wait)  # fmt: skip
+    await asyncio.sleep(wait)
+    return wait

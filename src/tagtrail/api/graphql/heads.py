@@ -69,6 +69,13 @@ class HeadEvaluation:
     champion_audit_segments: list[HeadSegment] = strawberry.field(
         description="The champion scored on the same audit answers"
     )
+    holdout_segments: list[HeadSegment] = strawberry.field(
+        description="The candidate scored on decisions of the random hold-out (assets the "
+        "review queue serves only in its HOLDOUT queue), kept out of training (empty: none)"
+    )
+    champion_holdout_segments: list[HeadSegment] = strawberry.field(
+        description="The champion scored on the same hold-out decisions"
+    )
 
 
 @strawberry.type(description="What a colour calibration does on reviewer decisions.")
@@ -180,6 +187,8 @@ def _evaluation(evaluation: uc.StoredEvaluation | None, gate: Any | None) -> Hea
         gate_reasons=list(gate.reasons),
         audit_segments=_segments(evaluation.audit_candidate),
         champion_audit_segments=_segments(evaluation.audit_champion),
+        holdout_segments=_segments(evaluation.holdout_candidate),
+        champion_holdout_segments=_segments(evaluation.holdout_champion),
     )
 
 

@@ -36,6 +36,7 @@ from tagtrail.domain.limits import MAX_ATTRIBUTE_FILTERS, check_values
 from tagtrail.errors import InvalidInput, TagtrailError
 from tagtrail.usecases.review import Decided, decide, decide_many
 from tagtrail.usecases.search import review_queue as usecase_queue
+from tagtrail.usecases.search import review_sort
 
 
 # -- queue ---------------------------------------------------------------------------------
@@ -49,6 +50,8 @@ class ReviewOrder(Enum):
 class ReviewReason(Enum):
     PENDING = "pending"  # flagged tags and suggestions
     DISAGREEMENT = "disagreement"  # a newer model's proposal differs from a human decision
+    # Pending tags of hold-out assets (a random share never trained on), in hash order.
+    HOLDOUT = "holdout"
 
 
 @strawberry.type
@@ -88,7 +91,8 @@ async def review_queue(
         strawberry.argument(
             description="PENDING: flagged tags and suggestions; DISAGREEMENT: human "
             "decisions a newer model disagrees with (oldest decision or least sure proposal "
-            "first)"
+            "first); HOLDOUT: pending tags of the random hold-out, in a fixed random order "
+            "(order is ignored), never in PENDING"
         ),
     ] = ReviewReason.PENDING,
 ) -> ReviewQueueResult:
@@ -103,7 +107,7 @@ async def review_queue(
             check_values(attributes, "attributes", max_values=MAX_ATTRIBUTE_FILTERS),
             order=order.value,
             size=size,
-            search_after=decode_cursor(after, order.value),
+            search_after=decode_cursor(after, review_sort(order.value, reason.value)),
             reason=reason.value,
         )
     except InvalidInput as exc:
@@ -113,7 +117,7 @@ async def review_queue(
         asset = Asset.from_source(h["_source"])
         items.append(
             ReviewItem(
-                cursor=encode_cursor(order.value, h["sort"]),
+                cursor=encode_cursor(review_sort(order.value, reason.value), h["sort"]),
                 asset=asset,
                 pending_tags=asset.pending_tags(attributes),
                 disagreements=asset.disagreements(attributes),

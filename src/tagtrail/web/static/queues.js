@@ -1,10 +1,11 @@
 // The review page's queues: pending tags (reviewQueue), human decisions a newer head disagrees
-// with (reviewQueue(reason: DISAGREEMENT)) and the sampled tags of an audit round
+// with (reviewQueue(reason: DISAGREEMENT)), the pending tags of the random hold-out
+// (reviewQueue(reason: HOLDOUT): never in the pending queue) and the sampled tags of an audit round
 // (auditQueue). Each mode says what it asks /graphql for, which filters apply to it, how its
 // cards read, and when a tag has left it. Decisions are the same mutations in every mode.
 import { el, fmtProb, gql } from "./common.js";
 
-export const MODES = ["PENDING", "DISAGREEMENT", "AUDIT"];
+export const MODES = ["PENDING", "DISAGREEMENT", "HOLDOUT", "AUDIT"];
 export const TAG = `attribute slot value label tier state probability headVersion family reviewed needsReview
   disagreement decidedBy proposedValue proposedProbability proposedHeadVersion`;
 const ASSET = "id revision sku brand collection thumbnail { dataUrl }";
@@ -82,7 +83,7 @@ export function queryOf(form) {
       filter: Object.keys(filter).length ? filter : null,
       attributes: attribute ? [attribute] : null,
       order: f.get("order") || "LOWEST_CONFIDENCE_FIRST",
-      reason: mode === "DISAGREEMENT" ? "DISAGREEMENT" : "PENDING",
+      reason: mode, // PENDING, DISAGREEMENT or HOLDOUT (the audit round asked above)
     },
   };
 }
