@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.domain.taxonomy.changes import tag_changes
 from tagtrail.domain.taxonomy.migrations import Migrations, parse_migrations, validate_migrations
 from tagtrail.errors import InvalidInput
 from tagtrail.tagging.taxonomy_files import load_taxonomy
@@ -125,3 +126,29 @@ def test_relabelling_the_release_moves_no_attribute(old: Taxonomy, tmp_path: Pat
     assert new.label == "default-2026.12"
     assert new.version != old.version
     assert new.attribute_versions == old.attribute_versions
+
+
+def test_a_merge_moves_its_sources_and_leaves_its_target(old: Taxonomy, tmp_path: Path) -> None:
+    """The merge's target is among its sources; its tags (and the tags a first, crashed
+    apply already moved onto it) need no change, or each re-run writes them again."""
+    new = _new(tmp_path, _without("knitted_vest"))
+    merge = _steps({"id": "vests", "attribute": "category",
+                    "merge": {"from": ["knitted_vest", "cardigan"], "to": "cardigan"}})  # fmt: skip
+
+    def tag(taxonomy: Taxonomy, value: str, version: str) -> dict[str, Any]:
+        found = taxonomy.value("category", value, None)
+        return {"attribute": "category", "slot": None, "value": value, "state": "confirmed",
+                "source": "human", "label": found.label if found else value, "family": None,
+                "values": list(taxonomy.ancestors("category", value, None)),
+                "taxonomy_version": version}  # fmt: skip
+
+    before = old.attribute_version("category")
+    moved = tag_changes([tag(old, "knitted_vest", before)], new, merge, None, old)
+    assert [(c.step, c.old_value, c.new_value) for c in moved] == [
+        ("vests", "knitted_vest", "cardigan")
+    ]
+    on_target = [
+        tag(old, "cardigan", before),
+        tag(new, "cardigan", new.attribute_version("category")),
+    ]
+    assert tag_changes(on_target, new, merge, None, old) == []
