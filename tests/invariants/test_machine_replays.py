@@ -76,3 +76,18 @@ def test_a_crashed_merge_resumed_writes_one_revision_each(machine: TrailMachine)
     state.trail_holds()
     state.change_taxonomy(fault=(7, "crash"), op="merge", pick=4096)
     state.trail_holds()
+
+
+def test_a_finished_apply_resent_changes_nothing(machine: TrailMachine) -> None:
+    """Deep profile, second failure: an attribute's retirement crashed at its 11th store
+    request, after the apply had finished; the resent apply (the version now in force)
+    refused: "'sleeve_length' is not an attribute of the current taxonomy"."""
+    state = machine
+    state.first_uploads()
+    state.trail_holds()
+    state.retag(fault=(0, "crash"))
+    state.trail_holds()
+    state.review(fault=None, kind="rejected", pick=86, value=5041)
+    state.trail_holds()
+    state.change_taxonomy(fault=(10, "crash"), op="retire_attribute", pick=2239)
+    state.trail_holds()

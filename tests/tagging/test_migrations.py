@@ -152,3 +152,25 @@ def test_a_merge_moves_its_sources_and_leaves_its_target(old: Taxonomy, tmp_path
         tag(new, "cardigan", new.attribute_version("category")),
     ]
     assert tag_changes(on_target, new, merge, None, old) == []
+
+
+def test_a_retired_attribute_applied_again_is_accepted(old: Taxonomy, tmp_path: Path) -> None:
+    """Applying a finished retirement again (a resent apply: the version it names is in force)
+    changes nothing instead of refusing; an attribute that never existed is still refused,
+    and one the taxonomy in force still has is never retired."""
+    root = tmp_path / "retired"
+    shutil.copytree(DEFAULT_ROOT, root)
+    path = root / "taxonomy.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["attributes"].pop("sleeve_length")
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    new = load_taxonomy(root)
+    retire = _steps({"id": "no-sleeves", "retire_attribute": "sleeve_length"})
+    validate_migrations(old, new, retire)
+    validate_migrations(new, new, retire)  # in force already: accepted
+    typo = _steps({"id": "typo", "retire_attribute": "sleeve_lenght"})
+    with pytest.raises(InvalidInput, match=r"'typo'.*not an attribute"):
+        validate_migrations(old, new, typo)
+    kept = _steps({"id": "no-colour", "retire_attribute": "colour"})
+    with pytest.raises(InvalidInput, match=r"'no-colour' retires 'colour', but"):
+        validate_migrations(new, new, kept)
