@@ -91,3 +91,22 @@ def test_a_finished_apply_resent_changes_nothing(machine: TrailMachine) -> None:
     state.trail_holds()
     state.change_taxonomy(fault=(10, "crash"), op="retire_attribute", pick=2239)
     state.trail_holds()
+
+
+def test_a_rename_cut_off_mid_write_is_finished_by_one_rerun(machine: TrailMachine) -> None:
+    """Deep profile, third failure: a rename apply that crashed at its 12th store request and
+    was run again stayed unfinished, so the next change was refused ("the apply of taxonomy
+    ... is unfinished")."""
+    state = machine
+    state.first_uploads()
+    state.trail_holds()
+    state.change_taxonomy(fault=None, op="merge", pick=4564)
+    state.trail_holds()
+    state.review(fault=(1, "crash"), kind="rejected", pick=33, value=5324)
+    state.trail_holds()
+    state.review(fault=(0, "read"), kind="corrected", pick=1366, value=748)
+    state.trail_holds()
+    state.change_taxonomy(fault=(11, "crash"), op="rename", pick=1682)
+    state.trail_holds()
+    state.change_taxonomy(fault=None, op="merge", pick=9975)
+    state.trail_holds()
