@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.domain.taxonomy.changes import tag_changes
 from tagtrail.domain.taxonomy.migrations import (
     Migrations,
     follow_value,
@@ -153,3 +154,51 @@ def test_a_value_follows_each_apply_in_turn_and_stops_at_a_retirement() -> None:
     gone = parse_migrations({"migrations": [{"id": "n", "retire_attribute": "category"}]},
                             file="m3")  # fmt: skip
     assert follow_value("category", "peacoat", [*changes, gone.steps]) is None
+
+
+def test_a_merge_moves_its_sources_and_leaves_its_target(old: Taxonomy, tmp_path: Path) -> None:
+    """The merge's target is among its sources; its tags (and the tags a first, crashed
+    apply already moved onto it) need no change, or each re-run writes them again."""
+    new = _new(tmp_path, _without("knitted_vest"))
+    merge = _steps({"id": "vests", "attribute": "category",
+                    "merge": {"from": ["knitted_vest", "cardigan"], "to": "cardigan"}})  # fmt: skip
+
+    def tag(taxonomy: Taxonomy, value: str, version: str) -> dict[str, Any]:
+        found = taxonomy.value("category", value, None)
+        return {"attribute": "category", "slot": None, "value": value, "state": "confirmed",
+                "source": "human", "label": found.label if found else value, "family": None,
+                "values": list(taxonomy.ancestors("category", value, None)),
+                "taxonomy_version": version}  # fmt: skip
+
+    before = old.attribute_version("category")
+    moved = tag_changes([tag(old, "knitted_vest", before)], new, merge, None, old)
+    assert [(c.step, c.old_value, c.new_value) for c in moved] == [
+        ("vests", "knitted_vest", "cardigan")
+    ]
+    on_target = [
+        tag(old, "cardigan", before),
+        tag(new, "cardigan", new.attribute_version("category")),
+    ]
+    assert tag_changes(on_target, new, merge, None, old) == []
+
+
+def test_a_retired_attribute_applied_again_is_accepted(old: Taxonomy, tmp_path: Path) -> None:
+    """Applying a finished retirement again (a resent apply: the version it names is in force)
+    changes nothing instead of refusing; an attribute that never existed is still refused,
+    and one the taxonomy in force still has is never retired."""
+    root = tmp_path / "retired"
+    shutil.copytree(DEFAULT_ROOT, root)
+    path = root / "taxonomy.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["attributes"].pop("sleeve_length")
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    new = load_taxonomy(root)
+    retire = _steps({"id": "no-sleeves", "retire_attribute": "sleeve_length"})
+    validate_migrations(old, new, retire)
+    validate_migrations(new, new, retire)  # in force already: accepted
+    typo = _steps({"id": "typo", "retire_attribute": "sleeve_lenght"})
+    with pytest.raises(InvalidInput, match=r"'typo'.*not an attribute"):
+        validate_migrations(old, new, typo)
+    kept = _steps({"id": "no-colour", "retire_attribute": "colour"})
+    with pytest.raises(InvalidInput, match=r"'no-colour' retires 'colour', but"):
+        validate_migrations(new, new, kept)

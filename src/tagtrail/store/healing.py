@@ -103,6 +103,17 @@ class HealingReads:
                 found[asset_id] = (await self.get(asset_id)).public_source()
         return [found.get(i) for i in asset_ids]
 
+    async def healed(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Documents a scan found (a search: as stored), each with a cut-short write rolled
+        forward first, so a batch job resumed after a crash plans on its own earlier write."""
+        heads = [(str(d["asset_id"]), int(d.get("revision", 0)) + 1) for d in docs]
+        pending = await self.events.claimed(heads)
+        out: list[dict[str, Any]] = []
+        for doc in docs:
+            asset_id = str(doc["asset_id"])
+            out.append({**doc, **(await self.get(asset_id)).source} if asset_id in pending else doc)
+        return out
+
     async def vectors(self, asset_ids: Sequence[str]) -> list[list[float] | None]:
         ids = [i for i in asset_ids if i]
         found: dict[str, Any] = {}

@@ -181,7 +181,9 @@ async def _run(
     # outcome is counted before the next write starts, so at most one is in flight.
     writing: tuple[asyncio.Future[dict[str, str]], list[_Planned]] | None = None
     try:
-        async for docs in services.store.assets.scan(RETAG_FIELDS, page=page):
+        async for scanned in services.store.assets.scan(RETAG_FIELDS, page=page):
+            # A resumed apply finds its cut-off writes finished, not "changed meanwhile".
+            docs = await services.store.assets.healed(scanned)
             changes = [_changes(plan, d) for d in docs]
             decisions, other = await _decisions(services, plan, docs, changes)
             report.other_encoder += other

@@ -122,6 +122,11 @@ def tag_changes(
         if value is None:
             continue
         step = migrations.for_value(attribute, value)
+        if step is not None and step.op == "merge" and value in step.targets:
+            # A merge's target is among its sources but its tags already sit where the merge
+            # puts them; treating them as moved would write them again on every re-run (a
+            # resumed apply: a second revision for each asset the first attempt migrated).
+            step = None
         if step is not None and step.op == "retire":
             note = f"{attribute} {value} retired by migration {step.id}"
             out.append(_change(tag, kind="retired", step=step.id, new_value=None, note=note))
