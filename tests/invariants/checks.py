@@ -123,7 +123,7 @@ def check_humans(ref: Reference, docs: dict[str, dict[str, Any]]) -> None:
 
 def check_restored(key: Key, restored: tuple[Before, str | None], tag: dict[str, Any]) -> None:
     """An undo restores exactly the state before the decision it undoes (through migrations)."""
-    before, proposal = restored
+    before, _shown_beside = restored
     if before.human is not None:
         want = (before.human.state, before.human.value)
         got = (tag["state"], tag.get("value") if before.human.value != UNKNOWN else UNKNOWN)
@@ -133,7 +133,9 @@ def check_restored(key: Key, restored: tuple[Before, str | None], tag: dict[str,
         f"{key}: undo should restore the model's proposal, the store says {tag['state']} "
         f"{tag.get('value')!r}"
     )
-    value = proposal if proposal is not None else before.value
+    # The state before the decision: the proposal the reviewer judged, not a newer head's
+    # proposal made while the decision was in force (that was only shown beside it).
+    value = before.value
     if value not in (None, UNKNOWN):
         assert tag.get("value") == value, (
             f"{key}: undo should restore the proposal {value!r}, the store says "

@@ -38,7 +38,9 @@ class Before:
 class Entry:
     decision: Human
     before: Before
-    proposal: str | None = None  # the newest model proposal made after the decision
+    # The newest model proposal made after the decision (shown beside it; an undo returns
+    # to ``before``, not to this).
+    proposal: str | None = None
 
 
 @dataclass

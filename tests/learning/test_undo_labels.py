@@ -90,3 +90,24 @@ def test_undoing_the_first_decision_leaves_nothing_to_train_on() -> None:
     assert _positives(events) == []
     assert decided_tags(events, "category") == []
     assert [e.seq for e in without_undone(events)] == [1]
+
+
+def test_undo_returns_to_the_proposal_judged_not_a_newer_one() -> None:
+    """Found by the deep profile (as a disagreement of its reference model): a newer head's
+    proposal made while a decision was in force is only shown beside it; an undo returns to
+    the state before the decision, the proposal the reviewer judged."""
+    events = _decide([_model()], "confirmed")
+    newer = msgspec.structs.replace(
+        _model(),
+        event_id=event_id("a1", 3, 0),
+        seq=3,
+        at="2026-01-01T00:00:03.000000Z",
+        value="trench_coat",
+        label="Trench coat",
+        values=TAXONOMY.ancestors("category", "trench_coat"),
+    )
+    events = [*events, newer]
+    tag = fold_tags(events)["category"]
+    assert (tag.value, tag.state, tag.proposed_value) == ("peacoat", "confirmed", "trench_coat")
+    events = _decide(events, "reopened")
+    assert _state(events) == ("peacoat", "flagged")
