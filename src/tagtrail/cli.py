@@ -117,10 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     taxonomy = sub.add_parser("taxonomy", help="preview and apply a taxonomy change")
     taxonomy_sub = taxonomy.add_subparsers(dest="action", required=True)
-    for name, text in (("preview", "what moving from the taxonomy in force to NEW_DIR would "
-                                   "change; writes nothing"),
-                       ("apply", "put NEW_DIR in force for every server and migrate every "
-                                 "stored asset (resumable)")):  # fmt: skip
+    for name, text in (
+        (
+            "preview",
+            "what moving from the taxonomy in force to NEW_DIR would change; writes nothing",
+        ),
+        (
+            "apply",
+            "put NEW_DIR in force for every server and migrate every stored asset (resumable)",
+        ),
+    ):
         one = taxonomy_sub.add_parser(name, help=text)
         one.add_argument("directory", type=Path, metavar="NEW_DIR")
         one.add_argument("--sample", type=int, default=3, help="example assets per row")

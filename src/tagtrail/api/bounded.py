@@ -129,9 +129,12 @@ async def _stop(work: asyncio.Task[None], why: str) -> None:
 
 
 async def _run_bounded(
-    work: asyncio.Task[None], watcher: asyncio.Task[None], exchange: _Exchange, scope: Scope,
+    work: asyncio.Task[None],
+    watcher: asyncio.Task[None],
+    exchange: _Exchange,
+    scope: Scope,
     deadline_s: float,
-) -> None:  # fmt: skip
+) -> None:
     try:
         async with asyncio.timeout(deadline_s):
             await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)

@@ -52,9 +52,14 @@ def holdout_gaps(
         if seg.accuracy - held.accuracy > gap and h_high < low:
             flags.append(
                 SegmentFlag(
-                    segment=seg.segment, check=WORSE_ON_HOLDOUT, n=held.n,
-                    accuracy=held.accuracy, low=h_low, high=h_high, reference=seg.accuracy,
+                    segment=seg.segment,
+                    check=WORSE_ON_HOLDOUT,
+                    n=held.n,
+                    accuracy=held.accuracy,
+                    low=h_low,
+                    high=h_high,
+                    reference=seg.accuracy,
                     reference_n=seg.n,
                 )
-            )  # fmt: skip
+            )
     return tuple(flags)

@@ -91,11 +91,16 @@ def unlearnable_segments(
         if high < rest - gap:
             flags.append(
                 SegmentFlag(
-                    segment=seg.segment, check="cannot be learned", n=seg.n,
-                    accuracy=seg.accuracy, low=low, high=high, reference=rest,
+                    segment=seg.segment,
+                    check="cannot be learned",
+                    n=seg.n,
+                    accuracy=seg.accuracy,
+                    low=low,
+                    high=high,
+                    reference=rest,
                     reference_n=rest_n,
                 )
-            )  # fmt: skip
+            )
     return tuple(flags)
 
 
@@ -121,11 +126,16 @@ def audit_disagreements(
         if apart and (high < a_low or a_high < low):
             flags.append(
                 SegmentFlag(
-                    segment=seg.segment, check="disagrees with audits", n=seg.n,
-                    accuracy=seg.accuracy, low=low, high=high, reference=audited.accuracy,
+                    segment=seg.segment,
+                    check="disagrees with audits",
+                    n=seg.n,
+                    accuracy=seg.accuracy,
+                    low=low,
+                    high=high,
+                    reference=audited.accuracy,
                     reference_n=audited.n,
                 )
-            )  # fmt: skip
+            )
     return tuple(flags)
 
 
@@ -151,7 +161,13 @@ def near_chance(
         return ()
     return (
         SegmentFlag(
-            segment=seg.segment, check="near chance", n=seg.n, accuracy=seg.accuracy,
-            low=low, high=high, reference=share, reference_n=seg.n,
+            segment=seg.segment,
+            check="near chance",
+            n=seg.n,
+            accuracy=seg.accuracy,
+            low=low,
+            high=high,
+            reference=share,
+            reference_n=seg.n,
         ),
-    )  # fmt: skip
+    )

@@ -365,8 +365,14 @@ class EventLog:
         labels are folded exactly as the documents are."""
         if not asset_ids:
             return []
-        query = {"bool": {"filter": [{"terms": {"asset_id": list(asset_ids)}},
-                                     {"term": {"attribute": attribute}}]}}  # fmt: skip
+        query = {
+            "bool": {
+                "filter": [
+                    {"terms": {"asset_id": list(asset_ids)}},
+                    {"term": {"attribute": attribute}},
+                ]
+            }
+        }
         out: list[TagEvent] = []
         async for events in self.pages(query, FOLD_ORDER):
             out.extend(events)

@@ -83,8 +83,13 @@ class TaxonomyRepository:
     async def save(self, source: TaxonomySource, *, at: str, by: str) -> None:
         """Store a version's files (a version stored before is left as it is)."""
         files = [msgspec.to_builtins(f) for f in source.files]
-        body = {"doc_type": "version", "version": source.version, "files": files,
-                "created_at": at, "created_by": by}  # fmt: skip
+        body = {
+            "doc_type": "version",
+            "version": source.version,
+            "files": files,
+            "created_at": at,
+            "created_by": by,
+        }
         # Content-addressed: a version stored before holds these very files.
         with contextlib.suppress(ConflictError):
             await self.client.create(index=self.index, id=_version_id(source.version), body=body)
@@ -113,13 +118,26 @@ class TaxonomyRepository:
         return msgspec.convert({**fields, "id": change_id}, TaxonomyChange)
 
     async def move(
-        self, expected: InForce, version: str, *, replaces: str | None, applying: bool,
-        at: str, by: str, last_change: str | None = None,
-    ) -> InForce:  # fmt: skip
+        self,
+        expected: InForce,
+        version: str,
+        *,
+        replaces: str | None,
+        applying: bool,
+        at: str,
+        by: str,
+        last_change: str | None = None,
+    ) -> InForce:
         """Put ``version`` in force; Conflict when the pointer moved since ``expected``."""
-        body = {"doc_type": "pointer", "version": version, "replaces": replaces,
-                "applying": applying, "created_at": at, "created_by": by,
-                "last_change": last_change}  # fmt: skip
+        body = {
+            "doc_type": "pointer",
+            "version": version,
+            "replaces": replaces,
+            "applying": applying,
+            "created_at": at,
+            "created_by": by,
+            "last_change": last_change,
+        }
         try:
             if expected.seq_no is None:
                 result = await self.client.create(index=self.index, id=POINTER_ID, body=body)
@@ -137,7 +155,12 @@ class TaxonomyRepository:
                 "run the command again"
             ) from exc
         return InForce(
-            version=version, replaces=replaces, applying=applying, created_at=at, created_by=by,
-            last_change=last_change, seq_no=int(result["_seq_no"]),
+            version=version,
+            replaces=replaces,
+            applying=applying,
+            created_at=at,
+            created_by=by,
+            last_change=last_change,
+            seq_no=int(result["_seq_no"]),
             primary_term=int(result["_primary_term"]),
-        )  # fmt: skip
+        )

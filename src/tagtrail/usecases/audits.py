@@ -190,8 +190,9 @@ async def audit_queue(
             break
         after = hits[-1]["sort"]
         # Answers found in the trail are recorded, so they leave the queue for good.
-        audits = [a for a in await settle(services, [h["_source"] for h in hits])
-                  if not a.get("answered")]  # fmt: skip
+        audits = [
+            a for a in await settle(services, [h["_source"] for h in hits]) if not a.get("answered")
+        ]
         docs = await services.store.assets.get_many([a["asset_id"] for a in audits])
         for audit, doc in zip(audits, docs, strict=True):
             if doc is None:

@@ -58,8 +58,10 @@ class TaxonomyChangeReport(msgspec.Struct, kw_only=True):
         """The CLI's last line: the version in force, and how apply let the servers follow."""
         state = "in force for every server" if self.applied else "compared with: the one in force"
         if self.waited_for_servers_s:
-            state += (f", after waiting {self.waited_for_servers_s:g} s for every server to "
-                      "follow it before migrating")  # fmt: skip
+            state += (
+                f", after waiting {self.waited_for_servers_s:g} s for every server to "
+                "follow it before migrating"
+            )
         return f"taxonomy {self.in_force}: {state} (servers follow in TAGTRAIL_TAXONOMY_REFRESH_S)"
 
 

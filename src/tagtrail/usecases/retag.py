@@ -113,8 +113,9 @@ def plan_decisions(
         plans = _plan(tagger, docs, repropose_min_probability)
     for i, (doc, evidence) in enumerate(zip(docs, measured or (), strict=False)):
         if evidence is not None and colour_retier.needs_retier(tagger, evidence):
-            meta = AssetMetadata(brand=doc.get("brand"), season=doc.get("season"),
-                                 collection=doc.get("collection"))  # fmt: skip
+            meta = AssetMetadata(
+                brand=doc.get("brand"), season=doc.get("season"), collection=doc.get("collection")
+            )
             again = in_slots(doc, tagger.recolour(evidence, meta))
             plans[i] = plans[i] + colour_retier.retiered(doc, again)
     return plans

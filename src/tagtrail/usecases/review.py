@@ -119,8 +119,10 @@ async def _apply_in_force(
         confirmed.add(unconfirmed[0])
         source, events = await apply(asset_id, revision, checked)
     if not events:  # carried into yet another version meanwhile
-        raise Conflict(f"asset {asset_id!r} moved to taxonomy {unconfirmed[-1]} meanwhile: "
-                       "reload it and try again")  # fmt: skip
+        raise Conflict(
+            f"asset {asset_id!r} moved to taxonomy {unconfirmed[-1]} meanwhile: "
+            "reload it and try again"
+        )
     return source, events
 
 

@@ -101,11 +101,14 @@ def _asset_events(
     carried = {TAXONOMY_CHANGE: plan.new.version}
     return events + [
         model_event(
-            str(doc["asset_id"]), len(events) + j,
-            msgspec.structs.replace(d, evidence={**(d.evidence or {}), **carried}), at, seq=seq,
+            str(doc["asset_id"]),
+            len(events) + j,
+            msgspec.structs.replace(d, evidence={**(d.evidence or {}), **carried}),
+            at,
+            seq=seq,
         )
         for j, d in enumerate(decisions)
-    ]  # fmt: skip
+    ]
 
 
 def _after_migration(plan: _Plan, doc: dict[str, Any], changes: list[TagChange]) -> dict[str, Any]:
@@ -229,11 +232,10 @@ async def _start(
     start = await change_start(services.taxonomy_in_force, new)
     plan = await _plan(services, start.old, new, migrations)
     marked = (
-        await begin_apply(services.taxonomy_in_force, start, source, new=new,
-                          migrations=migrations)
+        await begin_apply(services.taxonomy_in_force, start, source, new=new, migrations=migrations)
         if write
         else None
-    )  # fmt: skip
+    )
     return start.old, plan, marked
 
 

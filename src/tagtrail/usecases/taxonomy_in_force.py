@@ -90,8 +90,11 @@ class TaxonomyInForce:
         if state is None:  # indices not initialised: nothing to share yet
             if current is not None:
                 return current
-            log.warning("no %s index (run `tagtrail init-indices`): using the taxonomy folder %s",
-                        self.store.taxonomies.index, self._folder)  # fmt: skip
+            log.warning(
+                "no %s index (run `tagtrail init-indices`): using the taxonomy folder %s",
+                self.store.taxonomies.index,
+                self._folder,
+            )
             return await asyncio.to_thread(load_taxonomy, self._folder)
         if current is not None and state.version == current.version:
             return current
@@ -142,16 +145,25 @@ class TaxonomyInForce:
         try:
             local = await asyncio.to_thread(load_taxonomy, self._folder)
         except TagtrailError as exc:
-            log.warning("TAGTRAIL_TAXONOMY_DIR=%s is not a valid taxonomy (%s); taxonomy %s, "
-                        "stored in OpenSearch, is in force", self._folder, exc.message,
-                        in_force.version)  # fmt: skip
+            log.warning(
+                "TAGTRAIL_TAXONOMY_DIR=%s is not a valid taxonomy (%s); taxonomy %s, "
+                "stored in OpenSearch, is in force",
+                self._folder,
+                exc.message,
+                in_force.version,
+            )
             return
         if local.version != in_force.version:
-            log.warning("TAGTRAIL_TAXONOMY_DIR=%s holds taxonomy %s, but %s is in force for this "
-                        "deployment (stored in OpenSearch): using %s. `tagtrail taxonomy apply "
-                        "%s` would put the folder's version in force", self._folder,
-                        local.version, in_force.version, in_force.version,
-                        self._folder)  # fmt: skip
+            log.warning(
+                "TAGTRAIL_TAXONOMY_DIR=%s holds taxonomy %s, but %s is in force for this "
+                "deployment (stored in OpenSearch): using %s. `tagtrail taxonomy apply "
+                "%s` would put the folder's version in force",
+                self._folder,
+                local.version,
+                in_force.version,
+                in_force.version,
+                self._folder,
+            )
 
     async def state(self) -> InForce:
         """The pointer, in real time. Never seeds: with nothing in force yet, a change
@@ -238,16 +250,26 @@ async def begin_apply(
         # One id per pointer state: two applies racing from it record the same id, and
         # only the one that moves the pointer (below) has its record linked.
         last = f"change:{state.seq_no}:{state.primary_term}:{source.version}"
-        await keeper.store.taxonomies.record_change(TaxonomyChange(
-            id=last, version=source.version, replaces=start.old.version,
-            previous=state.last_change, created_at=utc_now(),
-            steps=migrations.steps if migrations else (),
-            attribute_versions=dict(new.attribute_versions) if new else {},
-        ))  # fmt: skip
+        await keeper.store.taxonomies.record_change(
+            TaxonomyChange(
+                id=last,
+                version=source.version,
+                replaces=start.old.version,
+                previous=state.last_change,
+                created_at=utc_now(),
+                steps=migrations.steps if migrations else (),
+                attribute_versions=dict(new.attribute_versions) if new else {},
+            )
+        )
     marked = await keeper.store.taxonomies.move(
-        state, source.version, replaces=start.old.version, applying=True,
-        at=utc_now(), by=by, last_change=last,
-    )  # fmt: skip
+        state,
+        source.version,
+        replaces=start.old.version,
+        applying=True,
+        at=utc_now(),
+        by=by,
+        last_change=last,
+    )
     keeper.expire()
     return marked
 
@@ -281,10 +303,17 @@ async def wait_for_servers(keeper: TaxonomyInForce, marked: InForce) -> float:
     version, so no asset is migrated while one could write an old value onto it."""
     wait = follow_wait_s(keeper.settings)
     if keeper.settings.taxonomy_refresh_s <= 0:
-        log.warning("TAGTRAIL_TAXONOMY_REFRESH_S=0: servers follow taxonomy %s only when "
-                    "restarted or when a decision finds an asset already migrated (that one "
-                    "is refused as a conflict)", marked.version)  # fmt: skip
-    log.info("taxonomy %s is in force (apply unfinished): waiting %.1f s for every server to "
-             "follow it before migrating", marked.version, wait)  # fmt: skip
+        log.warning(
+            "TAGTRAIL_TAXONOMY_REFRESH_S=0: servers follow taxonomy %s only when "
+            "restarted or when a decision finds an asset already migrated (that one "
+            "is refused as a conflict)",
+            marked.version,
+        )
+    log.info(
+        "taxonomy %s is in force (apply unfinished): waiting %.1f s for every server to "
+        "follow it before migrating",
+        marked.version,
+        wait,
+    )
     await asyncio.sleep(wait)
     return wait

@@ -25,8 +25,10 @@ async def carried_forward(store: Store, restore: Tag, taxonomy: Taxonomy) -> Tag
     """``restore`` with its value moved through every apply since its taxonomy version (a
     retired value stays as it is: the undo refuses it, naming the migration kind)."""
     attribute, version = restore.attribute, restore.taxonomy_version
-    if restore.value is None or version in (taxonomy.version,
-                                            taxonomy.attribute_version(attribute)):  # fmt: skip
+    if restore.value is None or version in (
+        taxonomy.version,
+        taxonomy.attribute_version(attribute),
+    ):
         return restore  # nothing applied since
     changes = await _changes_since(store, attribute, version)
     value = follow_value(attribute, restore.value, changes)

@@ -179,20 +179,26 @@ def _refuse_ambiguous(step: MigrationStep, old: set[str], new: set[str]) -> None
     target among them), a rename goes to a new value, a split to distinct new values."""
     kept = [s for s in step.sources if s in new and not (step.op == "merge" and s in step.targets)]
     if kept:
-        raise _refuse(step, (
-            f"{step.attribute} {', '.join(kept)} stays in the new taxonomy, so its tags "
-            f"cannot also {step.op} (remove it from the new taxonomy, or drop the migration)"
-        ))  # fmt: skip
+        raise _refuse(
+            step,
+            (
+                f"{step.attribute} {', '.join(kept)} stays in the new taxonomy, so its tags "
+                f"cannot also {step.op} (remove it from the new taxonomy, or drop the migration)"
+            ),
+        )
     if len(set(step.targets)) != len(step.targets):
         raise _refuse(step, f"{step.op} names a value twice")
     existing = [t for t in step.targets if t in old]
     if step.op == "rename" and existing and set(step.sources) <= old:
         # Moving decisions onto a value that already has its own is a merge: say so.
-        raise _refuse(step, (
-            f"rename onto {step.attribute} {existing[0]}, a value that already exists, "
-            f"would merge their tags; write it as merge: {{from: [{step.sources[0]}, "
-            f"{existing[0]}], to: {existing[0]}}}"
-        ))  # fmt: skip
+        raise _refuse(
+            step,
+            (
+                f"rename onto {step.attribute} {existing[0]}, a value that already exists, "
+                f"would merge their tags; write it as merge: {{from: [{step.sources[0]}, "
+                f"{existing[0]}], to: {existing[0]}}}"
+            ),
+        )
 
 
 def _refuse_overlaps(migrations: Migrations) -> None:
@@ -203,18 +209,24 @@ def _refuse_overlaps(migrations: Migrations) -> None:
         for source in step.sources:
             other = owner.setdefault((step.attribute, source), step)
             if other is not step:
-                raise _refuse(step, (
-                    f"{step.attribute} {source} is also in migration {other.id!r}; say "
-                    f"where its tags go once"
-                ))  # fmt: skip
+                raise _refuse(
+                    step,
+                    (
+                        f"{step.attribute} {source} is also in migration {other.id!r}; say "
+                        f"where its tags go once"
+                    ),
+                )
     for step in migrations.steps:
         for target in step.targets:
             onward = owner.get((step.attribute, target))
             if onward is not None and onward is not step:
-                raise _refuse(step, (
-                    f"{step.op} to {step.attribute} {target}, which migration {onward.id!r} "
-                    f"moves on: a chain or cycle; say where each value ends in one step"
-                ))  # fmt: skip
+                raise _refuse(
+                    step,
+                    (
+                        f"{step.op} to {step.attribute} {target}, which migration {onward.id!r} "
+                        f"moves on: a chain or cycle; say where each value ends in one step"
+                    ),
+                )
 
 
 def follow_value(
@@ -224,8 +236,14 @@ def follow_value(
     oldest first), as an asset holding it would have been migrated: a rename or merge to
     its target, a split to its first target; None when one retired it (or its attribute)."""
     for steps in changes:
-        step = next((s for s in steps if s.attribute == attribute
-                     and (value in s.sources or s.op == "retire_attribute")), None)  # fmt: skip
+        step = next(
+            (
+                s
+                for s in steps
+                if s.attribute == attribute and (value in s.sources or s.op == "retire_attribute")
+            ),
+            None,
+        )
         if step is None:
             continue
         if step.op in ("retire", "retire_attribute"):
