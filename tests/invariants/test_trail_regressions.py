@@ -16,9 +16,9 @@ from opensearchpy import AsyncOpenSearch
 from tagtrail.config import Settings
 from tagtrail.demo.catalogue import generate_catalogue
 from tagtrail.domain.decisions import Decision
-from tagtrail.domain.records import event_id
+from tagtrail.domain.records import TagEvent, event_id
 from tagtrail.errors import InvalidInput
-from tagtrail.store import Store
+from tagtrail.store import Store, StoredAsset
 from tagtrail.usecases.head_data import training_set
 from tagtrail.usecases.ingest import IngestItem, ingest
 from tagtrail.usecases.review import decide
@@ -187,10 +187,11 @@ async def test_a_split_keeps_a_rejection_or_refuses(trail: Trail) -> None:
     await trail.check()
 
 
-async def test_a_reader_between_claim_and_events_loses_nothing(trail: Trail) -> None:
-    """Break: a reader can make a half-written revision permanent (issue 17, 3rd bullet).
-    A reader arrives after the claim (event 0) and before the other events of a two-event
-    revision; before the fix the document lacked event 1 while the log held it."""
+async def _two_event_revision_with_a_reader(
+    trail: Trail,
+) -> tuple[str, StoredAsset, list[TagEvent], Faults]:
+    """The first asset, its stored state, the events of a two-event next revision (its
+    first two tags again, at probability 0.5), and faults whose reader reads the asset."""
     asset_id = trail.ids[0]
     store = trail.services.store
     stored = await store.assets.get(asset_id)
@@ -198,8 +199,9 @@ async def test_a_reader_between_claim_and_events_loses_nothing(trail: Trail) -> 
     revision = stored.revision + 1
     firsts = [e for e in history if e.seq == 1 and e.slot is None][:2]
     events = [
-        msgspec.structs.replace(e, seq=revision, event_id=event_id(asset_id, revision, i),
-                                probability=0.5)
+        msgspec.structs.replace(
+            e, seq=revision, event_id=event_id(asset_id, revision, i), probability=0.5
+        )
         for i, e in enumerate(firsts)
     ]
     faults = Faults(store.client)
@@ -208,6 +210,15 @@ async def test_a_reader_between_claim_and_events_loses_nothing(trail: Trail) -> 
         await store.assets.get_many([asset_id])
 
     faults.reader = reader
+    return asset_id, stored, events, faults
+
+
+async def test_a_reader_between_claim_and_events_loses_nothing(trail: Trail) -> None:
+    """Break: a reader can make a half-written revision permanent (issue 17, 3rd bullet).
+    A reader arrives after the claim (event 0) and before the other events of a two-event
+    revision; before the fix the document lacked event 1 while the log held it."""
+    asset_id, stored, events, faults = await _two_event_revision_with_a_reader(trail)
+    store = trail.services.store
     faults.arm(0, "read", match="_bulk")
     await store.assets.apply(asset_id, stored.revision, lambda _s: events)
     assert faults.fired == "read"
@@ -237,23 +248,8 @@ async def test_a_reader_between_the_bulk_requests_of_a_batch_loses_nothing(trail
     batch write of a taxonomy apply or retag. Found by the machine (a ``retire`` with a reader
     between two bulk requests: the document lacked a re-proposed further value the log held).
     A reader arrives after the claims' bulk request and before the rest's."""
-    asset_id = trail.ids[0]
+    asset_id, stored, events, faults = await _two_event_revision_with_a_reader(trail)
     store = trail.services.store
-    stored = await store.assets.get(asset_id)
-    history = await store.events.for_asset(asset_id)
-    revision = stored.revision + 1
-    firsts = [e for e in history if e.seq == 1 and e.slot is None][:2]
-    events = [
-        msgspec.structs.replace(e, seq=revision, event_id=event_id(asset_id, revision, i),
-                                probability=0.5)
-        for i, e in enumerate(firsts)
-    ]
-    faults = Faults(store.client)
-
-    async def reader() -> None:
-        await store.assets.get_many([asset_id])
-
-    faults.reader = reader
     faults.arm(1, "read", match="_bulk")  # before the second bulk request: the rest
     outcome = await store.apply_batch([(asset_id, stored.revision, lambda _s: events)])
     assert faults.fired == "read"
