@@ -9,7 +9,12 @@ import msgspec
 import numpy as np
 
 from tagtrail.domain.decisions import Decision, build_decision
-from tagtrail.domain.projection import decision_in_force, fold_tags, without_decision
+from tagtrail.domain.projection import (
+    REPROPOSAL,
+    decision_in_force,
+    fold_tags,
+    without_decision,
+)
 from tagtrail.domain.records import Actor, TagEvent, event_id
 from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.learning.dataset import (
@@ -111,3 +116,50 @@ def test_undo_returns_to_the_proposal_judged_not_a_newer_one() -> None:
     assert (tag.value, tag.state, tag.proposed_value) == ("peacoat", "confirmed", "trench_coat")
     events = _decide(events, "reopened")
     assert _state(events) == ("peacoat", "flagged")
+
+
+def _repropose(events: list[TagEvent], value: str) -> list[TagEvent]:
+    """A newer head's retag event that proposes ``value`` again as a re-proposal."""
+    seq = len(events) + 1
+    rejection = fold_tags(events)["category"].event_id
+    newer = msgspec.structs.replace(
+        _model(),
+        event_id=event_id("a1", seq, 0),
+        seq=seq,
+        at=f"2026-01-01T00:00:{seq:02d}.000000Z",
+        value=value,
+        values=TAXONOMY.ancestors("category", value),
+        tier="suggested",
+        state="suggested",
+        actor=Actor(type="model", id="clip", head_version="head@2"),
+        evidence={REPROPOSAL: {"rejected_event_id": rejection}},
+    )
+    return [*events, newer]
+
+
+def _negatives(events: list[TagEvent]) -> list[str]:
+    data = examples_from_events(
+        events, attribute="category", vectors={"a1": np.ones(4)}, label_for=LABELS
+    )
+    return [e.value for e in data.examples if e.polarity == "negative"]
+
+
+def test_a_rejection_stays_a_negative_while_its_reproposal_awaits_review() -> None:
+    """Found by the deep profile: a newer head proposed a rejected value again (a suggestion
+    for review, naming the rejection); the rejection was still in force, yet the training set
+    dropped its negative."""
+    events = _decide([_model()], "rejected")
+    assert _negatives(events) == ["peacoat"]
+    events = _repropose(events, "peacoat")
+    tag = fold_tags(events)["category"]
+    assert (tag.state, tag.value, tag.reproposal_of) == ("suggested", "peacoat", events[1].event_id)
+    assert _negatives(events) == ["peacoat"]
+    # A still newer head moves on while the re-proposal is pending: the rejection of
+    # peacoat stays the negative, the model's trench coat is no label at all.
+    events = _repropose(events, "trench_coat")
+    assert fold_tags(events)["category"].value == "trench_coat"
+    assert _negatives(events) == ["peacoat"]
+    assert _positives(events) == []
+    # The reviewer decides the re-proposal: their new decision is the label.
+    events = _decide(events, "confirmed")
+    assert (_positives(events), _negatives(events)) == (["trench_coat"], [])

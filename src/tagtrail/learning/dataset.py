@@ -176,14 +176,26 @@ class DecidedTag(msgspec.Struct, kw_only=True, frozen=True):
     decision: TagEvent
 
 
-def _fold_with_decisions(events: Iterable[TagEvent]) -> tuple[dict[str, Tag], dict[str, TagEvent]]:
-    """One asset's fold, and for each event id a tag stood on, the human decision behind it
-    (an undo restores an earlier tag, a migration carries one: both keep its decision)."""
+class _Folded(msgspec.Struct, kw_only=True, frozen=True):
+    """One asset's fold of an attribute, with what stands behind its tags."""
+
+    tags: dict[str, Tag]
+    #: For each event id a tag stood on, the human decision behind it (an undo restores an
+    #: earlier tag, a migration carries one: both keep its decision).
+    behind: dict[str, TagEvent]
+    #: For each event id a rejected tag stood on, the value it rejects, carried through the
+    #: migrations of a re-proposal of it (the tag then shows the model's value instead).
+    rejected: dict[str, str]
+
+
+def _fold_with_decisions(events: Iterable[TagEvent]) -> _Folded:
     tags: dict[str, Tag] = {}
     behind: dict[str, TagEvent] = {}
+    rejected: dict[str, str] = {}
     for event in sorted(events, key=lambda e: (e.seq, e.at, e.event_id)):
         before = tags.get(key_of(event))
         tags = fold_tags([event], tags.values())
+        after = tags.get(key_of(event))
         if event.kind in HUMAN_KINDS and event.actor.type == "human":
             behind[event.event_id] = event
         elif event.kind == "reopened":
@@ -192,7 +204,35 @@ def _fold_with_decisions(events: Iterable[TagEvent]) -> tuple[dict[str, Tag], di
                 behind[event.event_id] = behind[restored]
         elif event.kind == "migrated" and before is not None and before.event_id in behind:
             behind[event.event_id] = behind[before.event_id]
-    return tags, behind
+        if after is not None and after.state == "rejected" and after.value is not None:
+            rejected[after.event_id] = after.value
+        pending = before.reproposal_of if before is not None else None
+        if (
+            event.kind == "migrated"
+            and pending
+            and after is not None
+            and after.value
+            and before is not None
+            and before.value == rejected.get(pending)
+        ):
+            rejected[pending] = after.value
+    return _Folded(tags=tags, behind=behind, rejected=rejected)
+
+
+def _decided(folded: _Folded, tag: Tag) -> DecidedTag | None:
+    """The human decision in force on ``tag``: its own, or the rejection a pending
+    re-proposal names (a negative until a reviewer decides the re-proposal)."""
+    if tag.state in HUMAN_STATES:
+        decision = folded.behind.get(tag.event_id)
+        return DecidedTag(tag=tag, decision=decision) if decision is not None else None
+    rejection = tag.reproposal_of
+    decision = folded.behind.get(rejection) if rejection else None
+    value = folded.rejected.get(rejection) if rejection else None
+    if decision is None or value is None:
+        return None
+    return DecidedTag(
+        tag=msgspec.structs.replace(tag, state="rejected", value=value), decision=decision
+    )
 
 
 def decided_tags(events: Iterable[TagEvent], attribute: str) -> list[DecidedTag]:
@@ -206,11 +246,11 @@ def decided_tags(events: Iterable[TagEvent], attribute: str) -> list[DecidedTag]
             by_asset[event.asset_id].append(event)
     out: list[DecidedTag] = []
     for asset_id in sorted(by_asset):
-        tags, behind = _fold_with_decisions(by_asset[asset_id])
-        for key in sorted(tags):
-            tag, decision = tags[key], behind.get(tags[key].event_id)
-            if tag.state in HUMAN_STATES and decision is not None:
-                out.append(DecidedTag(tag=tag, decision=decision))
+        folded = _fold_with_decisions(by_asset[asset_id])
+        for key in sorted(folded.tags):
+            decided = _decided(folded, folded.tags[key])
+            if decided is not None:
+                out.append(decided)
     return out
 
 
