@@ -37,11 +37,17 @@ def event(
     attribute: str = "category",
 ) -> TagEvent:
     return TagEvent(
-        event_id=event_id(asset, seq, 0), asset_id=asset, attribute=attribute,
-        kind=kind, seq=seq, at=f"2026-01-01T00:00:{seq:02d}.000000Z", actor=actor,  # type: ignore[arg-type]
+        event_id=event_id(asset, seq, 0),
+        asset_id=asset,
+        attribute=attribute,
+        kind=kind,
+        seq=seq,
+        at=f"2026-01-01T00:00:{seq:02d}.000000Z",
+        actor=actor,  # type: ignore[arg-type]
         state=kind if kind != "model_tagged" else "auto_applied",  # type: ignore[arg-type]
-        value=value, previous_value=previous,
-    )  # fmt: skip
+        value=value,
+        previous_value=previous,
+    )
 
 
 def vectors(*assets: str, dim: int = 4) -> dict[str, np.ndarray]:

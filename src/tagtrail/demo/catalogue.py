@@ -33,9 +33,19 @@ from tagtrail.domain.palette import Palette, PaletteColour, delta_e_2000, hex_to
 from tagtrail.errors import InvalidInput
 
 CATEGORIES = (
-    "peacoat", "trench_coat", "puffer_jacket", "cardigan", "jumper", "dress",
-    "t_shirt", "shirt", "trousers", "skirt", "sneakers", "tote_bag",
-)  # fmt: skip
+    "peacoat",
+    "trench_coat",
+    "puffer_jacket",
+    "cardigan",
+    "jumper",
+    "dress",
+    "t_shirt",
+    "shirt",
+    "trousers",
+    "skirt",
+    "sneakers",
+    "tote_bag",
+)
 PATTERNS = ("solid", "stripe", "check", "dot")
 SHOT_TYPES = ("flat_lay", "ghost_mannequin", "detail")
 BACKGROUNDS = ("white", "light_grey", "textured")
@@ -57,27 +67,145 @@ _BACKDROP_RGB = {
 
 # Upright silhouettes in a unit box (x right, y down).
 _SHAPES: dict[str, tuple[tuple[float, float], ...]] = {
-    "t_shirt": ((.35, .1), (.43, .12), (.5, .16), (.57, .12), (.65, .1), (.86, .23), (.78, .37),
-                (.7, .32), (.7, .9), (.3, .9), (.3, .32), (.22, .37), (.14, .23)),
-    "shirt": ((.37, .08), (.5, .15), (.63, .08), (.8, .16), (.93, .72), (.84, .74), (.72, .36),
-              (.72, .92), (.28, .92), (.28, .36), (.16, .74), (.07, .72), (.2, .16)),
-    "jumper": ((.38, .1), (.5, .14), (.62, .1), (.8, .17), (.9, .72), (.8, .75), (.72, .38),
-               (.73, .86), (.27, .86), (.28, .38), (.2, .75), (.1, .72), (.2, .17)),
-    "cardigan": ((.4, .08), (.5, .3), (.6, .08), (.79, .16), (.9, .74), (.81, .76), (.72, .38),
-                 (.73, .88), (.27, .88), (.28, .38), (.19, .76), (.1, .74), (.21, .16)),
-    "peacoat": ((.38, .05), (.5, .2), (.62, .05), (.82, .14), (.92, .74), (.82, .76),
-                (.74, .36), (.76, .9), (.24, .9), (.26, .36), (.18, .76), (.08, .74), (.18, .14)),
-    "trench_coat": ((.4, .03), (.5, .16), (.6, .03), (.78, .1), (.88, .66), (.8, .68), (.72, .3),
-                    (.82, .97), (.18, .97), (.28, .3), (.2, .68), (.12, .66), (.22, .1)),
-    "puffer_jacket": ((.36, .1), (.5, .13), (.64, .1), (.84, .2), (.95, .7), (.84, .74), (.75, .4),
-                      (.77, .82), (.23, .82), (.25, .4), (.16, .74), (.05, .7), (.16, .2)),
-    "dress": ((.38, .06), (.44, .06), (.5, .13), (.56, .06), (.62, .06), (.64, .34), (.58, .44),
-              (.8, .94), (.2, .94), (.42, .44), (.36, .34)),
-    "trousers": ((.3, .05), (.7, .05), (.75, .95), (.56, .95), (.5, .34), (.44, .95), (.25, .95)),
-    "skirt": ((.34, .22), (.66, .22), (.82, .8), (.18, .8)),
-    "sneakers": ((.06, .56), (.12, .4), (.3, .34), (.45, .44), (.86, .5), (.94, .62), (.06, .64)),
-    "tote_bag": ((.2, .4), (.8, .4), (.84, .9), (.16, .9)),
-}  # fmt: skip
+    "t_shirt": (
+        (0.35, 0.1),
+        (0.43, 0.12),
+        (0.5, 0.16),
+        (0.57, 0.12),
+        (0.65, 0.1),
+        (0.86, 0.23),
+        (0.78, 0.37),
+        (0.7, 0.32),
+        (0.7, 0.9),
+        (0.3, 0.9),
+        (0.3, 0.32),
+        (0.22, 0.37),
+        (0.14, 0.23),
+    ),
+    "shirt": (
+        (0.37, 0.08),
+        (0.5, 0.15),
+        (0.63, 0.08),
+        (0.8, 0.16),
+        (0.93, 0.72),
+        (0.84, 0.74),
+        (0.72, 0.36),
+        (0.72, 0.92),
+        (0.28, 0.92),
+        (0.28, 0.36),
+        (0.16, 0.74),
+        (0.07, 0.72),
+        (0.2, 0.16),
+    ),
+    "jumper": (
+        (0.38, 0.1),
+        (0.5, 0.14),
+        (0.62, 0.1),
+        (0.8, 0.17),
+        (0.9, 0.72),
+        (0.8, 0.75),
+        (0.72, 0.38),
+        (0.73, 0.86),
+        (0.27, 0.86),
+        (0.28, 0.38),
+        (0.2, 0.75),
+        (0.1, 0.72),
+        (0.2, 0.17),
+    ),
+    "cardigan": (
+        (0.4, 0.08),
+        (0.5, 0.3),
+        (0.6, 0.08),
+        (0.79, 0.16),
+        (0.9, 0.74),
+        (0.81, 0.76),
+        (0.72, 0.38),
+        (0.73, 0.88),
+        (0.27, 0.88),
+        (0.28, 0.38),
+        (0.19, 0.76),
+        (0.1, 0.74),
+        (0.21, 0.16),
+    ),
+    "peacoat": (
+        (0.38, 0.05),
+        (0.5, 0.2),
+        (0.62, 0.05),
+        (0.82, 0.14),
+        (0.92, 0.74),
+        (0.82, 0.76),
+        (0.74, 0.36),
+        (0.76, 0.9),
+        (0.24, 0.9),
+        (0.26, 0.36),
+        (0.18, 0.76),
+        (0.08, 0.74),
+        (0.18, 0.14),
+    ),
+    "trench_coat": (
+        (0.4, 0.03),
+        (0.5, 0.16),
+        (0.6, 0.03),
+        (0.78, 0.1),
+        (0.88, 0.66),
+        (0.8, 0.68),
+        (0.72, 0.3),
+        (0.82, 0.97),
+        (0.18, 0.97),
+        (0.28, 0.3),
+        (0.2, 0.68),
+        (0.12, 0.66),
+        (0.22, 0.1),
+    ),
+    "puffer_jacket": (
+        (0.36, 0.1),
+        (0.5, 0.13),
+        (0.64, 0.1),
+        (0.84, 0.2),
+        (0.95, 0.7),
+        (0.84, 0.74),
+        (0.75, 0.4),
+        (0.77, 0.82),
+        (0.23, 0.82),
+        (0.25, 0.4),
+        (0.16, 0.74),
+        (0.05, 0.7),
+        (0.16, 0.2),
+    ),
+    "dress": (
+        (0.38, 0.06),
+        (0.44, 0.06),
+        (0.5, 0.13),
+        (0.56, 0.06),
+        (0.62, 0.06),
+        (0.64, 0.34),
+        (0.58, 0.44),
+        (0.8, 0.94),
+        (0.2, 0.94),
+        (0.42, 0.44),
+        (0.36, 0.34),
+    ),
+    "trousers": (
+        (0.3, 0.05),
+        (0.7, 0.05),
+        (0.75, 0.95),
+        (0.56, 0.95),
+        (0.5, 0.34),
+        (0.44, 0.95),
+        (0.25, 0.95),
+    ),
+    "skirt": ((0.34, 0.22), (0.66, 0.22), (0.82, 0.8), (0.18, 0.8)),
+    "sneakers": (
+        (0.06, 0.56),
+        (0.12, 0.4),
+        (0.3, 0.34),
+        (0.45, 0.44),
+        (0.86, 0.5),
+        (0.94, 0.62),
+        (0.06, 0.64),
+    ),
+    "tote_bag": ((0.2, 0.4), (0.8, 0.4), (0.84, 0.9), (0.16, 0.9)),
+}
 
 
 class CatalogueItem(msgspec.Struct, kw_only=True, frozen=True):
@@ -117,9 +245,13 @@ def _smooth(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
 
 
 def _pattern_layer(
-    rng: np.random.Generator, side: int, main: tuple[int, int, int],
-    second: tuple[int, int, int], pattern: str, zoom: float,
-) -> Image.Image:  # fmt: skip
+    rng: np.random.Generator,
+    side: int,
+    main: tuple[int, int, int],
+    second: tuple[int, int, int],
+    pattern: str,
+    zoom: float,
+) -> Image.Image:
     """Main colour with stripes/checks/dots in the second colour covering ≤ ~35%."""
     layer = Image.new("RGB", (side, side), main)
     draw = ImageDraw.Draw(layer)
@@ -148,9 +280,13 @@ def _pattern_layer(
 
 
 def _garment(
-    rng: np.random.Generator, side: int, category: str, shot: str, fabric: Image.Image,
+    rng: np.random.Generator,
+    side: int,
+    category: str,
+    shot: str,
+    fabric: Image.Image,
     main: tuple[int, int, int],
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+) -> tuple[np.ndarray, np.ndarray]:
     """Colour (H, W, 3) and alpha (H, W) of the garment at 2× size, before downsampling."""
     scale = float(rng.uniform(0.72, 0.86)) * side
     ox = (side - scale) / 2 + float(rng.uniform(-0.04, 0.04)) * side
@@ -199,10 +335,15 @@ def _garment(
             ),
             dtype=np.float32,
         )
-        a = np.asarray(
-            Image.fromarray((a * 255).astype(np.uint8)).rotate(angle, Image.Resampling.BILINEAR),
-            dtype=np.float32,
-        ) / 255.0  # fmt: skip
+        a = (
+            np.asarray(
+                Image.fromarray((a * 255).astype(np.uint8)).rotate(
+                    angle, Image.Resampling.BILINEAR
+                ),
+                dtype=np.float32,
+            )
+            / 255.0
+        )
     return rgb, a
 
 
@@ -251,15 +392,19 @@ def _render(
         out = out * (1 + 0.04 * _smooth(rng, size, size, 4)[..., None])
     else:
         rgb, alpha = _garment(rng, side, item.category, item.shot_type, fabric, main)
-        rgb = np.asarray(Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).resize(
-            (size, size), Image.Resampling.BOX), dtype=np.float32)  # fmt: skip
+        rgb = np.asarray(
+            Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).resize(
+                (size, size), Image.Resampling.BOX
+            ),
+            dtype=np.float32,
+        )
         a_img = Image.fromarray((alpha * 255).astype(np.uint8)).resize(
             (size, size), Image.Resampling.BOX
         )
         a = np.asarray(a_img, dtype=np.float32)[..., None] / 255.0
         shadow = a_img.filter(ImageFilter.GaussianBlur(size * 0.02)).transform(
             (size, size), Image.Transform.AFFINE, (1, 0, -size * 0.01, 0, 1, -size * 0.015)
-        )  # fmt: skip
+        )
         bg = _backdrop(rng, size, item.background)
         bg *= 1 - 0.06 * np.asarray(shadow, dtype=np.float32)[..., None] / 255.0
         folds = 1 + 0.05 * _smooth(rng, size, size, 7)[..., None]
