@@ -34,11 +34,11 @@ from figures import Figures, add_common_arguments
 from threadpoolctl import threadpool_limits
 
 from tagtrail.demo.catalogue import generate_catalogue
+from tagtrail.domain.taxonomy.mapping import AssetContext
 from tagtrail.learning.dataset import TrainingExample, make_training_set
 from tagtrail.learning.evaluate import evaluate_head
 from tagtrail.learning.stats import macro_f1, unit_hash
 from tagtrail.learning.train import train_head
-from tagtrail.tagging.mapping import AssetContext
 from tagtrail.tagging.pipeline import build_tagger
 from tagtrail.tagging.taxonomy_files import load_taxonomy
 from tagtrail.vision.encode import load_encoder

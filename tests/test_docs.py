@@ -73,9 +73,7 @@ def test_the_docs_have_examples() -> None:
     assert len(_command_lines()) >= 20
 
 
-@pytest.mark.parametrize(
-    "block", GRAPHQL, ids=[f"{page}:{line}" for page, line, _ in GRAPHQL]
-)
+@pytest.mark.parametrize("block", GRAPHQL, ids=[f"{page}:{line}" for page, line, _ in GRAPHQL])
 def test_graphql_block_validates_against_the_schema(block: tuple[str, int, str]) -> None:
     page, line, text = block
     schema = build_schema(load_settings(environ={}))._schema

@@ -10,12 +10,12 @@ import pytest
 
 from tagtrail.domain.records import Actor, TagEvent, event_id
 from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.domain.taxonomy.mapping import AssetContext
 from tagtrail.learning.dataset import (
     examples_from_events,
     labels_from_mapping,
     labels_from_taxonomy,
 )
-from tagtrail.tagging.mapping import AssetContext
 from tagtrail.tagging.taxonomy_files import load_taxonomy
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "taxonomy" / "default"

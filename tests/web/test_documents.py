@@ -61,4 +61,4 @@ def test_no_page_writes_a_document_elsewhere() -> None:
             continue
         text = module.read_text(encoding="utf-8")
         found = [m.group(0) for m in DOCUMENT_START.finditer(text)]
-        assert not found, f"{module.name} writes GraphQL documents {found}: move them to documents.js"
+        assert not found, f"{module.name} writes documents {found}: move them to documents.js"

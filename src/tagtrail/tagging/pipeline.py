@@ -19,9 +19,9 @@ from tagtrail.domain.governance import TierDecision, decide_tier
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import Actor, LabelScore, ModelDecision, Thresholds
 from tagtrail.domain.taxonomy import Taxonomy
-from tagtrail.tagging.dependencies import EVIDENCE_KEY, Dependencies, Known
+from tagtrail.domain.taxonomy.dependencies import EVIDENCE_KEY, Dependencies, Known
+from tagtrail.domain.taxonomy.mapping import AssetContext, map_label
 from tagtrail.tagging.heads import Head, HeadPrediction, build_brand_head_sets, predict_all
-from tagtrail.tagging.mapping import AssetContext, map_label
 from tagtrail.vision.colour import ColourAnalyser, ColourAnalysis
 from tagtrail.vision.colour_calibration import load_colour_calibration
 

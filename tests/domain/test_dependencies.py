@@ -13,12 +13,12 @@ import yaml
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import LabelScore, ModelDecision
 from tagtrail.domain.taxonomy import Taxonomy
-from tagtrail.tagging.dependencies import EVIDENCE_KEY, Known, dependents
+from tagtrail.domain.taxonomy.dependencies import EVIDENCE_KEY, Known, dependents
 from tagtrail.tagging.heads import HeadPrediction
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.tagging.taxonomy_files import load_taxonomy
 from tagtrail.vision.colour import ColourAnalyser, ColourAnalysis, ColourFinding
-from tests.tagging.test_mapping import DEFAULT_ROOT
+from tests.domain.test_mapping import DEFAULT_ROOT
 
 HEAD = "fixed/1"
 

@@ -33,7 +33,7 @@ from tagtrail.domain.records import (
     event_id,
 )
 from tagtrail.domain.taxonomy import CONTEXT_KEYS, Taxonomy
-from tagtrail.tagging.mapping import AssetContext, MappedValue, map_label
+from tagtrail.domain.taxonomy.mapping import AssetContext, MappedValue, map_label
 
 EVIDENCE_KEY = "rule_dependencies"
 
