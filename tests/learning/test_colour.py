@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tagtrail.domain.calibration import Calibration
+from tagtrail.domain.evidence import ColourAnalysis, ColourFinding
 from tagtrail.domain.records import Actor, TagEvent
 from tagtrail.learning.colour import (
     calibration_gate,
@@ -20,7 +21,23 @@ HUMAN = Actor(type="human", id="ana")
 
 
 def _model(asset: str, seq: int, value: str, confidence: float, *, old: bool = False) -> TagEvent:
-    evidence = {"findings": [{"confidence": confidence}]} if old else {"raw_confidence": confidence}
+    """An analyser event; ``old``: written before calibration (no ``raw_confidence``)."""
+    finding = ColourFinding(
+        name=value,
+        label=value,
+        family=value,
+        hex="#000000",
+        measured_hex="#010101",
+        lab=(1.0, 0.0, 0.0),
+        coverage=0.9,
+        delta_e=1.0,
+        alternatives=(),
+        confidence=confidence,
+    )
+    analysis = ColourAnalysis(
+        analyser=ANALYSER.id, findings=(finding,), foreground_share=0.5, background_hex="#FFFFFF"
+    )
+    evidence = msgspec.to_builtins(analysis) | ({} if old else {"raw_confidence": confidence})
     return TagEvent(
         event_id=f"{asset}:{seq}",
         asset_id=asset,
