@@ -211,6 +211,15 @@ def latest_page(out: Path) -> str:
     return "\n".join(parts)
 
 
+def save(result: dict[str, Any], out: Path, stem: str) -> None:
+    """Write the run set's results (JSON and Markdown) and regenerate the latest page."""
+    result["finished"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    (out / "results" / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / "results" / f"{stem}.md").write_text(markdown_of(result))
+    (out.parent / f"{out.name}.md").write_text(latest_page(out))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="*", help=f"default: all of {', '.join(benchmarks())}")
@@ -234,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_load": args.max_load,
         "benchmarks": {},
     }
+    stem = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + result["commit"][:12]
     failed = []
     for name in args.names or benchmarks():
         runs = []
@@ -249,12 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         if any("error" in r for r in runs):
             failed.append(name)
         result["benchmarks"][name] = {"runs": runs, "figures": summarise(runs)}
-    result["finished"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    stem = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + result["commit"][:12]
-    (args.out / "results").mkdir(parents=True, exist_ok=True)
-    (args.out / "results" / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
-    (args.out / "results" / f"{stem}.md").write_text(markdown_of(result))
-    (args.out.parent / f"{args.out.name}.md").write_text(latest_page(args.out))
+        save(result, args.out, stem)  # after each benchmark: a long set cut off keeps its part
     print(markdown_of(result))
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
