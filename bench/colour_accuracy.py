@@ -111,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     auto = tiers["auto_applied"]
     share, precision = auto / n, auto_right / max(auto, 1)
     print(f"tiers            {dict(sorted(tiers.items()))} ({calibration.version})")
-    print(f"auto tier        {share:.1%} of colour tags (target ≥ {TARGET_AUTO_SHARE:.0%}), "
-          f"precision {precision:.3f} (target ≥ {TARGET_AUTO_PRECISION})")  # fmt: skip
+    print(
+        f"auto tier        {share:.1%} of colour tags (target ≥ {TARGET_AUTO_SHARE:.0%}), "
+        f"precision {precision:.3f} (target ≥ {TARGET_AUTO_PRECISION})"
+    )
     ok = exact_rate >= TARGET_EXACT and family_rate >= TARGET_FAMILY
     ok = ok and share >= TARGET_AUTO_SHARE and precision >= TARGET_AUTO_PRECISION
     print("PASS" if ok else "FAIL")
@@ -121,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     figures.add("colour family", family_rate, "", better="higher", ratio=True, target=TARGET_FAMILY)
     figures.add("auto tier share", share, "", better="higher", ratio=True, target=TARGET_AUTO_SHARE)
     figures.add(
-        "auto tier precision", precision, "", better="higher", ratio=True,
+        "auto tier precision",
+        precision,
+        "",
+        better="higher",
+        ratio=True,
         target=TARGET_AUTO_PRECISION,
     )
     figures.add("analyser wall", ms, "ms/image", better="lower")

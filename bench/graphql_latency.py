@@ -41,11 +41,45 @@ from tagtrail.usecases.search import EF_SEARCH
 DIM = 512
 CENTRES = 500
 BATCH = 1000
-CATEGORIES = ("peacoat", "trench_coat", "puffer_jacket", "overcoat", "parka", "blazer",
-              "bomber_jacket", "cardigan", "jumper", "dress", "t_shirt", "shirt", "trousers",
-              "jeans", "skirt", "sneakers", "boots", "tote_bag", "scarf", "hat")  # fmt: skip
-COLOURS = ("black", "navy", "charcoal", "camel", "ivory", "burgundy", "forest_green",
-           "cobalt", "tan", "light_grey", "olive", "cherry", "sand", "teal", "blush")  # fmt: skip
+CATEGORIES = (
+    "peacoat",
+    "trench_coat",
+    "puffer_jacket",
+    "overcoat",
+    "parka",
+    "blazer",
+    "bomber_jacket",
+    "cardigan",
+    "jumper",
+    "dress",
+    "t_shirt",
+    "shirt",
+    "trousers",
+    "jeans",
+    "skirt",
+    "sneakers",
+    "boots",
+    "tote_bag",
+    "scarf",
+    "hat",
+)
+COLOURS = (
+    "black",
+    "navy",
+    "charcoal",
+    "camel",
+    "ivory",
+    "burgundy",
+    "forest_green",
+    "cobalt",
+    "tan",
+    "light_grey",
+    "olive",
+    "cherry",
+    "sand",
+    "teal",
+    "blush",
+)
 MATERIALS = ("wool", "cotton", "linen", "silk", "denim", "leather", "polyester", "cashmere")
 PATTERNS = ("solid", "stripe", "check", "dot", "floral")
 BRANDS = ("Northwind", "Atelier Sud", "Kobo", "Maison Lark", "Fjell & Co")
@@ -59,11 +93,16 @@ SEARCH_GQL = """query($filter: AssetFilterInput) { searchAssets(filter: $filter,
 KNN_GQL = """query($id: ID!, $filter: AssetFilterInput) {
   similarAssets(by: {assetId: $id}, filter: $filter, k: 10) {
   ... on SimilarAssets { hits { score asset { id sku } } } } }"""
-SEARCH_FILTER = {"tags": [{"attribute": "category", "values": ["outerwear"]}],
-                 "season": ["FW"], "seasonYear": {"gte": 2024, "lte": 2026},
-                 "brand": ["Northwind", "Kobo"]}  # fmt: skip
-KNN_FILTER = {"tags": [{"attribute": "colour", "values": ["black", "navy", "charcoal"]}],
-              "season": ["FW"]}  # fmt: skip
+SEARCH_FILTER = {
+    "tags": [{"attribute": "category", "values": ["outerwear"]}],
+    "season": ["FW"],
+    "seasonYear": {"gte": 2024, "lte": 2026},
+    "brand": ["Northwind", "Kobo"],
+}
+KNN_FILTER = {
+    "tags": [{"attribute": "colour", "values": ["black", "navy", "charcoal"]}],
+    "season": ["FW"],
+}
 
 
 class Catalogue:
@@ -97,25 +136,49 @@ class Catalogue:
         aid, brand = self.asset_id(i), BRANDS[self.brand[i]]
         season, year = ("SS", "FW")[self.season[i]], int(self.year[i])
         at = f"{year}-0{1 + i % 9}-1{i % 10}T10:00:00.000000Z"
-        chosen = (("category", CATEGORIES[self.category[i]]), ("colour", COLOURS[self.colour[i]]),
-                  ("material", MATERIALS[self.material[i]]),
-                  ("pattern", PATTERNS[self.pattern[i]]), ("shot_type", "flat_lay"))  # fmt: skip
+        chosen = (
+            ("category", CATEGORIES[self.category[i]]),
+            ("colour", COLOURS[self.colour[i]]),
+            ("material", MATERIALS[self.material[i]]),
+            ("pattern", PATTERNS[self.pattern[i]]),
+            ("shot_type", "flat_lay"),
+        )
         events = []
         for n, (attr, value) in enumerate(chosen):
             p = float(self.probability[i, n])
             tier: TagState = (
                 "auto_applied" if p >= 0.95 else "flagged" if p >= 0.75 else "suggested"
             )
-            events.append(TagEvent(
-                event_id=event_id(aid, 1, n), asset_id=aid, attribute=attr, kind="model_tagged",
-                seq=1, at=at, actor=Actor(type="model", id="bench", model_fingerprint="bench@1"),
-                state=tier, tier=tier, value=value, probability=round(p, 4),
-                values=taxonomy.ancestors(attr, value, brand),
-                terms=taxonomy.search_terms(attr, value, brand)))  # fmt: skip
-        doc = {"asset_id": aid, "sku": f"SKU-{i:07d}", "brand": brand, "season": season,
-               "season_year": year, "collection": f"{season}{year % 100}",
-               "photographer": PHOTOGRAPHERS[i % 4], "shoot_date": at[:10], "ingested_at": at,
-               "vector": self.vectors[i].tolist(), **projection_fields(events)}  # fmt: skip
+            events.append(
+                TagEvent(
+                    event_id=event_id(aid, 1, n),
+                    asset_id=aid,
+                    attribute=attr,
+                    kind="model_tagged",
+                    seq=1,
+                    at=at,
+                    actor=Actor(type="model", id="bench", model_fingerprint="bench@1"),
+                    state=tier,
+                    tier=tier,
+                    value=value,
+                    probability=round(p, 4),
+                    values=taxonomy.ancestors(attr, value, brand),
+                    terms=taxonomy.search_terms(attr, value, brand),
+                )
+            )
+        doc = {
+            "asset_id": aid,
+            "sku": f"SKU-{i:07d}",
+            "brand": brand,
+            "season": season,
+            "season_year": year,
+            "collection": f"{season}{year % 100}",
+            "photographer": PHOTOGRAPHERS[i % 4],
+            "shoot_date": at[:10],
+            "ingested_at": at,
+            "vector": self.vectors[i].tolist(),
+            **projection_fields(events),
+        }
         return doc
 
     def knn_mask(self) -> np.ndarray:
@@ -277,7 +340,11 @@ async def measure(
             f"(min {np.min(recalls):.2f}, ef_search {EF_SEARCH})"
         )
         figures.add(
-            "filtered k-NN recall@10", float(np.mean(recalls)), "", better="higher", ratio=True,
+            "filtered k-NN recall@10",
+            float(np.mean(recalls)),
+            "",
+            better="higher",
+            ratio=True,
             target=0.95,
         )
     finally:

@@ -34,11 +34,11 @@ from figures import Figures, add_common_arguments
 from threadpoolctl import threadpool_limits
 
 from tagtrail.demo.catalogue import generate_catalogue
+from tagtrail.domain.taxonomy.mapping import AssetContext
 from tagtrail.learning.dataset import TrainingExample, make_training_set
 from tagtrail.learning.evaluate import evaluate_head
 from tagtrail.learning.stats import macro_f1, unit_hash
 from tagtrail.learning.train import train_head
-from tagtrail.tagging.mapping import AssetContext
 from tagtrail.tagging.pipeline import build_tagger
 from tagtrail.tagging.taxonomy_files import load_taxonomy
 from tagtrail.vision.encode import load_encoder
@@ -52,9 +52,16 @@ def _label_of(taxonomy, attribute, value, context):  # type: ignore[no-untyped-d
     from tagtrail.learning.dataset import labels_from_taxonomy
 
     event = TagEvent(
-        event_id="x", asset_id="a", attribute=attribute, kind="confirmed", seq=1, at="",
-        state="confirmed", actor=Actor(type="human", id="bench"), value=value,
-    )  # fmt: skip
+        event_id="x",
+        asset_id="a",
+        attribute=attribute,
+        kind="confirmed",
+        seq=1,
+        at="",
+        state="confirmed",
+        actor=Actor(type="human", id="bench"),
+        value=value,
+    )
     return labels_from_taxonomy(taxonomy, {"a": context})(event, value)
 
 
@@ -104,19 +111,27 @@ def main() -> None:
                 continue
             examples.append(
                 TrainingExample(
-                    example_id=f"{i:05d}:+{value}", asset_id=str(i), attribute=attribute,
-                    value=value, label=label, polarity="positive",
+                    example_id=f"{i:05d}:+{value}",
+                    asset_id=str(i),
+                    attribute=attribute,
+                    value=value,
+                    label=label,
+                    polarity="positive",
                     segments={"brand": it.brand},
                 )
-            )  # fmt: skip
+            )
         vecs = {str(i): vectors[i] for i in range(len(items))}
         test = make_training_set(attribute, [e for e in examples if held[int(e.asset_id)]], vecs)
         pool = [e for e in examples if not held[int(e.asset_id)]]
         zero = evaluate_head(base, test).overall
-        print(f"\n{attribute}: {len(test.positives)} held-out photos, "
-              f"{len({e.value for e in examples})} values")  # fmt: skip
-        print(f"  {'k':>4} {'n train':>8} {'macro-F1':>9} {'ECE':>6} {'auto cov':>9} "
-              f"{'auto prec':>10} {'train s':>8} {'oof ECE before→after':>21}")  # fmt: skip
+        print(
+            f"\n{attribute}: {len(test.positives)} held-out photos, "
+            f"{len({e.value for e in examples})} values"
+        )
+        print(
+            f"  {'k':>4} {'n train':>8} {'macro-F1':>9} {'ECE':>6} {'auto cov':>9} "
+            f"{'auto prec':>10} {'train s':>8} {'oof ECE before→after':>21}"
+        )
         row = "  {:>4} {:>8} {:>9.3f} {:>6.3f} {:>9.3f} {:>10} {:>8} {:>21}"
         prec = "–" if zero.auto_precision is None else f"{zero.auto_precision:.3f}"
         print(row.format("zs", 0, zero.macro_f1, zero.ece, zero.auto_coverage, prec, "–", "–"))
@@ -139,14 +154,23 @@ def main() -> None:
             m = evaluate_head(head, test).overall
             prec = "–" if m.auto_precision is None else f"{m.auto_precision:.3f}"
             t = head.training
-            oof = "–" if t.ece_before is None or t.ece_after is None else (
-                f"{t.ece_before:.3f} → {t.ece_after:.3f}")  # fmt: skip
-            print(row.format(k, len(chosen), m.macro_f1, m.ece, m.auto_coverage, prec,
-                             f"{took:.1f}", oof))  # fmt: skip
+            oof = (
+                "–"
+                if t.ece_before is None or t.ece_after is None
+                else (f"{t.ece_before:.3f} → {t.ece_after:.3f}")
+            )
+            print(
+                row.format(
+                    k, len(chosen), m.macro_f1, m.ece, m.auto_coverage, prec, f"{took:.1f}", oof
+                )
+            )
         figures.add(f"{attribute} macro-F1 k={ks[-1]}", m.macro_f1, "", better="higher")
         figures.add(
-            f"{attribute} macro-F1 k={ks[-1]} − zero-shot", m.macro_f1 - zero.macro_f1, "",
-            better="higher", ratio=True,
+            f"{attribute} macro-F1 k={ks[-1]} − zero-shot",
+            m.macro_f1 - zero.macro_f1,
+            "",
+            better="higher",
+            ratio=True,
         )
         _probe(chosen, test, vectors)
     figures.write(args.figures)
@@ -172,12 +196,18 @@ def _colour(tagger, taxonomy, items, folder, figures) -> None:  # type: ignore[n
         auto_right += tier == "auto_applied" and top.name == it.colour
     auto = tiers.get("auto_applied", 0)
     version = tagger.colour_calibration.version
-    print(f"colour ({n} held-out photos, {version}): right {right / n:.3f}; "
-          f"auto tier {auto / n:.1%} (target ≥ 80 %), precision {auto_right / max(auto, 1):.3f} "
-          f"(target ≥ 0.98); tiers {dict(sorted(tiers.items()))}")  # fmt: skip
+    print(
+        f"colour ({n} held-out photos, {version}): right {right / n:.3f}; "
+        f"auto tier {auto / n:.1%} (target ≥ 80 %), precision {auto_right / max(auto, 1):.3f} "
+        f"(target ≥ 0.98); tiers {dict(sorted(tiers.items()))}"
+    )
     figures.add("colour auto tier share", auto / n, "", better="higher", ratio=True, target=0.8)
     figures.add(
-        "colour auto tier precision", auto_right / max(auto, 1), "", better="higher", ratio=True,
+        "colour auto tier precision",
+        auto_right / max(auto, 1),
+        "",
+        better="higher",
+        ratio=True,
         target=0.98,
     )
 

@@ -110,9 +110,14 @@ def on_ray(settings: Settings, folder: Path, options: RayOptions) -> Clock:
     clock = Clock()
     job = asyncio.run(prepare_ray_job(settings, str(folder)))
     outcomes = run_on_ray(
-        settings, job.sources, {}, image=job.image, palette=job.palette, options=options,
+        settings,
+        job.sources,
+        {},
+        image=job.image,
+        palette=job.palette,
+        options=options,
         on_batch=clock.batch,
-    )  # fmt: skip
+    )
     created = sum(o.status == "created" for o in outcomes)
     assert created == len(job.sources.paths), created
     asyncio.run(_drop(settings))
@@ -170,8 +175,10 @@ def main() -> None:
         EmbeddedNode(settings).start()
     ray.init(num_cpus=args.cpus, include_dashboard=False, configure_logging=False)
     resources = ray.cluster_resources()
-    print(f"model {args.model}, batch {args.batch}, n {args.n}, Ray CPUs "
-          f"{resources.get('CPU', 0):.0f}, GPUs {resources.get('GPU', 0):.0f}")  # fmt: skip
+    print(
+        f"model {args.model}, batch {args.batch}, n {args.n}, Ray CPUs "
+        f"{resources.get('CPU', 0):.0f}, GPUs {resources.get('GPU', 0):.0f}"
+    )
     options = RayOptions(batch_size=args.batch, actors=args.actors)
     rounds: list[tuple[Clock, Clock]] = []
     try:
@@ -180,16 +187,20 @@ def main() -> None:
             palette = load_palette(Path(settings.taxonomy_dir) / "colours.yaml")
             generate_catalogue(args.n, folder, palette=palette, seed=11)
             cpu_ms, encode_ms = asyncio.run(halves(settings, folder, args.batch))
-            print(f"CPU half {cpu_ms:.1f} ms/img (read, decode, thumbnail, crop, colour); "
-                  f"encoder forward {encode_ms:.1f} ms/img")  # fmt: skip
+            print(
+                f"CPU half {cpu_ms:.1f} ms/img (read, decode, thumbnail, crop, colour); "
+                f"encoder forward {encode_ms:.1f} ms/img"
+            )
             for _ in range(args.rounds):
                 local = asyncio.run(in_process(settings, folder, args.batch))
                 distributed = on_ray(settings, folder, options)
                 rounds.append((local, distributed))
                 for name, c in (("in-process", local), ("Ray", distributed)):
-                    print(f"  {name:>10}: {args.n / c.seconds:6.2f} img/s overall "
-                          f"({c.seconds:5.1f} s, first results after {c.first_s:4.1f} s), "
-                          f"{c.steady:6.2f} img/s steady")  # fmt: skip
+                    print(
+                        f"  {name:>10}: {args.n / c.seconds:6.2f} img/s overall "
+                        f"({c.seconds:5.1f} s, first results after {c.first_s:4.1f} s), "
+                        f"{c.steady:6.2f} img/s steady"
+                    )
     finally:
         asyncio.run(_drop(settings))
         ray.shutdown()
@@ -200,8 +211,10 @@ def main() -> None:
         local = statistics.median(rate(r[0]) for r in rounds)
         distributed = statistics.median(rate(r[1]) for r in rounds)
         ratio = statistics.median(rate(r[1]) / rate(r[0]) for r in rounds)
-        print(f"{label:>7}: in-process {local:7.2f} img/s, Ray {distributed:7.2f} img/s, "
-              f"ratio Ray/in-process {ratio:.3f} (medians of {len(rounds)} rounds)")  # fmt: skip
+        print(
+            f"{label:>7}: in-process {local:7.2f} img/s, Ray {distributed:7.2f} img/s, "
+            f"ratio Ray/in-process {ratio:.3f} (medians of {len(rounds)} rounds)"
+        )
         figures.add(f"{label} in-process", local, "images/s", better="higher")
         figures.add(f"{label} Ray", distributed, "images/s", better="higher")
         target = 0.8 if label == "steady" else None

@@ -32,9 +32,15 @@ from figures import Figures, add_common_arguments
 from serving import start_server
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # Polled every animation frame; the first frame it holds is noted in the page, so the
 # number does not include Playwright's round trips.
 READY = """(n) => {
@@ -160,9 +166,14 @@ def main() -> None:
     if not args.url:
         kind += f", server thumbnail cache {args.thumbnail_cache_mb} MiB"
     print(f"review grid, {runs[0]['cards']:.0f} cards with thumbnails, {len(runs)} {kind} loads")
-    labels = {"html": "HTML received", "dom": "DOMContentLoaded", "load": "load event",
-              "queue": "GraphQL answered (last)", "thumbs": "thumbnails received (last)",
-              "ready": "grid ready (thumbnails decoded)"}  # fmt: skip
+    labels = {
+        "html": "HTML received",
+        "dom": "DOMContentLoaded",
+        "load": "load event",
+        "queue": "GraphQL answered (last)",
+        "thumbs": "thumbnails received (last)",
+        "ready": "grid ready (thumbnails decoded)",
+    }
     for name, label in labels.items():
         values = sorted(r[name] for r in runs if r[name] is not None)
         if not values:

@@ -26,14 +26,32 @@ def start_server(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """(process, base URL) of a dev-mode server on ``settings``' store, prefix and model."""
     port = free_port()
-    env = {**os.environ, "TAGTRAIL_OPENSEARCH_URL": settings.effective_opensearch_url,
-           "TAGTRAIL_INDEX_PREFIX": settings.index_prefix, "TAGTRAIL_DEV": "1",
-           "TAGTRAIL_MODEL": settings.model, "TAGTRAIL_MODEL_DTYPE": settings.model_dtype,
-           "TAGTRAIL_BATCH_SIZE": str(settings.batch_size),
-           "TAGTRAIL_API_KEYS": "", "TAGTRAIL_API_KEYS_FILE": ""}  # fmt: skip
+    env = {
+        **os.environ,
+        "TAGTRAIL_OPENSEARCH_URL": settings.effective_opensearch_url,
+        "TAGTRAIL_INDEX_PREFIX": settings.index_prefix,
+        "TAGTRAIL_DEV": "1",
+        "TAGTRAIL_MODEL": settings.model,
+        "TAGTRAIL_MODEL_DTYPE": settings.model_dtype,
+        "TAGTRAIL_BATCH_SIZE": str(settings.batch_size),
+        "TAGTRAIL_API_KEYS": "",
+        "TAGTRAIL_API_KEYS_FILE": "",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tagtrail.app:create_app", "--factory",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env)  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tagtrail.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

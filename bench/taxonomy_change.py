@@ -72,11 +72,17 @@ def _new_taxonomy(current: Path, out: Path) -> Path:
             rule["then"] = "longline_coat"
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     steps = [
-        {"id": "longline", "attribute": "category",
-         "rename": {"from": "coatigan", "to": "longline_coat"}},
-        {"id": "knit", "attribute": "category",
-         "split": {"from": "jumper", "to": ["sweater", "pullover"]}},
-    ]  # fmt: skip
+        {
+            "id": "longline",
+            "attribute": "category",
+            "rename": {"from": "coatigan", "to": "longline_coat"},
+        },
+        {
+            "id": "knit",
+            "attribute": "category",
+            "split": {"from": "jumper", "to": ["sweater", "pullover"]},
+        },
+    ]
     (out / "migrations.yaml").write_text(yaml.safe_dump({"migrations": steps}), encoding="utf-8")
     return out
 
@@ -97,14 +103,24 @@ async def _store(services: Services, n: int, batch: int) -> float:
         for i, (meta, result) in enumerate(zip(metas, tagged, strict=True)):
             asset_id = f"bench-{start + i:07d}"
             document: dict[str, Any] = {
-                "asset_id": asset_id, "content_hash": asset_id, "brand": meta.brand,
-                "ingested_at": at, "updated_at": at, "format": "JPEG", "width": 512,
-                "height": 512, "byte_size": 1, "model_fingerprint": tagger.model_fingerprint,
-                "model_untrained": True, "taxonomy_version": tagger.taxonomy.version,
-                "vector": result.vector, "revision": 0,
-            }  # fmt: skip
-            events = tuple(model_event(asset_id, k, d, at, seq=1)
-                           for k, d in enumerate(result.decisions))  # fmt: skip
+                "asset_id": asset_id,
+                "content_hash": asset_id,
+                "brand": meta.brand,
+                "ingested_at": at,
+                "updated_at": at,
+                "format": "JPEG",
+                "width": 512,
+                "height": 512,
+                "byte_size": 1,
+                "model_fingerprint": tagger.model_fingerprint,
+                "model_untrained": True,
+                "taxonomy_version": tagger.taxonomy.version,
+                "vector": result.vector,
+                "revision": 0,
+            }
+            events = tuple(
+                model_event(asset_id, k, d, at, seq=1) for k, d in enumerate(result.decisions)
+            )
             new.append(NewAsset(asset_id=asset_id, document=document, events=events))
         t = time.perf_counter()
         writes = await services.store.assets.create_many(new)
@@ -122,14 +138,23 @@ async def _confirm(services: Services, ids: list[str]) -> None:
 
     def build(stored: Any) -> list[TagEvent]:
         tag = next(t for t in stored.source["tags"] if t["attribute"] == "category")
-        return [TagEvent(
-            event_id=event_id(stored.asset_id, stored.revision + 1, 0),
-            asset_id=stored.asset_id, attribute="category", kind="confirmed",
-            seq=stored.revision + 1, at=utc_now(), state="confirmed",
-            actor=Actor(type="human", id="bench"), value=tag["value"], label=tag.get("label"),
-            values=tuple(tag.get("values") or ()), previous_value=tag["value"],
-            taxonomy_version=tag.get("taxonomy_version"),
-        )]  # fmt: skip
+        return [
+            TagEvent(
+                event_id=event_id(stored.asset_id, stored.revision + 1, 0),
+                asset_id=stored.asset_id,
+                attribute="category",
+                kind="confirmed",
+                seq=stored.revision + 1,
+                at=utc_now(),
+                state="confirmed",
+                actor=Actor(type="human", id="bench"),
+                value=tag["value"],
+                label=tag.get("label"),
+                values=tuple(tag.get("values") or ()),
+                previous_value=tag["value"],
+                taxonomy_version=tag.get("taxonomy_version"),
+            )
+        ]
 
     for asset_id in ids:
         await services.store.assets.apply(asset_id, None, build)
@@ -190,8 +215,9 @@ async def _clone(services: Services, prefix: str) -> Services:
         source = services.settings.index_name(logical) + "-v1"
         await client.indices.put_settings(index=source, body={"index.blocks.write": True})
         target = f"{prefix}-{logical}-v1"
-        await client.indices.clone(index=source, target=target,
-                                   params={"wait_for_active_shards": "1"})  # fmt: skip
+        await client.indices.clone(
+            index=source, target=target, params={"wait_for_active_shards": "1"}
+        )
         await client.indices.put_settings(index=target, body={"index.blocks.write": False})
         await client.indices.put_settings(index=source, body={"index.blocks.write": False})
     copy = Services(msgspec.structs.replace(services.settings, index_prefix=prefix))
@@ -205,16 +231,20 @@ async def _one_run(
     t = time.perf_counter()
     preview = await preview_change(services, new, page=500)
     took_preview = time.perf_counter() - t
-    print(f"run {run}: preview {took_preview:.1f} s: {n / took_preview:.0f} assets/s; "
-          f"{preview.assets_changed} assets would change, {preview.events} events, "
-          f"{preview.human_decisions_touched} human decisions touched")  # fmt: skip
+    print(
+        f"run {run}: preview {took_preview:.1f} s: {n / took_preview:.0f} assets/s; "
+        f"{preview.assets_changed} assets would change, {preview.events} events, "
+        f"{preview.human_decisions_touched} human decisions touched"
+    )
     t = time.perf_counter()
     applied = await apply_change(services, new, page=500)
     took_apply = time.perf_counter() - t
     rate = n / took_apply
-    print(f"run {run}: apply   {took_apply:.1f} s: {rate:.0f} assets/s "
-          f"({applied.assets_changed} changed, {applied.conflicts} conflicts); "
-          f"apply / bulk-index rate {rate / bulk_rate:.2f}")  # fmt: skip
+    print(
+        f"run {run}: apply   {took_apply:.1f} s: {rate:.0f} assets/s "
+        f"({applied.assets_changed} changed, {applied.conflicts} conflicts); "
+        f"apply / bulk-index rate {rate / bulk_rate:.2f}"
+    )
     same = [msgspec.to_builtins(r) for r in preview.rows] == [
         msgspec.to_builtins(r) for r in applied.rows
     ]
@@ -225,17 +255,17 @@ async def _one_run(
     return took_preview, took_apply
 
 
-def _summary(
-    times: list[tuple[float, float]], n: int, bulk_rate: float, figures: Figures
-) -> None:
+def _summary(times: list[tuple[float, float]], n: int, bulk_rate: float, figures: Figures) -> None:
     figures.add("bulk index", bulk_rate, "assets/s", better="higher")
     for name, values in (("preview", [t[0] for t in times]), ("apply", [t[1] for t in times])):
         rates = sorted(n / v for v in values)
         median = statistics.median(rates)
         figures.add(name, median, "assets/s", better="higher")
-        print(f"{name:8s} median {statistics.median(values):.1f} s "
-              f"(spread {min(values):.1f}–{max(values):.1f}); "
-              f"{median:.0f} assets/s ({rates[0]:.0f}–{rates[-1]:.0f})")  # fmt: skip
+        print(
+            f"{name:8s} median {statistics.median(values):.1f} s "
+            f"(spread {min(values):.1f}–{max(values):.1f}); "
+            f"{median:.0f} assets/s ({rates[0]:.0f}–{rates[-1]:.0f})"
+        )
     ratios = sorted(n / t[1] / bulk_rate for t in times)
     print(
         f"apply / bulk-index rate median {statistics.median(ratios):.2f} "

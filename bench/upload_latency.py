@@ -136,11 +136,15 @@ async def main() -> None:
     blobs = photos(settings, total, seed=23)
     sizes = [Image.open(io.BytesIO(b)).size for b in blobs[:1]]
     single_s, batched_rate = encoder_rates(settings, blobs)
-    print(f"model {args.model} ({args.dtype}), {len(blobs)} photos of "
-          f"{sizes[0][0]}×{sizes[0][1]} JPEG "
-          f"(~{int(np.mean([len(b) for b in blobs]) / 1024)} KiB)")  # fmt: skip
-    print(f"encoder: single-image forward {single_s * 1000:.1f} ms (median of 30); "
-          f"batched {batched_rate:.1f} img/s at batch {settings.batch_size}")  # fmt: skip
+    print(
+        f"model {args.model} ({args.dtype}), {len(blobs)} photos of "
+        f"{sizes[0][0]}×{sizes[0][1]} JPEG "
+        f"(~{int(np.mean([len(b) for b in blobs]) / 1024)} KiB)"
+    )
+    print(
+        f"encoder: single-image forward {single_s * 1000:.1f} ms (median of 30); "
+        f"batched {batched_rate:.1f} img/s at batch {settings.batch_size}"
+    )
     proc, url = start_server(settings)
     store = Store(settings)
     try:
@@ -154,8 +158,10 @@ async def main() -> None:
                 serial.append(await upload(http, url, blobs[cursor], f"s{i}.jpg"))
                 cursor += 1
             p50, p95 = np.percentile(serial, 50), np.percentile(serial, 95)
-            print(f"serial uploads (n={args.n}): p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms "
-                  f"(targets 150 / 300); p50 / single forward = {p50 / single_s:.2f}")  # fmt: skip
+            print(
+                f"serial uploads (n={args.n}): p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms "
+                f"(targets 150 / 300); p50 / single forward = {p50 / single_s:.2f}"
+            )
             figures.add("single-image forward", single_s * 1000, "ms", better="lower")
             figures.add("serial upload p50", p50 * 1000, "ms", better="lower", target=150)
             figures.add("serial upload p95", p95 * 1000, "ms", better="lower", target=300)
@@ -175,15 +181,21 @@ async def main() -> None:
                 rate = len(chunk) / elapsed
                 after = await encoder_totals(http, url)
                 batches, images, busy = (a - b for a, b in zip(after, before, strict=True))
-                print(f"{c:3d} concurrent clients: {rate:6.1f} img/s = "
-                      f"{rate / batched_rate:.2f} × batched encoder"
-                      + ("  (target ≥ 0.8)" if c == 32 else "")
-                      + f"; mean batch {images / max(batches, 1):.1f}, inference thread busy "
-                      f"{busy / elapsed:.0%}")  # fmt: skip
+                print(
+                    f"{c:3d} concurrent clients: {rate:6.1f} img/s = "
+                    f"{rate / batched_rate:.2f} × batched encoder"
+                    + ("  (target ≥ 0.8)" if c == 32 else "")
+                    + f"; mean batch {images / max(batches, 1):.1f}, inference thread busy "
+                    f"{busy / elapsed:.0%}"
+                )
                 figures.add(f"{c} concurrent clients", rate, "images/s", better="higher")
                 figures.add(
-                    f"{c} concurrent clients/batched encoder", rate / batched_rate, "",
-                    better="higher", ratio=True, target=0.8 if c == 32 else None,
+                    f"{c} concurrent clients/batched encoder",
+                    rate / batched_rate,
+                    "",
+                    better="higher",
+                    ratio=True,
+                    target=0.8 if c == 32 else None,
                 )
         figures.write(args.figures)
     finally:

@@ -78,3 +78,14 @@ async def indexed(client: object, settings: Settings) -> object:
     await ensure_indices(client, settings)  # type: ignore[arg-type]
     await TaxonomyInForce(Store(settings, client), settings).current()  # type: ignore[arg-type]
     return client
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name the package's modules over ~400 lines: a prompt to cut where concepts part."""
+    from tests.test_structure import MAX_LINES, long_modules
+
+    long = long_modules()
+    if long:
+        terminalreporter.write_sep("-", f"modules over {MAX_LINES} lines")
+        for module, lines in sorted(long.items(), key=lambda kv: -kv[1]):
+            terminalreporter.write_line(f"{module}: {lines} lines")

@@ -60,9 +60,14 @@ async def test_ingest_directory_lists_bad_files_and_is_rerunnable(
     assert n_events >= 9 * 5
     with_metadata = await client.count(
         index=assets,
-        body={"query": {"bool": {"filter": [{"exists": {"field": f}}
-                                            for f in ("sku", "brand", "collection")]}}},
-    )  # fmt: skip
+        body={
+            "query": {
+                "bool": {
+                    "filter": [{"exists": {"field": f}} for f in ("sku", "brand", "collection")]
+                }
+            }
+        },
+    )
     assert with_metadata["count"] == 9  # manifest metadata applied to every asset
 
     assert await asyncio.to_thread(main, ["ingest", str(folder)]) == 1

@@ -32,8 +32,9 @@ def _request(url: str, method: str = "GET") -> dict[str, object]:
 
 
 def test_start_stop_restart_and_wipe(tmp_path: Path) -> None:
-    settings = load_settings(home=str(tmp_path / "home"), embedded_port=_free_port(),
-                             embedded_heap="512m")  # fmt: skip
+    settings = load_settings(
+        home=str(tmp_path / "home"), embedded_port=_free_port(), embedded_heap="512m"
+    )
     node = EmbeddedNode(settings)
     assert not node.status().answering
     try:

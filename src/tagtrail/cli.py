@@ -149,8 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="sample audits of applied tags")
     audit_sub = audit.add_subparsers(dest="action", required=True)
-    for name, text in (("sample", "draw a stratified sample to audit"),
-                       ("report", "measured precision per stratum")):  # fmt: skip
+    for name, text in (
+        ("sample", "draw a stratified sample to audit"),
+        ("report", "measured precision per stratum"),
+    ):
         one = audit_sub.add_parser(name, help=text)
         one.add_argument("--round", default="r1", help="sample round (its hash salt)")
         one.add_argument("--attribute")
@@ -198,10 +200,12 @@ def _dispatch(args: argparse.Namespace) -> int:
                 raise InvalidInput("--actors needs --ray", field="actors")
             return asyncio.run(
                 commands.ingest_directory(
-                    settings, Path(args.directory), manifest=args.manifest,
+                    settings,
+                    Path(args.directory),
+                    manifest=args.manifest,
                     batch_size=args.batch_size,
                 )
-            )  # fmt: skip
+            )
         case "demo-catalogue":
             return commands.demo_catalogue(settings, args.count, args.directory, seed=args.seed)
         case "reproject":

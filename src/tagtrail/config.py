@@ -41,9 +41,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     opensearch_pool_wait_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     opensearch_connections_per_request: Annotated[int, msgspec.Meta(ge=1)] = 4
     # Index names must be lower case and may not hold \ / * ? " < > | , # or spaces.
-    index_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")] = (
-        "tagtrail"
-    )
+    index_prefix: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")] = "tagtrail"
     # None: one replica when the cluster has more than one data node, else none (read from
     # the cluster when indices are created); a number always wins.
     index_replicas: Annotated[int, msgspec.Meta(ge=0)] | None = None

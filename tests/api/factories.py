@@ -78,7 +78,9 @@ def model_event(tx: Taxonomy, a: A, n: int, t: T) -> TagEvent:
     if colour:
         evidence = {
             "kind": "colour",
+            "analyser": ANALYSER,
             "foreground_share": 0.42,
+            "background_hex": "#FAFAF9",
             "findings": [
                 {
                     "name": t.value,
@@ -86,6 +88,7 @@ def model_event(tx: Taxonomy, a: A, n: int, t: T) -> TagEvent:
                     "family": tx.colour_family(t.value),
                     "hex": "#1B2541",
                     "measured_hex": "#1C2643",
+                    "lab": (15.1, 3.2, -17.9),
                     "coverage": 0.81,
                     "delta_e": 1.2,
                     "confidence": t.probability,

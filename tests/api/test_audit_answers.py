@@ -66,8 +66,9 @@ async def test_an_answer_is_kept_as_drawn_whatever_happens_to_the_tag_later(
 ) -> None:
     # Issue 17: the answer was read from the tag's current state, so a later decision or an
     # undo turned a right answer into a wrong one (or into no answer at all).
-    await api.create([A(id=f"k{i}", tags=(T(attribute="pattern", value="stripe"),))
-                      for i in range(3)])  # fmt: skip
+    await api.create(
+        [A(id=f"k{i}", tags=(T(attribute="pattern", value="stripe"),)) for i in range(3)]
+    )
     services = _services(settings, indexed)
     await sample_audits(services, round="r1", attribute="pattern")
     await _decide(api, DECIDE, "k0", 1)  # right
@@ -83,8 +84,10 @@ async def test_an_answer_is_kept_as_drawn_whatever_happens_to_the_tag_later(
     assert await audit_queue(services, round="r1", attribute="pattern", first=10) == []
     stored = [a async for page in services.store.audits.scan(round="r1") for a in page]
     assert {a["asset_id"]: (a["answered"], a["correct"]) for a in stored} == {
-        "k0": (True, True), "k1": (True, True), "k2": (True, False),
-    }  # fmt: skip
+        "k0": (True, True),
+        "k1": (True, True),
+        "k2": (True, False),
+    }
     assert all(a["answered_by"] and a["answer_event_id"] for a in stored)
 
     # Undoing the answer itself (a mis-keyed answer taken back) opens the audit again.
@@ -98,11 +101,17 @@ async def test_an_answer_is_kept_as_drawn_whatever_happens_to_the_tag_later(
 def _event(kind: str, value: str, seq: int, previous: str | None = None) -> TagEvent:
     human = kind in ("confirmed", "corrected", "rejected")
     return TagEvent(
-        event_id=f"a:{seq}:0", asset_id="a", attribute="category", value=value,
-        previous_value=previous, kind=kind, seq=seq,  # type: ignore[arg-type]
-        at=f"2026-01-0{seq}T00:00:00.000000Z", state="confirmed" if human else "flagged",
+        event_id=f"a:{seq}:0",
+        asset_id="a",
+        attribute="category",
+        value=value,
+        previous_value=previous,
+        kind=kind,
+        seq=seq,  # type: ignore[arg-type]
+        at=f"2026-01-0{seq}T00:00:00.000000Z",
+        state="confirmed" if human else "flagged",
         actor=Actor(type="human" if human else "model", id="ana" if human else "m"),
-    )  # fmt: skip
+    )
 
 
 def test_an_answer_follows_a_rename_of_the_drawn_value() -> None:
@@ -114,8 +123,10 @@ def test_an_answer_follows_a_rename_of_the_drawn_value() -> None:
     answer = answer_of(audit, [drawn, renamed, confirmed])
     assert answer is not None
     assert (answer["correct"], answer["answer_event_id"], answer["answered_by"]) == (
-        True, "a:3:0", "ana",
-    )  # fmt: skip
+        True,
+        "a:3:0",
+        "ana",
+    )
     corrected = _event("corrected", "parka", 3)
     wrong = answer_of(audit, [drawn, renamed, corrected])
     assert wrong is not None

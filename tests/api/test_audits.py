@@ -39,14 +39,20 @@ REPORT = """
 
 
 async def test_sample_answer_report(
-    api: Api, settings: Settings, indexed: AsyncOpenSearch, monkeypatch: pytest.MonkeyPatch,
+    api: Api,
+    settings: Settings,
+    indexed: AsyncOpenSearch,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     assets = [
-        A(id=f"au{i}", brand="Kobo" if i < 6 else "Aster",
-          tags=(T(attribute="pattern", value="stripe", probability=0.97),))
+        A(
+            id=f"au{i}",
+            brand="Kobo" if i < 6 else "Aster",
+            tags=(T(attribute="pattern", value="stripe", probability=0.97),),
+        )
         for i in range(10)
-    ]  # fmt: skip
+    ]
     await api.create(assets)
     services = Services(settings, store=Store(settings, client=indexed))
     sampled = await sample_audits(services, round="r1", attribute="pattern")
@@ -138,17 +144,29 @@ async def test_an_audit_item_carries_its_asset(
 
     # An asset gone since the queue was read resolves to null (not an error).
     item = AuditItem(
-        audit_id="r2:gone:pattern", round="r2", asset_id="gone", attribute="pattern",  # type: ignore[arg-type]
-        value="stripe", tier="auto_applied", stratum="pattern/auto_applied/all", weight=1.0,
+        audit_id="r2:gone:pattern",
+        round="r2",
+        asset_id="gone",
+        attribute="pattern",  # type: ignore[arg-type]
+        value="stripe",
+        tier="auto_applied",
+        stratum="pattern/auto_applied/all",
+        weight=1.0,
         revision=1,
-    )  # fmt: skip
+    )
     info = SimpleNamespace(context=SimpleNamespace(loaders=Loaders(services)))
     assert await item.asset(info) is None  # type: ignore[arg-type]
     kept = AuditItem(
-        audit_id="r2:aa1:pattern", round="r2", asset_id="aa1", attribute="pattern",  # type: ignore[arg-type]
-        value="check", tier="auto_applied", stratum="pattern/auto_applied/all", weight=1.0,
+        audit_id="r2:aa1:pattern",
+        round="r2",
+        asset_id="aa1",
+        attribute="pattern",  # type: ignore[arg-type]
+        value="check",
+        tier="auto_applied",
+        stratum="pattern/auto_applied/all",
+        weight=1.0,
         revision=1,
-    )  # fmt: skip
+    )
     found = await kept.asset(info)  # type: ignore[arg-type]
     assert found is not None
     assert str(found.id) == "aa1"

@@ -128,8 +128,9 @@ async def test_colour_calibration_from_reviewer_decisions(
     colour = next(e for e in events if e["attribute"] == "colour")
     calibration = colour["evidence"]["calibration"]
     assert calibration["source"] == f"reviewer decisions: {N}"
-    assert colour["probability"] == round(tagger.colour_calibration.apply_one(
-        colour["evidence"]["raw_confidence"]), 4)  # fmt: skip
+    assert colour["probability"] == round(
+        tagger.colour_calibration.apply_one(colour["evidence"]["raw_confidence"]), 4
+    )
     # explainTag says which calibration turned the measurement into that probability.
     explained = (await api.data(EXPLAIN, {"id": outcome.asset_id}))["explainTag"]
     evidence = explained["colourEvidence"]

@@ -1,4 +1,5 @@
-"""The documented example operations (README) validate against the schema."""
+"""Example operations of the API validate against the schema (the docs' own GraphQL blocks
+are checked in ``tests/test_docs.py``)."""
 
 from __future__ import annotations
 
@@ -98,20 +99,3 @@ EXPLAIN = """
 def test_example_validates(document: str) -> None:
     schema = build_schema(load_settings(environ={}))._schema
     assert validate(schema, parse(document)) == []
-
-
-def _readme_operations() -> list[str]:
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    return re.findall(r"```graphql\n(.*?)```", text, flags=re.S)
-
-
-def test_readme_graphql_blocks_validate_against_the_schema() -> None:
-    operations = _readme_operations()
-    assert len(operations) >= 4  # buyer, similarity, review (queue + mutations), explain
-    schema = build_schema(load_settings())._schema
-    for op in operations:
-        errors = validate(schema, parse(op))
-        assert not errors, (op, errors)

@@ -59,9 +59,12 @@ def _asset(asset_id: str, brand: str, truth: int, proposed: str, p: float, model
     v[10 : 10 + len(VALUES)] += rng.normal(0.0, 0.45, len(VALUES))  # honest errors too
     v += rng.normal(0.0, 0.4 / np.sqrt(DIM), DIM)
     return A(
-        id=asset_id, brand=brand, vector=tuple((v / np.linalg.norm(v)).tolist()), model=model,
+        id=asset_id,
+        brand=brand,
+        vector=tuple((v / np.linalg.norm(v)).tolist()),
+        model=model,
         tags=(T(attribute="category", value=proposed, probability=p),),
-    )  # fmt: skip
+    )
 
 
 def _catalogue(model: str, *, shuffled: str | None) -> tuple[list[A], dict[str, str], int]:

@@ -59,10 +59,13 @@ def services_of(settings: Settings, client: AsyncOpenSearch) -> Services:
 def _scored(i: int, right: bool) -> ScoredExample:
     label = "a" if i % 2 else "b"
     return ScoredExample(
-        example_id=f"e{i}", asset_id=f"x{i}", label=label,
-        predicted=label if right else "c", probability=0.9,
+        example_id=f"e{i}",
+        asset_id=f"x{i}",
+        label=label,
+        predicted=label if right else "c",
+        probability=0.9,
         segments={"brand": "Northwind" if i % 2 else "Acme"},
-    )  # fmt: skip
+    )
 
 
 async def store_head(
@@ -74,23 +77,32 @@ async def store_head(
     rng = np.random.default_rng(seed)
     weights = base.label_matrix + rng.normal(0, 0.01, base.label_matrix.shape)
     head = TunedHead(
-        attribute="shot_type", labels=base.labels, weights=weights,
-        bias=np.zeros(len(base.labels), dtype=np.float32), scale=100.0,
+        attribute="shot_type",
+        labels=base.labels,
+        weights=weights,
+        bias=np.zeros(len(base.labels), dtype=np.float32),
+        scale=100.0,
         training=TrainingSummary(
-            training_fingerprint=f"fp{seed}", taxonomy_version=taxonomy_version,
-            base_version=base.version, n_examples=80, n_positive=80, n_negative=0,
+            training_fingerprint=f"fp{seed}",
+            taxonomy_version=taxonomy_version,
+            base_version=base.version,
+            n_examples=80,
+            n_positive=80,
+            n_negative=0,
         ),
-    )  # fmt: skip
+    )
     evaluation = uc.StoredEvaluation(
         candidate=evaluation_report(
             [_scored(i, True) for i in range(80)],
-            attribute="shot_type", head_version=head.version,
+            attribute="shot_type",
+            head_version=head.version,
         ),
         champion=evaluation_report(
             [_scored(i, i % 3 != 0) for i in range(80)],
-            attribute="shot_type", head_version=base.version,
+            attribute="shot_type",
+            head_version=base.version,
         ),
-    )  # fmt: skip
+    )
     assert await uc.store_head(services, head, evaluation, actor="ml", encoder=encoder)
     return head.version
 
@@ -131,8 +143,11 @@ async def test_promote_refuses_a_head_of_another_taxonomy_or_encoder(
     assert await services.store.heads.promotions("shot_type") == []
 
     promoted = (await api.data(PROMOTE, {"version": good, "force": False}))["promoteHead"]
-    assert promoted == {"__typename": "HeadPromoted", "forced": False,
-                        "head": {"version": good, "champion": True}}  # fmt: skip
+    assert promoted == {
+        "__typename": "HeadPromoted",
+        "forced": False,
+        "head": {"version": good, "champion": True},
+    }
     # What was promoted is what every tagger uses.
     assert (await services_of(settings, indexed).tagger()).heads["shot_type"].version == good
 
@@ -143,9 +158,12 @@ async def test_a_tagger_built_during_an_outage_gets_its_heads_when_the_store_ret
     direct = services_of(settings, indexed)
     tagger = await direct.tagger()
     version = await store_head(
-        direct, tagger, taxonomy_version=tagger.taxonomy.attribute_version("shot_type"),
-        encoder=tagger.model_fingerprint, seed=4,
-    )  # fmt: skip
+        direct,
+        tagger,
+        taxonomy_version=tagger.taxonomy.attribute_version("shot_type"),
+        encoder=tagger.model_fingerprint,
+        seed=4,
+    )
     assert (await uc.promote_head(direct, "shot_type", version, actor="ana")).promoted
     zero_shot = tagger.zero_shot_heads["shot_type"].version
 
@@ -197,19 +215,32 @@ async def _store_calibration(
     fitted = Calibration(kind="platt", a=10.0, b=5.0, n=120, source="reviewer decisions: 120")
     in_force = tagger.colour_calibration.version
     evaluation = CalibrationEvaluation(
-        method="out of fold, 5 folds by asset", n=120, n_right=100, fingerprint="f",
+        method="out of fold, 5 folds by asset",
+        n=120,
+        n_right=100,
+        fingerprint="f",
         current=TierOutcome(version=in_force, ece=0.2, auto_share=0.1, auto_precision=0.9),
-        candidate=TierOutcome(version=fitted.version, ece=0.05, auto_share=0.9,
-                              auto_precision=0.97),
-    )  # fmt: skip
+        candidate=TierOutcome(
+            version=fitted.version, ece=0.05, auto_share=0.9, auto_precision=0.97
+        ),
+    )
     taxonomy_version = taxonomy_version or tagger.taxonomy.attribute_version("colour")
     version = calibration_version(fitted, "f", taxonomy_version)
-    assert await services.store.heads.save({
-        "attribute": "colour", "version": version, "kind": "calibration",
-        "created_at": utc_now(), "created_by": "ml", "taxonomy_version": taxonomy_version,
-        "encoder": tagger.colour.version, "training_fingerprint": "f", "n_examples": 120,
-        "record": msgspec.to_builtins(fitted), "evaluation": msgspec.to_builtins(evaluation),
-    })  # fmt: skip
+    assert await services.store.heads.save(
+        {
+            "attribute": "colour",
+            "version": version,
+            "kind": "calibration",
+            "created_at": utc_now(),
+            "created_by": "ml",
+            "taxonomy_version": taxonomy_version,
+            "encoder": tagger.colour.version,
+            "training_fingerprint": "f",
+            "n_examples": 120,
+            "record": msgspec.to_builtins(fitted),
+            "evaluation": msgspec.to_builtins(evaluation),
+        }
+    )
     return version
 
 
@@ -223,16 +254,21 @@ async def test_retag_re_tiers_stored_colours_with_a_promoted_calibration(
     services = services_of(settings, indexed)
     tagger = await services.tagger()
     purple, cobalt = (90, 60, 120), (60, 60, 120)  # both measured with low confidence
-    stored, decided = await ingest(services, [
-        IngestItem(name="purple.png", data=_png(purple, 6)),
-        IngestItem(name="cobalt.png", data=_png(cobalt, 6)),
-    ])  # fmt: skip
+    stored, decided = await ingest(
+        services,
+        [
+            IngestItem(name="purple.png", data=_png(purple, 6)),
+            IngestItem(name="cobalt.png", data=_png(cobalt, 6)),
+        ],
+    )
     assert stored.asset_id
     assert decided.asset_id
     before = _colour((await services.store.assets.get(stored.asset_id)).source)
     assert before["tier"] == "suggested", before  # the shipped calibration: ~0.73
-    confirm = 'mutation($id: ID!, $rev: Int!) { confirmTag(input: {assetId: $id, ' \
-        'attribute: "colour", expectedRevision: $rev}) { __typename } }'  # fmt: skip
+    confirm = (
+        "mutation($id: ID!, $rev: Int!) { confirmTag(input: {assetId: $id, "
+        'attribute: "colour", expectedRevision: $rev}) { __typename } }'
+    )
     confirmed = await api.data(confirm, {"id": decided.asset_id, "rev": 1})
     assert confirmed["confirmTag"]["__typename"] == "TagDecision"
     human = _colour((await services.store.assets.get(decided.asset_id)).source)
@@ -252,8 +288,14 @@ async def test_retag_re_tiers_stored_colours_with_a_promoted_calibration(
     assert ("colour", "overall") in rows, preview  # the stored colour would be re-tiered
     row = rows[("colour", "overall")]
     assert (row["changed"], row["tierChanges"], row["newlyApplied"]) == (1, 1, 1), row
-    assert row["sample"] == [{"assetId": stored.asset_id, "oldTier": "suggested",
-                              "newTier": "auto_applied", "humanDecided": False}]  # fmt: skip
+    assert row["sample"] == [
+        {
+            "assetId": stored.asset_id,
+            "oldTier": "suggested",
+            "newTier": "auto_applied",
+            "humanDecided": False,
+        }
+    ]
     report = await retag_all(fresh)
     assert report.retagged == preview["wouldRetag"] == 1
     after = _colour((await fresh.store.assets.get(stored.asset_id)).source)

@@ -242,10 +242,14 @@ async def _store_rogue(services: Services) -> TunedHead:
         bias=np.zeros(len(labels), dtype=np.float32),
         scale=10.0,
         training=TrainingSummary(
-            training_fingerprint="f", taxonomy_version=tagger.taxonomy.attribute_version(
-                "shot_type"), base_version="zs", n_examples=80, n_positive=80, n_negative=0,
+            training_fingerprint="f",
+            taxonomy_version=tagger.taxonomy.attribute_version("shot_type"),
+            base_version="zs",
+            n_examples=80,
+            n_positive=80,
+            n_negative=0,
         ),
-    )  # fmt: skip
+    )
     evaluation = uc.StoredEvaluation(
         candidate=evaluation_report(new, attribute="shot_type", head_version=head.version),
         champion=evaluation_report(old, attribute="shot_type", head_version="zero-shot"),
@@ -284,8 +288,10 @@ async def test_gate_refuses_a_rogue_brand_and_force_records_the_note(
     (promotion,) = await services.store.heads.promotions("shot_type")
     logged: dict[str, Any] = promotion
     assert (logged["forced"], logged["note"], logged["created_by"]) == (
-        True, "Kobo relabel pending", "ana",
-    )  # fmt: skip
+        True,
+        "Kobo relabel pending",
+        "ana",
+    )
     assert any("brand=Kobo" in r for r in logged["evaluation"]["reasons"])
     # Forced, it is what the tagger of this process uses from now on.
     assert (await services.tagger()).heads["shot_type"].version == head.version

@@ -120,9 +120,12 @@ def _asset(brand: str, i: int, model: str, *, hidden: bool) -> tuple[A, str]:
     v += rng.normal(0.0, 0.4 / np.sqrt(DIM), DIM)
     proposed = VALUES[truth] if i % 2 == 0 else VALUES[(truth + 1) % len(VALUES)]
     a = A(
-        id=asset_id, brand=brand, vector=tuple((v / np.linalg.norm(v)).tolist()), model=model,
+        id=asset_id,
+        brand=brand,
+        vector=tuple((v / np.linalg.norm(v)).tolist()),
+        model=model,
         tags=(T(attribute="category", value=proposed, probability=0.6),),
-    )  # fmt: skip
+    )
     return a, VALUES[truth]
 
 

@@ -109,11 +109,23 @@ def _materials(result: dict[str, Any]) -> list[tuple[str | None, str, str]]:
 
 
 async def test_a_reviewer_adds_confirms_removes_and_restores_one_value(api: Api) -> None:
-    await api.create([A(id="m", tags=(
-        T(attribute="material", value="wool", probability=0.6, cap="suggested"),
-        T(attribute="material", value="polyester", probability=0.4, cap="suggested",
-          slot="polyester"),
-    ))])  # fmt: skip
+    await api.create(
+        [
+            A(
+                id="m",
+                tags=(
+                    T(attribute="material", value="wool", probability=0.6, cap="suggested"),
+                    T(
+                        attribute="material",
+                        value="polyester",
+                        probability=0.4,
+                        cap="suggested",
+                        slot="polyester",
+                    ),
+                ),
+            )
+        ]
+    )
     added = await _do(api, "addTagValue", 1, value="cashmere")
     assert added["__typename"] == "TagDecision", added
     assert _materials(added) == [
@@ -136,10 +148,17 @@ async def test_a_reviewer_adds_confirms_removes_and_restores_one_value(api: Api)
 
 
 async def test_what_a_further_value_cannot_do_says_why(api: Api) -> None:
-    await api.create([A(id="m", tags=(
-        T(attribute="material", value="wool", probability=0.6, cap="suggested"),
-        T(attribute="category", value="jumper", probability=0.9),
-    ))])  # fmt: skip
+    await api.create(
+        [
+            A(
+                id="m",
+                tags=(
+                    T(attribute="material", value="wool", probability=0.6, cap="suggested"),
+                    T(attribute="category", value="jumper", probability=0.9),
+                ),
+            )
+        ]
+    )
     no_slot = await _do(api, "removeTagValue", 1)
     assert no_slot["__typename"] == "InvalidInput"
     assert no_slot["field"] == "slot"

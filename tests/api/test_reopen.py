@@ -39,8 +39,9 @@ CATALOGUE = [
 
 
 async def _do(api: Api, kind: str, asset: str, revision: int, **extra: Any) -> dict[str, Any]:
-    variables = {"input": {"assetId": asset, "attribute": "category",
-                           "expectedRevision": revision, **extra}}  # fmt: skip
+    variables = {
+        "input": {"assetId": asset, "attribute": "category", "expectedRevision": revision, **extra}
+    }
     result: dict[str, Any] = (await api.data(DECIDE[kind], variables))["result"]
     return result
 
@@ -143,4 +144,9 @@ async def test_undo_restores_a_disagreement_as_it_was(api: Api) -> None:
     )
     assert tag["event_id"].endswith(":000005:00")  # the undo's own event
     assert [e["kind"] for e in await api.events("u0")] == [
-        "model_tagged", "confirmed", "model_tagged", "confirmed", "reopened"]  # fmt: skip
+        "model_tagged",
+        "confirmed",
+        "model_tagged",
+        "confirmed",
+        "reopened",
+    ]

@@ -37,10 +37,12 @@ async def test_reopen_checks_the_revision_asset_and_attribute_before_any_read(ap
     )
     missing = {"__typename": "NotFound", "message": "asset 'nobody' does not exist"}
     cases = [
-        ({"assetId": "u0", "attribute": "category"}, {"__typename": "Conflict",
-                                                      "currentRevision": 2}),
+        (
+            {"assetId": "u0", "attribute": "category"},
+            {"__typename": "Conflict", "currentRevision": 2},
+        ),
         ({"assetId": "nobody", "attribute": "category"}, missing),
-    ]  # fmt: skip
+    ]
     for target, expected in cases:
         found = await _answer(api, REOPEN, {"input": {**target, "expectedRevision": HUGE}})
         assert found["reopenTag"] == expected
@@ -52,11 +54,15 @@ async def test_reopen_checks_the_revision_asset_and_attribute_before_any_read(ap
 
 
 async def test_bulk_reopen_with_huge_revisions_answers_each_item_at_once(api: Api) -> None:
-    await api.create([A(id=f"u{n}", tags=(T(attribute="category", value="jumper"),))
-                      for n in range(2)])  # fmt: skip
+    await api.create(
+        [A(id=f"u{n}", tags=(T(attribute="category", value="jumper"),)) for n in range(2)]
+    )
     items = [{"assetId": a, "expectedRevision": HUGE} for a in ("u0", "u1", "nobody")]
     answer = await _answer(api, BULK_REOPEN, {"input": {"attribute": "category", "items": items}})
     result = answer["reopenTags"]
     assert (result["succeeded"], result["failed"]) == (0, 3)
     assert [i["result"]["__typename"] for i in result["items"]] == [
-        "Conflict", "Conflict", "NotFound"]  # fmt: skip
+        "Conflict",
+        "Conflict",
+        "NotFound",
+    ]

@@ -107,8 +107,11 @@ async def test_a_page_on_another_site_cannot_change_state(
 async def test_open_dev_mode_takes_changes_from_loopback_pages_only(make_api: ApiFactory) -> None:
     """DNS rebinding: a site that points its own name at 127.0.0.1 is "same origin" to the
     browser; with no keys (everyone is admin) only pages on loopback may change state."""
-    rebound = {"Host": "rebound.example:8000", "Origin": "http://rebound.example:8000",
-               "Sec-Fetch-Site": "same-origin"}  # fmt: skip
+    rebound = {
+        "Host": "rebound.example:8000",
+        "Origin": "http://rebound.example:8000",
+        "Sec-Fetch-Site": "same-origin",
+    }
     api = await make_api()
     await api.create(_flagged("x1", "x2"))
     response = await _reject_by_form(api, rebound)
@@ -154,9 +157,13 @@ def test_open_dev_mode_refuses_a_host_beyond_loopback(settings: Settings) -> Non
     }
     command = [sys.executable, "-m", "tagtrail", "serve", "--host", "0.0.0.0"]
     done = subprocess.run(
-        [*command, "--port", str(_closed_port())], env=env, capture_output=True, text=True,
-        timeout=30, check=False,
-    )  # fmt: skip
+        [*command, "--port", str(_closed_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     assert "listens on loopback only, not '0.0.0.0'" in done.stderr
     assert "TAGTRAIL_DEV_LISTEN_ANY" in done.stderr

@@ -48,8 +48,9 @@ def _batch(prefix: str, fingerprint: str, per: int, seed: int) -> list[tuple[A, 
             proposed = truth if i % 2 == 0 else SHOTS[(k + 1) % len(SHOTS)]
             tag = T(attribute="shot_type", value=proposed, probability=0.6)
             vector = tuple((v / np.linalg.norm(v)).tolist())
-            out.append((A(id=f"{prefix}-{k}-{i}", vector=vector, tags=(tag,), model=fingerprint),
-                        truth))  # fmt: skip
+            out.append(
+                (A(id=f"{prefix}-{k}-{i}", vector=vector, tags=(tag,), model=fingerprint), truth)
+            )
     return out
 
 

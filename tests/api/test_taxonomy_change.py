@@ -36,19 +36,28 @@ query($f: AssetFilterInput) { searchAssets(filter: $f, first: 50) {
   ... on AssetSearch { edges { node { id } } } } }"""
 
 ASSETS = [
-    A(id="move", tags=(T(attribute="category", value="cardigan"),
-                       T(attribute="pattern", value="solid"))),
+    A(
+        id="move",
+        tags=(T(attribute="category", value="cardigan"), T(attribute="pattern", value="solid")),
+    ),
     A(id="rename", tags=(T(attribute="category", value="coatigan"),)),
     A(id="split", tags=(T(attribute="category", value="jumper"),)),
     A(id="split-model", tags=(T(attribute="category", value="jumper"),)),
     A(id="retire", tags=(T(attribute="material", value="mohair", probability=0.6),)),
     A(id="retire-model", tags=(T(attribute="material", value="mohair", probability=0.5),)),
     A(id="colour", brand=None, tags=(T(attribute="colour", value="navy"),)),  # no overlay
-    A(id="untouched", tags=(T(attribute="category", value="dress"),
-                            T(attribute="pattern", value="stripe"))),
-]  # fmt: skip
-HUMAN = [("move", "category"), ("rename", "category"), ("split", "category"),
-         ("retire", "material"), ("colour", "colour")]  # fmt: skip
+    A(
+        id="untouched",
+        tags=(T(attribute="category", value="dress"), T(attribute="pattern", value="stripe")),
+    ),
+]
+HUMAN = [
+    ("move", "category"),
+    ("rename", "category"),
+    ("split", "category"),
+    ("retire", "material"),
+    ("colour", "colour"),
+]
 
 
 def _edit(path: Path, change: Callable[[Any], None]) -> None:
@@ -98,12 +107,18 @@ def _migrations(new: Path, steps: list[dict[str, Any]]) -> None:
 
 
 STEPS = [
-    {"id": "longline", "attribute": "category",
-     "rename": {"from": "coatigan", "to": "longline_coat"}},
-    {"id": "knit-split", "attribute": "category",
-     "split": {"from": "jumper", "to": ["sweater", "pullover"]}},
+    {
+        "id": "longline",
+        "attribute": "category",
+        "rename": {"from": "coatigan", "to": "longline_coat"},
+    },
+    {
+        "id": "knit-split",
+        "attribute": "category",
+        "split": {"from": "jumper", "to": ["sweater", "pullover"]},
+    },
     {"id": "no-mohair", "attribute": "material", "retire": ["mohair"]},
-]  # fmt: skip
+]
 
 
 def _rows(report: Any) -> list[dict[str, Any]]:
@@ -120,8 +135,9 @@ async def test_taxonomy_change_keeps_every_human_decision(
         assert (await api.data(CONFIRM, {"input": base}))["confirmTag"]["__typename"] == (
             "TagDecision"
         )
-    human_events = {a: [e for e in await api.events(a) if e["actor"]["type"] == "human"]
-                    for a, _ in HUMAN}  # fmt: skip
+    human_events = {
+        a: [e for e in await api.events(a) if e["actor"]["type"] == "human"] for a, _ in HUMAN
+    }
     revisions = {a.id: (await api.source(a.id))["revision"] for a in ASSETS}
     new = _new_taxonomy(settings, tmp_path)
 
@@ -142,8 +158,10 @@ async def test_taxonomy_change_keeps_every_human_decision(
     assert applied.applied
     assert _rows(applied) == _rows(preview)
     assert (applied.assets_changed, applied.events, applied.human_decisions_touched) == (
-        preview.assets_changed, preview.events, preview.human_decisions_touched,
-    )  # fmt: skip
+        preview.assets_changed,
+        preview.events,
+        preview.human_decisions_touched,
+    )
     changed = {s.asset_id for r in applied.rows for s in r.sample}
     assert applied.assets_changed == len(ASSETS) - 1, changed
     assert applied.human_decisions_touched == 4  # move, rename, split, retire (colour: label)
@@ -169,8 +187,10 @@ async def test_taxonomy_change_keeps_every_human_decision(
     explained = await api.data(EXPLAIN, {"id": "rename"})
     decision = explained["explainTag"]["decision"]
     assert (decision["kind"], decision["value"], decision["note"]) == (
-        "migrated", "longline_coat", "rename coatigan → longline_coat",
-    )  # fmt: skip
+        "migrated",
+        "longline_coat",
+        "rename coatigan → longline_coat",
+    )
     assert decision["evidence"]["carried_event_id"] == human_events["rename"][0]["event_id"]
     # Split: the human decision goes back to review with the candidates.
     split = tags["split"]["category"]
@@ -185,8 +205,9 @@ async def test_taxonomy_change_keeps_every_human_decision(
     assert [e["evidence"]["migration"] for e in retired] == ["no-mohair"]
     # Palette label: the reviewed colour keeps its decision, with the new label.
     assert (tags["colour"]["colour"]["label"], tags["colour"]["colour"]["state"]) == (
-        "Midnight Navy", "confirmed",
-    )  # fmt: skip
+        "Midnight Navy",
+        "confirmed",
+    )
     # Untouched: same revision; the move's pattern tag did not change either.
     untouched = await api.source("untouched")
     assert untouched["revision"] == revisions["untouched"]
@@ -215,8 +236,13 @@ async def test_bad_migrations_are_refused_by_name(
 ) -> None:
     services = Services(settings, Store(settings, indexed))
     new = _new_taxonomy(settings, tmp_path)
-    _migrations(new, [*STEPS, {"id": "typo", "attribute": "category",
-                                "rename": {"from": "gilet", "to": "gillet"}}])  # fmt: skip
+    _migrations(
+        new,
+        [
+            *STEPS,
+            {"id": "typo", "attribute": "category", "rename": {"from": "gilet", "to": "gillet"}},
+        ],
+    )
     with pytest.raises(InvalidInput, match=r"'typo'.*gillet is not a value"):
         await preview_change(services, new)
     (new / "migrations.yaml").write_text("migrations: [{id: x, attribute: category}]")
@@ -242,8 +268,9 @@ async def test_palette_change_renames_colours_from_stored_measurements(
     Image.new("RGB", (96, 96), (27, 37, 65)).save(photo, format="PNG")
     (outcome,) = await ingest(services, [IngestItem(name="navy.png", data=photo.getvalue())])
     assert outcome.asset_id
-    before = next(t for t in (await api.source(outcome.asset_id))["tags"]
-                  if t["attribute"] == "colour")  # fmt: skip
+    before = next(
+        t for t in (await api.source(outcome.asset_id))["tags"] if t["attribute"] == "colour"
+    )
     assert before["value"] == "navy"
     new = tmp_path / "palette-v2"
     shutil.copytree(settings.taxonomy_dir, new)
@@ -262,12 +289,16 @@ async def test_palette_change_renames_colours_from_stored_measurements(
     assert preview.attributes_moved == ["colour"]  # a palette edit touches colour only
     applied = await apply_change(services, new)
     assert _rows(applied) == _rows(preview)
-    after = next(t for t in (await api.source(outcome.asset_id))["tags"]
-                 if t["attribute"] == "colour")  # fmt: skip
+    after = next(
+        t for t in (await api.source(outcome.asset_id))["tags"] if t["attribute"] == "colour"
+    )
     assert after["value"] == expected
     assert after["source"] == "analyser"
-    (renamed,) = [e for e in await api.events(outcome.asset_id)
-                  if e["attribute"] == "colour" and e["seq"] == 2]  # fmt: skip
+    (renamed,) = [
+        e
+        for e in await api.events(outcome.asset_id)
+        if e["attribute"] == "colour" and e["seq"] == 2
+    ]
     assert renamed["evidence"]["findings"][0]["lab"] == event["evidence"]["findings"][0]["lab"]
     assert renamed["taxonomy_version"] == load_taxonomy(new).attribute_version("colour")
     # Other attributes kept their events: only colour moved.
@@ -309,8 +340,15 @@ async def test_preview_through_graphql_and_the_cli(
     assert found["assetsChanged"] == 3
     rows = {(r["attribute"], r["value"], r["segment"]): r for r in found["rows"]}
     split = rows[("category", "jumper", "overall")]
-    assert split["sample"] == [{"assetId": "split", "oldValue": "jumper", "newValue": "sweater",
-                                "newState": "suggested", "humanDecided": False}]  # fmt: skip
+    assert split["sample"] == [
+        {
+            "assetId": "split",
+            "oldValue": "jumper",
+            "newValue": "sweater",
+            "newState": "suggested",
+            "humanDecided": False,
+        }
+    ]
     assert rows[("category", "cardigan", "brand=Northwind")]["hierarchyChanges"] == 1
     nowhere = (await api.data(PREVIEW, {"dir": str(tmp_path / "nope")}))["taxonomyPreview"]
     assert "is not a taxonomy folder" in nowhere["message"]
@@ -353,8 +391,9 @@ async def test_a_renamed_further_colour_keeps_its_slot_and_its_reviewer(
         next(c for c in data["colours"] if c["name"] == "mustard")["name"] = "ochre"
 
     _edit(new / "colours.yaml", rename)
-    _migrations(new, [{"id": "ochre", "attribute": "colour",
-                       "rename": {"from": "mustard", "to": "ochre"}}])  # fmt: skip
+    _migrations(
+        new, [{"id": "ochre", "attribute": "colour", "rename": {"from": "mustard", "to": "ochre"}}]
+    )
     preview = await preview_change(services, new)
     applied = await apply_change(services, new)
     assert _rows(applied) == _rows(preview)

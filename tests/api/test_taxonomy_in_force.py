@@ -67,8 +67,9 @@ def new_taxonomy(settings: Settings, root: Path) -> Path:
     assert "{id: jumper, label: Jumper," in text
     text = text.replace("{id: jumper, label: Jumper,", "{id: knit_sweater, label: Knit Sweater,")
     main.write_text(text.replace("maps_to: jumper", "maps_to: knit_sweater"), encoding="utf-8")
-    steps = [{"id": "knit", "attribute": "category",
-              "rename": {"from": "jumper", "to": "knit_sweater"}}]  # fmt: skip
+    steps = [
+        {"id": "knit", "attribute": "category", "rename": {"from": "jumper", "to": "knit_sweater"}}
+    ]
     (new / "migrations.yaml").write_text(yaml.safe_dump({"migrations": steps}), encoding="utf-8")
     return new
 
@@ -229,8 +230,10 @@ async def test_processes_starting_together_agree_on_the_seeded_version(
     other = tmp_path / "other"
     shutil.copytree(settings.taxonomy_dir, other)
     _relabel_navy(other / "colours.yaml")
-    processes = [_cli(settings, client, taxonomy_dir=str(d))
-                 for d in (settings.taxonomy_dir, other, settings.taxonomy_dir, other)]  # fmt: skip
+    processes = [
+        _cli(settings, client, taxonomy_dir=str(d))
+        for d in (settings.taxonomy_dir, other, settings.taxonomy_dir, other)
+    ]
     versions = await asyncio.gather(*(p.taxonomy() for p in processes))
     assert len({v.version for v in versions}) == 1
     state = await processes[0].store.taxonomies.in_force()

@@ -46,8 +46,14 @@ def _process(settings: Settings, client: AsyncOpenSearch, **changes: Any) -> Ser
 
 async def _correct(api: Api, asset_id: str, value: str) -> dict[str, Any]:
     revision = (await api.source(asset_id))["revision"]
-    variables = {"input": {"assetId": asset_id, "attribute": "category",
-                           "expectedRevision": revision, "value": value}}  # fmt: skip
+    variables = {
+        "input": {
+            "assetId": asset_id,
+            "attribute": "category",
+            "expectedRevision": revision,
+            "value": value,
+        }
+    }
     result: dict[str, Any] = (await api.data(DECIDE, variables))["correctTag"]
     return result
 
@@ -128,8 +134,13 @@ async def test_apply_waits_for_every_server_before_migrating(
     server = _process(settings, indexed, taxonomy_refresh_s=interval * 0.75)  # follows within
     await create_assets(indexed, settings, taxonomy, ASSETS)
     new = new_taxonomy(settings, tmp_path)
-    cli = _process(settings, indexed, taxonomy_refresh_s=interval, taxonomy_apply_wait_s=None,
-                   request_timeout_s=0.5)
+    cli = _process(
+        settings,
+        indexed,
+        taxonomy_refresh_s=interval,
+        taxonomy_apply_wait_s=None,
+        request_timeout_s=0.5,
+    )
     await cli.encoder()  # loaded before: the apply moves the pointer soon after it starts
     server.taxonomy_in_force.expire()
     assert (await server.taxonomy()).version == taxonomy.version  # read just now
@@ -175,8 +186,9 @@ async def test_readyz_names_the_taxonomy_in_force_and_an_unfinished_apply(
 
     taxonomy, source = load_taxonomy_source(new_taxonomy(settings, tmp_path))
     cli = _process(settings, indexed)
-    await begin_apply(cli.taxonomy_in_force, await change_start(cli.taxonomy_in_force, taxonomy),
-                      source)  # fmt: skip
+    await begin_apply(
+        cli.taxonomy_in_force, await change_start(cli.taxonomy_in_force, taxonomy), source
+    )
     ready = (await server.http.get("/readyz")).json()
     assert ready["status"] == "ready"
     assert ready["taxonomy_in_force"] == taxonomy.version

@@ -97,10 +97,15 @@ async def test_a_split_sends_human_decisions_to_review_and_the_model_only_propos
     fingerprint = (await services.tagger()).model_fingerprint
     ids = {"confirmed": 4, "corrected": 4, "rejected": 2, "model": 2}
     assets = [
-        A(id=f"{kind}-{i}", vector=_vector(10 * n + i), model=fingerprint,
-          tags=(T(attribute="category", value="t_shirt" if kind == "corrected" else "shirt"),))
-        for n, (kind, count) in enumerate(ids.items()) for i in range(count)
-    ]  # fmt: skip
+        A(
+            id=f"{kind}-{i}",
+            vector=_vector(10 * n + i),
+            model=fingerprint,
+            tags=(T(attribute="category", value="t_shirt" if kind == "corrected" else "shirt"),),
+        )
+        for n, (kind, count) in enumerate(ids.items())
+        for i in range(count)
+    ]
     await api.create(assets)
     for asset in assets:
         kind = asset.id.split("-")[0]
@@ -132,8 +137,10 @@ async def test_a_split_sends_human_decisions_to_review_and_the_model_only_propos
                 assert (tag["state"], tag["applied"], tag["reviewed"]) == ("rejected", False, True)
             else:  # back to review, still applied
                 assert (tag["state"], tag["applied"], tag["needs_review"]) == (
-                    "flagged", True, True,
-                )  # fmt: skip
+                    "flagged",
+                    True,
+                    True,
+                )
             if tag.get("proposed_value") is not None:  # the model's guess stands beside it
                 assert tag["proposed_event_id"].split(":")[1] >= "000003"
 
@@ -155,8 +162,10 @@ async def test_a_split_sends_human_decisions_to_review_and_the_model_only_propos
     assert (await api.data(DECIDE, {"input": inp}))["confirmTag"]["__typename"] == "TagDecision"
     tag = _category(await api.source("confirmed-0"))
     assert (tag["value"], tag["state"], tag["source"]) == (
-        "dress_shirt", "confirmed", "model_then_human",
-    )  # fmt: skip
+        "dress_shirt",
+        "confirmed",
+        "model_then_human",
+    )
     store = Store(settings, client=indexed)
     for asset in assets:
         assert await store.assets.reproject(asset.id) is False
@@ -177,11 +186,17 @@ def _rename_coatigan_and_mustard(settings: Settings, root: Path) -> Path:
 
     _edit(new / "taxonomy.yaml", category)
     _edit(new / "colours.yaml", palette)
-    _migrations(new, [
-        {"id": "longline", "attribute": "category",
-         "rename": {"from": "coatigan", "to": "longline_coat"}},
-        {"id": "ochre", "attribute": "colour", "rename": {"from": "mustard", "to": "ochre"}},
-    ])  # fmt: skip
+    _migrations(
+        new,
+        [
+            {
+                "id": "longline",
+                "attribute": "category",
+                "rename": {"from": "coatigan", "to": "longline_coat"},
+            },
+            {"id": "ochre", "attribute": "colour", "rename": {"from": "mustard", "to": "ochre"}},
+        ],
+    )
     return new
 
 
@@ -197,23 +212,35 @@ async def test_a_change_writes_nothing_for_tags_it_does_not_change(
     services = _services(settings, indexed)
     fingerprint = (await services.tagger()).model_fingerprint
     colours = [(27, 37, 65), (190, 50, 44), (30, 77, 43)]  # navy, warm red, forest green
-    outcomes = await ingest(services, [IngestItem(name=f"p{i}.png", data=_photo(rgb))
-                                       for i, rgb in enumerate(colours)])  # fmt: skip
+    outcomes = await ingest(
+        services, [IngestItem(name=f"p{i}.png", data=_photo(rgb)) for i, rgb in enumerate(colours)]
+    )
     photos = [str(o.asset_id) for o in outcomes]
-    await api.create([
-        A(id="coat", vector=_vector(1), model=fingerprint,
-          tags=(T(attribute="category", value="coatigan"),)),
-        # Stored by another head version: the model re-decides it.
-        A(id="redecided", vector=_vector(2), model=fingerprint,
-          tags=(T(attribute="category", value="hoodie"),)),
-    ])  # fmt: skip
+    await api.create(
+        [
+            A(
+                id="coat",
+                vector=_vector(1),
+                model=fingerprint,
+                tags=(T(attribute="category", value="coatigan"),),
+            ),
+            # Stored by another head version: the model re-decides it.
+            A(
+                id="redecided",
+                vector=_vector(2),
+                model=fingerprint,
+                tags=(T(attribute="category", value="hoodie"),),
+            ),
+        ]
+    )
     confirm = {"assetId": "coat", "attribute": "category", "expectedRevision": 1}
     assert (await api.data(DECIDE, {"input": confirm}))["confirmTag"]["__typename"] == (
         "TagDecision"
     )
     docs = {i: await api.source(i) for i in [*photos, "coat", "redecided"]}
-    touched = {i for i, d in docs.items()
-               if {t["value"] for t in d["tags"]} & {"coatigan", "mustard"}}  # fmt: skip
+    touched = {
+        i for i, d in docs.items() if {t["value"] for t in d["tags"]} & {"coatigan", "mustard"}
+    }
     new = _rename_coatigan_and_mustard(settings, tmp_path)
 
     preview = await preview_change(services, new)

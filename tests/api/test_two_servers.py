@@ -213,12 +213,16 @@ async def test_two_servers_race_and_share_the_champion(
             assert seen[0] == seen[1], (asset_id, attribute, seen)
             tag = seen[0]["asset"]["tag"]
             assert (tag["state"], tag["eventId"], tag["decidedBy"]) == (
-                state, event["eventId"], reviewer,
-            )  # fmt: skip
+                state,
+                event["eventId"],
+                reviewer,
+            )
             explained = seen[0]["explainTag"]
             assert explained["decision"] == {
-                "eventId": event["eventId"], "kind": event["kind"], "actorId": reviewer,
-            }  # fmt: skip
+                "eventId": event["eventId"],
+                "kind": event["kind"],
+                "actorId": reviewer,
+            }
             humans = [h for h in explained["history"] if h["kind"] in HUMAN]
             assert humans == [{"kind": event["kind"], "actorId": reviewer}]
         raced = time.monotonic()

@@ -40,10 +40,13 @@ SEARCH = """query($f: AssetFilterInput) { searchAssets(filter: $f, first: 50) {
   ... on AssetSearch { edges { node { id } } } } }"""
 # Renames (coatigan, peacoat) and a move (cardigan from knitwear to outerwear).
 STEPS = [
-    {"id": "longline", "attribute": "category",
-     "rename": {"from": "coatigan", "to": "longline_coat"}},
+    {
+        "id": "longline",
+        "attribute": "category",
+        "rename": {"from": "coatigan", "to": "longline_coat"},
+    },
     {"id": "pea-coat", "attribute": "category", "rename": {"from": "peacoat", "to": "pea_coat"}},
-]  # fmt: skip
+]
 RENAMES = {"coatigan": "longline_coat", "peacoat": "pea_coat"}
 
 
@@ -67,8 +70,9 @@ def _new_taxonomy(settings: Settings, root: Path) -> Path:
 
 
 async def _do(api: Api, kind: str, asset: str, revision: int, **extra: Any) -> dict[str, Any]:
-    variables = {"input": {"assetId": asset, "attribute": "category",
-                           "expectedRevision": revision, **extra}}  # fmt: skip
+    variables = {
+        "input": {"assetId": asset, "attribute": "category", "expectedRevision": revision, **extra}
+    }
     result: dict[str, Any] = (await api.data(MUTATION[kind], variables))["result"]
     return result
 
@@ -84,10 +88,12 @@ async def test_undo_after_a_rename_or_move_restores_the_proposal_in_todays_taxon
     api: Api, make_api: ApiFactory, indexed: AsyncOpenSearch, tmp_path: Path
 ) -> None:
     flagged = 0.8  # between the medium and the high threshold: flagged for review
-    await api.create([
-        A(id="rename", tags=(T(attribute="category", value="coatigan", probability=flagged),)),
-        A(id="move", tags=(T(attribute="category", value="cardigan", probability=flagged),)),
-    ])  # fmt: skip
+    await api.create(
+        [
+            A(id="rename", tags=(T(attribute="category", value="coatigan", probability=flagged),)),
+            A(id="move", tags=(T(attribute="category", value="cardigan", probability=flagged),)),
+        ]
+    )
     for asset_id in ("rename", "move"):
         assert (await _do(api, "confirmTag", asset_id, 1))["revision"] == 2
     new_api = await _migrate(api, make_api, indexed, tmp_path)
@@ -97,15 +103,23 @@ async def test_undo_after_a_rename_or_move_restores_the_proposal_in_todays_taxon
     assert renamed["__typename"] == "TagDecision", renamed
     # Before the fix: coatigan, confirmed (the undo took back the migration, not the decision).
     assert renamed["asset"]["tag"] == {
-        "value": "longline_coat", "state": "flagged", "values": ["longline_coat", "outerwear"],
-        "needsReview": True, "reviewed": False, "source": "model", "taxonomyVersion": version,
-    }  # fmt: skip
+        "value": "longline_coat",
+        "state": "flagged",
+        "values": ["longline_coat", "outerwear"],
+        "needsReview": True,
+        "reviewed": False,
+        "source": "model",
+        "taxonomyVersion": version,
+    }
     moved = await _do(new_api, "reopenTag", "move", 3)
     assert moved["__typename"] == "TagDecision", moved
     tag = moved["asset"]["tag"]
     # Before the fix: cardigan, confirmed, under knitwear (the old hierarchy).
-    assert (tag["value"], tag["state"], tag["values"]) == ("cardigan", "flagged",
-                                                           ["cardigan", "outerwear"])  # fmt: skip
+    assert (tag["value"], tag["state"], tag["values"]) == (
+        "cardigan",
+        "flagged",
+        ["cardigan", "outerwear"],
+    )
     await new_api.refresh()
     found = await new_api.data(
         SEARCH, {"f": {"tags": [{"attribute": "category", "values": ["outerwear"]}]}}
@@ -120,10 +134,12 @@ async def test_undo_after_a_rename_or_move_restores_the_proposal_in_todays_taxon
 async def test_undo_of_a_correction_carries_the_value_it_returns_to(
     api: Api, make_api: ApiFactory, indexed: AsyncOpenSearch, tmp_path: Path
 ) -> None:
-    await api.create([
-        A(id="from-moved", tags=(T(attribute="category", value="cardigan", probability=0.8),)),
-        A(id="from-renamed", tags=(T(attribute="category", value="peacoat", probability=0.8),)),
-    ])  # fmt: skip
+    await api.create(
+        [
+            A(id="from-moved", tags=(T(attribute="category", value="cardigan", probability=0.8),)),
+            A(id="from-renamed", tags=(T(attribute="category", value="peacoat", probability=0.8),)),
+        ]
+    )
     for asset_id in ("from-moved", "from-renamed"):
         corrected = await _do(api, "correctTag", asset_id, 1, value="trench_coat")
         assert corrected["revision"] == 2, corrected
@@ -135,7 +151,11 @@ async def test_undo_of_a_correction_carries_the_value_it_returns_to(
     version = load_taxonomy(Path(new_api.settings.taxonomy_dir)).attribute_version("category")
     tag = moved["asset"]["tag"]
     assert (tag["value"], tag["state"], tag["values"], tag["taxonomyVersion"]) == (
-        "cardigan", "flagged", ["cardigan", "outerwear"], version)  # fmt: skip
+        "cardigan",
+        "flagged",
+        ["cardigan", "outerwear"],
+        version,
+    )
     # The asset held trench_coat when peacoat was renamed, so no event of its own carried
     # the proposal: the undo carries it through the stored change. Before the fix it was
     # refused ("would bring back category 'peacoat', which taxonomy ... no longer has").
@@ -143,9 +163,14 @@ async def test_undo_of_a_correction_carries_the_value_it_returns_to(
     renamed = await _do(new_api, "reopenTag", "from-renamed", 2)
     assert renamed["__typename"] == "TagDecision", renamed
     assert renamed["asset"]["tag"] == {
-        "value": "pea_coat", "state": "flagged", "values": ["pea_coat", "coat", "outerwear"],
-        "needsReview": True, "reviewed": False, "source": "model", "taxonomyVersion": version,
-    }  # fmt: skip
+        "value": "pea_coat",
+        "state": "flagged",
+        "values": ["pea_coat", "coat", "outerwear"],
+        "needsReview": True,
+        "reviewed": False,
+        "source": "model",
+        "taxonomyVersion": version,
+    }
     store = Store(new_api.settings, indexed)
     assert not await store.assets.reproject("from-renamed")  # the document is its events' fold
 
@@ -164,11 +189,17 @@ async def test_training_labels_follow_renames_and_repeated_undo(
 ) -> None:
     services = Services(api.settings, Store(api.settings, indexed))
     fingerprint = (await services.tagger()).model_fingerprint
-    await api.create([
-        A(id=name, axis=n + 2, model=fingerprint,
-          tags=(T(attribute="category", value="peacoat", probability=0.8),))
-        for n, name in enumerate(("confirmed", "twice"))
-    ])  # fmt: skip
+    await api.create(
+        [
+            A(
+                id=name,
+                axis=n + 2,
+                model=fingerprint,
+                tags=(T(attribute="category", value="peacoat", probability=0.8),),
+            )
+            for n, name in enumerate(("confirmed", "twice"))
+        ]
+    )
     assert (await _do(api, "confirmTag", "confirmed", 1))["revision"] == 2
     # confirm peacoat → correct trench_coat → undo → undo: each undo takes back one decision.
     assert (await _do(api, "confirmTag", "twice", 1))["revision"] == 2

@@ -45,15 +45,21 @@ def _rename(old: str, new: str) -> dict[str, Any]:
 async def test_undo_follows_two_renames_of_a_value_the_asset_no_longer_held(
     api: Api, make_api: ApiFactory, indexed: AsyncOpenSearch, tmp_path: Path
 ) -> None:
-    await api.create([A(id="twice", tags=(T(attribute="category", value="peacoat",
-                                               probability=0.8),))])  # fmt: skip
+    await api.create(
+        [A(id="twice", tags=(T(attribute="category", value="peacoat", probability=0.8),))]
+    )
     assert (await _do(api, "correctTag", "twice", 1, value="trench_coat"))["revision"] == 2
     services = Services(api.settings, Store(api.settings, indexed))
-    first = _edit(Path(api.settings.taxonomy_dir), tmp_path / "v2", {"peacoat": "pea_coat"},
-                  [_rename("peacoat", "pea_coat")])  # fmt: skip
+    first = _edit(
+        Path(api.settings.taxonomy_dir),
+        tmp_path / "v2",
+        {"peacoat": "pea_coat"},
+        [_rename("peacoat", "pea_coat")],
+    )
     await apply_change(services, first)
-    second = _edit(first, tmp_path / "v3", {"pea_coat": "reefer_coat"},
-                   [_rename("pea_coat", "reefer_coat")])  # fmt: skip
+    second = _edit(
+        first, tmp_path / "v3", {"pea_coat": "reefer_coat"}, [_rename("pea_coat", "reefer_coat")]
+    )
     await apply_change(services, second)
     new_api = await make_api(taxonomy_dir=str(second))
     assert (await new_api.source("twice"))["revision"] == 2  # no apply wrote on the asset
@@ -62,19 +68,29 @@ async def test_undo_follows_two_renames_of_a_value_the_asset_no_longer_held(
     version = load_taxonomy(second).attribute_version("category")
     # Before the fix: refused ("would bring back category 'peacoat' ... no longer has").
     assert undone["asset"]["tag"] == {
-        "value": "reefer_coat", "state": "flagged", "values": ["reefer_coat", "coat", "outerwear"],
-        "needsReview": True, "reviewed": False, "source": "model", "taxonomyVersion": version,
-    }  # fmt: skip
+        "value": "reefer_coat",
+        "state": "flagged",
+        "values": ["reefer_coat", "coat", "outerwear"],
+        "needsReview": True,
+        "reviewed": False,
+        "source": "model",
+        "taxonomyVersion": version,
+    }
 
 
 async def test_undo_to_a_retired_value_is_still_refused(
     api: Api, make_api: ApiFactory, indexed: AsyncOpenSearch, tmp_path: Path
 ) -> None:
-    await api.create([A(id="retired", tags=(T(attribute="category", value="peacoat",
-                                                 probability=0.8),))])  # fmt: skip
+    await api.create(
+        [A(id="retired", tags=(T(attribute="category", value="peacoat", probability=0.8),))]
+    )
     assert (await _do(api, "correctTag", "retired", 1, value="trench_coat"))["revision"] == 2
-    new = _edit(Path(api.settings.taxonomy_dir), tmp_path / "v2", {"peacoat": "pea_coat"},
-                [_rename("peacoat", "pea_coat")])  # fmt: skip
+    new = _edit(
+        Path(api.settings.taxonomy_dir),
+        tmp_path / "v2",
+        {"peacoat": "pea_coat"},
+        [_rename("peacoat", "pea_coat")],
+    )
     data = yaml.safe_load((new / "taxonomy.yaml").read_text(encoding="utf-8"))
     category = data["attributes"]["category"]
     category["values"] = [v for v in category["values"] if v["id"] != "pea_coat"]

@@ -99,8 +99,12 @@ def test_runner_records_median_spread_and_machine(opensearch_url: str, tmp_path:
     table = result_file.with_suffix(".md").read_text()
     assert "| colour_accuracy | **exact colour** |" in table
     assert "matmul" in table
-    # A smoke run proves the runner works; it is not a result the docs page shows.
-    assert "colour_accuracy" not in (tmp_path / "benchmarks.md").read_text()
+    # A smoke run proves the runner works; it is not a result the docs page shows, and the
+    # page says which benchmarks have no recorded result.
+    page = (tmp_path / "benchmarks.md").read_text()
+    assert "## colour_accuracy" not in page
+    assert "No result recorded yet: " in page
+    assert "colour_accuracy" in page.split("No result recorded yet: ")[1].split("\n")[0]
 
 
 def test_noise_guard_refuses_runs_on_a_busy_machine(opensearch_url: str, tmp_path: Path) -> None:

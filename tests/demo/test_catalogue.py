@@ -26,9 +26,20 @@ from tagtrail.vision.colour import ColourAnalyser
 
 PALETTE_FILE = Path(__file__).resolve().parents[2] / "taxonomy" / "default" / "colours.yaml"
 FIELDS = [
-    "filename", "sku", "brand", "collection", "season", "photographer", "shoot_date",
-    "category", "colour", "colour_family", "pattern", "shot_type", "background",
-]  # fmt: skip
+    "filename",
+    "sku",
+    "brand",
+    "collection",
+    "season",
+    "photographer",
+    "shoot_date",
+    "category",
+    "colour",
+    "colour_family",
+    "pattern",
+    "shot_type",
+    "background",
+]
 
 
 @pytest.fixture(scope="module")

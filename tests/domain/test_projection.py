@@ -12,20 +12,38 @@ RITA = Actor(type="human", id="rita")
 
 def model(seq: int, value: str, tier: str, p: float, actor: Actor = MODEL, n: int = 0) -> TagEvent:
     return TagEvent(
-        event_id=event_id("a", seq, n), asset_id="a", attribute="category", kind="model_tagged",
-        seq=seq, at=f"2026-01-0{seq}T00:00:00.000000Z", actor=actor, state=tier,  # type: ignore[arg-type]
-        value=value, values=(value, "outerwear"), terms=(value.title(),), probability=p,
-        tier=tier, taxonomy_version="t1",
-    )  # fmt: skip
+        event_id=event_id("a", seq, n),
+        asset_id="a",
+        attribute="category",
+        kind="model_tagged",
+        seq=seq,
+        at=f"2026-01-0{seq}T00:00:00.000000Z",
+        actor=actor,
+        state=tier,  # type: ignore[arg-type]
+        value=value,
+        values=(value, "outerwear"),
+        terms=(value.title(),),
+        probability=p,
+        tier=tier,
+        taxonomy_version="t1",
+    )
 
 
 def human(seq: int, kind: str, value: str | None) -> TagEvent:
     return TagEvent(
-        event_id=event_id("a", seq, 0), asset_id="a", attribute="category", kind=kind,  # type: ignore[arg-type]
-        seq=seq, at=f"2026-01-0{seq}T00:00:00.000000Z", actor=RITA, state=kind,  # type: ignore[arg-type]
-        value=value, values=(value, "outerwear") if value else (), terms=(value or "",),
+        event_id=event_id("a", seq, 0),
+        asset_id="a",
+        attribute="category",
+        kind=kind,  # type: ignore[arg-type]
+        seq=seq,
+        at=f"2026-01-0{seq}T00:00:00.000000Z",
+        actor=RITA,
+        state=kind,  # type: ignore[arg-type]
+        value=value,
+        values=(value, "outerwear") if value else (),
+        terms=(value or "",),
         taxonomy_version="t1",
-    )  # fmt: skip
+    )
 
 
 def test_model_tiers_decide_applied_and_review() -> None:
@@ -58,8 +76,9 @@ def test_human_decisions_win_over_later_model_events() -> None:
 
 
 def test_rejection_unapplies_and_leaves_candidates() -> None:
-    fields = projection_fields([model(1, "peacoat", "auto_applied", 0.97),
-                                human(2, "rejected", "peacoat")])  # fmt: skip
+    fields = projection_fields(
+        [model(1, "peacoat", "auto_applied", 0.97), human(2, "rejected", "peacoat")]
+    )
     assert fields["applied"] == {}
     assert fields["candidates"] == {}
     assert fields["pending_count"] == 0
@@ -74,8 +93,9 @@ def test_pending_fields_order_the_review_queue() -> None:
     assert fields["oldest_pending_at"] == "2026-01-01T00:00:00.000000Z"
     assert fields["tag_text"] == ""  # suggestions are not matched by default
     assert fields["tag_text_all"] == "Peacoat"
-    confirmed = projection_fields([model(1, "peacoat", "flagged", 0.8),
-                                   human(2, "confirmed", "peacoat")])  # fmt: skip
+    confirmed = projection_fields(
+        [model(1, "peacoat", "flagged", 0.8), human(2, "confirmed", "peacoat")]
+    )
     assert confirmed["pending"] == {}
     assert confirmed["applied"] == {"category": ["peacoat", "outerwear"]}
     assert confirmed["tags"][0]["probability"] == 0.8  # the model's evidence stays visible

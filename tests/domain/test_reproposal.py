@@ -15,17 +15,26 @@ NEWEST = Actor(type="model", id="clip@1", model_fingerprint="clip@1", head_versi
 
 def decision(value: str, p: float, actor: Actor) -> ModelDecision:
     return ModelDecision(
-        attribute="category", value=value, probability=p, tier="auto_applied",
-        tier_reason=f"{p} ≥ high 0.95 → auto_applied", actor=actor, taxonomy_version="t1",
-    )  # fmt: skip
+        attribute="category",
+        value=value,
+        probability=p,
+        tier="auto_applied",
+        tier_reason=f"{p} ≥ high 0.95 → auto_applied",
+        actor=actor,
+        taxonomy_version="t1",
+    )
 
 
 def as_event(d: ModelDecision, seq: int) -> TagEvent:
     return TagEvent(
-        **msgspec.structs.asdict(d), event_id=event_id("a", seq, 0), asset_id="a",
-        kind="model_tagged", seq=seq, at=f"2026-01-0{seq}T00:00:00.000000Z",
+        **msgspec.structs.asdict(d),
+        event_id=event_id("a", seq, 0),
+        asset_id="a",
+        kind="model_tagged",
+        seq=seq,
+        at=f"2026-01-0{seq}T00:00:00.000000Z",
         state=d.tier,  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
 
 
 REJECTED = [model(1, "peacoat", "flagged", 0.8), human(2, "rejected", "peacoat")]

@@ -12,11 +12,19 @@ SPLIT = Actor(type="migration", id="shirts")
 
 def split(seq: int, state: str) -> TagEvent:
     return TagEvent(
-        event_id=f"a:{seq:06d}:00", asset_id="a", attribute="category", kind="migrated",
-        seq=seq, at=f"2026-01-0{seq}T00:00:00.000000Z", actor=SPLIT, state=state,  # type: ignore[arg-type]
-        value="dress_shirt", values=("dress_shirt", "tops"), taxonomy_version="t2",
+        event_id=f"a:{seq:06d}:00",
+        asset_id="a",
+        attribute="category",
+        kind="migrated",
+        seq=seq,
+        at=f"2026-01-0{seq}T00:00:00.000000Z",
+        actor=SPLIT,
+        state=state,  # type: ignore[arg-type]
+        value="dress_shirt",
+        values=("dress_shirt", "tops"),
+        taxonomy_version="t2",
         evidence={"kind": "migration", "candidates": ["dress_shirt", "overshirt"]},
-    )  # fmt: skip
+    )
 
 
 def test_a_split_decision_is_flagged_and_the_model_only_proposes() -> None:
@@ -28,8 +36,11 @@ def test_a_split_decision_is_flagged_and_the_model_only_proposes() -> None:
     ]
     tag = fold_tags(events)["category"]
     assert (tag.value, tag.state, tag.source, tag.decided_by) == (
-        "dress_shirt", "flagged", "model_then_human", "rita",
-    )  # fmt: skip
+        "dress_shirt",
+        "flagged",
+        "model_then_human",
+        "rita",
+    )
     assert (tag.applied, tag.needs_review, tag.reviewed) == (True, True, False)
     assert tag.proposed_value == "bomber_jacket"
     assert human_decided(tag.state, tag.source)
@@ -44,14 +55,20 @@ def test_a_split_rejection_stays_a_rejection() -> None:
     ]
     tag = fold_tags(events)["category"]
     assert (tag.value, tag.state, tag.applied, tag.reviewed) == (
-        "dress_shirt", "rejected", False, True,
-    )  # fmt: skip
+        "dress_shirt",
+        "rejected",
+        False,
+        True,
+    )
     assert tag.proposed_value == "overshirt"
 
 
 def test_a_model_tag_under_a_split_is_re_decided_by_the_model() -> None:
-    events = [model(1, "shirt", "flagged", 0.8), split(2, "suggested"),
-              model(3, "overshirt", "auto_applied", 0.99, actor=NEWER)]  # fmt: skip
+    events = [
+        model(1, "shirt", "flagged", 0.8),
+        split(2, "suggested"),
+        model(3, "overshirt", "auto_applied", 0.99, actor=NEWER),
+    ]
     tag = fold_tags(events)["category"]
     assert (tag.value, tag.state, tag.source) == ("overshirt", "auto_applied", "model")
     assert not human_decided(tag.state, tag.source)

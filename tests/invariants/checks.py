@@ -19,9 +19,20 @@ from tests.invariants.reference import HUMAN, UNKNOWN, Before, Human, Key, Refer
 
 # Tag fields a machine event must change for it to be written at all (an unchanged tag
 # writes no event). Probabilities, versions, ids and times are provenance of the same tag.
-SIGNIFICANT = ("value", "state", "tier", "values", "label", "family", "rule_id",
-               "head_version", "model_version", "proposed_value", "proposed_head_version",
-               "reproposal_of")  # fmt: skip
+SIGNIFICANT = (
+    "value",
+    "state",
+    "tier",
+    "values",
+    "label",
+    "family",
+    "rule_id",
+    "head_version",
+    "model_version",
+    "proposed_value",
+    "proposed_head_version",
+    "reproposal_of",
+)
 
 
 async def stored_docs(services: Services, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -34,8 +45,11 @@ async def all_events(services: Services) -> dict[str, list[TagEvent]]:
     index = services.settings.index_name("tag_events")
     client = services.store.client
     await client.indices.refresh(index=index)
-    body = {"query": {"match_all": {}}, "size": 10000,
-            "sort": [{"seq": "asc"}, {"event_id": "asc"}]}  # fmt: skip
+    body = {
+        "query": {"match_all": {}},
+        "size": 10000,
+        "sort": [{"seq": "asc"}, {"event_id": "asc"}],
+    }
     hits = (await client.search(index=index, body=body))["hits"]["hits"]
     grouped: dict[str, list[TagEvent]] = defaultdict(list)
     for hit in hits:
@@ -73,8 +87,11 @@ def check_fold(docs: dict[str, dict[str, Any]], events: dict[str, list[TagEvent]
         if "tags" in differs:
             stored = {key_of(msgspec.convert(t, Tag)): t for t in doc.get("tags") or ()}
             fold = {key_of(msgspec.convert(t, Tag)): t for t in folded["tags"]}
-            differs["tags"] = {k: (stored.get(k), fold.get(k)) for k in stored.keys() | fold
-                               if stored.get(k) != fold.get(k)}  # fmt: skip
+            differs["tags"] = {
+                k: (stored.get(k), fold.get(k))
+                for k in stored.keys() | fold
+                if stored.get(k) != fold.get(k)
+            }
         assert not differs, f"{asset_id}: stored document differs from the fold: {differs}"
 
 
@@ -88,8 +105,10 @@ def check_no_unchanged_events(events: dict[str, list[TagEvent]]) -> None:
                 if e.seq != seq or e.actor.type == "human" or e.seq == 1:
                     continue
                 old, new = before.get(key_of(e)), after.get(key_of(e))
-                same = old is not None and new is not None and all(
-                    getattr(old, f) == getattr(new, f) for f in SIGNIFICANT
+                same = (
+                    old is not None
+                    and new is not None
+                    and all(getattr(old, f) == getattr(new, f) for f in SIGNIFICANT)
                 )
                 assert not same, (
                     f"{asset_id}: {e.kind} event {e.event_id} ({e.actor.type}) on {key_of(e)} "
@@ -157,8 +176,7 @@ async def check_training(services: Services, ref: Reference, attribute: str) -> 
             continue
         (rejected if human.state == "rejected" else want).add((asset_id, human.value))
     assert positives == want, (
-        f"{attribute}: training positives {sorted(positives)}, human values in force "
-        f"{sorted(want)}"
+        f"{attribute}: training positives {sorted(positives)}, human values in force {sorted(want)}"
     )
     assert rejected <= negatives, (
         f"{attribute}: rejections in force {sorted(rejected - negatives)} are not negatives"
@@ -191,6 +209,7 @@ def human_of(tag: dict[str, Any] | None) -> Human | None:
 
 def check_preview(preview: Any, applied: Any, change: Any) -> None:
     """Preview equals apply: same rows, assets, events and human decisions touched."""
+
     def facts(report: Any) -> Any:
         rows = [msgspec.to_builtins(r) for r in report.rows]
         return (rows, report.assets_changed, report.events, report.human_decisions_touched)

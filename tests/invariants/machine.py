@@ -88,8 +88,9 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
         return out
 
     def choose(self, keys: list[Key], pick: int) -> Key | None:
-        return sorted(keys, key=lambda k: (k[0], k[1], k[2] or ""))[pick % len(keys)] if keys \
-            else None  # fmt: skip
+        return (
+            sorted(keys, key=lambda k: (k[0], k[1], k[2] or ""))[pick % len(keys)] if keys else None
+        )
 
     def claimed(self, asset_id: str, revision: int) -> bool:
         """Whether the write of ``revision`` landed (its claim, event 0, is stored)."""
@@ -101,6 +102,7 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
     def first_uploads(self) -> None:
         for photo in (0, 1):
             self.upload(photo, None)
+
     @rule(photo=PICK, fault=FAULT)
     def upload(self, photo: int, fault: tuple[int, str] | None) -> None:
         data = self.world.photos[photo % len(self.world.photos)]
@@ -142,29 +144,49 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
     def decided(self, key: Key, kind: str, value: str, before_tag: dict[str, Any] | None) -> None:
         if kind == "reopened":
             return
-        before = Before(human=checks.human_of(before_tag),
-                        value=before_tag.get("value") if before_tag else None,
-                        absent=before_tag is None)  # fmt: skip
+        before = Before(
+            human=checks.human_of(before_tag),
+            value=before_tag.get("value") if before_tag else None,
+            absent=before_tag is None,
+        )
         self.ref.decided(key, Human(state=kind, value=value), before)
 
     @on("decide")
-    @rule(kind=st.sampled_from(["confirmed", "rejected", "corrected"]), pick=PICK, value=PICK,
-          fault=FAULT)  # fmt: skip
-    def review(self, kind: str, pick: int, value: int, fault: tuple[int, str] | None,
-               only: str | None = None) -> None:  # fmt: skip
+    @rule(
+        kind=st.sampled_from(["confirmed", "rejected", "corrected"]),
+        pick=PICK,
+        value=PICK,
+        fault=FAULT,
+    )
+    def review(
+        self,
+        kind: str,
+        pick: int,
+        value: int,
+        fault: tuple[int, str] | None,
+        only: str | None = None,
+    ) -> None:
         keys = [k for k in self.decidable(kind) if only is None or k[1] == only]
         key = self.choose(keys, pick)
         if key is None:
             return
         tag = self.tags()[key]
         chosen = self.correction(key, value) if kind == "corrected" else str(tag["value"])
-        decision = Decision(kind=kind, attribute=key[1], slot=key[2],  # type: ignore[arg-type]
-                            value=chosen if kind == "corrected" else None)  # fmt: skip
+        decision = Decision(
+            kind=kind,
+            attribute=key[1],
+            slot=key[2],  # type: ignore[arg-type]
+            value=chosen if kind == "corrected" else None,
+        )
         self.one_decision(key, decision, chosen, fault)
 
     @on("decide")
-    @rule(kind=st.sampled_from(["confirmed", "rejected", "corrected"]), pick=PICK, value=PICK,
-          fault=FAULT)  # fmt: skip
+    @rule(
+        kind=st.sampled_from(["confirmed", "rejected", "corrected"]),
+        pick=PICK,
+        value=PICK,
+        fault=FAULT,
+    )
     def review_category(self, kind: str, pick: int, value: int, fault: Any) -> None:
         """Category, where migrations, training and dependent rules meet, gets more decisions."""
         self.review(kind, pick, value, fault, only="category")
@@ -294,8 +316,11 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
         self.serial += 1
         out = self.world.tmp / f"taxonomy-{self.serial}"
         folder = write_folder(self.world.taxonomy_dir, out, m, self.serial)
-        split = {k: h for k, h in humans.items()
-                 if m.op == "split" and k[1] == m.attribute and h.value == m.source}  # fmt: skip
+        split = {
+            k: h
+            for k, h in humans.items()
+            if m.op == "split" and k[1] == m.attribute and h.value == m.source
+        }
         before = self.revisions()
         preview = self.attempt(lambda: preview_change(self.services, folder), None)[1]
         crashed, applied = self.attempt(
@@ -315,8 +340,14 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
         self.world.switch_taxonomy(folder)
         self.migrated(m, split if "split" in self.checked else {})
 
-    def refused(self, m: Migration, preview: Any, applied: Any, split: dict[Key, Human],
-                before: dict[str, int]) -> None:  # fmt: skip
+    def refused(
+        self,
+        m: Migration,
+        preview: Any,
+        applied: Any,
+        split: dict[Key, Human],
+        before: dict[str, int],
+    ) -> None:
         """A refusal is right only for what the product calls ambiguous: a split of a value
         reviewers rejected; it names the migration and writes nothing."""
         assert any(h.state == "rejected" for h in split.values()), f"{m}: refused: {preview!r}"

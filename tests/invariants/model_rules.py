@@ -31,15 +31,23 @@ class ModelRules:
         if "category" not in taxonomy.attribute_names:
             return
         trainable = checks.trainable(taxonomy, "category")
-        positives = [h for k, h in self.ref.human_in_force().items()
-                     if k[1] == "category" and k[2] is None and h.state != "rejected"
-                     and h.value in trainable]  # fmt: skip
+        positives = [
+            h
+            for k, h in self.ref.human_in_force().items()
+            if k[1] == "category"
+            and k[2] is None
+            and h.state != "rejected"
+            and h.value in trainable
+        ]
         result = self.attempt(lambda: train_head(self.services, "category", actor="ml"), None)[1]
         if not positives:
             assert isinstance(result, InvalidInput), f"trained from no decision: {result!r}"
             return
         assert not isinstance(result, TagtrailError), f"{positives}: {result!r}"
         note = "stateful test: retag with it"
-        promoted = self.run(promote_head(self.services, "category", result.version, actor="ml",
-                                         force=True, note=note))  # fmt: skip
+        promoted = self.run(
+            promote_head(
+                self.services, "category", result.version, actor="ml", force=True, note=note
+            )
+        )
         assert promoted.promoted or promoted.previous == result.version, promoted

@@ -103,13 +103,15 @@ class Reference:
             tag = self.tags[key]
             if attribute != m.attribute:
                 continue
-            if m.op == "retire_attribute" or (m.op == "retire" and tag.human is not None
-                                               and tag.human.value == m.source):  # fmt: skip
+            if m.op == "retire_attribute" or (
+                m.op == "retire" and tag.human is not None and tag.human.value == m.source
+            ):
                 del self.tags[key]
                 continue
             split_here = m.op == "split" and tag.human is not None and tag.human.value == m.source
-            if split_here and not (tag.human is not None and tag.human.state == "rejected"
-                                   and split_rejections_kept):  # fmt: skip
+            if split_here and not (
+                tag.human is not None and tag.human.state == "rejected" and split_rejections_kept
+            ):
                 self.tags[key] = TagRef()
                 continue
             tag.human = _map_human(m, attribute, tag.human)

@@ -11,15 +11,22 @@ from hypothesis.stateful import precondition
 # "@bulk": before the k-th bulk request of the write (k = n % 3: between a claim and the
 # rest of its revision, or between the steps of a batch write).
 MODES = ("crash", "read", "crash@bulk", "read@bulk")
-FAULT = st.one_of(st.none(), st.none(),
-                  st.tuples(st.integers(0, 12), st.sampled_from(MODES)))  # fmt: skip
+FAULT = st.one_of(st.none(), st.none(), st.tuples(st.integers(0, 12), st.sampled_from(MODES)))
 PICK = st.integers(0, 10_000)
 ACTOR = "rita"
-CHECKS = ("revisions", "fold", "unchanged", "humans", "hierarchy", "training", "undo", "preview",
-          "split", "resend")  # fmt: skip
+CHECKS = (
+    "revisions",
+    "fold",
+    "unchanged",
+    "humans",
+    "hierarchy",
+    "training",
+    "undo",
+    "preview",
+    "split",
+    "resend",
+)
 
 
 def on(group: str) -> Any:
     return precondition(lambda self: group in self.groups and bool(self.ids))
-
-

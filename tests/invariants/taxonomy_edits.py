@@ -17,8 +17,9 @@ from tagtrail.domain.taxonomy import Taxonomy
 OPS = ("rename", "move", "merge", "split", "retire", "retire_attribute", "palette_rename")
 # Values the brand overlays name (their labels, rules and conditions would need edits too):
 # the generated migrations leave them alone, as does every value with children.
-BRAND_NAMED = frozenset({"puffer_jacket", "gilet", "parka", "storm_parka", "co_ord_sets",
-                         "co_ord_separates", "navy"})  # fmt: skip
+BRAND_NAMED = frozenset(
+    {"puffer_jacket", "gilet", "parka", "storm_parka", "co_ord_sets", "co_ord_separates", "navy"}
+)
 # Attributes no mapping rule of another attribute tests: they can be retired on their own.
 RETIRABLE = ("neckline", "sleeve_length", "pattern")
 
@@ -62,8 +63,9 @@ def plan(taxonomy: Taxonomy, op: str, pick: int, serial: int, in_use: list[str])
     if op == "retire_attribute":
         present = [a for a in RETIRABLE if a in taxonomy.attribute_names]
         return Migration(op=op, attribute=present[pick % len(present)] if present else "")
-    attribute = "colour" if op == "palette_rename" else ("material" if op == "retire"
-                                                          else "category")  # fmt: skip
+    attribute = (
+        "colour" if op == "palette_rename" else ("material" if op == "retire" else "category")
+    )
     candidates = leaves(taxonomy, attribute)
     used = sorted({v for v in in_use if v in candidates})
     # Two times in three a value some asset holds (decided ones first): that is where a
@@ -75,16 +77,22 @@ def plan(taxonomy: Taxonomy, op: str, pick: int, serial: int, in_use: list[str])
         return Migration(op=op, attribute=attribute, source=source, targets=(target,))
     if op == "merge":
         others = [v for v in candidates if v != source]
-        return Migration(op=op, attribute=attribute, source=source,
-                         targets=(others[(pick // 7) % len(others)],))  # fmt: skip
+        return Migration(
+            op=op, attribute=attribute, source=source, targets=(others[(pick // 7) % len(others)],)
+        )
     if op == "split":
-        return Migration(op=op, attribute=attribute, source=source,
-                         targets=(f"{source}_a{serial}", f"{source}_b{serial}"))  # fmt: skip
+        return Migration(
+            op=op,
+            attribute=attribute,
+            source=source,
+            targets=(f"{source}_a{serial}", f"{source}_b{serial}"),
+        )
     if op == "move":
         value = taxonomy.attribute(attribute).value(source)
         parents = [r for r in roots(taxonomy, attribute) if value is None or r != value.parent]
-        return Migration(op=op, attribute=attribute, source=source,
-                         parent=parents[pick % len(parents)])  # fmt: skip
+        return Migration(
+            op=op, attribute=attribute, source=source, parent=parents[pick % len(parents)]
+        )
     return Migration(op=op, attribute=attribute, source=source)
 
 
@@ -95,8 +103,10 @@ TEXT_KEYS = frozenset({"label", "prompts", "when_label", "synonyms", "descriptio
 def _replace(node: Any, old: str, new: str) -> Any:
     """Every value id (string or mapping key) equal to ``old`` becomes ``new``."""
     if isinstance(node, dict):
-        return {(new if k == old else k): v if k in TEXT_KEYS else _replace(v, old, new)
-                for k, v in node.items()}  # fmt: skip
+        return {
+            (new if k == old else k): v if k in TEXT_KEYS else _replace(v, old, new)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_replace(v, old, new) for v in node]
     return new if node == old else node
@@ -146,10 +156,12 @@ def _migration_entry(m: Migration, serial: int) -> dict[str, Any] | None:
         body = {"from": [m.source, m.targets[0]], "to": m.targets[0]}
         return {"id": name, "attribute": m.attribute, "merge": body}
     if m.op == "split":
-        return {"id": name, "attribute": m.attribute,
-                "split": {"from": m.source, "to": list(m.targets)}}  # fmt: skip
-    return {"id": name, "attribute": m.attribute,
-            "rename": {"from": m.source, "to": m.targets[0]}}  # fmt: skip
+        return {
+            "id": name,
+            "attribute": m.attribute,
+            "split": {"from": m.source, "to": list(m.targets)},
+        }
+    return {"id": name, "attribute": m.attribute, "rename": {"from": m.source, "to": m.targets[0]}}
 
 
 def _rewrite(path: Path, change: Callable[[Any], None]) -> None:

@@ -20,8 +20,9 @@ from tests.invariants.machine import CHECKS, TrailMachine
 
 pytestmark = [pytest.mark.opensearch, pytest.mark.slow]
 
-GROUPS = frozenset({"upload", "decide", "bulk", "values", "reopen", "retag", "train",
-                    "taxonomy", "read", "faults"})  # fmt: skip
+GROUPS = frozenset(
+    {"upload", "decide", "bulk", "values", "reopen", "retag", "train", "taxonomy", "read", "faults"}
+)
 
 
 @pytest.fixture
@@ -30,10 +31,10 @@ def machine(opensearch_url: str, settings: Settings, tmp_path: Path) -> Iterator
     base = settings.with_changes(batch_size=4)
     taxonomy = load_taxonomy(Path(base.taxonomy_dir))
     generate_catalogue(8, tmp_path / "photos", palette=taxonomy.palette, seed=11, size=96)
-    photos = [p.read_bytes() for p in sorted((tmp_path / "photos").iterdir())
-              if p.suffix != ".csv"]  # fmt: skip
-    encoder = load_encoder(base.model, device=base.model_device, dtype=base.model_dtype,
-                           batch_size=base.batch_size)  # fmt: skip
+    photos = [p.read_bytes() for p in sorted((tmp_path / "photos").iterdir()) if p.suffix != ".csv"]
+    encoder = load_encoder(
+        base.model, device=base.model_device, dtype=base.model_dtype, batch_size=base.batch_size
+    )
     state = TrailMachine(base, encoder, photos, tmp_path, GROUPS, frozenset(CHECKS))
     try:
         yield state

@@ -46,8 +46,14 @@ class Trail:
     async def tag(self, asset_id: str, attribute: str, slot: str | None = None) -> dict[str, Any]:
         return checks.tags_of((await self.docs())[asset_id])[(asset_id, attribute, slot)]
 
-    async def decide(self, asset_id: str, kind: str, attribute: str, value: str | None = None,
-                     slot: str | None = None) -> dict[str, Any]:  # fmt: skip
+    async def decide(
+        self,
+        asset_id: str,
+        kind: str,
+        attribute: str,
+        value: str | None = None,
+        slot: str | None = None,
+    ) -> dict[str, Any]:
         revision = int((await self.docs())[asset_id]["revision"])
         decision = Decision(kind=kind, attribute=attribute, value=value, slot=slot)  # type: ignore[arg-type]
         return (await decide(self.services, asset_id, revision, decision, "rita")).asset
@@ -89,8 +95,9 @@ async def test_renaming_an_unused_value_writes_no_event_on_untouched_tags(trail:
     held = {(await trail.tag(a, "category"))["value"] for a in trail.ids}
     unused = next(v for v in ("blouse", "tank_top", "hoodie") if v not in held)
     before = {a: int(d["revision"]) for a, d in (await trail.docs()).items()}
-    await trail.change(Migration(op="rename", attribute="category", source=unused,
-                                 targets=(f"{unused}_r1",)))  # fmt: skip
+    await trail.change(
+        Migration(op="rename", attribute="category", source=unused, targets=(f"{unused}_r1",))
+    )
     checks.check_no_unchanged_events(await checks.all_events(trail.services))
     assert {a: int(d["revision"]) for a, d in (await trail.docs()).items()} == before
 
@@ -127,8 +134,9 @@ async def test_undo_after_a_rename_keeps_the_new_taxonomy(trail: Trail) -> None:
     asset_id = trail.ids[0]
     model = (await trail.tag(asset_id, "category"))["value"]
     await trail.decide(asset_id, "corrected", "category", value="peacoat")
-    await trail.change(Migration(op="rename", attribute="category", source="peacoat",
-                                 targets=("peacoat_r1",)))  # fmt: skip
+    await trail.change(
+        Migration(op="rename", attribute="category", source="peacoat", targets=("peacoat_r1",))
+    )
     tag = await trail.tag(asset_id, "category")
     assert (tag["state"], tag["value"]) == ("corrected", "peacoat_r1")
     await trail.decide(asset_id, "reopened", "category")
@@ -144,8 +152,9 @@ async def test_training_keeps_a_renamed_decision(trail: Trail) -> None:
     asset_id = trail.ids[0]
     await trail.decide(asset_id, "corrected", "category", value="peacoat")
     assert await _positives(trail, asset_id) == {"peacoat"}
-    await trail.change(Migration(op="rename", attribute="category", source="peacoat",
-                                 targets=("peacoat_r1",)))  # fmt: skip
+    await trail.change(
+        Migration(op="rename", attribute="category", source="peacoat", targets=("peacoat_r1",))
+    )
     assert await _positives(trail, asset_id) == {"peacoat_r1"}
 
 
@@ -155,8 +164,9 @@ async def test_a_split_sends_a_decision_back_to_review(trail: Trail) -> None:
     same revision. Before the fix that model event replaced the flagged tag."""
     asset_id = trail.ids[0]
     await trail.decide(asset_id, "corrected", "category", value="shirt")
-    split = Migration(op="split", attribute="category", source="shirt",
-                      targets=("shirt_a1", "shirt_b1"))  # fmt: skip
+    split = Migration(
+        op="split", attribute="category", source="shirt", targets=("shirt_a1", "shirt_b1")
+    )
     preview, applied = await trail.change(split)
     tag = await trail.tag(asset_id, "category")
     assert (tag["state"], tag["value"]) == ("flagged", "shirt_a1"), tag
@@ -171,8 +181,9 @@ async def test_a_split_keeps_a_rejection_or_refuses(trail: Trail) -> None:
     await trail.decide(asset_id, "corrected", "category", value="shirt")
     await trail.decide(asset_id, "rejected", "category")
     revision = int((await trail.docs())[asset_id]["revision"])
-    split = Migration(op="split", attribute="category", source="shirt",
-                      targets=("shirt_a1", "shirt_b1"))  # fmt: skip
+    split = Migration(
+        op="split", attribute="category", source="shirt", targets=("shirt_a1", "shirt_b1")
+    )
     refused: InvalidInput | None = None
     try:
         await trail.change(split)
@@ -232,14 +243,16 @@ async def test_training_keeps_a_merged_rejection(trail: Trail) -> None:
     asset_id = trail.ids[0]
     await trail.decide(asset_id, "corrected", "category", value="blazer")
     await trail.decide(asset_id, "rejected", "category")
-    await trail.change(Migration(op="merge", attribute="category", source="blazer",
-                                 targets=("bomber_jacket",)))  # fmt: skip
+    await trail.change(
+        Migration(op="merge", attribute="category", source="blazer", targets=("bomber_jacket",))
+    )
     tag = await trail.tag(asset_id, "category")
     assert (tag["state"], tag["value"]) == ("rejected", "bomber_jacket")
     tagger = await trail.services.tagger()
     data = await training_set(trail.services, "category", tagger)
-    negatives = {e.value for e in data.examples if e.asset_id == asset_id
-                 and e.polarity == "negative"}  # fmt: skip
+    negatives = {
+        e.value for e in data.examples if e.asset_id == asset_id and e.polarity == "negative"
+    }
     assert "bomber_jacket" in negatives
 
 
@@ -264,8 +277,7 @@ async def test_undo_after_a_move_restores_todays_hierarchy(trail: Trail) -> None
     asset_id = trail.ids[0]
     await trail.decide(asset_id, "corrected", "category", value="peacoat")
     await trail.decide(asset_id, "corrected", "category", value="trench_coat")
-    await trail.change(Migration(op="move", attribute="category", source="peacoat",
-                                 parent="tops"))  # fmt: skip
+    await trail.change(Migration(op="move", attribute="category", source="peacoat", parent="tops"))
     await trail.decide(asset_id, "reopened", "category")
     tag = await trail.tag(asset_id, "category")
     assert (tag["state"], tag["value"]) == ("corrected", "peacoat")

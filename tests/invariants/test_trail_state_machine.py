@@ -37,8 +37,18 @@ from tests.invariants.taxonomy_edits import OPS
 
 pytestmark = [pytest.mark.opensearch, pytest.mark.slow]
 
-GROUPS = ("upload", "decide", "bulk", "values", "reopen", "retag", "train", "taxonomy", "read",
-          "faults")  # fmt: skip
+GROUPS = (
+    "upload",
+    "decide",
+    "bulk",
+    "values",
+    "reopen",
+    "retag",
+    "train",
+    "taxonomy",
+    "read",
+    "faults",
+)
 
 
 def _profile() -> tuple[profile_settings, int]:
@@ -54,8 +64,9 @@ def _profile() -> tuple[profile_settings, int]:
         return profile_settings(max_examples=60, stateful_step_count=60, **common), 8
     # No shrinking here: on the real node it takes minutes; the deep profile shrinks.
     phases = [Phase.explicit, Phase.reuse, Phase.generate]
-    return profile_settings(max_examples=10, stateful_step_count=30, derandomize=True,
-                            phases=phases, **common), 4  # fmt: skip
+    return profile_settings(
+        max_examples=10, stateful_step_count=30, derandomize=True, phases=phases, **common
+    ), 4
 
 
 def _checks() -> frozenset[str]:
@@ -92,10 +103,10 @@ def test_the_trail_keeps_every_decision(
     base = settings.with_changes(batch_size=4)
     taxonomy = load_taxonomy(Path(base.taxonomy_dir))
     generate_catalogue(n_photos, tmp_path / "photos", palette=taxonomy.palette, seed=11, size=96)
-    photos = [p.read_bytes() for p in sorted((tmp_path / "photos").iterdir())
-              if p.suffix != ".csv"]  # fmt: skip
-    encoder = load_encoder(base.model, device=base.model_device, dtype=base.model_dtype,
-                           batch_size=base.batch_size)  # fmt: skip
+    photos = [p.read_bytes() for p in sorted((tmp_path / "photos").iterdir()) if p.suffix != ".csv"]
+    encoder = load_encoder(
+        base.model, device=base.model_device, dtype=base.model_dtype, batch_size=base.batch_size
+    )
     groups, checked, ops = _groups(), _checks(), _ops()
     run_state_machine_as_test(
         lambda: TrailMachine(base, encoder, photos, tmp_path, groups, checked, ops),

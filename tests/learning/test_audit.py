@@ -186,8 +186,10 @@ def test_a_total_meets_its_target_only_when_every_stratum_is_audited() -> None:
     answered = _answers(kobo, 200, 0, 0.5) + _answers(aster, 189, 0, 0.0189)
     (done,) = audit_report(answered, strata=counts, target=0.98).totals
     assert (done.verdict, done.unaudited) == ("meets target", ())
-    no_draw = [*counts, StratumCount(stratum=_stratum("brand=Moss"), population=7, rate=1.0,
-                                     sampled=0)]  # fmt: skip
+    no_draw = [
+        *counts,
+        StratumCount(stratum=_stratum("brand=Moss"), population=7, rate=1.0, sampled=0),
+    ]
     (late,) = audit_report(answered, strata=no_draw, target=0.98).totals
     assert late.unaudited == ("brand=Moss: no audit drawn (7 tags)",)
     assert late.verdict == "not enough evidence"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tagtrail.domain.calibration import Calibration
+from tagtrail.domain.evidence import ColourAnalysis, ColourFinding
 from tagtrail.domain.records import Actor, TagEvent
 from tagtrail.learning.colour import (
     calibration_gate,
@@ -20,20 +21,50 @@ HUMAN = Actor(type="human", id="ana")
 
 
 def _model(asset: str, seq: int, value: str, confidence: float, *, old: bool = False) -> TagEvent:
-    evidence = {"findings": [{"confidence": confidence}]} if old else {"raw_confidence": confidence}
+    """An analyser event; ``old``: written before calibration (no ``raw_confidence``)."""
+    finding = ColourFinding(
+        name=value,
+        label=value,
+        family=value,
+        hex="#000000",
+        measured_hex="#010101",
+        lab=(1.0, 0.0, 0.0),
+        coverage=0.9,
+        delta_e=1.0,
+        alternatives=(),
+        confidence=confidence,
+    )
+    analysis = ColourAnalysis(
+        analyser=ANALYSER.id, findings=(finding,), foreground_share=0.5, background_hex="#FFFFFF"
+    )
+    evidence = msgspec.to_builtins(analysis) | ({} if old else {"raw_confidence": confidence})
     return TagEvent(
-        event_id=f"{asset}:{seq}", asset_id=asset, attribute="colour", kind="model_tagged",
-        seq=seq, at=f"2026-01-01T00:00:0{seq}Z", state="suggested", actor=ANALYSER, value=value,
+        event_id=f"{asset}:{seq}",
+        asset_id=asset,
+        attribute="colour",
+        kind="model_tagged",
+        seq=seq,
+        at=f"2026-01-01T00:00:0{seq}Z",
+        state="suggested",
+        actor=ANALYSER,
+        value=value,
         evidence=evidence,
-    )  # fmt: skip
+    )
 
 
 def _human(asset: str, seq: int, kind: str, previous: str, value: str) -> TagEvent:
     return TagEvent(
-        event_id=f"{asset}:{seq}:h", asset_id=asset, attribute="colour", kind=kind,  # type: ignore[arg-type]
-        seq=seq, at=f"2026-01-01T00:00:0{seq}Z", state=kind, actor=HUMAN,  # type: ignore[arg-type]
-        value=value, previous_value=previous,
-    )  # fmt: skip
+        event_id=f"{asset}:{seq}:h",
+        asset_id=asset,
+        attribute="colour",
+        kind=kind,  # type: ignore[arg-type]
+        seq=seq,
+        at=f"2026-01-01T00:00:0{seq}Z",
+        state=kind,
+        actor=HUMAN,  # type: ignore[arg-type]
+        value=value,
+        previous_value=previous,
+    )
 
 
 def test_outcomes_pair_each_decision_with_the_analyser_proposal_it_judged() -> None:
@@ -49,8 +80,10 @@ def test_outcomes_pair_each_decision_with_the_analyser_proposal_it_judged() -> N
     ]
     outcomes = colour_outcomes(reversed(events))
     assert [(o.asset_id, o.confidence, o.right) for o in outcomes] == [
-        ("a", 0.8, True), ("b", 0.3, False), ("c", 0.5, False),
-    ]  # fmt: skip
+        ("a", 0.8, True),
+        ("b", 0.3, False),
+        ("c", 0.5, False),
+    ]
     assert raw_confidence(events[2]) == 0.3
     assert raw_confidence(_human("x", 1, "confirmed", "a", "a")) is None
 

@@ -10,12 +10,12 @@ import pytest
 
 from tagtrail.domain.records import Actor, TagEvent, event_id
 from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.domain.taxonomy.mapping import AssetContext
 from tagtrail.learning.dataset import (
     examples_from_events,
     labels_from_mapping,
     labels_from_taxonomy,
 )
-from tagtrail.tagging.mapping import AssetContext
 from tagtrail.tagging.taxonomy_files import load_taxonomy
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "taxonomy" / "default"
@@ -37,11 +37,17 @@ def event(
     attribute: str = "category",
 ) -> TagEvent:
     return TagEvent(
-        event_id=event_id(asset, seq, 0), asset_id=asset, attribute=attribute,
-        kind=kind, seq=seq, at=f"2026-01-01T00:00:{seq:02d}.000000Z", actor=actor,  # type: ignore[arg-type]
+        event_id=event_id(asset, seq, 0),
+        asset_id=asset,
+        attribute=attribute,
+        kind=kind,
+        seq=seq,
+        at=f"2026-01-01T00:00:{seq:02d}.000000Z",
+        actor=actor,  # type: ignore[arg-type]
         state=kind if kind != "model_tagged" else "auto_applied",  # type: ignore[arg-type]
-        value=value, previous_value=previous,
-    )  # fmt: skip
+        value=value,
+        previous_value=previous,
+    )
 
 
 def vectors(*assets: str, dim: int = 4) -> dict[str, np.ndarray]:

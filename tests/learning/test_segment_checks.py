@@ -43,7 +43,10 @@ def test_decisions_that_disagree_with_audits_are_named() -> None:
     audits = _report({"Kobo": (19, 20), "Aster": (19, 20)}, method="audit answers")
     (flag,) = audit_disagreements(held_out, audits, min_n=30, min_audits=10, gap=0.2)
     assert (flag.segment, flag.check, flag.reference, flag.reference_n) == (
-        "brand=Kobo", "disagrees with audits", 0.95, 20,
-    )  # fmt: skip
+        "brand=Kobo",
+        "disagrees with audits",
+        0.95,
+        20,
+    )
     few = _report({"Kobo": (5, 5), "Aster": (5, 5)}, method="audit answers")
     assert audit_disagreements(held_out, few, min_n=30, min_audits=10) == ()

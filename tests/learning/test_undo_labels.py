@@ -31,12 +31,21 @@ LABELS = labels_from_mapping({"peacoat": "pea coat", "trench_coat": "trench coat
 
 def _model() -> TagEvent:
     return TagEvent(
-        event_id=event_id("a1", 1, 0), asset_id="a1", attribute="category", kind="model_tagged",
-        seq=1, at="2026-01-01T00:00:01.000000Z", state="flagged", value="peacoat",
-        label="Peacoat", values=TAXONOMY.ancestors("category", "peacoat"), probability=0.8,
-        tier="flagged", actor=Actor(type="model", id="clip", head_version="zero-shot@1"),
+        event_id=event_id("a1", 1, 0),
+        asset_id="a1",
+        attribute="category",
+        kind="model_tagged",
+        seq=1,
+        at="2026-01-01T00:00:01.000000Z",
+        state="flagged",
+        value="peacoat",
+        label="Peacoat",
+        values=TAXONOMY.ancestors("category", "peacoat"),
+        probability=0.8,
+        tier="flagged",
+        actor=Actor(type="model", id="clip", head_version="zero-shot@1"),
         taxonomy_version=TAXONOMY.attribute_version("category"),
-    )  # fmt: skip
+    )
 
 
 def _decide(events: list[TagEvent], kind: str, value: str | None = None) -> list[TagEvent]:
@@ -50,9 +59,14 @@ def _decide(events: list[TagEvent], kind: str, value: str | None = None) -> list
     source = {"tags": [msgspec.to_builtins(t) for t in tags.values()]}
     event = build_decision(
         Decision(kind=kind, attribute="category", value=value),  # type: ignore[arg-type]
-        asset_id="a1", source=source, revision=len(events), actor_id="rita", taxonomy=TAXONOMY,
-        at=f"2026-01-01T00:00:{len(events) + 1:02d}.000000Z", restore=restore,
-    )  # fmt: skip
+        asset_id="a1",
+        source=source,
+        revision=len(events),
+        actor_id="rita",
+        taxonomy=TAXONOMY,
+        at=f"2026-01-01T00:00:{len(events) + 1:02d}.000000Z",
+        restore=restore,
+    )
     return [*events, event]
 
 

@@ -22,12 +22,21 @@ pytestmark = pytest.mark.opensearch
 def _confirm(stored: StoredAsset) -> list[TagEvent]:
     tag = next(t for t in stored.source["tags"] if t["attribute"] == "category")
     seq = stored.revision + 1
-    return [TagEvent(
-        event_id=event_id(stored.asset_id, seq, 0), asset_id=stored.asset_id,
-        attribute="category", kind="confirmed", seq=seq, at=utc_now(), state="confirmed",
-        actor=Actor(type="human", id="batch"), value=tag["value"], previous_value=tag["value"],
-        values=tuple(tag["values"]),
-    )]  # fmt: skip
+    return [
+        TagEvent(
+            event_id=event_id(stored.asset_id, seq, 0),
+            asset_id=stored.asset_id,
+            attribute="category",
+            kind="confirmed",
+            seq=seq,
+            at=utc_now(),
+            state="confirmed",
+            actor=Actor(type="human", id="batch"),
+            value=tag["value"],
+            previous_value=tag["value"],
+            values=tuple(tag["values"]),
+        )
+    ]
 
 
 async def test_batch_writes_guards_and_conflicts(api: Api) -> None:
@@ -40,11 +49,21 @@ async def test_batch_writes_guards_and_conflicts(api: Api) -> None:
     await store.events.append_revision(
         [msgspec_replace(_confirm(await store.assets.get("b2"))[0], actor_id="other")]
     )
-    plans = [("b0", 1, _confirm), ("b1", 1, _confirm), ("b2", 1, _confirm),
-             ("b3", 1, lambda _: []), ("nope", 1, _confirm)]  # fmt: skip
+    plans = [
+        ("b0", 1, _confirm),
+        ("b1", 1, _confirm),
+        ("b2", 1, _confirm),
+        ("b3", 1, lambda _: []),
+        ("nope", 1, _confirm),
+    ]
     result = await store.apply_batch(plans)
-    assert result == {"b0": "written", "b1": "conflict", "b2": "conflict", "b3": "unchanged",
-                      "nope": "missing"}  # fmt: skip
+    assert result == {
+        "b0": "written",
+        "b1": "conflict",
+        "b2": "conflict",
+        "b3": "unchanged",
+        "nope": "missing",
+    }
     assert (await api.source("b0"))["revision"] == 2
     assert next(t for t in (await api.source("b0"))["tags"])["state"] == "confirmed"
     assert (await api.source("b3"))["revision"] == 1
@@ -96,10 +115,14 @@ async def test_a_resent_claim_is_the_batchs_own(api: Api) -> None:
         ]
     )
     client = AsyncOpenSearch(
-        hosts=list(api.settings.opensearch_urls), serializer=MsgspecSerializer(),
-        transport_class=GuardedTransport, connection_class=AnswerLostOnce,
-        lose=event_id("rs", 2, 0), max_retries=1, retry_on_timeout=False,
-    )  # fmt: skip
+        hosts=list(api.settings.opensearch_urls),
+        serializer=MsgspecSerializer(),
+        transport_class=GuardedTransport,
+        connection_class=AnswerLostOnce,
+        lose=event_id("rs", 2, 0),
+        max_retries=1,
+        retry_on_timeout=False,
+    )
     try:
         store = Store(api.settings, client=client)
         result = await store.apply_batch([("rs", 1, _confirm_two)])
@@ -111,16 +134,27 @@ async def test_a_resent_claim_is_the_batchs_own(api: Api) -> None:
     source = await api.source("rs")
     assert source["revision"] == 2
     assert {t["attribute"]: t["state"] for t in source["tags"]} == {
-        "category": "confirmed", "pattern": "confirmed"
-    }  # fmt: skip
+        "category": "confirmed",
+        "pattern": "confirmed",
+    }
     assert [e["seq"] for e in await api.events("rs")] == [1, 1, 2, 2]
 
 
 def _confirm_two(stored: StoredAsset) -> list[TagEvent]:
     seq, at = stored.revision + 1, utc_now()
-    return [TagEvent(
-        event_id=event_id(stored.asset_id, seq, n), asset_id=stored.asset_id,
-        attribute=t.attribute, kind="confirmed", seq=seq, at=at, state="confirmed",
-        actor=Actor(type="human", id="batch"), value=t.value, previous_value=t.value,
-        values=t.values,
-    ) for n, t in enumerate(sorted(stored.tags(), key=lambda t: t.attribute))]  # fmt: skip
+    return [
+        TagEvent(
+            event_id=event_id(stored.asset_id, seq, n),
+            asset_id=stored.asset_id,
+            attribute=t.attribute,
+            kind="confirmed",
+            seq=seq,
+            at=at,
+            state="confirmed",
+            actor=Actor(type="human", id="batch"),
+            value=t.value,
+            previous_value=t.value,
+            values=t.values,
+        )
+        for n, t in enumerate(sorted(stored.tags(), key=lambda t: t.attribute))
+    ]

@@ -23,11 +23,18 @@ CATEGORIES = ("peacoat", "parka", "blazer")
 def correction(api: Api, asset_id: str, seq: int) -> TagEvent:
     value = CATEGORIES[seq % len(CATEGORIES)]
     return TagEvent(
-        event_id=event_id(asset_id, seq, 0), asset_id=asset_id, attribute="category",
-        kind="corrected", seq=seq, at=f"2026-02-01T00:00:{seq:02d}.000000Z", actor=RITA,
-        state="corrected", value=value, values=api.taxonomy.ancestors("category", value),
+        event_id=event_id(asset_id, seq, 0),
+        asset_id=asset_id,
+        attribute="category",
+        kind="corrected",
+        seq=seq,
+        at=f"2026-02-01T00:00:{seq:02d}.000000Z",
+        actor=RITA,
+        state="corrected",
+        value=value,
+        values=api.taxonomy.ancestors("category", value),
         taxonomy_version=api.taxonomy.version,
-    )  # fmt: skip
+    )
 
 
 async def test_history_longer_than_a_page_is_read_whole(make_api: object) -> None:
@@ -68,10 +75,18 @@ async def test_no_hard_cap_at_ten_thousand_events(
     store = Store(settings, client=indexed)
     actor = Actor(type="model", id="clip@1", model_fingerprint="clip@1", head_version="zs/1")
     template = TagEvent(
-        event_id="", asset_id="big", attribute="pattern", kind="model_tagged", seq=0,
-        at="2026-01-01T00:00:00.000000Z", actor=actor, state="suggested", value="stripe",
-        probability=0.5, tier="suggested",
-    )  # fmt: skip
+        event_id="",
+        asset_id="big",
+        attribute="pattern",
+        kind="model_tagged",
+        seq=0,
+        at="2026-01-01T00:00:00.000000Z",
+        actor=actor,
+        state="suggested",
+        value="stripe",
+        probability=0.5,
+        tier="suggested",
+    )
     total = 10_050
     for start in range(1, total + 1, 2_500):
         batch = [
@@ -94,10 +109,17 @@ async def test_a_revision_caught_half_written_by_a_refresh_is_read_whole(
     await indexed.indices.put_settings(index=index, body={"index": {"refresh_interval": "-1"}})
     actor = Actor(type="model", id="clip@1", model_fingerprint="clip@1", head_version="zs/1")
     template = TagEvent(
-        event_id="", asset_id="half", attribute="pattern", kind="model_tagged", seq=0,
-        at="2026-01-01T00:00:00.000000Z", actor=actor, state="suggested", probability=0.5,
+        event_id="",
+        asset_id="half",
+        attribute="pattern",
+        kind="model_tagged",
+        seq=0,
+        at="2026-01-01T00:00:00.000000Z",
+        actor=actor,
+        state="suggested",
+        probability=0.5,
         tier="suggested",
-    )  # fmt: skip
+    )
     events = [
         msgspec.structs.replace(
             template, event_id=event_id("half", seq, n), seq=seq, attribute=attribute, value=value

@@ -42,9 +42,11 @@ async def test_a_busy_pool_answers_unavailable_after_the_wait(
     settings: Settings, proxy: TcpProxy
 ) -> None:
     changed = settings.with_changes(
-        opensearch_url=proxy.url, opensearch_pool_size=2, opensearch_pool_wait_s=0.5,
+        opensearch_url=proxy.url,
+        opensearch_pool_size=2,
+        opensearch_pool_wait_s=0.5,
         opensearch_connections_per_request=1,
-    )  # fmt: skip
+    )
     client = make_client(changed)
     held = [asyncio.create_task(_slow_get(client, n)) for n in range(2)]
     try:

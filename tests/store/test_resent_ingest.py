@@ -61,8 +61,12 @@ async def test_a_resumed_assets_claim_that_landed_before_its_answer_was_lost(api
         ),
     )
     events = tuple(model_event(api.taxonomy, a, n, t) for n, t in enumerate(a.tags))
-    await api.client.create(index=api.settings.index_name("assets"), id=a.id,
-                            body=document(api.taxonomy, a, ()), refresh=True)  # fmt: skip
+    await api.client.create(
+        index=api.settings.index_name("assets"),
+        id=a.id,
+        body=document(api.taxonomy, a, ()),
+        refresh=True,
+    )
     store = Store(api.settings, client=api.client)
     stored = (await store.assets.lookup([a.id]))[a.id]
     claim_landed = await store.events.create_many(claimed_revision(events)[:1])  # as sent

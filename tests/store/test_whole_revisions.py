@@ -33,12 +33,21 @@ def _confirm_both(stored: StoredAsset) -> list[TagEvent]:
     seq, at = stored.revision + 1, utc_now()
     tags = [t for t in stored.tags() if t.attribute in ("category", "pattern")]
     return [
-        TagEvent(event_id=event_id(stored.asset_id, seq, n), asset_id=stored.asset_id,
-                 attribute=t.attribute, kind="confirmed", seq=seq, at=at, state="confirmed",
-                 actor=Actor(type="human", id="rita"), value=t.value, previous_value=t.value,
-                 values=t.values)
+        TagEvent(
+            event_id=event_id(stored.asset_id, seq, n),
+            asset_id=stored.asset_id,
+            attribute=t.attribute,
+            kind="confirmed",
+            seq=seq,
+            at=at,
+            state="confirmed",
+            actor=Actor(type="human", id="rita"),
+            value=t.value,
+            previous_value=t.value,
+            values=t.values,
+        )
         for n, t in enumerate(sorted(tags, key=lambda t: t.attribute))
-    ]  # fmt: skip
+    ]
 
 
 def held_at(step: str, reached: asyncio.Event) -> Callable[[str], Awaitable[None]]:
@@ -92,8 +101,12 @@ async def test_a_reader_between_a_resumed_ingest_claim_and_its_rest(api: Api) ->
     """Ingest's revision 1 too: a crashed ingest resumed claims revision 1 on its own first."""
     a = A(id="w3", tags=TWO)
     events = tuple(model_event(api.taxonomy, a, n, t) for n, t in enumerate(a.tags))
-    await api.client.create(index=api.settings.index_name("assets"), id=a.id,
-                            body=document(api.taxonomy, a, ()), refresh=True)  # fmt: skip
+    await api.client.create(
+        index=api.settings.index_name("assets"),
+        id=a.id,
+        body=document(api.taxonomy, a, ()),
+        refresh=True,
+    )
     writer, reader = Store(api.settings, client=api.client), Store(api.settings, client=api.client)
     stored = (await writer.assets.lookup([a.id]))[a.id]
     reached = asyncio.Event()

@@ -144,4 +144,3 @@ def run(
         by_operation=by_operation,
         failures=failures,
     )
-

@@ -71,13 +71,19 @@ def test_a_rename_onto_an_existing_value_must_be_said_as_a_merge(
     old: Taxonomy, tmp_path: Path
 ) -> None:
     new = _new(tmp_path, _without("knitted_vest"))
-    rename = {"id": "vests", "attribute": "category",
-              "rename": {"from": "knitted_vest", "to": "cardigan"}}  # fmt: skip
+    rename = {
+        "id": "vests",
+        "attribute": "category",
+        "rename": {"from": "knitted_vest", "to": "cardigan"},
+    }
     with pytest.raises(InvalidInput, match=r"'vests'.*already exists.*merge") as refused:
         validate_migrations(old, new, _steps(rename))
     assert refused.value.field == "migrations"
-    merge = {"id": "vests", "attribute": "category",
-             "merge": {"from": ["knitted_vest", "cardigan"], "to": "cardigan"}}  # fmt: skip
+    merge = {
+        "id": "vests",
+        "attribute": "category",
+        "merge": {"from": ["knitted_vest", "cardigan"], "to": "cardigan"},
+    }
     validate_migrations(old, new, _steps(merge))  # said as a merge: accepted
 
 
@@ -85,8 +91,11 @@ def test_a_rename_or_retirement_of_a_value_that_stays_is_refused(
     old: Taxonomy, tmp_path: Path
 ) -> None:
     new = _new(tmp_path, _renamed("cardigan", "cardigan_knit"))  # cardigan stays
-    rename = {"id": "knit", "attribute": "category",
-              "rename": {"from": "cardigan", "to": "cardigan_knit"}}  # fmt: skip
+    rename = {
+        "id": "knit",
+        "attribute": "category",
+        "rename": {"from": "cardigan", "to": "cardigan_knit"},
+    }
     with pytest.raises(InvalidInput, match=r"'knit'.*cardigan stays in the new taxonomy"):
         validate_migrations(old, new, _steps(rename))
     retire = {"id": "no-cardigans", "attribute": "category", "retire": ["cardigan"]}
@@ -125,8 +134,12 @@ def test_relabelling_the_release_moves_no_attribute(old: Taxonomy, tmp_path: Pat
     root = tmp_path / "relabelled"
     shutil.copytree(DEFAULT_ROOT, root)
     path = root / "taxonomy.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace(
-        f"label: {old.label}", "label: default-2026.12", 1), encoding="utf-8")  # fmt: skip
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            f"label: {old.label}", "label: default-2026.12", 1
+        ),
+        encoding="utf-8",
+    )
     new = load_taxonomy(root)
     assert new.label == "default-2026.12"
     assert new.version != old.version
@@ -136,23 +149,45 @@ def test_relabelling_the_release_moves_no_attribute(old: Taxonomy, tmp_path: Pat
 def test_a_value_follows_each_apply_in_turn_and_stops_at_a_retirement() -> None:
     """What an undo carries an older value through: rename, then merge, then split (its
     first target, as the product's split does); a retirement leaves nowhere to go."""
-    first = parse_migrations({"migrations": [
-        {"id": "r", "attribute": "category", "rename": {"from": "peacoat", "to": "pea_coat"}},
-    ]}, file="m1")  # fmt: skip
-    second = parse_migrations({"migrations": [
-        {"id": "m", "attribute": "category", "merge": {"from": ["pea_coat", "reefer"],
-                                                      "to": "reefer"}},
-        {"id": "s", "attribute": "colour", "split": {"from": "navy", "to": ["ink", "marine"]}},
-        {"id": "x", "attribute": "material", "retire": ["mohair"]},
-    ]}, file="m2")  # fmt: skip
+    first = parse_migrations(
+        {
+            "migrations": [
+                {
+                    "id": "r",
+                    "attribute": "category",
+                    "rename": {"from": "peacoat", "to": "pea_coat"},
+                },
+            ]
+        },
+        file="m1",
+    )
+    second = parse_migrations(
+        {
+            "migrations": [
+                {
+                    "id": "m",
+                    "attribute": "category",
+                    "merge": {"from": ["pea_coat", "reefer"], "to": "reefer"},
+                },
+                {
+                    "id": "s",
+                    "attribute": "colour",
+                    "split": {"from": "navy", "to": ["ink", "marine"]},
+                },
+                {"id": "x", "attribute": "material", "retire": ["mohair"]},
+            ]
+        },
+        file="m2",
+    )
     changes = [first.steps, second.steps]
     assert follow_value("category", "peacoat", changes) == "reefer"
     assert follow_value("category", "peacoat", changes[:1]) == "pea_coat"
     assert follow_value("category", "trench_coat", changes) == "trench_coat"
     assert follow_value("colour", "navy", changes) == "ink"
     assert follow_value("material", "mohair", changes) is None
-    gone = parse_migrations({"migrations": [{"id": "n", "retire_attribute": "category"}]},
-                            file="m3")  # fmt: skip
+    gone = parse_migrations(
+        {"migrations": [{"id": "n", "retire_attribute": "category"}]}, file="m3"
+    )
     assert follow_value("category", "peacoat", [*changes, gone.steps]) is None
 
 
@@ -160,15 +195,27 @@ def test_a_merge_moves_its_sources_and_leaves_its_target(old: Taxonomy, tmp_path
     """The merge's target is among its sources; its tags (and the tags a first, crashed
     apply already moved onto it) need no change, or each re-run writes them again."""
     new = _new(tmp_path, _without("knitted_vest"))
-    merge = _steps({"id": "vests", "attribute": "category",
-                    "merge": {"from": ["knitted_vest", "cardigan"], "to": "cardigan"}})  # fmt: skip
+    merge = _steps(
+        {
+            "id": "vests",
+            "attribute": "category",
+            "merge": {"from": ["knitted_vest", "cardigan"], "to": "cardigan"},
+        }
+    )
 
     def tag(taxonomy: Taxonomy, value: str, version: str) -> dict[str, Any]:
         found = taxonomy.value("category", value, None)
-        return {"attribute": "category", "slot": None, "value": value, "state": "confirmed",
-                "source": "human", "label": found.label if found else value, "family": None,
-                "values": list(taxonomy.ancestors("category", value, None)),
-                "taxonomy_version": version}  # fmt: skip
+        return {
+            "attribute": "category",
+            "slot": None,
+            "value": value,
+            "state": "confirmed",
+            "source": "human",
+            "label": found.label if found else value,
+            "family": None,
+            "values": list(taxonomy.ancestors("category", value, None)),
+            "taxonomy_version": version,
+        }
 
     before = old.attribute_version("category")
     moved = tag_changes([tag(old, "knitted_vest", before)], new, merge, None, old)

@@ -384,8 +384,11 @@ def test_attribute_versions_move_only_with_what_the_attribute_depends_on(root: P
 
     _edit(root / "colours.yaml", tweak_hex)
     palette = load_taxonomy(root)
-    moved = {a for a in before.attribute_names
-             if palette.attribute_version(a) != before.attribute_version(a)}  # fmt: skip
+    moved = {
+        a
+        for a in before.attribute_names
+        if palette.attribute_version(a) != before.attribute_version(a)
+    }
     assert moved == {"colour"}  # a palette edit touches colour only
 
     def relabel(data: Any) -> None:
@@ -393,14 +396,20 @@ def test_attribute_versions_move_only_with_what_the_attribute_depends_on(root: P
 
     _edit(root / "taxonomy.yaml", relabel)
     label = load_taxonomy(root)
-    moved = {a for a in before.attribute_names
-             if label.attribute_version(a) != palette.attribute_version(a)}  # fmt: skip
+    moved = {
+        a
+        for a in before.attribute_names
+        if label.attribute_version(a) != palette.attribute_version(a)
+    }
     assert "category" in moved
     assert "colour" not in moved
     assert "pattern" not in moved
     # An attribute whose rules read season_window moves when season_window does.
-    readers = {a.name for a in before.attributes
-               if any(c.key == "season_window" for r in a.rules for c in r.when)}  # fmt: skip
+    readers = {
+        a.name
+        for a in before.attributes
+        if any(c.key == "season_window" for r in a.rules for c in r.when)
+    }
     assert readers == {"category"}
 
     def window(data: Any) -> None:

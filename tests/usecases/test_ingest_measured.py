@@ -43,9 +43,11 @@ async def test_an_unreachable_store_fails_each_file_of_the_batch(tmp_path: Path)
     assert all(m.crop and m.thumbnail and m.colour for m in measured[:3])
 
     settings = load_settings(
-        environ={}, opensearch_url=f"http://127.0.0.1:{_closed_port()}",
-        model="random-init:tiny", opensearch_timeout_s=2,
-    )  # fmt: skip
+        environ={},
+        opensearch_url=f"http://127.0.0.1:{_closed_port()}",
+        model="random-init:tiny",
+        opensearch_timeout_s=2,
+    )
     services = Services(settings)
     try:
         # The taxonomy in force cannot be read either: the folder's stands in, zero-shot heads.

@@ -30,7 +30,6 @@ from tagtrail.usecases.ray_ingest import RayOptions, ingest_on_ray
 pytestmark = [pytest.mark.opensearch, pytest.mark.slow]
 
 
-
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     import ray
@@ -56,8 +55,12 @@ def shoot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with (out / "manifest.csv").open("a", newline="") as fh:
         writer = csv.writer(fh)
         header = (out / "manifest.csv").read_text().splitlines()[0].split(",")
-        writer.writerow(["baddate.jpg" if h == "filename" else
-                         ("yesterday" if h == "shoot_date" else "") for h in header])  # fmt: skip
+        writer.writerow(
+            [
+                "baddate.jpg" if h == "filename" else ("yesterday" if h == "shoot_date" else "")
+                for h in header
+            ]
+        )
     return out
 
 
@@ -67,8 +70,10 @@ def _prefixed(settings: Settings, name: str) -> Settings:
 
 def _manifest(folder: Path) -> dict[str, dict[str, Any]]:
     with (folder / "manifest.csv").open(newline="") as fh:
-        return {r["filename"]: {k: v for k, v in r.items() if k != "filename"}
-                for r in csv.DictReader(fh)}  # fmt: skip
+        return {
+            r["filename"]: {k: v for k, v in r.items() if k != "filename"}
+            for r in csv.DictReader(fh)
+        }
 
 
 def _timeless(value: Any) -> Any:
@@ -106,9 +111,11 @@ async def _drop(*all_settings: Settings) -> None:
         store = Store(settings)
         try:
             await store.client.indices.delete(
-                index=f"{settings.index_prefix}-*", ignore_unavailable=True,
-                allow_no_indices=True, expand_wildcards="all",
-            )  # fmt: skip
+                index=f"{settings.index_prefix}-*",
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                expand_wildcards="all",
+            )
         finally:
             await store.close()
 
@@ -221,9 +228,12 @@ def test_cli_ingest_on_ray_reports_like_the_local_path(
 ) -> None:
     from tagtrail.cli import main
 
-    for key, value in (("OPENSEARCH_URL", settings.effective_opensearch_url),
-                       ("INDEX_PREFIX", settings.index_prefix), ("MODEL", settings.model)):
-        monkeypatch.setenv(f"TAGTRAIL_{key}", value)  # fmt: skip
+    for key, value in (
+        ("OPENSEARCH_URL", settings.effective_opensearch_url),
+        ("INDEX_PREFIX", settings.index_prefix),
+        ("MODEL", settings.model),
+    ):
+        monkeypatch.setenv(f"TAGTRAIL_{key}", value)
     folder = tmp_path / "shoot"
     assert main(["demo-catalogue", "5", str(folder), "--seed", "9"]) == 0
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
@@ -292,9 +302,14 @@ def test_actors_refuse_crops_cut_for_another_model(
         job = asyncio.run(prepare_ray_job(distributed, str(tmp_path)))
         with pytest.raises(ConfigError, match="TAGTRAIL_MODEL must name the same model"):
             run_on_ray(
-                distributed, job.sources, {}, image=ImageSettings(200, 200),
-                palette=job.palette, options=RayOptions(batch_size=2), store_id=job.store_id,
-            )  # fmt: skip
+                distributed,
+                job.sources,
+                {},
+                image=ImageSettings(200, 200),
+                palette=job.palette,
+                options=RayOptions(batch_size=2),
+                store_id=job.store_id,
+            )
         assert asyncio.run(_snapshot(distributed))["docs"] == {}
     finally:
         asyncio.run(_drop(distributed))

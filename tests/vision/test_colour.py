@@ -15,8 +15,20 @@ from tagtrail.tagging.taxonomy_files import load_palette
 from tagtrail.vision.colour import ColourAnalyser, lab_to_hex
 
 PALETTE_FILE = Path(__file__).resolve().parents[2] / "taxonomy" / "default" / "colours.yaml"
-SHIRT = [(70, 30), (110, 40), (146, 40), (186, 30), (236, 80), (210, 120), (186, 104),
-         (186, 236), (70, 236), (70, 104), (46, 120), (20, 80)]  # fmt: skip
+SHIRT = [
+    (70, 30),
+    (110, 40),
+    (146, 40),
+    (186, 30),
+    (236, 80),
+    (210, 120),
+    (186, 104),
+    (186, 236),
+    (70, 236),
+    (70, 104),
+    (46, 120),
+    (20, 80),
+]
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,14 @@ pytestmark = [pytest.mark.opensearch, pytest.mark.browser, pytest.mark.slow]
 
 SHARE = 0.3
 ASSETS = [
-    A(id=f"hq-{i}", collection="hq", sku=f"hq-{i}",
-      tags=(T(attribute="category", value="jumper", probability=round(0.80 + i * 0.01, 3)),))
+    A(
+        id=f"hq-{i}",
+        collection="hq",
+        sku=f"hq-{i}",
+        tags=(T(attribute="category", value="jumper", probability=round(0.80 + i * 0.01, 3)),),
+    )
     for i in range(12)
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")

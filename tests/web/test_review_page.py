@@ -41,13 +41,24 @@ def _cards(page: Page) -> list[str]:
     return page.eval_on_selector_all("#grid > li", "els => els.map(e => e.dataset.asset)")
 
 
-def _assets(collection: str, n: int, *, attribute: str = "category", value: str = "jumper",
-            start: float = 0.80, step: float = 0.01) -> list[A]:  # fmt: skip
+def _assets(
+    collection: str,
+    n: int,
+    *,
+    attribute: str = "category",
+    value: str = "jumper",
+    start: float = 0.80,
+    step: float = 0.01,
+) -> list[A]:
     return [
-        A(id=f"{collection}-{i}", collection=collection, sku=f"{collection}-{i}",
-          tags=(T(attribute=attribute, value=value, probability=round(start + i * step, 3)),))
+        A(
+            id=f"{collection}-{i}",
+            collection=collection,
+            sku=f"{collection}-{i}",
+            tags=(T(attribute=attribute, value=value, probability=round(start + i * step, 3)),),
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def test_sign_in_and_filter_the_queue(server: Server, tab: Tab) -> None:
@@ -102,8 +113,11 @@ def test_keyboard_confirm_reject_and_undo(server: Server, tab: Tab) -> None:
     expect(page.locator("#counter")).to_have_text("2 left")
     assert _cards(page) == ["kbd-1", "kbd-2"]  # the next one took its place
     expect(page.locator("#grid > li.active")).to_have_attribute("data-asset", "kbd-1")
-    assert _tag(server, "kbd-0")["tag"] == {"value": "jumper", "state": "confirmed",
-                                             "decidedBy": "rita"}  # fmt: skip
+    assert _tag(server, "kbd-0")["tag"] == {
+        "value": "jumper",
+        "state": "confirmed",
+        "decidedBy": "rita",
+    }
     page.keyboard.press("x")
     expect(page.locator("#counter")).to_have_text("1 left")
     assert _tag(server, "kbd-1")["tag"]["state"] == "rejected"
@@ -135,19 +149,27 @@ def test_correct_through_the_type_ahead(server: Server, tab: Tab) -> None:
     expect(option.locator(".path")).to_contain_text("›")  # the hierarchy is shown
     page.keyboard.press("Enter")
     expect(page.locator("#counter")).to_have_text("0 left")
-    assert _tag(server, "ta-0")["tag"] == {"value": "peacoat", "state": "corrected",
-                                            "decidedBy": "rita"}  # fmt: skip
+    assert _tag(server, "ta-0")["tag"] == {
+        "value": "peacoat",
+        "state": "corrected",
+        "decidedBy": "rita",
+    }
 
 
 def test_a_concurrent_decision_is_a_conflict_and_the_item_reloads(server: Server, tab: Tab) -> None:
-    both = (T(attribute="category", value="jumper", probability=0.8),
-            T(attribute="pattern", value="check", probability=0.8))  # fmt: skip
+    both = (
+        T(attribute="category", value="jumper", probability=0.8),
+        T(attribute="pattern", value="check", probability=0.8),
+    )
     server.create([A(id="cf-0", collection="cf", tags=both), *_assets("cfx", 1)])
     page = sign_in(tab, f"{server.url}/review?collection=cf&attribute=category", REVIEWER)
     # Someone else decides another attribute of the same asset: its revision moves on.
     confirm = """mutation($i: TagDecisionInput!) { confirmTag(input: $i) { __typename } }"""
-    server.gql(confirm, {"i": {"assetId": "cf-0", "attribute": "pattern", "expectedRevision": 1}},
-               key=OTHER)  # fmt: skip
+    server.gql(
+        confirm,
+        {"i": {"assetId": "cf-0", "attribute": "pattern", "expectedRevision": 1}},
+        key=OTHER,
+    )
     page.keyboard.press("c")
     expect(page.locator("#status")).to_contain_text("Conflict")
     expect(page.locator("#status")).to_contain_text("Reloaded at revision 2")
@@ -163,8 +185,11 @@ def test_a_tag_decided_elsewhere_leaves_the_queue_with_a_message(server: Server,
     server.create(_assets("gone", 2))
     page = sign_in(tab, f"{server.url}/review?collection=gone&attribute=category", REVIEWER)
     reject = """mutation($i: TagDecisionInput!) { rejectTag(input: $i) { __typename } }"""
-    server.gql(reject, {"i": {"assetId": "gone-0", "attribute": "category",
-                              "expectedRevision": 1}}, key=OTHER)  # fmt: skip
+    server.gql(
+        reject,
+        {"i": {"assetId": "gone-0", "attribute": "category", "expectedRevision": 1}},
+        key=OTHER,
+    )
     page.keyboard.press("c")
     expect(page.locator("#status")).to_contain_text(re.compile("Conflict.*rejected.*by otto"))
     assert _cards(page) == ["gone-1"]
@@ -182,7 +207,11 @@ def test_bulk_confirm_a_range_then_undo(server: Server, tab: Tab) -> None:
     expect(page.locator("#counter")).to_have_text("1 left")
     assert _cards(page) == ["bulk-3"]
     assert [_tag(server, f"bulk-{i}")["tag"]["state"] for i in range(4)] == [
-        "confirmed", "confirmed", "confirmed", "flagged"]  # fmt: skip
+        "confirmed",
+        "confirmed",
+        "confirmed",
+        "flagged",
+    ]
     expect(page.locator("#badge")).to_be_hidden()
     page.keyboard.press("u")  # the three come back, pending again on the server too
     expect(page.locator("#grid > li")).to_have_count(4)
@@ -196,8 +225,15 @@ def test_bulk_confirm_a_range_then_undo(server: Server, tab: Tab) -> None:
 
 
 def test_the_why_panel_explains_a_colour(server: Server, tab: Tab) -> None:
-    server.create([A(id="why-0", collection="why", tags=(
-        T(attribute="colour", value="navy", probability=0.8),))])  # fmt: skip
+    server.create(
+        [
+            A(
+                id="why-0",
+                collection="why",
+                tags=(T(attribute="colour", value="navy", probability=0.8),),
+            )
+        ]
+    )
     page = sign_in(tab, f"{server.url}/review?collection=why&attribute=colour", REVIEWER)
     # Northwind calls navy "Midnight": the brand's label, beside the palette swatch.
     expect(page.locator("#grid > li .swatch-name")).to_have_text("Midnight")
@@ -246,15 +282,26 @@ def test_the_disagreement_queue_confirms_again_or_takes_the_proposal(
     server: Server, tab: Tab
 ) -> None:
     disputed = [
-        A(id="dis-0", collection="dis", sku="DIS-0",
-          tags=(T(attribute="category", value="peacoat", probability=0.9),)),
-        A(id="dis-1", collection="dis", sku="DIS-1",
-          tags=(T(attribute="category", value="parka", probability=0.9),)),
-    ]  # fmt: skip
+        A(
+            id="dis-0",
+            collection="dis",
+            sku="DIS-0",
+            tags=(T(attribute="category", value="peacoat", probability=0.9),),
+        ),
+        A(
+            id="dis-1",
+            collection="dis",
+            sku="DIS-1",
+            tags=(T(attribute="category", value="parka", probability=0.9),),
+        ),
+    ]
     server.create(disputed)
     for asset in disputed:  # a reviewer decided them, then a newer head disagrees
-        server.gql(CONFIRM, {"i": {"assetId": asset.id, "attribute": "category",
-                                   "expectedRevision": 1}}, key=OTHER)  # fmt: skip
+        server.gql(
+            CONFIRM,
+            {"i": {"assetId": asset.id, "attribute": "category", "expectedRevision": 1}},
+            key=OTHER,
+        )
     for asset, value, p in [(disputed[0], "trench_coat", 0.95), (disputed[1], "overcoat", 0.99)]:
         proposal = T(attribute="category", value=value, probability=p)
         run(newer_head_says(server.settings, asset, proposal, 2))
@@ -278,8 +325,13 @@ def test_the_disagreement_queue_confirms_again_or_takes_the_proposal(
     assert _cards(page) == ["dis-1"]
     expect(page.locator("#grid > li.active")).to_have_attribute("data-asset", "dis-1")
     tag = server.gql(PROPOSAL, {"id": "dis-0"}, key=REVIEWER)["asset"]["tag"]
-    assert tag == {"value": "peacoat", "state": "confirmed", "decidedBy": "rita",
-                   "disagreement": False, "proposedValue": None}  # fmt: skip
+    assert tag == {
+        "value": "peacoat",
+        "state": "confirmed",
+        "decidedBy": "rita",
+        "disagreement": False,
+        "proposedValue": None,
+    }
 
     page.keyboard.press("e")  # the proposal is offered first: Enter takes it
     expect(page.locator("#correct")).to_be_visible()
@@ -300,18 +352,25 @@ def test_the_disagreement_queue_confirms_again_or_takes_the_proposal(
     assert [h["kind"] for h in after["history"]][-2:] == ["corrected", "reopened"]
     tag = server.gql(PROPOSAL, {"id": "dis-1"}, key=REVIEWER)["asset"]["tag"]
     assert (tag["state"], tag["disagreement"], tag["proposedValue"]) == (
-        "confirmed", True, "overcoat")  # fmt: skip
+        "confirmed",
+        True,
+        "overcoat",
+    )
     assert not tab.errors
 
 
 def test_an_audit_round_is_answered_from_the_grid(server: Server, tab: Tab) -> None:
     server.create(
         [
-            A(id=f"aud-{i}", collection="aud", sku=f"AUD-{i}",
-              tags=(T(attribute="neckline", value="crew_neck" if i else "v_neck"),))
+            A(
+                id=f"aud-{i}",
+                collection="aud",
+                sku=f"AUD-{i}",
+                tags=(T(attribute="neckline", value="crew_neck" if i else "v_neck"),),
+            )
             for i in range(3)
         ]
-    )  # fmt: skip
+    )
     run(sample_round(server.settings, "web-a1", "neckline"))
     page = sign_in(tab, f"{server.url}/review?attribute=neckline", REVIEWER)
     expect(page.locator("#counter")).to_have_text("0 left")  # auto-applied: nothing pending
@@ -353,8 +412,11 @@ def test_an_audit_round_is_answered_from_the_grid(server: Server, tab: Tab) -> N
     page.wait_for_selector("body[data-ready=true]")  # the URL chooses the queue and round
     expect(page.locator("#f-round")).to_have_value("web-a1")
     assert _cards(page) == ["aud-1", "aud-2"]
-    server.gql(CONFIRM, {"i": {"assetId": "aud-2", "attribute": "neckline",
-                               "expectedRevision": 1}}, key=OTHER)  # fmt: skip
+    server.gql(
+        CONFIRM,
+        {"i": {"assetId": "aud-2", "attribute": "neckline", "expectedRevision": 1}},
+        key=OTHER,
+    )
     page.keyboard.press("ArrowRight")
     page.keyboard.press("c")  # someone else answered it first: it leaves the round's queue
     expect(page.locator("#status")).to_contain_text(re.compile("Conflict.*confirmed.*by otto"))
@@ -364,12 +426,22 @@ def test_an_audit_round_is_answered_from_the_grid(server: Server, tab: Tab) -> N
 
 
 def test_the_type_ahead_offers_the_brand_s_own_values(server: Server, tab: Tab) -> None:
-    server.create([
-        A(id="brta-0", collection="brta", brand="Northwind",
-          tags=(T(attribute="category", value="parka", probability=0.80),)),
-        A(id="brta-1", collection="brta", brand="Kobo",
-          tags=(T(attribute="category", value="parka", probability=0.81),)),
-    ])  # fmt: skip
+    server.create(
+        [
+            A(
+                id="brta-0",
+                collection="brta",
+                brand="Northwind",
+                tags=(T(attribute="category", value="parka", probability=0.80),),
+            ),
+            A(
+                id="brta-1",
+                collection="brta",
+                brand="Kobo",
+                tags=(T(attribute="category", value="parka", probability=0.81),),
+            ),
+        ]
+    )
     page = sign_in(tab, f"{server.url}/review?collection=brta&attribute=category", REVIEWER)
     assert _cards(page) == ["brta-0", "brta-1"]
     page.keyboard.press("Shift+ArrowRight")  # two brands: the base values
@@ -393,8 +465,11 @@ def test_the_type_ahead_offers_the_brand_s_own_values(server: Server, tab: Tab) 
     expect(option).to_have_attribute("data-value", "storm_parka")
     page.keyboard.press("Enter")
     expect(page.locator("#counter")).to_have_text("1 left")
-    assert _tag(server, "brta-0")["tag"] == {"value": "storm_parka", "state": "corrected",
-                                              "decidedBy": "rita"}  # fmt: skip
+    assert _tag(server, "brta-0")["tag"] == {
+        "value": "storm_parka",
+        "state": "corrected",
+        "decidedBy": "rita",
+    }
     page.keyboard.press("e")  # Kobo has no overlay: the base list, asked once more
     expect(page.locator("#correct")).to_be_visible()
     page.keyboard.type("puffer")
@@ -404,11 +479,11 @@ def test_the_type_ahead_offers_the_brand_s_own_values(server: Server, tab: Tab) 
 
 
 def test_a_viewer_sees_the_audit_round_without_decision_buttons(server: Server, tab: Tab) -> None:
-    server.create([A(id="vaud-0", collection="vaud",
-                     tags=(T(attribute="shot_type", value="flat_lay"),))])  # fmt: skip
+    server.create(
+        [A(id="vaud-0", collection="vaud", tags=(T(attribute="shot_type", value="flat_lay"),))]
+    )
     run(sample_round(server.settings, "web-v1", "shot_type"))
-    page = sign_in(tab, f"{server.url}/review?queue=AUDIT&round=web-v1&attribute=shot_type",
-                   VIEWER)  # fmt: skip
+    page = sign_in(tab, f"{server.url}/review?queue=AUDIT&round=web-v1&attribute=shot_type", VIEWER)
     expect(page.locator("#grid > li")).to_have_count(1)
     expect(page.locator("#grid button.decide").first).to_be_hidden()
     page.keyboard.press("c")
@@ -419,14 +494,20 @@ def test_a_viewer_sees_the_audit_round_without_decision_buttons(server: Server, 
 
 def test_an_audit_round_longer_than_the_grid_is_asked_again(server: Server, tab: Tab) -> None:
     server.create(
-        [A(id=f"big-{i:02d}", collection="big", tags=(T(attribute="season_window",
-                                                        value="all_season"),))
-         for i in range(53)],
+        [
+            A(
+                id=f"big-{i:02d}",
+                collection="big",
+                tags=(T(attribute="season_window", value="all_season"),),
+            )
+            for i in range(53)
+        ],
         thumbnails=False,
-    )  # fmt: skip
+    )
     run(sample_round(server.settings, "web-big", "season_window"))
-    page = sign_in(tab, f"{server.url}/review?queue=AUDIT&round=web-big&attribute=season_window",
-                   REVIEWER)  # fmt: skip
+    page = sign_in(
+        tab, f"{server.url}/review?queue=AUDIT&round=web-big&attribute=season_window", REVIEWER
+    )
     expect(page.locator("#grid > li")).to_have_count(50)
     expect(page.locator("#counter")).to_have_text("50+ left")  # no count: maybe more
     for _ in range(30):
@@ -439,11 +520,24 @@ def test_an_audit_round_longer_than_the_grid_is_asked_again(server: Server, tab:
 
 
 def test_a_further_value_is_its_own_card_decided_and_undone_alone(server: Server, tab: Tab) -> None:
-    server.create([A(id="multi-0", collection="multi", tags=(
-        T(attribute="material", value="wool", probability=0.6, cap="suggested"),
-        T(attribute="material", value="polyester", probability=0.4, cap="suggested",
-          slot="polyester"),
-    ))])  # fmt: skip
+    server.create(
+        [
+            A(
+                id="multi-0",
+                collection="multi",
+                tags=(
+                    T(attribute="material", value="wool", probability=0.6, cap="suggested"),
+                    T(
+                        attribute="material",
+                        value="polyester",
+                        probability=0.4,
+                        cap="suggested",
+                        slot="polyester",
+                    ),
+                ),
+            )
+        ]
+    )
     page = sign_in(tab, f"{server.url}/review?collection=multi&attribute=material", REVIEWER)
     expect(page.locator("#grid > li")).to_have_count(2)
     expect(page.locator("#grid > li").nth(1)).to_contain_text("material (also):")

@@ -21,11 +21,19 @@ def _catalogue() -> list[A]:
     colours = ["navy", "navy", "black", "tomato", "black", "navy"]
     categories = ["peacoat", "jumper", "peacoat", "jumper", "trench_coat", "trench_coat"]
     return [
-        A(id=f"s-{i}", sku=f"SK-{i}", axis=2 + i, mix=0.3 if i < 3 else 0.0,
-          tags=(T(attribute="colour", value=c), T(attribute="category", value=k),
-                T(attribute="material", value="wool", probability=0.5)))
+        A(
+            id=f"s-{i}",
+            sku=f"SK-{i}",
+            axis=2 + i,
+            mix=0.3 if i < 3 else 0.0,
+            tags=(
+                T(attribute="colour", value=c),
+                T(attribute="category", value=k),
+                T(attribute="material", value="wool", probability=0.5),
+            ),
+        )
         for i, (c, k) in enumerate(zip(colours, categories, strict=True))
-    ]  # fmt: skip
+    ]
 
 
 def test_facets_filter_with_counts_and_tag_state(server: Server, tab: Tab) -> None:
@@ -62,8 +70,10 @@ def test_facets_filter_with_counts_and_tag_state(server: Server, tab: Tab) -> No
 
 
 def test_an_asset_without_a_thumbnail_shows_a_placeholder(server: Server, tab: Tab) -> None:
-    server.create([A(id="nothumb", sku="NO-THUMB", tags=(T(attribute="colour", value="navy"),))],
-                  thumbnails=False)  # fmt: skip
+    server.create(
+        [A(id="nothumb", sku="NO-THUMB", tags=(T(attribute="colour", value="navy"),))],
+        thumbnails=False,
+    )
     page = sign_in(tab, f"{server.url}/search", VIEWER)
     card = page.locator("#results > li", has_text="NO-THUMB")
     expect(card.locator("img.thumb")).to_have_class(re.compile("placeholder"))

@@ -83,9 +83,7 @@ def crosssite_middleware(app: ASGIApp) -> ASGIApp:
             state = scope["litestar_app"].state
             settings: Settings = state.settings
             keyring: KeyRing = state.keyring
-            why = refusal(
-                scope, settings.cors_origin_list, loopback_pages=keyring.open_dev_mode
-            )
+            why = refusal(scope, settings.cors_origin_list, loopback_pages=keyring.open_dev_mode)
             if why is not None:
                 body = msgspec.json.encode(ErrorOut(error="forbidden", message=why))
                 headers = [

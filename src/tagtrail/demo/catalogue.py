@@ -29,13 +29,24 @@ import msgspec
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from tagtrail.demo.silhouettes import SILHOUETTES
 from tagtrail.domain.palette import Palette, PaletteColour, delta_e_2000, hex_to_rgb, srgb_to_lab
 from tagtrail.errors import InvalidInput
 
 CATEGORIES = (
-    "peacoat", "trench_coat", "puffer_jacket", "cardigan", "jumper", "dress",
-    "t_shirt", "shirt", "trousers", "skirt", "sneakers", "tote_bag",
-)  # fmt: skip
+    "peacoat",
+    "trench_coat",
+    "puffer_jacket",
+    "cardigan",
+    "jumper",
+    "dress",
+    "t_shirt",
+    "shirt",
+    "trousers",
+    "skirt",
+    "sneakers",
+    "tote_bag",
+)
 PATTERNS = ("solid", "stripe", "check", "dot")
 SHOT_TYPES = ("flat_lay", "ghost_mannequin", "detail")
 BACKGROUNDS = ("white", "light_grey", "textured")
@@ -54,30 +65,6 @@ _BACKDROP_RGB = {
     "light_grey": (204, 204, 203),
     "textured": (236, 231, 222),
 }
-
-# Upright silhouettes in a unit box (x right, y down).
-_SHAPES: dict[str, tuple[tuple[float, float], ...]] = {
-    "t_shirt": ((.35, .1), (.43, .12), (.5, .16), (.57, .12), (.65, .1), (.86, .23), (.78, .37),
-                (.7, .32), (.7, .9), (.3, .9), (.3, .32), (.22, .37), (.14, .23)),
-    "shirt": ((.37, .08), (.5, .15), (.63, .08), (.8, .16), (.93, .72), (.84, .74), (.72, .36),
-              (.72, .92), (.28, .92), (.28, .36), (.16, .74), (.07, .72), (.2, .16)),
-    "jumper": ((.38, .1), (.5, .14), (.62, .1), (.8, .17), (.9, .72), (.8, .75), (.72, .38),
-               (.73, .86), (.27, .86), (.28, .38), (.2, .75), (.1, .72), (.2, .17)),
-    "cardigan": ((.4, .08), (.5, .3), (.6, .08), (.79, .16), (.9, .74), (.81, .76), (.72, .38),
-                 (.73, .88), (.27, .88), (.28, .38), (.19, .76), (.1, .74), (.21, .16)),
-    "peacoat": ((.38, .05), (.5, .2), (.62, .05), (.82, .14), (.92, .74), (.82, .76),
-                (.74, .36), (.76, .9), (.24, .9), (.26, .36), (.18, .76), (.08, .74), (.18, .14)),
-    "trench_coat": ((.4, .03), (.5, .16), (.6, .03), (.78, .1), (.88, .66), (.8, .68), (.72, .3),
-                    (.82, .97), (.18, .97), (.28, .3), (.2, .68), (.12, .66), (.22, .1)),
-    "puffer_jacket": ((.36, .1), (.5, .13), (.64, .1), (.84, .2), (.95, .7), (.84, .74), (.75, .4),
-                      (.77, .82), (.23, .82), (.25, .4), (.16, .74), (.05, .7), (.16, .2)),
-    "dress": ((.38, .06), (.44, .06), (.5, .13), (.56, .06), (.62, .06), (.64, .34), (.58, .44),
-              (.8, .94), (.2, .94), (.42, .44), (.36, .34)),
-    "trousers": ((.3, .05), (.7, .05), (.75, .95), (.56, .95), (.5, .34), (.44, .95), (.25, .95)),
-    "skirt": ((.34, .22), (.66, .22), (.82, .8), (.18, .8)),
-    "sneakers": ((.06, .56), (.12, .4), (.3, .34), (.45, .44), (.86, .5), (.94, .62), (.06, .64)),
-    "tote_bag": ((.2, .4), (.8, .4), (.84, .9), (.16, .9)),
-}  # fmt: skip
 
 
 class CatalogueItem(msgspec.Struct, kw_only=True, frozen=True):
@@ -117,9 +104,13 @@ def _smooth(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
 
 
 def _pattern_layer(
-    rng: np.random.Generator, side: int, main: tuple[int, int, int],
-    second: tuple[int, int, int], pattern: str, zoom: float,
-) -> Image.Image:  # fmt: skip
+    rng: np.random.Generator,
+    side: int,
+    main: tuple[int, int, int],
+    second: tuple[int, int, int],
+    pattern: str,
+    zoom: float,
+) -> Image.Image:
     """Main colour with stripes/checks/dots in the second colour covering ≤ ~35%."""
     layer = Image.new("RGB", (side, side), main)
     draw = ImageDraw.Draw(layer)
@@ -148,14 +139,18 @@ def _pattern_layer(
 
 
 def _garment(
-    rng: np.random.Generator, side: int, category: str, shot: str, fabric: Image.Image,
+    rng: np.random.Generator,
+    side: int,
+    category: str,
+    shot: str,
+    fabric: Image.Image,
     main: tuple[int, int, int],
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+) -> tuple[np.ndarray, np.ndarray]:
     """Colour (H, W, 3) and alpha (H, W) of the garment at 2× size, before downsampling."""
     scale = float(rng.uniform(0.72, 0.86)) * side
     ox = (side - scale) / 2 + float(rng.uniform(-0.04, 0.04)) * side
     oy = (side - scale) / 2 + float(rng.uniform(-0.04, 0.04)) * side
-    shape = [(ox + x * scale, oy + y * scale) for x, y in _SHAPES[category]]
+    shape = [(ox + x * scale, oy + y * scale) for x, y in SILHOUETTES[category]]
     alpha = Image.new("L", (side, side), 0)
     draw = ImageDraw.Draw(alpha)
     draw.polygon(shape, fill=255)
@@ -199,10 +194,15 @@ def _garment(
             ),
             dtype=np.float32,
         )
-        a = np.asarray(
-            Image.fromarray((a * 255).astype(np.uint8)).rotate(angle, Image.Resampling.BILINEAR),
-            dtype=np.float32,
-        ) / 255.0  # fmt: skip
+        a = (
+            np.asarray(
+                Image.fromarray((a * 255).astype(np.uint8)).rotate(
+                    angle, Image.Resampling.BILINEAR
+                ),
+                dtype=np.float32,
+            )
+            / 255.0
+        )
     return rgb, a
 
 
@@ -251,15 +251,19 @@ def _render(
         out = out * (1 + 0.04 * _smooth(rng, size, size, 4)[..., None])
     else:
         rgb, alpha = _garment(rng, side, item.category, item.shot_type, fabric, main)
-        rgb = np.asarray(Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).resize(
-            (size, size), Image.Resampling.BOX), dtype=np.float32)  # fmt: skip
+        rgb = np.asarray(
+            Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).resize(
+                (size, size), Image.Resampling.BOX
+            ),
+            dtype=np.float32,
+        )
         a_img = Image.fromarray((alpha * 255).astype(np.uint8)).resize(
             (size, size), Image.Resampling.BOX
         )
         a = np.asarray(a_img, dtype=np.float32)[..., None] / 255.0
         shadow = a_img.filter(ImageFilter.GaussianBlur(size * 0.02)).transform(
             (size, size), Image.Transform.AFFINE, (1, 0, -size * 0.01, 0, 1, -size * 0.015)
-        )  # fmt: skip
+        )
         bg = _backdrop(rng, size, item.background)
         bg *= 1 - 0.06 * np.asarray(shadow, dtype=np.float32)[..., None] / 255.0
         folds = 1 + 0.05 * _smooth(rng, size, size, 7)[..., None]

@@ -59,8 +59,11 @@ def current_tag(source: dict[str, Any], attribute: str, slot: str | None = None)
 def slot_for(source: dict[str, Any], attribute: str, value: str) -> str:
     """The slot a further ``value`` of a multi-valued attribute goes in: the one already
     holding it, else one named after it (suffixed while a renamed value holds that name)."""
-    held = {raw.get("slot"): raw.get("value") for raw in source.get("tags") or ()
-            if raw.get("attribute") == attribute and raw.get("slot") is not None}  # fmt: skip
+    held = {
+        raw.get("slot"): raw.get("value")
+        for raw in source.get("tags") or ()
+        if raw.get("attribute") == attribute and raw.get("slot") is not None
+    }
     for slot, held_value in held.items():
         if held_value == value:
             return str(slot)

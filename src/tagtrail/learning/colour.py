@@ -16,6 +16,7 @@ import msgspec
 import numpy as np
 
 from tagtrail.domain.calibration import Calibration
+from tagtrail.domain.evidence import colour_evidence
 from tagtrail.domain.records import TagEvent
 from tagtrail.learning.calibrate import MIN_PLATT_DECISIONS, ece, fit_platt
 from tagtrail.learning.evaluate import GateDecision
@@ -53,13 +54,8 @@ class CalibrationEvaluation(msgspec.Struct, kw_only=True, frozen=True):
 
 def raw_confidence(event: TagEvent) -> float | None:
     """The analyser's uncalibrated confidence recorded in a colour model event."""
-    evidence = event.evidence or {}
-    if isinstance(evidence.get("raw_confidence"), int | float):
-        return float(evidence["raw_confidence"])
-    findings = evidence.get("findings") or ()
-    if findings and isinstance(findings[0].get("confidence"), int | float):
-        return float(findings[0]["confidence"])  # events written before calibration existed
-    return None
+    evidence = colour_evidence(event.evidence)
+    return evidence.confidence if evidence is not None else None
 
 
 def colour_outcomes(events: Iterable[TagEvent]) -> list[ColourOutcome]:

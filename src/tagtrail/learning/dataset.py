@@ -35,7 +35,7 @@ import numpy.typing as npt
 from tagtrail.domain.projection import decision_stack, fold_tags
 from tagtrail.domain.records import HUMAN_STATES, Tag, TagEvent, key_of
 from tagtrail.domain.taxonomy import Taxonomy
-from tagtrail.tagging.mapping import AssetContext, matching_rule
+from tagtrail.domain.taxonomy.mapping import AssetContext, matching_rule
 
 Polarity = Literal["positive", "negative"]
 FloatArray = npt.NDArray[np.float32]

@@ -24,8 +24,16 @@ from tagtrail.store.search import SearchIndex
 from tagtrail.store.taxonomies import InForce, TaxonomyChange, TaxonomyRepository
 from tagtrail.store.thumbnails import ThumbnailRepository
 
-__all__ = ["AliasState", "InForce", "IndexState", "IngestWrite", "NewAsset", "Store", "StoredAsset",
-           "TaxonomyChange"]
+__all__ = [
+    "AliasState",
+    "InForce",
+    "IndexState",
+    "IngestWrite",
+    "NewAsset",
+    "Store",
+    "StoredAsset",
+    "TaxonomyChange",
+]
 
 
 class Store:

@@ -23,34 +23,13 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-import msgspec
-
 from tagtrail.domain.projection import projection_fields
 from tagtrail.domain.records import TagEvent
 from tagtrail.errors import Conflict
-from tagtrail.store.claims import claimed_revision
-from tagtrail.store.events import bulk_failures, bulk_lines, stored_as_sent
 from tagtrail.store.healing import HEAL_ROUNDS, HealingReads, StoredAsset
+from tagtrail.store.ingest_writes import IngestWrite, IngestWriter, NewAsset
 
 __all__ = ["AssetRepository", "IngestWrite", "NewAsset", "StoredAsset"]
-
-
-class NewAsset(msgspec.Struct, kw_only=True, frozen=True):
-    """An asset to ingest: its revision-0 document and the events of revision 1."""
-
-    asset_id: str
-    document: dict[str, Any]  # metadata + vector, no tags yet
-    events: tuple[TagEvent, ...]
-    resume: StoredAsset | None = None  # a stored revision-0 document left by a crashed run
-
-
-class IngestWrite(msgspec.Struct, kw_only=True, frozen=True):
-    """What became of one NewAsset: created (with its document), exists, or failed."""
-
-    asset_id: str
-    status: str
-    document: dict[str, Any] | None = None
-    error: str | None = None
 
 
 class AssetRepository(HealingReads):
@@ -95,113 +74,9 @@ class AssetRepository(HealingReads):
         return {k: v for k, v in source.items() if k != "vector"}, events
 
     async def create_many(self, assets: Sequence[NewAsset]) -> list[IngestWrite]:
-        """Ingest's write: documents put-if-absent, then their events, then the projection.
-
-        Three bulk requests for the whole batch. Of two uploads of the same bytes the first
-        document create wins; the other is told ``exists``.
-        """
-        fresh = [a for a in assets if a.resume is None]
-        created = {}
-        if fresh:
-            body = bulk_lines(self.index, "create", ((a.asset_id, a.document) for a in fresh))
-            response = await self.client.bulk(body=body)
-            for item in response["items"]:
-                info = item["create"]
-                created[info["_id"]] = info
-        outcomes: dict[str, IngestWrite] = {}
-        refused = {a.asset_id: a.document for a in fresh if created[a.asset_id]["status"] == 409}
-        heads = await stored_as_sent(self.client, self.index, refused)  # our own, resent
-        for a in assets:
-            if a.resume is not None:
-                heads[a.asset_id] = (a.resume.seq_no, a.resume.primary_term)
-                continue
-            info = created[a.asset_id]
-            if info["status"] == 201:
-                heads[a.asset_id] = (info["_seq_no"], info["_primary_term"])
-            elif info["status"] == 409:
-                if a.asset_id not in heads:  # another upload's document
-                    outcomes[a.asset_id] = IngestWrite(asset_id=a.asset_id, status="exists")
-            else:
-                outcomes[a.asset_id] = IngestWrite(
-                    asset_id=a.asset_id, status="failed", error=str(info.get("error"))
-                )
-        await self.fault("documents_created")
-        # Who writes revision 1: for a document this call created, only this call can (a
-        # crashed ingest is resumed only once its document is stale), so its claim and the
-        # rest go in one bulk request. A resumed document is claimed on its own first: of
-        # two writers one claims it, the other is told "exists", and no event of the loser
-        # can land among the winner's.
-        claiming = [a for a in assets if a.asset_id in heads and a.events]
-        together = [a for a in claiming if a.resume is None]
-        written = {a.asset_id: claimed_revision(a.events) for a in claiming}
-        claims = await self.events.create_owned(
-            [e for a in together for e in written[a.asset_id]]
-            + [written[a.asset_id][0] for a in claiming if a.resume],
-            claims=[written[a.asset_id][0] for a in claiming],
-        )
-        for a in claiming:
-            if a.events[0].event_id in claims.created:
-                continue
-            if a.events[0].event_id in claims.existed:
-                outcomes[a.asset_id] = IngestWrite(asset_id=a.asset_id, status="exists")
-            elif a.events[0].event_id in claims.failed:
-                outcomes[a.asset_id] = IngestWrite(
-                    asset_id=a.asset_id,
-                    status="failed",
-                    error=f"event write failed: {claims.failed[a.events[0].event_id]}",
-                )
-        mine = [
-            a
-            for a in assets
-            if a.asset_id in heads and (not a.events or a.events[0].event_id in claims.created)
-        ]
-        await self.fault("claimed")
-        rest = await self.events.create_many([e for a in mine if a.resume for e in a.events[1:]])
-        failed_events = {**claims.failed, **rest.failed}
-        await self.fault("events_written")
-        docs: dict[str, dict[str, Any]] = {}
-        lines: list[Any] = []
-        for a in mine:
-            if any(e.event_id in failed_events for e in a.events):
-                error = next(
-                    failed_events[e.event_id] for e in a.events if e.event_id in failed_events
-                )
-                outcomes[a.asset_id] = IngestWrite(
-                    asset_id=a.asset_id, status="failed", error=f"event write failed: {error}"
-                )
-                continue
-            docs[a.asset_id] = {**a.document, **projection_fields(a.events)}
-            seq_no, term = heads[a.asset_id]
-            lines.append(
-                {
-                    "index": {
-                        "_index": self.index,
-                        "_id": a.asset_id,
-                        "if_seq_no": seq_no,
-                        "if_primary_term": term,
-                    }
-                }
-            )
-            lines.append(docs[a.asset_id])
-        if lines:
-            # 409: a reader already rolled the document forward from the same events.
-            failed = bulk_failures(await self.client.bulk(body=lines), tolerate=frozenset({409}))
-        else:
-            failed = {}
-        for asset_id, doc in docs.items():
-            if asset_id in failed:
-                # The events are stored: the next reader rolls the document forward.
-                outcomes[asset_id] = IngestWrite(
-                    asset_id=asset_id,
-                    status="failed",
-                    error=f"document write failed: {failed[asset_id]}",
-                )
-            else:
-                public = {k: v for k, v in doc.items() if k != "vector"}
-                outcomes[asset_id] = IngestWrite(
-                    asset_id=asset_id, status="created", document=public
-                )
-        return [outcomes[a.asset_id] for a in assets]
+        """Ingest's write: documents put-if-absent, then their events, then the projection,
+        in three bulk requests for the whole batch (:mod:`.ingest_writes`)."""
+        return await IngestWriter(self).write(assets)
 
     async def rebuild(self, asset_id: str, events: Sequence[TagEvent]) -> bool:
         """Rewrite the asset as the fold of ``events`` (its whole history); True if changed.

@@ -318,10 +318,16 @@ class EventLog:
         measurement to re-name, for example), by asset id; assets without one are left out."""
         if not asset_ids:
             return {}
-        query = {"bool": {"filter": [{"terms": {"asset_id": list(asset_ids)}},
-                                     {"term": {"attribute": attribute}},
-                                     {"term": {"kind": kind}}],
-                          "must_not": [{"exists": {"field": "slot"}}]}}  # fmt: skip
+        query = {
+            "bool": {
+                "filter": [
+                    {"terms": {"asset_id": list(asset_ids)}},
+                    {"term": {"attribute": attribute}},
+                    {"term": {"kind": kind}},
+                ],
+                "must_not": [{"exists": {"field": "slot"}}],
+            }
+        }
         result = await self.client.search(
             index=self.index,
             body={
@@ -352,8 +358,11 @@ class EventLog:
         A batch read for training: it pages with ``search_after`` so it is not capped.
         """
         await self.client.indices.refresh(index=self.index)
-        query = {"bool": {"filter": [{"term": {"attribute": attribute}},
-                                     {"terms": {"kind": list(kinds)}}]}}  # fmt: skip
+        query = {
+            "bool": {
+                "filter": [{"term": {"attribute": attribute}}, {"terms": {"kind": list(kinds)}}]
+            }
+        }
         out: list[TagEvent] = []
         async for events in self.pages(query, [{"event_id": "asc"}], page=page):
             out.extend(events)

@@ -125,9 +125,14 @@ class HeadRepository:
         promotion: dict[str, Any],
     ) -> None:
         """Point ``alias`` at ``version``; Conflict when it moved since it was read."""
-        body = {"doc_type": "alias", "alias": alias, "attribute": attribute, "version": version,
-                "created_at": promotion.get("created_at"),
-                "created_by": promotion.get("created_by")}  # fmt: skip
+        body = {
+            "doc_type": "alias",
+            "alias": alias,
+            "attribute": attribute,
+            "version": version,
+            "created_at": promotion.get("created_at"),
+            "created_by": promotion.get("created_by"),
+        }
         try:
             if expected.seq_no is None:
                 await self.client.create(index=self.index, id=alias_id(alias, attribute), body=body)
@@ -145,9 +150,14 @@ class HeadRepository:
         await self.client.index(
             index=self.index,
             id=log_id,
-            body={**promotion, "doc_type": "promotion", "alias": alias, "attribute": attribute,
-                  "version": version},
-        )  # fmt: skip
+            body={
+                **promotion,
+                "doc_type": "promotion",
+                "alias": alias,
+                "attribute": attribute,
+                "version": version,
+            },
+        )
 
     async def promotions(self, attribute: str | None = None) -> list[dict[str, Any]]:
         filters: list[dict[str, Any]] = [{"term": {"doc_type": "promotion"}}]

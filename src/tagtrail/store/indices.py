@@ -136,8 +136,10 @@ async def auto_replicas(client: AsyncOpenSearch) -> int:
     try:
         health = await client.cluster.health()
     except AuthorizationException:
-        log.warning("cannot read cluster health (403): new indices get 0 replicas; "
-                    "set TAGTRAIL_INDEX_REPLICAS")  # fmt: skip
+        log.warning(
+            "cannot read cluster health (403): new indices get 0 replicas; "
+            "set TAGTRAIL_INDEX_REPLICAS"
+        )
         return 0
     return max(0, min(1, int(health.get("number_of_data_nodes", 1)) - 1))
 

@@ -19,9 +19,9 @@ from tagtrail.domain.governance import TierDecision, decide_tier
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import Actor, LabelScore, ModelDecision, Thresholds
 from tagtrail.domain.taxonomy import Taxonomy
-from tagtrail.tagging.dependencies import EVIDENCE_KEY, Dependencies, Known
+from tagtrail.domain.taxonomy.dependencies import EVIDENCE_KEY, Dependencies, Known
+from tagtrail.domain.taxonomy.mapping import AssetContext, map_label
 from tagtrail.tagging.heads import Head, HeadPrediction, build_brand_head_sets, predict_all
-from tagtrail.tagging.mapping import AssetContext, map_label
 from tagtrail.vision.colour import ColourAnalyser, ColourAnalysis
 from tagtrail.vision.colour_calibration import load_colour_calibration
 
@@ -110,9 +110,7 @@ class Tagger:
             pixels=pixels, colours=tuple(self.colour.analyse(im) for im in images)
         )
 
-    def prepared_from(
-        self, crops: np.ndarray, colours: Sequence[ColourAnalysis]
-    ) -> PreparedImages:
+    def prepared_from(self, crops: np.ndarray, colours: Sequence[ColourAnalysis]) -> PreparedImages:
         """:meth:`prepare`'s result from work done elsewhere (distributed ingest's CPU
         tasks): centre crops (n, crop, crop, 3) uint8 and their colour analyses."""
         from tagtrail.vision.encode import normalise_crops
@@ -264,9 +262,17 @@ class Tagger:
             probability = float(score.score)
             tier = decide_tier(probability, governance, attribute=name)
             decision = self._decision(
-                name, mapped.value, mapped.rule_id, score.label, primary.top_k, probability,
-                tier, meta, primary.actor, None,
-            )  # fmt: skip
+                name,
+                mapped.value,
+                mapped.rule_id,
+                score.label,
+                primary.top_k,
+                probability,
+                tier,
+                meta,
+                primary.actor,
+                None,
+            )
             out.append(msgspec.structs.replace(decision, slot=mapped.value))
             if len(out) == MAX_FURTHER_VALUES:
                 break

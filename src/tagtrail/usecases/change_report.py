@@ -99,9 +99,11 @@ class ChangeCollector:
             )
             touched = human and (
                 new is None
-                or (old is not None and (old.value, old.values, old.state)
-                    != (new.value, new.values, new.state))
-            )  # fmt: skip
+                or (
+                    old is not None
+                    and (old.value, old.values, old.state) != (new.value, new.values, new.state)
+                )
+            )
             self.human_touched += touched
             value = (old.value if old else None) or "(none)"
             for segment in (OVERALL, *(f"{k}={v}" for k, v in segments.items())):

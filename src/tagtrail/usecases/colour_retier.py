@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tagtrail.domain.evidence import colour_evidence
 from tagtrail.domain.records import HUMAN_STATES, ModelDecision, tag_key
 from tagtrail.tagging.pipeline import COLOUR_ATTRIBUTE, Tagger
 from tagtrail.usecases.services import Services
@@ -30,8 +31,8 @@ async def stored_measurements(
 
 def calibrated_by(evidence: dict[str, Any]) -> str | None:
     """The version of the calibration that made the stored probability (None: unknown)."""
-    calibration = evidence.get("calibration")
-    return calibration.get("version") if isinstance(calibration, dict) else None
+    parsed = colour_evidence(evidence)
+    return parsed.calibration.version if parsed and parsed.calibration else None
 
 
 def needs_retier(tagger: Tagger, evidence: dict[str, Any] | None) -> bool:

@@ -8,6 +8,7 @@ import msgspec
 import numpy as np
 
 from tagtrail.domain.records import TagEvent
+from tagtrail.domain.taxonomy.mapping import AssetContext
 from tagtrail.learning.dataset import (
     DECISION_KINDS,
     TrainingSet,
@@ -15,7 +16,6 @@ from tagtrail.learning.dataset import (
     labels_from_taxonomy,
 )
 from tagtrail.store import StoredAsset
-from tagtrail.tagging.mapping import AssetContext
 from tagtrail.tagging.pipeline import Tagger
 
 if TYPE_CHECKING:

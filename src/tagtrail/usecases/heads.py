@@ -100,8 +100,9 @@ def _compare(
 def _base_head(tagger: Tagger, attribute: str) -> ZeroShotHead:
     base = tagger.zero_shot_heads.get(attribute)
     if not isinstance(base, ZeroShotHead):
-        known = ", ".join(sorted(a for a, h in tagger.zero_shot_heads.items()
-                                 if isinstance(h, ZeroShotHead)))  # fmt: skip
+        known = ", ".join(
+            sorted(a for a, h in tagger.zero_shot_heads.items() if isinstance(h, ZeroShotHead))
+        )
         raise InvalidInput(
             f"attribute {attribute!r} has no trainable head; trainable: {known}",
             field="attribute",
@@ -125,10 +126,15 @@ async def train_head(services: Services, attribute: str, *, actor: str) -> Train
         fitted = await colour_cal.train_colour_calibration(services, actor=actor)
         await _point(services, CHALLENGER, attribute, fitted.version, actor=actor)
         return TrainResult(
-            attribute=attribute, version=fitted.version, created=fitted.created,
-            n_examples=fitted.n_examples, skipped=fitted.skipped, evaluation=None,
-            gate=fitted.gate, calibration=fitted.evaluation,
-        )  # fmt: skip
+            attribute=attribute,
+            version=fitted.version,
+            created=fitted.created,
+            n_examples=fitted.n_examples,
+            skipped=fitted.skipped,
+            evaluation=None,
+            gate=fitted.gate,
+            calibration=fitted.evaluation,
+        )
     tagger = await services.tagger()
     base = _base_head(tagger, attribute)
     data = await training_set(services, attribute, tagger)
@@ -247,9 +253,13 @@ async def evaluate_head(
     if doc.get("kind") == CALIBRATION:
         calibration = calibration_evaluation(doc)
         return EvaluateResult(
-            attribute=attribute, version=version, evaluation=None, gate=colour_cal.gate_of(doc),
-            champion=champion, calibration=calibration,
-        )  # fmt: skip
+            attribute=attribute,
+            version=version,
+            evaluation=None,
+            gate=colour_cal.gate_of(doc),
+            champion=champion,
+            calibration=calibration,
+        )
     evaluation = _evaluation(doc)
     if evaluation is None:
         raise NotFound(f"head version {version!r} has no stored evaluation")
@@ -285,9 +295,12 @@ async def promote_head(
     current = (await services.store.heads.alias(CHAMPION, attribute)).version
     if current == version:
         return PromoteResult(
-            attribute=attribute, version=version, promoted=False, previous=current,
+            attribute=attribute,
+            version=version,
+            promoted=False,
+            previous=current,
             reasons=(f"{version} is already the champion of {attribute}",),
-        )  # fmt: skip
+        )
     reasons: list[str] = []
     allowed = False
     if doc.get("kind") == CALIBRATION:
@@ -309,13 +322,22 @@ async def promote_head(
             )
     if not allowed and not force:
         return PromoteResult(
-            attribute=attribute, version=version, promoted=False, reasons=tuple(reasons),
+            attribute=attribute,
+            version=version,
+            promoted=False,
+            reasons=tuple(reasons),
             previous=current,
-        )  # fmt: skip
+        )
     previous = await _point(
-        services, CHAMPION, attribute, version, actor=actor,
-        forced=not allowed, note=note, reasons=reasons,
-    )  # fmt: skip
+        services,
+        CHAMPION,
+        attribute,
+        version,
+        actor=actor,
+        forced=not allowed,
+        note=note,
+        reasons=reasons,
+    )
     services.invalidate("tagger")
     return PromoteResult(
         attribute=attribute,

@@ -143,9 +143,13 @@ async def _store(
     resume = await skip_stored(services, names, outcomes, fresh)
     order = list(fresh.items())
     rows = [measured[i] for _, i in order]
-    crops = np.stack(
-        [np.frombuffer(r.crop, np.uint8).reshape(r.crop_side, r.crop_side, 3) for r in rows]
-    ) if rows else np.empty((0, 0, 0, 3), np.uint8)  # fmt: skip
+    crops = (
+        np.stack(
+            [np.frombuffer(r.crop, np.uint8).reshape(r.crop_side, r.crop_side, 3) for r in rows]
+        )
+        if rows
+        else np.empty((0, 0, 0, 3), np.uint8)
+    )
     facts, colours = [r.facts for r in rows], [r.colour for r in rows]
     if any(f is None for f in facts) or any(c is None for c in colours):
         raise ValueError("a measured file without facts or colour reached the encoder half")

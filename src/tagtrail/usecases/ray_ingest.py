@@ -61,6 +61,7 @@ class RayOptions(msgspec.Struct, kw_only=True, frozen=True):
             raise InvalidInput("--actors: at least one encoder actor is needed", field="actors")
         if self.encoder_threads is not None and self.encoder_threads < 1:
             raise InvalidInput("encoder threads must be at least 1", field="encoder_threads")
+
     local_cpus: int | None = None  # CPUs of a local Ray started here; None: all
 
 
@@ -81,9 +82,10 @@ def find_sources(source: str) -> SourceFiles:
     if not folder.is_dir():
         raise InvalidInput(f"{folder} is not a directory", field="directory")
     files = sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.is_file() and p.name != MANIFEST_NAME and not p.name.startswith(".")
-    )  # fmt: skip
+    )
     return SourceFiles(
         root=str(folder),
         paths=tuple(str(p.resolve()) for p in files),
@@ -246,15 +248,19 @@ def run_on_ray(
             _measure_batch,
             batch_format="pyarrow",
             batch_size=options.batch_size,
-            fn_kwargs={"image": image, "palette": palette, "metadata": dict(metadata),
-                       "root": sources.root},
+            fn_kwargs={
+                "image": image,
+                "palette": palette,
+                "metadata": dict(metadata),
+                "root": sources.root,
+            },
             num_cpus=1,
             # A batch's decoded working copies, crops and thumbnails stay well under this
             # per image (decode limits cap the pixels). Declared, it also keeps Ray from
             # fusing these tasks into the encoder actors (their resources differ): decode
             # and colour work must not queue behind the GPU.
             memory=options.batch_size * TASK_MEMORY_PER_IMAGE,
-        )  # fmt: skip
+        )
         ds = ds.map_batches(
             TagAndStore,
             batch_format="pyarrow",
@@ -333,9 +339,14 @@ def ingest_on_ray(
     _ray()  # before any work: say at once when the extra is missing
     job = asyncio.run(prepare_ray_job(settings, source))
     outcomes = run_on_ray(
-        settings, job.sources, metadata, image=job.image, palette=job.palette, options=options,
+        settings,
+        job.sources,
+        metadata,
+        image=job.image,
+        palette=job.palette,
+        options=options,
         store_id=job.store_id,
-    )  # fmt: skip
+    )
     asyncio.run(_refresh(settings))
     return sorted(outcomes, key=lambda o: o.name)
 

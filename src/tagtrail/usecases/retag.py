@@ -8,8 +8,8 @@ calibration is in force (:mod:`colour_retier`). Resumable: an asset whose tags a
 what the current heads and calibration decide (value, tier, rule, head version; a moved
 taxonomy version alone is no change) is skipped, so an interrupted run simply continues where
 it stopped. Cross-attribute rules see the asset's human decisions (see
-:mod:`tagtrail.tagging.dependencies`), so a reviewer's correction of a dependency is followed
-here too, not only on the review path.
+:mod:`tagtrail.domain.taxonomy.dependencies`), so a reviewer's correction of a dependency is
+followed here too, not only on the review path.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from tagtrail.domain.records import (
     utc_now,
 )
 from tagtrail.domain.reproposal import repropose
+from tagtrail.domain.taxonomy.dependencies import known_from_tags
 from tagtrail.errors import Conflict
 from tagtrail.store import StoredAsset
-from tagtrail.tagging.dependencies import known_from_tags
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import colour_retier
 from tagtrail.usecases.ingest import model_event

@@ -120,8 +120,11 @@ async def retag_preview(
     )
     await services.store.refresh()
     async for docs in services.store.assets.scan(RETAG_FIELDS, page=page):
-        usable = [d for d in docs if d.get("vector")
-                  and d.get("model_fingerprint") == tagger.model_fingerprint]  # fmt: skip
+        usable = [
+            d
+            for d in docs
+            if d.get("vector") and d.get("model_fingerprint") == tagger.model_fingerprint
+        ]
         preview.other_encoder += len(docs) - len(usable)
         preview.checked += len(docs)
         minimum = services.settings.repropose_min_probability

@@ -19,9 +19,9 @@ from tagtrail.domain.limits import check_id
 from tagtrail.domain.projection import decision_in_force, without_decision
 from tagtrail.domain.records import HUMAN_STATES, Tag, TagEvent
 from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.domain.taxonomy.dependencies import dependents, remap_dependents
 from tagtrail.errors import Conflict, InvalidInput, NotFound, TagtrailError
 from tagtrail.store import StoredAsset
-from tagtrail.tagging.dependencies import dependents, remap_dependents
 from tagtrail.usecases.services import Services
 from tagtrail.usecases.undo_carry import carried_forward
 

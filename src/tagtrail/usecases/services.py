@@ -202,8 +202,10 @@ class Services:
         """Champions and challengers (shadow mode follows the challenger)."""
         heads = self.store.heads
         champions, challengers = await heads.aliases("champion"), await heads.aliases("challenger")
-        return {**{f"champion:{k}": v for k, v in champions.items()},
-                **{f"challenger:{k}": v for k, v in challengers.items()}}  # fmt: skip
+        return {
+            **{f"champion:{k}": v for k, v in champions.items()},
+            **{f"challenger:{k}": v for k, v in challengers.items()},
+        }
 
     def request_share(self) -> contextlib.AbstractContextManager[None]:
         """Work started in this block (one HTTP request) holds at most

@@ -133,8 +133,11 @@ async def _decisions(
     """Per doc, the model's changed decisions on moved attributes (after migration)."""
     migrated = [_after_migration(plan, d, c) for d, c in zip(docs, changes, strict=True)]
     fingerprint = plan.tagger.model_fingerprint
-    usable = [i for i, d in enumerate(migrated)
-              if d.get("vector") and d.get("model_fingerprint") == fingerprint]  # fmt: skip
+    usable = [
+        i
+        for i, d in enumerate(migrated)
+        if d.get("vector") and d.get("model_fingerprint") == fingerprint
+    ]
     plans: list[list[Any]] = [[] for _ in docs]
     if usable:
         minimum = services.settings.repropose_min_probability
@@ -147,8 +150,9 @@ async def _decisions(
         stored = await services.store.events.latest(ids, COLOUR_ATTRIBUTE)
         for i, doc in enumerate(migrated):
             event = stored.get(str(doc["asset_id"]))
-            meta = AssetMetadata(brand=doc.get("brand"), season=doc.get("season"),
-                                 collection=doc.get("collection"))  # fmt: skip
+            meta = AssetMetadata(
+                brand=doc.get("brand"), season=doc.get("season"), collection=doc.get("collection")
+            )
             colours = plan.tagger.recolour(event.evidence or {}, meta) if event else []
             plans[i].extend(changed_decisions(doc, in_slots(doc, colours)))
     return plans, len(docs) - len(usable)

@@ -29,10 +29,13 @@ import msgspec
 import numpy as np
 from PIL import Image
 
+from tagtrail.domain.evidence import ColourAlternative, ColourAnalysis, ColourFinding
 from tagtrail.domain.palette import Palette, delta_e_2000
 from tagtrail.errors import ImageRejected
 from tagtrail.vision import colour_math as cm
 from tagtrail.vision.colour_math import lab_to_hex
+
+__all__ = ["ColourAlternative", "ColourAnalyser", "ColourAnalysis", "ColourFinding"]
 
 ANALYSER_NAME = "tagtrail.colour"
 ANALYSER_VERSION = "1.0.0"
@@ -49,32 +52,6 @@ _FOLD_SHARE = 0.03  # clusters smaller than this are folded into their nearest n
 _MIN_COVERAGE = 0.08  # clusters below this are not reported as product colours
 _ALTERNATIVES = 3
 _REACH = 20.0  # ΔE76 from a centre within which a pixel counts towards its coverage
-
-
-class ColourAlternative(msgspec.Struct, kw_only=True, frozen=True):
-    name: str
-    family: str
-    delta_e: float
-
-
-class ColourFinding(msgspec.Struct, kw_only=True, frozen=True):
-    name: str
-    label: str
-    family: str
-    hex: str  # the palette colour's hex
-    measured_hex: str  # the cluster's robust centre
-    lab: tuple[float, float, float]  # the cluster's robust centre
-    coverage: float  # share of product pixels
-    delta_e: float  # CIEDE2000 from the measurement to the named colour
-    alternatives: tuple[ColourAlternative, ...]
-    confidence: float  # (ΔE₂ − ΔE₁) / (ΔE₂ + ΔE₁), in [0, 1]
-
-
-class ColourAnalysis(msgspec.Struct, kw_only=True, frozen=True):
-    analyser: str
-    findings: tuple[ColourFinding, ...]  # by coverage, largest first
-    foreground_share: float  # share of the frame analysed as product
-    background_hex: str  # backdrop at the frame centre (border median when none was found)
 
 
 class ColourAnalyser:

@@ -19,9 +19,12 @@ _FLAT_MIN = 0.02  # use all product pixels when fewer than this share are away f
 _FLAT_MIN_PIXELS = 40  # ... or fewer than this many
 
 _M_RGB_TO_XYZ = np.array(
-    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
-     [0.0193339, 0.1191920, 0.9503041]]
-)  # fmt: skip
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
 _WHITE = np.array([0.95047, 1.0, 1.08883])
 _EPS, _KAPPA = 216 / 24389, 24389 / 27
 _LEVELS = np.arange(256) / 255.0  # sRGB decoding per 8-bit level, then linear RGB → XYZ / white

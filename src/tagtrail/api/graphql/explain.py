@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
-import msgspec
 import strawberry
 from strawberry.scalars import JSON
 
@@ -28,50 +27,16 @@ from tagtrail.api.graphql.types import (
     described,
     history_records,
 )
+from tagtrail.domain.calibration import Calibration
 from tagtrail.domain.decisions import current_tag
+from tagtrail.domain.evidence import colour_evidence as read_colour_evidence
+from tagtrail.domain.evidence import rule_dependencies as read_rule_dependencies
 from tagtrail.domain.records import TagEvent
 from tagtrail.errors import InvalidInput, NotFound
 from tagtrail.usecases.explain import MAX_EXEMPLARS, exemplars, explain, in_force
 
 
-class _Alternative(msgspec.Struct, kw_only=True):
-    name: str
-    family: str | None = None
-    delta_e: float | None = None
-
-
-class _Finding(msgspec.Struct, kw_only=True):
-    name: str
-    label: str | None = None
-    family: str | None = None
-    hex: str | None = None
-    measured_hex: str | None = None
-    coverage: float | None = None
-    delta_e: float | None = None
-    confidence: float | None = None
-    alternatives: list[_Alternative] = []
-
-
-class _Calibration(msgspec.Struct, kw_only=True):
-    version: str | None = None
-    kind: str = "identity"
-    a: float = 1.0
-    b: float = 0.0
-    n: int = 0
-    ece_before: float | None = None
-    ece_after: float | None = None
-    source: str = ""
-
-
-class _ColourEvidence(msgspec.Struct, kw_only=True):
-    findings: list[_Finding] = []
-    finding: int = 0
-    foreground_share: float | None = None
-    raw_confidence: float | None = None
-    calibration: _Calibration | None = None
-
-
-def _calibration_text(c: _Calibration | None) -> str | None:
+def _calibration_text(c: Calibration | None) -> str | None:
     if c is None:
         return None
     if c.kind != "platt":
@@ -144,29 +109,10 @@ class RuleDependency:
     why_not: str | None = strawberry.field(description="Why it could not be used")
 
 
-class _Dependency(msgspec.Struct, kw_only=True):
-    attribute: str
-    value: str | None = None
-    source: str = "model"
-    state: str | None = None
-    probability: float | None = None
-    event_id: str | None = None
-    why: str | None = None
-
-
-class _Dependencies(msgspec.Struct, kw_only=True):
-    depends_on: list[_Dependency] = []
-    not_used: list[_Dependency] = []
-
-
 def rule_dependencies(evidence: dict[str, Any] | None) -> list[RuleDependency]:
-    raw = (evidence or {}).get("rule_dependencies")
-    if not isinstance(raw, dict):
+    parsed = read_rule_dependencies(evidence)
+    if parsed is None:
         return []
-    try:
-        parsed = msgspec.convert(raw, _Dependencies, strict=False)
-    except msgspec.ValidationError:
-        return []  # unknown shape: still visible raw in evidence
     return [
         RuleDependency(
             attribute=d.attribute,
@@ -271,12 +217,9 @@ ExplainResult = Annotated[
 
 
 def colour_evidence(evidence: dict[str, Any] | None) -> ColourEvidence | None:
-    if not evidence or "findings" not in evidence:
-        return None
-    try:
-        parsed = msgspec.convert(evidence, _ColourEvidence, strict=False)
-    except msgspec.ValidationError:
-        return None  # unknown shape: still visible raw in decision.evidence
+    parsed = read_colour_evidence(evidence)
+    if parsed is None:
+        return None  # another kind, or an unknown shape: still visible raw in evidence
     return ColourEvidence(
         foreground_share=parsed.foreground_share,
         finding=parsed.finding,

@@ -116,8 +116,15 @@ def tag_changes(
         retired = migrations.retires_attribute(attribute)
         if retired is not None or attribute not in new.attribute_names:
             note = f"attribute {attribute} left the taxonomy"
-            out.append(_change(tag, kind="retired", step=retired.id if retired else None,
-                               new_value=None, note=note))  # fmt: skip
+            out.append(
+                _change(
+                    tag,
+                    kind="retired",
+                    step=retired.id if retired else None,
+                    new_value=None,
+                    note=note,
+                )
+            )
             continue
         if value is None:
             continue
@@ -133,18 +140,38 @@ def tag_changes(
         elif step is not None and step.op == "split":
             state = _split_state(tag)
             verb = "rejected: stays rejected" if state == "rejected" else "choose one"
-            out.append(_change(
-                tag, kind="migrated", step=step.id, new_value=step.targets[0], state=state,
-                candidates=step.targets,
-                note=f"{value} was split into {', '.join(step.targets)}: {verb}",
-            ))  # fmt: skip
+            out.append(
+                _change(
+                    tag,
+                    kind="migrated",
+                    step=step.id,
+                    new_value=step.targets[0],
+                    state=state,
+                    candidates=step.targets,
+                    note=f"{value} was split into {', '.join(step.targets)}: {verb}",
+                )
+            )
         elif step is not None:
             target = step.targets[0]
-            out.append(_change(tag, kind="migrated", step=step.id, new_value=target,
-                               note=f"{step.op} {value} → {target}"))  # fmt: skip
+            out.append(
+                _change(
+                    tag,
+                    kind="migrated",
+                    step=step.id,
+                    new_value=target,
+                    note=f"{step.op} {value} → {target}",
+                )
+            )
         elif _reexpanded(tag, new, old, brand):
-            out.append(_change(tag, kind="migrated", step=None, new_value=value,
-                               note="re-expanded under the new taxonomy"))  # fmt: skip
+            out.append(
+                _change(
+                    tag,
+                    kind="migrated",
+                    step=None,
+                    new_value=value,
+                    note="re-expanded under the new taxonomy",
+                )
+            )
     return out
 
 
@@ -187,10 +214,17 @@ def change_event(
     }
     actor = Actor(type="migration", id=change.step or f"taxonomy:{new.version}")
     common: dict[str, Any] = {
-        "event_id": event_id(asset_id, seq, index), "asset_id": asset_id,
-        "attribute": change.attribute, "slot": change.slot, "seq": seq, "at": at, "actor": actor,
-        "previous_value": change.old_value, "note": change.note, "evidence": evidence,
-    }  # fmt: skip
+        "event_id": event_id(asset_id, seq, index),
+        "asset_id": asset_id,
+        "attribute": change.attribute,
+        "slot": change.slot,
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "previous_value": change.old_value,
+        "note": change.note,
+        "evidence": evidence,
+    }
     if change.kind == "retired":
         return TagEvent(**common, kind="retired", state=change.old_state, value=change.old_value)  # type: ignore[arg-type]
     value = str(change.new_value)

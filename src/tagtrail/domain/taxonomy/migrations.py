@@ -78,9 +78,11 @@ def _step(raw: Any, file: str, path: str) -> MigrationStep:
         raise TaxonomyError(f"{op} needs the attribute it applies to", file=file, path=path)
     if op == "retire":
         return MigrationStep(
-            id=raw["id"], op=op, attribute=raw["attribute"],
+            id=raw["id"],
+            op=op,
+            attribute=raw["attribute"],
             sources=_strings(body, file, f"{path}.retire"),
-        )  # fmt: skip
+        )
     if not isinstance(body, dict) or set(body) != {"from", "to"}:
         raise TaxonomyError(f"{op} needs from: and to:", file=file, path=f"{path}.{op}")
     sources = _strings(body["from"], file, f"{path}.{op}.from")
@@ -130,26 +132,30 @@ def validate_migrations(old: Taxonomy, new: Taxonomy, migrations: Migrations) ->
         if step.attribute not in old.attribute_names and not resent:
             raise InvalidInput(
                 f"migration {step.id!r}: {step.attribute!r} is not an attribute of the "
-                f"current taxonomy", field="migrations",
-            )  # fmt: skip
+                f"current taxonomy",
+                field="migrations",
+            )
         if step.op == "retire_attribute":
             if step.attribute in new.attribute_names:
                 raise InvalidInput(
                     f"migration {step.id!r} retires {step.attribute!r}, but the new "
-                    f"taxonomy still has it", field="migrations",
-                )  # fmt: skip
+                    f"taxonomy still has it",
+                    field="migrations",
+                )
             continue
         if step.attribute not in new.attribute_names:
             raise InvalidInput(
                 f"migration {step.id!r}: the new taxonomy has no {step.attribute!r}; "
-                f"retire it with retire_attribute", field="migrations",
-            )  # fmt: skip
+                f"retire it with retire_attribute",
+                field="migrations",
+            )
         gone = [t for t in step.targets if t not in _values(new, step.attribute)]
         if gone:
             raise InvalidInput(
                 f"migration {step.id!r}: {step.attribute} {', '.join(gone)} is not a value "
-                f"of the new taxonomy", field="migrations",
-            )  # fmt: skip
+                f"of the new taxonomy",
+                field="migrations",
+            )
         _refuse_ambiguous(step, _values(old, step.attribute), _values(new, step.attribute))
     for attribute in old.attribute_names:
         if attribute not in new.attribute_names:

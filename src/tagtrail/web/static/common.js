@@ -1,5 +1,7 @@
 // Shared by the review and search pages: the API key (sessionStorage), GraphQL calls to the
 // public /graphql endpoint, thumbnails (inlined in the answers) and small DOM helpers.
+import { WHO } from "./documents.js";
+
 export const KEY_NAME = "tagtrail.apiKey";
 
 export class GraphQLFailure extends Error {
@@ -130,7 +132,7 @@ export function signIn(container) {
       const attempt = ++latest;
       const tried = apiKey();
       try {
-        const data = await gql("query Who { whoami { name role } }");
+        const data = await gql(WHO);
         if (attempt !== latest) return false;
         status.textContent = `Signed in as ${data.whoami.name} (${data.whoami.role})`;
         form.hidden = true;

@@ -1,24 +1,7 @@
 // The "why?" panel: explainTag's decision chain, colour evidence (measured swatch beside the
 // palette colour, ΔE to the alternatives), history and human-confirmed exemplars.
 import { el, fmtProb, gql, showThumbnail, swatch } from "./common.js";
-
-const EXPLAIN = `query Why($id: ID!, $attribute: String!) {
-  explainTag(assetId: $id, attribute: $attribute) {
-    __typename
-    ... on TagExplanation {
-      current { value label state tier probability source decidedBy proposedValue proposedHeadVersion }
-      decision { actorType rawLabel topK { label score } ruleId tierReason thresholds { high medium cap }
-                 modelFingerprint headVersion analyser taxonomyVersion probability }
-      colourEvidence { foregroundShare findings { name label family hex measuredHex coverage deltaE
-                       alternatives { name deltaE } } }
-      history { kind at actorId fromValue toValue note state }
-      head { version kind champion }
-      exemplars(k: 4) { score tag { value label state } asset { id sku thumbnail { dataUrl } } }
-    }
-    ... on NotFound { message }
-    ... on InvalidInput { message }
-  }
-}`;
+import { EXPLAIN } from "./documents.js";
 
 function row(name, value) {
   return el("tr", {}, el("th", { scope: "row", text: name }), el("td", {}, value ?? "–"));

@@ -4,34 +4,9 @@
 // (auditQueue). Each mode says what it asks /graphql for, which filters apply to it, how its
 // cards read, and when a tag has left it. Decisions are the same mutations in every mode.
 import { el, fmtProb, gql } from "./common.js";
+import { AUDIT_QUEUE, REVIEW_QUEUE } from "./documents.js";
 
 export const MODES = ["PENDING", "DISAGREEMENT", "HOLDOUT", "AUDIT"];
-export const TAG = `attribute slot value label tier state probability headVersion family reviewed needsReview
-  disagreement decidedBy proposedValue proposedProbability proposedHeadVersion`;
-const ASSET = "id revision sku brand collection thumbnail { dataUrl }";
-
-function reviewQuery(mode) {
-  // An item's tags of this queue: its pending tags, or its disagreements.
-  const tags = mode === "DISAGREEMENT" ? "disagreements" : "pendingTags";
-  return `query Queue($filter: AssetFilterInput, $attributes: [String!], $first: Int!, $after: String,
-    $order: ReviewOrder!, $reason: ReviewReason!) {
-  reviewQueue(filter: $filter, attributes: $attributes, first: $first, after: $after, order: $order, reason: $reason) {
-    __typename
-    ... on ReviewQueue { totalCount pageInfo { hasNextPage endCursor }
-      items { asset { ${ASSET} } tags: ${tags} { ${TAG} } } }
-    ... on InvalidInput { message field }
-  }
-}`;
-}
-const AUDIT = `query Audit($round: String!, $attribute: String, $attributes: [String!], $first: Int!) {
-  auditQueue(round: $round, attribute: $attribute, first: $first) {
-    __typename
-    ... on AuditQueue { items { auditId attribute value tier stratum weight revision
-      asset { ${ASSET} tags(attributes: $attributes) { ${TAG} } } } }
-    ... on InvalidInput { message field }
-  }
-}`;
-
 /** The queue chosen in the filter form (PENDING unless a known other one). */
 export function modeOf(form) {
   const mode = new FormData(form).get("queue");
@@ -101,7 +76,7 @@ function card(asset, tag, audit = null) {
  */
 export async function fetchQueue(query, after, first) {
   if (query.mode === "AUDIT") {
-    const q = (await gql(AUDIT, { ...query.variables, first })).auditQueue;
+    const q = (await gql(AUDIT_QUEUE, { ...query.variables, first })).auditQueue;
     if (q.__typename !== "AuditQueue") throw new Error(`${q.field || "audit"}: ${q.message}`);
     const cards = [];
     for (const item of q.items) {
@@ -111,7 +86,7 @@ export async function fetchQueue(query, after, first) {
     }
     return { cards, total: null, hasNext: q.items.length >= first, cursor: null };
   }
-  const q = (await gql(reviewQuery(query.mode), { ...query.variables, first, after })).reviewQueue;
+  const q = (await gql(REVIEW_QUEUE[query.mode], { ...query.variables, first, after })).reviewQueue;
   if (q.__typename !== "ReviewQueue") throw new Error(`${q.field || "filter"}: ${q.message}`);
   return {
     cards: q.items.flatMap((item) => item.tags.map((tag) => card(item.asset, tag))),

@@ -5,39 +5,11 @@
 // explainTag, taxonomy.
 import { el, gql, say, showThumbnail, signIn, swatch } from "./common.js";
 import { explain } from "./explain.js";
-import { TAG, details, fetchQueue, queryOf, showFilters, stillQueued } from "./queues.js";
+import { DECIDE, DECIDE_MANY, HEAD_VERSIONS, RELOAD, REOPEN, TAXONOMY } from "./documents.js";
+import { details, fetchQueue, queryOf, showFilters, stillQueued } from "./queues.js";
 import { attributeFor, chooseValue } from "./typeahead.js";
 
 const PAGE = 50;
-const TAXONOMY = `query Taxonomy { taxonomy { version attributes { name label
-  values { id label path depth hex family synonyms } } } }`;
-const RESULT = `__typename
-  ... on TagDecision { revision event { eventId kind fromValue toValue } }
-  ... on Conflict { message currentRevision }
-  ... on NotFound { message } ... on InvalidInput { message field }
-  ... on Forbidden { message } ... on Unauthenticated { message }`;
-const SINGLE = {
-  confirmed: `mutation Confirm($input: TagDecisionInput!) { result: confirmTag(input: $input) { ${RESULT} } }`,
-  rejected: `mutation Reject($input: TagDecisionInput!) { result: rejectTag(input: $input) { ${RESULT} } }`,
-  corrected: `mutation Correct($input: TagCorrectionInput!) { result: correctTag(input: $input) { ${RESULT} } }`,
-};
-const REOPEN = `mutation Reopen($input: BulkTagDecisionInput!, $attribute: String!) {
-  result: reopenTags(input: $input) { __typename
-    ... on BulkTagDecision { items { assetId result { __typename
-      ... on TagDecision { revision asset { tags(attributes: [$attribute]) { ${TAG} } } }
-      ... on Conflict { message } ... on NotFound { message } ... on InvalidInput { message }
-      ... on Forbidden { message } ... on Unauthenticated { message } } } }
-    ... on InvalidInput { message } ... on Forbidden { message } ... on Unauthenticated { message } } }`;
-const BULK = {
-  confirmed: "confirmTags",
-  rejected: "rejectTags",
-  corrected: "correctTags",
-};
-const HEADS = `query Heads { searchAssets(first: 1, includeSuggested: true,
-  facets: [{ tagState: HEAD_VERSION, size: 50 }]) { ... on AssetSearch { facets { values { value count } } } } }`;
-const RELOAD = `query Reload($id: ID!, $attribute: String!, $slot: String) { asset(id: $id) { __typename
-  ... on Asset { id revision tag(attribute: $attribute, slot: $slot) { ${TAG} } } } }`;
-
 const $ = (id) => document.getElementById(id);
 const state = {
   principal: null,
@@ -275,7 +247,7 @@ async function decideOne(kind, card, value, note = null) {
   if (card.slot) input.slot = card.slot;
   if (value !== null) input.value = value;
   if (note) input.note = note;
-  const r = (await gql(SINGLE[kind], { input })).result;
+  const r = (await gql(DECIDE[kind], { input })).result;
   if (r.__typename === "TagDecision") {
     setRevision(card.assetId, r.revision);
     state.undo.push({ kind, items: [{ card, revision: r.revision, event: r.event }] });
@@ -312,13 +284,9 @@ async function decideMany(kind, cards, value) {
   const done = [];
   const conflicts = [];
   for (const { attribute, items: group } of batches(cards)) {
-    const typeName = kind === "corrected" ? "BulkTagDecisionInput!" : "BulkTagDecisionInput!";
-    const query = `mutation Bulk($input: ${typeName}) { result: ${BULK[kind]}(input: $input) { __typename
-      ... on BulkTagDecision { succeeded failed items { assetId result { ${RESULT} } } }
-      ... on InvalidInput { message } ... on Forbidden { message } ... on Unauthenticated { message } } }`;
     const input = { attribute, items: group.map(bulkItem) };
     if (value !== null) input.value = value;
-    const r = (await gql(query, { input })).result;
+    const r = (await gql(DECIDE_MANY[kind], { input })).result;
     if (r.__typename !== "BulkTagDecision") {
       say($("status"), r.message, "error");
       return;
@@ -458,7 +426,7 @@ function onKey(event) {
 
 async function headVersions() {
   try {
-    const data = await gql(HEADS);
+    const data = await gql(HEAD_VERSIONS);
     const r = data.searchAssets;
     const facet = r.facets ? r.facets[0] : null;
     $("f-heads").replaceChildren(...(facet ? facet.values.map((v) => el("option", { value: v.value, label: `${v.count} tags` })) : []));

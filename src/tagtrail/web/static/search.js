@@ -1,31 +1,11 @@
 // The buyer's search: free text, multi-select facets with counts (tag state too), a paged
 // result grid, "more like this" and "find similar to a photo I drop here" — all on /graphql.
 import { el, gql, gqlUpload, say, showThumbnail, signIn, swatch } from "./common.js";
+import { HEX, SEARCH, SIMILAR } from "./documents.js";
 
 const PAGE = 24;
 const ATTRIBUTES = ["category", "colour", "material", "pattern", "shot_type"];
 const FIELDS = { brand: "BRAND", collection: "COLLECTION", season: "SEASON" };
-const NODE = "id sku brand collection season seasonYear thumbnail { dataUrl } tags { attribute value label state }";
-const SEARCH = `query Search($filter: AssetFilterInput, $text: String, $facets: [FacetRequest!],
-    $first: Int!, $after: String, $suggested: Boolean!) {
-  searchAssets(filter: $filter, text: $text, facets: $facets, first: $first, after: $after,
-               includeSuggested: $suggested) {
-    __typename
-    ... on AssetSearch { totalCount textMode pageInfo { hasNextPage endCursor }
-      edges { node { ${NODE} } }
-      facets { kind name values { value label count selected } } }
-    ... on InvalidInput { message field }
-  }
-}`;
-const SIMILAR = `query Similar($by: SimilarBy!, $k: Int!) {
-  similarAssets(by: $by, k: $k) {
-    __typename
-    ... on SimilarAssets { hits { score asset { ${NODE} } } }
-    ... on NotFound { message } ... on InvalidInput { message field }
-  }
-}`;
-const HEX = `query Hex { taxonomy { attributes { name values { id hex } } } }`;
-
 const $ = (id) => document.getElementById(id);
 const state = {
   selected: new Map(), // "kind:name" -> Set(values)

@@ -2,9 +2,8 @@
 // and hierarchy, shown with their path (Outerwear › Coat › Peacoat) and colour swatches. Cards
 // of one brand are offered the values as that brand sees them (its labels, its own values).
 import { el, gql, swatch } from "./common.js";
+import { BRAND_TAXONOMY } from "./documents.js";
 
-const BRAND_TAXONOMY = `query BrandTaxonomy($brand: String!) { taxonomy(brand: $brand) { version
-  attributes { name label values { id label path depth hex family synonyms } } } }`;
 const brandTaxonomies = new Map(); // brand -> Promise of taxonomy(brand:), asked once
 
 /** `name`'s attribute as `brand` sees it (taxonomy(brand:), asked once per brand), or as in

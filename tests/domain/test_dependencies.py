@@ -13,12 +13,12 @@ import yaml
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import LabelScore, ModelDecision
 from tagtrail.domain.taxonomy import Taxonomy
-from tagtrail.tagging.dependencies import EVIDENCE_KEY, Known, dependents
+from tagtrail.domain.taxonomy.dependencies import EVIDENCE_KEY, Known, dependents
 from tagtrail.tagging.heads import HeadPrediction
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.tagging.taxonomy_files import load_taxonomy
 from tagtrail.vision.colour import ColourAnalyser, ColourAnalysis, ColourFinding
-from tests.tagging.test_mapping import DEFAULT_ROOT
+from tests.domain.test_mapping import DEFAULT_ROOT
 
 HEAD = "fixed/1"
 
@@ -59,9 +59,13 @@ def taxonomy(tmp_path_factory: pytest.TempPathFactory) -> Taxonomy:
     path = root / "taxonomy.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["attributes"]["category"]["rules"][:0] = [
-        {"id": "black_longline", "when_label": "longline cardigan", "when": {"colour": "black"},
-         "then": "coatigan"}
-    ]  # fmt: skip
+        {
+            "id": "black_longline",
+            "when_label": "longline cardigan",
+            "when": {"colour": "black"},
+            "then": "coatigan",
+        }
+    ]
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return load_taxonomy(root)
 
@@ -78,13 +82,23 @@ def tag(
     analysis = None
     if colour is not None:
         finding = ColourFinding(
-            name="black", label="Black", family="black", hex="#111111", measured_hex="#121212",
-            lab=(5.0, 0.0, 0.0), coverage=0.8, delta_e=0.5, alternatives=(), confidence=colour,
-        )  # fmt: skip
+            name="black",
+            label="Black",
+            family="black",
+            hex="#111111",
+            measured_hex="#121212",
+            lab=(5.0, 0.0, 0.0),
+            coverage=0.8,
+            delta_e=0.5,
+            alternatives=(),
+            confidence=colour,
+        )
         analysis = ColourAnalysis(
-            analyser="colour/test", findings=(finding,), foreground_share=0.5,
+            analyser="colour/test",
+            findings=(finding,),
+            foreground_share=0.5,
             background_hex="#ffffff",
-        )  # fmt: skip
+        )
     (result,) = tagger.tag_vectors(
         np.ones((1, 4), dtype=np.float32),
         [AssetMetadata(brand="Northwind")],
@@ -101,8 +115,10 @@ def used(decision: ModelDecision) -> dict[str, Any]:
 
 
 def test_a_suggested_season_window_cannot_make_outerwear(taxonomy: Taxonomy) -> None:
-    out = tag(taxonomy, {"category": ("longline cardigan", 0.97),
-                         "season_window": ("summer clothing", 0.3)})  # fmt: skip
+    out = tag(
+        taxonomy,
+        {"category": ("longline cardigan", 0.97), "season_window": ("summer clothing", 0.3)},
+    )
     assert out["season_window"].tier == "suggested"
     category = out["category"]
     assert (category.value, category.rule_id) == ("cardigan", "longline_cardigan_default")
@@ -117,25 +133,36 @@ def test_a_suggested_season_window_cannot_make_outerwear(taxonomy: Taxonomy) -> 
 
 
 def test_an_applied_season_window_is_used_and_recorded(taxonomy: Taxonomy) -> None:
-    out = tag(taxonomy, {"category": ("longline cardigan", 0.97),
-                         "season_window": ("summer clothing", 0.8)})  # fmt: skip
+    out = tag(
+        taxonomy,
+        {"category": ("longline cardigan", 0.97), "season_window": ("summer clothing", 0.8)},
+    )
     category = out["category"]
     assert (category.value, category.rule_id) == ("coatigan", "longline_cardigan_ss_window")
     assert used(category) == {
         "rule_id": "longline_cardigan_ss_window",
         "depends_on": [
-            {"attribute": "season_window", "value": "spring_summer", "source": "model",
-             "state": "flagged", "probability": 0.8}
+            {
+                "attribute": "season_window",
+                "value": "spring_summer",
+                "source": "model",
+                "state": "flagged",
+                "probability": 0.8,
+            }
         ],
         "not_used": [],
-    }  # fmt: skip
+    }
 
 
 def test_a_human_value_wins_over_the_models(taxonomy: Taxonomy) -> None:
     human = Known(
-        attribute="season_window", value="spring_summer", source="human", state="corrected",
-        event_id="a:000002:00", locked=True,
-    )  # fmt: skip
+        attribute="season_window",
+        value="spring_summer",
+        source="human",
+        state="corrected",
+        event_id="a:000002:00",
+        locked=True,
+    )
     heads = {"category": ("longline cardigan", 0.97), "season_window": ("winter clothing", 0.99)}
     category = tag(taxonomy, heads, known={"season_window": human})["category"]
     assert category.value == "coatigan"
@@ -143,8 +170,13 @@ def test_a_human_value_wins_over_the_models(taxonomy: Taxonomy) -> None:
     assert (dependency["source"], dependency["state"]) == ("human", "corrected")
     assert dependency["event_id"] == "a:000002:00"
     # A rejected value is no dependency at all, even when the model is sure of it.
-    rejected = Known(attribute="season_window", value="spring_summer", source="human",
-                     state="rejected", locked=True)  # fmt: skip
+    rejected = Known(
+        attribute="season_window",
+        value="spring_summer",
+        source="human",
+        state="rejected",
+        locked=True,
+    )
     heads["season_window"] = ("summer clothing", 0.99)
     category = tag(taxonomy, heads, known={"season_window": rejected})["category"]
     assert category.value == "cardigan"

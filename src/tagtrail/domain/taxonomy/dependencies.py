@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from tagtrail.domain.evidence import RULE_DEPENDENCIES, RuleDependencies, RuleDependency
 from tagtrail.domain.governance import decide_tier
 from tagtrail.domain.projection import fold_tags
 from tagtrail.domain.records import (
@@ -33,9 +34,9 @@ from tagtrail.domain.records import (
     event_id,
 )
 from tagtrail.domain.taxonomy import CONTEXT_KEYS, Taxonomy
-from tagtrail.tagging.mapping import AssetContext, MappedValue, map_label
+from tagtrail.domain.taxonomy.mapping import AssetContext, MappedValue, map_label
 
-EVIDENCE_KEY = "rule_dependencies"
+EVIDENCE_KEY = RULE_DEPENDENCIES
 
 
 class Known(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -72,10 +73,16 @@ def known_from_tags(tags: Iterable[Tag]) -> dict[str, Known]:
     }
 
 
-def _record(k: Known) -> dict[str, Any]:
-    out: dict[str, Any] = msgspec.to_builtins(k)
-    out.pop("locked", None)
-    return out
+def _record(k: Known, why: str | None = None) -> RuleDependency:
+    return RuleDependency(
+        attribute=k.attribute,
+        value=k.value,
+        source=k.source,
+        state=k.state,
+        probability=k.probability,
+        event_id=k.event_id,
+        why=why,
+    )
 
 
 def _why_not(k: Known) -> str:
@@ -120,22 +127,24 @@ class Dependencies:
             for c in rule.when
             if c.key not in CONTEXT_KEYS
         }
-        used: list[dict[str, Any]] = []
+        used: list[RuleDependency] = []
         for condition in result.when:
             if condition.key in CONTEXT_KEYS:
                 value = getattr(context, condition.key)
-                used.append({"attribute": condition.key, "value": value, "source": "metadata"})
+                used.append(RuleDependency(attribute=condition.key, value=value, source="metadata"))
                 continue
             known = self.current[condition.key]  # the rule held, so the value is in force
             used.append(_record(known))
         ignored = [
-            {**_record(k), "why": _why_not(k)}
+            _record(k, _why_not(k))
             for name in sorted(tested)
             if (k := self.current.get(name)) is not None and not k.usable
         ]
         if not used and not ignored:
             return None
-        return {"rule_id": result.rule_id, "depends_on": used, "not_used": ignored}
+        record = RuleDependencies(rule_id=result.rule_id, depends_on=used, not_used=ignored)
+        out: dict[str, Any] = msgspec.to_builtins(record)
+        return out
 
 
 def dependents(taxonomy: Taxonomy, attribute: str, brand: str | None) -> tuple[str, ...]:

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from tagtrail.domain.taxonomy import Taxonomy
+from tagtrail.domain.taxonomy.mapping import AssetContext, map_label, map_labels, normalise_season
 from tagtrail.errors import InvalidInput
-from tagtrail.tagging.mapping import AssetContext, map_label, map_labels, normalise_season
 from tagtrail.tagging.taxonomy_files import load_taxonomy
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "taxonomy" / "default"
