@@ -67,6 +67,21 @@ def _map_human(m: Migration, attribute: str, human: Human | None) -> Human | Non
     return Human(state=human.state, value=_map(m, attribute, human.value) or UNKNOWN)
 
 
+def _migrated_before(m: Migration, attribute: str, before: Before) -> Before:
+    """What an undo returns to, under the new taxonomy. A split chooses the target of a
+    confirmation or correction, so it comes back to review (no human value in force), as a
+    split does to a decision in force; a rejection stays a rejection."""
+    human = before.human
+    split_here = m.op == "split" and human is not None and human.value == m.source
+    if split_here and human is not None and human.state != "rejected":
+        return Before(human=None, value=UNKNOWN, absent=before.absent)
+    return Before(
+        human=_map_human(m, attribute, human),
+        value=_map(m, attribute, before.value),
+        absent=before.absent,
+    )
+
+
 @dataclass
 class Reference:
     tags: dict[Key, TagRef] = field(default_factory=dict)
@@ -117,8 +132,7 @@ class Reference:
             tag.human = _map_human(m, attribute, tag.human)
             for entry in tag.stack:
                 entry.decision = _map_human(m, attribute, entry.decision) or entry.decision
-                entry.before.human = _map_human(m, attribute, entry.before.human)
-                entry.before.value = _map(m, attribute, entry.before.value)
+                entry.before = _migrated_before(m, attribute, entry.before)
                 entry.proposal = _map(m, attribute, entry.proposal)
 
     def human_in_force(self) -> dict[Key, Human]:

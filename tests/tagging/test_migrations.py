@@ -17,6 +17,7 @@ from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.domain.taxonomy.changes import tag_changes
 from tagtrail.domain.taxonomy.migrations import (
     Migrations,
+    follow,
     follow_value,
     parse_migrations,
     validate_migrations,
@@ -184,6 +185,9 @@ def test_a_value_follows_each_apply_in_turn_and_stops_at_a_retirement() -> None:
     assert follow_value("category", "peacoat", changes[:1]) == "pea_coat"
     assert follow_value("category", "trench_coat", changes) == "trench_coat"
     assert follow_value("colour", "navy", changes) == "ink"
+    # Only a split chooses a target for the value: an undo through it goes back to review.
+    assert follow("colour", "navy", changes).split
+    assert not follow("category", "peacoat", changes).split
     assert follow_value("material", "mohair", changes) is None
     gone = parse_migrations(
         {"migrations": [{"id": "n", "retire_attribute": "category"}]}, file="m3"

@@ -203,17 +203,38 @@ def without_decision(events: Sequence[TagEvent], decision_id: str) -> Tag | None
     return tag
 
 
+def split_reopened(tag: Tag) -> Tag:
+    """``tag`` as a split leaves it (its target chosen for it): a rejection stays one, a
+    confirmation or correction goes back to review (applied), a machine value is a
+    suggestion until the model decides among the new values, as an apply does to a tag in
+    force."""
+    if tag.state == "rejected":
+        return tag
+    state = "flagged" if tag.state in HUMAN_STATES else "suggested"
+    return msgspec.structs.replace(
+        tag,
+        state=state,
+        applied=state in APPLIED_STATES,
+        reviewed=False,
+        needs_review=state in PENDING_STATES,
+    )
+
+
 def carried(tag: Tag, event: TagEvent) -> Tag | None:
     """``tag`` (a state the history left, not the one the migration moved) after a later
     migration event of its attribute: the value the migration moved from goes where it went.
 
-    Its state stays (a split re-opens a decision, so none follows a decision in force), and
-    so does its ``event_id``: the training fold follows it back to the decision behind it.
+    Its state stays, unless a split chose its target (:func:`split_reopened`: a decision
+    under a rejection that was in force at the split); its ``event_id`` stays too: the
+    training fold follows it back to the decision behind it.
     """
     if event.kind == "retired":
         return None
     if event.previous_value != tag.value:
         return tag  # the migration moved another value; the taxonomy in force re-expands it
+    if (event.evidence or {}).get("candidates"):
+        # A split chose the target: a decision carried through it comes back to review.
+        tag = split_reopened(tag)
     return msgspec.structs.replace(
         tag,
         value=event.value,

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import msgspec
 
+from tagtrail.domain.projection import split_reopened
 from tagtrail.domain.records import Tag
 from tagtrail.domain.taxonomy import Taxonomy
-from tagtrail.domain.taxonomy.migrations import MigrationStep, follow_value
+from tagtrail.domain.taxonomy.migrations import MigrationStep, follow
 from tagtrail.store import Store
 
 #: The most change records read back for one undo (a store holds one per apply); older
@@ -31,12 +32,14 @@ async def carried_forward(store: Store, restore: Tag, taxonomy: Taxonomy) -> Tag
     ):
         return restore  # nothing applied since
     changes = await _changes_since(store, attribute, version)
-    value = follow_value(attribute, restore.value, changes)
-    if value is None or value == restore.value:
+    followed = follow(attribute, restore.value, changes)
+    if followed.value is None or followed.value == restore.value:
         return restore
+    if followed.split:
+        restore = split_reopened(restore)
     return msgspec.structs.replace(
         restore,
-        value=value,
+        value=followed.value,
         # A proposal named the old taxonomy's value; the next retag re-proposes.
         proposed_value=None,
         proposed_probability=None,

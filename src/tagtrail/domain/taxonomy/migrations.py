@@ -235,12 +235,19 @@ def _refuse_overlaps(migrations: Migrations) -> None:
                 )
 
 
-def follow_value(
-    attribute: str, value: str, changes: Sequence[Sequence[MigrationStep]]
-) -> str | None:
+class Followed(msgspec.Struct, kw_only=True, frozen=True):
+    """Where a value went through a series of applies (None: retired), and whether a split
+    chose its target (the first of the split's values)."""
+
+    value: str | None
+    split: bool = False
+
+
+def follow(attribute: str, value: str, changes: Sequence[Sequence[MigrationStep]]) -> Followed:
     """Where ``value`` of ``attribute`` went through ``changes`` (each one apply's steps,
     oldest first), as an asset holding it would have been migrated: a rename or merge to
     its target, a split to its first target; None when one retired it (or its attribute)."""
+    split = False
     for steps in changes:
         step = next(
             (
@@ -253,6 +260,14 @@ def follow_value(
         if step is None:
             continue
         if step.op in ("retire", "retire_attribute"):
-            return None
+            return Followed(value=None, split=split)
+        split = split or step.op == "split"
         value = step.targets[0]
-    return value
+    return Followed(value=value, split=split)
+
+
+def follow_value(
+    attribute: str, value: str, changes: Sequence[Sequence[MigrationStep]]
+) -> str | None:
+    """:func:`follow`'s value."""
+    return follow(attribute, value, changes).value
