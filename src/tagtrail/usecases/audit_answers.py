@@ -59,9 +59,7 @@ async def settle(services: Services, audits: Sequence[dict[str, Any]]) -> list[d
         open_ = [a for a in chunk if not a.get("answered")]
         docs = await services.store.assets.get_many([a["asset_id"] for a in open_])
         revisions = {
-            a["asset_id"]: int(d.get("revision", 0))
-            for a, d in zip(open_, docs, strict=True)
-            if d is not None
+            a["asset_id"]: d.revision for a, d in zip(open_, docs, strict=True) if d is not None
         }
         history = await services.store.events.history(revisions)
         found: list[tuple[str, dict[str, Any]]] = []

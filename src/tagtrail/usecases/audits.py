@@ -207,7 +207,7 @@ async def audit_queue(
                     tier=audit["tier"],
                     stratum=audit["stratum"],
                     weight=float(audit["weight"]),
-                    revision=int(doc.get("revision", 0)),
+                    revision=doc.revision,
                 )
             )
             if len(out) == first:

@@ -9,6 +9,7 @@ import strawberry
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import InvalidInputError, error_result
 from tagtrail.api.graphql.types import Asset, described
+from tagtrail.domain.asset import Asset as AssetRecord
 from tagtrail.errors import InvalidInput
 from tagtrail.usecases import audits as uc
 
@@ -33,8 +34,8 @@ class AuditItem:
         "it was sampled."
     )
     async def asset(self, info: Info) -> Asset | None:
-        source: dict[str, Any] | None = await info.context.loaders.sources.load(str(self.asset_id))
-        return None if source is None else Asset.from_source(source)
+        found: AssetRecord | None = await info.context.loaders.assets.load(str(self.asset_id))
+        return None if found is None else Asset.from_record(found)
 
 
 @strawberry.type

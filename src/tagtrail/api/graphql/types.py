@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
-import msgspec
 import strawberry
 from strawberry.scalars import JSON
 
 from tagtrail.api.graphql.context import Info
+from tagtrail.domain.asset import Asset as AssetRecord
 from tagtrail.domain.projection import disagrees
 from tagtrail.domain.records import Tag as TagRecord
 from tagtrail.domain.records import TagEvent
@@ -110,10 +110,6 @@ class Tag:
             disagreement=disagrees(t),
             reproposal_of=t.reproposal_of,
         )
-
-    @classmethod
-    def from_raw(cls, raw: dict[str, Any]) -> Tag:
-        return cls.from_record(msgspec.convert(raw, TagRecord))
 
 
 @strawberry.type
@@ -226,7 +222,7 @@ class AssetThumbnail:
 
 @strawberry.type(description="A product photo with its metadata and effective tags.")
 class Asset:
-    source: strawberry.Private[dict[str, Any]]
+    record: strawberry.Private[AssetRecord]
     id: strawberry.ID
     revision: int = strawberry.field(
         description="Pass as expectedRevision to mutations (optimistic concurrency)."
@@ -250,26 +246,25 @@ class Asset:
     pending_count: int
 
     @classmethod
-    def from_source(cls, source: dict[str, Any]) -> Asset:
-        g = source.get
+    def from_record(cls, a: AssetRecord) -> Asset:
         return cls(
-            source=source,
-            id=strawberry.ID(source["asset_id"]),
-            revision=int(g("revision", 0)),
-            sku=g("sku"),
-            brand=g("brand"),
-            collection=g("collection"),
-            season=g("season"),
-            season_year=g("season_year"),
-            photographer=g("photographer"),
-            shoot_date=g("shoot_date"),
-            filename=g("filename"),
-            width=g("width"),
-            height=g("height"),
-            ingested_at=g("ingested_at"),
-            taxonomy_version=g("taxonomy_version"),
-            model_fingerprint=g("model_fingerprint"),
-            pending_count=int(g("pending_count") or 0),
+            record=a,
+            id=strawberry.ID(a.asset_id),
+            revision=a.revision,
+            sku=a.sku,
+            brand=a.brand,
+            collection=a.collection,
+            season=a.season,
+            season_year=a.season_year,
+            photographer=a.photographer,
+            shoot_date=a.shoot_date,
+            filename=a.filename,
+            width=a.width,
+            height=a.height,
+            ingested_at=a.ingested_at,
+            taxonomy_version=a.taxonomy_version,
+            model_fingerprint=a.model_fingerprint,
+            pending_count=a.pending_count,
         )
 
     @described(
@@ -279,9 +274,7 @@ class Asset:
     def tags(self, attributes: list[str] | None = None) -> list[Tag]:
         wanted = set(attributes) if attributes else None
         return [
-            Tag.from_raw(t)
-            for t in self.source.get("tags") or ()
-            if wanted is None or t["attribute"] in wanted
+            Tag.from_record(t) for t in self.record.tags if wanted is None or t.attribute in wanted
         ]
 
     @described(
@@ -289,10 +282,8 @@ class Asset:
         "multi-valued attribute with `slot`), if any."
     )
     def tag(self, attribute: str, slot: str | None = None) -> Tag | None:
-        for raw in self.source.get("tags") or ():
-            if raw["attribute"] == attribute and raw.get("slot") == slot:
-                return Tag.from_raw(raw)
-        return None
+        found = self.record.tag(attribute, slot)
+        return None if found is None else Tag.from_record(found)
 
     @described("Tags awaiting review (flagged or suggested).")
     def pending_tags(self, attributes: list[str] | None = None) -> list[Tag]:
@@ -304,8 +295,7 @@ class Asset:
 
     @described("Product metadata fields beyond the fixed ones.")
     def fields(self) -> JSON | None:
-        value: JSON | None = self.source.get("fields")
-        return value
+        return cast(JSON, dict(self.record.fields)) if self.record.fields else None
 
     @described("The CLIP vector's metadata; the floats only with includeVector: true.")
     def embedding(self, include_vector: bool = False) -> Embedding:
@@ -313,7 +303,7 @@ class Asset:
             asset_id=str(self.id),
             include=include_vector,
             dimension=512,
-            model=self.source.get("model_fingerprint"),
+            model=self.record.model_fingerprint,
         )
 
     @described("The thumbnail kept at ingest; null for assets ingested before thumbnails were.")
