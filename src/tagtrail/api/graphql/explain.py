@@ -32,6 +32,7 @@ from tagtrail.domain import evidence as records
 from tagtrail.domain.calibration import Calibration
 from tagtrail.domain.evidence import rule_dependencies as read_rule_dependencies
 from tagtrail.domain.records import TagEvent
+from tagtrail.domain.records import Thresholds as ThresholdsRecord
 from tagtrail.errors import InvalidInput, NotFound
 from tagtrail.usecases.explain import MAX_EXEMPLARS, exemplars, explain, in_force
 
@@ -99,11 +100,10 @@ else:
     )
 
 
-@strawberry.type
-class Thresholds:
-    high: float
-    medium: float
-    cap: str | None
+if TYPE_CHECKING:
+    Thresholds = ThresholdsRecord
+else:
+    Thresholds = object_type(ThresholdsRecord, name="Thresholds")
 
 
 @strawberry.type(
@@ -230,7 +230,6 @@ ExplainResult = Annotated[
 
 
 def decision_chain(e: TagEvent) -> DecisionChain:
-    t = e.thresholds
     return DecisionChain(
         event_id=e.event_id,
         at=e.at,
@@ -240,13 +239,13 @@ def decision_chain(e: TagEvent) -> DecisionChain:
         actor_id=e.actor.id,
         note=e.note,
         raw_label=e.raw_label,
-        top_k=[LabelScore(label=s.label, score=s.score) for s in e.top_k],
+        top_k=list(e.top_k),
         rule_id=e.rule_id,
         value=e.value,
         probability=e.probability,
         tier=e.tier,
         tier_reason=e.tier_reason,
-        thresholds=Thresholds(high=t.high, medium=t.medium, cap=t.cap) if t else None,
+        thresholds=e.thresholds,
         model_fingerprint=e.actor.model_fingerprint,
         head_version=e.actor.head_version,
         analyser=e.actor.analyser,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-import msgspec
 import strawberry
 
 from tagtrail.api.graphql.context import Info
@@ -19,6 +18,7 @@ from tagtrail.api.graphql.errors import (
 from tagtrail.api.graphql.records import object_type
 from tagtrail.errors import TagtrailError
 from tagtrail.learning import shadow as shadow_records
+from tagtrail.learning.colour import TierOutcome
 from tagtrail.learning.evaluate import EvaluationReport, SegmentMetrics
 from tagtrail.usecases import heads as uc
 from tagtrail.usecases import shadow as shadow_uc
@@ -68,12 +68,18 @@ class HeadEvaluation:
     )
 
 
-@strawberry.type(description="What a colour calibration does on reviewer decisions.")
-class CalibrationTiers:
-    version: str
-    ece: float = strawberry.field(description="Expected calibration error (15 bins)")
-    auto_share: float = strawberry.field(description="Share of colours in the auto tier")
-    auto_precision: float | None
+if TYPE_CHECKING:
+    CalibrationTiers = TierOutcome
+else:
+    CalibrationTiers = object_type(
+        TierOutcome,
+        name="CalibrationTiers",
+        description="What a colour calibration does on reviewer decisions.",
+        fields={
+            "ece": "Expected calibration error (15 bins)",
+            "auto_share": "Share of colours in the auto tier",
+        },
+    )
 
 
 @strawberry.type(
@@ -98,8 +104,8 @@ def _calibration(info: uc.HeadInfo) -> CalibrationEvaluation | None:
         method=c.method,
         n=c.n,
         n_right=c.n_right,
-        current=CalibrationTiers(**msgspec.structs.asdict(c.current)),
-        candidate=CalibrationTiers(**msgspec.structs.asdict(c.candidate)),
+        current=c.current,
+        candidate=c.candidate,
         would_promote=bool(info.gate.promote),
         gate_reasons=list(info.gate.reasons),
     )

@@ -26,16 +26,19 @@ def object_type(
     exclude: Collection[str] = (),
     names: Mapping[str, str] | None = None,
     nested: Mapping[type, type] | None = None,
+    types: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> type:
     """The GraphQL type of ``record``: its fields (less ``exclude``), with ``fields``'
     descriptions, named as ``names`` says (record field → GraphQL name: the schema keeps its
     names when a record's differ); a field holding another record needs that record's type in
-    ``nested``. ``extra`` adds fields the record derives (``strawberry.field`` resolvers
+    ``nested``; ``types`` gives a field another GraphQL type (``strawberry.ID`` for an id
+    kept as a string). ``extra`` adds fields the record derives (``strawberry.field`` resolvers
     taking the record as ``root``)."""
     described, renamed = dict(fields or {}), dict(names or {})
     own = {f.name for f in msgspec.structs.fields(record)}
-    strangers = (set(described) | set(exclude) | set(renamed)) - own
+    retyped = dict(types or {})
+    strangers = (set(described) | set(exclude) | set(renamed) | set(retyped)) - own
     if strangers:
         raise TypeError(f"{record.__name__} has no field {sorted(strangers)[0]!r}")
     hints = typing.get_type_hints(record)
@@ -44,7 +47,9 @@ def object_type(
     for field in msgspec.structs.fields(record):
         if field.name in exclude:
             continue
-        annotations[field.name] = graphql_annotation(hints[field.name], nested or {})
+        annotations[field.name] = retyped.get(field.name) or graphql_annotation(
+            hints[field.name], nested or {}
+        )
         namespace[field.name] = strawberry.field(
             name=renamed.get(field.name), description=described.get(field.name)
         )

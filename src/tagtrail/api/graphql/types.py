@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote
 
 import strawberry
 from strawberry.scalars import JSON
 
 from tagtrail.api.graphql.context import Info
+from tagtrail.api.graphql.records import object_type
 from tagtrail.domain.asset import Asset as AssetRecord
 from tagtrail.domain.projection import disagrees
+from tagtrail.domain.records import LabelScore as LabelScoreRecord
 from tagtrail.domain.records import Tag as TagRecord
 from tagtrail.domain.records import TagEvent
 from tagtrail.usecases.thumbnails import Thumbnail
@@ -112,10 +114,10 @@ class Tag:
         )
 
 
-@strawberry.type
-class LabelScore:
-    label: str
-    score: float
+if TYPE_CHECKING:
+    LabelScore = LabelScoreRecord
+else:
+    LabelScore = object_type(LabelScoreRecord, name="LabelScore")
 
 
 @strawberry.type(description="One entry of the append-only tag history (tag_events).")
