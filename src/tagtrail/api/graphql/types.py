@@ -32,86 +32,37 @@ def described(description: str) -> Callable[[F], F]:
     return cast(Callable[[F], F], strawberry.field(description=description))
 
 
-@strawberry.type(description="The effective tag of one attribute: a projection of its events.")
-class Tag:
-    attribute: str
-    slot: str | None = strawberry.field(
-        description="null: the attribute's (primary) value. A multi-valued attribute "
-        "(colour, material) holds further values, each its own tag in a slot: pass it as "
-        "`slot` to confirmTag/rejectTag/reopenTag/removeTagValue and explainTag"
-    )
-    value: str | None
-    label: str | None
-    values: list[str] = strawberry.field(
-        description="The value with its ancestors (and colour family): what filters match."
-    )
-    family: str | None
-    probability: float | None
-    tier: str | None = strawberry.field(description="auto_applied, flagged or suggested")
-    state: str = strawberry.field(
-        description="auto_applied, flagged, suggested, confirmed, corrected or rejected"
-    )
-    applied: bool
-    reviewed: bool
-    needs_review: bool
-    source: str = strawberry.field(
-        description="model, analyser, human, model_then_human or analyser_then_human"
-    )
-    raw_label: str | None
-    rule_id: str | None
-    model_version: str | None
-    head_version: str | None
-    analyser: str | None
-    taxonomy_version: str | None
-    event_id: str
-    decided_at: str
-    decided_by: str
-    first_seen_at: str
-    proposed_value: str | None = strawberry.field(
-        description="A newer model's value on a human-decided tag: shown, never applied"
-    )
-    proposed_probability: float | None
-    proposed_head_version: str | None
-    disagreement: bool = strawberry.field(
-        description="A human decided this tag and a newer model proposes another value"
-    )
-    reproposal_of: str | None = strawberry.field(
-        description="The rejection (event id) whose value a newer head proposes again: a "
-        "suggestion until a human decides again"
-    )
+def _disagreement(root: TagRecord) -> bool:
+    return disagrees(root)
 
-    @classmethod
-    def from_record(cls, t: TagRecord) -> Tag:
-        return cls(
-            attribute=t.attribute,
-            slot=t.slot,
-            value=t.value,
-            label=t.label,
-            values=list(t.values),
-            family=t.family,
-            probability=t.probability,
-            tier=t.tier,
-            state=t.state,
-            applied=t.applied,
-            reviewed=t.reviewed,
-            needs_review=t.needs_review,
-            source=t.source,
-            raw_label=t.raw_label,
-            rule_id=t.rule_id,
-            model_version=t.model_version,
-            head_version=t.head_version,
-            analyser=t.analyser,
-            taxonomy_version=t.taxonomy_version,
-            event_id=t.event_id,
-            decided_at=t.decided_at,
-            decided_by=t.decided_by,
-            first_seen_at=t.first_seen_at,
-            proposed_value=t.proposed_value,
-            proposed_probability=t.proposed_probability,
-            proposed_head_version=t.proposed_head_version,
-            disagreement=disagrees(t),
-            reproposal_of=t.reproposal_of,
-        )
+
+if TYPE_CHECKING:
+    Tag = TagRecord
+else:
+    Tag = object_type(
+        TagRecord,
+        name="Tag",
+        description="The effective tag of one attribute: a projection of its events.",
+        exclude={"proposed_taxonomy_version", "proposed_event_id"},
+        fields={
+            "slot": "null: the attribute's (primary) value. A multi-valued attribute "
+            "(colour, material) holds further values, each its own tag in a slot: pass it as "
+            "`slot` to confirmTag/rejectTag/reopenTag/removeTagValue and explainTag",
+            "values": "The value with its ancestors (and colour family): what filters match.",
+            "tier": "auto_applied, flagged or suggested",
+            "state": "auto_applied, flagged, suggested, confirmed, corrected or rejected",
+            "source": "model, analyser, human, model_then_human or analyser_then_human",
+            "proposed_value": "A newer model's value on a human-decided tag: shown, never applied",
+            "reproposal_of": "The rejection (event id) whose value a newer head proposes "
+            "again: a suggestion until a human decides again",
+        },
+        extra={
+            "disagreement": strawberry.field(
+                resolver=_disagreement,
+                description="A human decided this tag and a newer model proposes another value",
+            )
+        },
+    )
 
 
 if TYPE_CHECKING:
@@ -275,9 +226,7 @@ class Asset:
     )
     def tags(self, attributes: list[str] | None = None) -> list[Tag]:
         wanted = set(attributes) if attributes else None
-        return [
-            Tag.from_record(t) for t in self.record.tags if wanted is None or t.attribute in wanted
-        ]
+        return [t for t in self.record.tags if wanted is None or t.attribute in wanted]
 
     @described(
         "The effective tag of one attribute (its primary value; a further value of a "
@@ -285,7 +234,7 @@ class Asset:
     )
     def tag(self, attribute: str, slot: str | None = None) -> Tag | None:
         found = self.record.tag(attribute, slot)
-        return None if found is None else Tag.from_record(found)
+        return found
 
     @described("Tags awaiting review (flagged or suggested).")
     def pending_tags(self, attributes: list[str] | None = None) -> list[Tag]:
@@ -293,7 +242,7 @@ class Asset:
 
     @described("Human-decided tags a newer model's proposal disagrees with.")
     def disagreements(self, attributes: list[str] | None = None) -> list[Tag]:
-        return [t for t in self.tags(attributes) if t.disagreement]
+        return [t for t in self.tags(attributes) if disagrees(t)]
 
     @described("Product metadata fields beyond the fixed ones.")
     def fields(self) -> JSON | None:
