@@ -27,7 +27,6 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tagtrail"
 RAW_JSON = {
     ("TagEvent", "evidence"): "the append-only log keeps evidence as written; domain.evidence "
     "reads each kind into its record",
-    ("HeadVersionRecord", "metrics"): "free-form training metrics, shown as JSON",
 }
 
 
