@@ -48,7 +48,7 @@ else:
             "stratum": '"attribute/tier/segment"',
             "weight": "Applied tags this audit stands for (1/rate)",
         },
-        types={"asset_id": strawberry.ID},
+        retype={"asset_id": strawberry.ID},
         extra={
             "asset": strawberry.field(
                 resolver=_asset_now,

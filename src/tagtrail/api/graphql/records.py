@@ -26,21 +26,24 @@ def object_type(
     exclude: Collection[str] = (),
     names: Mapping[str, str] | None = None,
     nested: Mapping[type, type] | None = None,
-    types: Mapping[str, Any] | None = None,
+    retype: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> type:
     """The GraphQL type of ``record``: its fields (less ``exclude``), with ``fields``'
     descriptions, named as ``names`` says (record field → GraphQL name: the schema keeps its
     names when a record's differ); a field holding another record needs that record's type in
-    ``nested``; ``types`` gives a field another GraphQL type (``strawberry.ID`` for an id
+    ``nested``; ``retype`` gives a field another GraphQL type (``strawberry.ID`` for an id
     kept as a string). ``extra`` adds fields the record derives (``strawberry.field`` resolvers
     taking the record as ``root``)."""
     described, renamed = dict(fields or {}), dict(names or {})
     own = {f.name for f in msgspec.structs.fields(record)}
-    retyped = dict(types or {})
+    retyped = dict(retype or {})
     strangers = (set(described) | set(exclude) | set(renamed) | set(retyped)) - own
     if strangers:
         raise TypeError(f"{record.__name__} has no field {sorted(strangers)[0]!r}")
+    shadowed = set(extra or {}) & (own - set(exclude))
+    if shadowed:
+        raise TypeError(f"{sorted(shadowed)[0]!r} is a field of {record.__name__}: exclude it")
     hints = typing.get_type_hints(record)
     annotations: dict[str, Any] = {}
     namespace: dict[str, Any] = {}

@@ -33,7 +33,7 @@ else:
         fields={
             "human_decided": "The value in force stays (a human decided it); newValue is a proposal"
         },
-        types={"asset_id": strawberry.ID},
+        retype={"asset_id": strawberry.ID},
     )
     ImpactRow = object_type(
         uc.ImpactRow,

@@ -29,7 +29,7 @@ else:
         name="TaxonomyChangeSample",
         description="One asset's tag before and after the change.",
         fields={"new_value": "null: the tag is retired"},
-        types={"asset_id": strawberry.ID},
+        retype={"asset_id": strawberry.ID},
     )
     TaxonomyChangeRow = object_type(
         report.ChangeRow,
