@@ -95,8 +95,8 @@ def test_a_record_is_served_through_its_generated_type() -> None:
 def test_the_schema_shows_the_record_as_declared() -> None:
     sdl = SCHEMA.as_str()
     assert "type FindingView {" in sdl
-    assert "id: ID!" in sdl and "kind: String!" in sdl and "note: String" in sdl
-    assert "swatches: [Swatch!]!" in sdl
+    for line in ("id: ID!", "kind: String!", "note: String", "swatches: [Swatch!]!"):
+        assert line in sdl
     assert "lab:" not in sdl  # excluded
     assert '"""CIEDE2000"""' in sdl
 
