@@ -15,6 +15,7 @@ import msgspec
 from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
+from tagtrail.domain.governance import Tier
 from tagtrail.store.events import bulk_failures, bulk_lines
 
 _REOPEN = (
@@ -41,7 +42,7 @@ class AuditDocument(msgspec.Struct, kw_only=True, frozen=True):
     asset_id: str
     attribute: str
     value: str  # as drawn
-    tier: str
+    tier: Tier
     stratum: str  # attribute/tier/segment
     segment: dict[str, str] = {}
     head_version: str | None = None

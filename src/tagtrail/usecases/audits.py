@@ -100,7 +100,7 @@ async def sample_audits(
                 asset_id=s.asset_id,
                 attribute=s.attribute,
                 value=s.value,
-                tier=s.stratum.tier,
+                tier=applied.tier,
                 stratum=s.stratum.key,
                 segment=dict(applied.segments),
                 head_version=stored_tag.get("head_version"),
