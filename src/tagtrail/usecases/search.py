@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from tagtrail.domain.asset import Hit, hit_of
+from tagtrail.domain.asset import FieldValue, Hit, hit_of
 from tagtrail.domain.filters import AssetFilter, FacetResult, FacetSpec
 from tagtrail.domain.limits import MAX_TEXT_CHARS, check_free_text
 from tagtrail.errors import InvalidInput, ModelUnavailable
@@ -35,7 +35,7 @@ class SearchRequest(msgspec.Struct, kw_only=True, frozen=True):
     include_suggested: bool = False
     size: int = 20
     sort: str = "newest"
-    search_after: list[Any] | None = None
+    search_after: list[FieldValue] | None = None
 
 
 class SearchPage(msgspec.Struct, kw_only=True, frozen=True):
@@ -51,7 +51,7 @@ def check_text(text: str | None, field: str = "text") -> str | None:
     return check_free_text(text, field, max_chars=MAX_TEXT_CHARS)
 
 
-def check_after(sort: str, search_after: list[Any] | None, field: str = "after") -> None:
+def check_after(sort: str, search_after: list[FieldValue] | None, field: str = "after") -> None:
     """A cursor's values must be what this sort's hits carry (see ``SORT_VALUE_KINDS``)."""
     if search_after is not None and not q.search_after_fits(sort, search_after):
         raise InvalidInput(f"{field} is not a cursor of this sort", field=field)
@@ -133,7 +133,7 @@ async def review_queue(
     *,
     order: q.ReviewOrder,
     size: int,
-    search_after: list[Any] | None,
+    search_after: list[FieldValue] | None,
     reason: q.ReviewReason = "pending",
 ) -> tuple[list[Hit], bool, int]:
     """Assets awaiting review (pending tags, or human decisions a newer model disagrees
