@@ -179,11 +179,20 @@ class HeadRepository:
         except ConflictError as exc:
             raise Conflict(f"the {alias} of {attribute} changed meanwhile; reload it") from exc
         log_id = f"promotion:{attribute}:{alias}:{promotion.created_at}:{version}"
-        moved = msgspec.structs.replace(
-            promotion, alias=alias, attribute=attribute, version=version
-        )
-        body = {**msgspec.to_builtins(moved), "doc_type": "promotion"}
-        await self.client.index(index=self.index, id=log_id, body=body)
+        log: dict[str, Any] = {
+            "doc_type": "promotion",
+            "alias": alias,
+            "attribute": attribute,
+            "version": version,
+            "created_at": promotion.created_at,
+            "created_by": promotion.created_by,
+            "forced": promotion.forced,
+            "previous_version": promotion.previous_version,
+            "evaluation": {"reasons": list(promotion.reasons)},
+        }
+        if promotion.note is not None:
+            log["note"] = promotion.note
+        await self.client.index(index=self.index, id=log_id, body=log)
 
     async def promotions(self, attribute: str | None = None) -> list[Promotion]:
         filters: list[dict[str, Any]] = [{"term": {"doc_type": "promotion"}}]
