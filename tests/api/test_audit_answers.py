@@ -11,6 +11,7 @@ from opensearchpy import AsyncOpenSearch
 from tagtrail.config import Settings
 from tagtrail.domain.records import Actor, TagEvent
 from tagtrail.store import Store
+from tagtrail.store.audits import AuditDocument
 from tagtrail.usecases.audit_answers import answer_of
 from tagtrail.usecases.audits import audit_queue, audit_report, sample_audits
 from tagtrail.usecases.services import Services
@@ -83,12 +84,12 @@ async def test_an_answer_is_kept_as_drawn_whatever_happens_to_the_tag_later(
     assert [(r.audited, r.correct) for r in later.strata] == [(3, 2)]
     assert await audit_queue(services, round="r1", attribute="pattern", first=10) == []
     stored = [a async for page in services.store.audits.scan(round="r1") for a in page]
-    assert {a["asset_id"]: (a["answered"], a["correct"]) for a in stored} == {
+    assert {a.asset_id: (a.answered, a.correct) for a in stored} == {
         "k0": (True, True),
         "k1": (True, True),
         "k2": (True, False),
     }
-    assert all(a["answered_by"] and a["answer_event_id"] for a in stored)
+    assert all(a.answered_by and a.answer_event_id for a in stored)
 
     # Undoing the answer itself (a mis-keyed answer taken back) opens the audit again.
     await _decide(api, REOPEN, "k1", 2)
@@ -115,14 +116,23 @@ def _event(kind: str, value: str, seq: int, previous: str | None = None) -> TagE
 
 
 def test_an_answer_follows_a_rename_of_the_drawn_value() -> None:
-    audit = {"attribute": "category", "value": "coatigan", "tag_event_id": "a:1:0"}
+    audit = AuditDocument(
+        audit_id="r1:a:category",
+        round="r1",
+        asset_id="a",
+        attribute="category",
+        value="coatigan",
+        tier="auto_applied",
+        stratum="category/auto_applied/all",
+        tag_event_id="a:1:0",
+    )
     drawn = _event("model_tagged", "coatigan", 1)
     renamed = _event("migrated", "longline_coat", 2, previous="coatigan")
     confirmed = _event("confirmed", "longline_coat", 3)
     assert answer_of(audit, [drawn]) is None  # nobody answered yet
     answer = answer_of(audit, [drawn, renamed, confirmed])
     assert answer is not None
-    assert (answer["correct"], answer["answer_event_id"], answer["answered_by"]) == (
+    assert (answer.correct, answer.answer_event_id, answer.answered_by) == (
         True,
         "a:3:0",
         "ana",
@@ -130,4 +140,4 @@ def test_an_answer_follows_a_rename_of_the_drawn_value() -> None:
     corrected = _event("corrected", "parka", 3)
     wrong = answer_of(audit, [drawn, renamed, corrected])
     assert wrong is not None
-    assert wrong["correct"] is False
+    assert wrong.correct is False

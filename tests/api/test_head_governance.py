@@ -24,7 +24,7 @@ from tagtrail.errors import StoreUnavailable
 from tagtrail.learning.colour import CalibrationEvaluation, TierOutcome
 from tagtrail.learning.evaluate import ScoredExample, evaluation_report
 from tagtrail.learning.head import TrainingSummary, TunedHead
-from tagtrail.store import Store
+from tagtrail.store import HeadDocument, Store
 from tagtrail.tagging.heads import ZeroShotHead
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import heads as uc
@@ -227,19 +227,19 @@ async def _store_calibration(
     taxonomy_version = taxonomy_version or tagger.taxonomy.attribute_version("colour")
     version = calibration_version(fitted, "f", taxonomy_version)
     assert await services.store.heads.save(
-        {
-            "attribute": "colour",
-            "version": version,
-            "kind": "calibration",
-            "created_at": utc_now(),
-            "created_by": "ml",
-            "taxonomy_version": taxonomy_version,
-            "encoder": tagger.colour.version,
-            "training_fingerprint": "f",
-            "n_examples": 120,
-            "record": msgspec.to_builtins(fitted),
-            "evaluation": msgspec.to_builtins(evaluation),
-        }
+        HeadDocument(
+            attribute="colour",
+            version=version,
+            kind="calibration",
+            created_at=utc_now(),
+            created_by="ml",
+            taxonomy_version=taxonomy_version,
+            encoder=tagger.colour.version,
+            training_fingerprint="f",
+            n_examples=120,
+            record=msgspec.to_builtins(fitted),
+            evaluation=msgspec.to_builtins(evaluation),
+        )
     )
     return version
 

@@ -285,14 +285,14 @@ async def test_gate_refuses_a_rogue_brand_and_force_records_the_note(
     assert forced.promoted
     assert forced.forced
     assert (await services.store.heads.alias(uc.CHAMPION, "shot_type")).version == head.version
-    (promotion,) = await services.store.heads.promotions("shot_type")
-    logged: dict[str, Any] = promotion
-    assert (logged["forced"], logged["note"], logged["created_by"]) == (
-        True,
-        "Kobo relabel pending",
-        "ana",
+    (logged,) = await services.store.heads.promotions("shot_type")
+    assert (logged.forced, logged.note, logged.created_by) == (True, "Kobo relabel pending", "ana")
+    assert (logged.alias, logged.attribute, logged.version) == (
+        "champion",
+        "shot_type",
+        head.version,
     )
-    assert any("brand=Kobo" in r for r in logged["evaluation"]["reasons"])
+    assert any("brand=Kobo" in r for r in logged.reasons)
     # Forced, it is what the tagger of this process uses from now on.
     assert (await services.tagger()).heads["shot_type"].version == head.version
     infos = await uc.list_heads(services, "shot_type")

@@ -222,7 +222,7 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
         if result is not None:
             assert not isinstance(result, TagtrailError), f"{decision} refused: {result!r}"
             assert result.event.seq == revision + 1, result.event.event_id
-            assert result.asset["revision"] == revision + 1, "a decision is one revision"
+            assert result.asset.revision == revision + 1, "a decision is one revision"
             key = (asset_id, key[1], result.event.slot)
         self.decided(key, decision.kind, value, before_tag)
         return result

@@ -6,7 +6,7 @@ import pytest
 from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
-from tagtrail.store import Store
+from tagtrail.store import HeadDocument, Store
 
 pytestmark = pytest.mark.opensearch
 
@@ -17,11 +17,11 @@ async def test_versions_are_listed_past_one_page(
     heads = Store(settings, client=indexed).heads
     heads.page = 2
     for n in range(5):
-        doc = {
-            "version": f"tuned:pattern:{n:012d}",
-            "attribute": "pattern",
-            "created_at": f"2026-01-0{n + 1}T00:00:00.000Z",
-        }
+        doc = HeadDocument(
+            version=f"tuned:pattern:{n:012d}",
+            attribute="pattern",
+            created_at=f"2026-01-0{n + 1}T00:00:00.000Z",
+        )
         assert await heads.save(doc)
     listed = await heads.versions("pattern")
-    assert [d["version"] for d in listed] == [f"tuned:pattern:{n:012d}" for n in (4, 3, 2, 1, 0)]
+    assert [d.version for d in listed] == [f"tuned:pattern:{n:012d}" for n in (4, 3, 2, 1, 0)]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tagtrail.domain.asset import Asset
 from tagtrail.domain.records import Actor, TagEvent, event_id, utc_now
 from tagtrail.store import NewAsset, Store, StoredAsset
 from tests.api.conftest import Api
@@ -61,7 +62,9 @@ def held_at(step: str, reached: asyncio.Event) -> Callable[[str], Awaitable[None
     return hook
 
 
-def states(source: dict[str, Any]) -> dict[str, str]:
+def states(source: dict[str, Any] | Asset) -> dict[str, str]:
+    if isinstance(source, Asset):
+        return {t.attribute: t.state for t in source.tags}
     return {t["attribute"]: t["state"] for t in source.get("tags") or ()}
 
 

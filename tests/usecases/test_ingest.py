@@ -226,9 +226,9 @@ async def test_two_servers_ingesting_the_same_bytes_create_one_asset(
         assert statuses == ["created", "exists"]
         winner = a[0] if a[0].status == "created" else b[0]
         assert winner.asset_id
-        assert winner.document
+        assert winner.asset
         stored = await first.store.assets.get(winner.asset_id)
-        assert stored.source["sku"] == winner.document["sku"]
+        assert stored.source["sku"] == winner.asset.sku
         events = await first.store.events.for_asset(winner.asset_id)
         assert {e.event_id for e in events} == {t["event_id"] for t in stored.source["tags"]}
         assert len({e.at for e in events}) == 1

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from tagtrail.domain.asset import Asset, FieldValue
 from tagtrail.domain.records import Tag
 
 
@@ -55,7 +56,7 @@ class AssetOut(msgspec.Struct, kw_only=True, frozen=True, rename="camel"):
     taxonomy_version: str | None = None
     model_fingerprint: str | None = None
     pending_count: int = 0
-    fields: dict[str, Any] | None = None
+    fields: dict[str, FieldValue] | None = None
     tags: list[TagOut] = []
 
 
@@ -72,15 +73,14 @@ class ErrorOut(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     field: str | None = None
 
 
-_ASSET_FIELDS = {f.name for f in msgspec.structs.fields(AssetOut)} - {"id", "tags"}
+_ASSET_FIELDS = {f.name for f in msgspec.structs.fields(AssetOut)} - {"id", "tags", "fields"}
 
 
-def asset_out(source: dict[str, Any]) -> AssetOut:
-    tags = [
-        TagOut(**msgspec.structs.asdict(msgspec.convert(raw, Tag)))
-        for raw in source.get("tags") or ()
-    ]
-    known = {k: source[k] for k in _ASSET_FIELDS if source.get(k) is not None}
-    known["revision"] = int(source.get("revision", 0))
-    known["pending_count"] = int(source.get("pending_count") or 0)
-    return AssetOut(id=str(source["asset_id"]), tags=tags, **known)
+def asset_out(asset: Asset) -> AssetOut:
+    known = {k: v for k in _ASSET_FIELDS if (v := getattr(asset, k)) is not None}
+    return AssetOut(
+        id=asset.asset_id,
+        tags=[TagOut(**msgspec.structs.asdict(t)) for t in asset.tags],
+        fields=dict(asset.fields) or None,
+        **known,
+    )

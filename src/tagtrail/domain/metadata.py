@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from collections.abc import Mapping
 
 import msgspec
 
@@ -17,6 +17,10 @@ MAX_FREE_FIELDS = 50
 #: season_year is an integer field: a number beyond it would be refused by OpenSearch at
 #: write time, after the tagging work, and look like a store failure.
 YEARS = range(1000, 10_000)
+
+#: Metadata as it arrives (a JSON object from a client, a manifest row): checked by
+#: :func:`parse_metadata`, which names the field at fault.
+RawMetadata = Mapping[str, object]
 
 
 class AssetMetadata(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -34,7 +38,7 @@ class AssetMetadata(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=Tru
 _KNOWN = {f.name for f in msgspec.structs.fields(AssetMetadata)}
 
 
-def _text(raw: dict[str, Any], key: str) -> str | None:
+def _text(raw: RawMetadata, key: str) -> str | None:
     value = raw.get(key)
     if value is None or value == "":
         return None
@@ -49,18 +53,19 @@ def _text(raw: dict[str, Any], key: str) -> str | None:
     return text or None
 
 
-def parse_metadata(raw: dict[str, Any] | None, *, filename: str | None = None) -> AssetMetadata:
+def parse_metadata(raw: RawMetadata | None, *, filename: str | None = None) -> AssetMetadata:
     """Validate loose metadata; unknown keys go to ``fields`` (free fields)."""
-    raw = dict(raw or {})
-    if not isinstance(raw, dict):
+    if raw is not None and not isinstance(raw, Mapping):
         raise InvalidInput("metadata must be a JSON object")
+    raw = dict(raw or {})
     collection = _text(raw, "collection")
     season = _text(raw, "season")
     season_year: int | None = None
-    if raw.get("season_year") not in (None, ""):
+    year = raw.get("season_year")
+    if year not in (None, ""):
         try:
-            season_year = int(raw["season_year"])
-        except (TypeError, ValueError) as exc:
+            season_year = int(year) if isinstance(year, int | float | str) else None
+        except (ValueError, OverflowError) as exc:  # "abc", NaN; ±inf
             raise InvalidInput(
                 "season_year must be a year such as 2026", field="season_year"
             ) from exc

@@ -24,8 +24,8 @@ from tagtrail.learning.calibrate import ece
 from tagtrail.learning.dataset import TrainingExample, TrainingSet
 from tagtrail.learning.head import TunedHead
 from tagtrail.learning.stats import assign_folds, macro_f1, unit_hash, wilson_interval
-from tagtrail.learning.train import AnchorHead, TrainOptions, train_head
-from tagtrail.tagging.heads import Head
+from tagtrail.learning.train import TrainOptions, train_head
+from tagtrail.tagging.heads import AnchorHead, Head
 
 OVERALL = "overall"
 

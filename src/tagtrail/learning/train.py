@@ -23,8 +23,6 @@ folds come from sha256, and the optimiser uses no randomness.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import msgspec
 import numpy as np
 import numpy.typing as npt
@@ -44,28 +42,12 @@ from tagtrail.learning.solver import (
     start_fit,
 )
 from tagtrail.learning.stats import assign_folds
-from tagtrail.tagging.heads import CLIP_LOGIT_SCALE
+from tagtrail.tagging.heads import CLIP_LOGIT_SCALE, AnchorHead
 
 Float64 = npt.NDArray[np.float64]
 Float32 = npt.NDArray[np.float32]
 Candidate = tuple[Prior, float | None]
 ZERO_SHOT: Candidate = ("zero_shot", None)
-
-
-class AnchorHead(Protocol):
-    """What training needs from the zero-shot head it starts from (``ZeroShotHead`` fits)."""
-
-    @property
-    def attribute(self) -> str: ...
-
-    @property
-    def version(self) -> str: ...
-
-    @property
-    def labels(self) -> tuple[str, ...]: ...
-
-    @property
-    def label_matrix(self) -> Float32: ...
 
 
 class TrainOptions(msgspec.Struct, kw_only=True, frozen=True):

@@ -18,7 +18,7 @@ from tagtrail.store.audits import AuditRepository
 from tagtrail.store.batch import Build, apply_batch
 from tagtrail.store.client import make_client
 from tagtrail.store.events import EventLog
-from tagtrail.store.heads import AliasState, HeadRepository
+from tagtrail.store.heads import AliasState, HeadDocument, HeadRepository, Promotion
 from tagtrail.store.indices import IndexState, drop_indices, ensure_indices, missing_indices
 from tagtrail.store.search import SearchIndex
 from tagtrail.store.taxonomies import InForce, TaxonomyChange, TaxonomyRepository
@@ -26,10 +26,12 @@ from tagtrail.store.thumbnails import ThumbnailRepository
 
 __all__ = [
     "AliasState",
+    "HeadDocument",
     "InForce",
     "IndexState",
     "IngestWrite",
     "NewAsset",
+    "Promotion",
     "Store",
     "StoredAsset",
     "TaxonomyChange",

@@ -23,6 +23,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+from tagtrail.domain.asset import Asset, asset_of
 from tagtrail.domain.projection import projection_fields
 from tagtrail.domain.records import TagEvent
 from tagtrail.errors import Conflict
@@ -35,31 +36,49 @@ __all__ = ["AssetRepository", "IngestWrite", "NewAsset", "StoredAsset"]
 class AssetRepository(HealingReads):
     """Writes of asset documents (reads, each healing: :class:`~.healing.HealingReads`)."""
 
-    async def apply(
-        self,
-        asset_id: str,
-        expected_revision: int | None,
-        build: Callable[[StoredAsset], Sequence[TagEvent]],
-    ) -> tuple[dict[str, Any], list[TagEvent]]:
-        """Append the events ``build`` makes for the asset's next revision.
-
-        Returns the new document (vector dropped) and the events written; an empty build
-        writes nothing. Raises Conflict, with the current revision, when the caller's
-        ``expected_revision`` is stale or another writer took the revision first.
-        """
-        stored = await self.get(asset_id)
-        if expected_revision is not None and stored.revision != expected_revision:
+    async def for_write(self, asset_id: str, expected_revision: int | None) -> StoredAsset:
+        """The asset a write at ``expected_revision`` builds on, in one read when the caller
+        names the stored revision. A cut-short write (its claim stands, the document is one
+        revision behind) is rolled forward first only where it matters: when the caller
+        names a newer revision than the document's, or names none (the write then builds on
+        whatever is current); otherwise the write's own claim meets it (:meth:`apply`)."""
+        if expected_revision is None:
+            return await self.get(asset_id)
+        stored = await self.read(asset_id)
+        if expected_revision > stored.revision:
+            stored = await self.get(asset_id)
+        if stored.revision != expected_revision:
             raise Conflict(
                 f"asset {asset_id!r} is at revision {stored.revision}, not "
                 f"{expected_revision}; reload it and try again",
                 current_revision=stored.revision,
             )
+        return stored
+
+    async def apply(
+        self,
+        asset_id: str,
+        expected_revision: int | None,
+        build: Callable[[StoredAsset], Sequence[TagEvent]],
+        *,
+        stored: StoredAsset | None = None,
+    ) -> tuple[Asset, list[TagEvent]]:
+        """Append the events ``build`` makes for the asset's next revision.
+
+        Returns the asset at its new revision and the events written; an empty build
+        writes nothing. Raises Conflict, with the current revision, when the caller's
+        ``expected_revision`` is stale or another writer took the revision first. ``stored``:
+        the asset as the caller already read it with :meth:`for_write` (not read again).
+        """
+        if stored is None:
+            stored = await self.for_write(asset_id, expected_revision)
         events = list(build(stored))
         if not events:
-            return stored.public_source(), []
+            return stored.record(), []
         try:
             await self.events.claim(events)
         except Conflict as exc:
+            # Another writer, or a cut-short write this read did not finish: finish it.
             now = await self.get(asset_id)
             raise Conflict(exc.message, current_revision=now.revision) from exc
         await self.fault("claimed")
@@ -71,7 +90,7 @@ class AssetRepository(HealingReads):
         except Conflict:
             # A reader rolled our revision forward first: the document already holds it.
             source = (await self.get(asset_id)).source
-        return {k: v for k, v in source.items() if k != "vector"}, events
+        return asset_of(source), events
 
     async def create_many(self, assets: Sequence[NewAsset]) -> list[IngestWrite]:
         """Ingest's write: documents put-if-absent, then their events, then the projection,

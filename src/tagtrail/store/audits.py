@@ -1,8 +1,9 @@
 """Sample audits of applied tags (``audits``): the sample, the queue and the answers.
 
 A sampled tag is one document with a deterministic id (round, asset, attribute), created
-put-if-absent, so drawing the same sample twice adds nothing. Answering sets ``answered``
-under ``if_seq_no``: of two reviewers answering the same audit, one wins.
+put-if-absent, so drawing the same sample twice adds nothing. Reviewers answer with ordinary
+decisions in the trail; the first one found is recorded on the audit (``settle``), and only
+an undo of that decision opens it again (``reopen_answered_by``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import msgspec
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from tagtrail.config import Settings
-from tagtrail.errors import Conflict, NotFound
+from tagtrail.domain.governance import Tier
 from tagtrail.store.events import bulk_failures, bulk_lines
 
 _REOPEN = (
@@ -24,16 +25,62 @@ _REOPEN = (
 )
 
 
+class RecordedAnswer(msgspec.Struct, kw_only=True, frozen=True):
+    """A reviewer's answer to an audit, as found in the trail (kept with the audit)."""
+
+    correct: bool
+    answer_event_id: str
+    answered_by: str
+    answered_at: str
+
+
+class AuditDocument(msgspec.Struct, kw_only=True, frozen=True):
+    """A sampled tag to check (``audits``), with its answer once there is one."""
+
+    audit_id: str  # round:asset:attribute
+    round: str
+    asset_id: str
+    attribute: str
+    value: str  # as drawn
+    tier: Tier
+    stratum: str  # attribute/tier/segment
+    segment: dict[str, str] = {}
+    head_version: str | None = None
+    tag_event_id: str | None = None  # the model event drawn
+    weight: float = 1.0  # applied tags it stands for (1/rate)
+    population: int = 0  # applied tags of its stratum when drawn
+    sampled_at: str | None = None
+    answered: bool = False
+    correct: bool | None = None
+    answer_event_id: str | None = None
+    answered_by: str | None = None
+    answered_at: str | None = None
+
+    def with_answer(self, answer: RecordedAnswer) -> AuditDocument:
+        return msgspec.structs.replace(self, answered=True, **msgspec.structs.asdict(answer))
+
+
+class AuditPage(msgspec.Struct, kw_only=True, frozen=True):
+    audits: list[AuditDocument]
+    after: list[Any] | None  # the last hit's sort values: where the next page starts
+    total: int
+
+
+def _body(record: msgspec.Struct) -> dict[str, Any]:
+    """The stored JSON: fields without a value are left out, as the reopen script leaves them."""
+    return {k: v for k, v in msgspec.to_builtins(record).items() if v is not None}
+
+
 class AuditRepository:
     def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
         self.client = client
         self.index = settings.index_name("audits")
 
-    async def add(self, samples: Sequence[dict[str, Any]]) -> int:
+    async def add(self, samples: Sequence[AuditDocument]) -> int:
         """Create sampled tags put-if-absent; returns how many were new."""
         if not samples:
             return 0
-        body = bulk_lines(self.index, "create", ((s["audit_id"], s) for s in samples))
+        body = bulk_lines(self.index, "create", ((s.audit_id, _body(s)) for s in samples))
         # A batch job whose queue is read next: make the sample searchable now.
         response = await self.client.bulk(body=body, refresh=True)
         failed = bulk_failures(response, tolerate=frozenset({409}))
@@ -41,33 +88,12 @@ class AuditRepository:
             raise RuntimeError(f"audit samples not stored: {next(iter(failed.values()))}")
         return sum(1 for item in response["items"] if item["create"]["status"] == 201)
 
-    async def get(self, audit_id: str) -> tuple[dict[str, Any], int, int]:
-        try:
-            hit = await self.client.get(index=self.index, id=audit_id)
-        except NotFoundError as exc:
-            raise NotFound(f"audit {audit_id!r} does not exist") from exc
-        return hit["_source"], int(hit["_seq_no"]), int(hit["_primary_term"])
-
-    async def answer(
-        self, audit_id: str, fields: dict[str, Any], *, seq_no: int, primary_term: int
-    ) -> None:
-        source, _, _ = await self.get(audit_id)
-        try:
-            await self.client.index(
-                index=self.index,
-                id=audit_id,
-                body={**source, **fields},
-                if_seq_no=seq_no,
-                if_primary_term=primary_term,
-            )
-        except ConflictError as exc:
-            raise Conflict(f"audit {audit_id!r} was answered meanwhile") from exc
-
-    async def settle(self, answers: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        """Record answers found in the trail: (audit id, answer fields), once and for all."""
+    async def settle(self, answers: Sequence[tuple[str, RecordedAnswer]]) -> None:
+        """Record answers found in the trail: (audit id, answer), once and for all."""
         if not answers:
             return
-        body = bulk_lines(self.index, "update", ((i, {"doc": f}) for i, f in answers))
+        docs = ((i, {"doc": {**_body(a), "answered": True}}) for i, a in answers)
+        body = bulk_lines(self.index, "update", docs)
         # The queue read next must not show them again.
         response = await self.client.bulk(body=body, refresh=True)
         failed = bulk_failures(response, tolerate=frozenset())
@@ -96,8 +122,8 @@ class AuditRepository:
         attribute: str | None,
         size: int,
         search_after: list[Any] | None,
-    ) -> tuple[list[dict[str, Any]], int]:
-        """Unanswered audits of ``round``, stratum by stratum; (hits with sort values, total)."""
+    ) -> AuditPage:
+        """Unanswered audits of ``round``, stratum by stratum."""
         filters: list[dict[str, Any]] = [
             {"term": {"answered": False}},
             {"term": {"round": round}},
@@ -113,7 +139,12 @@ class AuditRepository:
         if search_after:
             body["search_after"] = search_after
         result = await self.client.search(index=self.index, body=body)
-        return result["hits"]["hits"], int(result["hits"]["total"]["value"])
+        hits = result["hits"]["hits"]
+        return AuditPage(
+            audits=[msgspec.convert(h["_source"], AuditDocument) for h in hits],
+            after=hits[-1]["sort"] if hits else None,
+            total=int(result["hits"]["total"]["value"]),
+        )
 
     async def scan(
         self,
@@ -122,7 +153,7 @@ class AuditRepository:
         round: str | None = None,
         answered: bool | None = None,
         page: int = 1000,
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    ) -> AsyncIterator[list[AuditDocument]]:
         """Every audit document (of an attribute, a round, answered or not), by id, by pages."""
         await self.client.indices.refresh(index=self.index)
         after: list[Any] | None = None
@@ -136,5 +167,5 @@ class AuditRepository:
             hits = (await self.client.search(index=self.index, body=body))["hits"]["hits"]
             if not hits:
                 return
-            yield [h["_source"] for h in hits]
+            yield [msgspec.convert(h["_source"], AuditDocument) for h in hits]
             after = hits[-1]["sort"]

@@ -34,29 +34,61 @@ class AliasState(msgspec.Struct, kw_only=True, frozen=True):
     primary_term: int | None = None
 
 
+class HeadDocument(msgspec.Struct, kw_only=True, frozen=True):
+    """A stored head version: what it is, who made it from what, and two payloads the layer
+    that made them encoded and reads back (``record``: a tuned head's weights, or a colour
+    calibration's mapping, by ``kind``; ``evaluation``: its report). Listings leave
+    ``record`` out (None)."""
+
+    attribute: str
+    version: str
+    kind: str = "tuned"  # or "calibration": the colour analyser's calibration
+    created_at: str | None = None
+    created_by: str | None = None
+    taxonomy_version: str | None = None
+    encoder: str | None = None  # the encoder whose vectors it was fitted on (or analyser)
+    training_fingerprint: str | None = None
+    n_examples: int = 0
+    record: dict[str, object] | None = None
+    evaluation: dict[str, object] | None = None
+
+
+class Promotion(msgspec.Struct, kw_only=True, frozen=True):
+    """One move of a champion or challenger alias (appended, never updated)."""
+
+    created_at: str
+    created_by: str
+    forced: bool = False
+    previous_version: str | None = None
+    reasons: tuple[str, ...] = ()  # what the gate said (stored as evaluation.reasons)
+    note: str | None = None
+    # Where the alias moved (set when read back; the move itself names them).
+    alias: str | None = None
+    attribute: str | None = None
+    version: str | None = None
+
+
 class HeadRepository:
     def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
         self.client = client
         self.index = settings.index_name("heads")
         self.page = PAGE
 
-    async def save(self, doc: dict[str, Any]) -> bool:
-        """Store a head version (``doc["version"]`` is its id); False when it existed."""
+    async def save(self, doc: HeadDocument) -> bool:
+        """Store a head version (its version is its id); False when it existed."""
+        body = {**msgspec.to_builtins(doc), "doc_type": "head"}
         try:
-            await self.client.create(
-                index=self.index, id=f"head:{doc['version']}", body={**doc, "doc_type": "head"}
-            )
+            await self.client.create(index=self.index, id=f"head:{doc.version}", body=body)
         except ConflictError:
             return False
         return True
 
-    async def get(self, version: str) -> dict[str, Any] | None:
+    async def get(self, version: str) -> HeadDocument | None:
         try:
             hit = await self.client.get(index=self.index, id=f"head:{version}")
         except NotFoundError:
             return None
-        source: dict[str, Any] = hit["_source"]
-        return source
+        return msgspec.convert(hit["_source"], HeadDocument)
 
     async def _all(
         self, query: dict[str, Any], sort: list[dict[str, str]], source: Any
@@ -75,7 +107,7 @@ class HeadRepository:
                 return hits
             after = found[-1]["sort"]
 
-    async def versions(self, attribute: str | None = None) -> list[dict[str, Any]]:
+    async def versions(self, attribute: str | None = None) -> list[HeadDocument]:
         """Head versions (without weights), newest first."""
         filters: list[dict[str, Any]] = [{"term": {"doc_type": "head"}}]
         if attribute:
@@ -86,7 +118,7 @@ class HeadRepository:
             [{"created_at": "desc"}, {"version": "asc"}],  # versions are unique
             {"excludes": ["record"]},
         )
-        return [h["_source"] for h in hits]
+        return [msgspec.convert(h["_source"], HeadDocument) for h in hits]
 
     async def alias(self, alias: str, attribute: str) -> AliasState:
         """Where an alias points, read in real time (an empty state when it is unset)."""
@@ -122,7 +154,7 @@ class HeadRepository:
         version: str,
         *,
         expected: AliasState,
-        promotion: dict[str, Any],
+        promotion: Promotion,
     ) -> None:
         """Point ``alias`` at ``version``; Conflict when it moved since it was read."""
         body = {
@@ -130,8 +162,8 @@ class HeadRepository:
             "alias": alias,
             "attribute": attribute,
             "version": version,
-            "created_at": promotion.get("created_at"),
-            "created_by": promotion.get("created_by"),
+            "created_at": promotion.created_at,
+            "created_by": promotion.created_by,
         }
         try:
             if expected.seq_no is None:
@@ -146,20 +178,23 @@ class HeadRepository:
                 )
         except ConflictError as exc:
             raise Conflict(f"the {alias} of {attribute} changed meanwhile; reload it") from exc
-        log_id = f"promotion:{attribute}:{alias}:{promotion.get('created_at')}:{version}"
-        await self.client.index(
-            index=self.index,
-            id=log_id,
-            body={
-                **promotion,
-                "doc_type": "promotion",
-                "alias": alias,
-                "attribute": attribute,
-                "version": version,
-            },
-        )
+        log_id = f"promotion:{attribute}:{alias}:{promotion.created_at}:{version}"
+        log: dict[str, Any] = {
+            "doc_type": "promotion",
+            "alias": alias,
+            "attribute": attribute,
+            "version": version,
+            "created_at": promotion.created_at,
+            "created_by": promotion.created_by,
+            "forced": promotion.forced,
+            "previous_version": promotion.previous_version,
+            "evaluation": {"reasons": list(promotion.reasons)},
+        }
+        if promotion.note is not None:
+            log["note"] = promotion.note
+        await self.client.index(index=self.index, id=log_id, body=log)
 
-    async def promotions(self, attribute: str | None = None) -> list[dict[str, Any]]:
+    async def promotions(self, attribute: str | None = None) -> list[Promotion]:
         filters: list[dict[str, Any]] = [{"term": {"doc_type": "promotion"}}]
         if attribute:
             filters.append({"term": {"attribute": attribute}})
@@ -168,4 +203,9 @@ class HeadRepository:
         # tells promotions apart.
         sort = [{"created_at": "desc"}, {"attribute": "asc"}, {"alias": "asc"}, {"version": "asc"}]
         hits = await self._all({"bool": {"filter": filters}}, sort, True)
-        return [h["_source"] for h in hits]
+        return [_promotion(h["_source"]) for h in hits]
+
+
+def _promotion(source: dict[str, Any]) -> Promotion:
+    reasons = (source.get("evaluation") or {}).get("reasons") or ()
+    return msgspec.convert({**source, "reasons": list(reasons)}, Promotion)

@@ -19,6 +19,7 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from tagtrail.config import Settings
+from tagtrail.domain.asset import Asset, asset_of
 from tagtrail.domain.projection import projection_fields
 from tagtrail.domain.records import Tag, TagEvent
 from tagtrail.errors import Conflict, NotFound, StoreUnavailable
@@ -45,8 +46,12 @@ class StoredAsset(msgspec.Struct, kw_only=True, frozen=True):
         return [msgspec.convert(t, Tag) for t in self.source.get("tags") or ()]
 
     def public_source(self) -> dict[str, Any]:
-        """The document without its vector (what clients are shown)."""
+        """The document without its vector."""
         return {k: v for k, v in self.source.items() if k != "vector"}
+
+    def record(self) -> Asset:
+        """The asset as a record (what use cases hand on; no vector)."""
+        return asset_of(self.source)
 
 
 class HealingReads:
@@ -89,8 +94,8 @@ class HealingReads:
             stored = await self.read(asset_id)
         raise StoreUnavailable(f"asset {asset_id!r} is being rewritten; try again", retry_after_s=1)
 
-    async def get_many(self, asset_ids: Sequence[str]) -> list[dict[str, Any] | None]:
-        """Documents (without vectors) in order; None where missing. Heals any pending."""
+    async def get_many(self, asset_ids: Sequence[str]) -> list[Asset | None]:
+        """The assets in order; None where missing. Heals any pending."""
         ids = [i for i in asset_ids if i]
         found: dict[str, dict[str, Any]] = {}
         if ids:
@@ -101,7 +106,7 @@ class HealingReads:
             heads = [(a, int(s.get("revision", 0)) + 1) for a, s in found.items()]
             for asset_id in await self.events.claimed(heads):
                 found[asset_id] = (await self.get(asset_id)).public_source()
-        return [found.get(i) for i in asset_ids]
+        return [None if (doc := found.get(i)) is None else asset_of(doc) for i in asset_ids]
 
     async def healed(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Documents a scan found (a search: as stored), each with a cut-short write rolled

@@ -88,6 +88,14 @@ class Head(Protocol):
         ...
 
 
+class AnchorHead(Head, Protocol):
+    """A head that training can start from: one row per label in a matrix of text
+    embeddings (``ZeroShotHead``)."""
+
+    @property
+    def label_matrix(self) -> FloatArray: ...
+
+
 def _l2_normalise(matrix: np.ndarray) -> FloatArray:
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from tagtrail.domain.asset import Asset
 from tagtrail.domain.records import TagEvent
 from tagtrail.usecases.services import Services
 
 
-async def get_assets(services: Services, ids: Sequence[str]) -> list[dict[str, Any] | None]:
-    """Documents without vectors, in order; None where an asset does not exist."""
+async def get_assets(services: Services, ids: Sequence[str]) -> list[Asset | None]:
+    """The assets in order; None where one does not exist."""
     return await services.store.assets.get_many(ids)
 
 
@@ -21,6 +21,6 @@ async def get_vectors(services: Services, ids: Sequence[str]) -> list[list[float
 async def get_histories(services: Services, ids: Sequence[str]) -> list[list[TagEvent]]:
     """Whole tag histories, oldest first, including each asset's newest revision."""
     docs = await get_assets(services, ids)
-    revisions = {i: int(d.get("revision", 0)) for i, d in zip(ids, docs, strict=True) if d}
+    revisions = {i: a.revision for i, a in zip(ids, docs, strict=True) if a is not None}
     found = await services.store.events.history(revisions)
     return [found.get(i, []) for i in ids]

@@ -13,24 +13,24 @@ opens the audit again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from tagtrail.domain.records import TagEvent
+from tagtrail.store.audits import AuditDocument, RecordedAnswer
 from tagtrail.usecases.services import Services
 
 _HUMAN = frozenset({"confirmed", "corrected", "rejected"})
 _BATCH = 200  # audits settled per history read
 
 
-def answer_of(audit: dict[str, Any], events: Sequence[TagEvent]) -> dict[str, Any] | None:
-    """The answer fields of ``audit`` from its asset's events (fold order); None: not yet."""
-    mine = [e for e in events if e.attribute == audit["attribute"] and e.slot is None]
-    drawn = next((i for i, e in enumerate(mine) if e.event_id == audit.get("tag_event_id")), None)
+def answer_of(audit: AuditDocument, events: Sequence[TagEvent]) -> RecordedAnswer | None:
+    """The answer to ``audit`` in its asset's events (fold order); None: not yet."""
+    mine = [e for e in events if e.attribute == audit.attribute and e.slot is None]
+    drawn = next((i for i, e in enumerate(mine) if e.event_id == audit.tag_event_id), None)
     if drawn is None:  # an audit stored without its event: what happened after the draw
-        later = [e for e in mine if e.at >= str(audit.get("sampled_at") or "")]
+        later = [e for e in mine if e.at >= (audit.sampled_at or "")]
     else:
         later = mine[drawn + 1 :]
-    value = audit["value"]
+    value = audit.value
     answers: list[tuple[TagEvent, str]] = []  # decisions not undone, with the value as drawn
     for event in later:
         if event.kind == "migrated" and event.previous_value == value:
@@ -42,36 +42,33 @@ def answer_of(audit: dict[str, Any], events: Sequence[TagEvent]) -> dict[str, An
     if not answers:
         return None
     event, as_drawn = answers[0]
-    return {
-        "answered": True,
-        "correct": event.kind != "rejected" and event.value == as_drawn,
-        "answer_event_id": event.event_id,
-        "answered_by": event.actor.id,
-        "answered_at": event.at,
-    }
+    return RecordedAnswer(
+        correct=event.kind != "rejected" and event.value == as_drawn,
+        answer_event_id=event.event_id,
+        answered_by=event.actor.id,
+        answered_at=event.at,
+    )
 
 
-async def settle(services: Services, audits: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+async def settle(services: Services, audits: Sequence[AuditDocument]) -> list[AuditDocument]:
     """``audits`` with the answers found in the trail recorded (stored and returned)."""
-    out: list[dict[str, Any]] = []
+    out: list[AuditDocument] = []
     for start in range(0, len(audits), _BATCH):
         chunk = audits[start : start + _BATCH]
-        open_ = [a for a in chunk if not a.get("answered")]
-        docs = await services.store.assets.get_many([a["asset_id"] for a in open_])
+        open_ = [a for a in chunk if not a.answered]
+        docs = await services.store.assets.get_many([a.asset_id for a in open_])
         revisions = {
-            a["asset_id"]: int(d.get("revision", 0))
-            for a, d in zip(open_, docs, strict=True)
-            if d is not None
+            a.asset_id: d.revision for a, d in zip(open_, docs, strict=True) if d is not None
         }
         history = await services.store.events.history(revisions)
-        found: list[tuple[str, dict[str, Any]]] = []
+        found: list[tuple[str, RecordedAnswer]] = []
         for audit in chunk:
-            fields = None
-            if not audit.get("answered"):
-                fields = answer_of(audit, history.get(audit["asset_id"], []))
-            if fields is not None:
-                found.append((audit["audit_id"], fields))
-            out.append({**audit, **(fields or {})})
+            answer = None
+            if not audit.answered:
+                answer = answer_of(audit, history.get(audit.asset_id, []))
+            if answer is not None:
+                found.append((audit.audit_id, answer))
+            out.append(audit if answer is None else audit.with_answer(answer))
         await services.store.audits.settle(found)
     return out
 
@@ -81,5 +78,5 @@ async def answered_assets(services: Services, attribute: str) -> frozenset[str]:
     scores heads on these answers and keeps them out of training."""
     out: set[str] = set()
     async for page in services.store.audits.scan(attribute=attribute):
-        out.update(a["asset_id"] for a in await settle(services, page) if a.get("answered"))
+        out.update(a.asset_id for a in await settle(services, page) if a.answered)
     return frozenset(out)

@@ -26,6 +26,7 @@ from tagtrail.learning.audit import (
     sample_for_audit,
     stratum_of,
 )
+from tagtrail.store.audits import AuditDocument
 from tagtrail.usecases.audit_answers import settle
 from tagtrail.usecases.head_data import segments_of
 from tagtrail.usecases.services import Services
@@ -89,26 +90,25 @@ async def sample_audits(
     plan = sample_for_audit(tags, rate=rate_to_show(target), salt=round, segment_key=segment_key)
     population = {c.stratum: c.population for c in plan.strata}
     at = utc_now()
-    docs: list[dict[str, Any]] = []
+    docs: list[AuditDocument] = []
     for s in plan.samples:
         applied, stored_tag = head_of[(s.asset_id, s.attribute)]
         docs.append(
-            {
-                "audit_id": f"{round}:{s.asset_id}:{s.attribute}",
-                "round": round,
-                "asset_id": s.asset_id,
-                "attribute": s.attribute,
-                "value": s.value,
-                "tier": s.stratum.tier,
-                "stratum": s.stratum.key,
-                "segment": applied.segments,
-                "head_version": stored_tag.get("head_version"),
-                "tag_event_id": stored_tag.get("event_id"),
-                "weight": s.weight,
-                "population": population[s.stratum],
-                "sampled_at": at,
-                "answered": False,
-            }
+            AuditDocument(
+                audit_id=f"{round}:{s.asset_id}:{s.attribute}",
+                round=round,
+                asset_id=s.asset_id,
+                attribute=s.attribute,
+                value=s.value,
+                tier=applied.tier,
+                stratum=s.stratum.key,
+                segment=dict(applied.segments),
+                head_version=stored_tag.get("head_version"),
+                tag_event_id=stored_tag.get("event_id"),
+                weight=s.weight,
+                population=population[s.stratum],
+                sampled_at=at,
+            )
         )
     added = await services.store.audits.add(docs)
     return SampleResult(
@@ -133,21 +133,21 @@ async def audit_report(
     answers = []
     for audit in audits:
         tag = AppliedTag(
-            asset_id=audit["asset_id"],
-            attribute=audit["attribute"],
-            value=audit["value"],
-            tier=audit["tier"],
-            segments=audit.get("segment") or {},
+            asset_id=audit.asset_id,
+            attribute=audit.attribute,
+            value=audit.value,
+            tier=audit.tier,
+            segments=audit.segment,
         )
-        segment = audit["stratum"].split("/", 2)[2]
+        segment = audit.stratum.split("/", 2)[2]
         key = segment.split("=", 1)[0] if "=" in segment else None
         stratum = stratum_of(tag, key)
-        weight = float(audit["weight"])
+        weight = audit.weight
         count = strata.get(stratum.key) or StratumCount(
-            stratum=stratum, population=int(audit["population"]), rate=1 / weight, sampled=0
+            stratum=stratum, population=audit.population, rate=1 / weight, sampled=0
         )
         strata[stratum.key] = msgspec.structs.replace(count, sampled=count.sampled + 1)
-        if not audit.get("answered"):
+        if not audit.answered:
             continue
         sample = AuditSample(
             asset_id=tag.asset_id,
@@ -158,7 +158,7 @@ async def audit_report(
             weight=weight,
             draw=0.0,
         )
-        answers.append(AuditAnswer(sample=sample, correct=bool(audit.get("correct"))))
+        answers.append(AuditAnswer(sample=sample, correct=bool(audit.correct)))
     return learned.audit_report(answers, strata=tuple(strata.values()), target=target)
 
 
@@ -183,31 +183,29 @@ async def audit_queue(
     out: list[QueuedAudit] = []
     after: list[Any] | None = None
     for _ in range(_QUEUE_PAGES):
-        hits, _total = await services.store.audits.queue(
+        page = await services.store.audits.queue(
             round=round, attribute=attribute, size=max(first, _QUEUE_PAGE), search_after=after
         )
-        if not hits:
+        if not page.audits:
             break
-        after = hits[-1]["sort"]
+        after = page.after
         # Answers found in the trail are recorded, so they leave the queue for good.
-        audits = [
-            a for a in await settle(services, [h["_source"] for h in hits]) if not a.get("answered")
-        ]
-        docs = await services.store.assets.get_many([a["asset_id"] for a in audits])
+        audits = [a for a in await settle(services, page.audits) if not a.answered]
+        docs = await services.store.assets.get_many([a.asset_id for a in audits])
         for audit, doc in zip(audits, docs, strict=True):
             if doc is None:
                 continue
             out.append(
                 QueuedAudit(
-                    audit_id=audit["audit_id"],
-                    round=audit["round"],
-                    asset_id=audit["asset_id"],
-                    attribute=audit["attribute"],
-                    value=audit["value"],
-                    tier=audit["tier"],
-                    stratum=audit["stratum"],
-                    weight=float(audit["weight"]),
-                    revision=int(doc.get("revision", 0)),
+                    audit_id=audit.audit_id,
+                    round=audit.round,
+                    asset_id=audit.asset_id,
+                    attribute=audit.attribute,
+                    value=audit.value,
+                    tier=audit.tier,
+                    stratum=audit.stratum,
+                    weight=audit.weight,
+                    revision=doc.revision,
                 )
             )
             if len(out) == first:

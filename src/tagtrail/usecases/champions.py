@@ -9,7 +9,6 @@ such a version is refused up front instead of being ignored after it. Apart from
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import msgspec
 
@@ -17,7 +16,7 @@ from tagtrail.domain.calibration import Calibration
 from tagtrail.errors import InvalidInput
 from tagtrail.learning.colour import CalibrationEvaluation
 from tagtrail.learning.head import TunedHead, TunedHeadRecord
-from tagtrail.store.heads import HeadRepository
+from tagtrail.store.heads import HeadDocument, HeadRepository
 from tagtrail.tagging.heads import Head
 from tagtrail.tagging.pipeline import Tagger
 
@@ -56,7 +55,7 @@ async def install_challengers(heads: HeadRepository, tagger: Tagger) -> list[str
         if champions.get(attribute) == version:
             continue  # already the champion
         doc = await heads.get(version)
-        if doc is None or doc.get("kind") == CALIBRATION:
+        if doc is None or doc.kind == CALIBRATION:
             continue
         head, why = fitted_head(doc, tagger)
         if head is not None and why is None:
@@ -65,28 +64,28 @@ async def install_challengers(heads: HeadRepository, tagger: Tagger) -> list[str
     return installed
 
 
-def fitted_head(doc: dict[str, Any], tagger: Tagger) -> tuple[TunedHead | None, str | None]:
+def fitted_head(doc: HeadDocument, tagger: Tagger) -> tuple[TunedHead | None, str | None]:
     """A stored head version as ``tagger`` would use it, or why it cannot serve there.
 
     One check for loading a champion and for promoting one, so a version the gate lets
     through is never ignored afterwards. A colour calibration gives no head (None, None).
     """
-    attribute = str(doc.get("attribute"))
-    if doc.get("kind") == CALIBRATION:
+    attribute = doc.attribute
+    if doc.kind == CALIBRATION:
         return None, _calibration_mismatch(doc, tagger)
     base = tagger.zero_shot_heads.get(attribute)
     if base is None:
         return None, f"{attribute!r} has no model head in taxonomy {tagger.taxonomy.version}"
-    if not doc.get("record"):
+    if not doc.record:
         return None, "its weights are not stored"
     try:
-        head = TunedHead.from_record(msgspec.convert(doc["record"], TunedHeadRecord))
+        head = TunedHead.from_record(msgspec.convert(doc.record, TunedHeadRecord))
     except (ValueError, msgspec.ValidationError) as exc:
         return None, f"it cannot be loaded: {exc}"
     return head, _mismatch(doc, head, base, tagger)
 
 
-def _mismatch(doc: dict[str, Any], head: TunedHead, base: Head, tagger: Tagger) -> str | None:
+def _mismatch(doc: HeadDocument, head: TunedHead, base: Head, tagger: Tagger) -> str | None:
     """Everything that differs from what ``tagger`` runs (None: nothing)."""
     found: list[str] = []
     wanted = tagger.taxonomy.attribute_version(head.attribute)
@@ -95,9 +94,9 @@ def _mismatch(doc: dict[str, Any], head: TunedHead, base: Head, tagger: Tagger) 
             f"it was trained for taxonomy version {head.training.taxonomy_version} of "
             f"{head.attribute}, but {wanted} is in force"
         )
-    if doc.get("encoder") != tagger.model_fingerprint:
+    if doc.encoder != tagger.model_fingerprint:
         found.append(
-            f"it was trained on vectors of encoder {doc.get('encoder')}, but the encoder "
+            f"it was trained on vectors of encoder {doc.encoder}, but the encoder "
             f"in force is {tagger.model_fingerprint}"
         )
     if head.labels != base.labels:
@@ -105,15 +104,15 @@ def _mismatch(doc: dict[str, Any], head: TunedHead, base: Head, tagger: Tagger) 
     return "; ".join(found) or None
 
 
-def _calibration_mismatch(doc: dict[str, Any], tagger: Tagger) -> str | None:
+def _calibration_mismatch(doc: HeadDocument, tagger: Tagger) -> str | None:
     found: list[str] = []
     wanted = tagger.taxonomy.attribute_version("colour")
-    if doc.get("taxonomy_version") != wanted:
+    if doc.taxonomy_version != wanted:
         found.append(
-            f"it was fitted for taxonomy version {doc.get('taxonomy_version')} of colour, "
+            f"it was fitted for taxonomy version {doc.taxonomy_version} of colour, "
             f"but {wanted} is in force"
         )
-    analyser = doc.get("encoder")  # the colour analyser whose confidence it calibrates
+    analyser = doc.encoder  # the colour analyser whose confidence it calibrates
     if analyser is not None and analyser != tagger.colour.version:
         found.append(
             f"it was fitted for analyser {analyser}, but the analyser in force is "
@@ -122,23 +121,23 @@ def _calibration_mismatch(doc: dict[str, Any], tagger: Tagger) -> str | None:
     return "; ".join(found) or None
 
 
-def refuse_unfit(doc: dict[str, Any], tagger: Tagger) -> None:
+def refuse_unfit(doc: HeadDocument, tagger: Tagger) -> None:
     """InvalidInput naming what differs when ``tagger`` could not use this head version."""
     _, why = fitted_head(doc, tagger)
     if why:
         raise InvalidInput(
-            f"{doc.get('version')} cannot become the champion of {doc.get('attribute')}: {why}. "
+            f"{doc.version} cannot become the champion of {doc.attribute}: {why}. "
             "It would be ignored and the catalogue would keep the heads in force; train it "
             "again on this deployment's taxonomy and encoder",
             field="version",
         )
 
 
-def stored_calibration(doc: dict[str, Any]) -> Calibration:
+def stored_calibration(doc: HeadDocument) -> Calibration:
     """The calibration in a stored head version of kind ``calibration``."""
-    return msgspec.convert(doc["record"], Calibration)
+    return msgspec.convert(doc.record, Calibration)
 
 
-def calibration_evaluation(doc: dict[str, Any]) -> CalibrationEvaluation:
+def calibration_evaluation(doc: HeadDocument) -> CalibrationEvaluation:
     """Its evaluation (listings leave the record out; this needs only the evaluation)."""
-    return msgspec.convert(doc["evaluation"], CalibrationEvaluation)
+    return msgspec.convert(doc.evaluation, CalibrationEvaluation)

@@ -10,7 +10,6 @@ tagger then turns raw colour confidence into probability with it (``champions.in
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import msgspec
 
@@ -27,6 +26,7 @@ from tagtrail.learning.colour import (
 )
 from tagtrail.learning.dataset import DECISION_KINDS, HUMAN_KINDS
 from tagtrail.learning.evaluate import GateDecision
+from tagtrail.store import HeadDocument
 from tagtrail.usecases.champions import CALIBRATION, calibration_evaluation
 from tagtrail.usecases.services import Services
 
@@ -45,14 +45,14 @@ def calibration_version(calibration: Calibration, fingerprint: str, taxonomy: st
     return f"calibration:{COLOUR}:{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
-def gate_of(doc: dict[str, Any]) -> GateDecision:
+def gate_of(doc: HeadDocument) -> GateDecision:
     evaluation = calibration_evaluation(doc)
     return calibration_gate(
-        evaluation, str(doc["version"]), evaluation.current.version, min_n=MIN_PLATT_DECISIONS
+        evaluation, doc.version, evaluation.current.version, min_n=MIN_PLATT_DECISIONS
     )
 
 
-async def calibration_verdict(services: Services, doc: dict[str, Any]) -> tuple[bool, list[str]]:
+async def calibration_verdict(services: Services, doc: HeadDocument) -> tuple[bool, list[str]]:
     """Whether the gate lets this stored calibration become the champion, and why."""
     decision = gate_of(doc)
     reasons = list(decision.reasons)
@@ -90,19 +90,19 @@ async def train_colour_calibration(services: Services, *, actor: str) -> Calibra
     taxonomy_version = tagger.taxonomy.attribute_version(COLOUR)
     version = calibration_version(fitted, evaluation.fingerprint, taxonomy_version)
     created = await services.store.heads.save(
-        {
-            "attribute": COLOUR,
-            "version": version,
-            "kind": CALIBRATION,
-            "created_at": utc_now(),
-            "created_by": actor,
-            "taxonomy_version": taxonomy_version,
-            "encoder": tagger.colour.version,
-            "training_fingerprint": evaluation.fingerprint,
-            "n_examples": evaluation.n,
-            "record": msgspec.to_builtins(fitted),
-            "evaluation": msgspec.to_builtins(evaluation),
-        }
+        HeadDocument(
+            attribute=COLOUR,
+            version=version,
+            kind=CALIBRATION,
+            created_at=utc_now(),
+            created_by=actor,
+            taxonomy_version=taxonomy_version,
+            encoder=tagger.colour.version,
+            training_fingerprint=evaluation.fingerprint,
+            n_examples=evaluation.n,
+            record=msgspec.to_builtins(fitted),
+            evaluation=msgspec.to_builtins(evaluation),
+        )
     )
     unpaired = n_human - len(outcomes)  # e.g. a confirmation of another reviewer's correction
     skipped = {"not_judging_the_analyser": unpaired} if unpaired else {}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 
+from tagtrail.domain.asset import Asset, Hit
 from tagtrail.domain.limits import check_id, check_value
 from tagtrail.domain.records import Tag, TagEvent
 from tagtrail.errors import NotFound
@@ -18,7 +18,7 @@ MAX_EXEMPLARS = 50
 
 
 class Explanation(msgspec.Struct, kw_only=True, frozen=True):
-    asset: dict[str, Any]  # the document (no vector)
+    asset: Asset
     vector: list[float] | None
     events: list[TagEvent]  # this attribute's history, in order
 
@@ -71,7 +71,7 @@ async def explain(
     stored = await services.store.assets.get(asset_id)
     history = await services.store.events.history({asset_id: stored.revision})
     return Explanation(
-        asset=stored.public_source(),
+        asset=stored.record(),
         vector=stored.source.get("vector"),
         events=[e for e in history[asset_id] if e.attribute == attribute and e.slot == slot],
     )
@@ -84,6 +84,6 @@ async def history(services: Services, revisions: dict[str, int]) -> dict[str, li
 
 async def exemplars(
     services: Services, vector: Sequence[float], attribute: str, asset_id: str, k: int
-) -> list[dict[str, Any]]:
+) -> list[Hit]:
     """The k nearest assets whose value of ``attribute`` a human confirmed or corrected."""
     return await nearest(services, vector, k, exemplar_filter(attribute, asset_id))

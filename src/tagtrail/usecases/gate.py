@@ -41,8 +41,7 @@ from tagtrail.learning.segment_checks import (
     near_chance,
     unlearnable_segments,
 )
-from tagtrail.learning.train import AnchorHead
-from tagtrail.tagging.heads import Head
+from tagtrail.tagging.heads import AnchorHead, Head
 
 # A segment this far (accuracy) below the rest, beyond its 95 % interval, is refused: wider
 # than the spread between honest segments of one attribute, narrower than random labels.

@@ -15,7 +15,6 @@ Deterministic: the same decisions and vectors give the same head version.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 from threadpoolctl import threadpool_limits
@@ -27,6 +26,7 @@ from tagtrail.learning.colour import COLOUR, CalibrationEvaluation
 from tagtrail.learning.dataset import TrainingSet
 from tagtrail.learning.evaluate import Comparison, GateDecision
 from tagtrail.learning.head import TunedHead
+from tagtrail.store import HeadDocument, Promotion
 from tagtrail.tagging.heads import Head, ZeroShotHead
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import champions
@@ -183,19 +183,19 @@ async def store_head(
     """Store a head version with its evaluation (put-if-absent); False when it existed."""
     training = head.training
     return await services.store.heads.save(
-        {
-            "attribute": head.attribute,
-            "version": head.version,
-            "kind": "tuned",
-            "created_at": utc_now(),
-            "created_by": actor,
-            "taxonomy_version": training.taxonomy_version,
-            "encoder": encoder,
-            "training_fingerprint": training.training_fingerprint,
-            "n_examples": training.n_examples,
-            "record": msgspec.to_builtins(head.to_record()),
-            "evaluation": msgspec.to_builtins(evaluation),
-        }
+        HeadDocument(
+            attribute=head.attribute,
+            version=head.version,
+            kind="tuned",
+            created_at=utc_now(),
+            created_by=actor,
+            taxonomy_version=training.taxonomy_version,
+            encoder=encoder,
+            training_fingerprint=training.training_fingerprint,
+            n_examples=training.n_examples,
+            record=msgspec.to_builtins(head.to_record()),
+            evaluation=msgspec.to_builtins(evaluation),
+        )
     )
 
 
@@ -215,27 +215,25 @@ async def _point(
     expected = await heads.alias(alias, attribute)
     if expected.version == version:
         return version
-    promotion: dict[str, Any] = {
-        "created_at": utc_now(),
-        "created_by": actor,
-        "forced": forced,
-        "previous_version": expected.version,
-        "evaluation": {"reasons": list(reasons)},
-    }
-    if note is not None:
-        promotion["note"] = note
+    promotion = Promotion(
+        created_at=utc_now(),
+        created_by=actor,
+        forced=forced,
+        previous_version=expected.version,
+        reasons=tuple(reasons),
+        note=note,
+    )
     await heads.move_alias(alias, attribute, version, expected=expected, promotion=promotion)
     return expected.version
 
 
-def _evaluation(doc: dict[str, Any]) -> StoredEvaluation | None:
-    raw = doc.get("evaluation")
-    return msgspec.convert(raw, StoredEvaluation) if raw else None
+def _evaluation(doc: HeadDocument) -> StoredEvaluation | None:
+    return msgspec.convert(doc.evaluation, StoredEvaluation) if doc.evaluation else None
 
 
-async def _stored(services: Services, attribute: str, version: str) -> dict[str, Any]:
+async def _stored(services: Services, attribute: str, version: str) -> HeadDocument:
     doc = await services.store.heads.get(version)
-    if doc is None or doc.get("attribute") != attribute:
+    if doc is None or doc.attribute != attribute:
         raise NotFound(f"no head version {version!r} for attribute {attribute!r}")
     return doc
 
@@ -250,7 +248,7 @@ async def evaluate_head(
             raise NotFound(f"{attribute!r} has no challenger; train one first")
     doc = await _stored(services, attribute, version)
     champion = (await services.store.heads.alias(CHAMPION, attribute)).version
-    if doc.get("kind") == CALIBRATION:
+    if doc.kind == CALIBRATION:
         calibration = calibration_evaluation(doc)
         return EvaluateResult(
             attribute=attribute,
@@ -291,7 +289,7 @@ async def promote_head(
         raise InvalidInput("a forced promotion needs a note saying why", field="note")
     doc = await _stored(services, attribute, version)
     champions.refuse_unfit(doc, await services.tagger())  # even forced: it would be ignored
-    evaluation = None if doc.get("kind") == CALIBRATION else _evaluation(doc)
+    evaluation = None if doc.kind == CALIBRATION else _evaluation(doc)
     current = (await services.store.heads.alias(CHAMPION, attribute)).version
     if current == version:
         return PromoteResult(
@@ -303,7 +301,7 @@ async def promote_head(
         )
     reasons: list[str] = []
     allowed = False
-    if doc.get("kind") == CALIBRATION:
+    if doc.kind == CALIBRATION:
         allowed, found = await colour_cal.calibration_verdict(services, doc)
         reasons.extend(found)
     elif evaluation is None:
@@ -369,7 +367,7 @@ async def head_info(services: Services, version: str) -> HeadInfo | None:
     doc = await services.store.heads.get(version)
     if doc is None:
         return None
-    attribute = str(doc.get("attribute"))
+    attribute = doc.attribute
     heads = services.store.heads
     champion = (await heads.alias(CHAMPION, attribute)).version
     challenger = (await heads.alias(CHALLENGER, attribute)).version
@@ -378,12 +376,12 @@ async def head_info(services: Services, version: str) -> HeadInfo | None:
 
 def _info(
     services: Services,
-    doc: dict[str, Any],
+    doc: HeadDocument,
     champions: dict[str, str],
     challengers: dict[str, str],
 ) -> HeadInfo:
-    attr, version = str(doc.get("attribute")), str(doc.get("version"))
-    calibration = calibration_evaluation(doc) if doc.get("kind") == CALIBRATION else None
+    attr, version = doc.attribute, doc.version
+    calibration = calibration_evaluation(doc) if doc.kind == CALIBRATION else None
     evaluation = None if calibration else _evaluation(doc)
     if calibration is not None:
         decision: GateDecision | None = colour_cal.gate_of(doc)
@@ -392,12 +390,12 @@ def _info(
     return HeadInfo(
         attribute=attr,
         version=version,
-        kind=str(doc.get("kind") or "tuned"),
-        created_at=doc.get("created_at"),
-        created_by=doc.get("created_by"),
-        taxonomy_version=doc.get("taxonomy_version"),
-        encoder=doc.get("encoder"),
-        n_examples=int(doc.get("n_examples") or 0),
+        kind=doc.kind,
+        created_at=doc.created_at,
+        created_by=doc.created_by,
+        taxonomy_version=doc.taxonomy_version,
+        encoder=doc.encoder,
+        n_examples=doc.n_examples,
         champion=champions.get(attr) == version,
         challenger=challengers.get(attr) == version,
         evaluation=evaluation,

@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from tagtrail.domain.metadata import AssetMetadata, parse_metadata
+from tagtrail.domain.asset import Asset, asset_of
+from tagtrail.domain.metadata import AssetMetadata, RawMetadata, parse_metadata
 from tagtrail.domain.records import ModelDecision, TagEvent, event_id, utc_now
 from tagtrail.errors import InvalidInput, TagtrailError
 from tagtrail.store import NewAsset, StoredAsset
@@ -33,7 +34,7 @@ RESUME_AFTER_S = 60.0
 class IngestItem(msgspec.Struct, kw_only=True, frozen=True):
     name: str
     data: bytes
-    metadata: dict[str, Any] | None = None
+    metadata: RawMetadata | None = None
 
 
 class IngestOutcome(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -41,7 +42,7 @@ class IngestOutcome(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=Tru
     status: Status
     asset_id: str | None = None
     error: str | None = None
-    document: dict[str, Any] | None = None  # the stored document (no vector), when created
+    asset: Asset | None = None  # the stored asset, when created
 
 
 def model_event(asset_id: str, n: int, decision: ModelDecision, at: str, *, seq: int) -> TagEvent:
@@ -153,11 +154,13 @@ class Rejected(msgspec.Struct, frozen=True):
 async def ingest(
     services: Services, items: Sequence[IngestItem], *, tagger: Tagger | None = None
 ) -> list[IngestOutcome]:
-    """Ingest one batch; one outcome per item, in order."""
-    outcomes: list[IngestOutcome] = []
-    async for batch in ingest_stream(services, [items], tagger=tagger):
-        outcomes.extend(batch)
-    return outcomes
+    """Ingest one batch (an upload's, gathered with concurrent ones), step by step: decode,
+    drop what is stored, prepare the pixels (:func:`_prepare`), then tag and write
+    (:func:`tag_and_write`); one outcome per item, in order. Many batches overlap these steps
+    in :func:`ingest_stream`."""
+    tagger = tagger or await services.tagger()
+    prepared = await _prepare(services, items, tagger, set())
+    return await tag_and_write(services, prepared, tagger)
 
 
 async def ingest_stream(
@@ -334,7 +337,7 @@ async def write_tagged(
         name = names[i]
         if write.status == "created":
             outcomes[i] = IngestOutcome(
-                name=name, status="created", asset_id=asset_id, document=write.document
+                name=name, status="created", asset_id=asset_id, asset=_asset(write.document)
             )
         elif write.status == "exists":
             outcomes[i] = IngestOutcome(name=name, status="exists", asset_id=asset_id)
@@ -348,3 +351,7 @@ async def write_tagged(
     done = [o for o in outcomes if o is not None]
     services.metrics.ingested(o.status for o in done)
     return done
+
+
+def _asset(document: dict[str, Any] | None) -> Asset | None:
+    return None if document is None else asset_of(document)

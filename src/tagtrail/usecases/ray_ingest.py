@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from tagtrail.config import Settings
+from tagtrail.domain.metadata import RawMetadata
 from tagtrail.domain.palette import Palette
 from tagtrail.errors import ConfigError, InvalidInput
 from tagtrail.usecases.ingest import IngestItem, IngestOutcome, Rejected
@@ -104,7 +105,7 @@ def _measure_batch(
     *,
     image: ImageSettings,
     palette: Palette,
-    metadata: Mapping[str, dict[str, Any]],
+    metadata: Mapping[str, RawMetadata],
     root: str,
 ) -> pa.Table:
     """CPU task: read (local paths) or take (remote bytes), then measure; one row a file."""
@@ -212,7 +213,7 @@ def _ray() -> Any:
 def run_on_ray(
     settings: Settings,
     sources: SourceFiles,
-    metadata: Mapping[str, dict[str, Any]],
+    metadata: Mapping[str, RawMetadata],
     *,
     image: ImageSettings,
     palette: Palette,
@@ -331,7 +332,7 @@ async def prepare_ray_job(settings: Settings, source: str) -> RayJob:
 def ingest_on_ray(
     settings: Settings,
     source: str,
-    metadata: Mapping[str, dict[str, Any]],
+    metadata: Mapping[str, RawMetadata],
     options: RayOptions,
 ) -> list[IngestOutcome]:
     """The whole Ray ingest (blocking; call it from the main thread, where Ray installs its

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import msgspec
 
+from tagtrail.domain.asset import Asset
 from tagtrail.domain.decisions import Decision, build_decision, check_decision, current_tag
 from tagtrail.domain.limits import check_id
 from tagtrail.domain.projection import decision_in_force, without_decision
 from tagtrail.domain.records import HUMAN_STATES, Tag, TagEvent
 from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.domain.taxonomy.dependencies import dependents, remap_dependents
-from tagtrail.errors import Conflict, InvalidInput, NotFound, TagtrailError
+from tagtrail.errors import InvalidInput, NotFound, TagtrailError
 from tagtrail.store import StoredAsset
 from tagtrail.usecases.services import Services
 from tagtrail.usecases.undo_carry import carried_forward
@@ -29,7 +29,7 @@ BULK_CONCURRENCY = 8
 
 
 class Decided(msgspec.Struct, kw_only=True, frozen=True):
-    asset: dict[str, Any]  # the document at its new revision, without the vector
+    asset: Asset  # at its new revision
     event: TagEvent
 
 
@@ -55,19 +55,20 @@ async def _decide(
     check_decision(decision)
     taxonomy = await services.taxonomy()
     taxonomy.attribute(decision.attribute)  # unknown → InvalidInput, before any read
+    # The decision's one read of the asset: what it undoes, the machine tags that follow it
+    # and the write itself all build on it (a stale revision: Conflict, nothing else read).
+    stored = await services.store.assets.for_write(asset_id, expected_revision)
     restore, undone = None, None
     if decision.kind == "reopened":
         restore, undone = await _without_decision_in_force(
-            services, asset_id, expected_revision, decision.attribute, decision.slot
+            services, stored, decision.attribute, decision.slot
         )
         if restore is not None:  # also through the applies that moved none of its values
             restore = await carried_forward(services.store, restore, taxonomy)
     # Rules test an attribute's primary value: further values of a multi-valued one move none.
     primary = decision.slot is None and not decision.add
     machine = (
-        await _dependent_events(services, asset_id, expected_revision, decision.attribute)
-        if primary
-        else {}
+        await _dependent_events(services, stored, taxonomy, decision.attribute) if primary else {}
     )
 
     def build(stored: StoredAsset) -> list[TagEvent]:
@@ -84,63 +85,37 @@ async def _decide(
         # the same revision (re-mapped from their stored raw label; no model run).
         return [event, *remap_dependents(taxonomy, stored.source, event, machine)]
 
-    source, events = await _apply_in_force(services, asset_id, expected_revision, taxonomy, build)
+    asset, events = await _apply_in_force(services, stored, taxonomy, build)
     if undone is not None:
         # An undone answer no longer answers its audit: back to the round's queue.
         await services.store.audits.reopen_answered_by([undone])
-    return Decided(asset=source, event=events[0])
+    return Decided(asset=asset, event=events[0])
 
 
 async def _apply_in_force(
     services: Services,
-    asset_id: str,
-    revision: int,
+    stored: StoredAsset,
     taxonomy: Taxonomy,
     build: Callable[[StoredAsset], list[TagEvent]],
-) -> tuple[dict[str, Any], list[TagEvent]]:
+) -> tuple[Asset, list[TagEvent]]:
     """Write ``build``'s events, validated against ``taxonomy`` — unless the stored asset
     was carried into a version this server has not followed yet (the refresh window after
     an apply): then Conflict naming the version in force, and nothing is written."""
     keeper = services.taxonomy_in_force
-    unconfirmed: list[str] = []
-    confirmed: set[str] = set()
-
-    def checked(stored: StoredAsset) -> list[TagEvent]:
-        carried = stored.source.get("taxonomy_version")
-        if carried in confirmed or keeper.follows(carried, taxonomy):
-            return build(stored)
-        unconfirmed.append(str(carried))  # write nothing until the pointer says (below)
-        return []
-
+    carried = stored.source.get("taxonomy_version")
+    if not keeper.follows(carried, taxonomy):
+        await keeper.confirm(str(carried), taxonomy)  # an older version, or Conflict
     apply = services.store.assets.apply
-    source, events = await apply(asset_id, revision, checked)
-    if unconfirmed:  # an older version, or Conflict when this server is behind
-        await keeper.confirm(unconfirmed[0], taxonomy)
-        confirmed.add(unconfirmed[0])
-        source, events = await apply(asset_id, revision, checked)
-    if not events:  # carried into yet another version meanwhile
-        raise Conflict(
-            f"asset {asset_id!r} moved to taxonomy {unconfirmed[-1]} meanwhile: "
-            "reload it and try again"
-        )
-    return source, events
+    return await apply(stored.asset_id, stored.revision, build, stored=stored)
 
 
 async def _without_decision_in_force(
-    services: Services, asset_id: str, revision: int, attribute: str, slot: str | None
+    services: Services, stored: StoredAsset, attribute: str, slot: str | None
 ) -> tuple[Tag | None, str | None]:
     """The tag as it stood before the decision in force, carried through the migrations
     since (what an undo returns to), and that decision's event id. History is read only up
-    to the asset's stored revision, and only once the caller's revision is that one: a
-    caller's number never sizes a read (a missing asset is NotFound, another revision a
-    Conflict)."""
-    stored = await services.store.assets.get(asset_id)
-    if stored.revision != revision:
-        raise Conflict(
-            f"asset {asset_id!r} is at revision {stored.revision}, not {revision}; "
-            "reload it and try again",
-            current_revision=stored.revision,
-        )
+    to the asset's stored revision: a caller's number never sizes a read."""
+    asset_id = stored.asset_id
     history = await services.store.events.history({asset_id: stored.revision})
     events = [e for e in history.get(asset_id, ()) if e.attribute == attribute and e.slot == slot]
     decision = decision_in_force(events)
@@ -150,25 +125,20 @@ async def _without_decision_in_force(
 
 
 async def _dependent_events(
-    services: Services, asset_id: str, revision: int, attribute: str
+    services: Services, stored: StoredAsset, taxonomy: Taxonomy, attribute: str
 ) -> dict[str, TagEvent]:
     """The model events behind the machine tags whose rules test ``attribute`` (by id)."""
-    taxonomy = await services.taxonomy()
-    brands = (None, *(b.id for b in taxonomy.brands))
-    if not any(dependents(taxonomy, attribute, b) for b in brands):
-        return {}  # no rule tests this attribute: nothing to read
-    stored = await services.store.assets.get(asset_id)
-    if stored.revision != revision:
-        return {}  # the write will answer Conflict
-    out: dict[str, TagEvent] = {}
+    wanted: dict[str, str] = {}
     for name in dependents(taxonomy, attribute, stored.source.get("brand")):
         tag = current_tag(stored.source, name)
-        if tag is None or tag.state in HUMAN_STATES:
-            continue
-        event = await services.store.events.get(tag.event_id)
-        if event is not None and event.kind == "model_tagged":
-            out[name] = event
-    return out
+        if tag is not None and tag.state not in HUMAN_STATES:
+            wanted[name] = tag.event_id
+    found = await services.store.events.get_many(list(wanted.values()))
+    return {
+        name: event
+        for name, event_id_ in wanted.items()
+        if (event := found.get(event_id_)) is not None and event.kind == "model_tagged"
+    }
 
 
 async def decide_many(

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from tagtrail.domain.asset import FieldValue, Hit, hit_of
 from tagtrail.domain.filters import AssetFilter, FacetResult, FacetSpec
 from tagtrail.domain.limits import MAX_TEXT_CHARS, check_free_text
 from tagtrail.errors import InvalidInput, ModelUnavailable
@@ -34,11 +35,11 @@ class SearchRequest(msgspec.Struct, kw_only=True, frozen=True):
     include_suggested: bool = False
     size: int = 20
     sort: str = "newest"
-    search_after: list[Any] | None = None
+    search_after: list[FieldValue] | None = None
 
 
 class SearchPage(msgspec.Struct, kw_only=True, frozen=True):
-    hits: list[dict[str, Any]]  # OpenSearch hits: _source (no vector), _score, sort
+    hits: list[Hit]
     has_next: bool
     total: int
     facets: list[FacetResult]
@@ -50,7 +51,7 @@ def check_text(text: str | None, field: str = "text") -> str | None:
     return check_free_text(text, field, max_chars=MAX_TEXT_CHARS)
 
 
-def check_after(sort: str, search_after: list[Any] | None, field: str = "after") -> None:
+def check_after(sort: str, search_after: list[FieldValue] | None, field: str = "after") -> None:
     """A cursor's values must be what this sort's hits carry (see ``SORT_VALUE_KINDS``)."""
     if search_after is not None and not q.search_after_fits(sort, search_after):
         raise InvalidInput(f"{field} is not a cursor of this sort", field=field)
@@ -90,7 +91,7 @@ async def search_assets(services: Services, request: SearchRequest) -> SearchPag
     result = await services.store.search.search(body)
     hits = result["hits"]["hits"]
     return SearchPage(
-        hits=hits[: request.size],
+        hits=[hit_of(h) for h in hits[: request.size]],
         has_next=len(hits) > request.size,
         total=result["hits"]["total"]["value"],
         facets=q.parse_facets(result.get("aggregations", {}), list(request.facets)),
@@ -106,7 +107,7 @@ async def nearest(
     *,
     include_suggested: bool = False,
     min_score: float | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Hit]:
     """Filtered k-NN hits (the filter runs inside the k-NN query, so k come back)."""
     body = q.knn_body(
         list(vector),
@@ -117,7 +118,7 @@ async def nearest(
         ef_search=EF_SEARCH,
     )
     hits: list[dict[str, Any]] = (await services.store.search.search(body))["hits"]["hits"]
-    return hits
+    return [hit_of(h) for h in hits]
 
 
 def review_sort(order: q.ReviewOrder, reason: q.ReviewReason) -> str:
@@ -132,9 +133,9 @@ async def review_queue(
     *,
     order: q.ReviewOrder,
     size: int,
-    search_after: list[Any] | None,
+    search_after: list[FieldValue] | None,
     reason: q.ReviewReason = "pending",
-) -> tuple[list[dict[str, Any]], bool, int]:
+) -> tuple[list[Hit], bool, int]:
     """Assets awaiting review (pending tags, or human decisions a newer model disagrees
     with): (hits, has_next, total)."""
     taxonomy = await services.taxonomy()
@@ -149,4 +150,5 @@ async def review_queue(
         body = split_queue(body, holdout=reason == "holdout", share=share)
     result = await services.store.search.search(body)
     hits = result["hits"]["hits"]
-    return hits[:size], len(hits) > size, int(result["hits"]["total"]["value"])
+    page = [hit_of(h) for h in hits[:size]]
+    return page, len(hits) > size, int(result["hits"]["total"]["value"])

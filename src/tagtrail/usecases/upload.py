@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 
-from tagtrail.domain.metadata import parse_metadata
+from tagtrail.domain.asset import Asset
+from tagtrail.domain.metadata import RawMetadata, parse_metadata
 from tagtrail.errors import InvalidInput, StoreUnavailable
 from tagtrail.usecases.batching import DynamicBatcher
 from tagtrail.usecases.ingest import IngestItem, IngestOutcome, ingest
@@ -23,10 +23,10 @@ EXISTS_WAIT_S = 5.0
 
 class Uploaded(msgspec.Struct, kw_only=True, frozen=True):
     status: str  # created or exists
-    asset: dict[str, Any]  # the stored document, without its vector
+    asset: Asset
 
 
-def parse_metadata_json(raw: str | None) -> dict[str, Any] | None:
+def parse_metadata_json(raw: str | None) -> RawMetadata | None:
     if not raw:
         return None
     try:
@@ -58,7 +58,7 @@ def uploads(services: Services) -> DynamicBatcher[IngestItem, IngestOutcome]:
 
 
 async def upload(
-    services: Services, data: bytes, name: str, metadata: dict[str, Any] | None
+    services: Services, data: bytes, name: str, metadata: RawMetadata | None
 ) -> Uploaded:
     if not data:
         raise InvalidInput(f"{name}: the image is empty", field="image")
@@ -67,12 +67,12 @@ async def upload(
         raise InvalidInput(outcome.error or f"{name}: rejected", field="image")
     if outcome.status == "failed" or outcome.asset_id is None:
         raise StoreUnavailable(outcome.error or f"{name}: could not be stored")
-    if outcome.status == "created" and outcome.document is not None:
-        return Uploaded(status="created", asset=outcome.document)
+    if outcome.status == "created" and outcome.asset is not None:
+        return Uploaded(status="created", asset=outcome.asset)
     return Uploaded(status="exists", asset=await _tagged(services, outcome.asset_id))
 
 
-async def _tagged(services: Services, asset_id: str) -> dict[str, Any]:
+async def _tagged(services: Services, asset_id: str) -> Asset:
     """The stored asset; waits (briefly) while a concurrent upload is still tagging it."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + EXISTS_WAIT_S
@@ -80,6 +80,6 @@ async def _tagged(services: Services, asset_id: str) -> dict[str, Any]:
     while True:
         stored = await services.store.assets.get(asset_id)
         if stored.revision > 0 or loop.time() >= deadline:
-            return stored.public_source()
+            return stored.record()
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.2)

@@ -2,91 +2,93 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import InvalidInputError, error_result
-from tagtrail.api.graphql.types import Asset, described
+from tagtrail.api.graphql.records import object_type
+from tagtrail.api.graphql.types import Asset
+from tagtrail.domain.asset import Asset as AssetRecord
 from tagtrail.errors import InvalidInput
+from tagtrail.learning import audit as learning_audit
+from tagtrail.learning.audit import StratumPrecision
 from tagtrail.usecases import audits as uc
 
 
-@strawberry.type(
-    description="A sampled tag to check: confirm it if right, correct or reject it if wrong "
-    "(confirmTag/correctTag/rejectTag with expectedRevision = revision)."
-)
-class AuditItem:
-    audit_id: str
-    round: str
-    asset_id: strawberry.ID
-    attribute: str
-    value: str
-    tier: str
-    stratum: str = strawberry.field(description='"attribute/tier/segment"')
-    weight: float = strawberry.field(description="Applied tags this audit stands for (1/rate)")
-    revision: int
+async def _asset_now(root: uc.QueuedAudit, info: Info) -> Asset | None:
+    found: AssetRecord | None = await info.context.loaders.assets.load(root.asset_id)
+    return None if found is None else Asset.from_record(found)
 
-    @described(
-        "The asset as it is now (thumbnail, SKU, brand, tags); null if it was deleted since "
-        "it was sampled."
+
+def _stratum_attribute(root: StratumPrecision) -> str:
+    return root.stratum.attribute
+
+
+def _stratum_tier(root: StratumPrecision) -> str:
+    return root.stratum.tier
+
+
+def _stratum_segment(root: StratumPrecision) -> str:
+    return root.stratum.segment
+
+
+if TYPE_CHECKING:
+    AuditItem = uc.QueuedAudit
+    AuditPrecision = StratumPrecision
+    AuditReport = learning_audit.AuditReport
+else:
+    AuditItem = object_type(
+        uc.QueuedAudit,
+        name="AuditItem",
+        description="A sampled tag to check: confirm it if right, correct or reject it if "
+        "wrong (confirmTag/correctTag/rejectTag with expectedRevision = revision).",
+        fields={
+            "stratum": '"attribute/tier/segment"',
+            "weight": "Applied tags this audit stands for (1/rate)",
+        },
+        retype={"asset_id": strawberry.ID},
+        extra={
+            "asset": strawberry.field(
+                resolver=_asset_now,
+                description="The asset as it is now (thumbnail, SKU, brand, tags); null if it "
+                "was deleted since it was sampled.",
+            )
+        },
     )
-    async def asset(self, info: Info) -> Asset | None:
-        source: dict[str, Any] | None = await info.context.loaders.sources.load(str(self.asset_id))
-        return None if source is None else Asset.from_source(source)
+    AuditPrecision = object_type(
+        StratumPrecision,
+        name="AuditPrecision",
+        description="Measured precision of one stratum (or attribute × tier).",
+        exclude={"stratum"},
+        fields={
+            "precision": "Population-weighted; null: no audit",
+            "low": "Wilson 95 % interval, low end",
+            "verdict": "meets target, below target, inconclusive or not enough evidence",
+            "audits_needed": "Error-free audits that would show target",
+            "unaudited": "For attribute × tier: strata with tags whose drawn audits are not all "
+            "answered; while any is listed the verdict is not meets target",
+        },
+        extra={
+            "attribute": strawberry.field(resolver=_stratum_attribute),
+            "tier": strawberry.field(resolver=_stratum_tier),
+            "segment": strawberry.field(
+                resolver=_stratum_segment,
+                description='"brand=Kobo", or "all" for attribute × tier',
+            ),
+        },
+    )
+    AuditReport = object_type(
+        learning_audit.AuditReport,
+        exclude={"confidence"},
+        nested={StratumPrecision: AuditPrecision},
+    )
 
 
 @strawberry.type
 class AuditQueue:
     items: list[AuditItem]
-
-
-@strawberry.type(description="Measured precision of one stratum (or attribute × tier).")
-class AuditPrecision:
-    attribute: str
-    tier: str
-    segment: str = strawberry.field(description='"brand=Kobo", or "all" for attribute × tier')
-    population: int
-    audited: int
-    correct: int
-    precision: float | None = strawberry.field(description="Population-weighted; null: no audit")
-    low: float = strawberry.field(description="Wilson 95 % interval, low end")
-    high: float
-    effective_n: float
-    verdict: str = strawberry.field(
-        description="meets target, below target, inconclusive or not enough evidence"
-    )
-    audits_needed: int = strawberry.field(description="Error-free audits that would show target")
-    unaudited: list[str] = strawberry.field(
-        description="For attribute × tier: strata with tags whose drawn audits are not all "
-        "answered; while any is listed the verdict is not meets target"
-    )
-
-    @classmethod
-    def from_row(cls, row: Any) -> AuditPrecision:
-        return cls(
-            attribute=row.stratum.attribute,
-            tier=row.stratum.tier,
-            segment=row.stratum.segment,
-            population=row.population,
-            audited=row.audited,
-            correct=row.correct,
-            precision=row.precision,
-            low=row.low,
-            high=row.high,
-            effective_n=row.effective_n,
-            verdict=row.verdict,
-            audits_needed=row.audits_needed,
-            unaudited=list(row.unaudited),
-        )
-
-
-@strawberry.type
-class AuditReport:
-    target: float
-    totals: list[AuditPrecision]
-    strata: list[AuditPrecision]
 
 
 AuditQueueResult = Annotated[AuditQueue | InvalidInputError, strawberry.union("AuditQueueResult")]
@@ -104,22 +106,7 @@ async def audit_queue(
         queued = await uc.audit_queue(ctx.services, round=round, attribute=attribute, first=first)
     except InvalidInput as exc:
         return error_result(exc)  # type: ignore[return-value]
-    return AuditQueue(
-        items=[
-            AuditItem(
-                audit_id=q.audit_id,
-                round=q.round,
-                asset_id=strawberry.ID(q.asset_id),
-                attribute=q.attribute,
-                value=q.value,
-                tier=q.tier,
-                stratum=q.stratum,
-                weight=q.weight,
-                revision=q.revision,
-            )
-            for q in queued
-        ]
-    )
+    return AuditQueue(items=list(queued))
 
 
 async def audit_report(
@@ -129,9 +116,4 @@ async def audit_report(
     ctx.require("viewer")
     if not 0.0 < target < 1.0:
         return InvalidInputError(message="target must be in (0, 1)", field="target")
-    report = await uc.audit_report(ctx.services, round=round, attribute=attribute, target=target)
-    return AuditReport(
-        target=report.target,
-        totals=[AuditPrecision.from_row(r) for r in report.totals],
-        strata=[AuditPrecision.from_row(r) for r in report.strata],
-    )
+    return await uc.audit_report(ctx.services, round=round, attribute=attribute, target=target)

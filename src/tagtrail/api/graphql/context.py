@@ -27,7 +27,7 @@ class Loaders:
     """DataLoaders batch per request: N assets asking for vectors or history → one request."""
 
     def __init__(self, services: Services) -> None:
-        self.sources = DataLoader(partial(get_assets, services))
+        self.assets = DataLoader(partial(get_assets, services))
         self.vectors = DataLoader(partial(get_vectors, services))
         self.history = DataLoader(partial(get_histories, services))
         self.thumbnails = DataLoader(partial(get_thumbnails, services))

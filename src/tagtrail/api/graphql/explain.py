@@ -11,7 +11,7 @@ assets (k-NN on the stored vector) whose value for the attribute a human confirm
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -19,6 +19,7 @@ from strawberry.scalars import JSON
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import InvalidInputError, NotFoundError, error_result
 from tagtrail.api.graphql.heads import HeadVersion, head_of_version
+from tagtrail.api.graphql.records import object_type
 from tagtrail.api.graphql.types import (
     Asset,
     LabelScore,
@@ -27,11 +28,11 @@ from tagtrail.api.graphql.types import (
     described,
     history_records,
 )
+from tagtrail.domain import evidence as records
 from tagtrail.domain.calibration import Calibration
-from tagtrail.domain.decisions import current_tag
-from tagtrail.domain.evidence import colour_evidence as read_colour_evidence
 from tagtrail.domain.evidence import rule_dependencies as read_rule_dependencies
 from tagtrail.domain.records import TagEvent
+from tagtrail.domain.records import Thresholds as ThresholdsRecord
 from tagtrail.errors import InvalidInput, NotFound
 from tagtrail.usecases.explain import MAX_EXEMPLARS, exemplars, explain, in_force
 
@@ -47,51 +48,62 @@ def _calibration_text(c: Calibration | None) -> str | None:
     return text
 
 
-@strawberry.type(description="A nearby palette colour the measurement was compared with.")
-class ColourAlternative:
-    name: str
-    family: str | None
-    delta_e: float | None = strawberry.field(description="CIEDE2000 from the measured colour")
+def _calibration_version(root: records.ColourEvidence) -> str | None:
+    return root.calibration.version if root.calibration else None
 
 
-@strawberry.type
-class ColourFinding:
-    name: str
-    label: str | None
-    family: str | None
-    hex: str | None = strawberry.field(description="The palette swatch")
-    measured_hex: str | None = strawberry.field(description="What the pixels measured")
-    coverage: float | None = strawberry.field(description="Share of the product's pixels")
-    delta_e: float | None = strawberry.field(description="CIEDE2000 measured → swatch")
-    confidence: float | None
-    alternatives: list[ColourAlternative]
+def _calibration(root: records.ColourEvidence) -> str | None:
+    return _calibration_text(root.calibration)
 
 
-@strawberry.type
-class ColourEvidence:
-    foreground_share: float | None
-    findings: list[ColourFinding]
-    finding: int = strawberry.field(
-        description="Which of the findings this tag names: 0 the dominant colour, more for "
-        "a further colour of the multi-valued colour attribute"
+if TYPE_CHECKING:
+    ColourAlternative = records.ColourAlternative
+    ColourFinding = records.ColourFinding
+    ColourEvidence = records.ColourEvidence
+else:
+    ColourAlternative = object_type(
+        records.ColourAlternative,
+        description="A nearby palette colour the measurement was compared with.",
+        fields={"delta_e": "CIEDE2000 from the measured colour"},
     )
-    raw_confidence: float | None = strawberry.field(
-        description="The analyser's ΔE-margin confidence before calibration"
+    ColourFinding = object_type(
+        records.ColourFinding,
+        exclude={"lab"},
+        fields={
+            "hex": "The palette swatch",
+            "measured_hex": "What the pixels measured",
+            "coverage": "Share of the product's pixels",
+            "delta_e": "CIEDE2000 measured → swatch",
+        },
+        nested={records.ColourAlternative: ColourAlternative},
     )
-    calibration_version: str | None = strawberry.field(
-        description="The calibration that turned it into the decision's probability"
-    )
-    calibration: str | None = strawberry.field(
-        description='For people, e.g. "Platt p = σ(8.109·confidence -0.629), shipped default: '
-        '1200 generated photos …"'
+    ColourEvidence = object_type(
+        records.ColourEvidence,
+        exclude={"analyser", "background_hex", "calibration"},
+        fields={
+            "finding": "Which of the findings this tag names: 0 the dominant colour, more for "
+            "a further colour of the multi-valued colour attribute",
+            "raw_confidence": "The analyser's ΔE-margin confidence before calibration",
+        },
+        nested={records.ColourFinding: ColourFinding},
+        extra={
+            "calibration_version": strawberry.field(
+                resolver=_calibration_version,
+                description="The calibration that turned it into the decision's probability",
+            ),
+            "calibration": strawberry.field(
+                resolver=_calibration,
+                description='For people, e.g. "Platt p = σ(8.109·confidence -0.629), shipped '
+                'default: 1200 generated photos …"',
+            ),
+        },
     )
 
 
-@strawberry.type
-class Thresholds:
-    high: float
-    medium: float
-    cap: str | None
+if TYPE_CHECKING:
+    Thresholds = ThresholdsRecord
+else:
+    Thresholds = object_type(ThresholdsRecord, name="Thresholds")
 
 
 @strawberry.type(
@@ -206,8 +218,9 @@ class TagExplanation:
         )
         out = []
         for h in hits:
-            asset = Asset.from_source(h["_source"])
-            out.append(Exemplar(score=h["_score"], asset=asset, tag=asset.tag(self.attribute)))
+            asset = Asset.from_record(h.asset)
+            score = h.score or 0.0  # k-NN hits always carry one
+            out.append(Exemplar(score=score, asset=asset, tag=asset.tag(self.attribute)))
         return out
 
 
@@ -216,38 +229,7 @@ ExplainResult = Annotated[
 ]
 
 
-def colour_evidence(evidence: dict[str, Any] | None) -> ColourEvidence | None:
-    parsed = read_colour_evidence(evidence)
-    if parsed is None:
-        return None  # another kind, or an unknown shape: still visible raw in evidence
-    return ColourEvidence(
-        foreground_share=parsed.foreground_share,
-        finding=parsed.finding,
-        raw_confidence=parsed.raw_confidence,
-        calibration_version=parsed.calibration.version if parsed.calibration else None,
-        calibration=_calibration_text(parsed.calibration),
-        findings=[
-            ColourFinding(
-                name=f.name,
-                label=f.label,
-                family=f.family,
-                hex=f.hex,
-                measured_hex=f.measured_hex,
-                coverage=f.coverage,
-                delta_e=f.delta_e,
-                confidence=f.confidence,
-                alternatives=[
-                    ColourAlternative(name=a.name, family=a.family, delta_e=a.delta_e)
-                    for a in f.alternatives
-                ],
-            )
-            for f in parsed.findings
-        ],
-    )
-
-
 def decision_chain(e: TagEvent) -> DecisionChain:
-    t = e.thresholds
     return DecisionChain(
         event_id=e.event_id,
         at=e.at,
@@ -257,13 +239,13 @@ def decision_chain(e: TagEvent) -> DecisionChain:
         actor_id=e.actor.id,
         note=e.note,
         raw_label=e.raw_label,
-        top_k=[LabelScore(label=s.label, score=s.score) for s in e.top_k],
+        top_k=list(e.top_k),
         rule_id=e.rule_id,
         value=e.value,
         probability=e.probability,
         tier=e.tier,
         tier_reason=e.tier_reason,
-        thresholds=Thresholds(high=t.high, medium=t.medium, cap=t.cap) if t else None,
+        thresholds=e.thresholds,
         model_fingerprint=e.actor.model_fingerprint,
         head_version=e.actor.head_version,
         analyser=e.actor.analyser,
@@ -288,17 +270,17 @@ async def explain_tag(
         found = await explain(ctx.services, str(asset_id), attribute, slot)
     except (InvalidInput, NotFound) as exc:
         return error_result(exc, id=str(asset_id))  # type: ignore[return-value]
-    chain = in_force(found.events, current_tag(found.asset, attribute, slot))
+    chain = in_force(found.events, found.asset.tag(attribute, slot))
     machine = chain.machine
     newest = next((e for e in reversed(found.events) if e.kind == "model_tagged"), None)
     return TagExplanation(
         asset_id=asset_id,
         attribute=attribute,
-        current=Asset.from_source(found.asset).tag(attribute, slot),
+        current=Asset.from_record(found.asset).tag(attribute, slot),
         decision=decision_chain(chain.decision) if chain.decision else None,
         reviewed=decision_chain(chain.reviewed) if chain.reviewed else None,
         proposal=decision_chain(chain.proposal) if chain.proposal else None,
-        colour_evidence=colour_evidence(machine.evidence) if machine else None,
+        colour_evidence=records.colour_evidence(machine.evidence) if machine else None,
         history=history_records(found.events),
         _vector=found.vector,
         _head_version=newest.actor.head_version if newest else None,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import msgspec
 import strawberry
 
 from tagtrail.api.graphql.context import Info
@@ -16,40 +15,31 @@ from tagtrail.api.graphql.errors import (
     UnauthenticatedError,
     error_result,
 )
+from tagtrail.api.graphql.records import object_type
 from tagtrail.errors import TagtrailError
+from tagtrail.learning import shadow as shadow_records
+from tagtrail.learning.colour import TierOutcome
+from tagtrail.learning.evaluate import EvaluationReport, SegmentMetrics
 from tagtrail.usecases import heads as uc
 from tagtrail.usecases import shadow as shadow_uc
 
-
-@strawberry.type(description="Metrics of one head on one segment (or overall).")
-class HeadSegment:
-    segment: str = strawberry.field(description='"overall" or "key=value", e.g. "brand=Kobo"')
-    n: int
-    accuracy: float
-    macro_f1: float
-    ece: float = strawberry.field(description="Expected calibration error (15 bins)")
-    auto_n: int = strawberry.field(description="Predictions that reached the auto tier")
-    auto_coverage: float
-    auto_precision: float | None = strawberry.field(
-        description="Precision of the auto tier (null when nothing reached it)"
+if TYPE_CHECKING:
+    HeadSegment = SegmentMetrics
+else:
+    HeadSegment = object_type(
+        SegmentMetrics,
+        name="HeadSegment",
+        description="Metrics of one head on one segment (or overall).",
+        fields={
+            "segment": '"overall" or "key=value", e.g. "brand=Kobo"',
+            "ece": "Expected calibration error (15 bins)",
+            "auto_n": "Predictions that reached the auto tier",
+            "auto_precision": "Precision of the auto tier (null when nothing reached it)",
+            "auto_low": "Wilson 95 % interval, low end",
+            "auto_high": "Wilson 95 % interval, high end",
+        },
+        names={"auto_low": "autoPrecisionLow", "auto_high": "autoPrecisionHigh"},
     )
-    auto_precision_low: float = strawberry.field(description="Wilson 95 % interval, low end")
-    auto_precision_high: float = strawberry.field(description="Wilson 95 % interval, high end")
-
-    @classmethod
-    def from_metrics(cls, m: Any) -> HeadSegment:
-        return cls(
-            segment=m.segment,
-            n=m.n,
-            accuracy=m.accuracy,
-            macro_f1=m.macro_f1,
-            ece=m.ece,
-            auto_n=m.auto_n,
-            auto_coverage=m.auto_coverage,
-            auto_precision=m.auto_precision,
-            auto_precision_low=m.auto_low,
-            auto_precision_high=m.auto_high,
-        )
 
 
 @strawberry.type(
@@ -78,12 +68,18 @@ class HeadEvaluation:
     )
 
 
-@strawberry.type(description="What a colour calibration does on reviewer decisions.")
-class CalibrationTiers:
-    version: str
-    ece: float = strawberry.field(description="Expected calibration error (15 bins)")
-    auto_share: float = strawberry.field(description="Share of colours in the auto tier")
-    auto_precision: float | None
+if TYPE_CHECKING:
+    CalibrationTiers = TierOutcome
+else:
+    CalibrationTiers = object_type(
+        TierOutcome,
+        name="CalibrationTiers",
+        description="What a colour calibration does on reviewer decisions.",
+        fields={
+            "ece": "Expected calibration error (15 bins)",
+            "auto_share": "Share of colours in the auto tier",
+        },
+    )
 
 
 @strawberry.type(
@@ -108,8 +104,8 @@ def _calibration(info: uc.HeadInfo) -> CalibrationEvaluation | None:
         method=c.method,
         n=c.n,
         n_right=c.n_right,
-        current=CalibrationTiers(**msgspec.structs.asdict(c.current)),
-        candidate=CalibrationTiers(**msgspec.structs.asdict(c.candidate)),
+        current=c.current,
+        candidate=c.candidate,
         would_promote=bool(info.gate.promote),
         gate_reasons=list(info.gate.reasons),
     )
@@ -181,8 +177,8 @@ def _evaluation(evaluation: uc.StoredEvaluation | None, gate: Any | None) -> Hea
     return HeadEvaluation(
         method=evaluation.candidate.method,
         champion_version=evaluation.champion.head_version,
-        segments=[HeadSegment.from_metrics(m) for m in evaluation.candidate.segments],
-        champion_segments=[HeadSegment.from_metrics(m) for m in evaluation.champion.segments],
+        segments=list(evaluation.candidate.segments),
+        champion_segments=list(evaluation.champion.segments),
         would_promote=bool(gate.promote),
         gate_reasons=list(gate.reasons),
         audit_segments=_segments(evaluation.audit_candidate),
@@ -192,8 +188,8 @@ def _evaluation(evaluation: uc.StoredEvaluation | None, gate: Any | None) -> Hea
     )
 
 
-def _segments(report: Any) -> list[HeadSegment]:  # an EvaluationReport or None
-    return [] if report is None else [HeadSegment.from_metrics(m) for m in report.segments]
+def _segments(report: EvaluationReport | None) -> list[HeadSegment]:
+    return [] if report is None else list(report.segments)
 
 
 async def heads(info: Info, attribute: str | None = None) -> list[HeadVersion]:
@@ -295,22 +291,16 @@ async def promote_head(
     )
 
 
-@strawberry.type(
-    description="Shadow mode: a challenger's proposals on new photos (stored, never applied) "
-    "against what reviewers then decided, beside the champion's, with Wilson 95 % intervals."
-)
-class ShadowReport:
-    attribute: str
-    version: str
-    n: int = strawberry.field(description="Reviewer decisions on tags with a shadow proposal")
-    challenger_agreed: int
-    champion_agreed: int
-    challenger_agreement: float | None
-    challenger_low: float
-    challenger_high: float
-    champion_agreement: float | None
-    champion_low: float
-    champion_high: float
+if TYPE_CHECKING:
+    ShadowReport = shadow_records.ShadowReport
+else:
+    ShadowReport = object_type(
+        shadow_records.ShadowReport,
+        description="Shadow mode: a challenger's proposals on new photos (stored, never "
+        "applied) against what reviewers then decided, beside the champion's, with Wilson 95 % "
+        "intervals.",
+        fields={"n": "Reviewer decisions on tags with a shadow proposal"},
+    )
 
 
 ShadowReportResult = Annotated[
@@ -327,4 +317,4 @@ async def shadow_report(
         found = await shadow_uc.challenger_agreement(ctx.services, attribute, version)
     except TagtrailError as exc:
         return error_result(exc, id=version)  # type: ignore[return-value]
-    return ShadowReport(**msgspec.structs.asdict(found))
+    return found

@@ -114,10 +114,10 @@ async def review_queue(
         return error_result(exc)  # type: ignore[return-value]
     items = []
     for h in hits:
-        asset = Asset.from_source(h["_source"])
+        asset = Asset.from_record(h.asset)
         items.append(
             ReviewItem(
-                cursor=encode_cursor(review_sort(order.value, reason.value), h["sort"]),
+                cursor=encode_cursor(review_sort(order.value, reason.value), list(h.sort)),
                 asset=asset,
                 pending_tags=asset.pending_tags(attributes),
                 disagreements=asset.disagreements(attributes),
@@ -215,8 +215,8 @@ BulkTagDecisionResult = Annotated[
 
 def _answer(decided: Decided) -> TagDecision:
     return TagDecision(
-        asset=Asset.from_source(decided.asset),
-        revision=int(decided.asset["revision"]),
+        asset=Asset.from_record(decided.asset),
+        revision=decided.asset.revision,
         event=TagEventRecord.from_event(decided.event, decided.event.previous_value),
     )
 

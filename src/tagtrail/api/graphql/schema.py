@@ -89,10 +89,10 @@ class Query:
             asset_id = check_id(str(id), "id")
         except InvalidInput as exc:
             return error_result(exc)  # type: ignore[return-value]
-        source = await info.context.loaders.sources.load(asset_id)
-        if source is None:
+        found = await info.context.loaders.assets.load(asset_id)
+        if found is None:
             return NotFoundError(message=f"asset {id!r} does not exist", id=str(id))
-        return Asset.from_source(source)
+        return Asset.from_record(found)
 
     search_assets: search.SearchResult = strawberry.field(
         resolver=search.search_assets,

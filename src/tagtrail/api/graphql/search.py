@@ -166,9 +166,9 @@ async def _search(
     found = await usecase_search(ctx.services, request)
     edges = [
         AssetEdge(
-            cursor=encode_cursor(sort_name, h["sort"]),
-            score=h.get("_score"),
-            node=Asset.from_source(h["_source"]),
+            cursor=encode_cursor(sort_name, list(h.sort)),
+            score=h.score,
+            node=Asset.from_record(h.asset),
         )
         for h in found.hits
     ]

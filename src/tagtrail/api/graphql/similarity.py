@@ -16,6 +16,7 @@ from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import InvalidInputError, NotFoundError, error_result
 from tagtrail.api.graphql.inputs import AssetFilterInput, to_filter
 from tagtrail.api.graphql.types import Asset
+from tagtrail.domain.asset import Hit
 from tagtrail.errors import InvalidInput, NotFound
 from tagtrail.usecases.search import nearest
 from tagtrail.usecases.similarity import (
@@ -55,12 +56,11 @@ SimilarResult = Annotated[
 ]
 
 
-def hits_from(hits: list[dict[str, Any]]) -> list[SimilarHit]:
+def hits_from(hits: list[Hit]) -> list[SimilarHit]:
     return [
-        SimilarHit(
-            score=h["_score"], cosine=2.0 * h["_score"] - 1.0, asset=Asset.from_source(h["_source"])
-        )
+        SimilarHit(score=score, cosine=2.0 * score - 1.0, asset=Asset.from_record(h.asset))
         for h in hits
+        if (score := h.score) is not None
     ]
 
 

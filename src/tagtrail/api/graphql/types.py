@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote
 
-import msgspec
 import strawberry
 from strawberry.scalars import JSON
 
 from tagtrail.api.graphql.context import Info
+from tagtrail.api.graphql.records import object_type
+from tagtrail.domain.asset import Asset as AssetRecord
 from tagtrail.domain.projection import disagrees
+from tagtrail.domain.records import LabelScore as LabelScoreRecord
 from tagtrail.domain.records import Tag as TagRecord
 from tagtrail.domain.records import TagEvent
 from tagtrail.usecases.thumbnails import Thumbnail
@@ -30,96 +32,43 @@ def described(description: str) -> Callable[[F], F]:
     return cast(Callable[[F], F], strawberry.field(description=description))
 
 
-@strawberry.type(description="The effective tag of one attribute: a projection of its events.")
-class Tag:
-    attribute: str
-    slot: str | None = strawberry.field(
-        description="null: the attribute's (primary) value. A multi-valued attribute "
-        "(colour, material) holds further values, each its own tag in a slot: pass it as "
-        "`slot` to confirmTag/rejectTag/reopenTag/removeTagValue and explainTag"
-    )
-    value: str | None
-    label: str | None
-    values: list[str] = strawberry.field(
-        description="The value with its ancestors (and colour family): what filters match."
-    )
-    family: str | None
-    probability: float | None
-    tier: str | None = strawberry.field(description="auto_applied, flagged or suggested")
-    state: str = strawberry.field(
-        description="auto_applied, flagged, suggested, confirmed, corrected or rejected"
-    )
-    applied: bool
-    reviewed: bool
-    needs_review: bool
-    source: str = strawberry.field(
-        description="model, analyser, human, model_then_human or analyser_then_human"
-    )
-    raw_label: str | None
-    rule_id: str | None
-    model_version: str | None
-    head_version: str | None
-    analyser: str | None
-    taxonomy_version: str | None
-    event_id: str
-    decided_at: str
-    decided_by: str
-    first_seen_at: str
-    proposed_value: str | None = strawberry.field(
-        description="A newer model's value on a human-decided tag: shown, never applied"
-    )
-    proposed_probability: float | None
-    proposed_head_version: str | None
-    disagreement: bool = strawberry.field(
-        description="A human decided this tag and a newer model proposes another value"
-    )
-    reproposal_of: str | None = strawberry.field(
-        description="The rejection (event id) whose value a newer head proposes again: a "
-        "suggestion until a human decides again"
-    )
-
-    @classmethod
-    def from_record(cls, t: TagRecord) -> Tag:
-        return cls(
-            attribute=t.attribute,
-            slot=t.slot,
-            value=t.value,
-            label=t.label,
-            values=list(t.values),
-            family=t.family,
-            probability=t.probability,
-            tier=t.tier,
-            state=t.state,
-            applied=t.applied,
-            reviewed=t.reviewed,
-            needs_review=t.needs_review,
-            source=t.source,
-            raw_label=t.raw_label,
-            rule_id=t.rule_id,
-            model_version=t.model_version,
-            head_version=t.head_version,
-            analyser=t.analyser,
-            taxonomy_version=t.taxonomy_version,
-            event_id=t.event_id,
-            decided_at=t.decided_at,
-            decided_by=t.decided_by,
-            first_seen_at=t.first_seen_at,
-            proposed_value=t.proposed_value,
-            proposed_probability=t.proposed_probability,
-            proposed_head_version=t.proposed_head_version,
-            disagreement=disagrees(t),
-            reproposal_of=t.reproposal_of,
-        )
-
-    @classmethod
-    def from_raw(cls, raw: dict[str, Any]) -> Tag:
-        return cls.from_record(msgspec.convert(raw, TagRecord))
+def _disagreement(root: TagRecord) -> bool:
+    return disagrees(root)
 
 
-@strawberry.type
-class LabelScore:
-    label: str
-    score: float
+if TYPE_CHECKING:
+    Tag = TagRecord
+else:
+    Tag = object_type(
+        TagRecord,
+        name="Tag",
+        description="The effective tag of one attribute: a projection of its events.",
+        exclude={"proposed_taxonomy_version", "proposed_event_id"},
+        fields={
+            "slot": "null: the attribute's (primary) value. A multi-valued attribute "
+            "(colour, material) holds further values, each its own tag in a slot: pass it as "
+            "`slot` to confirmTag/rejectTag/reopenTag/removeTagValue and explainTag",
+            "values": "The value with its ancestors (and colour family): what filters match.",
+            "tier": "auto_applied, flagged or suggested",
+            "state": "auto_applied, flagged, suggested, confirmed, corrected or rejected",
+            "source": "model, analyser, human, model_then_human or analyser_then_human",
+            "proposed_value": "A newer model's value on a human-decided tag: shown, never applied",
+            "reproposal_of": "The rejection (event id) whose value a newer head proposes "
+            "again: a suggestion until a human decides again",
+        },
+        extra={
+            "disagreement": strawberry.field(
+                resolver=_disagreement,
+                description="A human decided this tag and a newer model proposes another value",
+            )
+        },
+    )
+
+
+if TYPE_CHECKING:
+    LabelScore = LabelScoreRecord
+else:
+    LabelScore = object_type(LabelScoreRecord, name="LabelScore")
 
 
 @strawberry.type(description="One entry of the append-only tag history (tag_events).")
@@ -226,7 +175,7 @@ class AssetThumbnail:
 
 @strawberry.type(description="A product photo with its metadata and effective tags.")
 class Asset:
-    source: strawberry.Private[dict[str, Any]]
+    record: strawberry.Private[AssetRecord]
     id: strawberry.ID
     revision: int = strawberry.field(
         description="Pass as expectedRevision to mutations (optimistic concurrency)."
@@ -250,26 +199,25 @@ class Asset:
     pending_count: int
 
     @classmethod
-    def from_source(cls, source: dict[str, Any]) -> Asset:
-        g = source.get
+    def from_record(cls, a: AssetRecord) -> Asset:
         return cls(
-            source=source,
-            id=strawberry.ID(source["asset_id"]),
-            revision=int(g("revision", 0)),
-            sku=g("sku"),
-            brand=g("brand"),
-            collection=g("collection"),
-            season=g("season"),
-            season_year=g("season_year"),
-            photographer=g("photographer"),
-            shoot_date=g("shoot_date"),
-            filename=g("filename"),
-            width=g("width"),
-            height=g("height"),
-            ingested_at=g("ingested_at"),
-            taxonomy_version=g("taxonomy_version"),
-            model_fingerprint=g("model_fingerprint"),
-            pending_count=int(g("pending_count") or 0),
+            record=a,
+            id=strawberry.ID(a.asset_id),
+            revision=a.revision,
+            sku=a.sku,
+            brand=a.brand,
+            collection=a.collection,
+            season=a.season,
+            season_year=a.season_year,
+            photographer=a.photographer,
+            shoot_date=a.shoot_date,
+            filename=a.filename,
+            width=a.width,
+            height=a.height,
+            ingested_at=a.ingested_at,
+            taxonomy_version=a.taxonomy_version,
+            model_fingerprint=a.model_fingerprint,
+            pending_count=a.pending_count,
         )
 
     @described(
@@ -278,21 +226,15 @@ class Asset:
     )
     def tags(self, attributes: list[str] | None = None) -> list[Tag]:
         wanted = set(attributes) if attributes else None
-        return [
-            Tag.from_raw(t)
-            for t in self.source.get("tags") or ()
-            if wanted is None or t["attribute"] in wanted
-        ]
+        return [t for t in self.record.tags if wanted is None or t.attribute in wanted]
 
     @described(
         "The effective tag of one attribute (its primary value; a further value of a "
         "multi-valued attribute with `slot`), if any."
     )
     def tag(self, attribute: str, slot: str | None = None) -> Tag | None:
-        for raw in self.source.get("tags") or ():
-            if raw["attribute"] == attribute and raw.get("slot") == slot:
-                return Tag.from_raw(raw)
-        return None
+        found = self.record.tag(attribute, slot)
+        return found
 
     @described("Tags awaiting review (flagged or suggested).")
     def pending_tags(self, attributes: list[str] | None = None) -> list[Tag]:
@@ -300,12 +242,11 @@ class Asset:
 
     @described("Human-decided tags a newer model's proposal disagrees with.")
     def disagreements(self, attributes: list[str] | None = None) -> list[Tag]:
-        return [t for t in self.tags(attributes) if t.disagreement]
+        return [t for t in self.tags(attributes) if disagrees(t)]
 
     @described("Product metadata fields beyond the fixed ones.")
     def fields(self) -> JSON | None:
-        value: JSON | None = self.source.get("fields")
-        return value
+        return cast(JSON, dict(self.record.fields)) if self.record.fields else None
 
     @described("The CLIP vector's metadata; the floats only with includeVector: true.")
     def embedding(self, include_vector: bool = False) -> Embedding:
@@ -313,7 +254,7 @@ class Asset:
             asset_id=str(self.id),
             include=include_vector,
             dimension=512,
-            model=self.source.get("model_fingerprint"),
+            model=self.record.model_fingerprint,
         )
 
     @described("The thumbnail kept at ingest; null for assets ingested before thumbnails were.")
