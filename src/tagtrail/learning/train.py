@@ -14,8 +14,13 @@ among:
   untrained encoder, a fashion term CLIP does not know) are better replaced than kept.
 
 Ties, and differences within the noise, go to the earlier candidate in that order. The
-winner's out-of-fold predictions fit the temperature that calibrates the final head, which
-is then refitted on all examples.
+winner's out-of-fold predictions then choose and fit the calibration map of the final head
+(which is refitted on all examples): the identity, a temperature fitted by NLL, by the
+top-label loss or by ECE, or vector scaling, whichever has the lowest ECE on folds its fit
+never saw (:func:`~tagtrail.learning.calibrate.choose_logit_map`). The NLL temperature that
+ranks the candidates is not necessarily the best calibration: NLL also pays for the mass on
+wrong labels, and a few confidently wrong examples can push it to a temperature that leaves
+every other prediction under-confident.
 
 Everything is deterministic: examples arrive in canonical order (``make_training_set``),
 folds come from sha256, and the optimiser uses no randomness.
@@ -30,6 +35,7 @@ import numpy.typing as npt
 from tagtrail.learning.calibrate import ece, fit_temperature
 from tagtrail.learning.dataset import TrainingSet
 from tagtrail.learning.head import CandidateScore, Prior, TrainingSummary, TunedHead
+from tagtrail.learning.logit_maps import LogitMap, choose_logit_map
 from tagtrail.learning.losses import example_losses, softmax
 from tagtrail.learning.solver import (
     Design,
@@ -179,16 +185,37 @@ def _summary(
     )
 
 
-def _head(base: AnchorHead, theta: Float64, scale: float, summary: TrainingSummary) -> TunedHead:
-    """Fold the temperature into the scale and the bias column into logit units."""
-    effective = scale / summary.temperature
+def _head(
+    base: AnchorHead,
+    theta: Float64,
+    scale: float,
+    summary: TrainingSummary,
+    logit_map: LogitMap | None = None,
+) -> TunedHead:
+    """Fold the calibration map into the weights: logits' = logits · (a / T) + β per label.
+
+    T goes into the scale (so a temperature-only map leaves the weights as fitted), each
+    label's a into its row of W, and the bias column, turned into logit units, gets a / T
+    and then β.
+    """
+    fitted = logit_map or LogitMap()
+    multiplier, offset = fitted.factors(theta.shape[0])
+    class_scale = multiplier * fitted.temperature
+    effective = scale / fitted.temperature
+    weights = theta[:, :-1] if not fitted.class_scale else theta[:, :-1] * class_scale[:, None]
     return TunedHead(
         attribute=base.attribute,
         labels=tuple(base.labels),
-        weights=theta[:, :-1].astype(np.float32),
-        bias=(theta[:, -1] * effective).astype(np.float32),
+        weights=weights.astype(np.float32),
+        bias=(theta[:, -1] * scale * multiplier + offset).astype(np.float32),
         scale=effective,
-        training=summary,
+        training=msgspec.structs.replace(
+            summary,
+            calibration_map=fitted.kind,
+            temperature=fitted.temperature,
+            class_scale=fitted.class_scale,
+            class_bias=fitted.class_bias,
+        ),
     )
 
 
@@ -241,14 +268,19 @@ def train_head(
     chosen = scores[choose([loss for _, loss in fitted], design.weights)]
     theta, gain = _refit(design, anchor, (chosen.prior, chosen.strength), options)
     logits = oof[(chosen.prior, chosen.strength)]
+    # The same folds again: each fold's predictions came from a head that never saw them,
+    # and are now mapped by a calibration map fitted without them.
+    logit_map, map_scores = choose_logit_map(
+        logits, design.labels, design.positive, folds, design.weights
+    )
     summary = msgspec.structs.replace(
         _summary(training_set, design, base.version, taxonomy_version),
         prior=chosen.prior,
         strength=chosen.strength,
         gain=gain,
-        temperature=chosen.temperature,
         ece_before=_top1_ece(design, logits),
-        ece_after=_top1_ece(design, logits / chosen.temperature),
+        ece_after=_top1_ece(design, logit_map.apply(logits)),
         cv=tuple(scores),
+        calibration_candidates=map_scores,
     )
-    return _head(base, theta, options.scale, summary)
+    return _head(base, theta, options.scale, summary, logit_map)
