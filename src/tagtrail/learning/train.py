@@ -35,7 +35,7 @@ import numpy.typing as npt
 from tagtrail.learning.calibrate import ece, fit_temperature
 from tagtrail.learning.dataset import TrainingSet
 from tagtrail.learning.head import CandidateScore, Prior, TrainingSummary, TunedHead
-from tagtrail.learning.logit_maps import LogitMap, choose_logit_map
+from tagtrail.learning.logit_maps import MAP_KINDS, LogitMap, MapKind, choose_logit_map
 from tagtrail.learning.losses import example_losses, softmax
 from tagtrail.learning.solver import (
     Design,
@@ -68,6 +68,9 @@ class TrainOptions(msgspec.Struct, kw_only=True, frozen=True):
     max_iter: int = 150
     tol: float = 1e-5
     scale: float = CLIP_LOGIT_SCALE
+    #: Calibration maps to choose among, in order of preference (the first is the reference
+    #: a map may not lose accuracy against: the identity unless told otherwise).
+    calibration_maps: tuple[MapKind, ...] = MAP_KINDS
 
     def candidates(self) -> list[Candidate]:
         """In order of preference on a tie: zero-shot, then stronger before weaker."""
@@ -271,7 +274,12 @@ def train_head(
     # The same folds again: each fold's predictions came from a head that never saw them,
     # and are now mapped by a calibration map fitted without them.
     logit_map, map_scores = choose_logit_map(
-        logits, design.labels, design.positive, folds, design.weights
+        logits,
+        design.labels,
+        design.positive,
+        folds,
+        design.weights,
+        kinds=options.calibration_maps,
     )
     summary = msgspec.structs.replace(
         _summary(training_set, design, base.version, taxonomy_version),
