@@ -2,7 +2,7 @@
 
 logits = scale · (x @ Wᵀ) + b over the zero-shot head's own labels, so a tuned head is a
 drop-in :class:`~tagtrail.tagging.heads.Head`: same labels, same mapping rules, calibrated
-probabilities. The calibration map (a :class:`~tagtrail.learning.calibrate.LogitMap`: a
+probabilities. The calibration map (a :class:`~tagtrail.learning.logit_maps.LogitMap`: a
 temperature, possibly a scale and bias per label) is linear in the logits, so it is folded
 into ``scale``, the rows of W and ``b``: a stored head predicts exactly what was calibrated,
 with no separate step to forget. The summary keeps the map for reports

@@ -16,14 +16,15 @@ among:
 Ties, and differences within the noise, go to the earlier candidate in that order. The
 winner's out-of-fold predictions then choose and fit the calibration map of the final head
 (which is refitted on all examples): the identity, a temperature fitted by NLL, by the
-top-label loss or by ECE, or vector scaling, whichever has the lowest ECE on folds its fit
-never saw (:func:`~tagtrail.learning.calibrate.choose_logit_map`). The NLL temperature that
-ranks the candidates is not necessarily the best calibration: NLL also pays for the mass on
-wrong labels, and a few confidently wrong examples can push it to a temperature that leaves
-every other prediction under-confident.
+top-label loss or by ECE, or vector scaling, the simplest whose ECE on folds its fit never
+saw is within the noise of the lowest (:func:`~tagtrail.learning.logit_maps.choose_logit_map`).
+The NLL temperature that ranks the candidates is not necessarily the best calibration: NLL
+also pays for the mass on wrong labels, and a few confidently wrong examples can push it to a
+temperature that leaves every other prediction under-confident.
 
 Everything is deterministic: examples arrive in canonical order (``make_training_set``),
-folds come from sha256, and the optimiser uses no randomness.
+folds come from sha256, the optimiser uses no randomness, and the bootstrap that compares
+calibration maps draws from a fixed seed.
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ def _head(
     multiplier, offset = fitted.factors(theta.shape[0])
     class_scale = multiplier * fitted.temperature
     effective = scale / fitted.temperature
-    weights = theta[:, :-1] if not fitted.class_scale else theta[:, :-1] * class_scale[:, None]
+    weights = theta[:, :-1] * class_scale[:, None]  # × 1 exactly for a temperature
     return TunedHead(
         attribute=base.attribute,
         labels=tuple(base.labels),
