@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tagtrail.learning.calibrate import ece, fit_temperature, minimise_over_log_t
-from tagtrail.learning.losses import log_softmax, loss_and_grad, softmax
+from tagtrail.learning.losses import loss_and_grad, softmax
 from tagtrail.learning.optim import lbfgs
 
 Float64 = npt.NDArray[np.float64]
@@ -91,6 +91,12 @@ def top1(logits: np.ndarray, labels: np.ndarray) -> tuple[Float64, BoolArray]:
     return p.max(axis=1), right
 
 
+def _top_log_confidence(shifted: Float64, temperature: float) -> Float64:
+    """log max softmax(z / T) per row, from ``shifted`` = z − max(z) (≤ 0: no overflow)."""
+    out: Float64 = -np.log(np.exp(shifted / temperature).sum(axis=1))
+    return out
+
+
 def fit_temperature_top1(
     logits: np.ndarray, labels: np.ndarray, *, lo: float = 0.05, hi: float = 20.0
 ) -> float:
@@ -103,9 +109,10 @@ def fit_temperature_top1(
     if len(y) == 0:
         return 1.0
     right = z.argmax(axis=1) == y  # the ranking does not depend on T
+    shifted = z - z.max(axis=1, keepdims=True)
 
     def loss(log_t: float) -> float:
-        log_top = log_softmax(z / math.exp(log_t)).max(axis=1)
+        log_top = _top_log_confidence(shifted, math.exp(log_t))
         # log(1 − p) from log p without cancellation, floored where p rounds to 1.
         log_rest = np.log(np.maximum(-np.expm1(log_top), 1e-300))
         return float(-np.where(right, log_top, log_rest).mean())
@@ -126,8 +133,9 @@ def fit_temperature_ece(
     if len(y) == 0:
         return 1.0
     right = z.argmax(axis=1) == y
+    shifted = z - z.max(axis=1, keepdims=True)
     grid = np.exp(np.linspace(math.log(lo), math.log(hi), steps)).tolist()
-    errors = [round(ece(softmax(z / t).max(axis=1), right), 12) for t in grid]
+    errors = [round(ece(np.exp(_top_log_confidence(shifted, t)), right), 12) for t in grid]
     return float(min(zip(errors, grid, strict=True), key=lambda e: (e[0], abs(math.log(e[1]))))[1])
 
 
@@ -139,11 +147,13 @@ def fit_vector_scaling(
     *,
     strength: float = VECTOR_STRENGTH,
     max_iter: int = 200,
+    temperature: float | None = None,
 ) -> LogitMap:
     """The NLL temperature, then per label a scale and a bias by NLL + strength/2·‖θ‖².
 
     θ is (log scale, bias) per label, so a scale stays positive (the map never turns a
     label's evidence around) and the penalty keeps labels without decisions where they were.
+    ``temperature``: the NLL temperature of the same examples, when already fitted.
     """
     z = np.asarray(logits, dtype=np.float64)
     y = np.asarray(labels, dtype=np.int64)
@@ -152,7 +162,8 @@ def fit_vector_scaling(
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     if n == 0:
         return LogitMap(kind="vector")
-    temperature = fit_temperature(z, y, pos)
+    if temperature is None:
+        temperature = fit_temperature(z, y, pos)
     base = z / temperature
 
     def objective(theta: Float64) -> tuple[float, Float64]:
@@ -172,6 +183,33 @@ def fit_vector_scaling(
     )
 
 
+def fit_logit_maps(
+    kinds: tuple[MapKind, ...],
+    logits: np.ndarray,
+    labels: np.ndarray,
+    positive: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> list[LogitMap]:
+    """A map of each kind fitted on the same examples (the NLL temperature fitted once)."""
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    pos = np.ones(len(y), dtype=bool) if positive is None else np.asarray(positive, dtype=bool)
+    nll = fit_temperature(z, y, pos) if {"temperature_nll", "vector"} & set(kinds) else 1.0
+    out = []
+    for kind in kinds:
+        if kind == "identity":
+            out.append(LogitMap())
+        elif kind == "temperature_nll":
+            out.append(LogitMap(kind=kind, temperature=nll))
+        elif kind == "temperature_top1":
+            out.append(LogitMap(kind=kind, temperature=fit_temperature_top1(z[pos], y[pos])))
+        elif kind == "temperature_ece":
+            out.append(LogitMap(kind=kind, temperature=fit_temperature_ece(z[pos], y[pos])))
+        else:
+            out.append(fit_vector_scaling(z, y, pos, weights, temperature=nll))
+    return out
+
+
 def fit_logit_map(
     kind: MapKind,
     logits: np.ndarray,
@@ -179,37 +217,26 @@ def fit_logit_map(
     positive: np.ndarray | None = None,
     weights: np.ndarray | None = None,
 ) -> LogitMap:
-    z = np.asarray(logits, dtype=np.float64)
-    y = np.asarray(labels, dtype=np.int64)
-    pos = np.ones(len(y), dtype=bool) if positive is None else np.asarray(positive, dtype=bool)
-    if kind == "identity":
-        return LogitMap()
-    if kind == "temperature_nll":
-        return LogitMap(kind=kind, temperature=fit_temperature(z, y, pos))
-    if kind == "temperature_top1":
-        return LogitMap(kind=kind, temperature=fit_temperature_top1(z[pos], y[pos]))
-    if kind == "temperature_ece":
-        return LogitMap(kind=kind, temperature=fit_temperature_ece(z[pos], y[pos]))
-    return fit_vector_scaling(z, y, pos, weights)
+    return fit_logit_maps((kind,), logits, labels, positive, weights)[0]
 
 
 def cross_fitted(
-    kind: MapKind,
+    kinds: tuple[MapKind, ...],
     logits: Float64,
     labels: npt.NDArray[np.int64],
     positive: BoolArray,
     folds: npt.NDArray[np.int64],
     weights: Float64,
-) -> Float64:
-    """Every fold's logits mapped by a ``kind`` map fitted on the other folds only."""
-    mapped = logits.copy()
+) -> list[Float64]:
+    """Per kind: every fold's logits mapped by a map fitted on the other folds only."""
+    mapped = [logits.copy() for _ in kinds]
     for f in np.unique(folds).tolist():
         inside = folds != f
-        if positive[inside].any():  # else nothing to fit on: the fold stays as it is
-            fit = fit_logit_map(
-                kind, logits[inside], labels[inside], positive[inside], weights[inside]
-            )
-            mapped[~inside] = fit.apply(logits[~inside])
+        if not positive[inside].any():  # nothing to fit on: the fold stays as it is
+            continue
+        rows = (logits[inside], labels[inside], positive[inside], weights[inside])
+        for out, fit in zip(mapped, fit_logit_maps(kinds, *rows), strict=True):
+            out[~inside] = fit.apply(logits[~inside])
     return mapped
 
 
@@ -246,8 +273,8 @@ def choose_logit_map(
     pos = np.asarray(positive, dtype=bool)
     fold = np.asarray(folds, dtype=np.int64)
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
-    results = [top1(cross_fitted(k, z, y, pos, fold, w)[pos], y[pos]) for k in kinds]
-    fitted = [fit_logit_map(k, z, y, pos, w) for k in kinds]
+    results = [top1(m[pos], y[pos]) for m in cross_fitted(kinds, z, y, pos, fold, w)]
+    fitted = fit_logit_maps(kinds, z, y, pos, w)
     bins = selection_bins(int(pos.sum()))
     scores = tuple(
         MapScore(
