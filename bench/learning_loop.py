@@ -191,12 +191,13 @@ def _calibration(head: TunedHead, test: TrainingSet) -> None:
         print(f"  calibration: none fitted ({t.note or 'no candidates'})")
         return
     candidates = ", ".join(
-        f"{c.kind} {c.ece:.3f}" + ("" if c.kind == "identity" else f" (T {c.temperature:.2f})")
+        f"{c.kind} {c.ece:.3f}/{c.selection_ece:.3f}"
+        + ("" if c.kind == "identity" else f" (T {c.temperature:.2f})")
         for c in t.calibration_candidates
     )
     bins = t.calibration_candidates[0].selection_bins
     print(f"  calibration map: {t.calibration_map}, T {t.temperature:.3f}")
-    print(f"    out-of-fold ECE per candidate (15 bins; chosen over {bins}): {candidates}")
+    print(f"    out-of-fold ECE per candidate (15 bins / {bins}, compared): {candidates}")
 
     def top1(h: TunedHead) -> tuple[np.ndarray, np.ndarray]:
         rows = score_head(h, test)

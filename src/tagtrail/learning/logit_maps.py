@@ -15,7 +15,8 @@ folds into a linear head's weights and is applied at prediction time exactly as 
 
 :func:`choose_logit_map` cross-fits every candidate (fitted on some folds of the out-of-fold
 predictions, applied to the others), measures ECE on the pooled result and keeps the first
-candidate, in the order above, that is not worse than the best by more than the noise.
+candidate, in the order above, that is not worse than the best by more than the noise. Below
+:data:`MIN_MAP_DECISIONS` positive decisions it does not choose: the NLL temperature serves.
 """
 
 from __future__ import annotations
@@ -45,6 +46,17 @@ MAP_KINDS: tuple[MapKind, ...] = (
 )
 #: L2 pull of vector scaling towards the identity (per label: log scale and bias).
 VECTOR_STRENGTH = 1e-3
+#: Below this many positive decisions no map is chosen: the NLL temperature is used, as it
+#: was before maps were compared. ECE over a few dozen decisions is mostly noise (so the
+#: comparison would pick at random between an over-confident identity and a temperature that
+#: fixes it), and out-of-fold heads trained on a handful of decisions per value are far less
+#: accurate than the head refitted on all of them, so maps fitted to their top label's right
+#: or wrong flatten the final head. (The colour analyser's Platt scaling waits for as many.)
+MIN_MAP_DECISIONS = 100
+DEFAULT_MAP: MapKind = "temperature_nll"
+#: An ECE difference this small changes no tier in practice: a simpler map within it of the
+#: best is kept even when the difference is consistent (maps nearly alike differ consistently).
+NEGLIGIBLE_ECE = 0.005
 
 
 class LogitMap(msgspec.Struct, kw_only=True, frozen=True):
@@ -259,18 +271,24 @@ def choose_logit_map(
     *,
     kinds: tuple[MapKind, ...] = MAP_KINDS,
     replicates: int = 200,
+    min_decisions: int = MIN_MAP_DECISIONS,
 ) -> tuple[LogitMap, tuple[MapScore, ...]]:
     """The chosen map, refitted on all of ``logits`` (out-of-fold predictions), and the scores.
 
     Each candidate is cross-fitted over ``folds`` (:func:`cross_fitted`), so a flexible map
     cannot win by fitting the examples it is scored on. Among the maps that cost no accuracy
     against the identity, the first in ``kinds`` order whose ECE exceeds the lowest by at
-    most one standard error (a paired bootstrap over the examples) is chosen: the identity
-    stays unless a map clearly helps, and a simpler map beats a more flexible one on a tie.
+    most one standard error (a paired bootstrap over the examples), or by a negligible
+    :data:`NEGLIGIBLE_ECE`, is chosen: the identity stays unless a map clearly helps, and a
+    simpler map beats a more flexible one on a tie.
+    With fewer than ``min_decisions`` positives, :data:`DEFAULT_MAP` is fitted and kept
+    (when ``kinds`` holds it).
     """
     z = np.asarray(logits, dtype=np.float64)
     y = np.asarray(labels, dtype=np.int64)
     pos = np.asarray(positive, dtype=bool)
+    if int(pos.sum()) < min_decisions and DEFAULT_MAP in kinds:
+        kinds = (DEFAULT_MAP,)
     fold = np.asarray(folds, dtype=np.int64)
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
     results = [top1(m[pos], y[pos]) for m in cross_fitted(kinds, z, y, pos, fold, w)]
@@ -309,6 +327,6 @@ def _one_se(
     at_best = boot(best)
     for i in eligible:
         excess = scores[i].selection_ece - scores[best].selection_ece
-        if i == best or excess <= float(np.std(boot(i) - at_best)):
+        if i == best or excess <= max(float(np.std(boot(i) - at_best)), NEGLIGIBLE_ECE):
             return i
     return best
