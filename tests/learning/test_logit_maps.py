@@ -65,6 +65,34 @@ def test_a_calibrated_model_keeps_the_identity(seed: int) -> None:
     assert after == identity
 
 
+def test_below_a_hundred_decisions_the_nll_temperature_serves_without_a_choice() -> None:
+    # ECE over 60 decisions is mostly noise: no comparison, the NLL temperature as before.
+    rng = np.random.default_rng(9)
+    logits, labels = _draw(60, rng, lambda z: 4.0 * z)
+    chosen, scores = choose_logit_map(logits, labels, np.ones(60, dtype=bool), np.arange(60) % 5)
+    assert [s.kind for s in scores] == ["temperature_nll"]
+    assert chosen.kind == "temperature_nll"
+    assert chosen.temperature > 2.0
+
+
+def test_vector_scaling_undoes_a_per_label_shift_and_leaves_unnamed_labels_alone() -> None:
+    # Five labels carry the data; three more are never named (their logits sit far below).
+    # The model over-rates label 0 by 1.5 in logit units: no temperature undoes that.
+    rng = np.random.default_rng(11)
+    logits, labels = _draw(2000, rng, lambda z: z + np.array([1.5, 0.0, 0.0, 0.0, 0.0]))
+    logits = np.concatenate([logits, np.full((2000, 3), -4.0)], axis=1)
+    fitted = fit_logit_map("vector", logits, labels)
+    assert fitted.class_scale[5:] == (1.0, 1.0, 1.0)
+    assert fitted.class_bias[5:] == (0.0, 0.0, 0.0)
+    shift = fitted.class_bias[0] - float(np.mean(fitted.class_bias[1:5]))
+    assert shift == pytest.approx(-1.5, abs=0.3)
+    test_logits, test_labels = _draw(3000, rng, lambda z: z + np.array([1.5, 0, 0, 0, 0]))
+    test_logits = np.concatenate([test_logits, np.full((3000, 3), -4.0)], axis=1)
+    before, after = top1(test_logits, test_labels), top1(fitted.apply(test_logits), test_labels)
+    assert after[1].mean() > before[1].mean() + 0.05  # the ranking is repaired
+    assert ece(*after) <= 0.05
+
+
 def test_candidates_are_scored_on_folds_their_fit_never_saw() -> None:
     # Pure noise: nothing predicts the label. A per-label map fitted and scored on the same
     # examples would look better than the identity; cross-fitted, it does not.

@@ -133,7 +133,7 @@ def fit_temperature_top1(
 
 
 def fit_temperature_ece(
-    logits: np.ndarray, labels: np.ndarray, *, lo: float = 0.1, hi: float = 10.0, steps: int = 93
+    logits: np.ndarray, labels: np.ndarray, *, lo: float = 0.1, hi: float = 10.0, steps: int = 47
 ) -> float:
     """T on a log grid over [lo, hi] with the lowest top-1 ECE (positives only).
 
@@ -161,10 +161,12 @@ def fit_vector_scaling(
     max_iter: int = 200,
     temperature: float | None = None,
 ) -> LogitMap:
-    """The NLL temperature, then per label a scale and a bias by NLL + strength/2·‖θ‖².
+    """The NLL temperature, then a scale and a bias per label by NLL + strength/2·‖θ‖².
 
     θ is (log scale, bias) per label, so a scale stays positive (the map never turns a
-    label's evidence around) and the penalty keeps labels without decisions where they were.
+    label's evidence around). Labels no example names keep scale 1 and bias 0: nothing says
+    where to move them. They enter the softmax only through their log-sum-exp, one column, so
+    a head with many labels and decisions on a few costs little to fit (exact, not pruned).
     ``temperature``: the NLL temperature of the same examples, when already fitted.
     """
     z = np.asarray(logits, dtype=np.float64)
@@ -177,21 +179,35 @@ def fit_vector_scaling(
     if temperature is None:
         temperature = fit_temperature(z, y, pos)
     base = z / temperature
+    named = np.zeros(n_labels, dtype=bool)
+    named[y] = True
+    k = int(named.sum())
+    cols = base[:, named]
+    if k < n_labels:  # the other labels, as one column that no parameter moves
+        rest = base[:, ~named]
+        top = rest.max(axis=1, keepdims=True)
+        cols = np.concatenate(
+            [cols, top + np.log(np.exp(rest - top).sum(axis=1, keepdims=True))], 1
+        )
+    target = (np.cumsum(named) - 1)[y]
 
     def objective(theta: Float64) -> tuple[float, Float64]:
-        log_scale, bias = theta[:n_labels], theta[n_labels:]
-        scale = np.exp(log_scale)
-        loss, g = loss_and_grad(base * scale + bias, y, pos, w)
-        g_scale = (g * base).sum(axis=0) * scale
-        grad = np.concatenate([g_scale, g.sum(axis=0)]) + strength * theta
+        scale = np.exp(theta[:k])
+        mapped = cols.copy()
+        mapped[:, :k] = cols[:, :k] * scale + theta[k:]
+        loss, g = loss_and_grad(mapped, target, pos, w)
+        g_scale = (g[:, :k] * cols[:, :k]).sum(axis=0) * scale
+        grad = np.concatenate([g_scale, g[:, :k].sum(axis=0)]) + strength * theta
         return loss + 0.5 * strength * float(theta @ theta), grad
 
-    theta, _ = lbfgs(objective, np.zeros(2 * n_labels), max_iter=max_iter, tol=1e-6)
+    theta, _ = lbfgs(objective, np.zeros(2 * k), max_iter=max_iter, tol=1e-6)
+    class_scale, class_bias = np.ones(n_labels), np.zeros(n_labels)
+    class_scale[named], class_bias[named] = np.exp(theta[:k]), theta[k:]
     return LogitMap(
         kind="vector",
         temperature=temperature,
-        class_scale=tuple(float(v) for v in np.exp(theta[:n_labels])),
-        class_bias=tuple(float(v) for v in theta[n_labels:]),
+        class_scale=tuple(float(v) for v in class_scale),
+        class_bias=tuple(float(v) for v in class_bias),
     )
 
 
