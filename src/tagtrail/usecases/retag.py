@@ -36,11 +36,11 @@ from tagtrail.domain.records import (
 from tagtrail.domain.reproposal import repropose
 from tagtrail.domain.taxonomy.dependencies import known_from_tags
 from tagtrail.errors import Conflict
-from tagtrail.store import StoredAsset
+from tagtrail.store import Store, StoredAsset
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import colour_retier
+from tagtrail.usecases.inference import Inference
 from tagtrail.usecases.ingest import model_event
-from tagtrail.usecases.services import Services
 
 RETAG_FIELDS = (  # what a retag (and its preview) reads of each asset
     "asset_id",
@@ -204,16 +204,17 @@ def events_for(stored: StoredAsset, decisions: list[ModelDecision]) -> list[TagE
 
 
 async def retag_all(
-    services: Services,
+    store: Store,
+    tagger: Tagger,
+    inference: Inference,
     *,
+    repropose_min_probability: float,
     page: int = 256,
-    tagger: Tagger | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> RetagReport:
-    tagger = tagger or await services.tagger()
-    assets = services.store.assets
+    assets = store.assets
     report = RetagReport()
-    await services.store.refresh()  # a batch job: start from every write made so far
+    await store.refresh()  # a batch job: start from every write made so far
     async for docs in assets.scan(RETAG_FIELDS, page=page):
         # Heads only make sense on vectors of the encoder they were built for.
         usable = [
@@ -227,9 +228,9 @@ async def retag_all(
             progress(len(docs))
         if not usable:
             continue
-        measured = await colour_retier.stored_measurements(services, usable)
-        plans = await services.infer(
-            plan_decisions, tagger, usable, services.settings.repropose_min_probability, measured
+        measured = await colour_retier.stored_measurements(store.events, usable)
+        plans = await inference.run(
+            plan_decisions, tagger, usable, repropose_min_probability, measured
         )
         for doc, decisions in zip(usable, plans, strict=True):
             report.checked += 1
@@ -247,5 +248,5 @@ async def retag_all(
                 continue
             report.retagged += 1
             report.events += len(written)
-    await services.store.refresh()
+    await store.refresh()
     return report

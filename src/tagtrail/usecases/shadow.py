@@ -5,20 +5,28 @@ from __future__ import annotations
 from tagtrail.errors import NotFound
 from tagtrail.learning.dataset import DECISION_KINDS
 from tagtrail.learning.shadow import ShadowReport, shadow_report
+from tagtrail.store import Store
 from tagtrail.usecases.champions import CHALLENGER
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.inference import Inference
+from tagtrail.usecases.taxonomy_in_force import TaxonomyInForce
 
 
-async def challenger_agreement(
-    services: Services, attribute: str, version: str | None = None
-) -> ShadowReport:
-    """The shadow report of ``version`` (default: the attribute's challenger)."""
-    (await services.taxonomy()).attribute(attribute)  # InvalidInput naming known attributes
-    if version is None:
-        version = (await services.store.heads.alias(CHALLENGER, attribute)).version
+class Shadow:
+    def __init__(self, store: Store, taxonomy: TaxonomyInForce, inference: Inference) -> None:
+        self._store = store
+        self._taxonomy = taxonomy
+        self._inference = inference
+
+    async def challenger_agreement(
+        self, attribute: str, version: str | None = None
+    ) -> ShadowReport:
+        """The shadow report of ``version`` (default: the attribute's challenger)."""
+        (await self._taxonomy.current()).attribute(attribute)  # InvalidInput: known ones named
         if version is None:
-            raise NotFound(f"{attribute!r} has no challenger; train one first")
-    events = await services.store.events.decisions(
-        attribute, ["model_tagged", *sorted(DECISION_KINDS)]
-    )
-    return await services.infer(shadow_report, events, attribute, version)
+            version = (await self._store.heads.alias(CHALLENGER, attribute)).version
+            if version is None:
+                raise NotFound(f"{attribute!r} has no challenger; train one first")
+        events = await self._store.events.decisions(
+            attribute, ["model_tagged", *sorted(DECISION_KINDS)]
+        )
+        return await self._inference.run(shadow_report, events, attribute, version)
