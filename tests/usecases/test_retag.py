@@ -250,9 +250,7 @@ async def test_retag_follows_a_human_decision_on_a_rule_dependency(
     )
     confirm = build_decision(
         Decision(kind="confirmed", attribute="season_window"),
-        asset_id=asset_id,
-        source=stored.source,
-        revision=stored.revision,
+        asset=stored.record(),
         actor_id="rita",
         taxonomy=taxonomy,
     )

@@ -1,6 +1,6 @@
 """Sample audits: draw applied model tags to check, and report their measured precision.
 
-:func:`sample_audits` draws a deterministic, stratified sample (attribute × tier × segment,
+:meth:`Audits.sample` draws a deterministic, stratified sample (attribute × tier × segment,
 hash-based, see ``learning.audit``) of the model tags applied now and stores it with its
 sampling weights. Reviewers answer with ordinary decisions in the trail (confirm: right;
 correct or reject: wrong): the first human decision on a sampled tag after the draw is its

@@ -290,10 +290,8 @@ class Heads:
         if force and note is None:
             raise InvalidInput("a forced promotion needs a note saying why", field="note")
         doc = await self._stored(attribute, version)
-        champions.refuse_unfit(
-            doc, await self._tagging.tagger()
-        )  # even forced: it would be ignored
-        evaluation = None if doc.kind == CALIBRATION else _evaluation(doc)
+        tagger = await self._tagging.tagger()
+        champions.refuse_unfit(doc, tagger)  # even forced: it would be ignored
         current = (await self._store.heads.alias(CHAMPION, attribute)).version
         if current == version:
             return PromoteResult(
@@ -303,25 +301,7 @@ class Heads:
                 previous=current,
                 reasons=(f"{version} is already the champion of {attribute}",),
             )
-        reasons: list[str] = []
-        allowed = False
-        if doc.kind == CALIBRATION:
-            allowed, found = colour_cal.calibration_verdict(await self._tagging.tagger(), doc)
-            reasons.extend(found)
-        elif evaluation is None:
-            reasons.append(f"{version} has no stored evaluation")
-        else:
-            decision = self._gate(evaluation)
-            reasons.extend(decision.reasons)
-            allowed = decision.promote
-            evaluated_against = evaluation.champion.head_version
-            if current not in (None, evaluated_against) and await self._in_use(attribute, current):
-                allowed = False
-                reasons.insert(
-                    0,
-                    f"it was evaluated against {evaluated_against}, but the champion is now "
-                    f"{current}; train again",
-                )
+        allowed, reasons = self._verdict(doc, tagger, current)
         if not allowed and not force:
             return PromoteResult(
                 attribute=attribute,
@@ -350,10 +330,31 @@ class Heads:
             note=note,
         )
 
-    async def _in_use(self, attribute: str, version: str | None) -> bool:
-        """Whether this process's tagger uses ``version`` for ``attribute``."""
-        head = (await self._tagging.tagger()).heads.get(attribute)
-        return head is not None and head.version == version
+    def _verdict(
+        self, doc: HeadDocument, tagger: Tagger, current: str | None
+    ) -> tuple[bool, list[str]]:
+        """Whether the gate lets ``doc`` replace the champion ``current``, and why."""
+        if doc.kind == CALIBRATION:
+            return colour_cal.calibration_verdict(tagger, doc)
+        evaluation = _evaluation(doc)
+        if evaluation is None:
+            return False, [f"{doc.version} has no stored evaluation"]
+        decision = self._gate(evaluation)
+        reasons = list(decision.reasons)
+        evaluated_against = evaluation.champion.head_version
+        head = tagger.heads.get(doc.attribute)
+        if (
+            current not in (None, evaluated_against)
+            and head is not None
+            and head.version == current
+        ):
+            reasons.insert(
+                0,
+                f"it was evaluated against {evaluated_against}, but the champion is now "
+                f"{current}; train again",
+            )
+            return False, reasons
+        return decision.promote, reasons
 
     async def versions(self, attribute: str | None = None) -> list[HeadInfo]:
         """Stored head versions (newest first) with their alias flags and evaluations."""

@@ -151,10 +151,11 @@ def _key(raw: dict[str, Any]) -> str:
 def in_slots(doc: dict[str, Any], decisions: Sequence[ModelDecision]) -> list[ModelDecision]:
     """Further values in the slot already holding their value (a renamed value keeps its
     slot), else in a new one named after the value."""
+    tags = [msgspec.convert(raw, Tag) for raw in doc.get("tags") or ()]
     return [
         d
         if d.slot is None or d.value is None
-        else msgspec.structs.replace(d, slot=slot_for(doc, d.attribute, d.value))
+        else msgspec.structs.replace(d, slot=slot_for(tags, d.attribute, d.value))
         for d in decisions
     ]
 

@@ -79,22 +79,23 @@ class Review:
         # Rules test an attribute's primary value: further values of a multi-valued one move none.
         primary = decision.slot is None and not decision.add
         machine = (
-            await self._dependent_events(stored, taxonomy, decision.attribute) if primary else {}
+            await self._dependent_events(stored.record(), taxonomy, decision.attribute)
+            if primary
+            else {}
         )
 
         def build(stored: StoredAsset) -> list[TagEvent]:
+            current = stored.record()
             event = build_decision(
                 decision,
-                asset_id=asset_id,
-                source=stored.source,
-                revision=stored.revision,
+                asset=current,
                 actor_id=actor,
                 taxonomy=taxonomy,
                 restore=restore,
             )
             # Machine tags whose mapping rule tests this attribute follow the human value, in
             # the same revision (re-mapped from their stored raw label; no model run).
-            return [event, *remap_dependents(taxonomy, stored.source, event, machine)]
+            return [event, *remap_dependents(taxonomy, current, event, machine)]
 
         asset, events = await self._apply_in_force(stored, taxonomy, build)
         if undone is not None:
@@ -135,12 +136,12 @@ class Review:
         return without_decision(events, decision.event_id), decision.event_id
 
     async def _dependent_events(
-        self, stored: StoredAsset, taxonomy: Taxonomy, attribute: str
+        self, asset: Asset, taxonomy: Taxonomy, attribute: str
     ) -> dict[str, TagEvent]:
         """The model events behind the machine tags whose rules test ``attribute`` (by id)."""
         wanted: dict[str, str] = {}
-        for name in dependents(taxonomy, attribute, stored.source.get("brand")):
-            tag = current_tag(stored.source, name)
+        for name in dependents(taxonomy, attribute, asset.brand):
+            tag = current_tag(asset, name)
             if tag is not None and tag.state not in HUMAN_STATES:
                 wanted[name] = tag.event_id
         found = await self._store.events.get_many(list(wanted.values()))
