@@ -113,3 +113,36 @@ async def test_challenger_in_shadow_mode(
     # Shadow mode off: no challenger predicts.
     off = Runtime(settings.with_changes(shadow=False), Store(settings, indexed))
     assert (await off.tagging.tagger()).shadow_heads == {}
+
+
+async def test_photos_tagged_before_the_challenger_count_once_reviewers_decide_them(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    """The catalogue was tagged before the challenger existed and nothing re-tagged it: the
+    decisions reviewers make afterwards still judge it (its proposal computed from each
+    stored vector), while the decisions it was trained on never do."""
+    runtime = Runtime(settings, Store(settings, indexed))
+    fingerprint = (await runtime.tagging.tagger()).model_fingerprint
+    trained_on = _batch("t", fingerprint, 6, 7)
+    older = _batch("o", fingerprint, 5, 9)
+    await api.create([a for a, _ in trained_on + older])
+    await _review(api, trained_on, 1)
+    version = (await api.data(TRAIN))["trainHead"]["head"]["version"]
+    before = (await api.data(SHADOW))["shadowReport"]
+    assert (before["version"], before["n"]) == (version, 0)  # its training decisions: none
+
+    await _review(api, older, 1)
+    report = (await api.data(SHADOW_COMPUTED))["shadowReport"]
+    assert report["__typename"] == "ShadowReport", report
+    assert (report["n"], report["computed"]) == (len(older), len(older))
+    assert report["challengerAgreement"] >= 0.9
+    assert report["challengerAgreement"] > report["championAgreement"] + 0.3
+    # The same report whichever version is named (the challenger's, by default).
+    named = (await api.data(SHADOW_COMPUTED, {"version": version}))["shadowReport"]
+    assert named == report
+
+
+SHADOW_COMPUTED = """
+query($version: String) { shadowReport(attribute: "shot_type", version: $version) {
+  __typename
+  ... on ShadowReport { version n computed challengerAgreement championAgreement } } }"""

@@ -64,7 +64,7 @@ class Runtime:
         self.explain = Explain(store.assets, store.events, self.taxonomy, self.search)
         self.taxonomy_descriptions = TaxonomyDescriptions(self.taxonomy)
         self.heads = Heads(store, self.tagging, self.inference, settings)
-        self.shadow = Shadow(store, self.taxonomy, self.inference)
+        self.shadow = Shadow(store, self.taxonomy, self.tagging)
         self.audits = Audits(store, max_page_size=s.max_page_size)
         self.retag = Retag(store, self.tagging, self.inference, repropose_min_probability=minimum)
         self.taxonomy_changes = TaxonomyChanges(

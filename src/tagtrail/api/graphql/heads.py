@@ -295,10 +295,15 @@ if TYPE_CHECKING:
 else:
     ShadowReport = object_type(
         shadow_records.ShadowReport,
-        description="Shadow mode: a challenger's proposals on new photos (stored, never "
-        "applied) against what reviewers then decided, beside the champion's, with Wilson 95 % "
+        description="Shadow mode: a challenger's proposals (never applied) against what "
+        "reviewers decided after it was created, beside the champion's, with Wilson 95 % "
         "intervals.",
-        fields={"n": "Reviewer decisions on tags with a shadow proposal"},
+        fields={
+            "n": "Reviewer decisions, made after the challenger was created, on tags it "
+            "proposed a value for",
+            "computed": "Of them, proposals computed from the stored vector (photos tagged "
+            "before the challenger existed); the rest were recorded when it predicted",
+        },
     )
 
 
