@@ -101,10 +101,11 @@ async def heads(settings: Settings, args: Any) -> int:
 async def _shadow(runtime: Runtime, attribute: str, version: str) -> None:
     r = await runtime.shadow.challenger_agreement(attribute, version)
     if r.n == 0:
-        print("shadow mode: no reviewer decisions on its proposals yet")
+        print("shadow mode: no reviewer decisions since it was trained yet")
         return
     print(
-        f"shadow mode: {r.n} reviewer decisions; challenger agreed {r.challenger_agreement:.2f} "
+        f"shadow mode: {r.n} reviewer decisions since it was trained ({r.computed} on photos "
+        f"tagged before it); challenger agreed {r.challenger_agreement:.2f} "
         f"[{r.challenger_low:.2f}, {r.challenger_high:.2f}], champion {r.champion_agreement:.2f} "
         f"[{r.champion_low:.2f}, {r.champion_high:.2f}]"
     )

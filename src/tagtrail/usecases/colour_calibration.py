@@ -29,7 +29,7 @@ from tagtrail.learning.evaluate import GateDecision
 from tagtrail.store import HeadDocument, Store
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases.champions import CALIBRATION, calibration_evaluation
-from tagtrail.usecases.inference import Inference
+from tagtrail.usecases.workers import Worker
 
 
 class CalibrationTrained(msgspec.Struct, kw_only=True, frozen=True):
@@ -69,7 +69,7 @@ def calibration_verdict(tagger: Tagger, doc: HeadDocument) -> tuple[bool, list[s
 
 
 async def train_colour_calibration(
-    store: Store, tagger: Tagger, inference: Inference, *, actor: str
+    store: Store, tagger: Tagger, training: Worker, *, actor: str
 ) -> CalibrationTrained:
     """Fit the colour calibration from reviewer decisions and store it as the challenger."""
     events = await store.events.decisions(COLOUR, ["model_tagged", *sorted(DECISION_KINDS)])
@@ -84,7 +84,7 @@ async def train_colour_calibration(
         )
     governance = tagger.taxonomy.attribute(COLOUR).governance
     current = tagger.colour_calibration
-    fitted, evaluation = await inference.run(
+    fitted, evaluation = await training.run(
         fit_colour_calibration, outcomes, current, high=governance.high
     )
     taxonomy_version = tagger.taxonomy.attribute_version(COLOUR)

@@ -37,8 +37,8 @@ from tagtrail.usecases.champions import CALIBRATION, CHALLENGER, CHAMPION, calib
 from tagtrail.usecases.gate import StoredEvaluation as StoredEvaluation  # re-exported
 from tagtrail.usecases.head_data import training_set
 from tagtrail.usecases.holdout import KeptOut, kept_out
-from tagtrail.usecases.inference import Inference
 from tagtrail.usecases.tagger_provider import TaggerProvider
+from tagtrail.usecases.workers import Worker
 
 
 class TrainResult(msgspec.Struct, kw_only=True, frozen=True):
@@ -95,7 +95,7 @@ def _compare(
     taxonomy_version: str,
     governance: Governance,
 ) -> tuple[Comparison, StoredEvaluation]:
-    with threadpool_limits(limits=1):  # the inference thread shares two cores with the server
+    with threadpool_limits(limits=1):  # the training thread shares two cores with the server
         return gating.evaluate_candidate(base, champion, data, kept, taxonomy_version, governance)
 
 
@@ -116,11 +116,11 @@ class Heads:
     """Train, evaluate, promote and list head versions."""
 
     def __init__(
-        self, store: Store, tagging: TaggerProvider, inference: Inference, settings: Settings
+        self, store: Store, tagging: TaggerProvider, training: Worker, settings: Settings
     ) -> None:
         self._store = store
         self._tagging = tagging
-        self._inference = inference
+        self._training = training
         self._settings = settings
 
     def _gate(self, evaluation: StoredEvaluation) -> GateDecision:
@@ -133,7 +133,7 @@ class Heads:
         """
         if attribute == COLOUR:
             fitted = await colour_cal.train_colour_calibration(
-                self._store, await self._tagging.tagger(), self._inference, actor=actor
+                self._store, await self._tagging.tagger(), self._training, actor=actor
             )
             await self._point(CHALLENGER, attribute, fitted.version, actor=actor)
             return TrainResult(
@@ -157,7 +157,7 @@ class Heads:
             )
         champion = tagger.heads[attribute]  # the champion in force, or the zero-shot head
         taxonomy = tagger.taxonomy
-        comparison, evaluation = await self._inference.run(
+        comparison, evaluation = await self._training.run(
             _compare,
             base,
             champion,

@@ -22,9 +22,9 @@ from tagtrail.domain.records import ModelDecision, TagEvent, event_id, utc_now
 from tagtrail.errors import InvalidInput, TagtrailError
 from tagtrail.store import AssetRepository, NewAsset, StoredAsset, ThumbnailRepository
 from tagtrail.tagging.pipeline import PreparedImages, TaggedImage, Tagger
-from tagtrail.usecases.inference import Inference
 from tagtrail.usecases.metrics import Metrics
 from tagtrail.usecases.tagger_provider import TaggerProvider
+from tagtrail.usecases.workers import Worker
 from tagtrail.vision.decode import DecodedImage, DecodeLimits, decode_image
 from tagtrail.vision.thumbnail import Thumbnail, make_thumbnails
 
@@ -162,7 +162,7 @@ class Ingest:
         assets: AssetRepository,
         thumbnails: ThumbnailRepository,
         tagging: TaggerProvider,
-        inference: Inference,
+        inference: Worker,
         metrics: Metrics,
     ) -> None:
         self._assets = assets

@@ -39,8 +39,8 @@ from tagtrail.errors import Conflict
 from tagtrail.store import Store, StoredAsset
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import colour_retier
-from tagtrail.usecases.inference import Inference
 from tagtrail.usecases.ingest import model_event
+from tagtrail.usecases.workers import Worker
 
 RETAG_FIELDS = (  # what a retag (and its preview) reads of each asset
     "asset_id",
@@ -207,7 +207,7 @@ def events_for(stored: StoredAsset, decisions: list[ModelDecision]) -> list[TagE
 async def retag_all(
     store: Store,
     tagger: Tagger,
-    inference: Inference,
+    inference: Worker,
     *,
     repropose_min_probability: float,
     page: int = 256,

@@ -21,9 +21,9 @@ from tagtrail.store import Store
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import colour_retier
 from tagtrail.usecases.head_data import segments_of
-from tagtrail.usecases.inference import Inference
 from tagtrail.usecases.retag import RETAG_FIELDS, plan_decisions
 from tagtrail.usecases.sampling import StratifiedSample
+from tagtrail.usecases.workers import Worker
 
 OVERALL = "overall"
 
@@ -106,7 +106,7 @@ def _impact(decision: ModelDecision, current: dict[str, Any] | None) -> ImpactSa
 async def retag_preview(
     store: Store,
     tagger: Tagger,
-    inference: Inference,
+    inference: Worker,
     *,
     repropose_min_probability: float,
     attribute: str | None = None,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tagtrail.store import Store
-from tagtrail.usecases.inference import Inference
 from tagtrail.usecases.retag import RetagReport, retag_all
 from tagtrail.usecases.retag_preview import RetagPreview, retag_preview
 from tagtrail.usecases.tagger_provider import TaggerProvider
+from tagtrail.usecases.workers import Worker
 
 
 class Retag:
@@ -16,7 +16,7 @@ class Retag:
         self,
         store: Store,
         tagging: TaggerProvider,
-        inference: Inference,
+        inference: Worker,
         *,
         repropose_min_probability: float,
     ) -> None:

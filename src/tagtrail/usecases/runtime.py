@@ -1,10 +1,10 @@
 """The composition root: every long-lived part of one process, built once and wired here.
 
 Each use case declares what it needs in its constructor (repositories, the taxonomy in
-force, the tagger provider, the inference thread, settings) and gets exactly that; the HTTP
-app hands them to handlers through Litestar's dependency injection and the GraphQL
-context, the CLI through ``async with Runtime(settings) as runtime``. Nothing heavy happens
-here: the vision model loads on first use (or at server start-up, :meth:`warm_up`).
+force, the tagger provider, the inference and training workers, settings) and gets exactly
+that; the HTTP app hands them to handlers through Litestar's dependency injection and the
+GraphQL context, the CLI through ``async with Runtime(settings) as runtime``. Nothing heavy
+happens here: the vision model loads on first use (or at server start-up, :meth:`warm_up`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from tagtrail.usecases.audits import Audits
 from tagtrail.usecases.explain import Explain
 from tagtrail.usecases.heads import Heads
 from tagtrail.usecases.health import Health
-from tagtrail.usecases.inference import Inference
 from tagtrail.usecases.ingest import Ingest
 from tagtrail.usecases.metrics import Metrics
 from tagtrail.usecases.retagging import Retag
@@ -35,6 +34,7 @@ from tagtrail.usecases.taxonomy_change import TaxonomyChanges
 from tagtrail.usecases.taxonomy_in_force import TaxonomyInForce
 from tagtrail.usecases.thumbnails import Thumbnails
 from tagtrail.usecases.upload import Uploads
+from tagtrail.usecases.workers import Worker
 
 
 class Runtime:
@@ -43,7 +43,8 @@ class Runtime:
         self.metrics = Metrics()  # this deployment's Prometheus collectors (/metrics)
         self.store = store or Store(settings, on_error=self.metrics.store_error)
         store = self.store
-        self.inference = Inference()
+        self.inference = Worker("inference")  # forward passes
+        self.training = Worker("training")  # heads and calibrations: never ahead of uploads
         self.taxonomy = TaxonomyInForce(store, settings)
         self.tagging = TaggerProvider(settings, store.heads, self.taxonomy, self.inference)
         minimum = s.repropose_min_probability
@@ -63,7 +64,7 @@ class Runtime:
         self.query_vectors = QueryVectors(store.assets, self.tagging, self.inference)
         self.explain = Explain(store.assets, store.events, self.taxonomy, self.search)
         self.taxonomy_descriptions = TaxonomyDescriptions(self.taxonomy)
-        self.heads = Heads(store, self.tagging, self.inference, settings)
+        self.heads = Heads(store, self.tagging, self.training, settings)
         self.shadow = Shadow(store, self.taxonomy, self.tagging)
         self.audits = Audits(store, max_page_size=s.max_page_size)
         self.retag = Retag(store, self.tagging, self.inference, repropose_min_probability=minimum)
@@ -83,6 +84,7 @@ class Runtime:
     async def close(self) -> None:
         await self.uploads.close()
         self.inference.close()
+        self.training.close()
         await self.store.close()
 
     async def __aenter__(self) -> Runtime:

@@ -20,9 +20,9 @@ from tagtrail.errors import InvalidInput, ModelUnavailable
 from tagtrail.store import SearchIndex
 from tagtrail.store import queries as q
 from tagtrail.store.holdout import split_queue
-from tagtrail.usecases.inference import Inference
 from tagtrail.usecases.tagger_provider import TaggerProvider
 from tagtrail.usecases.taxonomy_in_force import TaxonomyInForce
+from tagtrail.usecases.workers import Worker
 
 log = logging.getLogger(__name__)
 MAX_TEXT_NEIGHBOURS = 1000
@@ -68,7 +68,7 @@ class Search:
         index: SearchIndex,
         taxonomy: TaxonomyInForce,
         tagging: TaggerProvider,
-        inference: Inference,
+        inference: Worker,
         *,
         holdout_share: float,
     ) -> None:

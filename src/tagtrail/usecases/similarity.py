@@ -7,9 +7,9 @@ import asyncio
 from tagtrail.domain.limits import check_id
 from tagtrail.errors import InvalidInput, NotFound
 from tagtrail.store import AssetRepository
-from tagtrail.usecases.inference import Inference
 from tagtrail.usecases.search import check_text
 from tagtrail.usecases.tagger_provider import TaggerProvider
+from tagtrail.usecases.workers import Worker
 from tagtrail.vision.decode import decode_image
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
@@ -18,9 +18,7 @@ MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 class QueryVectors:
     """The query vector of a similarity search."""
 
-    def __init__(
-        self, assets: AssetRepository, tagging: TaggerProvider, inference: Inference
-    ) -> None:
+    def __init__(self, assets: AssetRepository, tagging: TaggerProvider, inference: Worker) -> None:
         self._assets = assets
         self._tagging = tagging
         self._inference = inference

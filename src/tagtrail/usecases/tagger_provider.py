@@ -18,8 +18,8 @@ from tagtrail.config import Settings
 from tagtrail.errors import StoreUnavailable, TagtrailError
 from tagtrail.store import HeadRepository
 from tagtrail.usecases.champions import install_challengers, install_champions
-from tagtrail.usecases.inference import Inference
 from tagtrail.usecases.taxonomy_in_force import TaxonomyInForce
+from tagtrail.usecases.workers import Worker
 
 if TYPE_CHECKING:
     from tagtrail.tagging.pipeline import Tagger
@@ -34,7 +34,7 @@ class TaggerProvider:
         settings: Settings,
         heads: HeadRepository,
         taxonomy: TaxonomyInForce,
-        inference: Inference,
+        inference: Worker,
     ) -> None:
         self._settings = settings
         self._heads = heads

@@ -39,7 +39,6 @@ from tagtrail.tagging.taxonomy_files import load_migrations, load_taxonomy_sourc
 from tagtrail.usecases.champions import install_champions
 from tagtrail.usecases.change_report import ChangeCollector, TaxonomyChangeReport
 from tagtrail.usecases.head_data import segments_of
-from tagtrail.usecases.inference import Inference
 from tagtrail.usecases.ingest import model_event
 from tagtrail.usecases.retag import RETAG_FIELDS, changed_decisions, in_slots, plan_decisions
 from tagtrail.usecases.tagger_provider import TaggerProvider
@@ -50,6 +49,7 @@ from tagtrail.usecases.taxonomy_in_force import (
     finish_apply,
     wait_for_servers,
 )
+from tagtrail.usecases.workers import Worker
 
 
 class _Plan(msgspec.Struct, kw_only=True, frozen=True):
@@ -74,7 +74,7 @@ class TaxonomyChanges:
         store: Store,
         taxonomy: TaxonomyInForce,
         tagging: TaggerProvider,
-        inference: Inference,
+        inference: Worker,
         *,
         repropose_min_probability: float,
     ) -> None:
