@@ -13,14 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_compose_file_structure() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    runtime = compose["runtime"]
-    opensearch = runtime["opensearch"]
+    services = compose["services"]
+    opensearch = services["opensearch"]
     assert opensearch["image"] == "opensearchproject/opensearch:2.19.1"
     assert opensearch["environment"]["DISABLE_SECURITY_PLUGIN"] == "true"
     assert opensearch["environment"]["discovery.type"] == "single-node"
     assert "healthcheck" in opensearch
-    assert runtime["dashboards"]["image"].endswith(":2.19.1")
-    tagtrail = runtime["tagtrail"]
+    assert services["dashboards"]["image"].endswith(":2.19.1")
+    tagtrail = services["tagtrail"]
     assert tagtrail["build"] == "."
     assert tagtrail["environment"]["TAGTRAIL_OPENSEARCH_URL"] == "http://opensearch:9200"
     assert tagtrail["depends_on"]["opensearch"]["condition"] == "service_healthy"
@@ -31,9 +31,9 @@ def test_compose_file_structure() -> None:
 
 def test_cluster_profile_is_three_nodes_forming_one_cluster() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    runtime = compose["runtime"]
+    services = compose["services"]
     names = ["opensearch-node1", "opensearch-node2", "opensearch-node3"]
-    nodes = [runtime[n] for n in names]
+    nodes = [services[n] for n in names]
     published, volumes = [], []
     for name, node in zip(names, nodes, strict=True):
         env = node["environment"]
@@ -54,13 +54,13 @@ def test_cluster_profile_is_three_nodes_forming_one_cluster() -> None:
     assert len(published) == len(set(published))  # no host port twice
     assert "127.0.0.1:9200" not in published  # the single node's port stays its own
     assert "healthcheck" in nodes[0]
-    app = runtime["tagtrail-cluster"]
+    app = services["tagtrail-cluster"]
     assert app["profiles"] == ["cluster"]
     assert app["build"] == "."
     urls = app["environment"]["TAGTRAIL_OPENSEARCH_URL"].split(",")
     assert urls == [f"http://{n}:9200" for n in names]
     assert app["depends_on"]["opensearch-node1"]["condition"] == "service_healthy"
-    assert app["ports"] != runtime["tagtrail"]["ports"]
+    assert app["ports"] != services["tagtrail"]["ports"]
 
 
 def test_compose_config_parses_with_the_compose_tool_when_installed() -> None:

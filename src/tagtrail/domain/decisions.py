@@ -10,7 +10,7 @@ carries — ``values`` (value, ancestors, colour family), ``label``, ``family`` 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import msgspec
 
@@ -58,7 +58,18 @@ def current_tag(asset: Asset, attribute: str, slot: str | None = None) -> Tag | 
     return None
 
 
-def slot_for(tags: Iterable[Tag], attribute: str, value: str) -> str:
+class Placed(Protocol):
+    """Where a value sits: a :class:`Tag` is one."""
+
+    @property
+    def attribute(self) -> str: ...
+    @property
+    def slot(self) -> str | None: ...
+    @property
+    def value(self) -> str | None: ...
+
+
+def slot_for(tags: Iterable[Placed], attribute: str, value: str) -> str:
     """The slot a further ``value`` of a multi-valued attribute goes in: the one already
     holding it, else one named after it (suffixed while a renamed value holds that name)."""
     held = {t.slot: t.value for t in tags if t.attribute == attribute and t.slot is not None}

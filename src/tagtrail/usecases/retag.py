@@ -148,10 +148,18 @@ def _key(raw: dict[str, Any]) -> str:
     return tag_key(str(raw["attribute"]), raw.get("slot"))
 
 
+class _Placed(msgspec.Struct, frozen=True):
+    """A stored tag's place: all :func:`slot_for` reads of it."""
+
+    attribute: str
+    slot: str | None = None
+    value: str | None = None
+
+
 def in_slots(doc: dict[str, Any], decisions: Sequence[ModelDecision]) -> list[ModelDecision]:
     """Further values in the slot already holding their value (a renamed value keeps its
     slot), else in a new one named after the value."""
-    tags = [msgspec.convert(raw, Tag) for raw in doc.get("tags") or ()]
+    tags = [msgspec.convert(raw, _Placed) for raw in doc.get("tags") or ()]
     return [
         d
         if d.slot is None or d.value is None
