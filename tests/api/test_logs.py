@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import sys
@@ -15,7 +16,9 @@ from tagtrail.api.logs import (
     REQUEST_ID,
     JsonFormatter,
     RequestIdFilter,
+    StderrHandler,
     TextFormatter,
+    litestar_logging,
     stream_handler,
 )
 from tests.api.conftest import Api, ApiFactory
@@ -144,3 +147,24 @@ def test_text_lines_name_the_request() -> None:
     assert TextFormatter().format(_record("plain")).endswith(" WARNING tagtrail.test: plain")
     handler = stream_handler("json")
     assert isinstance(handler.formatter, JsonFormatter)
+
+
+def test_the_app_writes_to_stderr_as_it_is_when_a_record_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A test runner swaps stderr per test and closes the old one: a handler that kept the
+    stream it was configured with would fail ("I/O operation on closed file") on every
+    later record."""
+    config = litestar_logging("json")["handlers"]
+    assert config["console"]["class"].endswith("StderrHandler")
+    handler = StderrHandler()
+    handler.setFormatter(JsonFormatter())
+    first, second = io.StringIO(), io.StringIO()
+    record = logging.LogRecord("tagtrail", logging.INFO, __file__, 1, "hello", None, None)
+    monkeypatch.setattr(sys, "stderr", first)
+    handler.handle(record)
+    assert '"message":"hello"' in first.getvalue()
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+    handler.handle(record)  # not the closed one: no "--- Logging error ---"
+    assert second.getvalue().count('"message":"hello"') == 1

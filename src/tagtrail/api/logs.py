@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TextIO
 
 import msgspec
 
@@ -95,12 +96,41 @@ def litestar_logging(fmt: LogFormat) -> dict[str, Any]:
     handlers = copy.deepcopy(default_handlers)  # dictConfig rewrites nested specs in place
     for spec in handlers.values():
         spec["filters"] = ["request_id"]
+    handlers["console"]["class"] = f"{__name__}.StderrHandler"
+    if "listener" not in handlers["queue_listener"]:  # Python 3.11: the queue writes itself
+        handlers["queue_listener"]["class"] = f"{__name__}.QueueToStderr"
     cls = JsonFormatter if fmt == "json" else TextFormatter
     return {
         "formatters": {"standard": {"()": cls}},
         "filters": {"request_id": {"()": RequestIdFilter}},
         "handlers": handlers,
     }
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stderr`` as it is when a record is written, not as it was when logging
+    was configured: a test runner swaps it per test, and a closed one must not be kept."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: object) -> None:
+        pass
+
+
+def _queue_listener_handler() -> type[logging.Handler]:
+    from litestar.logging.standard import QueueListenerHandler
+
+    return QueueListenerHandler
+
+
+class QueueToStderr(_queue_listener_handler()):  # type: ignore[misc]
+    """Litestar's queue handler (writes leave the event loop), writing to :class:`StderrHandler`."""
+
+    def __init__(self) -> None:
+        super().__init__([StderrHandler()])
 
 
 def stream_handler(fmt: LogFormat) -> logging.Handler:
