@@ -44,7 +44,8 @@ class ColourFinding(msgspec.Struct, kw_only=True, frozen=True):
     coverage: float  # share of product pixels
     delta_e: float  # CIEDE2000 from the measurement to the named colour
     alternatives: tuple[ColourAlternative, ...]
-    confidence: float  # (ΔE₂ − ΔE₁) / (ΔE₂ + ΔE₁), in [0, 1]
+    # 1 − exp(−(ΔE₂ − ΔE₁) / 3), in [0, 1] (analyser 1.x: (ΔE₂ − ΔE₁) / (ΔE₂ + ΔE₁))
+    confidence: float
 
 
 class ColourAnalysis(msgspec.Struct, kw_only=True, frozen=True):

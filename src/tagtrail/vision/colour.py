@@ -13,9 +13,20 @@ which a zero-shot model guesses but pixels can measure. The pipeline, all numpy:
    variation and fold tiny ones, with per-channel medians as robust centres;
 4. name each dominant cluster by its nearest palette colour under CIEDE2000.
 
-Confidence of a name is the relative margin to the runner-up,
-``(ΔE₂ − ΔE₁) / (ΔE₂ + ΔE₁)``: 1 when the measurement sits on a palette colour, 0 when it is
-halfway between two, scale-free so dark and light colours read alike.
+Confidence of a name comes from its margin over the runner-up in ΔE units,
+``1 − exp(−(ΔE₂ − ΔE₁) / 3)``: 0 on the boundary between two palette colours, 0.63 when the
+nearest is 3 ΔE ahead, towards 1 for a colour nothing else is near. A name is wrong when the
+photo's lighting, cast and noise move the measurement across a boundary, and that error is a
+distance (median ~0.7, 90th percentile ~1.4 ΔE₀₀ on generated photos), so the absolute margin
+is what says how safe a name is. Version 1 used the ratio ``(ΔE₂ − ΔE₁) / (ΔE₂ + ΔE₁)``,
+which calls a garment 8 ΔE from its nearest swatch and 11 ΔE from the next (a clear call)
+as unsure (0.16) as one 1 ΔE from a swatch and 1.4 ΔE from the next (a coin toss): fine
+for swatches, timid for colours between them, which most products are. Chosen by held-out
+numbers (generated photos, colours drawn uniformly from the gamut, seeds not fitted on;
+``scripts/fit_colour_calibration.py`` fits the same sets either way): Platt scaling of the ratio
+scored a log loss of 0.143 a photo, of this margin 0.126 (0.126–0.128 for scales of 2–6 ΔE
+and for a linear margin capped at 3–10 ΔE; the scale 3 is the flat optimum), and it
+auto-applies 72 % of those colours instead of 57 % at the same precision (0.997).
 
 Speed (~3 ms an image on one core): the working images are small, so numpy's per-call overhead
 dominates; Lab is held as planes (3, H, W) and every step avoids reductions over short axes.
@@ -24,6 +35,7 @@ dominates; Lab is held as planes (3, H, W) and every step avoids reductions over
 from __future__ import annotations
 
 import itertools
+import math
 
 import msgspec
 import numpy as np
@@ -38,7 +50,7 @@ from tagtrail.vision.colour_math import lab_to_hex
 __all__ = ["ColourAlternative", "ColourAnalyser", "ColourAnalysis", "ColourFinding"]
 
 ANALYSER_NAME = "tagtrail.colour"
-ANALYSER_VERSION = "1.0.0"
+ANALYSER_VERSION = "2.0.0"  # 2: confidence from the ΔE margin, not the ratio
 
 _MIN_INLIERS = 0.6  # share of border pixels that must fit the backdrop model
 _STRICT_INLIERS = 0.9  # ... when the backdrop is not light and neutral (may be fabric)
@@ -52,6 +64,7 @@ _FOLD_SHARE = 0.03  # clusters smaller than this are folded into their nearest n
 _MIN_COVERAGE = 0.08  # clusters below this are not reported as product colours
 _ALTERNATIVES = 3
 _REACH = 20.0  # ΔE76 from a centre within which a pixel counts towards its coverage
+_MARGIN_SCALE = 3.0  # ΔE₀₀ of margin over the runner-up at which confidence reaches 1 − 1/e
 
 
 class ColourAnalyser:
@@ -272,7 +285,7 @@ class ColourAnalyser:
         best = self._palette.colours[int(order[0])]
         d1 = float(de[order[0]])
         d2 = float(de[order[1]]) if len(order) > 1 else d1
-        confidence = 1.0 if d1 + d2 <= 0 or len(order) == 1 else (d2 - d1) / (d2 + d1)
+        confidence = 1.0 if len(order) == 1 else -math.expm1(-(d2 - d1) / _MARGIN_SCALE)
         alternatives = tuple(
             ColourAlternative(name=c.name, family=c.family, delta_e=round(float(de[i]), 2))
             for i in order[1 : 1 + _ALTERNATIVES]
