@@ -15,8 +15,9 @@ white on white): the backdrop is drawn from the ones that contrast. Close-ups ha
 ``colour_drift`` makes colour hard on purpose (real dyes miss their swatch): each garment's
 colour is moved a random fraction (up to ``colour_drift``) of the way toward one of its three
 nearest palette neighbours, while its label stays the original swatch, as a merchandiser
-would label it. Past halfway the measurement names the neighbour: the misses sit on palette
-boundaries, which is what the colour confidence must learn to flag.
+would label it. Past the boundary the neighbour is the nearest colour and a correct
+measurement names it: against the label that reads as a miss, so a calibration is fitted
+against the painted colour instead (below).
 
 ``colour_mode`` chooses where garment colours come from (the default, ``"swatch"``, is the
 palette swatch, drifted as above). ``"uniform"`` draws each garment colour uniformly from
