@@ -36,13 +36,18 @@ dominates; Lab is held as planes (3, H, W) and every step avoids reductions over
 from __future__ import annotations
 
 import itertools
-import math
 
 import msgspec
 import numpy as np
 from PIL import Image
 
-from tagtrail.domain.evidence import ColourAlternative, ColourAnalysis, ColourFinding
+from tagtrail.domain.evidence import (
+    COLOUR_ANALYSER,
+    ColourAlternative,
+    ColourAnalysis,
+    ColourFinding,
+    margin_confidence,
+)
 from tagtrail.domain.palette import Palette, delta_e_2000
 from tagtrail.errors import ImageRejected
 from tagtrail.vision import colour_math as cm
@@ -50,7 +55,7 @@ from tagtrail.vision.colour_math import lab_to_hex
 
 __all__ = ["ColourAlternative", "ColourAnalyser", "ColourAnalysis", "ColourFinding"]
 
-ANALYSER_NAME = "tagtrail.colour"
+ANALYSER_NAME = COLOUR_ANALYSER
 ANALYSER_VERSION = "2.0.0"  # 2: confidence from the ΔE margin, not the ratio
 
 _MIN_INLIERS = 0.6  # share of border pixels that must fit the backdrop model
@@ -65,7 +70,6 @@ _FOLD_SHARE = 0.03  # clusters smaller than this are folded into their nearest n
 _MIN_COVERAGE = 0.08  # clusters below this are not reported as product colours
 _ALTERNATIVES = 3
 _REACH = 20.0  # ΔE76 from a centre within which a pixel counts towards its coverage
-_MARGIN_SCALE = 3.0  # ΔE₀₀ of margin over the runner-up at which confidence reaches 1 − 1/e
 
 
 class ColourAnalyser:
@@ -286,7 +290,7 @@ class ColourAnalyser:
         best = self._palette.colours[int(order[0])]
         d1 = float(de[order[0]])
         d2 = float(de[order[1]]) if len(order) > 1 else d1
-        confidence = 1.0 if len(order) == 1 else -math.expm1(-(d2 - d1) / _MARGIN_SCALE)
+        confidence = 1.0 if len(order) == 1 else margin_confidence(d1, d2)
         alternatives = tuple(
             ColourAlternative(name=c.name, family=c.family, delta_e=round(float(de[i]), 2))
             for i in order[1 : 1 + _ALTERNATIVES]
