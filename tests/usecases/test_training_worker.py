@@ -35,5 +35,6 @@ async def test_a_head_trains_while_the_inference_thread_is_busy(
     finally:
         release.set()
         await busy
-    assert trained.created and trained.n_examples >= len(decided)
+    assert trained.created
+    assert trained.n_examples >= len(decided)
     await runtime.close()
