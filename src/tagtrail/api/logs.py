@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import copy
 import logging
-import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, TextIO
+from typing import Any, Final, Literal
 
 import msgspec
 
@@ -108,16 +107,14 @@ def litestar_logging(fmt: LogFormat) -> dict[str, Any]:
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to ``sys.stderr`` as it is when a record is written, not as it was when logging
-    was configured: a test runner swaps it per test, and a closed one must not be kept."""
+    """stderr as it was when logging was configured. A record for a stream closed since (a
+    test runner's capture of an earlier test) is dropped: there is nowhere to write it, and
+    reporting a logging error there would only clutter the runner's output."""
 
-    @property
-    def stream(self) -> TextIO:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _: object) -> None:
-        pass
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(self.stream, "closed", False):
+            return
+        super().emit(record)
 
 
 def _queue_listener_handler() -> type[logging.Handler]:
