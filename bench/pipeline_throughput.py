@@ -41,8 +41,8 @@ async def main() -> None:
     from tagtrail.demo.catalogue import generate_catalogue
     from tagtrail.embedded.node import EmbeddedNode
     from tagtrail.tagging.taxonomy_files import load_palette
-    from tagtrail.usecases.ingest import IngestItem, ingest_stream
-    from tagtrail.usecases.services import Services
+    from tagtrail.usecases.ingest import IngestItem
+    from tagtrail.usecases.runtime import Runtime
 
     settings = load_settings(
         index_prefix=f"bench-{uuid.uuid4().hex[:8]}",
@@ -52,9 +52,9 @@ async def main() -> None:
     )
     if settings.embedded:
         EmbeddedNode(settings).start()
-    services = Services(settings)
-    await services.store.ensure_indices()
-    tagger = await services.tagger()
+    runtime = Runtime(settings)
+    await runtime.store.ensure_indices()
+    tagger = await runtime.tagging.tagger()
     encoder = tagger.encoder
     print(f"model {encoder.fingerprint} on {encoder.device}, batch {args.batch}, n {args.n}")
     try:
@@ -83,11 +83,11 @@ async def main() -> None:
                     encoder.forward_pixels(batch)
                 encoder_rate = len(images) / (time.perf_counter() - t0)
 
-                await services.store.drop_indices()
-                await services.store.ensure_indices()
+                await runtime.store.drop_indices()
+                await runtime.store.ensure_indices()
                 t0 = time.perf_counter()
                 created = 0
-                async for outcomes in ingest_stream(services, batches, tagger=tagger):
+                async for outcomes in runtime.ingest.stream(batches, tagger=tagger):
                     created += sum(o.status == "created" for o in outcomes)
                 pipeline_rate = len(blobs) / (time.perf_counter() - t0)
                 assert created == len(blobs), created
@@ -97,8 +97,8 @@ async def main() -> None:
                     f"{pipeline_rate:7.2f} img/s, ratio {pipeline_rate / encoder_rate:.3f}"
                 )
     finally:
-        await services.store.drop_indices()
-        await services.close()
+        await runtime.store.drop_indices()
+        await runtime.close()
     enc = float(np.median([r[0] for r in rounds]))
     pipe = float(np.median([r[1] for r in rounds]))
     ratio = float(np.median([r[1] / r[0] for r in rounds]))

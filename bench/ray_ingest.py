@@ -36,10 +36,10 @@ from tagtrail.config import Settings, load_settings
 from tagtrail.demo.catalogue import generate_catalogue
 from tagtrail.embedded.node import EmbeddedNode
 from tagtrail.tagging.taxonomy_files import load_palette
-from tagtrail.usecases.ingest import IngestItem, ingest_stream
+from tagtrail.usecases.ingest import IngestItem
 from tagtrail.usecases.ingest_measured import measure
 from tagtrail.usecases.ray_ingest import RayOptions, prepare_ray_job, run_on_ray
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tagtrail.vision.colour import ColourAnalyser
 
 
@@ -74,10 +74,10 @@ async def in_process(settings: Settings, folder: Path, batch: int) -> Clock:
     (model and heads loaded inside the time)."""
     await _drop(settings)
     clock = Clock()
-    services = Services(settings)
+    runtime = Runtime(settings)
     try:
-        await services.store.ensure_indices()
-        tagger = await services.tagger()
+        await runtime.store.ensure_indices()
+        tagger = await runtime.tagging.tagger()
         files = sorted(p for p in folder.iterdir() if p.suffix == ".jpg")
 
         def batches() -> Iterator[list[IngestItem]]:
@@ -85,22 +85,22 @@ async def in_process(settings: Settings, folder: Path, batch: int) -> Clock:
                 yield [IngestItem(name=p.name, data=p.read_bytes()) for p in files[i : i + batch]]
 
         created = 0
-        async for outcomes in ingest_stream(services, batches(), tagger=tagger):
+        async for outcomes in runtime.ingest.stream(batches(), tagger=tagger):
             created += sum(o.status == "created" for o in outcomes)
             clock.batch(len(outcomes))
         assert created == len(files), created
     finally:
-        await services.close()
+        await runtime.close()
     await _drop(settings)
     return clock
 
 
 async def _drop(settings: Settings) -> None:
-    services = Services(settings)
+    runtime = Runtime(settings)
     try:
-        await services.store.drop_indices()
+        await runtime.store.drop_indices()
     finally:
-        await services.close()
+        await runtime.close()
 
 
 def on_ray(settings: Settings, folder: Path, options: RayOptions) -> Clock:
@@ -126,9 +126,9 @@ def on_ray(settings: Settings, folder: Path, options: RayOptions) -> Clock:
 
 async def halves(settings: Settings, folder: Path, batch: int) -> tuple[float, float]:
     """ms per image of the CPU half and of the encoder's forward pass, on this process."""
-    services = Services(settings)
+    runtime = Runtime(settings)
     try:
-        encoder, taxonomy = await services.encoder(), await services.taxonomy()
+        encoder, taxonomy = await runtime.tagging.encoder(), await runtime.taxonomy.current()
         files = sorted(p for p in folder.iterdir() if p.suffix == ".jpg")[: batch * 4]
         analyser = ColourAnalyser(taxonomy.palette)
         items = [IngestItem(name=p.name, data=p.read_bytes()) for p in files]
@@ -146,7 +146,7 @@ async def halves(settings: Settings, folder: Path, batch: int) -> tuple[float, f
         assert len(measured) == len(items)
         return cpu_ms, encode_ms
     finally:
-        await services.close()
+        await runtime.close()
 
 
 def main() -> None:

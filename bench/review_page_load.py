@@ -67,26 +67,26 @@ async def seed(items: int, prefix: str) -> object:
     from tagtrail.config import load_settings
     from tagtrail.embedded.node import EmbeddedNode
     from tagtrail.usecases.admin import write_demo_catalogue
-    from tagtrail.usecases.ingest import IngestItem, ingest
-    from tagtrail.usecases.services import Services
+    from tagtrail.usecases.ingest import IngestItem
+    from tagtrail.usecases.runtime import Runtime
 
     settings = load_settings(index_prefix=prefix, model="random-init:tiny", batch_size=16)
     if settings.embedded:
         EmbeddedNode(settings).start()
-    services = Services(settings)
+    runtime = Runtime(settings)
     try:
-        await services.store.ensure_indices()
+        await runtime.store.ensure_indices()
         with tempfile.TemporaryDirectory() as tmp:
             catalogue = write_demo_catalogue(settings, items, Path(tmp), seed=5)
             batch = [
                 IngestItem(name=c.filename, data=(Path(tmp) / c.filename).read_bytes())
                 for c in catalogue
             ]
-            outcomes = await ingest(services, batch)
-        await services.store.refresh()
+            outcomes = await runtime.ingest.batch(batch)
+        await runtime.store.refresh()
         print(f"seeded {sum(o.status == 'created' for o in outcomes)} photos under {prefix}")
     finally:
-        await services.close()
+        await runtime.close()
     return settings
 
 

@@ -46,10 +46,8 @@ from tagtrail.config import load_settings
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import Actor, TagEvent, event_id, utc_now
 from tagtrail.store import NewAsset
-from tagtrail.usecases import admin
 from tagtrail.usecases.ingest import model_event
-from tagtrail.usecases.services import Services
-from tagtrail.usecases.taxonomy_change import apply_change, preview_change
+from tagtrail.usecases.runtime import Runtime
 
 BRANDS = ("Northwind", "Kobo", "Aster", "Linen & Loom")
 
@@ -92,9 +90,9 @@ def _new_taxonomy(current: Path, out: Path) -> Path:
     return out
 
 
-async def _store(services: Services, n: int, batch: int) -> float:
+async def _store(runtime: Runtime, n: int, batch: int) -> float:
     """Write n assets as ingest does; returns the seconds the bulk writes took."""
-    tagger = await services.tagger()
+    tagger = await runtime.tagging.tagger()
     rng = np.random.default_rng(0)
     spent = 0.0
     for start in range(0, n, batch):
@@ -128,7 +126,7 @@ async def _store(services: Services, n: int, batch: int) -> float:
             )
             new.append(NewAsset(asset_id=asset_id, document=document, events=events))
         t = time.perf_counter()
-        writes = await services.store.assets.create_many(new)
+        writes = await runtime.store.assets.create_many(new)
         spent += time.perf_counter() - t
         bad = [w for w in writes if w.status != "created"]
         if bad:
@@ -138,7 +136,7 @@ async def _store(services: Services, n: int, batch: int) -> float:
     return spent
 
 
-async def _confirm(services: Services, ids: list[str]) -> None:
+async def _confirm(runtime: Runtime, ids: list[str]) -> None:
     """A reviewer confirms the category of these assets (ordinary decisions)."""
 
     def build(stored: Any) -> list[TagEvent]:
@@ -162,7 +160,7 @@ async def _confirm(services: Services, ids: list[str]) -> None:
         ]
 
     for asset_id in ids:
-        await services.store.assets.apply(asset_id, None, build)
+        await runtime.store.assets.apply(asset_id, None, build)
 
 
 async def main() -> None:
@@ -182,22 +180,22 @@ async def main() -> None:
         index_prefix=f"bench-tx-{uuid.uuid4().hex[:8]}", model=model, taxonomy_apply_wait_s=0.0
     )
     figures = Figures("taxonomy_change")
-    services = Services(settings)
+    runtime = Runtime(settings)
     clones: list[str] = []
     try:
-        await admin.init_indices(services)
-        spent = await _store(services, args.n, args.batch)
+        await runtime.admin.init_indices()
+        spent = await _store(runtime, args.n, args.batch)
         bulk_rate = args.n / spent
         print(f"bulk index   {args.n} assets in {spent:.1f} s: {bulk_rate:.0f} assets/s")
         ids = [f"bench-{i:07d}" for i in range(0, args.n, max(1, round(1 / args.humans)))]
-        await services.store.refresh()
-        await _confirm(services, ids)
-        await services.store.refresh()
+        await runtime.store.refresh()
+        await _confirm(runtime, ids)
+        await runtime.store.refresh()
         times: list[tuple[float, float]] = []
         with tempfile.TemporaryDirectory() as tmp:
             new = _new_taxonomy(Path(settings.taxonomy_dir), Path(tmp) / "v2")
             for run in range(1, args.runs + 1):
-                copy = await _clone(services, f"{settings.index_prefix}-run{run}")
+                copy = await _clone(runtime, f"{settings.index_prefix}-run{run}")
                 clones.append(copy.settings.index_prefix)
                 try:
                     times.append(await _one_run(copy, new, args.n, bulk_rate, run))
@@ -208,16 +206,16 @@ async def main() -> None:
     finally:
         if not args.keep:
             for prefix in clones:
-                await services.store.client.indices.delete(index=f"{prefix}-*")
-            await services.store.drop_indices()
-        await services.close()
+                await runtime.store.client.indices.delete(index=f"{prefix}-*")
+            await runtime.store.drop_indices()
+        await runtime.close()
 
 
-async def _clone(services: Services, prefix: str) -> Services:
-    """Services over a copy of the stored assets and events under ``prefix``."""
-    client = services.store.client
+async def _clone(runtime: Runtime, prefix: str) -> Runtime:
+    """Runtime over a copy of the stored assets and events under ``prefix``."""
+    client = runtime.store.client
     for logical in ("assets", "tag_events"):
-        source = services.settings.index_name(logical) + "-v1"
+        source = runtime.settings.index_name(logical) + "-v1"
         await client.indices.put_settings(index=source, body={"index.blocks.write": True})
         target = f"{prefix}-{logical}-v1"
         await client.indices.clone(
@@ -225,16 +223,16 @@ async def _clone(services: Services, prefix: str) -> Services:
         )
         await client.indices.put_settings(index=target, body={"index.blocks.write": False})
         await client.indices.put_settings(index=source, body={"index.blocks.write": False})
-    copy = Services(msgspec.structs.replace(services.settings, index_prefix=prefix))
-    await admin.init_indices(copy)  # aliases onto the clones; the small indices created
+    copy = Runtime(msgspec.structs.replace(runtime.settings, index_prefix=prefix))
+    await copy.admin.init_indices()  # aliases onto the clones; the small indices created
     return copy
 
 
 async def _one_run(
-    services: Services, new: Path, n: int, bulk_rate: float, run: int
+    runtime: Runtime, new: Path, n: int, bulk_rate: float, run: int
 ) -> tuple[float, float]:
     t = time.perf_counter()
-    preview = await preview_change(services, new, page=500)
+    preview = await runtime.taxonomy_changes.preview(new, page=500)
     took_preview = time.perf_counter() - t
     print(
         f"run {run}: preview {took_preview:.1f} s: {n / took_preview:.0f} assets/s; "
@@ -242,7 +240,7 @@ async def _one_run(
         f"{preview.human_decisions_touched} human decisions touched"
     )
     t = time.perf_counter()
-    applied = await apply_change(services, new, page=500)
+    applied = await runtime.taxonomy_changes.apply(new, page=500)
     took_apply = time.perf_counter() - t
     rate = n / took_apply
     print(

@@ -1,10 +1,12 @@
 """What crosses from the use cases into the API is typed: no ``dict[str, Any]`` (or bare
-``Any``) in the signatures of the use-case functions and records the API uses, followed
-through every record (msgspec Struct) they hold, field by field.
+``Any``) in the signatures of the use-case functions, the use-case classes' public methods
+and the records the API uses, followed through every record (msgspec Struct) they hold,
+field by field.
 
 The names the API uses are found statically (its ``from tagtrail.usecases… import``
-lines, and the attributes it reads off imported use-case modules); each is then inspected
-at run time with its resolved type hints. Raw JSON that a record keeps on purpose is listed
+lines, the attributes it reads off imported use-case modules, and every use case the
+composition root ``usecases/runtime.py`` builds); each is then inspected at run time with
+its resolved type hints. Raw JSON that a record keeps on purpose is listed
 in ``RAW_JSON`` with the reason, and nothing else may be loose.
 """
 
@@ -33,8 +35,10 @@ RAW_JSON = {
 def _used_names() -> set[tuple[str, str]]:
     """(use-case module, name) pairs the API imports or reads off an imported module."""
     used: set[tuple[str, str]] = set()
+    parts = _runtime_parts()
     for path in (SRC / "api").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        used |= _runtime_calls(tree, parts)
         aliases: dict[str, str] = {}
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
@@ -58,6 +62,50 @@ def _used_names() -> set[tuple[str, str]]:
             ):
                 used.add((aliases[node.value.id], node.attr))
     return used
+
+
+def _runtime_parts() -> dict[str, tuple[str, str]]:
+    """What ``Runtime.__init__`` builds, by attribute: ``review`` → (module, ``Review``)."""
+    runtime = importlib.import_module("tagtrail.usecases.runtime")
+    init = ast.parse(inspect.getsource(runtime.Runtime))
+    parts: dict[str, tuple[str, str]] = {}
+    for node in ast.walk(init):
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
+            continue
+        value = getattr(runtime, getattr(node.value.func, "id", ""), None)
+        if isinstance(value, type) and value.__module__.startswith("tagtrail.usecases"):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute):
+                    parts[target.attr] = (value.__module__, value.__name__)
+    return parts
+
+
+def _runtime_calls(tree: ast.AST, parts: dict[str, tuple[str, str]]) -> set[tuple[str, str]]:
+    """``runtime.<part>.<method>`` read anywhere in ``tree``: (module, ``Class.method``)."""
+    found: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)):
+            continue
+        owner = node.value.value
+        named = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", None)
+        if named == "runtime" and node.value.attr in parts:
+            module, cls = parts[node.value.attr]
+            found.add((module, f"{cls}.{node.attr}"))
+    return found
+
+
+def _checking_only() -> dict[str, Any]:
+    """Names the use cases import only for type checking (heavy modules, loaded lazily)."""
+    from tagtrail.tagging.pipeline import Tagger
+    from tagtrail.vision.encode import ClipEncoder
+
+    return {"Tagger": Tagger, "ClipEncoder": ClipEncoder}
+
+
+def _methods(cls: type) -> Iterator[tuple[str, Any]]:
+    for name, member in inspect.getmembers(cls, inspect.isfunction):
+        if not name.startswith("_"):
+            yield name, member
 
 
 def _loose(hint: Any) -> bool:
@@ -93,14 +141,21 @@ def test_what_the_api_receives_from_the_use_cases_is_typed() -> None:
     seen: set[type] = set()
     checked = 0
     for module_name, name in sorted(_used_names()):
-        value = getattr(importlib.import_module(module_name), name)
+        value: Any = importlib.import_module(module_name)
+        for part in name.split("."):
+            value = getattr(value, part)
         where = f"{module_name.removeprefix('tagtrail.')}.{name}"
         if inspect.isfunction(value):
-            for arg, hint in typing.get_type_hints(value).items():
+            for arg, hint in typing.get_type_hints(value, localns=_checking_only()).items():
                 problems.extend(_problems(hint, f"{where}({arg})", seen))
             checked += 1
         elif isinstance(value, type) and issubclass(value, msgspec.Struct):
             problems.extend(_problems(value, where, seen))
             checked += 1
+        elif isinstance(value, type):  # a use case handed to a handler: all it offers
+            for method_name, method in _methods(value):
+                for arg, hint in typing.get_type_hints(method, localns=_checking_only()).items():
+                    problems.extend(_problems(hint, f"{where}.{method_name}({arg})", seen))
+                checked += 1
     assert checked > 40, f"only {checked} use-case names found: is the API scan broken?"
     assert not problems, "loose types cross into the API:\n" + "\n".join(sorted(problems))

@@ -38,7 +38,7 @@ from tagtrail.errors import (
     TaxonomyError,
     Unauthorized,
 )
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -82,26 +82,26 @@ def cors_config(settings: Settings) -> CORSConfig | None:
     )
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Litestar:
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        svc = services or Services(settings)
-        app.state.services = svc
+        live = runtime or Runtime(settings)
+        app.state.runtime = live
         try:
-            await svc.store.ensure_indices()
+            await live.admin.ensure_indices()
         except TagtrailError as exc:  # keep serving: /readyz reports the store as unavailable
             log.warning("could not apply index mappings at start-up: %s", exc)
         # Load the model and build the heads in the background: the first search by text or
         # upload does not pay for it, and an unusable model is reported at start-up.
-        warm = asyncio.create_task(svc.warm_up())
+        warm = asyncio.create_task(live.warm_up())
         try:
             yield
         finally:
             warm.cancel()
-            if services is None:
-                await svc.close()
+            if runtime is None:
+                await live.close()
 
     base_controller = make_graphql_controller(
         build_schema(settings),
@@ -121,8 +121,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from tagtrail.api.rest import rest_handlers
 
     state = State({"settings": settings, "keyring": KeyRing(settings)})
-    if services is not None:
-        state.services = services
+    if runtime is not None:
+        state.runtime = runtime
     return Litestar(
         route_handlers=[
             healthz,

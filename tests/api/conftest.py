@@ -16,7 +16,7 @@ from tagtrail.config import Settings, load_settings
 from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.store import Store
 from tagtrail.tagging.taxonomy_files import load_taxonomy
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tests.api.factories import A, create_assets
 
 
@@ -93,16 +93,16 @@ async def make_api(
     """Build an Api over the test's indices, optionally with changed settings (auth, limits).
 
     The app runs in the test's own event loop (httpx ASGI transport), so it can share the
-    test's OpenSearch client; the lifespan is replaced by setting the services directly
+    test's OpenSearch client; the lifespan is replaced by setting the runtime directly
     (the indices already exist).
     """
     clients: list[httpx.AsyncClient] = []
 
     async def factory(**changes: Any) -> Api:
         s = settings.with_changes(**changes) if changes else settings
-        services = Services(s, store=Store(s, client=indexed))
-        app = create_app(s, services)
-        app.state.services = services
+        runtime = Runtime(s, store=Store(s, client=indexed))
+        app = create_app(s, runtime)
+        app.state.runtime = runtime
         transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
         http = httpx.AsyncClient(transport=transport, base_url="http://test")
         clients.append(http)

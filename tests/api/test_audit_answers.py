@@ -13,8 +13,7 @@ from tagtrail.domain.records import Actor, TagEvent
 from tagtrail.store import Store
 from tagtrail.store.audits import AuditDocument
 from tagtrail.usecases.audit_answers import answer_of
-from tagtrail.usecases.audits import audit_queue, audit_report, sample_audits
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import A, T
 
@@ -26,8 +25,8 @@ mutation($input: TagCorrectionInput!) { correctTag(input: $input) { __typename }
 REOPEN = """mutation($input: TagDecisionInput!) { reopenTag(input: $input) { __typename } }"""
 
 
-def _services(settings: Settings, client: AsyncOpenSearch) -> Services:
-    return Services(settings, store=Store(settings, client=client))
+def _runtime(settings: Settings, client: AsyncOpenSearch) -> Runtime:
+    return Runtime(settings, store=Store(settings, client=client))
 
 
 async def _decide(api: Api, mutation: str, asset_id: str, revision: int, **more: Any) -> None:
@@ -43,20 +42,20 @@ async def test_the_queue_keeps_every_unanswered_audit_of_the_round(
     # through 10 pages of 2 audits, all of them answered ones.
     ids = [f"q{i:02d}" for i in range(41)]
     await api.create([A(id=i, tags=(T(attribute="pattern", value="stripe"),)) for i in ids])
-    services = _services(settings, indexed)
-    assert (await sample_audits(services, round="r1", attribute="pattern")).sampled == 41
+    runtime = _runtime(settings, indexed)
+    assert (await runtime.audits.sample(round="r1", attribute="pattern")).sampled == 41
     for asset_id in ids[:20]:
         await _decide(api, DECIDE, asset_id, 1)
 
-    (first,) = await audit_queue(services, round="r1", attribute="pattern", first=1)
+    (first,) = await runtime.audits.queue(round="r1", attribute="pattern", first=1)
     assert first.asset_id == "q20"
-    left = await audit_queue(services, round="r1", attribute="pattern", first=50)
+    left = await runtime.audits.queue(round="r1", attribute="pattern", first=50)
     assert [q.asset_id for q in left] == ids[20:]
     # Another round's audits neither fill this round's queue nor hide it.
-    await sample_audits(services, round="r0", attribute="pattern")
-    again = await audit_queue(services, round="r1", attribute="pattern", first=50)
+    await runtime.audits.sample(round="r0", attribute="pattern")
+    again = await runtime.audits.queue(round="r1", attribute="pattern", first=50)
     assert [q.asset_id for q in again] == ids[20:]
-    report = await audit_report(services, round="r1", attribute="pattern")
+    report = await runtime.audits.report(round="r1", attribute="pattern")
     (total,) = report.totals
     assert (total.audited, total.correct) == (20, 20)
     assert total.unaudited == ("brand=Northwind: 20 of 41 drawn audits answered (41 tags)",)
@@ -70,20 +69,20 @@ async def test_an_answer_is_kept_as_drawn_whatever_happens_to_the_tag_later(
     await api.create(
         [A(id=f"k{i}", tags=(T(attribute="pattern", value="stripe"),)) for i in range(3)]
     )
-    services = _services(settings, indexed)
-    await sample_audits(services, round="r1", attribute="pattern")
+    runtime = _runtime(settings, indexed)
+    await runtime.audits.sample(round="r1", attribute="pattern")
     await _decide(api, DECIDE, "k0", 1)  # right
     await _decide(api, DECIDE, "k1", 1)  # right
     await _decide(api, CORRECT, "k2", 1, value="check")  # wrong
-    first = await audit_report(services, round="r1", attribute="pattern")
+    first = await runtime.audits.report(round="r1", attribute="pattern")
     assert [(r.audited, r.correct) for r in first.strata] == [(3, 2)]
 
     await _decide(api, CORRECT, "k0", 2, value="check")  # a later change of mind
     await _decide(api, REOPEN, "k0", 3)  # undoing the later decision only
-    later = await audit_report(services, round="r1", attribute="pattern")
+    later = await runtime.audits.report(round="r1", attribute="pattern")
     assert [(r.audited, r.correct) for r in later.strata] == [(3, 2)]
-    assert await audit_queue(services, round="r1", attribute="pattern", first=10) == []
-    stored = [a async for page in services.store.audits.scan(round="r1") for a in page]
+    assert await runtime.audits.queue(round="r1", attribute="pattern", first=10) == []
+    stored = [a async for page in runtime.store.audits.scan(round="r1") for a in page]
     assert {a.asset_id: (a.answered, a.correct) for a in stored} == {
         "k0": (True, True),
         "k1": (True, True),
@@ -93,9 +92,9 @@ async def test_an_answer_is_kept_as_drawn_whatever_happens_to_the_tag_later(
 
     # Undoing the answer itself (a mis-keyed answer taken back) opens the audit again.
     await _decide(api, REOPEN, "k1", 2)
-    reopened = await audit_queue(services, round="r1", attribute="pattern", first=10)
+    reopened = await runtime.audits.queue(round="r1", attribute="pattern", first=10)
     assert [item.asset_id for item in reopened] == ["k1"]
-    again = await audit_report(services, round="r1", attribute="pattern")
+    again = await runtime.audits.report(round="r1", attribute="pattern")
     assert [(r.audited, r.correct) for r in again.strata] == [(2, 1)]
 
 

@@ -16,8 +16,7 @@ from tagtrail.api.graphql.context import Loaders
 from tagtrail.cli import main
 from tagtrail.config import Settings
 from tagtrail.store import Store
-from tagtrail.usecases.audits import audit_report, sample_audits
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tagtrail.vision.thumbnail import make_thumbnail
 from tests.api.conftest import Api
 from tests.api.factories import A, T
@@ -54,14 +53,14 @@ async def test_sample_answer_report(
         for i in range(10)
     ]
     await api.create(assets)
-    services = Services(settings, store=Store(settings, client=indexed))
-    sampled = await sample_audits(services, round="r1", attribute="pattern")
+    runtime = Runtime(settings, store=Store(settings, client=indexed))
+    sampled = await runtime.audits.sample(round="r1", attribute="pattern")
     assert (sampled.population, sampled.sampled, sampled.added) == (10, 10, 10)  # small: all
     assert [(c.stratum.key, c.population) for c in sampled.strata] == [
         ("pattern/auto_applied/brand=Aster", 4),
         ("pattern/auto_applied/brand=Kobo", 6),
     ]
-    again = await sample_audits(services, round="r1", attribute="pattern")
+    again = await runtime.audits.sample(round="r1", attribute="pattern")
     assert again.added == 0  # the same round draws the same sample
 
     queue = (await api.data(QUEUE, {"first": 20}))["auditQueue"]["items"]
@@ -79,7 +78,7 @@ async def test_sample_answer_report(
     wrong = {"assetId": "au5", "attribute": "pattern", "expectedRevision": 1, "value": "check"}
     assert (await api.data(CORRECT, {"input": wrong}))["correctTag"]["__typename"] == "TagDecision"
 
-    report = await audit_report(services, round="r1", attribute="pattern")
+    report = await runtime.audits.report(round="r1", attribute="pattern")
     kobo = next(r for r in report.strata if r.stratum.segment == "brand=Kobo")
     assert (kobo.population, kobo.audited, kobo.correct) == (6, 6, 5)
     assert kobo.precision == pytest.approx(5 / 6)
@@ -128,8 +127,8 @@ async def test_an_audit_item_carries_its_asset(
     await api.create([kobo, plain])
     store = Store(settings, client=indexed)
     await store.thumbnails.put_many([("aa0", make_thumbnail(Image.new("RGB", (64, 80), "navy")))])
-    services = Services(settings, store=store)
-    assert (await sample_audits(services, round="r2", attribute="pattern")).sampled == 2
+    runtime = Runtime(settings, store=store)
+    assert (await runtime.audits.sample(round="r2", attribute="pattern")).sampled == 2
 
     items = (await api.data(WITH_ASSET))["auditQueue"]["items"]
     by_id = {i["assetId"]: i for i in items}
@@ -154,7 +153,7 @@ async def test_an_audit_item_carries_its_asset(
         weight=1.0,
         revision=1,
     )
-    info = SimpleNamespace(context=SimpleNamespace(loaders=Loaders(services)))
+    info = SimpleNamespace(context=SimpleNamespace(loaders=Loaders(runtime)))
     assert await item.asset(info) is None  # type: ignore[arg-type]
     kept = AuditItem(
         audit_id="r2:aa1:pattern",

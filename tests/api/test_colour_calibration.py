@@ -19,8 +19,8 @@ from PIL import Image
 
 from tagtrail.config import Settings
 from tagtrail.store import Store
-from tagtrail.usecases.ingest import IngestItem, ingest
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.ingest import IngestItem
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import A, T
 
@@ -118,10 +118,10 @@ async def test_colour_calibration_from_reviewer_decisions(
     assert promoted["head"] == {"version": head["version"], "champion": True, "kind": "calibration"}
 
     # Another process uses it for new photos, and the provenance says so.
-    fresh = Services(settings, store=Store(settings, client=indexed))
-    tagger = await fresh.tagger()
+    fresh = Runtime(settings, store=Store(settings, client=indexed))
+    tagger = await fresh.tagging.tagger()
     assert tagger.colour_calibration.source == f"reviewer decisions: {N}"
-    (outcome,) = await ingest(fresh, [IngestItem(name="navy.png", data=_photo())])
+    (outcome,) = await fresh.ingest.batch([IngestItem(name="navy.png", data=_photo())])
     assert outcome.status == "created"
     assert outcome.asset_id
     events = await api.events(outcome.asset_id)

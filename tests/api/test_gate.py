@@ -23,8 +23,7 @@ from tagtrail.config import Settings
 from tagtrail.domain.holdout import in_holdout
 from tagtrail.store import Store
 from tagtrail.usecases import heads as uc
-from tagtrail.usecases.audits import sample_audits
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import DIM, A, T
 
@@ -99,23 +98,23 @@ async def _decide(api: Api, assets: list[A], labels: dict[str, str]) -> None:
 
 async def _train(
     api: Api, settings: Settings, indexed: AsyncOpenSearch, *, shuffled: str | None
-) -> tuple[Services, uc.TrainResult, int]:
-    services = Services(settings, store=Store(settings, client=indexed))
-    tagger = await services.tagger()
+) -> tuple[Runtime, uc.TrainResult, int]:
+    runtime = Runtime(settings, store=Store(settings, client=indexed))
+    tagger = await runtime.tagging.tagger()
     assets, labels, wrong = _catalogue(tagger.model_fingerprint, shuffled=shuffled)
     await api.create(assets)
     reviewed = [a for a in assets if a.tags[0].probability < 0.75]
     await _decide(api, reviewed, labels)
-    drawn = await sample_audits(services, round="a1", attribute="category")
+    drawn = await runtime.audits.sample(round="a1", attribute="category")
     assert drawn.sampled == AUDITED * len(BRANDS)  # only the flagged tags are left to draw
     await _decide(api, [a for a in assets if a not in reviewed], labels)  # other reviewers
-    return services, await uc.train_head(services, "category", actor="ml"), wrong
+    return runtime, await runtime.heads.train("category", actor="ml"), wrong
 
 
 async def test_a_brand_with_shuffled_labels_is_refused_by_name(
     api: Api, settings: Settings, indexed: AsyncOpenSearch
 ) -> None:
-    services, trained, wrong = await _train(api, settings, indexed, shuffled="Kobo")
+    runtime, trained, wrong = await _train(api, settings, indexed, shuffled="Kobo")
     assert wrong == 85  # of Kobo's 100 decisions (a shuffle leaves some right by chance)
     assert not trained.gate.promote, trained.gate.reasons  # was promoted: macro-F1 0.04 → 0.60
     evaluation = trained.evaluation
@@ -132,16 +131,16 @@ async def test_a_brand_with_shuffled_labels_is_refused_by_name(
     # Kobo's wrong labels also show in the category families they landed in; no other brand.
     assert not any(r.startswith(("brand=Aster", "brand=Moss")) for r in refusals), refusals
 
-    refused = await uc.promote_head(services, "category", trained.version, actor="ana")
+    refused = await runtime.heads.promote("category", trained.version, actor="ana")
     assert not refused.promoted
     assert refused.reasons[0].startswith("brand=Kobo: labels cannot be learned")
-    assert (await services.store.heads.alias(uc.CHAMPION, "category")).version is None
+    assert (await runtime.store.heads.alias(uc.CHAMPION, "category")).version is None
 
 
 async def test_a_head_trained_on_clean_labels_is_promoted(
     api: Api, settings: Settings, indexed: AsyncOpenSearch
 ) -> None:
-    services, trained, wrong = await _train(api, settings, indexed, shuffled=None)
+    runtime, trained, wrong = await _train(api, settings, indexed, shuffled=None)
     assert wrong == 0
     assert trained.gate.promote, trained.gate.reasons
     assert not any("check its decisions" in r for r in trained.gate.reasons)
@@ -152,6 +151,6 @@ async def test_a_head_trained_on_clean_labels_is_promoted(
     audits = {s["segment"]: s["n"] for s in shown["auditSegments"]}
     assert (audits["overall"], audits["brand=Kobo"]) == (60, 20)
     assert {s["segment"] for s in shown["championAuditSegments"]} == set(audits)
-    promoted = await uc.promote_head(services, "category", trained.version, actor="ana")
+    promoted = await runtime.heads.promote("category", trained.version, actor="ana")
     assert promoted.promoted, promoted.reasons
-    assert (await services.store.heads.alias(uc.CHAMPION, "category")).version == trained.version
+    assert (await runtime.store.heads.alias(uc.CHAMPION, "category")).version == trained.version

@@ -29,10 +29,8 @@ from tagtrail.tagging.heads import ZeroShotHead
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import heads as uc
 from tagtrail.usecases.colour_calibration import calibration_version
-from tagtrail.usecases.health import readiness
-from tagtrail.usecases.ingest import IngestItem, ingest
-from tagtrail.usecases.retag import retag_all
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.ingest import IngestItem
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.support.proxy import TcpProxy
 
@@ -52,8 +50,8 @@ query { retagPreview(attribute: "colour", sample: 3) { __typename
     sample { assetId oldTier newTier humanDecided } } } } }"""
 
 
-def services_of(settings: Settings, client: AsyncOpenSearch) -> Services:
-    return Services(settings, store=Store(settings, client=client))
+def runtime_of(settings: Settings, client: AsyncOpenSearch) -> Runtime:
+    return Runtime(settings, store=Store(settings, client=client))
 
 
 def _scored(i: int, right: bool) -> ScoredExample:
@@ -69,7 +67,7 @@ def _scored(i: int, right: bool) -> ScoredExample:
 
 
 async def store_head(
-    services: Services, tagger: Tagger, *, taxonomy_version: str, encoder: str, seed: int
+    runtime: Runtime, tagger: Tagger, *, taxonomy_version: str, encoder: str, seed: int
 ) -> str:
     """A stored shot_type head the gate would promote (better than zero-shot everywhere)."""
     base = tagger.zero_shot_heads["shot_type"]
@@ -103,24 +101,24 @@ async def store_head(
             head_version=base.version,
         ),
     )
-    assert await uc.store_head(services, head, evaluation, actor="ml", encoder=encoder)
+    assert await runtime.heads.store_head(head, evaluation, actor="ml", encoder=encoder)
     return head.version
 
 
 async def test_promote_refuses_a_head_of_another_taxonomy_or_encoder(
     api: Api, settings: Settings, indexed: AsyncOpenSearch
 ) -> None:
-    services = services_of(settings, indexed)
-    tagger = await services.tagger()
+    runtime = runtime_of(settings, indexed)
+    tagger = await runtime.tagging.tagger()
     in_force = tagger.taxonomy.attribute_version("shot_type")
     encoder = tagger.model_fingerprint
     stale = await store_head(
-        services, tagger, taxonomy_version="shot_type@0000stale", encoder=encoder, seed=1
+        runtime, tagger, taxonomy_version="shot_type@0000stale", encoder=encoder, seed=1
     )
     foreign = await store_head(
-        services, tagger, taxonomy_version=in_force, encoder="clip-other@99", seed=2
+        runtime, tagger, taxonomy_version=in_force, encoder="clip-other@99", seed=2
     )
-    good = await store_head(services, tagger, taxonomy_version=in_force, encoder=encoder, seed=3)
+    good = await store_head(runtime, tagger, taxonomy_version=in_force, encoder=encoder, seed=3)
 
     for version, differs in (
         (stale, f"taxonomy version shot_type@0000stale of shot_type, but {in_force} is in force"),
@@ -133,14 +131,14 @@ async def test_promote_refuses_a_head_of_another_taxonomy_or_encoder(
             assert refused["field"] == "version"
             assert differs in refused["message"]
             assert "train it again" in refused["message"]
-    assert (await services.store.heads.alias(uc.CHAMPION, "shot_type")).version is None
+    assert (await runtime.store.heads.alias(uc.CHAMPION, "shot_type")).version is None
     # A colour calibration fitted under another taxonomy version of colour: the same.
-    calibration = await _store_calibration(services, tagger, "colour@0000stale")
+    calibration = await _store_calibration(runtime, tagger, "colour@0000stale")
     variables = {"version": calibration, "force": False}
     refused = (await api.data(PROMOTE_COLOUR, variables))["promoteHead"]
     assert refused["__typename"] == "InvalidInput", refused
     assert "taxonomy version colour@0000stale of colour" in refused["message"]
-    assert await services.store.heads.promotions("shot_type") == []
+    assert await runtime.store.heads.promotions("shot_type") == []
 
     promoted = (await api.data(PROMOTE, {"version": good, "force": False}))["promoteHead"]
     assert promoted == {
@@ -149,14 +147,14 @@ async def test_promote_refuses_a_head_of_another_taxonomy_or_encoder(
         "head": {"version": good, "champion": True},
     }
     # What was promoted is what every tagger uses.
-    assert (await services_of(settings, indexed).tagger()).heads["shot_type"].version == good
+    assert (await runtime_of(settings, indexed).tagging.tagger()).heads["shot_type"].version == good
 
 
 async def test_a_tagger_built_during_an_outage_gets_its_heads_when_the_store_returns(
     settings: Settings, indexed: AsyncOpenSearch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    direct = services_of(settings, indexed)
-    tagger = await direct.tagger()
+    direct = runtime_of(settings, indexed)
+    tagger = await direct.tagging.tagger()
     version = await store_head(
         direct,
         tagger,
@@ -164,36 +162,36 @@ async def test_a_tagger_built_during_an_outage_gets_its_heads_when_the_store_ret
         encoder=tagger.model_fingerprint,
         seed=4,
     )
-    assert (await uc.promote_head(direct, "shot_type", version, actor="ana")).promoted
+    assert (await direct.heads.promote("shot_type", version, actor="ana")).promoted
     zero_shot = tagger.zero_shot_heads["shot_type"].version
 
     # A server process whose store goes away while it builds its tagger (start-up).
     proxy = TcpProxy(settings.effective_opensearch_url)
     await proxy.start()
-    proxied = Services(settings.with_changes(opensearch_url=proxy.url, opensearch_timeout_s=2.0))
+    proxied = Runtime(settings.with_changes(opensearch_url=proxy.url, opensearch_timeout_s=2.0))
     try:
         await proxy.stop()
         # Without the taxonomy in force there is no tagger at all (never a folder's guess).
         with pytest.raises(StoreUnavailable):
-            await proxied.tagger()
+            await proxied.tagging.tagger()
         await proxy.start()
-        await proxied.taxonomy()  # read while the store answered for a moment
+        await proxied.taxonomy.current()  # read while the store answered for a moment
         await proxy.stop()
         await proxied.warm_up()
-        during = await proxied.tagger()
+        during = await proxied.tagging.tagger()
         assert during.heads["shot_type"].version == zero_shot
-        assert await proxied.tagger() is during  # no rebuild while the store is away
-        assert proxied.pipeline_state.startswith("degraded: stored heads unreadable")
+        assert await proxied.tagging.tagger() is during  # no rebuild while the store is away
+        assert proxied.tagging.state.startswith("degraded: stored heads unreadable")
         assert "until the store answers" in caplog.text
 
         await proxy.start()
-        ready = await readiness(proxied)
+        ready = await proxied.health.readiness()
         assert ready.pipeline is not None
         assert ready.pipeline.startswith("degraded: stored heads unreadable"), ready
-        after = await proxied.tagger()  # the next use after the store answers
+        after = await proxied.tagging.tagger()  # the next use after the store answers
         assert after.heads["shot_type"].version == version
-        assert (await readiness(proxied)).pipeline == "ready"
-        assert await proxied.tagger() is after
+        assert (await proxied.health.readiness()).pipeline == "ready"
+        assert await proxied.tagging.tagger() is after
     finally:
         await proxied.close()
         await proxy.stop()
@@ -209,7 +207,7 @@ def _png(colour: tuple[int, int, int], level: int) -> bytes:
 
 
 async def _store_calibration(
-    services: Services, tagger: Tagger, taxonomy_version: str | None = None
+    runtime: Runtime, tagger: Tagger, taxonomy_version: str | None = None
 ) -> str:
     """A generous colour calibration, stored as trained ones are, that the gate promotes."""
     fitted = Calibration(kind="platt", a=10.0, b=5.0, n=120, source="reviewer decisions: 120")
@@ -226,7 +224,7 @@ async def _store_calibration(
     )
     taxonomy_version = taxonomy_version or tagger.taxonomy.attribute_version("colour")
     version = calibration_version(fitted, "f", taxonomy_version)
-    assert await services.store.heads.save(
+    assert await runtime.store.heads.save(
         HeadDocument(
             attribute="colour",
             version=version,
@@ -251,11 +249,11 @@ def _colour(doc: dict[str, Any]) -> dict[str, Any]:
 async def test_retag_re_tiers_stored_colours_with_a_promoted_calibration(
     api: Api, settings: Settings, indexed: AsyncOpenSearch
 ) -> None:
-    services = services_of(settings, indexed)
-    tagger = await services.tagger()
-    purple, cobalt = (90, 60, 120), (60, 60, 120)  # both measured with low confidence
-    stored, decided = await ingest(
-        services,
+    runtime = runtime_of(settings, indexed)
+    tagger = await runtime.tagging.tagger()
+    # Both within 0.3 ΔE of the boundary with a neighbour (plum, royal blue): low confidence.
+    purple, cobalt = (97, 43, 107), (33, 83, 195)
+    stored, decided = await runtime.ingest.batch(
         [
             IngestItem(name="purple.png", data=_png(purple, 6)),
             IngestItem(name="cobalt.png", data=_png(cobalt, 6)),
@@ -263,21 +261,21 @@ async def test_retag_re_tiers_stored_colours_with_a_promoted_calibration(
     )
     assert stored.asset_id
     assert decided.asset_id
-    before = _colour((await services.store.assets.get(stored.asset_id)).source)
-    assert before["tier"] == "suggested", before  # the shipped calibration: ~0.73
+    before = _colour((await runtime.store.assets.get(stored.asset_id)).source)
+    assert before["tier"] == "suggested", before  # the shipped calibration: ~0.56
     confirm = (
         "mutation($id: ID!, $rev: Int!) { confirmTag(input: {assetId: $id, "
         'attribute: "colour", expectedRevision: $rev}) { __typename } }'
     )
     confirmed = await api.data(confirm, {"id": decided.asset_id, "rev": 1})
     assert confirmed["confirmTag"]["__typename"] == "TagDecision"
-    human = _colour((await services.store.assets.get(decided.asset_id)).source)
+    human = _colour((await runtime.store.assets.get(decided.asset_id)).source)
 
-    version = await _store_calibration(services, tagger)
+    version = await _store_calibration(runtime, tagger)
     promoted = await api.data(PROMOTE_COLOUR, {"version": version, "force": False})
     assert promoted["promoteHead"]["__typename"] == "HeadPromoted", promoted
-    fresh = services_of(settings, indexed)  # a process that loads the champion calibration
-    (uploaded,) = await ingest(fresh, [IngestItem(name="again.png", data=_png(purple, 9))])
+    fresh = runtime_of(settings, indexed)  # a process that loads the champion calibration
+    (uploaded,) = await fresh.ingest.batch([IngestItem(name="again.png", data=_png(purple, 9))])
     assert uploaded.status == "created"
     assert uploaded.asset_id
     after_upload = _colour((await fresh.store.assets.get(uploaded.asset_id)).source)
@@ -296,7 +294,7 @@ async def test_retag_re_tiers_stored_colours_with_a_promoted_calibration(
             "humanDecided": False,
         }
     ]
-    report = await retag_all(fresh)
+    report = await fresh.retag.run()
     assert report.retagged == preview["wouldRetag"] == 1
     after = _colour((await fresh.store.assets.get(stored.asset_id)).source)
     assert (after["tier"], after["probability"], after["value"]) == (
@@ -307,5 +305,5 @@ async def test_retag_re_tiers_stored_colours_with_a_promoted_calibration(
     assert after["tier"] != before["tier"]
     # The human decision stands, untouched; a second run finds nothing to change.
     assert _colour((await fresh.store.assets.get(decided.asset_id)).source) == human
-    assert (await retag_all(fresh)).retagged == 0
+    assert (await fresh.retag.run()).retagged == 0
     assert await fresh.store.assets.reproject(stored.asset_id) is False

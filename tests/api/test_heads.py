@@ -22,8 +22,7 @@ from tagtrail.learning.evaluate import ScoredExample, evaluation_report
 from tagtrail.learning.head import TrainingSummary, TunedHead
 from tagtrail.store import Store
 from tagtrail.usecases import heads as uc
-from tagtrail.usecases.retag import retag_all
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import DIM, A, T
 
@@ -77,8 +76,8 @@ query($attribute: String, $sample: Int!) { retagPreview(attribute: $attribute, s
   ... on Forbidden { message } } }"""
 
 
-def _services(settings: Settings, client: AsyncOpenSearch) -> Services:
-    return Services(settings, store=Store(settings, client=client))
+def _runtime(settings: Settings, client: AsyncOpenSearch) -> Runtime:
+    return Runtime(settings, store=Store(settings, client=client))
 
 
 def _catalogue(fingerprint: str, per: int = 6) -> list[tuple[A, str]]:
@@ -122,9 +121,9 @@ async def test_review_train_promote_retag(
     api: Api, settings: Settings, indexed: AsyncOpenSearch
 ) -> None:
     # Another server process: it checks the champion aliases (here at every use).
-    services = _services(settings.with_changes(heads_refresh_s=0.001), indexed)
-    zero_shot = (await services.tagger()).heads["shot_type"].version
-    catalogue = _catalogue((await services.tagger()).model_fingerprint)
+    runtime = _runtime(settings.with_changes(heads_refresh_s=0.001), indexed)
+    zero_shot = (await runtime.tagging.tagger()).heads["shot_type"].version
+    catalogue = _catalogue((await runtime.tagging.tagger()).model_fingerprint)
     await api.create([a for a, _ in catalogue])
     await _review(api, catalogue)
 
@@ -162,10 +161,10 @@ async def test_review_train_promote_retag(
     assert twice["__typename"] == "PromotionRefused"
 
     await asyncio.sleep(0.01)
-    assert (await services.tagger()).heads["shot_type"].version == version
+    assert (await runtime.tagging.tagger()).heads["shot_type"].version == version
     # A fresh process loads the champion; retag applies it, human decisions still win.
-    fresh = _services(settings, indexed)
-    assert (await fresh.tagger()).heads["shot_type"].version == version
+    fresh = _runtime(settings, indexed)
+    assert (await fresh.tagging.tagger()).heads["shot_type"].version == version
     # The impact preview first: it writes nothing and predicts exactly what retag does.
     preview = (await api.data(PREVIEW, {"sample": 2}))["retagPreview"]
     assert preview["__typename"] == "RetagPreview", preview
@@ -187,7 +186,7 @@ async def test_review_train_promote_retag(
     assert bad["__typename"] == "InvalidInput"
     assert "unknown attribute 'nope'" in bad["message"]
 
-    report = await retag_all(fresh)
+    report = await fresh.retag.run()
     assert report.retagged == preview["wouldRetag"]
     disagreements = value_changes = 0
     for asset, truth in catalogue:
@@ -227,13 +226,13 @@ def _scored(brand: str, i: int, right: bool) -> ScoredExample:
     )
 
 
-async def _store_rogue(services: Services) -> TunedHead:
+async def _store_rogue(runtime: Runtime) -> TunedHead:
     """A stored candidate whose evaluation fails brand Kobo (trained on wrong Kobo labels)."""
     # The candidate was trained on Kobo decisions that were wrong: it fails Kobo's photos.
     old = [_scored(b, i, True) for b in ("Kobo", "Aster") for i in range(40)]
     new = [_scored(b, i, b != "Kobo" or i >= 30) for b in ("Kobo", "Aster") for i in range(40)]
     # Trained for this taxonomy and encoder (anything else is refused before the gate).
-    tagger = await services.tagger()
+    tagger = await runtime.tagging.tagger()
     labels = tagger.zero_shot_heads["shot_type"].labels
     head = TunedHead(
         attribute="shot_type",
@@ -254,8 +253,8 @@ async def _store_rogue(services: Services) -> TunedHead:
         candidate=evaluation_report(new, attribute="shot_type", head_version=head.version),
         champion=evaluation_report(old, attribute="shot_type", head_version="zero-shot"),
     )
-    assert await uc.store_head(
-        services, head, evaluation, actor="ml", encoder=tagger.model_fingerprint
+    assert await runtime.heads.store_head(
+        head, evaluation, actor="ml", encoder=tagger.model_fingerprint
     )
 
     return head
@@ -264,28 +263,28 @@ async def _store_rogue(services: Services) -> TunedHead:
 async def test_gate_refuses_a_rogue_brand_and_force_records_the_note(
     settings: Settings, indexed: AsyncOpenSearch
 ) -> None:
-    services = _services(settings, indexed)
-    head = await _store_rogue(services)
+    runtime = _runtime(settings, indexed)
+    head = await _store_rogue(runtime)
 
-    refused = await uc.promote_head(services, "shot_type", head.version, actor="ana")
+    refused = await runtime.heads.promote("shot_type", head.version, actor="ana")
     assert not refused.promoted
     kobo = [r for r in refused.reasons if r.startswith("brand=Kobo: macro-F1 ")]
     assert len(kobo) == 1
     assert "worse than margin 0.05" in kobo[0]
     assert not any(r.startswith("brand=Aster") for r in refused.reasons)
-    assert (await services.store.heads.alias(uc.CHAMPION, "shot_type")).version is None
-    shown = await uc.evaluate_head(services, "shot_type", head.version)
+    assert (await runtime.store.heads.alias(uc.CHAMPION, "shot_type")).version is None
+    shown = await runtime.heads.evaluate("shot_type", head.version)
     assert not shown.gate.promote
 
     with pytest.raises(InvalidInput):
-        await uc.promote_head(services, "shot_type", head.version, actor="ana", force=True)
-    forced = await uc.promote_head(
-        services, "shot_type", head.version, actor="ana", force=True, note="Kobo relabel pending"
+        await runtime.heads.promote("shot_type", head.version, actor="ana", force=True)
+    forced = await runtime.heads.promote(
+        "shot_type", head.version, actor="ana", force=True, note="Kobo relabel pending"
     )
     assert forced.promoted
     assert forced.forced
-    assert (await services.store.heads.alias(uc.CHAMPION, "shot_type")).version == head.version
-    (logged,) = await services.store.heads.promotions("shot_type")
+    assert (await runtime.store.heads.alias(uc.CHAMPION, "shot_type")).version == head.version
+    (logged,) = await runtime.store.heads.promotions("shot_type")
     assert (logged.forced, logged.note, logged.created_by) == (True, "Kobo relabel pending", "ana")
     assert (logged.alias, logged.attribute, logged.version) == (
         "champion",
@@ -294,8 +293,8 @@ async def test_gate_refuses_a_rogue_brand_and_force_records_the_note(
     )
     assert any("brand=Kobo" in r for r in logged.reasons)
     # Forced, it is what the tagger of this process uses from now on.
-    assert (await services.tagger()).heads["shot_type"].version == head.version
-    infos = await uc.list_heads(services, "shot_type")
+    assert (await runtime.tagging.tagger()).heads["shot_type"].version == head.version
+    infos = await runtime.heads.versions("shot_type")
     assert [(i.version, i.champion, i.challenger) for i in infos] == [(head.version, True, False)]
 
 
@@ -310,7 +309,7 @@ def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 async def test_cli_evaluate_promote_list(
     env: Settings, indexed: AsyncOpenSearch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    head = await _store_rogue(_services(env, indexed))
+    head = await _store_rogue(_runtime(env, indexed))
     capsys.readouterr()
     assert await asyncio.to_thread(main, ["heads", "evaluate", "shot_type"]) == 2  # no challenger
     assert "has no challenger" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from tagtrail.domain.holdout import holdout_rank, in_holdout
 from tagtrail.errors import InvalidInput
 from tagtrail.store import Store
 from tagtrail.usecases import heads as uc
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import DIM, A, T
 
@@ -131,13 +131,13 @@ def _asset(brand: str, i: int, model: str, *, hidden: bool) -> tuple[A, str]:
 
 async def _train(
     api: Api, settings: Settings, indexed: AsyncOpenSearch, *, hidden: bool
-) -> tuple[Services, uc.TrainResult]:
-    services = Services(settings, store=Store(settings, client=indexed))
-    model = (await services.tagger()).model_fingerprint
+) -> tuple[Runtime, uc.TrainResult]:
+    runtime = Runtime(settings, store=Store(settings, client=indexed))
+    model = (await runtime.tagging.tagger()).model_fingerprint
     await _decide(
         api, [_asset(b, i, model, hidden=hidden) for b in BRANDS for i in range(PER_BRAND)]
     )
-    return services, await uc.train_head(services, "category", actor="ml")
+    return runtime, await runtime.heads.train("category", actor="ml")
 
 
 async def _decide(api: Api, made: list[tuple[A, str]]) -> None:
@@ -158,7 +158,7 @@ def _held() -> int:
 async def test_hold_out_decisions_are_scored_never_trained_on_and_name_a_hidden_segment(
     api: Api, settings: Settings, indexed: AsyncOpenSearch
 ) -> None:
-    services, trained = await _train(api, settings, indexed, hidden=True)
+    runtime, trained = await _train(api, settings, indexed, hidden=True)
     evaluation = trained.evaluation
     assert evaluation is not None
     assert evaluation.holdout_candidate is not None
@@ -180,7 +180,7 @@ async def test_hold_out_decisions_are_scored_never_trained_on_and_name_a_hidden_
     held_out = {s["segment"]: s["n"] for s in shown["holdoutSegments"]}
     assert held_out["overall"] == held == sum(held_out[f"brand={b}"] for b in BRANDS)
     assert {s["segment"] for s in shown["championHoldoutSegments"]} == set(held_out)
-    refused = await uc.promote_head(services, "category", trained.version, actor="ana")
+    refused = await runtime.heads.promote("category", trained.version, actor="ana")
     assert not refused.promoted
     assert any(r.startswith("brand=Moss: worse on the random hold-out") for r in refused.reasons)
 
@@ -188,20 +188,20 @@ async def test_hold_out_decisions_are_scored_never_trained_on_and_name_a_hidden_
 async def test_a_head_as_good_on_the_hold_out_is_promoted(
     api: Api, settings: Settings, indexed: AsyncOpenSearch
 ) -> None:
-    services, trained = await _train(api, settings, indexed, hidden=False)
+    runtime, trained = await _train(api, settings, indexed, hidden=False)
     assert trained.gate.promote, trained.gate.reasons
     assert not any("hold-out:" in r or "worse on the random" in r for r in trained.gate.reasons)
-    promoted = await uc.promote_head(services, "category", trained.version, actor="ana")
+    promoted = await runtime.heads.promote("category", trained.version, actor="ana")
     assert promoted.promoted, promoted.reasons
 
 
 async def test_decisions_of_the_hold_out_alone_are_not_trained_on(
     api: Api, settings: Settings, indexed: AsyncOpenSearch
 ) -> None:
-    services = Services(settings, store=Store(settings, client=indexed))
-    model = (await services.tagger()).model_fingerprint
+    runtime = Runtime(settings, store=Store(settings, client=indexed))
+    model = (await runtime.tagging.tagger()).model_fingerprint
     made = [_asset("Kobo", i, model, hidden=False) for i in range(PER_BRAND)]
     await _decide(api, [(a, label) for a, label in made if in_holdout(a.id, SHARE)])
     # Was: with nothing else to learn from, the head was trained on them.
     with pytest.raises(InvalidInput, match="every decision on 'category' is in the random"):
-        await uc.train_head(services, "category", actor="ml")
+        await runtime.heads.train("category", actor="ml")

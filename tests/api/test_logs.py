@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import sys
@@ -15,7 +16,9 @@ from tagtrail.api.logs import (
     REQUEST_ID,
     JsonFormatter,
     RequestIdFilter,
+    StderrHandler,
     TextFormatter,
+    litestar_logging,
     stream_handler,
 )
 from tests.api.conftest import Api, ApiFactory
@@ -144,3 +147,24 @@ def test_text_lines_name_the_request() -> None:
     assert TextFormatter().format(_record("plain")).endswith(" WARNING tagtrail.test: plain")
     handler = stream_handler("json")
     assert isinstance(handler.formatter, JsonFormatter)
+
+
+def test_a_record_for_a_closed_stderr_is_dropped_not_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A test runner swaps stderr per test and closes the old one: the app's handler (bound
+    when logging was configured) must not print "--- Logging error ---" for every later
+    record, nor write them into another test's output."""
+    config = litestar_logging("json")["handlers"]
+    assert config["console"]["class"].endswith("StderrHandler")
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    handler = StderrHandler()  # binds the stderr of now, as logging configuration does
+    handler.setFormatter(JsonFormatter())
+    record = logging.LogRecord("tagtrail", logging.INFO, __file__, 1, "hello", None, None)
+    handler.handle(record)
+    assert '"message":"hello"' in first.getvalue()
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+    handler.handle(record)
+    assert second.getvalue() == ""  # neither the record nor a logging error

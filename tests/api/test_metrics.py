@@ -3,7 +3,7 @@ review decisions, ingest outcomes and OpenSearch errors, against the real node.
 
 Litestar's HTTP collectors are process-wide (every app in this test process shares them),
 so those checks compare before and after; the domain collectors belong to each app's
-Services, so their values are exact.
+Runtime, so their values are exact.
 """
 
 from __future__ import annotations

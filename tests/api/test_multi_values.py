@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tagtrail.store import Store
-from tagtrail.usecases.ingest import IngestItem, ingest
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.ingest import IngestItem
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import A, T
 
@@ -60,8 +60,8 @@ def _striped(api: Api) -> bytes:
 
 
 async def _ingest(api: Api, data: bytes) -> str:
-    services = Services(api.settings, store=Store(api.settings, client=api.client))
-    (outcome,) = await ingest(services, [IngestItem(name="stripes.png", data=data)])
+    runtime = Runtime(api.settings, store=Store(api.settings, client=api.client))
+    (outcome,) = await runtime.ingest.batch([IngestItem(name="stripes.png", data=data)])
     assert outcome.status == "created", outcome
     assert outcome.asset_id
     return outcome.asset_id

@@ -25,7 +25,7 @@ from PIL import Image
 from tagtrail.app import create_app
 from tagtrail.config import Settings
 from tagtrail.domain.taxonomy import Taxonomy
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tests.api.factories import A, T, create_assets
 from tests.support.proxy import TcpProxy
 
@@ -70,7 +70,7 @@ def _jpeg(colour: tuple[int, int, int]) -> bytes:
 @dataclass
 class Rig:
     proxy: TcpProxy
-    services: Services
+    runtime: Runtime
     http: httpx.AsyncClient
     revision: int = 1
 
@@ -98,18 +98,18 @@ async def rig(
     proxy = TcpProxy(settings.effective_opensearch_url)
     await proxy.start()
     s = settings.with_changes(opensearch_url=proxy.url, opensearch_timeout_s=2.0)
-    services = Services(s)
-    await services.store.ensure_indices()
+    runtime = Runtime(s)
+    await runtime.store.ensure_indices()
     colour = (T(attribute="colour", value="navy", probability=0.8),)
-    await create_assets(services.store.client, s, taxonomy, [A(id="o1", tags=colour, axis=3)])
-    app = create_app(s, services)
-    app.state.services = services  # no lifespan under the ASGI transport
+    await create_assets(runtime.store.client, s, taxonomy, [A(id="o1", tags=colour, axis=3)])
+    app = create_app(s, runtime)
+    app.state.runtime = runtime  # no lifespan under the ASGI transport
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     try:
-        yield Rig(proxy, services, http)
+        yield Rig(proxy, runtime, http)
     finally:
         await http.aclose()
-        await services.close()
+        await runtime.close()
         await proxy.stop()
 
 

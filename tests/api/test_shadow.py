@@ -12,8 +12,7 @@ from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
 from tagtrail.store import Store
-from tagtrail.usecases.retag import retag_all
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import DIM, A, T
 
@@ -71,8 +70,8 @@ async def _review(api: Api, batch: list[tuple[A, str]], revision: int) -> None:
 async def test_challenger_in_shadow_mode(
     api: Api, settings: Settings, indexed: AsyncOpenSearch
 ) -> None:
-    services = Services(settings.with_changes(heads_refresh_s=0.001), Store(settings, indexed))
-    fingerprint = (await services.tagger()).model_fingerprint
+    runtime = Runtime(settings.with_changes(heads_refresh_s=0.001), Store(settings, indexed))
+    fingerprint = (await runtime.tagging.tagger()).model_fingerprint
     assert (await api.data(SHADOW))["shadowReport"]["__typename"] == "NotFound"  # no challenger
     trained_on = _batch("t", fingerprint, 6, 7)
     await api.create([a for a, _ in trained_on])
@@ -82,11 +81,11 @@ async def test_challenger_in_shadow_mode(
     # New photos (here: new vectors) are tagged by the champion with the challenger beside it.
     fresh = _batch("n", fingerprint, 5, 8)
     await api.create([a for a, _ in fresh])
-    tagger = await services.tagger()
+    tagger = await runtime.tagging.tagger()
     assert tagger.shadow_heads["shot_type"].version == version
     champion = tagger.heads["shot_type"].version
     assert champion != version
-    await retag_all(services)
+    await runtime.retag.run()
     shadowed = 0
     for asset, _ in fresh:
         events = await api.events(asset.id)
@@ -112,5 +111,38 @@ async def test_challenger_in_shadow_mode(
     bad = (await api.data(SHADOW.replace('"shot_type"', '"nope"')))["shadowReport"]
     assert bad["__typename"] == "InvalidInput"
     # Shadow mode off: no challenger predicts.
-    off = Services(settings.with_changes(shadow=False), Store(settings, indexed))
-    assert (await off.tagger()).shadow_heads == {}
+    off = Runtime(settings.with_changes(shadow=False), Store(settings, indexed))
+    assert (await off.tagging.tagger()).shadow_heads == {}
+
+
+async def test_photos_tagged_before_the_challenger_count_once_reviewers_decide_them(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    """The catalogue was tagged before the challenger existed and nothing re-tagged it: the
+    decisions reviewers make afterwards still judge it (its proposal computed from each
+    stored vector), while the decisions it was trained on never do."""
+    runtime = Runtime(settings, Store(settings, indexed))
+    fingerprint = (await runtime.tagging.tagger()).model_fingerprint
+    trained_on = _batch("t", fingerprint, 6, 7)
+    older = _batch("o", fingerprint, 5, 9)
+    await api.create([a for a, _ in trained_on + older])
+    await _review(api, trained_on, 1)
+    version = (await api.data(TRAIN))["trainHead"]["head"]["version"]
+    before = (await api.data(SHADOW))["shadowReport"]
+    assert (before["version"], before["n"]) == (version, 0)  # its training decisions: none
+
+    await _review(api, older, 1)
+    report = (await api.data(SHADOW_COMPUTED))["shadowReport"]
+    assert report["__typename"] == "ShadowReport", report
+    assert (report["n"], report["computed"]) == (len(older), len(older))
+    assert report["challengerAgreement"] >= 0.9
+    assert report["challengerAgreement"] > report["championAgreement"] + 0.3
+    # The same report whichever version is named (the challenger's, by default).
+    named = (await api.data(SHADOW_COMPUTED, {"version": version}))["shadowReport"]
+    assert named == report
+
+
+SHADOW_COMPUTED = """
+query($version: String) { shadowReport(attribute: "shot_type", version: $version) {
+  __typename
+  ... on ShadowReport { version n computed challengerAgreement championAgreement } } }"""

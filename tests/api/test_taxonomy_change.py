@@ -19,8 +19,7 @@ from tagtrail.config import Settings
 from tagtrail.domain.records import HUMAN_STATES
 from tagtrail.errors import InvalidInput
 from tagtrail.store import Store
-from tagtrail.usecases.services import Services
-from tagtrail.usecases.taxonomy_change import apply_change, preview_change
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import A, T
 
@@ -128,7 +127,7 @@ def _rows(report: Any) -> list[dict[str, Any]]:
 async def test_taxonomy_change_keeps_every_human_decision(
     api: Api, settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
 ) -> None:
-    services = Services(settings, Store(settings, indexed))
+    runtime = Runtime(settings, Store(settings, indexed))
     await api.create(ASSETS)
     for asset_id, attribute in HUMAN:
         base = {"assetId": asset_id, "attribute": attribute, "expectedRevision": 1}
@@ -143,18 +142,18 @@ async def test_taxonomy_change_keeps_every_human_decision(
 
     # Values that vanish with no migration saying where their tags go: refused, by name.
     with pytest.raises(InvalidInput, match="coatigan, jumper") as refused:
-        await preview_change(services, new)
+        await runtime.taxonomy_changes.preview(new)
     assert "category values" in refused.value.message
     _migrations(new, STEPS)
 
-    preview = await preview_change(services, new, sample=2)
+    preview = await runtime.taxonomy_changes.preview(new, sample=2)
     assert not preview.applied
     assert {"category", "material", "colour"} <= set(preview.attributes_moved)
     assert "pattern" not in preview.attributes_moved
     # Nothing was written by the preview.
     assert {a.id: (await api.source(a.id))["revision"] for a in ASSETS} == revisions
 
-    applied = await apply_change(services, new, sample=2)
+    applied = await runtime.taxonomy_changes.apply(new, sample=2)
     assert applied.applied
     assert _rows(applied) == _rows(preview)
     assert (applied.assets_changed, applied.events, applied.human_decisions_touched) == (
@@ -223,7 +222,7 @@ async def test_taxonomy_change_keeps_every_human_decision(
         tag = tags[asset_id].get(attribute)
         assert (tag is None and asset_id == "retire") or tag["state"] in (*HUMAN_STATES, "flagged")
     # Resumable and idempotent: a second run finds nothing to do.
-    again = await apply_change(services, new)
+    again = await runtime.taxonomy_changes.apply(new)
     assert (again.assets_changed, again.events) == (0, 0)
     # The projection still rebuilds identically from the events.
     store = Store(settings, client=indexed)
@@ -234,7 +233,7 @@ async def test_taxonomy_change_keeps_every_human_decision(
 async def test_bad_migrations_are_refused_by_name(
     api: Api, settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
 ) -> None:
-    services = Services(settings, Store(settings, indexed))
+    runtime = Runtime(settings, Store(settings, indexed))
     new = _new_taxonomy(settings, tmp_path)
     _migrations(
         new,
@@ -244,12 +243,12 @@ async def test_bad_migrations_are_refused_by_name(
         ],
     )
     with pytest.raises(InvalidInput, match=r"'typo'.*gillet is not a value"):
-        await preview_change(services, new)
+        await runtime.taxonomy_changes.preview(new)
     (new / "migrations.yaml").write_text("migrations: [{id: x, attribute: category}]")
     with pytest.raises(InvalidInput, match="exactly one of rename"):
-        await preview_change(services, new)
+        await runtime.taxonomy_changes.preview(new)
     with pytest.raises(InvalidInput, match="is not a taxonomy folder"):
-        await preview_change(services, tmp_path / "nowhere")
+        await runtime.taxonomy_changes.preview(tmp_path / "nowhere")
 
 
 async def test_palette_change_renames_colours_from_stored_measurements(
@@ -260,13 +259,13 @@ async def test_palette_change_renames_colours_from_stored_measurements(
     from PIL import Image
 
     from tagtrail.tagging.taxonomy_files import load_taxonomy
-    from tagtrail.usecases.ingest import IngestItem, ingest
+    from tagtrail.usecases.ingest import IngestItem
     from tagtrail.vision.colour import ColourAnalyser, ColourAnalysis
 
-    services = Services(settings, Store(settings, indexed))
+    runtime = Runtime(settings, Store(settings, indexed))
     photo = io.BytesIO()
     Image.new("RGB", (96, 96), (27, 37, 65)).save(photo, format="PNG")
-    (outcome,) = await ingest(services, [IngestItem(name="navy.png", data=photo.getvalue())])
+    (outcome,) = await runtime.ingest.batch([IngestItem(name="navy.png", data=photo.getvalue())])
     assert outcome.asset_id
     before = next(
         t for t in (await api.source(outcome.asset_id))["tags"] if t["attribute"] == "colour"
@@ -285,9 +284,9 @@ async def test_palette_change_renames_colours_from_stored_measurements(
     expected = ColourAnalyser(load_taxonomy(new).palette).rename(stored).findings[0].name
     assert expected != "navy"
 
-    preview = await preview_change(services, new)
+    preview = await runtime.taxonomy_changes.preview(new)
     assert preview.attributes_moved == ["colour"]  # a palette edit touches colour only
-    applied = await apply_change(services, new)
+    applied = await runtime.taxonomy_changes.apply(new)
     assert _rows(applied) == _rows(preview)
     after = next(
         t for t in (await api.source(outcome.asset_id))["tags"] if t["attribute"] == "colour"
@@ -374,11 +373,11 @@ async def test_preview_through_graphql_and_the_cli(
 async def test_a_renamed_further_colour_keeps_its_slot_and_its_reviewer(
     api: Api, settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
 ) -> None:
-    from tagtrail.usecases.ingest import IngestItem, ingest
+    from tagtrail.usecases.ingest import IngestItem
     from tests.api.test_multi_values import _striped
 
-    services = Services(settings, Store(settings, indexed))
-    (outcome,) = await ingest(services, [IngestItem(name="stripes.png", data=_striped(api))])
+    runtime = Runtime(settings, Store(settings, indexed))
+    (outcome,) = await runtime.ingest.batch([IngestItem(name="stripes.png", data=_striped(api))])
     asset_id = str(outcome.asset_id)
     confirm = """mutation($input: TagDecisionInput!) { confirmTag(input: $input) {
       ... on TagDecision { revision } } }"""
@@ -394,8 +393,8 @@ async def test_a_renamed_further_colour_keeps_its_slot_and_its_reviewer(
     _migrations(
         new, [{"id": "ochre", "attribute": "colour", "rename": {"from": "mustard", "to": "ochre"}}]
     )
-    preview = await preview_change(services, new)
-    applied = await apply_change(services, new)
+    preview = await runtime.taxonomy_changes.preview(new)
+    applied = await runtime.taxonomy_changes.apply(new)
     assert _rows(applied) == _rows(preview)
     assert applied.human_decisions_touched == 1
     tags = (await api.source(asset_id))["tags"]

@@ -26,9 +26,8 @@ from tagtrail.errors import Conflict, InvalidInput
 from tagtrail.store import Store
 from tagtrail.store.indices import ensure_indices
 from tagtrail.tagging.taxonomy_files import load_taxonomy_source
-from tagtrail.usecases.ingest import IngestItem, ingest
-from tagtrail.usecases.services import Services
-from tagtrail.usecases.taxonomy_change import apply_change, preview_change
+from tagtrail.usecases.ingest import IngestItem
+from tagtrail.usecases.runtime import Runtime
 from tagtrail.usecases.taxonomy_in_force import begin_apply, change_start, finish_apply
 from tests.api.conftest import Api, ApiFactory
 from tests.api.factories import A, T
@@ -42,10 +41,10 @@ mutation($input: TagCorrectionInput!) { correctTag(input: $input) {
 VERSION = "{ taxonomy { version } }"
 
 
-def _cli(settings: Settings, client: AsyncOpenSearch, **changes: Any) -> Services:
+def _cli(settings: Settings, client: AsyncOpenSearch, **changes: Any) -> Runtime:
     """Another process over the same store (a `tagtrail taxonomy ...` command)."""
     s = settings.with_changes(**changes)
-    return Services(s, Store(s, client))
+    return Runtime(s, Store(s, client))
 
 
 #: Jumpers to migrate (a Northwind one, one without a brand), a coatigan and a dress the
@@ -107,10 +106,10 @@ async def test_every_server_follows_an_apply_and_refuses_retired_values(
     old = (await a.data(VERSION))["taxonomy"]["version"]
     assert (await b.data(VERSION))["taxonomy"]["version"] == old  # both on the seeded version
     uploads = _cli(settings, indexed, taxonomy_refresh_s=REFRESH_S)  # a third process
-    assert (await uploads.tagger()).taxonomy.version == old
+    assert (await uploads.tagging.tagger()).taxonomy.version == old
     new = new_taxonomy(settings, tmp_path)
 
-    report = await apply_change(_cli(settings, indexed), new)
+    report = await _cli(settings, indexed).taxonomy_changes.apply(new)
     assert report.conflicts == 0
     assert report.in_force == report.new_version != old
 
@@ -125,7 +124,7 @@ async def test_every_server_follows_an_apply_and_refuses_retired_values(
         assert "jumper" in refused["message"]
     assert (await _correct(b, "untouched", "knit_sweater"))["__typename"] == "TagDecision"
     # New photos are mapped onto the version in force too: the tagger is rebuilt.
-    while (await uploads.tagger()).taxonomy.version != report.new_version:
+    while (await uploads.tagging.tagger()).taxonomy.version != report.new_version:
         assert time.monotonic() < deadline, "the tagger never followed the apply"
         await asyncio.sleep(0.1)
 
@@ -141,12 +140,12 @@ async def test_preview_compares_with_the_stored_version_not_the_folder(
     server = _cli(settings, indexed)
     # Photos of this encoder too: the model re-decides their attributes that moved.
     photos = tmp_path / "photos"
-    generate_catalogue(8, photos, palette=(await server.taxonomy()).palette, seed=3)
+    generate_catalogue(8, photos, palette=(await server.taxonomy.current()).palette, seed=3)
     files = sorted(p for p in photos.iterdir() if p.suffix != ".csv")
-    await ingest(server, [IngestItem(name=p.name, data=p.read_bytes()) for p in files])
+    await server.ingest.batch([IngestItem(name=p.name, data=p.read_bytes()) for p in files])
     await server.store.refresh()
     new = new_taxonomy(settings, tmp_path)
-    expected = await preview_change(server, new, sample=2)
+    expected = await server.taxonomy_changes.preview(new, sample=2)
     assert expected.attributes_moved == ["category"]
 
     # A process started with the new folder before the apply: it says so and compares
@@ -154,8 +153,8 @@ async def test_preview_compares_with_the_stored_version_not_the_folder(
     # found nothing to migrate (current_version == new_version, 0 assets).
     switched = _cli(settings, indexed, taxonomy_dir=str(new))
     with caplog.at_level(logging.WARNING, logger="tagtrail.usecases.taxonomy_in_force"):
-        found = await preview_change(switched, new, sample=2)
-        assert (await switched.taxonomy()).version == expected.current_version
+        found = await switched.taxonomy_changes.preview(new, sample=2)
+        assert (await switched.taxonomy.current()).version == expected.current_version
     assert found.current_version == expected.current_version != found.new_version
     assert found.attributes_moved == expected.attributes_moved
     assert (found.assets_changed, found.events) == (expected.assets_changed, expected.events)
@@ -173,19 +172,17 @@ async def test_concurrent_applies_are_detected(
     new = new_taxonomy(settings, tmp_path)
     taxonomy, source = load_taxonomy_source(new)
     one, two = _cli(settings, indexed), _cli(settings, indexed)
-    starts = [await change_start(s.taxonomy_in_force, taxonomy) for s in (one, two)]
-    marked = await begin_apply(one.taxonomy_in_force, starts[0], source)
+    starts = [await change_start(s.taxonomy, taxonomy) for s in (one, two)]
+    marked = await begin_apply(one.taxonomy, starts[0], source)
     assert marked is not None
     with pytest.raises(Conflict, match="taxonomy in force changed meanwhile"):
-        await begin_apply(two.taxonomy_in_force, starts[1], source)
+        await begin_apply(two.taxonomy, starts[1], source)
     # A rerun takes the unfinished apply over: the first run can no longer finish it.
-    resumed = await begin_apply(
-        two.taxonomy_in_force, await change_start(two.taxonomy_in_force, taxonomy), source
-    )
+    resumed = await begin_apply(two.taxonomy, await change_start(two.taxonomy, taxonomy), source)
     assert resumed is not None
     assert resumed.replaces == starts[0].old.version
     with pytest.raises(Conflict):
-        await finish_apply(one.taxonomy_in_force, marked)
+        await finish_apply(one.taxonomy, marked)
 
 
 async def test_an_apply_stopped_half_way_resumes(
@@ -195,11 +192,11 @@ async def test_an_apply_stopped_half_way_resumes(
     await server.create(ASSETS)
     new = new_taxonomy(settings, tmp_path)
     cli = _cli(settings, indexed)
-    expected = await preview_change(cli, new, sample=2)
+    expected = await cli.taxonomy_changes.preview(new, sample=2)
     taxonomy, source = load_taxonomy_source(new)
     # The apply put the new version in force, then stopped before migrating any asset.
-    start = await change_start(cli.taxonomy_in_force, taxonomy)
-    assert await begin_apply(cli.taxonomy_in_force, start, source) is not None
+    start = await change_start(cli.taxonomy, taxonomy)
+    assert await begin_apply(cli.taxonomy, start, source) is not None
     await asyncio.sleep(REFRESH_S + 0.1)
     assert (await _correct(server, "untouched", "jumper"))["__typename"] == "InvalidInput"
 
@@ -207,18 +204,18 @@ async def test_an_apply_stopped_half_way_resumes(
     shutil.copytree(settings.taxonomy_dir, other)
     _relabel_navy(other / "colours.yaml")
     with pytest.raises(InvalidInput, match=re.escape(f"apply of taxonomy {taxonomy.version} (")):
-        await preview_change(_cli(settings, indexed), other)
-    again = await preview_change(_cli(settings, indexed), new, sample=2)
+        await _cli(settings, indexed).taxonomy_changes.preview(other)
+    again = await _cli(settings, indexed).taxonomy_changes.preview(new, sample=2)
     assert again.in_force == taxonomy.version
     # Still everything to migrate, from the version the unfinished apply replaces.
     assert _report(again) == _report(expected)
 
-    applied = await apply_change(_cli(settings, indexed), new, sample=2)
+    applied = await _cli(settings, indexed).taxonomy_changes.apply(new, sample=2)
     assert (applied.assets_changed, applied.conflicts) == (expected.assets_changed, 0)
     state = await cli.store.taxonomies.in_force()
     assert state is not None
     assert (state.version, state.applying) == (taxonomy.version, False)
-    done = await apply_change(_cli(settings, indexed), new)
+    done = await _cli(settings, indexed).taxonomy_changes.apply(new)
     assert (done.assets_changed, done.current_version) == (0, taxonomy.version)
 
 
@@ -234,7 +231,7 @@ async def test_processes_starting_together_agree_on_the_seeded_version(
         _cli(settings, client, taxonomy_dir=str(d))
         for d in (settings.taxonomy_dir, other, settings.taxonomy_dir, other)
     ]
-    versions = await asyncio.gather(*(p.taxonomy() for p in processes))
+    versions = await asyncio.gather(*(p.taxonomy.current() for p in processes))
     assert len({v.version for v in versions}) == 1
     state = await processes[0].store.taxonomies.in_force()
     assert state is not None

@@ -21,11 +21,8 @@ from tagtrail.errors import ConfigError, InvalidInput
 from tagtrail.store import Store
 from tagtrail.store.indices import ensure_indices
 from tagtrail.tagging.taxonomy_files import load_taxonomy_source
-from tagtrail.usecases.admin import init_indices
 from tagtrail.usecases.change_report import TaxonomyChangeReport
-from tagtrail.usecases.review import decide
-from tagtrail.usecases.services import Services
-from tagtrail.usecases.taxonomy_change import apply_change, preview_change
+from tagtrail.usecases.runtime import Runtime
 from tagtrail.usecases.taxonomy_in_force import begin_apply, change_start
 from tests.api.conftest import Api, ApiFactory
 from tests.api.factories import create_assets
@@ -38,10 +35,10 @@ mutation($input: TagCorrectionInput!) { correctTag(input: $input) {
   __typename ... on InvalidInput { message } ... on Conflict { message } } }"""
 
 
-def _process(settings: Settings, client: AsyncOpenSearch, **changes: Any) -> Services:
+def _process(settings: Settings, client: AsyncOpenSearch, **changes: Any) -> Runtime:
     """Another process over the same store (a server or a `tagtrail` command)."""
     s = settings.with_changes(**changes)
-    return Services(s, Store(s, client))
+    return Runtime(s, Store(s, client))
 
 
 async def _correct(api: Api, asset_id: str, value: str) -> dict[str, Any]:
@@ -72,17 +69,19 @@ async def test_an_upgraded_store_with_no_taxonomy_in_force_refuses_preview_until
     new = new_taxonomy(settings, tmp_path)
     switched = _process(settings, client, taxonomy_dir=str(new))
     # Before: the preview put its own new folder in force and found nothing to migrate.
-    for run in (preview_change, apply_change):
+    changes = switched.taxonomy_changes
+    for run in (changes.preview, changes.apply):
         with pytest.raises(
             ConfigError, match=r"no taxonomy is in force yet.*tagtrail init-indices"
         ):
-            await run(switched, new)
+            await run(new)
     state = await switched.store.taxonomies.in_force()
     assert state is not None
     assert state.version is None  # neither seeded it
 
-    await init_indices(_process(settings, client))  # the folder the catalogue was tagged with
-    found = await preview_change(switched, new)
+    # The folder the catalogue was tagged with:
+    await _process(settings, client).admin.init_indices()
+    found = await switched.taxonomy_changes.preview(new)
     assert (found.current_version, found.new_version) != (taxonomy.version, taxonomy.version)
     assert found.current_version == taxonomy.version
     assert found.checked == len(ASSETS)
@@ -141,9 +140,9 @@ async def test_apply_waits_for_every_server_before_migrating(
         taxonomy_apply_wait_s=None,
         request_timeout_s=0.5,
     )
-    await cli.encoder()  # loaded before: the apply moves the pointer soon after it starts
-    server.taxonomy_in_force.expire()
-    assert (await server.taxonomy()).version == taxonomy.version  # read just now
+    await cli.tagging.encoder()  # loaded before: the apply moves the pointer soon after it starts
+    server.taxonomy.expire()
+    assert (await server.taxonomy.current()).version == taxonomy.version  # read just now
     migrating = asyncio.Event()
     answers: list[str] = []
 
@@ -155,14 +154,14 @@ async def test_apply_waits_for_every_server_before_migrating(
         while not answers or answers[-1] != "refused":
             revision = (await server.store.assets.get("coatigan")).revision
             try:
-                await decide(server, "coatigan", revision, jumper, "reviewer")
+                await server.review.decide("coatigan", revision, jumper, "reviewer")
                 answers.append("decided")
             except InvalidInput:
                 answers.append("refused")
             await asyncio.sleep(0.02)
 
     task = asyncio.create_task(reviewer())
-    report = await apply_change(cli, new, progress=lambda _n: migrating.set())
+    report = await cli.taxonomy_changes.apply(new, progress=lambda _n: migrating.set())
     await asyncio.wait_for(task, 10)
     # Before: the apply migrated at once, and the server, not following yet, then wrote the
     # old value onto an asset the apply had passed: a value the version in force lacks.
@@ -170,7 +169,7 @@ async def test_apply_waits_for_every_server_before_migrating(
     tags = (await server.store.assets.get("coatigan")).source["tags"]
     assert [t["value"] for t in tags if t["attribute"] == "category"] == ["coatigan"]
     assert report.waited_for_servers_s == interval + 0.5
-    preview = await preview_change(_process(settings, indexed), new)
+    preview = await _process(settings, indexed).taxonomy_changes.preview(new)
     assert (preview.assets_changed, preview.waited_for_servers_s) == (0, 0.0)
 
 
@@ -186,9 +185,7 @@ async def test_readyz_names_the_taxonomy_in_force_and_an_unfinished_apply(
 
     taxonomy, source = load_taxonomy_source(new_taxonomy(settings, tmp_path))
     cli = _process(settings, indexed)
-    await begin_apply(
-        cli.taxonomy_in_force, await change_start(cli.taxonomy_in_force, taxonomy), source
-    )
+    await begin_apply(cli.taxonomy, await change_start(cli.taxonomy, taxonomy), source)
     ready = (await server.http.get("/readyz")).json()
     assert ready["status"] == "ready"
     assert ready["taxonomy_in_force"] == taxonomy.version

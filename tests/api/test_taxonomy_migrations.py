@@ -19,10 +19,8 @@ from PIL import Image
 
 from tagtrail.config import Settings
 from tagtrail.store import Store
-from tagtrail.usecases.ingest import IngestItem, ingest
-from tagtrail.usecases.retag import retag_all
-from tagtrail.usecases.services import Services
-from tagtrail.usecases.taxonomy_change import apply_change, preview_change
+from tagtrail.usecases.ingest import IngestItem
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import DIM, A, T
 
@@ -36,12 +34,10 @@ REJECT = """mutation($input: TagDecisionInput!) {
   rejectTag(input: $input) { __typename ... on TagDecision { revision } } }"""
 
 
-def _services(
-    settings: Settings, client: AsyncOpenSearch, directory: Path | None = None
-) -> Services:
+def _runtime(settings: Settings, client: AsyncOpenSearch, directory: Path | None = None) -> Runtime:
     if directory is not None:
         settings = settings.with_changes(taxonomy_dir=str(directory))
-    return Services(settings, Store(settings, client))
+    return Runtime(settings, Store(settings, client))
 
 
 def _vector(seed: int) -> tuple[float, ...]:
@@ -93,8 +89,8 @@ def _category(doc: dict[str, Any]) -> dict[str, Any]:
 async def test_a_split_sends_human_decisions_to_review_and_the_model_only_proposes(
     api: Api, settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
 ) -> None:
-    services = _services(settings, indexed)
-    fingerprint = (await services.tagger()).model_fingerprint
+    runtime = _runtime(settings, indexed)
+    fingerprint = (await runtime.tagging.tagger()).model_fingerprint
     ids = {"confirmed": 4, "corrected": 4, "rejected": 2, "model": 2}
     assets = [
         A(
@@ -118,8 +114,8 @@ async def test_a_split_sends_human_decisions_to_review_and_the_model_only_propos
     before = {a.id: _category(await api.source(a.id)) for a in assets}
     new = _split_shirt(settings, tmp_path)
 
-    preview = await preview_change(services, new)
-    applied = await apply_change(services, new)
+    preview = await runtime.taxonomy_changes.preview(new)
+    applied = await runtime.taxonomy_changes.apply(new)
     assert applied.other_encoder == 0  # every asset is re-decided by the model
     assert msgspec.to_builtins(applied.rows) == msgspec.to_builtins(preview.rows)
     assert applied.human_decisions_touched == 10
@@ -152,9 +148,9 @@ async def test_a_split_sends_human_decisions_to_review_and_the_model_only_propos
             assert "retired" not in kinds, kinds
 
     # Nor does a later re-tag under the new taxonomy replace them; apply again is a no-op.
-    await retag_all(_services(settings, indexed, new))
+    await _runtime(settings, indexed, new).retag.run()
     check({a.id: _category(await api.source(a.id)) for a in assets})
-    again = await apply_change(services, new)
+    again = await runtime.taxonomy_changes.apply(new)
     assert (again.assets_changed, again.events) == (0, 0)
     # A reviewer then decides again.
     revision = (await api.source("confirmed-0"))["revision"]
@@ -209,11 +205,11 @@ def _photo(rgb: tuple[int, int, int]) -> bytes:
 async def test_a_change_writes_nothing_for_tags_it_does_not_change(
     api: Api, settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
 ) -> None:
-    services = _services(settings, indexed)
-    fingerprint = (await services.tagger()).model_fingerprint
+    runtime = _runtime(settings, indexed)
+    fingerprint = (await runtime.tagging.tagger()).model_fingerprint
     colours = [(27, 37, 65), (190, 50, 44), (30, 77, 43)]  # navy, warm red, forest green
-    outcomes = await ingest(
-        services, [IngestItem(name=f"p{i}.png", data=_photo(rgb)) for i, rgb in enumerate(colours)]
+    outcomes = await runtime.ingest.batch(
+        [IngestItem(name=f"p{i}.png", data=_photo(rgb)) for i, rgb in enumerate(colours)]
     )
     photos = [str(o.asset_id) for o in outcomes]
     await api.create(
@@ -243,8 +239,8 @@ async def test_a_change_writes_nothing_for_tags_it_does_not_change(
     }
     new = _rename_coatigan_and_mustard(settings, tmp_path)
 
-    preview = await preview_change(services, new)
-    applied = await apply_change(services, new)
+    preview = await runtime.taxonomy_changes.preview(new)
+    applied = await runtime.taxonomy_changes.apply(new)
     assert msgspec.to_builtins(applied.rows) == msgspec.to_builtins(preview.rows)
     assert (applied.assets_changed, applied.events) == (preview.assets_changed, preview.events)
     assert {"category", "colour"} <= set(applied.attributes_moved)
@@ -270,8 +266,8 @@ async def test_a_change_writes_nothing_for_tags_it_does_not_change(
     shutil.copytree(new, relabelled)
     (relabelled / "migrations.yaml").unlink()
     _edit(relabelled / "taxonomy.yaml", lambda data: data.update(label="default-2026.12"))
-    served = _services(settings, indexed, new)
-    label_only = await preview_change(served, relabelled)
+    served = _runtime(settings, indexed, new)
+    label_only = await served.taxonomy_changes.preview(relabelled)
     assert label_only.attributes_moved == []
     assert (label_only.assets_changed, label_only.events) == (0, 0)
-    assert (await apply_change(served, relabelled)).events == 0
+    assert (await served.taxonomy_changes.apply(relabelled)).events == 0

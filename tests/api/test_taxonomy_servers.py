@@ -19,8 +19,7 @@ from tagtrail.api.auth import hash_key
 from tagtrail.config import Settings
 from tagtrail.domain.taxonomy import Taxonomy
 from tagtrail.store import Store
-from tagtrail.usecases.services import Services
-from tagtrail.usecases.taxonomy_change import apply_change
+from tagtrail.usecases.runtime import Runtime
 from tests.api.factories import create_assets
 from tests.api.test_taxonomy_in_force import ASSETS, new_taxonomy
 from tests.support.server import ServerProcess, serving
@@ -76,8 +75,8 @@ async def test_servers_follow_the_applied_taxonomy(
     async with serving(["A"], env, tmp_path) as (a,), httpx.AsyncClient(timeout=60) as http:
         await create_assets(client, settings, taxonomy, ASSETS)
         old = (await _gql(http, a, "{ taxonomy { version } }"))["taxonomy"]["version"]
-        cli = Services(settings, Store(settings, client))  # `tagtrail taxonomy apply`
-        report = await apply_change(cli, new)
+        cli = Runtime(settings, Store(settings, client))  # `tagtrail taxonomy apply`
+        report = await cli.taxonomy_changes.apply(new)
         assert report.current_version == old
         assert report.in_force == report.new_version != old
 

@@ -13,8 +13,8 @@ from PIL import Image
 
 from tagtrail.api.auth import hash_key
 from tagtrail.store import Store
-from tagtrail.usecases.ingest import IngestItem, ingest
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.ingest import IngestItem
+from tagtrail.usecases.runtime import Runtime
 from tagtrail.usecases.thumbnails import Thumbnail, ThumbnailCache
 from tests.api.conftest import Api
 from tests.api.factories import A, T
@@ -30,8 +30,8 @@ def _photo(colour: tuple[int, int, int], size: tuple[int, int] = (900, 1200)) ->
 
 
 async def _ingest(api: Api, data: bytes) -> str:
-    services = Services(api.settings, store=Store(api.settings, client=api.client))
-    (outcome,) = await ingest(services, [IngestItem(name="coat.jpg", data=data)])
+    runtime = Runtime(api.settings, store=Store(api.settings, client=api.client))
+    (outcome,) = await runtime.ingest.batch([IngestItem(name="coat.jpg", data=data)])
     assert outcome.status in ("created", "exists"), outcome
     assert outcome.asset_id
     return outcome.asset_id

@@ -17,8 +17,7 @@ from tagtrail.learning.dataset import TrainingSet
 from tagtrail.store import Store
 from tagtrail.tagging.taxonomy_files import load_taxonomy
 from tagtrail.usecases.head_data import training_set
-from tagtrail.usecases.services import Services
-from tagtrail.usecases.taxonomy_change import apply_change
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api, ApiFactory
 from tests.api.factories import A, T
 
@@ -80,7 +79,7 @@ async def _do(api: Api, kind: str, asset: str, revision: int, **extra: Any) -> d
 async def _migrate(api: Api, make_api: ApiFactory, indexed: AsyncOpenSearch, tmp: Path) -> Api:
     """Apply the change; the answer is an API serving the new taxonomy."""
     new = _new_taxonomy(api.settings, tmp)
-    await apply_change(Services(api.settings, Store(api.settings, indexed)), new)
+    await Runtime(api.settings, Store(api.settings, indexed)).taxonomy_changes.apply(new)
     return await make_api(taxonomy_dir=str(new))
 
 
@@ -176,8 +175,10 @@ async def test_undo_of_a_correction_carries_the_value_it_returns_to(
 
 
 async def _training(api: Api, indexed: AsyncOpenSearch) -> TrainingSet:
-    services = Services(api.settings, Store(api.settings, indexed))
-    return await training_set(services, "category", await services.tagger())
+    runtime = Runtime(api.settings, Store(api.settings, indexed))
+    return await training_set(
+        runtime.store.assets, runtime.store.events, "category", await runtime.tagging.tagger()
+    )
 
 
 def _labels(data: TrainingSet) -> list[tuple[str, str, str]]:
@@ -187,8 +188,8 @@ def _labels(data: TrainingSet) -> list[tuple[str, str, str]]:
 async def test_training_labels_follow_renames_and_repeated_undo(
     api: Api, make_api: ApiFactory, indexed: AsyncOpenSearch, tmp_path: Path
 ) -> None:
-    services = Services(api.settings, Store(api.settings, indexed))
-    fingerprint = (await services.tagger()).model_fingerprint
+    runtime = Runtime(api.settings, Store(api.settings, indexed))
+    fingerprint = (await runtime.tagging.tagger()).model_fingerprint
     await api.create(
         [
             A(

@@ -14,8 +14,7 @@ from opensearchpy import AsyncOpenSearch
 
 from tagtrail.store import Store
 from tagtrail.tagging.taxonomy_files import load_taxonomy
-from tagtrail.usecases.services import Services
-from tagtrail.usecases.taxonomy_change import apply_change
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api, ApiFactory
 from tests.api.factories import A, T
 from tests.api.test_undo_migrations import _do
@@ -49,18 +48,18 @@ async def test_undo_follows_two_renames_of_a_value_the_asset_no_longer_held(
         [A(id="twice", tags=(T(attribute="category", value="peacoat", probability=0.8),))]
     )
     assert (await _do(api, "correctTag", "twice", 1, value="trench_coat"))["revision"] == 2
-    services = Services(api.settings, Store(api.settings, indexed))
+    runtime = Runtime(api.settings, Store(api.settings, indexed))
     first = _edit(
         Path(api.settings.taxonomy_dir),
         tmp_path / "v2",
         {"peacoat": "pea_coat"},
         [_rename("peacoat", "pea_coat")],
     )
-    await apply_change(services, first)
+    await runtime.taxonomy_changes.apply(first)
     second = _edit(
         first, tmp_path / "v3", {"pea_coat": "reefer_coat"}, [_rename("pea_coat", "reefer_coat")]
     )
-    await apply_change(services, second)
+    await runtime.taxonomy_changes.apply(second)
     new_api = await make_api(taxonomy_dir=str(second))
     assert (await new_api.source("twice"))["revision"] == 2  # no apply wrote on the asset
     undone = await _do(new_api, "reopenTag", "twice", 2)
@@ -98,7 +97,7 @@ async def test_undo_to_a_retired_value_is_still_refused(
     (new / "taxonomy.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     retire = {"id": "no-peacoat", "attribute": "category", "retire": ["peacoat"]}
     (new / "migrations.yaml").write_text(yaml.safe_dump({"migrations": [retire]}), "utf-8")
-    await apply_change(Services(api.settings, Store(api.settings, indexed)), new)
+    await Runtime(api.settings, Store(api.settings, indexed)).taxonomy_changes.apply(new)
     new_api = await make_api(taxonomy_dir=str(new))
     refused = await _do(new_api, "reopenTag", "retired", 2)
     assert refused["__typename"] == "InvalidInput", refused

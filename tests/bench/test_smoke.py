@@ -54,6 +54,36 @@ def test_benchmark_runs_on_a_tiny_input(name: str, opensearch_url: str, tmp_path
     assert purpose, "neither a ratio nor a target: what does it exist for?"
 
 
+def test_colour_accuracy_uniform_set_runs_on_a_tiny_input(
+    opensearch_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "figures.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "colour_accuracy.py"),
+            "--smoke",
+            "--uniform",
+            "--figures",
+            str(out),
+        ],
+        cwd=BENCH.parent,
+        env=_env(opensearch_url),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "uniform colours, seed 500" in done.stdout
+    for margin in ("< 1 ΔE", "1–3 ΔE", "≥ 3 ΔE"):
+        assert margin in done.stdout
+    figures = json.loads(out.read_text())["figures"]
+    assert figures["uniform auto tier share"]["target"] == 0.8
+    assert figures["uniform auto tier precision"]["target"] == 0.98
+    assert "exact colour" not in figures  # the swatch set's figures are not mixed in
+
+
 def _run(opensearch_url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [

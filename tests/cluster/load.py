@@ -18,10 +18,10 @@ from tagtrail.domain.decisions import Decision
 from tagtrail.domain.filters import AssetFilter, FacetSpec
 from tagtrail.domain.records import event_id
 from tagtrail.errors import Conflict, StoreUnavailable
-from tagtrail.usecases.ingest import IngestItem, ingest
-from tagtrail.usecases.review import Decided, decide
-from tagtrail.usecases.search import SearchRequest, search_assets
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.ingest import IngestItem
+from tagtrail.usecases.review import Decided
+from tagtrail.usecases.runtime import Runtime
+from tagtrail.usecases.search import SearchRequest
 
 COLOURS = ("navy", "black", "charcoal", "burgundy", "cherry", "tomato")
 MAX_ATTEMPTS = 60  # × PAUSE_S: longer than any failover, shorter than a hang
@@ -57,7 +57,7 @@ class Ledger:
 
 
 async def ingest_all(
-    services: Services,
+    runtime: Runtime,
     ledger: Ledger,
     items: Sequence[IngestItem],
     batch: int,
@@ -68,7 +68,7 @@ async def ingest_all(
         pending = list(items[start : start + batch])
         for _ in range(MAX_ATTEMPTS):
             try:
-                outcomes = await ingest(services, pending)
+                outcomes = await runtime.ingest.batch(pending)
             except StoreUnavailable:
                 ledger.retries["ingest batch"] += 1
                 await asyncio.sleep(PAUSE_S)
@@ -105,29 +105,29 @@ def _decision(source: dict[str, Any], note: str, n: int) -> Decision:
     return Decision(kind="corrected", attribute="colour", value=COLOURS[n % 6], note=note)
 
 
-async def _landed(services: Services, asset_id: str, revision: int, note: str) -> str | None:
+async def _landed(runtime: Runtime, asset_id: str, revision: int, note: str) -> str | None:
     """The claim of ``revision`` if it carries ``note`` (our write landed after all)."""
-    claim = await services.store.events.get(event_id(asset_id, revision, 0))
+    claim = await runtime.store.events.get(event_id(asset_id, revision, 0))
     return claim.event_id if claim is not None and claim.note == note else None
 
 
-async def decide_once(services: Services, ledger: Ledger, asset_id: str, note: str, n: int) -> None:
+async def decide_once(runtime: Runtime, ledger: Ledger, asset_id: str, note: str, n: int) -> None:
     """One reviewer decision on the asset's current revision, retried through outages."""
     unsure: int | None = None  # a revision an outage-answered attempt may have claimed
     for _ in range(MAX_ATTEMPTS):
         try:
-            if unsure is not None and (found := await _landed(services, asset_id, unsure, note)):
+            if unsure is not None and (found := await _landed(runtime, asset_id, unsure, note)):
                 ledger.landed[found] = note
                 return
             unsure = None
-            stored = await services.store.assets.get(asset_id)
+            stored = await runtime.store.assets.get(asset_id)
             decision = _decision(stored.source, note, n)
         except StoreUnavailable:
             ledger.retries["decision read"] += 1
             await asyncio.sleep(PAUSE_S)
             continue
         try:
-            done = await decide(services, asset_id, stored.revision, decision, "reviewer")
+            done = await runtime.review.decide(asset_id, stored.revision, decision, "reviewer")
         except StoreUnavailable:
             ledger.retries["decision"] += 1
             unsure = stored.revision + 1
@@ -138,11 +138,11 @@ async def decide_once(services: Services, ledger: Ledger, asset_id: str, note: s
     raise AssertionError(f"decision {note} on {asset_id} never went through")
 
 
-async def race(services: Services, ledger: Ledger, asset_id: str, n: int) -> None:
+async def race(runtime: Runtime, ledger: Ledger, asset_id: str, n: int) -> None:
     """Two reviewers correct the same revision at once; repeated until one is answered."""
     for attempt in range(MAX_ATTEMPTS):
         try:
-            stored = await services.store.assets.get(asset_id)
+            stored = await runtime.store.assets.get(asset_id)
         except StoreUnavailable:
             ledger.retries["race read"] += 1
             await asyncio.sleep(PAUSE_S)
@@ -150,8 +150,7 @@ async def race(services: Services, ledger: Ledger, asset_id: str, n: int) -> Non
         record = Race(asset_id, stored.revision, (f"race-{n}-{attempt}-a", f"race-{n}-{attempt}-b"))
         answers: list[Decided | BaseException] = await asyncio.gather(
             *(
-                decide(
-                    services,
+                runtime.review.decide(
                     asset_id,
                     stored.revision,
                     Decision(kind="corrected", attribute="colour", value=value, note=note),
@@ -180,20 +179,20 @@ async def race(services: Services, ledger: Ledger, asset_id: str, n: int) -> Non
 
 
 async def reviewer(
-    services: Services, ledger: Ledger, queue: asyncio.Queue[tuple[int, str] | None]
+    runtime: Runtime, ledger: Ledger, queue: asyncio.Queue[tuple[int, str] | None]
 ) -> None:
     """Takes the k-th created asset off the queue (None: stop): races over some, decides on
     others (by k, so both are spread over the whole run, outage included)."""
     while (job := await queue.get()) is not None:
         k, asset_id = job
         if k % RACE_EVERY == 0:
-            await race(services, ledger, asset_id, k)
+            await race(runtime, ledger, asset_id, k)
         elif k % REVIEW_EVERY == 0:
             for n in range(2):
-                await decide_once(services, ledger, asset_id, f"d-{asset_id[:12]}-{n}", k + n)
+                await decide_once(runtime, ledger, asset_id, f"d-{asset_id[:12]}-{n}", k + n)
 
 
-async def searcher(services: Services, ledger: Ledger, stop: asyncio.Event) -> None:
+async def searcher(runtime: Runtime, ledger: Ledger, stop: asyncio.Event) -> None:
     """Faceted searches in a loop; those answered while a node is down are counted."""
     request = SearchRequest(
         filter=AssetFilter(), facets=(FacetSpec(kind="attribute", name="colour"),), size=10
@@ -201,7 +200,7 @@ async def searcher(services: Services, ledger: Ledger, stop: asyncio.Event) -> N
     while not stop.is_set():
         down = ledger.node_down
         try:
-            page = await search_assets(services, request)
+            page = await runtime.search.search(request)
         except StoreUnavailable:
             ledger.searches_failed += 1
         else:

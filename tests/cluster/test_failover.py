@@ -26,8 +26,7 @@ from tagtrail.domain.records import event_id
 from tagtrail.embedded.cluster import EmbeddedCluster
 from tagtrail.tagging.taxonomy_files import load_palette
 from tagtrail.usecases.ingest import IngestItem
-from tagtrail.usecases.reproject import reproject
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tests.cluster.load import Ledger, ingest_all, reviewer, searcher
 
 pytestmark = [pytest.mark.opensearch, pytest.mark.slow]
@@ -69,10 +68,10 @@ async def _until(
         await asyncio.sleep(0.2)
 
 
-async def _primary_holder(services: Services, settings: Settings) -> tuple[int, bool]:
+async def _primary_holder(runtime: Runtime, settings: Settings) -> tuple[int, bool]:
     """The node (0-based) holding most primaries of the asset and event indices, and
     whether it is the elected cluster manager."""
-    client = services.store.client
+    client = runtime.store.client
     shards = await client.cat.shards(index=f"{settings.index_prefix}-*", format="json")
     primaries = Counter(
         s["node"]
@@ -89,11 +88,11 @@ async def _health(cluster: EmbeddedCluster, nodes: int, status: str) -> bool:
     return health is not None and health.number_of_nodes == nodes and health.status == status
 
 
-async def _repeated_decisions(services: Services, index: str) -> int:
+async def _repeated_decisions(runtime: Runtime, index: str) -> int:
     """Reviewer decision events beyond the first per note (every decision the load makes
     carries a note of its own): a decision applied twice, say resent after an answer lost
     in the failover and landing at the next revision, shows here."""
-    result = await services.store.client.search(
+    result = await runtime.store.client.search(
         index=index,
         body={
             "size": 10_000,
@@ -106,9 +105,9 @@ async def _repeated_decisions(services: Services, index: str) -> int:
 
 
 async def _verify(
-    services: Services, settings: Settings, ledger: Ledger, photos: list[IngestItem]
+    runtime: Runtime, settings: Settings, ledger: Ledger, photos: list[IngestItem]
 ) -> dict[str, int]:
-    client, store = services.store.client, services.store
+    client, store = runtime.store.client, runtime.store
     await store.refresh()
     assets, events = settings.index_name("assets"), settings.index_name("tag_events")
     expected = {hashlib.sha256(p.data).hexdigest() for p in photos}
@@ -125,7 +124,7 @@ async def _verify(
     numbers = {
         "lost": len(lost_assets) + len(lost_decisions),
         # Asset ids are content hashes, so a photo stored twice can only show in the count.
-        "duplicates": await _repeated_decisions(services, events) + stored_assets - len(expected),
+        "duplicates": await _repeated_decisions(runtime, events) + stored_assets - len(expected),
     }
     assert lost_assets == [], lost_assets
     assert lost_decisions == [], lost_decisions
@@ -140,7 +139,7 @@ async def _verify(
             assert stored is not None, race  # a loser lost to the other racer
         if race.outages == 0:
             assert (len(race.winners), race.conflicts) == (1, 1), race
-    report = await reproject(services, sorted(expected))
+    report = await runtime.admin.reproject(sorted(expected))
     assert (report.checked, report.changed) == (len(expected), 0)
     return numbers
 
@@ -157,10 +156,10 @@ async def test_node_kill_loses_no_acknowledged_write(
         model="random-init:tiny",
         batch_size=8,
     )
-    services = Services(settings)
+    runtime = Runtime(settings)
     try:
-        await services.store.ensure_indices()
-        index_settings = await services.store.client.indices.get_settings(
+        await runtime.store.ensure_indices()
+        index_settings = await runtime.store.client.indices.get_settings(
             index=settings.index_name("assets")
         )
         (only,) = index_settings.values()
@@ -169,9 +168,9 @@ async def test_node_kill_loses_no_acknowledged_write(
 
         ledger, queue, stop = Ledger(), asyncio.Queue[tuple[int, str] | None](), asyncio.Event()
         tasks = [
-            asyncio.create_task(ingest_all(services, ledger, photos, BATCH, queue)),
-            asyncio.create_task(searcher(services, ledger, stop)),
-            *(asyncio.create_task(reviewer(services, ledger, queue)) for _ in range(REVIEWERS)),
+            asyncio.create_task(ingest_all(runtime, ledger, photos, BATCH, queue)),
+            asyncio.create_task(searcher(runtime, ledger, stop)),
+            *(asyncio.create_task(reviewer(runtime, ledger, queue)) for _ in range(REVIEWERS)),
         ]
         await _until(
             lambda: len(ledger.assets) >= PHOTOS // 4 and len(ledger.decisions) >= 20,
@@ -179,7 +178,7 @@ async def test_node_kill_loses_no_acknowledged_write(
             "load before the kill",
             PHASE_TIMEOUT_S,
         )
-        victim, was_manager = await _primary_holder(services, settings)
+        victim, was_manager = await _primary_holder(runtime, settings)
         before = (len(ledger.assets), len(ledger.decisions))
         killed_at = time.monotonic()
         assert cluster.nodes[victim].kill()
@@ -209,9 +208,9 @@ async def test_node_kill_loses_no_acknowledged_write(
         stop.set()
         await asyncio.gather(*tasks)
         await asyncio.to_thread(cluster.wait, statuses=("green",), timeout_s=180)
-        numbers = await _verify(services, settings, ledger, photos)
+        numbers = await _verify(runtime, settings, ledger, photos)
     finally:
-        await services.close()
+        await runtime.close()
     print(
         f"\ncluster failover: ingested={len(ledger.assets)} (created={ledger.created}) "
         f"decisions={len(ledger.decisions) + len(ledger.landed)} "

@@ -17,9 +17,17 @@ from tagtrail.demo.catalogue import (
     CatalogueItem,
     drifted_rgb,
     generate_catalogue,
+    generate_painted,
     read_manifest,
 )
-from tagtrail.domain.palette import Palette, hex_to_rgb
+from tagtrail.demo.garment_colour import BACKDROP_RGB, uniform_rgb
+from tagtrail.domain.palette import (
+    Palette,
+    delta_e_2000,
+    hex_to_rgb,
+    nearest_colour,
+    srgb_to_lab,
+)
 from tagtrail.errors import InvalidInput
 from tagtrail.tagging.taxonomy_files import load_palette
 from tagtrail.vision.colour import ColourAnalyser
@@ -158,3 +166,58 @@ def test_drift_moves_colours_toward_a_neighbour_but_keeps_the_label(
                 np.asarray(a.convert("RGB")).tobytes() != np.asarray(b.convert("RGB")).tobytes()
             )
     assert differ >= 10
+
+
+def test_uniform_colours_span_the_gamut_not_just_the_swatches(palette: Palette) -> None:
+    labs = np.array(
+        [
+            srgb_to_lab(np.array(uniform_rgb(np.random.default_rng([9, i])), float))
+            for i in range(600)
+        ]
+    )
+    lightness, a, b = labs.T
+    assert lightness.min() < 10 < 90 < lightness.max()
+    assert a.min() < -60 < 70 < a.max()
+    assert b.min() < -70 < 70 < b.max()
+    chroma, hue = np.hypot(a, b), np.degrees(np.arctan2(b, a)) % 360
+    sectors = set((hue[chroma > 20] // 30).astype(int).tolist())
+    assert sectors == set(range(12))  # every hue, not only the palette's
+    margins = np.array([nearest_colour(palette, lab)[1] for lab in labs])
+    to_swatch = delta_e_2000(labs[:, None, :], palette.lab_array()[None, :, :]).min(axis=1)
+    assert np.median(to_swatch) > 4  # most lie between swatches ...
+    assert 0.3 < np.mean(margins >= 3) < 0.8  # ... some clearly nearest to one, some not
+    assert np.mean(margins < 1) > 0.05
+
+
+def test_uniform_and_boundary_items_are_labelled_by_the_nearest_colour_painted(
+    tmp_path: Path, palette: Palette
+) -> None:
+    for mode in ("uniform", "boundary"):
+        painted = generate_painted(
+            10, tmp_path / mode, palette=palette, seed=3, size=96, colour_mode=mode
+        )
+        margins = []
+        for p in painted:
+            nearest, margin = nearest_colour(palette, srgb_to_lab(np.array(p.rgb, float)))
+            margins.append(margin)
+            assert p.item.colour == nearest.name
+            assert p.item.colour_family == nearest.family
+            assert p.lab == pytest.approx(tuple(srgb_to_lab(np.array(p.rgb, float))))
+            if p.item.background != "none":  # a backdrop it can be told from
+                backdrop = np.array(BACKDROP_RGB[p.item.background], float)
+                assert np.linalg.norm(srgb_to_lab(backdrop) - np.array(p.lab)) >= 14
+        assert read_manifest(tmp_path / mode / "manifest.csv") == [p.item for p in painted]
+        if mode == "boundary":
+            assert np.median(margins) < 3  # near the boundary between neighbours
+
+
+def test_swatch_items_are_painted_their_swatch_and_catalogue_is_unchanged(
+    tmp_path: Path, palette: Palette
+) -> None:
+    painted = generate_painted(6, tmp_path / "a", palette=palette, seed=1, size=128)
+    plain = generate_catalogue(6, tmp_path / "b", palette=palette, seed=1, size=128)
+    assert [p.item for p in painted] == plain
+    for p in painted:
+        assert p.rgb == hex_to_rgb(palette.by_name(p.item.colour).hex)  # type: ignore[union-attr]
+    with pytest.raises(InvalidInput, match="colour_mode"):
+        generate_catalogue(1, tmp_path, palette=palette, colour_mode="pastel")  # type: ignore[arg-type]

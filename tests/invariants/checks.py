@@ -14,7 +14,7 @@ import msgspec
 from tagtrail.domain.projection import fold_tags, projection_fields
 from tagtrail.domain.records import Tag, TagEvent, key_of
 from tagtrail.usecases.head_data import training_set
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tests.invariants.reference import HUMAN, UNKNOWN, Before, Human, Key, Reference
 
 # Tag fields a machine event must change for it to be written at all (an unchanged tag
@@ -35,15 +35,15 @@ SIGNIFICANT = (
 )
 
 
-async def stored_docs(services: Services, ids: list[str]) -> dict[str, dict[str, Any]]:
+async def stored_docs(runtime: Runtime, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Every asset as a reader sees it (``get`` rolls a cut-short write forward)."""
-    return {a: (await services.store.assets.get(a)).public_source() for a in ids}
+    return {a: (await runtime.store.assets.get(a)).public_source() for a in ids}
 
 
-async def all_events(services: Services) -> dict[str, list[TagEvent]]:
+async def all_events(runtime: Runtime) -> dict[str, list[TagEvent]]:
     """Every stored event by asset, in fold order, read directly from the index."""
-    index = services.settings.index_name("tag_events")
-    client = services.store.client
+    index = runtime.settings.index_name("tag_events")
+    client = runtime.store.client
     await client.indices.refresh(index=index)
     body = {
         "query": {"match_all": {}},
@@ -162,10 +162,10 @@ def check_restored(key: Key, restored: tuple[Before, str | None], tag: dict[str,
         )
 
 
-async def check_training(services: Services, ref: Reference, attribute: str) -> None:
+async def check_training(runtime: Runtime, ref: Reference, attribute: str) -> None:
     """The training label of every decided tag is the human value in force today."""
-    tagger = await services.tagger()
-    data = await training_set(services, attribute, tagger)
+    tagger = await runtime.tagging.tagger()
+    data = await training_set(runtime.store.assets, runtime.store.events, attribute, tagger)
     positives = {(e.asset_id, e.value) for e in data.examples if e.polarity == "positive"}
     negatives = {(e.asset_id, e.value) for e in data.examples if e.polarity == "negative"}
     usable = trainable(tagger.taxonomy, attribute)

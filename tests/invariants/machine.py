@@ -12,9 +12,7 @@ from tagtrail.config import Settings
 from tagtrail.domain.decisions import Decision
 from tagtrail.domain.records import event_id
 from tagtrail.errors import Conflict, InvalidInput, TagtrailError
-from tagtrail.usecases.ingest import IngestItem, ingest
-from tagtrail.usecases.review import decide, decide_many
-from tagtrail.usecases.taxonomy_change import apply_change, preview_change
+from tagtrail.usecases.ingest import IngestItem
 from tests.invariants import checks
 from tests.invariants.model_rules import ModelRules
 from tests.invariants.reference import HUMAN, Before, Human, Key, Reference
@@ -50,8 +48,8 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
 
     # -- helpers --------------------------------------------------------------------------
     @property
-    def services(self) -> Any:
-        return self.world.services
+    def runtime(self) -> Any:
+        return self.world.runtime
 
     def run(self, coro: Any) -> Any:
         return self.world.run(coro)
@@ -79,7 +77,7 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
             faults.disarm()
 
     async def read_everything(self) -> None:
-        await self.services.store.assets.get_many(self.ids)
+        await self.runtime.store.assets.get_many(self.ids)
 
     def tags(self) -> dict[Key, dict[str, Any]]:
         out: dict[Key, dict[str, Any]] = {}
@@ -94,7 +92,7 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
 
     def claimed(self, asset_id: str, revision: int) -> bool:
         """Whether the write of ``revision`` landed (its claim, event 0, is stored)."""
-        found = self.run(self.services.store.events.get(event_id(asset_id, revision, 0)))
+        found = self.run(self.runtime.store.events.get(event_id(asset_id, revision, 0)))
         return found is not None
 
     # -- rules: ingest --------------------------------------------------------------------
@@ -107,13 +105,13 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
     def upload(self, photo: int, fault: tuple[int, str] | None) -> None:
         data = self.world.photos[photo % len(self.world.photos)]
         item = IngestItem(name=f"photo-{photo % len(self.world.photos)}.png", data=data)
-        crashed, result = self.attempt(lambda: ingest(self.services, [item]), self.armed(fault))
+        crashed, result = self.attempt(lambda: self.runtime.ingest.batch([item]), self.armed(fault))
         if crashed or result[0].status == "failed":
             # Resent: the same bytes again (the client retries after a failure).
-            result = self.run(ingest(self.services, [item]))
+            result = self.run(self.runtime.ingest.batch([item]))
         (outcome,) = result
         assert outcome.status in ("created", "exists"), outcome
-        stored = self.run(self.services.store.assets.get(str(outcome.asset_id)))
+        stored = self.run(self.runtime.store.assets.get(str(outcome.asset_id)))
         if stored.revision == 0:
             # A crash left the document untagged and the resend came within
             # RESUME_AFTER_S: "exists" (it may be an upload in flight; tests/store/
@@ -133,7 +131,7 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
         return [k for k, t in tags.items() if t.get("value") and t["state"] != "rejected"]
 
     def correction(self, key: Key, pick: int) -> str:
-        taxonomy = self.run(self.services.taxonomy())
+        taxonomy = self.run(self.runtime.taxonomy.current())
         values = leaves(taxonomy, key[1])
         current = self.tags()[key].get("value")
         if key[1] == "category":
@@ -199,7 +197,7 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
         before_tag = self.tags().get(key)
 
         def send() -> Any:
-            return decide(self.services, asset_id, revision, decision, ACTOR)
+            return self.runtime.review.decide(asset_id, revision, decision, ACTOR)
 
         fault = self.armed(fault)
         crashed, result = self.attempt(send, fault)
@@ -215,7 +213,7 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
             if landed:
                 assert isinstance(resent, Conflict), f"resent after a landed write: {resent!r}"
                 claim_id = event_id(asset_id, revision + 1, 0)
-                claim = self.run(self.services.store.events.get(claim_id))
+                claim = self.run(self.runtime.store.events.get(claim_id))
                 key, result = (asset_id, key[1], claim.slot), None
             else:
                 result = resent
@@ -238,7 +236,7 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
         before = {k: self.tags()[k] for k in chosen}
         items = [(k[0], int(self.docs[k[0]]["revision"]), None) for k in chosen]
         decision = Decision(kind=kind, attribute=attribute[1])  # type: ignore[arg-type]
-        results = self.run(decide_many(self.services, items, decision, ACTOR))
+        results = self.run(self.runtime.review.decide_many(items, decision, ACTOR))
         for key, result in zip(chosen, results, strict=True):
             assert not isinstance(result, TagtrailError), f"{key}: {result!r}"
             self.decided(key, kind, str(before[key]["value"]), before[key])
@@ -248,7 +246,7 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
     def further_value(self, add: bool, pick: int, value: int, fault: Any) -> None:
         tags = self.tags()
         if add:
-            taxonomy = self.run(self.services.taxonomy())
+            taxonomy = self.run(self.runtime.taxonomy.current())
             keys = [k for k in tags if k[2] is None and k[1] in ("colour", "material")]
             key = self.choose(keys, pick)
             if key is None:
@@ -276,14 +274,14 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
         if top is None or not top.stack or top.stack[-1].before.absent:
             revision = int(self.docs[key[0]]["revision"])
             refused = self.attempt(
-                lambda: decide(self.services, key[0], revision, decision, ACTOR), None
+                lambda: self.runtime.review.decide(key[0], revision, decision, ACTOR), None
             )[1]
             assert isinstance(refused, InvalidInput), f"{key}: nothing to undo, got {refused!r}"
             return
         restored = self.ref.undone(key)
         assert restored is not None
         self.one_decision(key, decision, "", fault)
-        doc = self.run(self.services.store.assets.get(key[0])).public_source()
+        doc = self.run(self.runtime.store.assets.get(key[0])).public_source()
         tag = checks.tags_of(doc).get(key)
         assert tag is not None, f"{key}: undo removed the tag"
         if "undo" in self.checked:
@@ -291,7 +289,7 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
 
     # -- rules: the model -----------------------------------------------------------------
     def revisions(self) -> dict[str, int]:
-        docs = self.run(checks.stored_docs(self.services, self.ids))
+        docs = self.run(checks.stored_docs(self.runtime, self.ids))
         return {a: int(d.get("revision", 0)) for a, d in docs.items()}
 
     def one_revision_each(self, before: dict[str, int], what: str) -> None:
@@ -305,7 +303,7 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
     def change_taxonomy(self, op: str, pick: int, fault: tuple[int, str] | None) -> None:
         if op not in self.ops:  # narrowed by TAGTRAIL_STATEFUL_OPS
             op = sorted(self.ops)[pick % len(self.ops)]
-        taxonomy = self.run(self.services.taxonomy())
+        taxonomy = self.run(self.runtime.taxonomy.current())
         humans = self.ref.human_in_force()
         in_use = [h.value for h in humans.values()] + sorted(
             {str(t["value"]) for t in self.tags().values() if t.get("value")}
@@ -322,16 +320,18 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
             if m.op == "split" and k[1] == m.attribute and h.value == m.source
         }
         before = self.revisions()
-        preview = self.attempt(lambda: preview_change(self.services, folder), None)[1]
+        preview = self.attempt(lambda: self.runtime.taxonomy_changes.preview(folder), None)[1]
         crashed, applied = self.attempt(
-            lambda: apply_change(self.services, folder), self.armed(fault)
+            lambda: self.runtime.taxonomy_changes.apply(folder), self.armed(fault)
         )
         if isinstance(preview, InvalidInput):
             self.refused(m, preview, applied, split, before)
             return
         assert not isinstance(preview, TagtrailError), f"{m}: preview refused: {preview!r}"
         if crashed:
-            applied = self.run(apply_change(self.services, folder))  # resent: a rerun finishes
+            applied = self.run(
+                self.runtime.taxonomy_changes.apply(folder)
+            )  # resent: a rerun finishes
         else:
             assert not isinstance(applied, TagtrailError), f"{m}: apply refused: {applied!r}"
             if "preview" in self.checked:
@@ -358,7 +358,7 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
     def migrated(self, m: Migration, split: dict[Key, Human]) -> None:
         """Carry the reference through ``m`` and check what a split must do."""
         self.ref.migrate(m, split_rejections_kept=True)
-        docs = self.run(checks.stored_docs(self.services, self.ids))
+        docs = self.run(checks.stored_docs(self.runtime, self.ids))
         stored: dict[Key, dict[str, Any]] = {}
         for doc in docs.values():
             stored.update(checks.tags_of(doc))
@@ -369,16 +369,16 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
     @on("read")
     @rule()
     def read(self) -> None:
-        self.run(self.services.store.assets.get_many(self.ids))
-        self.run(self.services.store.assets.lookup(self.ids))
+        self.run(self.runtime.store.assets.get_many(self.ids))
+        self.run(self.runtime.store.assets.lookup(self.ids))
 
     # -- invariants -----------------------------------------------------------------------
     @invariant()
     def trail_holds(self) -> None:
         if not self.ids:
             return
-        docs = self.run(checks.stored_docs(self.services, self.ids))
-        events = self.run(checks.all_events(self.services))
+        docs = self.run(checks.stored_docs(self.runtime, self.ids))
+        events = self.run(checks.all_events(self.runtime))
         self.docs = docs
         if "revisions" in self.checked:
             checks.check_revisions(docs, events)
@@ -389,11 +389,11 @@ class TrailMachine(ModelRules, RuleBasedStateMachine):
         if "humans" in self.checked:
             checks.check_humans(self.ref, docs)
         self.note_proposals()
-        taxonomy = self.run(self.services.taxonomy())
+        taxonomy = self.run(self.runtime.taxonomy.current())
         if "hierarchy" in self.checked:
             checks.check_hierarchy(taxonomy, docs)
         if "training" in self.checked and "category" in taxonomy.attribute_names:
-            self.run(checks.check_training(self.services, self.ref, "category"))
+            self.run(checks.check_training(self.runtime, self.ref, "category"))
 
     def note_proposals(self) -> None:
         """A model proposal made after a decision is what an undo of it returns to."""

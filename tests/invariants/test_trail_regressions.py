@@ -20,10 +20,8 @@ from tagtrail.domain.records import TagEvent, event_id
 from tagtrail.errors import InvalidInput
 from tagtrail.store import Store, StoredAsset
 from tagtrail.usecases.head_data import training_set
-from tagtrail.usecases.ingest import IngestItem, ingest
-from tagtrail.usecases.review import decide
-from tagtrail.usecases.services import Services
-from tagtrail.usecases.taxonomy_change import apply_change, preview_change
+from tagtrail.usecases.ingest import IngestItem
+from tagtrail.usecases.runtime import Runtime
 from tests.invariants import checks
 from tests.invariants.taxonomy_edits import Migration, write_folder
 from tests.invariants.world import Faults
@@ -32,16 +30,16 @@ pytestmark = pytest.mark.opensearch
 
 
 class Trail:
-    """Services on the test's indices, two uploaded photos, and a taxonomy to change."""
+    """Runtime on the test's indices, two uploaded photos, and a taxonomy to change."""
 
-    def __init__(self, services: Services, ids: list[str], tmp: Path) -> None:
-        self.services = services
+    def __init__(self, runtime: Runtime, ids: list[str], tmp: Path) -> None:
+        self.runtime = runtime
         self.ids = ids
         self.tmp = tmp
         self.serial = 0
 
     async def docs(self) -> dict[str, dict[str, Any]]:
-        return await checks.stored_docs(self.services, self.ids)
+        return await checks.stored_docs(self.runtime, self.ids)
 
     async def tag(self, asset_id: str, attribute: str, slot: str | None = None) -> dict[str, Any]:
         return checks.tags_of((await self.docs())[asset_id])[(asset_id, attribute, slot)]
@@ -56,34 +54,36 @@ class Trail:
     ) -> dict[str, Any]:
         revision = int((await self.docs())[asset_id]["revision"])
         decision = Decision(kind=kind, attribute=attribute, value=value, slot=slot)  # type: ignore[arg-type]
-        return (await decide(self.services, asset_id, revision, decision, "rita")).asset
+        return (await self.runtime.review.decide(asset_id, revision, decision, "rita")).asset
 
     async def change(self, m: Migration) -> tuple[Any, Any]:
-        """Preview then apply ``m``; the services then follow the new folder."""
+        """Preview then apply ``m``; the runtime then follow the new folder."""
         self.serial += 1
-        current = Path(self.services.settings.taxonomy_dir)
+        current = Path(self.runtime.settings.taxonomy_dir)
         folder = write_folder(current, self.tmp / f"taxonomy-{self.serial}", m, self.serial)
-        preview = await preview_change(self.services, folder)
-        applied = await apply_change(self.services, folder)
-        settings = self.services.settings.with_changes(taxonomy_dir=str(folder))
-        self.services = Services(settings, store=self.services.store)
+        preview = await self.runtime.taxonomy_changes.preview(folder)
+        applied = await self.runtime.taxonomy_changes.apply(folder)
+        settings = self.runtime.settings.with_changes(taxonomy_dir=str(folder))
+        self.runtime = Runtime(settings, store=self.runtime.store)
         return preview, applied
 
     async def check(self) -> None:
         docs = await self.docs()
-        events = await checks.all_events(self.services)
+        events = await checks.all_events(self.runtime)
         checks.check_revisions(docs, events)
         checks.check_fold(docs, events)
 
 
 @pytest.fixture
 async def trail(settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path) -> Trail:
-    services = Services(settings, store=Store(settings, client=indexed))
-    taxonomy = await services.taxonomy()
+    runtime = Runtime(settings, store=Store(settings, client=indexed))
+    taxonomy = await runtime.taxonomy.current()
     generate_catalogue(2, tmp_path / "photos", palette=taxonomy.palette, seed=11, size=96)
     files = sorted(p for p in (tmp_path / "photos").iterdir() if p.suffix != ".csv")
-    outcomes = await ingest(services, [IngestItem(name=p.name, data=p.read_bytes()) for p in files])
-    return Trail(services, [str(o.asset_id) for o in outcomes], tmp_path)
+    outcomes = await runtime.ingest.batch(
+        [IngestItem(name=p.name, data=p.read_bytes()) for p in files]
+    )
+    return Trail(runtime, [str(o.asset_id) for o in outcomes], tmp_path)
 
 
 async def test_renaming_an_unused_value_writes_no_event_on_untouched_tags(trail: Trail) -> None:
@@ -98,13 +98,15 @@ async def test_renaming_an_unused_value_writes_no_event_on_untouched_tags(trail:
     await trail.change(
         Migration(op="rename", attribute="category", source=unused, targets=(f"{unused}_r1",))
     )
-    checks.check_no_unchanged_events(await checks.all_events(trail.services))
+    checks.check_no_unchanged_events(await checks.all_events(trail.runtime))
     assert {a: int(d["revision"]) for a, d in (await trail.docs()).items()} == before
 
 
 async def _positives(trail: Trail, asset_id: str) -> set[str]:
-    tagger = await trail.services.tagger()
-    data = await training_set(trail.services, "category", tagger)
+    tagger = await trail.runtime.tagging.tagger()
+    data = await training_set(
+        trail.runtime.store.assets, trail.runtime.store.events, "category", tagger
+    )
     return {e.value for e in data.examples if e.asset_id == asset_id and e.polarity == "positive"}
 
 
@@ -204,7 +206,7 @@ async def _two_event_revision_with_a_reader(
     """The first asset, its stored state, the events of a two-event next revision (its
     first two tags again, at probability 0.5), and faults whose reader reads the asset."""
     asset_id = trail.ids[0]
-    store = trail.services.store
+    store = trail.runtime.store
     stored = await store.assets.get(asset_id)
     history = await store.events.for_asset(asset_id)
     revision = stored.revision + 1
@@ -229,7 +231,7 @@ async def test_a_reader_between_claim_and_events_loses_nothing(trail: Trail) -> 
     A reader arrives after the claim (event 0) and before the other events of a two-event
     revision; before the fix the document lacked event 1 while the log held it."""
     asset_id, stored, events, faults = await _two_event_revision_with_a_reader(trail)
-    store = trail.services.store
+    store = trail.runtime.store
     faults.arm(0, "read", match="_bulk")
     await store.assets.apply(asset_id, stored.revision, lambda _s: events)
     assert faults.fired == "read"
@@ -248,8 +250,10 @@ async def test_training_keeps_a_merged_rejection(trail: Trail) -> None:
     )
     tag = await trail.tag(asset_id, "category")
     assert (tag["state"], tag["value"]) == ("rejected", "bomber_jacket")
-    tagger = await trail.services.tagger()
-    data = await training_set(trail.services, "category", tagger)
+    tagger = await trail.runtime.tagging.tagger()
+    data = await training_set(
+        trail.runtime.store.assets, trail.runtime.store.events, "category", tagger
+    )
     negatives = {
         e.value for e in data.examples if e.asset_id == asset_id and e.polarity == "negative"
     }
@@ -262,7 +266,7 @@ async def test_a_reader_between_the_bulk_requests_of_a_batch_loses_nothing(trail
     between two bulk requests: the document lacked a re-proposed further value the log held).
     A reader arrives after the claims' bulk request and before the rest's."""
     asset_id, stored, events, faults = await _two_event_revision_with_a_reader(trail)
-    store = trail.services.store
+    store = trail.runtime.store
     faults.arm(1, "read", match="_bulk")  # before the second bulk request: the rest
     outcome = await store.apply_batch([(asset_id, stored.revision, lambda _s: events)])
     assert faults.fired == "read"
@@ -282,5 +286,5 @@ async def test_undo_after_a_move_restores_todays_hierarchy(trail: Trail) -> None
     tag = await trail.tag(asset_id, "category")
     assert (tag["state"], tag["value"]) == ("corrected", "peacoat")
     assert tag["values"] == ["peacoat", "tops"]
-    taxonomy = await trail.services.taxonomy()
+    taxonomy = await trail.runtime.taxonomy.current()
     checks.check_hierarchy(taxonomy, await trail.docs())

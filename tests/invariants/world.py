@@ -1,5 +1,5 @@
 """The world the stateful test drives: one isolated index prefix on the real node, a
-``Services`` per taxonomy in force, generated photos, and request-level fault injection.
+``Runtime`` per taxonomy in force, generated photos, and request-level fault injection.
 
 Faults are injected at the store client's transport: after ``after`` requests of the next
 write have landed, the next request either fails (``crash``: the process dies or the
@@ -21,15 +21,15 @@ from tagtrail.config import Settings
 from tagtrail.store import Store
 from tagtrail.store.client import make_client
 from tagtrail.store.indices import drop_indices, ensure_indices
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 
 
 class Crash(Exception):
     """Stands for a process dying, or a connection breaking, between two store requests."""
 
 
-class SharedEncoder(Services):
-    """Services whose vision encoder is loaded once for the whole test (3 s each time
+class SharedEncoder(Runtime):
+    """Runtime whose vision encoder is loaded once for the whole test (3 s each time
     otherwise); everything else (taxonomy, tagger, champions) is its own."""
 
     def __init__(self, settings: Settings, store: Store, encoder: Any) -> None:
@@ -79,7 +79,7 @@ class Faults:
 
 
 class World:
-    """One example's store, services and photos (built and torn down by the machine)."""
+    """One example's store, runtime and photos (built and torn down by the machine)."""
 
     def __init__(self, base: Settings, encoder: Any, photos: list[bytes], tmp: Path) -> None:
         self.loop = asyncio.new_event_loop()
@@ -93,19 +93,19 @@ class World:
         self.faults = Faults(self.client)
         self.run(ensure_indices(self.client, self.settings))
         self.taxonomy_dir = Path(self.settings.taxonomy_dir)
-        self.services = self.make_services(self.taxonomy_dir)
+        self.runtime = self.make_services(self.taxonomy_dir)
 
     def run(self, coro: Awaitable[Any]) -> Any:
         return self.loop.run_until_complete(coro)
 
-    def make_services(self, taxonomy_dir: Path) -> Services:
-        """Services on the taxonomy in ``taxonomy_dir`` (a process started on that folder)."""
+    def make_services(self, taxonomy_dir: Path) -> Runtime:
+        """Runtime on the taxonomy in ``taxonomy_dir`` (a process started on that folder)."""
         settings = self.settings.with_changes(taxonomy_dir=str(taxonomy_dir))
         return SharedEncoder(settings, Store(settings, client=self.client), self.encoder)
 
     def switch_taxonomy(self, taxonomy_dir: Path) -> None:
         self.taxonomy_dir = taxonomy_dir
-        self.services = self.make_services(taxonomy_dir)
+        self.runtime = self.make_services(taxonomy_dir)
 
     def close(self) -> None:
         try:

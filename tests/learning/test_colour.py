@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 import numpy as np
 import pytest
 
 from tagtrail.domain.calibration import Calibration
-from tagtrail.domain.evidence import ColourAnalysis, ColourFinding
+from tagtrail.domain.evidence import (
+    ColourAlternative,
+    ColourAnalysis,
+    ColourFinding,
+    margin_confidence,
+)
 from tagtrail.domain.records import Actor, TagEvent
 from tagtrail.learning.colour import (
     calibration_gate,
@@ -138,3 +145,33 @@ def test_gate_refuses_too_few_decisions_and_a_worse_calibration() -> None:
     truth = Calibration(kind="platt", a=8.0, b=-4.4)
     with pytest.raises(ValueError, match="no colour outcomes"):
         fit_colour_calibration([], truth, high=0.95)
+
+
+def test_an_older_analysers_confidence_is_read_back_on_todays_scale() -> None:
+    """Analyser 1.x recorded the ratio (ΔE₂ − ΔE₁)/(ΔE₂ + ΔE₁); reviewer decisions on its
+    proposals still calibrate today's analyser, from the margins it stored."""
+    finding = ColourFinding(
+        name="navy",
+        label="Navy",
+        family="blue",
+        hex="#000080",
+        measured_hex="#010180",
+        lab=(20.0, 10.0, -40.0),
+        coverage=0.9,
+        delta_e=8.0,
+        alternatives=(ColourAlternative(name="indigo", family="blue", delta_e=11.0),),
+        confidence=3.0 / 19.0,  # the ratio: unsure, though 3 ΔE clear
+    )
+
+    def event(analyser: str, recorded: float) -> TagEvent:
+        analysis = ColourAnalysis(
+            analyser=analyser, findings=(finding,), foreground_share=0.5, background_hex="#FFFFFF"
+        )
+        evidence = msgspec.to_builtins(analysis) | {"raw_confidence": recorded}
+        return msgspec.structs.replace(_model("n", 1, "navy", 0.5), evidence=evidence)
+
+    old = raw_confidence(event("tagtrail.colour/1.0.0", 3.0 / 19.0))
+    assert old == pytest.approx(margin_confidence(8.0, 11.0))
+    assert old == pytest.approx(1 - math.exp(-1.0))
+    # Today's analyser recorded it on today's scale: taken as recorded.
+    assert raw_confidence(event("tagtrail.colour/2.0.0", 0.61)) == 0.61

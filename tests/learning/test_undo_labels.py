@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
+from tagtrail.domain.asset import Asset
 from tagtrail.domain.decisions import Decision, build_decision
 from tagtrail.domain.projection import (
     REPROPOSAL,
@@ -56,12 +57,10 @@ def _decide(events: list[TagEvent], kind: str, value: str | None = None) -> list
         decision = decision_in_force(events)
         assert decision is not None
         restore = without_decision(events, decision.event_id)
-    source = {"tags": [msgspec.to_builtins(t) for t in tags.values()]}
+    asset = Asset(asset_id="a1", revision=len(events), tags=tuple(tags.values()))
     event = build_decision(
         Decision(kind=kind, attribute="category", value=value),  # type: ignore[arg-type]
-        asset_id="a1",
-        source=source,
-        revision=len(events),
+        asset=asset,
         actor_id="rita",
         taxonomy=TAXONOMY,
         at=f"2026-01-01T00:00:{len(events) + 1:02d}.000000Z",

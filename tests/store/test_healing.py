@@ -18,8 +18,7 @@ from tagtrail.config import Settings
 from tagtrail.domain.decisions import Decision
 from tagtrail.errors import Conflict
 from tagtrail.store import Store
-from tagtrail.usecases.review import decide
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import A, T
 from tests.support.faults import Crash, crash_once
@@ -37,10 +36,12 @@ mutation($input: TagDecisionInput!) {
 
 async def test_a_decision_cut_short_heals_on_the_next_read(api: Api) -> None:
     await api.create([A(id="h1", tags=(T(attribute="category", value="jumper", probability=0.8),))])
-    services = Services(api.settings, store=Store(api.settings, client=api.client))
-    services.store.assets.fault_hook = crash_once("events_written")
+    runtime = Runtime(api.settings, store=Store(api.settings, client=api.client))
+    runtime.store.assets.fault_hook = crash_once("events_written")
     with pytest.raises(Crash):
-        await decide(services, "h1", 1, Decision(kind="confirmed", attribute="category"), "rita")
+        await runtime.review.decide(
+            "h1", 1, Decision(kind="confirmed", attribute="category"), "rita"
+        )
     # The claim of revision 2 exists; the document still says 1 (raw read, no healing).
     raw = await api.source("h1")
     assert raw["revision"] == 1
@@ -56,15 +57,17 @@ async def test_a_decision_cut_short_heals_on_the_next_read(api: Api) -> None:
     assert healed["revision"] == 2
     assert "category" not in healed["pending"]
     # ... and the document is exactly the fold of the stored history.
-    assert await services.store.assets.reproject("h1") is False
+    assert await runtime.store.assets.reproject("h1") is False
 
 
 async def test_a_writer_rolls_forward_and_the_next_revision_works(api: Api) -> None:
     await api.create([A(id="h2", tags=(T(attribute="category", value="jumper", probability=0.8),))])
-    services = Services(api.settings, store=Store(api.settings, client=api.client))
-    services.store.assets.fault_hook = crash_once("events_written")
+    runtime = Runtime(api.settings, store=Store(api.settings, client=api.client))
+    runtime.store.assets.fault_hook = crash_once("events_written")
     with pytest.raises(Crash):
-        await decide(services, "h2", 1, Decision(kind="rejected", attribute="category"), "rita")
+        await runtime.review.decide(
+            "h2", 1, Decision(kind="rejected", attribute="category"), "rita"
+        )
     # A second reviewer still on revision 1 is told the truth: the asset is at 2 ...
     stale = await api.data(
         CONFIRM, {"input": {"assetId": "h2", "attribute": "category", "expectedRevision": 1}}
@@ -95,10 +98,12 @@ async def test_a_writer_rolls_forward_and_the_next_revision_works(api: Api) -> N
 
 async def test_concurrent_writers_one_claims_the_revision(api: Api) -> None:
     await api.create([A(id="h3", tags=(T(attribute="category", value="jumper", probability=0.8),))])
-    services = Services(api.settings, store=Store(api.settings, client=api.client))
+    runtime = Runtime(api.settings, store=Store(api.settings, client=api.client))
     results = await asyncio.gather(
         *(
-            decide(services, "h3", 1, Decision(kind="confirmed", attribute="category"), f"r{i}")
+            runtime.review.decide(
+                "h3", 1, Decision(kind="confirmed", attribute="category"), f"r{i}"
+            )
             for i in range(5)
         ),
         return_exceptions=True,
@@ -115,65 +120,66 @@ async def test_ingest_cut_short_heals_and_reupload_answers_exists(
     settings: Settings, indexed: AsyncOpenSearch, tmp_path: Any
 ) -> None:
     from tagtrail.usecases.admin import write_demo_catalogue
-    from tagtrail.usecases.ingest import IngestItem, ingest
+    from tagtrail.usecases.ingest import IngestItem
 
-    services = Services(settings, store=Store(settings, client=indexed))
+    runtime = Runtime(settings, store=Store(settings, client=indexed))
     write_demo_catalogue(settings, 2, tmp_path, seed=3)
     files = sorted(p for p in tmp_path.iterdir() if p.suffix != ".csv")
     items = [IngestItem(name=p.name, data=p.read_bytes()) for p in files]
-    services.store.assets.fault_hook = crash_once("events_written")
+    runtime.store.assets.fault_hook = crash_once("events_written")
     with pytest.raises(Crash):
-        await ingest(services, items)
+        await runtime.ingest.batch(items)
     # Documents at revision 0 with their revision-1 events claimed: the re-run heals them
     # and answers "exists" with the tagged document, adding no events.
-    events_before = await services.store.events.count()
-    again = await ingest(services, items)
+    events_before = await runtime.store.events.count()
+    again = await runtime.ingest.batch(items)
     assert [o.status for o in again] == ["exists", "exists"]
-    assert await services.store.events.count() == events_before
+    assert await runtime.store.events.count() == events_before
     for outcome in again:
         assert outcome.asset_id
-        stored = await services.store.assets.get(outcome.asset_id)
+        stored = await runtime.store.assets.get(outcome.asset_id)
         assert stored.revision == 1
         assert stored.source["tags"]
-        assert await services.store.assets.reproject(outcome.asset_id) is False
+        assert await runtime.store.assets.reproject(outcome.asset_id) is False
 
 
 async def test_reproject_is_safe_while_reviewers_work(api: Api) -> None:
-    from tagtrail.usecases.reproject import reproject
 
     ids = [f"p{i}" for i in range(12)]
     await api.create(
         [A(id=i, tags=(T(attribute="category", value="jumper", probability=0.8),)) for i in ids]
     )
-    services = Services(api.settings, store=Store(api.settings, client=api.client))
+    runtime = Runtime(api.settings, store=Store(api.settings, client=api.client))
 
     async def review() -> None:
         for i in ids:
-            await decide(services, i, 1, Decision(kind="confirmed", attribute="category"), "rita")
+            await runtime.review.decide(
+                i, 1, Decision(kind="confirmed", attribute="category"), "rita"
+            )
 
-    await asyncio.gather(reproject(services), review(), reproject(services))
+    await asyncio.gather(runtime.admin.reproject(), review(), runtime.admin.reproject())
     for i in ids:
         source = await api.source(i)
         assert source["revision"] == 2, i  # no decision rolled back by a rebuild
         tag = next(t for t in source["tags"] if t["attribute"] == "category")
         assert tag["state"] == "confirmed"
-        assert await services.store.assets.reproject(i) is False  # exactly the fold
+        assert await runtime.store.assets.reproject(i) is False  # exactly the fold
 
 
 async def test_an_ingest_that_died_before_its_events_is_resumed(
     settings: Settings, indexed: AsyncOpenSearch, tmp_path: Any
 ) -> None:
     from tagtrail.usecases.admin import write_demo_catalogue
-    from tagtrail.usecases.ingest import IngestItem, ingest
+    from tagtrail.usecases.ingest import IngestItem
 
-    services = Services(settings, store=Store(settings, client=indexed))
+    runtime = Runtime(settings, store=Store(settings, client=indexed))
     write_demo_catalogue(settings, 1, tmp_path, seed=4)
     [path] = [p for p in tmp_path.iterdir() if p.suffix != ".csv"]
     item = IngestItem(name=path.name, data=path.read_bytes())
-    services.store.assets.fault_hook = crash_once("documents_created")
+    runtime.store.assets.fault_hook = crash_once("documents_created")
     with pytest.raises(Crash):
-        await ingest(services, [item])
-    [young] = await ingest(services, [item])
+        await runtime.ingest.batch([item])
+    [young] = await runtime.ingest.batch([item])
     assert young.status == "exists"  # a fresh revision-0 document may be an upload in flight
     assert young.asset_id
     # Once the document is stale, the next ingest of those bytes finishes the job.
@@ -181,9 +187,9 @@ async def test_an_ingest_that_died_before_its_events_is_resumed(
     await indexed.update(  # type: ignore[attr-defined]
         index=index, id=young.asset_id, body={"doc": {"ingested_at": "2020-01-01T00:00:00Z"}}
     )
-    [resumed] = await ingest(services, [item])
+    [resumed] = await runtime.ingest.batch([item])
     assert resumed.status == "created"
-    stored = await services.store.assets.get(young.asset_id)
+    stored = await runtime.store.assets.get(young.asset_id)
     assert stored.revision == 1
     assert stored.source["tags"]
-    assert await services.store.assets.reproject(young.asset_id) is False
+    assert await runtime.store.assets.reproject(young.asset_id) is False

@@ -14,9 +14,7 @@ import pytest
 from tagtrail.domain.decisions import Decision
 from tagtrail.errors import Conflict
 from tagtrail.store import Store
-from tagtrail.usecases.review import decide
-from tagtrail.usecases.services import Services
-from tagtrail.usecases.upload import upload
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import A, T
 from tests.web.support import photo
@@ -42,12 +40,12 @@ def requests_of(client: Any) -> Iterator[list[tuple[str, str]]]:
         transport.perform_request = inner
 
 
-async def _services(api: Api) -> Services:
+async def _runtime(api: Api) -> Runtime:
     # The taxonomy is read once per process (and on its refresh interval), not per decision.
     settings = api.settings.with_changes(taxonomy_refresh_s=3600.0)
-    services = Services(settings, store=Store(settings, client=api.client))
-    await services.taxonomy()
-    return services
+    runtime = Runtime(settings, store=Store(settings, client=api.client))
+    await runtime.taxonomy.current()
+    return runtime
 
 
 def _asset_reads(api: Api, seen: list[tuple[str, str]], asset_id: str) -> list[tuple[str, str]]:
@@ -57,10 +55,10 @@ def _asset_reads(api: Api, seen: list[tuple[str, str]], asset_id: str) -> list[t
 
 async def test_a_confirm_reads_the_asset_once_in_four_requests(api: Api) -> None:
     await api.create([A(id="q1", tags=(T(attribute="category", value="jumper", probability=0.8),))])
-    services = await _services(api)
+    runtime = await _runtime(api)
     with requests_of(api.client) as seen:
-        decided = await decide(
-            services, "q1", 1, Decision(kind="confirmed", attribute="category"), "rita"
+        decided = await runtime.review.decide(
+            "q1", 1, Decision(kind="confirmed", attribute="category"), "rita"
         )
     assert decided.asset.revision == 2
     assert len(_asset_reads(api, seen, "q1")) == 1, seen
@@ -77,31 +75,33 @@ async def test_a_confirm_reads_the_asset_once_in_four_requests(api: Api) -> None
 async def test_a_stale_revision_is_one_read_and_nothing_written(api: Api) -> None:
     # Older than the document's (a newer one could be a cut-short write's: that read heals).
     await api.create([A(id="q2", tags=(T(attribute="category", value="jumper", probability=0.8),))])
-    services = await _services(api)
+    runtime = await _runtime(api)
     with requests_of(api.client) as seen, pytest.raises(Conflict) as raised:
-        await decide(services, "q2", 0, Decision(kind="rejected", attribute="category"), "rita")
+        await runtime.review.decide(
+            "q2", 0, Decision(kind="rejected", attribute="category"), "rita"
+        )
     assert raised.value.current_revision == 1
     assert seen == [("GET", f"/{api.settings.index_name('assets')}/_doc/q2")]
 
 
 async def test_an_undo_reads_the_asset_once(api: Api) -> None:
     await api.create([A(id="q3", tags=(T(attribute="category", value="jumper", probability=0.8),))])
-    services = await _services(api)
+    runtime = await _runtime(api)
     confirm = Decision(kind="confirmed", attribute="category")
-    await decide(services, "q3", 1, confirm, "rita")
+    await runtime.review.decide("q3", 1, confirm, "rita")
     with requests_of(api.client) as seen:
-        undone = await decide(
-            services, "q3", 2, Decision(kind="reopened", attribute="category"), "rita"
+        undone = await runtime.review.decide(
+            "q3", 2, Decision(kind="reopened", attribute="category"), "rita"
         )
     assert undone.event.kind == "reopened"
     assert len(_asset_reads(api, seen, "q3")) == 1, seen
 
 
 async def test_an_upload_reads_the_store_once_and_writes_in_four_bulk_requests(api: Api) -> None:
-    services = await _services(api)
-    await services.tagger()  # built once per process (server start-up), not per upload
+    runtime = await _runtime(api)
+    await runtime.tagging.tagger()  # built once per process (server start-up), not per upload
     with requests_of(api.client) as seen:
-        uploaded = await upload(services, photo((40, 60, 120)), "navy.jpg", {"sku": "Q-4"})
+        uploaded = await runtime.uploads.upload(photo((40, 60, 120)), "navy.jpg", {"sku": "Q-4"})
     assert uploaded.status == "created"
     assert uploaded.asset.sku == "Q-4"
     assets = api.settings.index_name("assets")

@@ -25,8 +25,8 @@ from tagtrail.domain.records import TagEvent
 from tagtrail.errors import Conflict
 from tagtrail.store import Store
 from tagtrail.tagging.taxonomy_files import load_palette
-from tagtrail.usecases.ingest import IngestItem, ingest
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.ingest import IngestItem
+from tagtrail.usecases.runtime import Runtime
 
 pytestmark = pytest.mark.opensearch
 
@@ -40,8 +40,8 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def services(settings: Settings, indexed: AsyncOpenSearch) -> AsyncIterator[Services]:
-    return Services(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
+async def runtime(settings: Settings, indexed: AsyncOpenSearch) -> AsyncIterator[Runtime]:
+    return Runtime(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
 
 
 def _items(folder: Path) -> list[IngestItem]:
@@ -83,11 +83,11 @@ async def _count(client: AsyncOpenSearch, index: str) -> int:
 
 
 async def test_ingest_tags_everything_and_reingest_adds_nothing(
-    services: Services, catalogue: Path, settings: Settings
+    runtime: Runtime, catalogue: Path, settings: Settings
 ) -> None:
     items = _items(catalogue)
     hostile = _hostile(items[0].data)
-    outcomes = await ingest(services, [*items[:5], *hostile, *items[5:]])
+    outcomes = await runtime.ingest.batch([*items[:5], *hostile, *items[5:]])
     by_name = {o.name: o for o in outcomes}
     assert len(outcomes) == len(items) + len(hostile)
     assert all(by_name[i.name].status == "created" for i in items)
@@ -99,12 +99,12 @@ async def test_ingest_tags_everything_and_reingest_adds_nothing(
     assert "pixel" in (by_name["bomb.png"].error or "")
     assert "shoot_date" in (by_name["baddate.jpg"].error or "")
 
-    store = Store(settings, client=services.store.client)
-    taxonomy = await services.taxonomy()
+    store = Store(settings, client=runtime.store.client)
+    taxonomy = await runtime.taxonomy.current()
     expected_attributes = set(taxonomy.attribute_names)
     assets_index, events_index = store.assets.index, store.events.index
-    n_assets = await _count(services.store.client, assets_index)
-    n_events = await _count(services.store.client, events_index)
+    n_assets = await _count(runtime.store.client, assets_index)
+    n_events = await _count(runtime.store.client, events_index)
     assert n_assets == len(items)
     colour_tiers: list[str] = []
     for outcome in outcomes:
@@ -163,23 +163,23 @@ async def test_ingest_tags_everything_and_reingest_adds_nothing(
     # Generated photos are measured right nearly always: most colours are applied unreviewed.
     assert colour_tiers.count("auto_applied") >= 8, colour_tiers
 
-    again = await ingest(services, items)
+    again = await runtime.ingest.batch(items)
     assert {o.status for o in again} == {"exists"}
-    assert await _count(services.store.client, assets_index) == n_assets
-    assert await _count(services.store.client, events_index) == n_events
+    assert await _count(runtime.store.client, assets_index) == n_assets
+    assert await _count(runtime.store.client, events_index) == n_events
 
 
 async def test_projection_rebuilds_identically(
-    services: Services, catalogue: Path, settings: Settings
+    runtime: Runtime, catalogue: Path, settings: Settings
 ) -> None:
-    outcomes = await ingest(services, _items(catalogue)[:3])
-    store = Store(settings, client=services.store.client)
+    outcomes = await runtime.ingest.batch(_items(catalogue)[:3])
+    store = Store(settings, client=runtime.store.client)
     for outcome in outcomes:
         assert outcome.asset_id
         before = (await store.assets.get(outcome.asset_id)).source
         assert await store.assets.reproject(outcome.asset_id) is False  # already equal to the fold
         damaged = dict(before, tags=[], applied={}, tag_text="", pending_count=0)
-        await services.store.client.index(
+        await runtime.store.client.index(
             index=store.assets.index, id=outcome.asset_id, body=damaged, refresh=True
         )
         assert await store.assets.reproject(outcome.asset_id) is True
@@ -188,11 +188,11 @@ async def test_projection_rebuilds_identically(
 
 
 async def test_events_are_append_only(
-    services: Services, catalogue: Path, settings: Settings
+    runtime: Runtime, catalogue: Path, settings: Settings
 ) -> None:
-    [outcome] = await ingest(services, _items(catalogue)[:1])
+    [outcome] = await runtime.ingest.batch(_items(catalogue)[:1])
     assert outcome.asset_id
-    store = Store(settings, client=services.store.client)
+    store = Store(settings, client=runtime.store.client)
     events = await store.events.for_asset(outcome.asset_id)
     tampered = msgspec.structs.replace(events[1], value="something_else")
     # Rewriting a stored revision is refused: its claim carries the revision as first
@@ -209,18 +209,20 @@ async def test_events_are_append_only(
 async def test_two_servers_ingesting_the_same_bytes_create_one_asset(
     settings: Settings, indexed: AsyncOpenSearch, catalogue: Path
 ) -> None:
-    """Two server processes (two Services, two clients) race on the same bytes with
+    """Two server processes (two Runtime, two clients) race on the same bytes with
     different metadata: exactly one creates the asset; the stored document carries the
     winner's metadata and events only."""
     from tagtrail.store import Store
 
-    first = Services(settings, store=Store(settings))
-    second = Services(settings, store=Store(settings))
+    first = Runtime(settings, store=Store(settings))
+    second = Runtime(settings, store=Store(settings))
     try:
         item = _items(catalogue)[0]
         a, b = await asyncio.gather(
-            ingest(first, [IngestItem(name="a.jpg", data=item.data, metadata={"sku": "A-1"})]),
-            ingest(second, [IngestItem(name="b.jpg", data=item.data, metadata={"sku": "B-1"})]),
+            first.ingest.batch([IngestItem(name="a.jpg", data=item.data, metadata={"sku": "A-1"})]),
+            second.ingest.batch(
+                [IngestItem(name="b.jpg", data=item.data, metadata={"sku": "B-1"})]
+            ),
         )
         statuses = sorted([a[0].status, b[0].status])
         assert statuses == ["created", "exists"]

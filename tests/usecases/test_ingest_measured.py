@@ -17,7 +17,7 @@ from tagtrail.tagging.pipeline import build_tagger
 from tagtrail.tagging.taxonomy_files import load_palette, load_taxonomy
 from tagtrail.usecases.ingest import IngestItem, Rejected
 from tagtrail.usecases.ingest_measured import measure, store_measured
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tagtrail.vision.colour import ColourAnalyser
 from tagtrail.vision.encode import ImageSettings
 
@@ -48,14 +48,14 @@ async def test_an_unreachable_store_fails_each_file_of_the_batch(tmp_path: Path)
         model="random-init:tiny",
         opensearch_timeout_s=2,
     )
-    services = Services(settings)
+    runtime = Runtime(settings)
     try:
         # The taxonomy in force cannot be read either: the folder's stands in, zero-shot heads.
         taxonomy = load_taxonomy(Path(settings.taxonomy_dir))
-        tagger = build_tagger(taxonomy, await services.encoder())
-        outcomes = await store_measured(services, tagger, measured)
+        tagger = build_tagger(taxonomy, await runtime.tagging.encoder())
+        outcomes = await store_measured(runtime.ingest, tagger, measured)
     finally:
-        await services.close()
+        await runtime.close()
     by_name = {o.name: o for o in outcomes}
     assert [o.name for o in outcomes] == names
     for photo in photos:

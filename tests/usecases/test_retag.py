@@ -21,23 +21,31 @@ from tagtrail.domain.decisions import Decision, build_decision
 from tagtrail.domain.records import Actor, TagEvent, event_id, utc_now
 from tagtrail.store import Store
 from tagtrail.tagging.heads import Head, HeadPrediction
+from tagtrail.tagging.pipeline import Tagger
 from tagtrail.tagging.taxonomy_files import load_taxonomy_source
-from tagtrail.usecases.ingest import IngestItem, ingest
-from tagtrail.usecases.retag import retag_all
-from tagtrail.usecases.review import decide
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.ingest import IngestItem
+from tagtrail.usecases.retag import RetagReport, retag_all
+from tagtrail.usecases.runtime import Runtime
 
 pytestmark = pytest.mark.opensearch
+
+
+async def _retag(runtime: Runtime, tagger: Tagger) -> RetagReport:
+    """``tagtrail retag`` with this tagger (not the runtime's own)."""
+    minimum = runtime.settings.repropose_min_probability
+    return await retag_all(
+        runtime.store, tagger, runtime.inference, repropose_min_probability=minimum
+    )
 
 
 async def test_retag_keeps_human_decisions(
     settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
 ) -> None:
-    old = Services(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
-    taxonomy = await old.taxonomy()
+    old = Runtime(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
+    taxonomy = await old.taxonomy.current()
     generate_catalogue(4, tmp_path, palette=taxonomy.palette, seed=9)
     files = sorted(p for p in tmp_path.iterdir() if p.name != "manifest.csv")
-    outcomes = await ingest(old, [IngestItem(name=p.name, data=p.read_bytes()) for p in files])
+    outcomes = await old.ingest.batch([IngestItem(name=p.name, data=p.read_bytes()) for p in files])
     store = Store(settings, client=indexed)
     asset_id = outcomes[0].asset_id
     assert asset_id
@@ -79,13 +87,13 @@ async def test_retag_keeps_human_decisions(
         in_force, source.version, replaces=in_force.version, applying=False, at=utc_now(), by="t"
     )
     newer_settings = settings.with_changes(taxonomy_dir=str(edited))
-    newer = Services(newer_settings, store=Store(newer_settings, client=indexed))  # type: ignore[arg-type]
+    newer = Runtime(newer_settings, store=Store(newer_settings, client=indexed))  # type: ignore[arg-type]
     other_settings = settings.with_changes(model="random-init:tiny@1")
-    other = Services(other_settings, store=Store(other_settings, client=indexed))  # type: ignore[arg-type]
-    skipped = await retag_all(other)
+    other = Runtime(other_settings, store=Store(other_settings, client=indexed))  # type: ignore[arg-type]
+    skipped = await other.retag.run()
     assert skipped.other_encoder == 4
     assert skipped.retagged == 0
-    first = await retag_all(newer)
+    first = await newer.retag.run()
     assert first.checked == 4
     assert first.retagged >= 1
     assert first.conflicts == 0
@@ -102,7 +110,7 @@ async def test_retag_keeps_human_decisions(
     history = await store.events.for_asset(asset_id)
     assert [e.seq for e in history if e.kind == "model_tagged" and e.seq == 3]
 
-    second = await retag_all(newer)
+    second = await newer.retag.run()
     assert second.retagged == 0
     assert second.up_to_date == 4
     assert (await store.assets.get(asset_id)).source == after
@@ -145,34 +153,36 @@ class Retrained:
 async def test_rejected_value_comes_back_only_from_a_newer_confident_head(
     settings: Settings, indexed: AsyncOpenSearch, tmp_path: Path
 ) -> None:
-    services = Services(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
-    taxonomy = await services.taxonomy()
+    runtime = Runtime(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
+    taxonomy = await runtime.taxonomy.current()
     generate_catalogue(2, tmp_path, palette=taxonomy.palette, seed=3)
     files = sorted(p for p in tmp_path.iterdir() if p.name != "manifest.csv")
-    outcomes = await ingest(services, [IngestItem(name=p.name, data=p.read_bytes()) for p in files])
+    outcomes = await runtime.ingest.batch(
+        [IngestItem(name=p.name, data=p.read_bytes()) for p in files]
+    )
     asset_id = outcomes[0].asset_id
     assert asset_id
-    store = services.store
+    store = runtime.store
     before = {t["attribute"]: t for t in (await store.assets.get(asset_id)).source["tags"]}
     rejected_value = before["pattern"]["value"]
-    rejection = await decide(
-        services, asset_id, 1, Decision(kind="rejected", attribute="pattern"), "rita"
+    rejection = await runtime.review.decide(
+        asset_id, 1, Decision(kind="rejected", attribute="pattern"), "rita"
     )
-    tagger = await services.tagger()
+    tagger = await runtime.tagging.tagger()
     base = tagger.heads["pattern"]
 
     def pattern_tag(doc: dict[str, Any]) -> dict[str, Any]:
         return next(t for t in doc["tags"] if t["attribute"] == "pattern")
 
     # The head whose proposal was rejected, however sure: a proposal beside the rejection.
-    await retag_all(services, tagger=tagger)
+    await _retag(runtime, tagger)
     tag = pattern_tag((await store.assets.get(asset_id)).source)
     assert (tag["state"], tag.get("reproposal_of")) == ("rejected", None)
     assert not tag["applied"]
     assert not tag["needs_review"]
     # A newer head below the minimum (0.9 by default): still only a proposal, saying why.
     tagger.use_head(Retrained(base, "tuned:pattern:v2", 0.8))  # type: ignore[arg-type]
-    await retag_all(services, tagger=tagger)
+    await _retag(runtime, tagger)
     tag = pattern_tag((await store.assets.get(asset_id)).source)
     assert (tag["state"], tag["proposed_value"]) == ("rejected", rejected_value)
     assert tag["proposed_head_version"] == "tuned:pattern:v2"
@@ -182,7 +192,7 @@ async def test_rejected_value_comes_back_only_from_a_newer_confident_head(
     assert "0.8 < re-propose minimum 0.9" in (refused.tier_reason or "")
     # A newer head at or above it: a suggestion again, for a human to decide again.
     tagger.use_head(Retrained(tagger.heads["pattern"], "tuned:pattern:v3", 0.97))  # type: ignore[arg-type]
-    await retag_all(services, tagger=tagger)
+    await _retag(runtime, tagger)
     doc = (await store.assets.get(asset_id)).source
     tag = pattern_tag(doc)
     assert (tag["value"], tag["state"], tag["tier"]) == (rejected_value, "suggested", "suggested")
@@ -196,7 +206,7 @@ async def test_rejected_value_comes_back_only_from_a_newer_confident_head(
     assert event.evidence["reproposal"]["rejected_by"] == "rita"
     assert "re-proposed by newer head tuned:pattern:v3" in (event.tier_reason or "")
     # Resumable and stable: a second run changes nothing (never auto-applies it).
-    again = await retag_all(services, tagger=tagger)
+    again = await _retag(runtime, tagger)
     assert again.retagged == 0
     assert (await store.assets.get(asset_id)).source == doc
     assert await store.assets.reproject(asset_id) is False
@@ -208,18 +218,18 @@ async def test_retag_follows_a_human_decision_on_a_rule_dependency(
     """The longline cardigan: a season-window suggestion may not make it outerwear; once a
     human confirms the window (here written without the review path's re-mapping), the
     next retag re-evaluates the category with the human value, and then stays put."""
-    services = Services(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
-    taxonomy = await services.taxonomy()
+    runtime = Runtime(settings, store=Store(settings, client=indexed))  # type: ignore[arg-type]
+    taxonomy = await runtime.taxonomy.current()
     generate_catalogue(1, tmp_path, palette=taxonomy.palette, seed=5)
     files = sorted(p for p in tmp_path.iterdir() if p.name != "manifest.csv")
-    (outcome,) = await ingest(
-        services, [IngestItem(name=p.name, data=p.read_bytes()) for p in files]
+    (outcome,) = await runtime.ingest.batch(
+        [IngestItem(name=p.name, data=p.read_bytes()) for p in files]
     )
     asset_id = outcome.asset_id
     assert asset_id
-    store = services.store
+    store = runtime.store
     await store.refresh()
-    tagger = await services.tagger()
+    tagger = await runtime.tagging.tagger()
     heads = tagger.heads
     tagger.use_head(Retrained(heads["category"], "tuned:category:t1", 0.97, "longline cardigan"))  # type: ignore[arg-type]
     tagger.use_head(Retrained(heads["season_window"], "tuned:sw:t1", 0.3, "summer clothing"))  # type: ignore[arg-type]
@@ -227,7 +237,7 @@ async def test_retag_follows_a_human_decision_on_a_rule_dependency(
     def tags(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
         return {t["attribute"]: t for t in doc["tags"]}
 
-    await retag_all(services, tagger=tagger)
+    await _retag(runtime, tagger)
     stored = await store.assets.get(asset_id)
     before = tags(stored.source)
     assert (before["season_window"]["value"], before["season_window"]["tier"]) == (
@@ -240,14 +250,12 @@ async def test_retag_follows_a_human_decision_on_a_rule_dependency(
     )
     confirm = build_decision(
         Decision(kind="confirmed", attribute="season_window"),
-        asset_id=asset_id,
-        source=stored.source,
-        revision=stored.revision,
+        asset=stored.record(),
         actor_id="rita",
         taxonomy=taxonomy,
     )
     await store.assets.apply(asset_id, stored.revision, lambda _: [confirm])
-    first = await retag_all(services, tagger=tagger)
+    first = await _retag(runtime, tagger)
     assert first.retagged == 1
     after = tags((await store.assets.get(asset_id)).source)
     assert (after["category"]["value"], after["category"]["rule_id"]) == (
@@ -260,6 +268,6 @@ async def test_retag_follows_a_human_decision_on_a_rule_dependency(
     assert event.evidence is not None
     (dependency,) = event.evidence["rule_dependencies"]["depends_on"]
     assert (dependency["source"], dependency["event_id"]) == ("human", confirm.event_id)
-    second = await retag_all(services, tagger=tagger)
+    second = await _retag(runtime, tagger)
     assert second.retagged == 0
     assert await store.assets.reproject(asset_id) is False

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from tagtrail.domain.evidence import ColourAnalysis, ColourFinding
 from tagtrail.domain.palette import Palette, hex_to_rgb
 from tagtrail.errors import ImageRejected
 from tagtrail.tagging.taxonomy_files import load_palette
@@ -101,7 +102,7 @@ def test_finding_carries_measurement_and_alternatives(
     palette: Palette, analyser: ColourAnalyser
 ) -> None:
     analysis = analyser.analyse(_photo(_rgb(palette, "emerald")))
-    assert analysis.analyser == analyser.version == "tagtrail.colour/1.0.0"
+    assert analysis.analyser == analyser.version == "tagtrail.colour/2.0.0"
     top = analysis.findings[0]
     assert top.hex == "#0F8A5F"
     assert top.measured_hex.startswith("#")
@@ -147,6 +148,40 @@ def test_confidence_drops_halfway_between_palette_colours(
     assert halfway.name in {"royal_blue", "cobalt"}
     assert halfway.confidence < 0.25 < exact.confidence
     assert halfway.alternatives[0].name in {"royal_blue", "cobalt"}
+
+
+def test_confidence_follows_the_margin_in_delta_e_not_the_ratio(analyser: ColourAnalyser) -> None:
+    rng = np.random.default_rng(3)
+    measured = [
+        ColourFinding(
+            name="",
+            label="",
+            family="",
+            hex="",
+            measured_hex="",
+            lab=(float(lab[0]), float(lab[1]), float(lab[2])),
+            coverage=1.0,
+            delta_e=0.0,
+            alternatives=(),
+            confidence=0.0,
+        )
+        for lab in rng.uniform((5, -60, -60), (95, 60, 60), size=(200, 3))
+    ]
+    stored = ColourAnalysis(
+        analyser="x", findings=tuple(measured), foreground_share=1.0, background_hex="#FFFFFF"
+    )
+    named = analyser.rename(stored).findings
+    margins = np.array([f.alternatives[0].delta_e - f.delta_e for f in named])
+    ratios = margins / np.array([f.alternatives[0].delta_e + f.delta_e for f in named])
+    confidence = np.array([f.confidence for f in named])
+    # 1 − exp(−margin / 3 ΔE), from the rounded ΔEs the finding carries.
+    assert confidence == pytest.approx(1 - np.exp(-margins / 3), abs=0.005)
+    # A clear call far from any swatch outranks a coin toss near one, whatever their ratios.
+    order = np.argsort(ratios)
+    (flips,) = np.nonzero(np.diff(margins[order]) < -1.0)  # a higher ratio, a smaller margin
+    assert flips.size
+    for k in flips:
+        assert confidence[order[k]] > confidence[order[k + 1]]
 
 
 def test_fabric_filling_the_frame_is_measured_not_taken_for_backdrop(

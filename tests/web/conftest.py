@@ -28,7 +28,7 @@ from tests.web.support import create_with_thumbnails, drop, free_port, prepare, 
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("TAGTRAIL_TEST_CHROMIUM", "/usr/bin/chromium")
-# Without the background-networking flags Chromium keeps calling Google services, which an
+# Without the background-networking flags Chromium keeps calling Google runtime, which an
 # offline machine answers slowly or never.
 CHROMIUM_ARGS = [
     "--headless",

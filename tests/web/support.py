@@ -17,8 +17,7 @@ from tagtrail.config import Settings, load_settings
 from tagtrail.domain.records import Actor, event_id
 from tagtrail.store import Store
 from tagtrail.tagging.taxonomy_files import load_taxonomy
-from tagtrail.usecases.audits import sample_audits
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tagtrail.vision.thumbnail import make_thumbnail
 from tests.api.factories import MODEL, A, T, create_assets, model_event
 
@@ -107,7 +106,7 @@ async def sample_round(settings: Settings, round: str, attribute: str) -> None:
     """Draw audit round ``round`` of ``attribute``'s applied model tags (tagtrail audit sample)."""
     store = Store(settings)
     try:
-        await sample_audits(Services(settings, store=store), round=round, attribute=attribute)
+        await Runtime(settings, store=store).audits.sample(round=round, attribute=attribute)
         await store.refresh()
     finally:
         await store.close()

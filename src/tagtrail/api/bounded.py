@@ -21,7 +21,7 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 
 from tagtrail.api.dto import ErrorOut
 from tagtrail.config import Settings
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -163,17 +163,17 @@ def bounded_middleware(app: ASGIApp) -> ASGIApp:
             return
         state = scope["litestar_app"].state
         settings: Settings = state.settings
-        services: Services | None = state.get("services")
+        runtime: Runtime | None = state.get("runtime")
         inbox = _Inbox()
         exchange = _Exchange(send)
 
         async def run() -> None:
             await app(scope, inbox.receive, exchange.send)
 
-        if services is None:  # before the lifespan ran (tests without it): no share to take
+        if runtime is None:  # before the lifespan ran (tests without it): no share to take
             work = asyncio.create_task(run())
         else:
-            with services.request_share():  # the task copies the context, share included
+            with runtime.request_share():  # the task copies the context, share included
                 work = asyncio.create_task(run())
         watcher = asyncio.create_task(_watch(receive, inbox))
         try:

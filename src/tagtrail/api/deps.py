@@ -1,4 +1,8 @@
-"""Litestar dependency providers: handlers receive services and the caller, not app.state."""
+"""Litestar dependency providers: each handler names the use case it calls and the caller.
+
+The process's :class:`~tagtrail.usecases.runtime.Runtime` (built by the app's lifespan, or
+handed in by a test) is the only thing kept in ``app.state``; handlers never see it whole.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,32 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from tagtrail.api.auth import KeyRing, Principal, key_from_headers
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.health import Health
+from tagtrail.usecases.metrics import Metrics
+from tagtrail.usecases.runtime import Runtime
+from tagtrail.usecases.thumbnails import Thumbnails
+from tagtrail.usecases.upload import Uploads
 
 
-def provide_services(state: State) -> Services:
-    services: Services = state.services
-    return services
+def provide_runtime(state: State) -> Runtime:
+    runtime: Runtime = state.runtime
+    return runtime
+
+
+def provide_uploads(runtime: Runtime) -> Uploads:
+    return runtime.uploads
+
+
+def provide_thumbnails(runtime: Runtime) -> Thumbnails:
+    return runtime.thumbnails
+
+
+def provide_health(runtime: Runtime) -> Health:
+    return runtime.health
+
+
+def provide_metrics(runtime: Runtime) -> Metrics:
+    return runtime.metrics
 
 
 def provide_keyring(state: State) -> KeyRing:
@@ -28,7 +52,11 @@ def provide_principal(request: Request[Any, Any, Any], keyring: KeyRing) -> Prin
 
 
 DEPENDENCIES = {
-    "services": Provide(provide_services, sync_to_thread=False),
+    "runtime": Provide(provide_runtime, sync_to_thread=False),
+    "uploads": Provide(provide_uploads, sync_to_thread=False),
+    "thumbnails": Provide(provide_thumbnails, sync_to_thread=False),
+    "health": Provide(provide_health, sync_to_thread=False),
+    "metrics": Provide(provide_metrics, sync_to_thread=False),
     "keyring": Provide(provide_keyring, sync_to_thread=False),
     "principal": Provide(provide_principal, sync_to_thread=False),
 }

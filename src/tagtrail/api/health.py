@@ -7,8 +7,7 @@ from litestar.response import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from tagtrail import __version__
-from tagtrail.usecases.health import Readiness, readiness
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.health import Health, Readiness
 
 
 @get("/healthz", sync_to_thread=False)
@@ -18,8 +17,8 @@ def healthz() -> dict[str, str]:
 
 
 @get("/readyz")
-async def readyz(services: Services) -> Response[Readiness]:
+async def readyz(health: Health) -> Response[Readiness]:
     """Ready when OpenSearch answers and tagtrail's indices exist; 503 with the reason if not."""
-    ready = await readiness(services)
+    ready = await health.readiness()
     status = HTTP_200_OK if ready.status == "ready" else HTTP_503_SERVICE_UNAVAILABLE
     return Response(ready, status_code=status)

@@ -95,12 +95,39 @@ def litestar_logging(fmt: LogFormat) -> dict[str, Any]:
     handlers = copy.deepcopy(default_handlers)  # dictConfig rewrites nested specs in place
     for spec in handlers.values():
         spec["filters"] = ["request_id"]
+    handlers["console"]["class"] = f"{__name__}.StderrHandler"
+    if "listener" not in handlers["queue_listener"]:  # Python 3.11: the queue writes itself
+        handlers["queue_listener"]["class"] = f"{__name__}.QueueToStderr"
     cls = JsonFormatter if fmt == "json" else TextFormatter
     return {
         "formatters": {"standard": {"()": cls}},
         "filters": {"request_id": {"()": RequestIdFilter}},
         "handlers": handlers,
     }
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """stderr as it was when logging was configured. A record for a stream closed since (a
+    test runner's capture of an earlier test) is dropped: there is nowhere to write it, and
+    reporting a logging error there would only clutter the runner's output."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(self.stream, "closed", False):
+            return
+        super().emit(record)
+
+
+def _queue_listener_handler() -> type[logging.Handler]:
+    from litestar.logging.standard import QueueListenerHandler
+
+    return QueueListenerHandler
+
+
+class QueueToStderr(_queue_listener_handler()):  # type: ignore[misc]
+    """Litestar's queue handler (writes leave the event loop), writing to :class:`StderrHandler`."""
+
+    def __init__(self) -> None:
+        super().__init__([StderrHandler()])
 
 
 def stream_handler(fmt: LogFormat) -> logging.Handler:

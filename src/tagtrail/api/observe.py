@@ -8,7 +8,7 @@ handled (see :mod:`tagtrail.api.logs`).
 HTTP latency by route comes from Litestar's Prometheus middleware, grouped by path template
 so ids in paths cannot explode the label set. It keeps its collectors at class level on
 prometheus_client's global registry (created once per process, shared by every app); the
-domain metrics live on the per-deployment registry of ``Services.metrics``. ``/metrics``
+domain metrics live on the per-deployment registry of ``Runtime.metrics``. ``/metrics``
 renders both.
 """
 
@@ -30,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from tagtrail.api.bounded import outcome
 from tagtrail.api.logs import REQUEST_ID
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.metrics import Metrics
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
 _SANE_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -111,6 +111,6 @@ class MetricsController(PrometheusController):
     path = "/metrics"
 
     @get(include_in_schema=False, sync_to_thread=False, opt={SKIP_METRICS_OPT: True})
-    def get(self, services: Services) -> Response[bytes]:
-        body = generate_latest(REGISTRY) + generate_latest(services.metrics.registry)
+    def get(self, metrics: Metrics) -> Response[bytes]:
+        body = generate_latest(REGISTRY) + generate_latest(metrics.registry)
         return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})

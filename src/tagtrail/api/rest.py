@@ -15,9 +15,8 @@ from litestar.response import Response
 
 from tagtrail.api.auth import Principal, require
 from tagtrail.api.dto import ErrorOut, UploadOut, asset_out
-from tagtrail.usecases.services import Services
-from tagtrail.usecases.thumbnails import get_thumbnail
-from tagtrail.usecases.upload import parse_metadata_json, upload
+from tagtrail.usecases.thumbnails import Thumbnails
+from tagtrail.usecases.upload import Uploads, parse_metadata_json
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -42,7 +41,7 @@ class AssetUpload:
     },
 )
 async def create_asset(
-    services: Services,
+    uploads: Uploads,
     principal: Principal | None,
     data: Annotated[
         AssetUpload,
@@ -63,7 +62,7 @@ async def create_asset(
     require(principal, "reviewer")
     metadata = parse_metadata_json(data.metadata)
     payload = await data.image.read()
-    result = await upload(services, payload, data.image.filename or "upload", metadata)
+    result = await uploads.upload(payload, data.image.filename or "upload", metadata)
     body = UploadOut(
         status="created" if result.status == "created" else "exists", asset=asset_out(result.asset)
     )
@@ -88,7 +87,10 @@ THUMBNAIL_CACHE = "private, max-age=31536000, immutable"
     },
 )
 async def asset_thumbnail(
-    request: Request[Any, Any, Any], services: Services, principal: Principal | None, asset_id: str
+    request: Request[Any, Any, Any],
+    thumbnails: Thumbnails,
+    principal: Principal | None,
+    asset_id: str,
 ) -> Response[bytes]:
     """The small WebP kept at ingest (EXIF-rotated, sRGB); needs a viewer key.
 
@@ -96,7 +98,7 @@ async def asset_thumbnail(
     asset is unknown or was ingested before thumbnails were kept (ingest its file again).
     """
     require(principal, "viewer")
-    thumb = await get_thumbnail(services, asset_id)
+    thumb = await thumbnails.get(asset_id)
     etag = f'"{thumb.etag}"'
     headers = {"ETag": etag, "Cache-Control": THUMBNAIL_CACHE}
     match = request.headers.get("if-none-match", "")

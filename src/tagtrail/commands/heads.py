@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from tagtrail.config import Settings
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 
 log = logging.getLogger("tagtrail")
 
@@ -60,27 +60,24 @@ def evaluation_table(result: Any) -> list[str]:
 
 async def heads(settings: Settings, args: Any) -> int:
     """``tagtrail heads train|evaluate|promote|list``: JSON lines, then readable summaries."""
-    from tagtrail.usecases import heads as uc
-
-    services = Services(settings)
-    try:
+    async with Runtime(settings) as runtime:
+        heads = runtime.heads
         match args.action:
             case "train":
                 log.info("training %s from reviewer decisions", args.attribute)
-                trained = await uc.train_head(services, args.attribute, actor=args.actor)
+                trained = await heads.train(args.attribute, actor=args.actor)
                 print(msgspec.json.encode(trained).decode())
                 print(f"challenger {trained.version} ({trained.n_examples} examples)")
                 _summary(evaluation_table(trained), trained.gate)
             case "evaluate":
-                evaluated = await uc.evaluate_head(services, args.attribute, args.head_version)
+                evaluated = await heads.evaluate(args.attribute, args.head_version)
                 print(msgspec.json.encode(evaluated).decode())
                 print(f"{evaluated.version} vs champion {evaluated.champion or 'zero-shot'}")
                 _summary(evaluation_table(evaluated), evaluated.gate)
                 if evaluated.evaluation is not None:
-                    await _shadow(services, args.attribute, evaluated.version)
+                    await _shadow(runtime, args.attribute, evaluated.version)
             case "promote":
-                result = await uc.promote_head(
-                    services,
+                result = await heads.promote(
                     args.attribute,
                     args.head_version,
                     actor=args.actor,
@@ -92,26 +89,23 @@ async def heads(settings: Settings, args: Any) -> int:
                     print(f"  {reason}")
                 return 0 if result.promoted else 1
             case "list":
-                for info in await uc.list_heads(services, args.attribute):
+                for info in await heads.versions(args.attribute):
                     print(
                         msgspec.json.encode(
                             msgspec.structs.replace(info, evaluation=None, calibration=None)
                         ).decode()
                     )
-    finally:
-        await services.close()
     return 0
 
 
-async def _shadow(services: Services, attribute: str, version: str) -> None:
-    from tagtrail.usecases.shadow import challenger_agreement
-
-    r = await challenger_agreement(services, attribute, version)
+async def _shadow(runtime: Runtime, attribute: str, version: str) -> None:
+    r = await runtime.shadow.challenger_agreement(attribute, version)
     if r.n == 0:
-        print("shadow mode: no reviewer decisions on its proposals yet")
+        print("shadow mode: no reviewer decisions since it was trained yet")
         return
     print(
-        f"shadow mode: {r.n} reviewer decisions; challenger agreed {r.challenger_agreement:.2f} "
+        f"shadow mode: {r.n} reviewer decisions since it was trained ({r.computed} on photos "
+        f"tagged before it); challenger agreed {r.challenger_agreement:.2f} "
         f"[{r.challenger_low:.2f}, {r.challenger_high:.2f}], champion {r.champion_agreement:.2f} "
         f"[{r.champion_low:.2f}, {r.champion_high:.2f}]"
     )
@@ -128,21 +122,16 @@ def _summary(table: list[str], decision: Any) -> None:
 
 async def audit(settings: Settings, args: Any) -> int:
     """``tagtrail audit sample|report``: JSON lines, one per stratum for the report."""
-    from tagtrail.usecases import audits
-
-    services = Services(settings)
-    try:
+    async with Runtime(settings) as runtime:
         if args.action == "sample":
-            sampled = await audits.sample_audits(
-                services, round=args.round, attribute=args.attribute, target=args.target
+            sampled = await runtime.audits.sample(
+                round=args.round, attribute=args.attribute, target=args.target
             )
             print(msgspec.json.encode(sampled).decode())
         else:
-            report = await audits.audit_report(
-                services, round=args.round, attribute=args.attribute, target=args.target
+            report = await runtime.audits.report(
+                round=args.round, attribute=args.attribute, target=args.target
             )
             for row in (*report.totals, *report.strata):
                 print(msgspec.json.encode(row).decode())
-    finally:
-        await services.close()
     return 0

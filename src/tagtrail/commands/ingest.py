@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tagtrail.config import Settings
 from tagtrail.errors import InvalidInput
-from tagtrail.usecases import admin
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 
 if TYPE_CHECKING:
     from tagtrail.usecases.ingest import IngestOutcome
@@ -47,7 +46,7 @@ async def ingest_directory(
     """Ingest every file in ``directory``; per-file errors are listed at the end."""
     from tqdm import tqdm
 
-    from tagtrail.usecases.ingest import IngestItem, ingest_stream
+    from tagtrail.usecases.ingest import IngestItem
 
     if not directory.is_dir():
         raise InvalidInput(f"{directory} is not a directory", field="directory")
@@ -60,11 +59,10 @@ async def ingest_directory(
         if p.is_file() and p.name != MANIFEST_NAME and not p.name.startswith(".")
     )
     size = batch_size or settings.batch_size
-    services = Services(settings)
     outcomes: list[IngestOutcome] = []
-    try:
-        await admin.init_indices(services)
-        tagger = await services.tagger()
+    async with Runtime(settings) as runtime:
+        await runtime.admin.init_indices()
+        tagger = await runtime.tagging.tagger()
 
         def batches() -> Iterator[list[IngestItem]]:
             for start in range(0, len(files), size):
@@ -87,12 +85,10 @@ async def ingest_directory(
                 yield items
 
         with tqdm(total=len(files), unit="img", desc="ingest", file=sys.stderr) as bar:
-            async for done in ingest_stream(services, batches(), tagger=tagger):
+            async for done in runtime.ingest.stream(batches(), tagger=tagger):
                 outcomes.extend(done)
                 bar.update(len(done))
-        await admin.make_searchable(services)
-    finally:
-        await services.close()
+        await runtime.admin.make_searchable()
     return _report(outcomes)
 
 
@@ -135,12 +131,9 @@ def demo_catalogue(settings: Settings, count: int, directory: Path, *, seed: int
 
 async def seed_demo(settings: Settings, count: int) -> None:
     """Seed a generated catalogue once, when the store has no assets yet."""
-    services = Services(settings)
-    try:
-        await admin.init_indices(services)
-        stored = await admin.asset_count(services)
-    finally:
-        await services.close()
+    async with Runtime(settings) as runtime:
+        await runtime.admin.init_indices()
+        stored = await runtime.admin.asset_count()
     if stored > 0:
         log.info("store holds %d assets; not seeding the demo catalogue", stored)
         return

@@ -5,8 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from tagtrail.config import Settings
-from tagtrail.usecases import admin
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 
 
 def opensearch(
@@ -18,23 +17,15 @@ def opensearch(
 
 
 async def init_indices(settings: Settings) -> int:
-    services = Services(settings)
-    try:
-        for state in await admin.init_indices(services):
+    async with Runtime(settings) as runtime:
+        for state in await runtime.admin.init_indices():
             print(msgspec.json.encode(state).decode())
-    finally:
-        await services.close()
     return 0
 
 
 async def reproject(settings: Settings, asset_ids: list[str] | None) -> int:
     """Rebuild asset tags from their events; prints how many documents changed."""
-    from tagtrail.usecases.reproject import reproject as rebuild
-
-    services = Services(settings)
-    try:
-        report = await rebuild(services, asset_ids)
-    finally:
-        await services.close()
+    async with Runtime(settings) as runtime:
+        report = await runtime.admin.reproject(asset_ids)
     print(msgspec.json.encode(report).decode())
     return 0

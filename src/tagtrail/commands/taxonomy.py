@@ -8,30 +8,23 @@ from typing import Any
 import msgspec
 
 from tagtrail.config import Settings
-from tagtrail.usecases import admin
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 
 
 async def retag(settings: Settings, args: Any) -> int:
     """Re-tag from stored vectors, or (``--preview``) say what that would change."""
     from tqdm import tqdm
 
-    from tagtrail.usecases.retag import retag_all
-    from tagtrail.usecases.retag_preview import retag_preview
-
-    services = Services(settings)
-    try:
-        total = await admin.asset_count(services)
+    async with Runtime(settings) as runtime:
+        total = await runtime.admin.asset_count()
         desc = "preview" if args.preview else "retag"
         with tqdm(total=total, unit="asset", desc=desc, file=sys.stderr) as bar:
             if args.preview:
-                preview = await retag_preview(
-                    services, attribute=args.attribute, sample=args.sample, progress=bar.update
+                preview = await runtime.retag.preview(
+                    attribute=args.attribute, sample=args.sample, progress=bar.update
                 )
             else:
-                report = await retag_all(services, progress=bar.update)
-    finally:
-        await services.close()
+                report = await runtime.retag.run(progress=bar.update)
     if not args.preview:
         print(msgspec.json.encode(report).decode())
         return 0
@@ -58,16 +51,12 @@ async def taxonomy(settings: Settings, args: Any) -> int:
     """``tagtrail taxonomy preview|apply NEW_DIR``: JSON, then a table per attribute/value."""
     from tqdm import tqdm
 
-    from tagtrail.usecases import taxonomy_change as change
-
-    run = change.preview_change if args.action == "preview" else change.apply_change
-    services = Services(settings)
-    try:
-        total = await admin.asset_count(services)
+    async with Runtime(settings) as runtime:
+        changes = runtime.taxonomy_changes
+        run = changes.preview if args.action == "preview" else changes.apply
+        total = await runtime.admin.asset_count()
         with tqdm(total=total, unit="asset", desc=args.action, file=sys.stderr) as bar:
-            report = await run(services, args.directory, sample=args.sample, progress=bar.update)
-    finally:
-        await services.close()
+            report = await run(args.directory, sample=args.sample, progress=bar.update)
     print(msgspec.json.encode(report).decode())
     verb = "changed" if report.applied else "would change"
     print(

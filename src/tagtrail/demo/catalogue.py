@@ -15,8 +15,19 @@ white on white): the backdrop is drawn from the ones that contrast. Close-ups ha
 ``colour_drift`` makes colour hard on purpose (real dyes miss their swatch): each garment's
 colour is moved a random fraction (up to ``colour_drift``) of the way toward one of its three
 nearest palette neighbours, while its label stays the original swatch, as a merchandiser
-would label it. Past halfway the measurement names the neighbour: the misses sit on palette
-boundaries, which is what the colour confidence must learn to flag.
+would label it. Past the boundary the neighbour is the nearest colour and a correct
+measurement names it: against the label that reads as a miss, so a calibration is fitted
+against the painted colour instead (below).
+
+``colour_mode`` chooses where garment colours come from (the default, ``"swatch"``, is the
+palette swatch, drifted as above). ``"uniform"`` draws each garment colour uniformly from
+CIELAB within the sRGB gamut (L* in 0..100; a*, b* over the gamut's range; a draw outside the
+gamut, or one no backdrop contrasts with, is drawn again), so most colours sit between
+swatches, as real products do. ``"boundary"`` paints each garment near the CIEDE2000 boundary
+between its swatch and one of its three nearest neighbours, where naming is hardest. In both
+the label is the palette colour nearest (CIEDE2000) to the colour painted: what a correct
+measurement names. :func:`generate_painted` also returns the painted colour of every item
+(before lighting and noise), the truth a calibration is fitted against.
 """
 
 from __future__ import annotations
@@ -29,8 +40,18 @@ import msgspec
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from tagtrail.demo.garment_colour import (
+    BACKDROP_RGB,
+    COLOUR_MODES,
+    MIN_BACKDROP_DE,
+    ColourMode,
+    de,
+    de76,
+    paint,
+)
+from tagtrail.demo.garment_colour import drifted_rgb as drifted_rgb  # callers import it here
 from tagtrail.demo.silhouettes import SILHOUETTES
-from tagtrail.domain.palette import Palette, PaletteColour, delta_e_2000, hex_to_rgb, srgb_to_lab
+from tagtrail.domain.palette import Palette, hex_to_rgb, srgb_to_lab
 from tagtrail.errors import InvalidInput
 
 CATEGORIES = (
@@ -54,17 +75,8 @@ BRANDS = ("Northwind", "Atelier Sud", "Kobo", "Maison Lark", "Fjell & Co")
 COLLECTIONS = ("FW24", "SS25", "FW25", "SS26", "FW26")
 PHOTOGRAPHERS = ("A. Moreau", "K. Tanaka", "L. Okafor", "S. Lindqvist")
 
-# Lab distance (ΔE76) a garment colour keeps from its backdrop, so the truth is measurable.
-# ΔE76, not ΔE00: the product/backdrop mask is a Lab distance, and ΔE00 shrinks differences in
-# lightness near white, which would wrongly forbid light grey on white.
-_MIN_BACKDROP_DE = 14.0
 _MIN_PATTERN_DE = 20.0  # ΔE00 between main and pattern colour: a pattern is visibly another
 _ON_FORM_ONLY = ("sneakers", "tote_bag")  # no ghost mannequin for these: flat-lay or detail
-_BACKDROP_RGB = {
-    "white": (250, 250, 249),
-    "light_grey": (204, 204, 203),
-    "textured": (236, 231, 222),
-}
 
 
 class CatalogueItem(msgspec.Struct, kw_only=True, frozen=True):
@@ -83,18 +95,16 @@ class CatalogueItem(msgspec.Struct, kw_only=True, frozen=True):
     background: str
 
 
+class PaintedItem(msgspec.Struct, kw_only=True, frozen=True):
+    """A catalogue item with the colour its garment was painted (before lighting and noise)."""
+
+    item: CatalogueItem
+    rgb: tuple[int, int, int]
+    lab: tuple[float, float, float]
+
+
 def _fields() -> tuple[str, ...]:
     return CatalogueItem.__struct_fields__
-
-
-def _de(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
-    lab = srgb_to_lab(np.array([a, b], dtype=np.float64))
-    return float(delta_e_2000(lab[0], lab[1]))
-
-
-def _de76(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
-    lab = srgb_to_lab(np.array([a, b], dtype=np.float64))
-    return float(np.linalg.norm(lab[0] - lab[1]))
 
 
 def _smooth(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
@@ -207,29 +217,12 @@ def _garment(
 
 
 def _backdrop(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
-    base = np.array(_BACKDROP_RGB[kind], dtype=np.float32) + float(rng.uniform(-4, 4))
+    base = np.array(BACKDROP_RGB[kind], dtype=np.float32) + float(rng.uniform(-4, 4))
     img = np.broadcast_to(base, (size, size, 3)).copy()
     if kind == "textured":  # paper: blotches plus fine grain
         img *= 1 + 0.025 * _smooth(rng, size, size, 12)[..., None]
         img += rng.normal(0, 3.0, (size, size, 1)).astype(np.float32)
     return img
-
-
-def drifted_rgb(
-    rng: np.random.Generator, palette: Palette, name: str, drift: float
-) -> tuple[int, int, int]:
-    """The swatch ``name`` moved up to ``drift`` of the way toward a near palette neighbour."""
-    main = hex_to_rgb(_colour(palette, name).hex)
-    if drift <= 0:
-        return main
-    others = sorted(
-        (c for c in palette.colours if c.name != name), key=lambda c: _de(main, hex_to_rgb(c.hex))
-    )[:3]
-    target = np.array(hex_to_rgb(others[int(rng.integers(len(others)))].hex), dtype=float)
-    t = float(rng.uniform(0.0, drift))
-    mixed = (1 - t) * np.array(main, dtype=float) + t * target
-    r, g, b = (int(v) for v in mixed.round().clip(0, 255))
-    return r, g, b
 
 
 def _render(
@@ -241,7 +234,7 @@ def _render(
 ) -> Image.Image:
     second = main
     if item.pattern != "solid":
-        candidates = [c for c in palette.colours if _de(main, hex_to_rgb(c.hex)) >= _MIN_PATTERN_DE]
+        candidates = [c for c in palette.colours if de(main, hex_to_rgb(c.hex)) >= _MIN_PATTERN_DE]
         second = hex_to_rgb(candidates[int(rng.integers(len(candidates)))].hex)
     side = 2 * size  # draw at 2× and box-downsample: antialiased edges
     zoom = 2.5 if item.shot_type == "detail" else 1.0
@@ -278,15 +271,15 @@ def _render(
     return Image.fromarray(out.clip(0, 255).round().astype(np.uint8))
 
 
-def _colour(palette: Palette, name: str) -> PaletteColour:
-    colour = palette.by_name(name)
-    if colour is None:
-        raise InvalidInput(f"colour {name!r} is not in the palette", field="colour")
-    return colour
-
-
-def _item(rng: np.random.Generator, index: int, palette: Palette) -> tuple[CatalogueItem, str]:
-    colour = palette.colours[int(rng.integers(len(palette.colours)))]
+def _item(
+    rng: np.random.Generator,
+    index: int,
+    palette: Palette,
+    colouring: tuple[np.random.Generator, ColourMode, float],
+) -> tuple[CatalogueItem, str, tuple[int, int, int]]:
+    swatch = palette.colours[int(rng.integers(len(palette.colours)))]
+    colour_rng, mode, drift = colouring
+    main, colour = paint(colour_rng, palette, swatch, mode, drift)
     category = CATEGORIES[int(rng.integers(len(CATEGORIES)))]
     r = float(rng.random())
     shot = "detail" if r < 0.1 else "ghost_mannequin"
@@ -294,8 +287,10 @@ def _item(rng: np.random.Generator, index: int, palette: Palette) -> tuple[Catal
         shot = "flat_lay"
     background = "none"
     if shot != "detail":
-        rgb = hex_to_rgb(colour.hex)
-        fits = [b for b in BACKGROUNDS if _de76(rgb, _BACKDROP_RGB[b]) >= _MIN_BACKDROP_DE]
+        # A swatch catalogue picks the backdrop for the swatch (as it always has); the others
+        # for the colour actually painted.
+        rgb = hex_to_rgb(colour.hex) if mode == "swatch" else main
+        fits = [b for b in BACKGROUNDS if de76(rgb, BACKDROP_RGB[b]) >= MIN_BACKDROP_DE]
         background = fits[int(rng.integers(len(fits)))] if fits else "light_grey"
     pattern = PATTERNS[int(rng.choice(4, p=[0.55, 0.15, 0.15, 0.15]))]
     collection = COLLECTIONS[int(rng.integers(len(COLLECTIONS)))]
@@ -319,7 +314,7 @@ def _item(rng: np.random.Generator, index: int, palette: Palette) -> tuple[Catal
         shot_type=shot,
         background=background,
     )
-    return item, ext
+    return item, ext, main
 
 
 def generate_catalogue(
@@ -330,20 +325,45 @@ def generate_catalogue(
     seed: int = 0,
     size: int = 384,
     colour_drift: float = 0.0,
+    colour_mode: ColourMode = "swatch",
 ) -> list[CatalogueItem]:
     """Write ``n`` images and ``manifest.csv`` into ``out_dir``; deterministic per ``seed``."""
+    painted = generate_painted(
+        n,
+        out_dir,
+        palette=palette,
+        seed=seed,
+        size=size,
+        colour_drift=colour_drift,
+        colour_mode=colour_mode,
+    )
+    return [p.item for p in painted]
+
+
+def generate_painted(
+    n: int,
+    out_dir: Path,
+    *,
+    palette: Palette,
+    seed: int = 0,
+    size: int = 384,
+    colour_drift: float = 0.0,
+    colour_mode: ColourMode = "swatch",
+) -> list[PaintedItem]:
+    """:func:`generate_catalogue`, each item with the colour its garment was painted."""
     if n < 0 or size < 64:
         raise InvalidInput("n must be ≥ 0 and size ≥ 64", field="n" if n < 0 else "size")
     if not 0.0 <= colour_drift <= 1.0:
         raise InvalidInput("colour_drift must be within [0, 1]", field="colour_drift")
+    if colour_mode not in COLOUR_MODES:
+        raise InvalidInput(f"colour_mode must be one of {COLOUR_MODES}", field="colour_mode")
     out_dir.mkdir(parents=True, exist_ok=True)
-    items: list[CatalogueItem] = []
+    items: list[PaintedItem] = []
     for index in range(n):
         rng = np.random.default_rng([seed, index])  # per item: items do not shift each other
-        item, ext = _item(rng, index, palette)
-        # Its own stream: a drift never shifts the rest of an item's draws.
-        drift_rng = np.random.default_rng([seed, index, 1])
-        main = drifted_rgb(drift_rng, palette, item.colour, colour_drift)
+        # Its own stream: a drifted or drawn colour never shifts the rest of an item's draws.
+        colour_rng = np.random.default_rng([seed, index, 1])
+        item, ext, main = _item(rng, index, palette, (colour_rng, colour_mode, colour_drift))
         image = _render(rng, item, palette, size, main)
         path = out_dir / item.filename
         if ext == "jpg":
@@ -352,8 +372,11 @@ def generate_catalogue(
             image.save(path, "WEBP", quality=int(rng.integers(75, 93)), method=4)
         else:
             image.save(path, "PNG")
-        items.append(item)
-    write_manifest(out_dir / "manifest.csv", items)
+        lab = srgb_to_lab(np.array(main, dtype=np.float64))
+        items.append(
+            PaintedItem(item=item, rgb=main, lab=(float(lab[0]), float(lab[1]), float(lab[2])))
+        )
+    write_manifest(out_dir / "manifest.csv", [p.item for p in items])
     return items
 
 

@@ -9,10 +9,12 @@ carries — ``values`` (value, ancestors, colour family), ``label``, ``family`` 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import msgspec
 
+from tagtrail.domain.asset import Asset
 from tagtrail.domain.limits import MAX_NOTE_CHARS, check_free_text, check_value
 from tagtrail.domain.records import HUMAN_STATES, Actor, Tag, TagEvent, event_id, utc_now
 from tagtrail.errors import InvalidInput, NotFound
@@ -47,23 +49,30 @@ def check_decision(decision: Decision) -> Decision:
     return decision
 
 
-def current_tag(source: dict[str, Any], attribute: str, slot: str | None = None) -> Tag | None:
+def current_tag(asset: Asset, attribute: str, slot: str | None = None) -> Tag | None:
     """The effective tag of ``attribute`` (its primary value, or the further value in
-    ``slot``) from an asset document's projection."""
-    for raw in source.get("tags") or ():
-        if raw.get("attribute") == attribute and raw.get("slot") == slot:
-            return msgspec.convert(raw, Tag)
+    ``slot``) on the asset."""
+    for tag in asset.tags:
+        if tag.attribute == attribute and tag.slot == slot:
+            return tag
     return None
 
 
-def slot_for(source: dict[str, Any], attribute: str, value: str) -> str:
+class Placed(Protocol):
+    """Where a value sits: a :class:`Tag` is one."""
+
+    @property
+    def attribute(self) -> str: ...
+    @property
+    def slot(self) -> str | None: ...
+    @property
+    def value(self) -> str | None: ...
+
+
+def slot_for(tags: Iterable[Placed], attribute: str, value: str) -> str:
     """The slot a further ``value`` of a multi-valued attribute goes in: the one already
     holding it, else one named after it (suffixed while a renamed value holds that name)."""
-    held = {
-        raw.get("slot"): raw.get("value")
-        for raw in source.get("tags") or ()
-        if raw.get("attribute") == attribute and raw.get("slot") is not None
-    }
+    held = {t.slot: t.value for t in tags if t.attribute == attribute and t.slot is not None}
     for slot, held_value in held.items():
         if held_value == value:
             return str(slot)
@@ -86,15 +95,13 @@ def _terms(taxonomy: Taxonomy, attribute: str, value: str, brand: str | None) ->
 def build_decision(
     decision: Decision,
     *,
-    asset_id: str,
-    source: dict[str, Any],
-    revision: int,
+    asset: Asset,
     actor_id: str,
     taxonomy: Taxonomy,
     at: str | None = None,
     restore: Tag | None = None,
 ) -> TagEvent:
-    """The event for ``decision`` on an asset at ``revision`` (validated; nothing written).
+    """The event for ``decision`` on ``asset`` at its revision (validated; nothing written).
 
     ``restore`` (reopened only) is the tag as its history reads without the decision in
     force (:func:`tagtrail.domain.projection.without_decision`). Raises InvalidInput
@@ -103,9 +110,9 @@ def build_decision(
     """
     check_decision(decision)
     info = taxonomy.attribute(decision.attribute)  # unknown → InvalidInput(field=attribute)
-    brand = source.get("brand")
-    slot = _slot(decision, info.kind, source)
-    tag = current_tag(source, decision.attribute, slot)
+    asset_id, revision, brand = asset.asset_id, asset.revision, asset.brand
+    slot = _slot(decision, info.kind, asset)
+    tag = current_tag(asset, decision.attribute, slot)
     if slot is not None and tag is None and not decision.add:
         raise NotFound(
             f"asset {asset_id!r} has no further {decision.attribute} value in slot {slot!r}"
@@ -180,7 +187,7 @@ def build_decision(
     )
 
 
-def _slot(decision: Decision, kind: str, source: dict[str, Any]) -> str | None:
+def _slot(decision: Decision, kind: str, asset: Asset) -> str | None:
     """The slot the decision is about; for an added value, a new (or its existing) slot."""
     if kind != "multi" and (decision.slot is not None or decision.add):
         raise InvalidInput(
@@ -191,13 +198,13 @@ def _slot(decision: Decision, kind: str, source: dict[str, Any]) -> str | None:
         return decision.slot
     if not decision.value:
         raise InvalidInput("addTagValue needs the value to add", field="value")
-    primary = current_tag(source, decision.attribute)
+    primary = current_tag(asset, decision.attribute)
     if primary is not None and primary.value == decision.value and primary.state != "rejected":
         raise InvalidInput(
             f"{decision.value!r} already is the {decision.attribute} value of this asset",
             field="value",
         )
-    return slot_for(source, decision.attribute, decision.value)
+    return slot_for(asset.tags, decision.attribute, decision.value)
 
 
 def _reopened(

@@ -17,6 +17,7 @@ raw in ``decision.evidence``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,20 @@ from tagtrail.domain.calibration import Calibration
 
 #: Evidence key of the values a mapping rule tested.
 RULE_DEPENDENCIES = "rule_dependencies"
+
+
+#: The colour analyser's name in its evidence (``tagtrail.colour/<version>``).
+COLOUR_ANALYSER = "tagtrail.colour"
+#: ΔE₀₀ of margin over the runner-up at which the confidence reaches 1 − 1/e.
+MARGIN_SCALE = 3.0
+#: The first analyser major version whose confidence is :func:`margin_confidence`; earlier
+#: ones recorded the ratio (ΔE₂ − ΔE₁)/(ΔE₂ + ΔE₁).
+MARGIN_SINCE = 2
+
+
+def margin_confidence(nearest: float, runner_up: float) -> float:
+    """The analyser's confidence in a name: 1 − exp(−(ΔE₂ − ΔE₁)/3), in [0, 1]."""
+    return -math.expm1(-max(runner_up - nearest, 0.0) / MARGIN_SCALE)
 
 
 class ColourAlternative(msgspec.Struct, kw_only=True, frozen=True):
@@ -44,7 +59,8 @@ class ColourFinding(msgspec.Struct, kw_only=True, frozen=True):
     coverage: float  # share of product pixels
     delta_e: float  # CIEDE2000 from the measurement to the named colour
     alternatives: tuple[ColourAlternative, ...]
-    confidence: float  # (ΔE₂ − ΔE₁) / (ΔE₂ + ΔE₁), in [0, 1]
+    # 1 − exp(−(ΔE₂ − ΔE₁) / 3), in [0, 1] (analyser 1.x: (ΔE₂ − ΔE₁) / (ΔE₂ + ΔE₁))
+    confidence: float
 
 
 class ColourAnalysis(msgspec.Struct, kw_only=True, frozen=True):
@@ -71,6 +87,23 @@ class ColourEvidence(ColourAnalysis, kw_only=True, frozen=True):
         if 0 <= self.finding < len(self.findings):
             return self.findings[self.finding].confidence
         return None
+
+    @property
+    def margin_confidence(self) -> float | None:
+        """The uncalibrated confidence as the analyser computes it now: recorded by a
+        margin analyser, read back from the stored ΔE to the named colour and to the
+        runner-up for an older one (its recorded ratio is another scale: a calibration fitted
+        on both would fit neither). Another analyser's recorded confidence stands."""
+        name, _, version = self.analyser.partition("/")
+        major = version.split(".")[0]
+        if name != COLOUR_ANALYSER or not major.isdigit() or int(major) >= MARGIN_SINCE:
+            return self.confidence
+        if not 0 <= self.finding < len(self.findings):
+            return None
+        named = self.findings[self.finding]
+        if not named.alternatives:
+            return 1.0
+        return margin_confidence(named.delta_e, named.alternatives[0].delta_e)
 
 
 def colour_evidence(evidence: Mapping[str, Any] | None) -> ColourEvidence | None:

@@ -118,6 +118,15 @@ def delta_e_2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     )
 
 
+def nearest_colour(palette: Palette, lab: object) -> tuple[PaletteColour, float]:
+    """The palette colour nearest to one Lab triple under CIEDE2000, and its margin
+    ΔE₂ − ΔE₁ over the runner-up: how clearly it is the nearest (0: on a boundary)."""
+    de = delta_e_2000(np.asarray(lab, dtype=np.float64)[None, :], palette.lab_array())
+    order = np.argsort(de, kind="stable")  # ties: palette order, as the analyser names them
+    margin = float(de[order[1]] - de[order[0]]) if len(order) > 1 else float("inf")
+    return palette.colours[int(order[0])], margin
+
+
 def hex_to_rgb(value: str) -> tuple[int, int, int]:
     return int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16)
 

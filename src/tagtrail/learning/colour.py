@@ -53,9 +53,10 @@ class CalibrationEvaluation(msgspec.Struct, kw_only=True, frozen=True):
 
 
 def raw_confidence(event: TagEvent) -> float | None:
-    """The analyser's uncalibrated confidence recorded in a colour model event."""
+    """The analyser's uncalibrated confidence of a colour model event, on the scale the
+    analyser uses now (an older analyser's is read back from its stored margins)."""
     evidence = colour_evidence(event.evidence)
-    return evidence.confidence if evidence is not None else None
+    return evidence.margin_confidence if evidence is not None else None
 
 
 def colour_outcomes(events: Iterable[TagEvent]) -> list[ColourOutcome]:

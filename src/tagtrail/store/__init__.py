@@ -26,15 +26,22 @@ from tagtrail.store.thumbnails import ThumbnailRepository
 
 __all__ = [
     "AliasState",
+    "AssetRepository",
+    "AuditRepository",
+    "EventLog",
     "HeadDocument",
+    "HeadRepository",
     "InForce",
     "IndexState",
     "IngestWrite",
     "NewAsset",
     "Promotion",
+    "SearchIndex",
     "Store",
     "StoredAsset",
     "TaxonomyChange",
+    "TaxonomyRepository",
+    "ThumbnailRepository",
 ]
 
 

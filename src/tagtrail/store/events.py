@@ -364,18 +364,26 @@ class EventLog:
         return int((await self.client.count(index=self.index))["count"])
 
     async def decisions(
-        self, attribute: str, kinds: Sequence[str], *, page: int = 1000
+        self,
+        attribute: str,
+        kinds: Sequence[str],
+        *,
+        since: str | None = None,
+        page: int = 1000,
     ) -> list[TagEvent]:
-        """Every event of ``attribute`` whose kind is in ``kinds`` (refreshing first), by id.
+        """Every event of ``attribute`` whose kind is in ``kinds`` (refreshing first), by id;
+        with ``since`` (an ISO time), only those made at or after it.
 
         A batch read for training: it pages with ``search_after`` so it is not capped.
         """
         await self.client.indices.refresh(index=self.index)
-        query = {
-            "bool": {
-                "filter": [{"term": {"attribute": attribute}}, {"terms": {"kind": list(kinds)}}]
-            }
-        }
+        filters: list[dict[str, Any]] = [
+            {"term": {"attribute": attribute}},
+            {"terms": {"kind": list(kinds)}},
+        ]
+        if since is not None:
+            filters.append({"range": {"at": {"gte": since}}})
+        query = {"bool": {"filter": filters}}
         out: list[TagEvent] = []
         async for events in self.pages(query, [{"event_id": "asc"}], page=page):
             out.extend(events)

@@ -6,21 +6,26 @@ from collections.abc import Sequence
 
 from tagtrail.domain.asset import Asset
 from tagtrail.domain.records import TagEvent
-from tagtrail.usecases.services import Services
+from tagtrail.store import AssetRepository, EventLog
 
 
-async def get_assets(services: Services, ids: Sequence[str]) -> list[Asset | None]:
-    """The assets in order; None where one does not exist."""
-    return await services.store.assets.get_many(ids)
+class AssetReads:
+    """Batched reads for the API's DataLoaders: one store request per batch."""
 
+    def __init__(self, assets: AssetRepository, events: EventLog) -> None:
+        self._assets = assets
+        self._events = events
 
-async def get_vectors(services: Services, ids: Sequence[str]) -> list[list[float] | None]:
-    return await services.store.assets.vectors(ids)
+    async def assets(self, ids: Sequence[str]) -> list[Asset | None]:
+        """The assets in order; None where one does not exist."""
+        return await self._assets.get_many(ids)
 
+    async def vectors(self, ids: Sequence[str]) -> list[list[float] | None]:
+        return await self._assets.vectors(ids)
 
-async def get_histories(services: Services, ids: Sequence[str]) -> list[list[TagEvent]]:
-    """Whole tag histories, oldest first, including each asset's newest revision."""
-    docs = await get_assets(services, ids)
-    revisions = {i: a.revision for i, a in zip(ids, docs, strict=True) if a is not None}
-    found = await services.store.events.history(revisions)
-    return [found.get(i, []) for i in ids]
+    async def histories(self, ids: Sequence[str]) -> list[list[TagEvent]]:
+        """Whole tag histories, oldest first, including each asset's newest revision."""
+        docs = await self.assets(ids)
+        revisions = {i: a.revision for i, a in zip(ids, docs, strict=True) if a is not None}
+        found = await self._events.history(revisions)
+        return [found.get(i, []) for i in ids]

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tagtrail.domain.records import TagEvent
+from tagtrail.store import Store
 from tagtrail.store.audits import AuditDocument, RecordedAnswer
-from tagtrail.usecases.services import Services
 
 _HUMAN = frozenset({"confirmed", "corrected", "rejected"})
 _BATCH = 200  # audits settled per history read
@@ -50,17 +50,17 @@ def answer_of(audit: AuditDocument, events: Sequence[TagEvent]) -> RecordedAnswe
     )
 
 
-async def settle(services: Services, audits: Sequence[AuditDocument]) -> list[AuditDocument]:
+async def settle(store: Store, audits: Sequence[AuditDocument]) -> list[AuditDocument]:
     """``audits`` with the answers found in the trail recorded (stored and returned)."""
     out: list[AuditDocument] = []
     for start in range(0, len(audits), _BATCH):
         chunk = audits[start : start + _BATCH]
         open_ = [a for a in chunk if not a.answered]
-        docs = await services.store.assets.get_many([a.asset_id for a in open_])
+        docs = await store.assets.get_many([a.asset_id for a in open_])
         revisions = {
             a.asset_id: d.revision for a, d in zip(open_, docs, strict=True) if d is not None
         }
-        history = await services.store.events.history(revisions)
+        history = await store.events.history(revisions)
         found: list[tuple[str, RecordedAnswer]] = []
         for audit in chunk:
             answer = None
@@ -69,14 +69,14 @@ async def settle(services: Services, audits: Sequence[AuditDocument]) -> list[Au
             if answer is not None:
                 found.append((audit.audit_id, answer))
             out.append(audit if answer is None else audit.with_answer(answer))
-        await services.store.audits.settle(found)
+        await store.audits.settle(found)
     return out
 
 
-async def answered_assets(services: Services, attribute: str) -> frozenset[str]:
+async def answered_assets(store: Store, attribute: str) -> frozenset[str]:
     """Assets whose ``attribute`` tag was answered in an audit of any round: the gate
     scores heads on these answers and keeps them out of training."""
     out: set[str] = set()
-    async for page in services.store.audits.scan(attribute=attribute):
-        out.update(a.asset_id for a in await settle(services, page) if a.answered)
+    async for page in store.audits.scan(attribute=attribute):
+        out.update(a.asset_id for a in await settle(store, page) if a.answered)
     return frozenset(out)

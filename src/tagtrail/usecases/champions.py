@@ -3,7 +3,7 @@
 A champion trained for another taxonomy version or encoder (or unreadable) is logged and the
 zero-shot head is kept; :func:`refuse_unfit` applies the same check before a promotion, so
 such a version is refused up front instead of being ignored after it. Apart from
-``heads.py`` so that ``services.py`` can use it without an import cycle.
+``heads.py`` so that ``tagger_provider.py`` can use it without an import cycle.
 """
 
 from __future__ import annotations

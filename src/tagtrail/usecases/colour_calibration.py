@@ -1,6 +1,6 @@
 """Colour calibration from reviewer decisions: the colour analyser's "head" that learns.
 
-``train_head(services, "colour")`` lands here: every reviewer decision on an analyser colour
+``Heads.train("colour")`` lands here: every reviewer decision on an analyser colour
 becomes an outcome, Platt scaling is fitted, measured out of fold beside the calibration in
 force, stored as a head version of kind ``calibration`` (content-addressed, put-if-absent)
 and pointed at by ``challenger``. ``promoteHead`` runs :func:`calibration_gate` on it; the
@@ -26,9 +26,10 @@ from tagtrail.learning.colour import (
 )
 from tagtrail.learning.dataset import DECISION_KINDS, HUMAN_KINDS
 from tagtrail.learning.evaluate import GateDecision
-from tagtrail.store import HeadDocument
+from tagtrail.store import HeadDocument, Store
+from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases.champions import CALIBRATION, calibration_evaluation
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.workers import Worker
 
 
 class CalibrationTrained(msgspec.Struct, kw_only=True, frozen=True):
@@ -52,11 +53,11 @@ def gate_of(doc: HeadDocument) -> GateDecision:
     )
 
 
-async def calibration_verdict(services: Services, doc: HeadDocument) -> tuple[bool, list[str]]:
+def calibration_verdict(tagger: Tagger, doc: HeadDocument) -> tuple[bool, list[str]]:
     """Whether the gate lets this stored calibration become the champion, and why."""
     decision = gate_of(doc)
     reasons = list(decision.reasons)
-    in_force = (await services.tagger()).colour_calibration.version
+    in_force = tagger.colour_calibration.version
     if decision.champion_version != in_force:
         reasons.insert(
             0,
@@ -67,12 +68,11 @@ async def calibration_verdict(services: Services, doc: HeadDocument) -> tuple[bo
     return decision.promote, reasons
 
 
-async def train_colour_calibration(services: Services, *, actor: str) -> CalibrationTrained:
+async def train_colour_calibration(
+    store: Store, tagger: Tagger, training: Worker, *, actor: str
+) -> CalibrationTrained:
     """Fit the colour calibration from reviewer decisions and store it as the challenger."""
-    tagger = await services.tagger()
-    events = await services.store.events.decisions(
-        COLOUR, ["model_tagged", *sorted(DECISION_KINDS)]
-    )
+    events = await store.events.decisions(COLOUR, ["model_tagged", *sorted(DECISION_KINDS)])
     n_human = sum(e.kind in HUMAN_KINDS for e in events)
     outcomes = colour_outcomes(events)
     if len(outcomes) < MIN_PLATT_DECISIONS:
@@ -84,12 +84,12 @@ async def train_colour_calibration(services: Services, *, actor: str) -> Calibra
         )
     governance = tagger.taxonomy.attribute(COLOUR).governance
     current = tagger.colour_calibration
-    fitted, evaluation = await services.infer(
+    fitted, evaluation = await training.run(
         fit_colour_calibration, outcomes, current, high=governance.high
     )
     taxonomy_version = tagger.taxonomy.attribute_version(COLOUR)
     version = calibration_version(fitted, evaluation.fingerprint, taxonomy_version)
-    created = await services.store.heads.save(
+    created = await store.heads.save(
         HeadDocument(
             attribute=COLOUR,
             version=version,

@@ -16,16 +16,16 @@ from typing import Any
 
 from tagtrail.domain.evidence import colour_evidence
 from tagtrail.domain.records import HUMAN_STATES, ModelDecision, tag_key
+from tagtrail.store import EventLog
 from tagtrail.tagging.pipeline import COLOUR_ATTRIBUTE, Tagger
-from tagtrail.usecases.services import Services
 
 
 async def stored_measurements(
-    services: Services, docs: Sequence[dict[str, Any]]
+    events: EventLog, docs: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any] | None]:
     """Per document, the evidence of its newest colour measurement (None: none stored)."""
     ids = [str(d["asset_id"]) for d in docs]
-    latest = await services.store.events.latest(ids, COLOUR_ATTRIBUTE)
+    latest = await events.latest(ids, COLOUR_ATTRIBUTE)
     return [latest[i].evidence if i in latest else None for i in ids]
 
 

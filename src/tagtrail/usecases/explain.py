@@ -10,9 +10,10 @@ from tagtrail.domain.asset import Asset, Hit
 from tagtrail.domain.limits import check_id, check_value
 from tagtrail.domain.records import Tag, TagEvent
 from tagtrail.errors import NotFound
+from tagtrail.store import AssetRepository, EventLog
 from tagtrail.store.queries import exemplar_filter
-from tagtrail.usecases.search import nearest
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.search import Search
+from tagtrail.usecases.taxonomy_in_force import TaxonomyInForce
 
 MAX_EXEMPLARS = 50
 
@@ -58,32 +59,39 @@ def in_force(events: Sequence[TagEvent], tag: Tag | None) -> InForce:
     )
 
 
-async def explain(
-    services: Services, asset_id: str, attribute: str, slot: str | None = None
-) -> Explanation:
-    if not asset_id or not asset_id.strip():
-        raise NotFound("assetId is empty")
-    check_id(asset_id, "assetId")
-    check_value(attribute, "attribute")
-    if slot is not None:
-        check_value(slot, "slot")
-    (await services.taxonomy()).attribute(attribute)  # unknown attribute → InvalidInput
-    stored = await services.store.assets.get(asset_id)
-    history = await services.store.events.history({asset_id: stored.revision})
-    return Explanation(
-        asset=stored.record(),
-        vector=stored.source.get("vector"),
-        events=[e for e in history[asset_id] if e.attribute == attribute and e.slot == slot],
-    )
+class Explain:
+    """explainTag's reads."""
 
+    def __init__(
+        self, assets: AssetRepository, events: EventLog, taxonomy: TaxonomyInForce, search: Search
+    ) -> None:
+        self._assets = assets
+        self._events = events
+        self._taxonomy = taxonomy
+        self._search = search
 
-async def history(services: Services, revisions: dict[str, int]) -> dict[str, list[TagEvent]]:
-    """Whole histories of these assets (up to the given revisions), in order."""
-    return await services.store.events.history(revisions)
+    async def explain(self, asset_id: str, attribute: str, slot: str | None = None) -> Explanation:
+        if not asset_id or not asset_id.strip():
+            raise NotFound("assetId is empty")
+        check_id(asset_id, "assetId")
+        check_value(attribute, "attribute")
+        if slot is not None:
+            check_value(slot, "slot")
+        (await self._taxonomy.current()).attribute(attribute)  # unknown attribute → InvalidInput
+        stored = await self._assets.get(asset_id)
+        history = await self._events.history({asset_id: stored.revision})
+        return Explanation(
+            asset=stored.record(),
+            vector=stored.source.get("vector"),
+            events=[e for e in history[asset_id] if e.attribute == attribute and e.slot == slot],
+        )
 
+    async def history(self, revisions: dict[str, int]) -> dict[str, list[TagEvent]]:
+        """Whole histories of these assets (up to the given revisions), in order."""
+        return await self._events.history(revisions)
 
-async def exemplars(
-    services: Services, vector: Sequence[float], attribute: str, asset_id: str, k: int
-) -> list[Hit]:
-    """The k nearest assets whose value of ``attribute`` a human confirmed or corrected."""
-    return await nearest(services, vector, k, exemplar_filter(attribute, asset_id))
+    async def exemplars(
+        self, vector: Sequence[float], attribute: str, asset_id: str, k: int
+    ) -> list[Hit]:
+        """The k nearest assets whose value of ``attribute`` a human confirmed or corrected."""
+        return await self._search.nearest(vector, k, exemplar_filter(attribute, asset_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -15,11 +15,8 @@ from tagtrail.learning.dataset import (
     examples_from_events,
     labels_from_taxonomy,
 )
-from tagtrail.store import StoredAsset
+from tagtrail.store import AssetRepository, EventLog, StoredAsset
 from tagtrail.tagging.pipeline import Tagger
-
-if TYPE_CHECKING:
-    from tagtrail.usecases.services import Services
 
 SEGMENT_KEYS = ("brand", "category_family", "season", "shot_type")
 
@@ -43,13 +40,13 @@ def segments_of(source: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-async def training_set(services: Services, attribute: str, tagger: Tagger) -> TrainingSet:
+async def training_set(
+    assets: AssetRepository, events_log: EventLog, attribute: str, tagger: Tagger
+) -> TrainingSet:
     """Every human decision in force on ``attribute`` with its asset's vector, segments and
     context. The labels come from the fold of each decided asset's history of the attribute
     (the same fold as its document), not from the decision events alone."""
-    decisions: list[TagEvent] = await services.store.events.decisions(
-        attribute, sorted(DECISION_KINDS)
-    )
+    decisions: list[TagEvent] = await events_log.decisions(attribute, sorted(DECISION_KINDS))
     ids = sorted({e.asset_id for e in decisions})
     events: list[TagEvent] = []
     stored: dict[str, StoredAsset] = {}
@@ -57,9 +54,9 @@ async def training_set(services: Services, attribute: str, tagger: Tagger) -> Tr
     skipped_other_encoder = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        events.extend(await services.store.events.of_attribute(attribute, chunk))
-        stored.update(await services.store.assets.lookup(chunk))
-        found = await services.store.assets.vectors(chunk)
+        events.extend(await events_log.of_attribute(attribute, chunk))
+        stored.update(await assets.lookup(chunk))
+        found = await assets.vectors(chunk)
         for asset_id, vector in zip(chunk, found, strict=True):
             doc = stored.get(asset_id)
             if doc is None or vector is None:

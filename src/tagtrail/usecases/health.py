@@ -5,7 +5,9 @@ from __future__ import annotations
 import msgspec
 
 from tagtrail.errors import TagtrailError
-from tagtrail.usecases.services import Services
+from tagtrail.store import Store
+from tagtrail.usecases.tagger_provider import TaggerProvider
+from tagtrail.usecases.taxonomy_in_force import TaxonomyInForce
 
 
 class Readiness(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -22,33 +24,39 @@ class Readiness(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     taxonomy_this_server: str | None = None
 
 
-async def readiness(services: Services) -> Readiness:
-    url = services.store.url
-    try:
-        info = await services.store.info()
-        missing = await services.store.missing_indices()
-        in_force = None if missing else await services.store.taxonomies.in_force()
-    except TagtrailError as exc:  # StoreUnavailable: said plainly
+class Health:
+    def __init__(self, store: Store, taxonomy: TaxonomyInForce, tagging: TaggerProvider) -> None:
+        self._store = store
+        self._taxonomy = taxonomy
+        self._tagging = tagging
+
+    async def readiness(self) -> Readiness:
+        url = self._store.url
+        try:
+            info = await self._store.info()
+            missing = await self._store.missing_indices()
+            in_force = None if missing else await self._store.taxonomies.in_force()
+        except TagtrailError as exc:  # StoreUnavailable: said plainly
+            return Readiness(
+                status="unavailable",
+                opensearch=url,
+                reason=f"OpenSearch at {url} cannot answer: {exc.message}",
+            )
+        if missing:
+            return Readiness(
+                status="unavailable",
+                opensearch=url,
+                reason=f"indices missing: {', '.join(missing)}",
+                missing=missing,
+            )
+        version = in_force.version if in_force else None
+        followed = self._taxonomy.followed
         return Readiness(
-            status="unavailable",
+            status="ready",
             opensearch=url,
-            reason=f"OpenSearch at {url} cannot answer: {exc.message}",
+            opensearch_version=info.get("version", {}).get("number"),
+            pipeline=self._tagging.state,
+            taxonomy_in_force=version,
+            taxonomy_apply_unfinished=bool(in_force and in_force.applying),
+            taxonomy_this_server=followed if followed != version else None,
         )
-    if missing:
-        return Readiness(
-            status="unavailable",
-            opensearch=url,
-            reason=f"indices missing: {', '.join(missing)}",
-            missing=missing,
-        )
-    version = in_force.version if in_force else None
-    followed = services.taxonomy_in_force.followed
-    return Readiness(
-        status="ready",
-        opensearch=url,
-        opensearch_version=info.get("version", {}).get("number"),
-        pipeline=services.pipeline_state,
-        taxonomy_in_force=version,
-        taxonomy_apply_unfinished=bool(in_force and in_force.applying),
-        taxonomy_this_server=followed if followed != version else None,
-    )

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from tagtrail.learning.holdout_checks import KeptOut
+from tagtrail.store import Store
 from tagtrail.usecases.audit_answers import answered_assets
-from tagtrail.usecases.services import Services
 
 __all__ = ["KeptOut", "kept_out"]
 
 
-async def kept_out(services: Services, attribute: str) -> KeptOut:
+async def kept_out(store: Store, attribute: str, holdout_share: float) -> KeptOut:
     """Assets answered in an audit of ``attribute`` and the hold-out share in force."""
-    return KeptOut(
-        audited=await answered_assets(services, attribute),
-        holdout_share=services.settings.holdout_share,
-    )
+    return KeptOut(audited=await answered_assets(store, attribute), holdout_share=holdout_share)

@@ -20,11 +20,13 @@ from tagtrail.domain.asset import Asset, asset_of
 from tagtrail.domain.metadata import AssetMetadata, RawMetadata, parse_metadata
 from tagtrail.domain.records import ModelDecision, TagEvent, event_id, utc_now
 from tagtrail.errors import InvalidInput, TagtrailError
-from tagtrail.store import NewAsset, StoredAsset
+from tagtrail.store import AssetRepository, NewAsset, StoredAsset, ThumbnailRepository
 from tagtrail.tagging.pipeline import PreparedImages, TaggedImage, Tagger
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.metrics import Metrics
+from tagtrail.usecases.tagger_provider import TaggerProvider
+from tagtrail.usecases.workers import Worker
 from tagtrail.vision.decode import DecodedImage, DecodeLimits, decode_image
-from tagtrail.vision.thumbnail import make_thumbnails
+from tagtrail.vision.thumbnail import Thumbnail, make_thumbnails
 
 Status = Literal["created", "exists", "rejected", "failed"]
 MAX_BATCH = 10_000
@@ -151,59 +153,193 @@ class Rejected(msgspec.Struct, frozen=True):
     status: Literal["rejected", "failed"] = "rejected"
 
 
-async def ingest(
-    services: Services, items: Sequence[IngestItem], *, tagger: Tagger | None = None
-) -> list[IngestOutcome]:
-    """Ingest one batch (an upload's, gathered with concurrent ones), step by step: decode,
-    drop what is stored, prepare the pixels (:func:`_prepare`), then tag and write
-    (:func:`tag_and_write`); one outcome per item, in order. Many batches overlap these steps
-    in :func:`ingest_stream`."""
-    tagger = tagger or await services.tagger()
-    prepared = await _prepare(services, items, tagger, set())
-    return await tag_and_write(services, prepared, tagger)
+class Ingest:
+    """The ingest pipeline: what it reads and writes, the tagger it asks for, and where the
+    forward passes run."""
 
+    def __init__(
+        self,
+        assets: AssetRepository,
+        thumbnails: ThumbnailRepository,
+        tagging: TaggerProvider,
+        inference: Worker,
+        metrics: Metrics,
+    ) -> None:
+        self._assets = assets
+        self._thumbnails = thumbnails
+        self._tagging = tagging
+        self._inference = inference
+        self._metrics = metrics
 
-async def ingest_stream(
-    services: Services,
-    batches: Iterable[Sequence[IngestItem]],
-    *,
-    tagger: Tagger | None = None,
-) -> AsyncIterator[list[IngestOutcome]]:
-    """Ingest batches as a pipeline; yields each batch's outcomes in order.
+    async def keep_thumbnails(self, pairs: list[tuple[str, Thumbnail]]) -> None:
+        """Put-if-absent: a new asset's thumbnail, or a stored asset's first."""
+        await self._thumbnails.put_many(pairs)
 
-    While the encoder works on batch *i* (on the inference thread), batch *i+1* is decoded
-    in another thread and batch *i-1* is written to OpenSearch, so decode and bulk-write
-    time hide behind the forward pass instead of adding to it.
-    """
-    tagger = tagger or await services.tagger()
-    source = iter(batches)
-    seen: set[str] = set()  # asset ids of earlier batches: maybe not yet written
+    async def batch(
+        self, items: Sequence[IngestItem], *, tagger: Tagger | None = None
+    ) -> list[IngestOutcome]:
+        """Ingest one batch (an upload's, gathered with concurrent ones), step by step: decode,
+        drop what is stored, prepare the pixels (:meth:`_prepare`), then tag and write
+        (:meth:`tag_and_write`); one outcome per item, in order. Many batches overlap these steps
+        in :meth:`stream`."""
+        tagger = tagger or await self._tagging.tagger()
+        prepared = await self._prepare(items, tagger, set())
+        return await self.tag_and_write(prepared, tagger)
 
-    def start_next() -> asyncio.Task[Prepared] | None:
-        items = next(source, None)
-        if items is None:
-            return None
-        return asyncio.create_task(_prepare(services, items, tagger, seen))
+    async def stream(
+        self,
+        batches: Iterable[Sequence[IngestItem]],
+        *,
+        tagger: Tagger | None = None,
+    ) -> AsyncIterator[list[IngestOutcome]]:
+        """Ingest batches as a pipeline; yields each batch's outcomes in order.
 
-    preparing = start_next()
-    writing: asyncio.Task[list[IngestOutcome]] | None = None
-    try:
-        while preparing is not None:
-            prepared = await preparing
-            preparing = start_next()
-            tagged = await services.infer(
-                services.metrics.timed_encoder(tagger.tag_prepared), prepared.work, prepared.metas
-            )
+        While the encoder works on batch *i* (on the inference thread), batch *i+1* is decoded
+        in another thread and batch *i-1* is written to OpenSearch, so decode and bulk-write
+        time hide behind the forward pass instead of adding to it.
+        """
+        tagger = tagger or await self._tagging.tagger()
+        source = iter(batches)
+        seen: set[str] = set()  # asset ids of earlier batches: maybe not yet written
+
+        def start_next() -> asyncio.Task[Prepared] | None:
+            items = next(source, None)
+            if items is None:
+                return None
+            return asyncio.create_task(self._prepare(items, tagger, seen))
+
+        preparing = start_next()
+        writing: asyncio.Task[list[IngestOutcome]] | None = None
+        try:
+            while preparing is not None:
+                prepared = await preparing
+                preparing = start_next()
+                tagged = await self._inference.run(
+                    self._metrics.timed_encoder(tagger.tag_prepared), prepared.work, prepared.metas
+                )
+                if writing is not None:
+                    yield await writing
+                writing = asyncio.create_task(self.write_tagged(prepared, tagged, tagger))
             if writing is not None:
                 yield await writing
-            writing = asyncio.create_task(write_tagged(services, prepared, tagged, tagger))
-        if writing is not None:
-            yield await writing
-            writing = None
-    finally:
-        for task in (preparing, writing):
-            if task is not None:
-                task.cancel()
+                writing = None
+        finally:
+            for task in (preparing, writing):
+                if task is not None:
+                    task.cancel()
+
+    async def skip_stored(
+        self,
+        names: Sequence[str],
+        outcomes: list[IngestOutcome | None],
+        fresh: dict[str, int],
+    ) -> dict[str, StoredAsset]:
+        """Drop from ``fresh`` what the store already holds (its outcome: exists); return the
+        revision-0 documents a crashed ingest left untagged, to be finished now."""
+        resume: dict[str, StoredAsset] = {}
+        for asset_id, stored in (await self._assets.lookup(list(fresh))).items():
+            if stored.revision == 0 and _stale(stored.source.get("ingested_at")):
+                resume[asset_id] = stored  # created long ago, never tagged: a crashed ingest
+                continue
+            i = fresh.pop(asset_id)
+            outcomes[i] = IngestOutcome(name=names[i], status="exists", asset_id=asset_id)
+        return resume
+
+    async def tag_and_write(self, prepared: Prepared, tagger: Tagger) -> list[IngestOutcome]:
+        """Forward pass, heads, taxonomy and tiers on the inference thread, then the writes."""
+        tagged = await self._inference.run(
+            self._metrics.timed_encoder(tagger.tag_prepared), prepared.work, prepared.metas
+        )
+        return await self.write_tagged(prepared, tagged, tagger)
+
+    async def _prepare(
+        self, items: Sequence[IngestItem], tagger: Tagger, seen: set[str]
+    ) -> Prepared:
+        """Decode, validate, drop what is already stored (by content hash), then do the CPU
+        work around the encoder (pixels, colour) — off the event loop."""
+        if len(items) > MAX_BATCH:
+            raise InvalidInput(f"at most {MAX_BATCH} images per ingest batch")
+        decoded = await asyncio.to_thread(decode_all, items, DecodeLimits())
+        names = [item.name for item in items]
+        outcomes, fresh = triage(
+            names, [d if isinstance(d, Rejected) else d[0].sha256 for d in decoded], seen
+        )
+        # A thumbnail for every decoded asset of the batch (put-if-absent): new ones, and stored
+        # assets that have none yet (ingesting a file again back-fills its thumbnail).
+        images = {
+            a: d[0].image for a, i in fresh.items() if not isinstance(d := decoded[i], Rejected)
+        }
+        if images:
+            thumbs = await asyncio.to_thread(make_thumbnails, list(images.values()))
+            await self.keep_thumbnails(list(zip(images, thumbs, strict=True)))
+        resume = await self.skip_stored(names, outcomes, fresh)
+        order = list(fresh.items())
+        seen.update(fresh)
+        pairs: list[tuple[DecodedImage, AssetMetadata]] = [
+            p for _, i in order if not isinstance(p := decoded[i], Rejected)
+        ]
+        work = await asyncio.to_thread(tagger.prepare, [d.image for d, _ in pairs])
+        return Prepared(
+            names=names,
+            outcomes=outcomes,
+            order=order,
+            facts=[ImageFacts.of(d) for d, _ in pairs],
+            metas=[m for _, m in pairs],
+            resume=resume,
+            work=work,
+        )
+
+    async def write_tagged(
+        self, prepared: Prepared, tagged: list[TaggedImage], tagger: Tagger
+    ) -> list[IngestOutcome]:
+        """Events and documents of the tagged assets in bulk; every item's outcome, in order."""
+        names, order, outcomes = prepared.names, prepared.order, prepared.outcomes
+        at = utc_now()
+        version = tagger.taxonomy.version
+        new_assets = []
+        for (asset_id, _), image, meta, result in zip(
+            order, prepared.facts, prepared.metas, tagged, strict=True
+        ):
+            events = tuple(
+                model_event(asset_id, n, d, at, seq=1) for n, d in enumerate(result.decisions)
+            )
+            document = base_document(
+                asset_id,
+                image,
+                meta,
+                result,
+                model_fingerprint=tagger.model_fingerprint,
+                untrained=tagger.encoder.untrained,
+                taxonomy_version=version,
+                at=at,
+            )
+            new_assets.append(
+                NewAsset(
+                    asset_id=asset_id,
+                    document=document,
+                    events=events,
+                    resume=prepared.resume.get(asset_id),
+                )
+            )
+        writes = await self._assets.create_many(new_assets)
+        for (asset_id, i), write in zip(order, writes, strict=True):
+            name = names[i]
+            if write.status == "created":
+                outcomes[i] = IngestOutcome(
+                    name=name, status="created", asset_id=asset_id, asset=_asset(write.document)
+                )
+            elif write.status == "exists":
+                outcomes[i] = IngestOutcome(name=name, status="exists", asset_id=asset_id)
+            else:
+                outcomes[i] = IngestOutcome(
+                    name=name,
+                    status="failed",
+                    asset_id=asset_id,
+                    error=f"{name}: store write failed: {write.error}",
+                )
+        done = [o for o in outcomes if o is not None]
+        self._metrics.ingested(o.status for o in done)
+        return done
 
 
 @dataclass
@@ -234,123 +370,6 @@ def triage(
         else:
             fresh[result] = i
     return outcomes, fresh
-
-
-async def skip_stored(
-    services: Services,
-    names: Sequence[str],
-    outcomes: list[IngestOutcome | None],
-    fresh: dict[str, int],
-) -> dict[str, StoredAsset]:
-    """Drop from ``fresh`` what the store already holds (its outcome: exists); return the
-    revision-0 documents a crashed ingest left untagged, to be finished now."""
-    resume: dict[str, StoredAsset] = {}
-    for asset_id, stored in (await services.store.assets.lookup(list(fresh))).items():
-        if stored.revision == 0 and _stale(stored.source.get("ingested_at")):
-            resume[asset_id] = stored  # created long ago, never tagged: a crashed ingest
-            continue
-        i = fresh.pop(asset_id)
-        outcomes[i] = IngestOutcome(name=names[i], status="exists", asset_id=asset_id)
-    return resume
-
-
-async def tag_and_write(
-    services: Services, prepared: Prepared, tagger: Tagger
-) -> list[IngestOutcome]:
-    """Forward pass, heads, taxonomy and tiers on the inference thread, then the writes."""
-    tagged = await services.infer(
-        services.metrics.timed_encoder(tagger.tag_prepared), prepared.work, prepared.metas
-    )
-    return await write_tagged(services, prepared, tagged, tagger)
-
-
-async def _prepare(
-    services: Services, items: Sequence[IngestItem], tagger: Tagger, seen: set[str]
-) -> Prepared:
-    """Decode, validate, drop what is already stored (by content hash), then do the CPU
-    work around the encoder (pixels, colour) — off the event loop."""
-    if len(items) > MAX_BATCH:
-        raise InvalidInput(f"at most {MAX_BATCH} images per ingest batch")
-    decoded = await asyncio.to_thread(decode_all, items, DecodeLimits())
-    names = [item.name for item in items]
-    outcomes, fresh = triage(
-        names, [d if isinstance(d, Rejected) else d[0].sha256 for d in decoded], seen
-    )
-    # A thumbnail for every decoded asset of the batch (put-if-absent): new ones, and stored
-    # assets that have none yet (ingesting a file again back-fills its thumbnail).
-    images = {a: d[0].image for a, i in fresh.items() if not isinstance(d := decoded[i], Rejected)}
-    if images:
-        thumbs = await asyncio.to_thread(make_thumbnails, list(images.values()))
-        await services.store.thumbnails.put_many(list(zip(images, thumbs, strict=True)))
-    resume = await skip_stored(services, names, outcomes, fresh)
-    order = list(fresh.items())
-    seen.update(fresh)
-    pairs: list[tuple[DecodedImage, AssetMetadata]] = [
-        p for _, i in order if not isinstance(p := decoded[i], Rejected)
-    ]
-    work = await asyncio.to_thread(tagger.prepare, [d.image for d, _ in pairs])
-    return Prepared(
-        names=names,
-        outcomes=outcomes,
-        order=order,
-        facts=[ImageFacts.of(d) for d, _ in pairs],
-        metas=[m for _, m in pairs],
-        resume=resume,
-        work=work,
-    )
-
-
-async def write_tagged(
-    services: Services, prepared: Prepared, tagged: list[TaggedImage], tagger: Tagger
-) -> list[IngestOutcome]:
-    """Events and documents of the tagged assets in bulk; every item's outcome, in order."""
-    names, order, outcomes = prepared.names, prepared.order, prepared.outcomes
-    at = utc_now()
-    version = tagger.taxonomy.version
-    new_assets = []
-    for (asset_id, _), image, meta, result in zip(
-        order, prepared.facts, prepared.metas, tagged, strict=True
-    ):
-        events = tuple(
-            model_event(asset_id, n, d, at, seq=1) for n, d in enumerate(result.decisions)
-        )
-        document = base_document(
-            asset_id,
-            image,
-            meta,
-            result,
-            model_fingerprint=tagger.model_fingerprint,
-            untrained=tagger.encoder.untrained,
-            taxonomy_version=version,
-            at=at,
-        )
-        new_assets.append(
-            NewAsset(
-                asset_id=asset_id,
-                document=document,
-                events=events,
-                resume=prepared.resume.get(asset_id),
-            )
-        )
-    writes = await services.store.assets.create_many(new_assets)
-    for (asset_id, i), write in zip(order, writes, strict=True):
-        name = names[i]
-        if write.status == "created":
-            outcomes[i] = IngestOutcome(
-                name=name, status="created", asset_id=asset_id, asset=_asset(write.document)
-            )
-        elif write.status == "exists":
-            outcomes[i] = IngestOutcome(name=name, status="exists", asset_id=asset_id)
-        else:
-            outcomes[i] = IngestOutcome(
-                name=name,
-                status="failed",
-                asset_id=asset_id,
-                error=f"{name}: store write failed: {write.error}",
-            )
-    done = [o for o in outcomes if o is not None]
-    services.metrics.ingested(o.status for o in done)
-    return done
 
 
 def _asset(document: dict[str, Any] | None) -> Asset | None:

@@ -4,8 +4,9 @@ Distributed ingest (:mod:`tagtrail.usecases.ray_ingest`) runs :func:`measure` in
 next to the files — decode, metadata checks, thumbnail, CLIP centre crop, colour measurement
 — and :func:`store_measured` in the encoder actors — what the store already holds, forward
 pass, heads, taxonomy, tiers, bulk writes. Both halves are the in-process pipeline's own
-stages (``decode_all``, ``triage``, ``skip_stored``, ``tag_and_write``), so both paths give
-the same assets, tags and events; only :class:`MeasuredImage` travels in between.
+stages (``decode_all``, ``triage``, ``Ingest.skip_stored``, ``Ingest.tag_and_write``), so
+both paths give the same assets, tags and events; only :class:`MeasuredImage` travels in
+between.
 """
 
 from __future__ import annotations
@@ -21,16 +22,14 @@ from tagtrail.errors import TagtrailError
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases.ingest import (
     ImageFacts,
+    Ingest,
     IngestItem,
     IngestOutcome,
     Prepared,
     Rejected,
     decode_all,
-    skip_stored,
-    tag_and_write,
     triage,
 )
-from tagtrail.usecases.services import Services
 from tagtrail.vision.colour import ColourAnalyser, ColourAnalysis
 from tagtrail.vision.decode import DecodedImage, DecodeLimits
 from tagtrail.vision.encode import ImageSettings, crop_images
@@ -110,13 +109,13 @@ def _measure_one(
 
 
 async def store_measured(
-    services: Services, tagger: Tagger, measured: Sequence[MeasuredImage]
+    ingest: Ingest, tagger: Tagger, measured: Sequence[MeasuredImage]
 ) -> list[IngestOutcome]:
     """The encoder half for a batch: one outcome per item, in order. A store outage fails
     this batch's items (reported one by one), never the whole run; re-running resumes."""
     names = [m.name for m in measured]
     try:
-        return await _store(services, tagger, measured, names)
+        return await _store(ingest, tagger, measured, names)
     except Exception as exc:  # this batch's files fail, one by one; the run goes on
         if isinstance(exc, TagtrailError):
             why = exc.message
@@ -134,13 +133,13 @@ async def store_measured(
 
 
 async def _store(
-    services: Services, tagger: Tagger, measured: Sequence[MeasuredImage], names: list[str]
+    ingest: Ingest, tagger: Tagger, measured: Sequence[MeasuredImage], names: list[str]
 ) -> list[IngestOutcome]:
     results = [m.rejected or m.asset_id or "" for m in measured]
     outcomes, fresh = triage(names, results, seen=set())
     thumbnails = [(a, t) for a, i in fresh.items() if (t := measured[i].thumbnail) is not None]
-    await services.store.thumbnails.put_many(thumbnails)
-    resume = await skip_stored(services, names, outcomes, fresh)
+    await ingest.keep_thumbnails(thumbnails)
+    resume = await ingest.skip_stored(names, outcomes, fresh)
     order = list(fresh.items())
     rows = [measured[i] for _, i in order]
     crops = (
@@ -162,4 +161,4 @@ async def _store(
         resume=resume,
         work=tagger.prepared_from(crops, [c for c in colours if c is not None]),
     )
-    return await tag_and_write(services, prepared, tagger)
+    return await ingest.tag_and_write(prepared, tagger)

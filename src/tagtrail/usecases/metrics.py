@@ -1,6 +1,6 @@
 """Prometheus collectors of one deployment: ingest, encoder, OpenSearch, review, GraphQL.
 
-Each :class:`Metrics` (owned by :class:`~tagtrail.usecases.services.Services`) registers on
+Each :class:`Metrics` (owned by :class:`~tagtrail.usecases.runtime.Runtime`) registers on
 its own ``CollectorRegistry``, so the many apps a test process builds never collide on
 prometheus_client's global registry. ``/metrics`` renders this registry after the global
 one, which holds Litestar's HTTP request metrics and the process collectors.

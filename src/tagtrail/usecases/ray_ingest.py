@@ -28,7 +28,7 @@ from tagtrail.domain.palette import Palette
 from tagtrail.errors import ConfigError, InvalidInput
 from tagtrail.usecases.ingest import IngestItem, IngestOutcome, Rejected
 from tagtrail.usecases.ingest_measured import MeasuredImage, measure, store_measured
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.runtime import Runtime
 from tagtrail.vision.clip_loading import ModelSpec, image_settings_without_weights
 from tagtrail.vision.colour import ColourAnalyser
 from tagtrail.vision.encode import ImageSettings, set_cpu_threads
@@ -154,7 +154,7 @@ class TagAndStore:
         if cpu_threads is not None:
             set_cpu_threads(cpu_threads or os.cpu_count() or 1)
         self._loop = asyncio.new_event_loop()
-        self._services = Services(settings)
+        self._runtime = Runtime(settings)
         self._decoder = msgspec.msgpack.Decoder(MeasuredImage)
         self._loop.run_until_complete(self._check(crops, store_id))
 
@@ -168,7 +168,7 @@ class TagAndStore:
                 f"the encoder here preprocesses as {tagger.encoder.image}, the driver cut "
                 f"crops as {crops}: TAGTRAIL_MODEL must name the same model on every node"
             )
-        found = (await self._services.store.info()).get("cluster_uuid")
+        found = (await self._runtime.store.info()).get("cluster_uuid")
         if store_id is not None and found != store_id:
             raise ConfigError(
                 f"this Ray node reaches another OpenSearch ({found}) than the driver "
@@ -177,16 +177,16 @@ class TagAndStore:
 
     async def _tagger(self) -> Tagger:
         # Per batch: follows a champion promoted while a long ingest runs.
-        return await self._services.tagger()
+        return await self._runtime.tagging.tagger()
 
     async def _run(self, measured: list[MeasuredImage]) -> list[IngestOutcome]:
-        return await store_measured(self._services, await self._tagger(), measured)
+        return await store_measured(self._runtime.ingest, await self._tagger(), measured)
 
     def __del__(self) -> None:
         # Ray Data ends its actors gracefully: close the store client's connections.
         loop = getattr(self, "_loop", None)
         if loop is not None and not loop.is_closed():
-            loop.run_until_complete(self._services.close())
+            loop.run_until_complete(self._runtime.close())
             loop.close()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -316,16 +316,13 @@ class RayJob(msgspec.Struct, kw_only=True, frozen=True):
 async def prepare_ray_job(settings: Settings, source: str) -> RayJob:
     """List the source and make sure the indices exist (before Ray starts)."""
     sources = find_sources(source)
-    services = Services(settings)
-    try:
-        await services.store.ensure_indices()
-        taxonomy = await services.taxonomy()
-        store_id = (await services.store.info()).get("cluster_uuid")
+    async with Runtime(settings) as runtime:
+        await runtime.admin.init_indices()
+        taxonomy = await runtime.taxonomy.current()
+        store_id = (await runtime.store.info()).get("cluster_uuid")
         image = image_settings_without_weights(ModelSpec.parse(settings.model))
         if image is None:
-            image = (await services.encoder()).image
-    finally:
-        await services.close()
+            image = (await runtime.tagging.encoder()).image
     return RayJob(sources=sources, image=image, palette=taxonomy.palette, store_id=store_id)
 
 
@@ -353,8 +350,5 @@ def ingest_on_ray(
 
 
 async def _refresh(settings: Settings) -> None:
-    services = Services(settings)
-    try:
-        await services.store.refresh()
-    finally:
-        await services.close()
+    async with Runtime(settings) as runtime:
+        await runtime.admin.make_searchable()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from tagtrail.usecases.services import Services
+from tagtrail.store import Store
 
 
 class ReprojectReport(msgspec.Struct, kw_only=True):
@@ -17,8 +17,7 @@ class ReprojectReport(msgspec.Struct, kw_only=True):
     changed: int = 0
 
 
-async def reproject(services: Services, asset_ids: list[str] | None = None) -> ReprojectReport:
-    store = services.store
+async def reproject(store: Store, asset_ids: list[str] | None = None) -> ReprojectReport:
     report = ReprojectReport()
     await store.refresh()
     if asset_ids is None:

@@ -36,11 +36,11 @@ from tagtrail.domain.records import (
 from tagtrail.domain.reproposal import repropose
 from tagtrail.domain.taxonomy.dependencies import known_from_tags
 from tagtrail.errors import Conflict
-from tagtrail.store import StoredAsset
+from tagtrail.store import Store, StoredAsset
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import colour_retier
 from tagtrail.usecases.ingest import model_event
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.workers import Worker
 
 RETAG_FIELDS = (  # what a retag (and its preview) reads of each asset
     "asset_id",
@@ -148,13 +148,22 @@ def _key(raw: dict[str, Any]) -> str:
     return tag_key(str(raw["attribute"]), raw.get("slot"))
 
 
+class _Placed(msgspec.Struct, frozen=True):
+    """A stored tag's place: all :func:`slot_for` reads of it."""
+
+    attribute: str
+    slot: str | None = None
+    value: str | None = None
+
+
 def in_slots(doc: dict[str, Any], decisions: Sequence[ModelDecision]) -> list[ModelDecision]:
     """Further values in the slot already holding their value (a renamed value keeps its
     slot), else in a new one named after the value."""
+    tags = [msgspec.convert(raw, _Placed) for raw in doc.get("tags") or ()]
     return [
         d
         if d.slot is None or d.value is None
-        else msgspec.structs.replace(d, slot=slot_for(doc, d.attribute, d.value))
+        else msgspec.structs.replace(d, slot=slot_for(tags, d.attribute, d.value))
         for d in decisions
     ]
 
@@ -204,16 +213,17 @@ def events_for(stored: StoredAsset, decisions: list[ModelDecision]) -> list[TagE
 
 
 async def retag_all(
-    services: Services,
+    store: Store,
+    tagger: Tagger,
+    inference: Worker,
     *,
+    repropose_min_probability: float,
     page: int = 256,
-    tagger: Tagger | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> RetagReport:
-    tagger = tagger or await services.tagger()
-    assets = services.store.assets
+    assets = store.assets
     report = RetagReport()
-    await services.store.refresh()  # a batch job: start from every write made so far
+    await store.refresh()  # a batch job: start from every write made so far
     async for docs in assets.scan(RETAG_FIELDS, page=page):
         # Heads only make sense on vectors of the encoder they were built for.
         usable = [
@@ -227,9 +237,9 @@ async def retag_all(
             progress(len(docs))
         if not usable:
             continue
-        measured = await colour_retier.stored_measurements(services, usable)
-        plans = await services.infer(
-            plan_decisions, tagger, usable, services.settings.repropose_min_probability, measured
+        measured = await colour_retier.stored_measurements(store.events, usable)
+        plans = await inference.run(
+            plan_decisions, tagger, usable, repropose_min_probability, measured
         )
         for doc, decisions in zip(usable, plans, strict=True):
             report.checked += 1
@@ -247,5 +257,5 @@ async def retag_all(
                 continue
             report.retagged += 1
             report.events += len(written)
-    await services.store.refresh()
+    await store.refresh()
     return report

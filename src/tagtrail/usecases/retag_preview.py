@@ -17,12 +17,13 @@ import msgspec
 
 from tagtrail.domain.governance import is_applied
 from tagtrail.domain.records import HUMAN_STATES, ModelDecision, key_of, tag_key
+from tagtrail.store import Store
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import colour_retier
 from tagtrail.usecases.head_data import segments_of
 from tagtrail.usecases.retag import RETAG_FIELDS, plan_decisions
 from tagtrail.usecases.sampling import StratifiedSample
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.workers import Worker
 
 OVERALL = "overall"
 
@@ -103,23 +104,25 @@ def _impact(decision: ModelDecision, current: dict[str, Any] | None) -> ImpactSa
 
 
 async def retag_preview(
-    services: Services,
+    store: Store,
+    tagger: Tagger,
+    inference: Worker,
     *,
+    repropose_min_probability: float,
     attribute: str | None = None,
     sample: int = 3,
     page: int = 256,
     progress: Callable[[int], None] | None = None,
 ) -> RetagPreview:
     """What ``retag`` would change now (optionally for one attribute); writes nothing."""
-    tagger: Tagger = await services.tagger()
     if attribute is not None:
         tagger.taxonomy.attribute(attribute)  # InvalidInput naming the known attributes
     collector = _Collector(max(0, min(sample, 50)))
     preview = RetagPreview(
         head_versions={a: h.version for a, h in sorted(tagger.heads.items())},
     )
-    await services.store.refresh()
-    async for docs in services.store.assets.scan(RETAG_FIELDS, page=page):
+    await store.refresh()
+    async for docs in store.assets.scan(RETAG_FIELDS, page=page):
         usable = [
             d
             for d in docs
@@ -127,12 +130,10 @@ async def retag_preview(
         ]
         preview.other_encoder += len(docs) - len(usable)
         preview.checked += len(docs)
-        minimum = services.settings.repropose_min_probability
-        measured = await colour_retier.stored_measurements(services, usable)
+        minimum = repropose_min_probability
+        measured = await colour_retier.stored_measurements(store.events, usable)
         plans = (
-            await services.infer(plan_decisions, tagger, usable, minimum, measured)
-            if usable
-            else []
+            await inference.run(plan_decisions, tagger, usable, minimum, measured) if usable else []
         )
         for doc, decisions in zip(usable, plans, strict=True):
             current = {tag_key(t["attribute"], t.get("slot")): t for t in doc.get("tags", [])}

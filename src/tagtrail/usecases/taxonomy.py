@@ -7,7 +7,7 @@ import msgspec
 
 from tagtrail.domain.limits import check_value
 from tagtrail.domain.taxonomy import Taxonomy
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.taxonomy_in_force import TaxonomyInForce
 
 MAX_DESCRIBED = 64  # (version, brand) pairs kept; unknown brands describe the base values
 
@@ -80,17 +80,22 @@ def describe(taxonomy: Taxonomy, *, brand: str | None = None) -> TaxonomyInfo:
     )
 
 
-async def taxonomy_info(services: Services, *, brand: str | None = None) -> TaxonomyInfo:
+class TaxonomyDescriptions:
     """The taxonomy in force, described once per version and brand (front-ends ask often)."""
-    if brand is not None:
-        check_value(brand, "brand")
-    taxonomy = await services.taxonomy()
-    described: dict[tuple[str, str | None], TaxonomyInfo] = services.component(
-        "taxonomy_described", dict
-    )
-    key = (taxonomy.version, brand)
-    if key not in described:
-        if len(described) >= MAX_DESCRIBED:
-            described.clear()
-        described[key] = describe(taxonomy, brand=brand)
-    return described[key]
+
+    def __init__(self, taxonomy: TaxonomyInForce) -> None:
+        self._taxonomy = taxonomy
+        self._described: dict[tuple[str, str | None], TaxonomyInfo] = {}
+
+    async def describe(self, *, brand: str | None = None) -> TaxonomyInfo:
+        """The taxonomy in force, described once per version and brand (front-ends ask often)."""
+        if brand is not None:
+            check_value(brand, "brand")
+        taxonomy = await self._taxonomy.current()
+        described = self._described
+        key = (taxonomy.version, brand)
+        if key not in described:
+            if len(described) >= MAX_DESCRIBED:
+                described.clear()
+            described[key] = describe(taxonomy, brand=brand)
+        return described[key]

@@ -1,6 +1,6 @@
 """A taxonomy change, previewed and then applied, without losing a human decision.
 
-``preview_change(services, NEW_DIR)`` and ``apply_change(services, NEW_DIR)`` run the same
+``TaxonomyChanges.preview(NEW_DIR)`` and ``TaxonomyChanges.apply(NEW_DIR)`` run the same
 plan over every stored asset: the migration changes of its tags (``domain.taxonomy.changes``:
 renames, merges, splits, retirements, re-expansion under the new hierarchy), then the
 model's re-decision of the attributes whose per-attribute version moved, on the stored
@@ -33,7 +33,7 @@ from tagtrail.domain.taxonomy.changes import (
 from tagtrail.domain.taxonomy.migrations import Migrations, validate_migrations
 from tagtrail.domain.taxonomy.source import TaxonomySource
 from tagtrail.errors import InvalidInput
-from tagtrail.store import InForce, StoredAsset
+from tagtrail.store import InForce, Store, StoredAsset
 from tagtrail.tagging.pipeline import COLOUR_ATTRIBUTE, Tagger, build_tagger
 from tagtrail.tagging.taxonomy_files import load_migrations, load_taxonomy_source
 from tagtrail.usecases.champions import install_champions
@@ -41,13 +41,15 @@ from tagtrail.usecases.change_report import ChangeCollector, TaxonomyChangeRepor
 from tagtrail.usecases.head_data import segments_of
 from tagtrail.usecases.ingest import model_event
 from tagtrail.usecases.retag import RETAG_FIELDS, changed_decisions, in_slots, plan_decisions
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.tagger_provider import TaggerProvider
 from tagtrail.usecases.taxonomy_in_force import (
+    TaxonomyInForce,
     begin_apply,
     change_start,
     finish_apply,
     wait_for_servers,
 )
+from tagtrail.usecases.workers import Worker
 
 
 class _Plan(msgspec.Struct, kw_only=True, frozen=True):
@@ -64,16 +66,177 @@ def _load(directory: Path) -> tuple[Taxonomy, TaxonomySource, Migrations]:
     return *load_taxonomy_source(directory), load_migrations(directory)
 
 
-async def _plan(services: Services, old: Taxonomy, new: Taxonomy, migrations: Migrations) -> _Plan:
-    validate_migrations(old, new, migrations)
-    encoder = await services.encoder()
-    tagger = await services.infer(build_tagger, new, encoder)
-    # Heads and a colour calibration whose attribute did not move stay in use.
-    await install_champions(services.store.heads, tagger)
-    moved = frozenset(
-        a for a in new.attribute_names if old.attribute_version(a) != new.attribute_version(a)
-    )
-    return _Plan(old=old, new=new, migrations=migrations, tagger=tagger, moved=moved)
+class TaxonomyChanges:
+    """Preview or apply a new taxonomy version over the whole catalogue."""
+
+    def __init__(
+        self,
+        store: Store,
+        taxonomy: TaxonomyInForce,
+        tagging: TaggerProvider,
+        inference: Worker,
+        *,
+        repropose_min_probability: float,
+    ) -> None:
+        self._store = store
+        self._taxonomy = taxonomy
+        self._tagging = tagging
+        self._inference = inference
+        self._minimum = repropose_min_probability
+
+    async def _plan(self, old: Taxonomy, new: Taxonomy, migrations: Migrations) -> _Plan:
+        validate_migrations(old, new, migrations)
+        encoder = await self._tagging.encoder()
+        tagger = await self._inference.run(build_tagger, new, encoder)
+        # Heads and a colour calibration whose attribute did not move stay in use.
+        await install_champions(self._store.heads, tagger)
+        moved = frozenset(
+            a for a in new.attribute_names if old.attribute_version(a) != new.attribute_version(a)
+        )
+        return _Plan(old=old, new=new, migrations=migrations, tagger=tagger, moved=moved)
+
+    async def _decisions(
+        self, plan: _Plan, docs: list[dict[str, Any]], changes: list[list[TagChange]]
+    ) -> tuple[list[list[Any]], int]:
+        """Per doc, the model's changed decisions on moved attributes (after migration)."""
+        migrated = [_after_migration(plan, d, c) for d, c in zip(docs, changes, strict=True)]
+        fingerprint = plan.tagger.model_fingerprint
+        usable = [
+            i
+            for i, d in enumerate(migrated)
+            if d.get("vector") and d.get("model_fingerprint") == fingerprint
+        ]
+        plans: list[list[Any]] = [[] for _ in docs]
+        if usable:
+            minimum = self._minimum
+            chosen = [migrated[i] for i in usable]
+            found = await self._inference.run(plan_decisions, plan.tagger, chosen, minimum)
+            for i, decisions in zip(usable, found, strict=True):
+                plans[i] = [d for d in decisions if d.attribute in plan.moved]
+        if COLOUR_ATTRIBUTE in plan.moved:
+            ids = [str(d["asset_id"]) for d in docs]
+            stored = await self._store.events.latest(ids, COLOUR_ATTRIBUTE)
+            for i, doc in enumerate(migrated):
+                event = stored.get(str(doc["asset_id"]))
+                meta = AssetMetadata(
+                    brand=doc.get("brand"),
+                    season=doc.get("season"),
+                    collection=doc.get("collection"),
+                )
+                colours = plan.tagger.recolour(event.evidence or {}, meta) if event else []
+                plans[i].extend(changed_decisions(doc, in_slots(doc, colours)))
+        return plans, len(docs) - len(usable)
+
+    async def _run(
+        self,
+        directory: Path,
+        *,
+        write: bool,
+        sample: int,
+        page: int,
+        progress: Callable[[int], None] | None,
+    ) -> TaxonomyChangeReport:
+        old, plan, marked = await self._start(directory, write=write)
+        collector = ChangeCollector(sample)
+        report = TaxonomyChangeReport(
+            current_version=old.version,
+            new_version=plan.new.version,
+            attributes_moved=sorted(plan.moved),
+            retired_attributes=sorted(set(old.attribute_names) - set(plan.new.attribute_names)),
+            applied=write,
+        )
+        if marked is not None:  # no server may still write an old value once migrating starts
+            report.waited_for_servers_s = await wait_for_servers(self._taxonomy, marked)
+        await self._store.refresh()
+        # A page's writes run while the next page is planned (other assets: independent); its
+        # outcome is counted before the next write starts, so at most one is in flight.
+        writing: tuple[asyncio.Future[dict[str, str]], list[_Planned]] | None = None
+        try:
+            async for scanned in self._store.assets.scan(RETAG_FIELDS, page=page):
+                # A resumed apply finds its cut-off writes finished, not "changed meanwhile".
+                docs = await self._store.assets.healed(scanned)
+                changes = [_changes(plan, d) for d in docs]
+                decisions, other = await self._decisions(plan, docs, changes)
+                report.other_encoder += other
+                report.checked += len(docs)
+                at = utc_now()
+                planned = [
+                    (doc, events)
+                    for doc, c, chosen in zip(docs, changes, decisions, strict=True)
+                    if (events := _asset_events(plan, doc, c, chosen, at))
+                ]
+                if writing is not None:
+                    _count(report, collector, writing[1], await writing[0], write=True)
+                if write:
+                    writing = (asyncio.ensure_future(self._write(planned)), planned)
+                else:
+                    _count(report, collector, planned, {}, write=False)
+                if progress is not None:
+                    progress(len(docs))
+        finally:
+            if writing is not None and not writing[0].done():
+                # Stopped by an error: let the write in flight finish (a rerun resumes).
+                with contextlib.suppress(Exception):
+                    await writing[0]
+        if writing is not None:
+            _count(report, collector, writing[1], await writing[0], write=True)
+        report.rows = collector.finish()
+        report.human_decisions_touched = collector.human_touched
+        if write:
+            await self._store.refresh()
+        if marked is not None and report.conflicts == 0:
+            await finish_apply(self._taxonomy, marked)
+        report.in_force = (await self._taxonomy.state()).version
+        return report
+
+    async def _start(
+        self, directory: Path, *, write: bool
+    ) -> tuple[Taxonomy, _Plan, InForce | None]:
+        """The change starts from the stored version in force (never this process's folder);
+        apply puts the new version in force first, marked unfinished until every asset is
+        migrated (a rerun resumes from the version it replaces)."""
+        new, source, migrations = await self._inference.run(_load, Path(directory))
+        start = await change_start(self._taxonomy, new)
+        plan = await self._plan(start.old, new, migrations)
+        marked = (
+            await begin_apply(self._taxonomy, start, source, new=new, migrations=migrations)
+            if write
+            else None
+        )
+        return start.old, plan, marked
+
+    async def _write(self, planned: list[_Planned]) -> dict[str, str]:
+        """One page in three bulk requests. The batch writes an asset's events only while it is
+        still at the revision they were planned on; otherwise it is a conflict for the next run."""
+
+        def build(events: list[TagEvent]) -> Callable[[StoredAsset], list[TagEvent]]:
+            return lambda _stored: events
+
+        return await self._store.apply_batch(
+            [(str(d["asset_id"]), int(d.get("revision", 0)), build(e)) for d, e in planned]
+        )
+
+    async def preview(
+        self,
+        directory: Path,
+        *,
+        sample: int = 3,
+        page: int = 256,
+        progress: Callable[[int], None] | None = None,
+    ) -> TaxonomyChangeReport:
+        """What moving to the taxonomy in ``directory`` would change; writes nothing."""
+        return await self._run(directory, write=False, sample=sample, page=page, progress=progress)
+
+    async def apply(
+        self,
+        directory: Path,
+        *,
+        sample: int = 3,
+        page: int = 256,
+        progress: Callable[[int], None] | None = None,
+    ) -> TaxonomyChangeReport:
+        """Write the change and put it in force for every server (resumable)."""
+        return await self._run(directory, write=True, sample=sample, page=page, progress=progress)
 
 
 def _changes(plan: _Plan, doc: dict[str, Any]) -> list[TagChange]:
@@ -127,120 +290,9 @@ def _key(raw: dict[str, Any]) -> str:
     return tag_key(str(raw["attribute"]), raw.get("slot"))
 
 
-async def _decisions(
-    services: Services, plan: _Plan, docs: list[dict[str, Any]], changes: list[list[TagChange]]
-) -> tuple[list[list[Any]], int]:
-    """Per doc, the model's changed decisions on moved attributes (after migration)."""
-    migrated = [_after_migration(plan, d, c) for d, c in zip(docs, changes, strict=True)]
-    fingerprint = plan.tagger.model_fingerprint
-    usable = [
-        i
-        for i, d in enumerate(migrated)
-        if d.get("vector") and d.get("model_fingerprint") == fingerprint
-    ]
-    plans: list[list[Any]] = [[] for _ in docs]
-    if usable:
-        minimum = services.settings.repropose_min_probability
-        chosen = [migrated[i] for i in usable]
-        found = await services.infer(plan_decisions, plan.tagger, chosen, minimum)
-        for i, decisions in zip(usable, found, strict=True):
-            plans[i] = [d for d in decisions if d.attribute in plan.moved]
-    if COLOUR_ATTRIBUTE in plan.moved:
-        ids = [str(d["asset_id"]) for d in docs]
-        stored = await services.store.events.latest(ids, COLOUR_ATTRIBUTE)
-        for i, doc in enumerate(migrated):
-            event = stored.get(str(doc["asset_id"]))
-            meta = AssetMetadata(
-                brand=doc.get("brand"), season=doc.get("season"), collection=doc.get("collection")
-            )
-            colours = plan.tagger.recolour(event.evidence or {}, meta) if event else []
-            plans[i].extend(changed_decisions(doc, in_slots(doc, colours)))
-    return plans, len(docs) - len(usable)
-
-
 def _outcome(doc: dict[str, Any], events: list[TagEvent]) -> tuple[dict[str, Tag], dict[str, Tag]]:
     before = {key_of(t): t for t in (msgspec.convert(x, Tag) for x in doc.get("tags") or ())}
     return before, fold_tags(events, before.values())
-
-
-async def _run(
-    services: Services,
-    directory: Path,
-    *,
-    write: bool,
-    sample: int,
-    page: int,
-    progress: Callable[[int], None] | None,
-) -> TaxonomyChangeReport:
-    old, plan, marked = await _start(services, directory, write=write)
-    collector = ChangeCollector(sample)
-    report = TaxonomyChangeReport(
-        current_version=old.version,
-        new_version=plan.new.version,
-        attributes_moved=sorted(plan.moved),
-        retired_attributes=sorted(set(old.attribute_names) - set(plan.new.attribute_names)),
-        applied=write,
-    )
-    if marked is not None:  # no server may still write an old value once migrating starts
-        report.waited_for_servers_s = await wait_for_servers(services.taxonomy_in_force, marked)
-    await services.store.refresh()
-    # A page's writes run while the next page is planned (other assets: independent); its
-    # outcome is counted before the next write starts, so at most one is in flight.
-    writing: tuple[asyncio.Future[dict[str, str]], list[_Planned]] | None = None
-    try:
-        async for scanned in services.store.assets.scan(RETAG_FIELDS, page=page):
-            # A resumed apply finds its cut-off writes finished, not "changed meanwhile".
-            docs = await services.store.assets.healed(scanned)
-            changes = [_changes(plan, d) for d in docs]
-            decisions, other = await _decisions(services, plan, docs, changes)
-            report.other_encoder += other
-            report.checked += len(docs)
-            at = utc_now()
-            planned = [
-                (doc, events)
-                for doc, c, chosen in zip(docs, changes, decisions, strict=True)
-                if (events := _asset_events(plan, doc, c, chosen, at))
-            ]
-            if writing is not None:
-                _count(report, collector, writing[1], await writing[0], write=True)
-            if write:
-                writing = (asyncio.ensure_future(_write(services, planned)), planned)
-            else:
-                _count(report, collector, planned, {}, write=False)
-            if progress is not None:
-                progress(len(docs))
-    finally:
-        if writing is not None and not writing[0].done():
-            # Stopped by an error: let the write in flight finish (a rerun resumes).
-            with contextlib.suppress(Exception):
-                await writing[0]
-    if writing is not None:
-        _count(report, collector, writing[1], await writing[0], write=True)
-    report.rows = collector.finish()
-    report.human_decisions_touched = collector.human_touched
-    if write:
-        await services.store.refresh()
-    if marked is not None and report.conflicts == 0:
-        await finish_apply(services.taxonomy_in_force, marked)
-    report.in_force = (await services.taxonomy_in_force.state()).version
-    return report
-
-
-async def _start(
-    services: Services, directory: Path, *, write: bool
-) -> tuple[Taxonomy, _Plan, InForce | None]:
-    """The change starts from the stored version in force (never this process's folder);
-    apply puts the new version in force first, marked unfinished until every asset is
-    migrated (a rerun resumes from the version it replaces)."""
-    new, source, migrations = await services.infer(_load, Path(directory))
-    start = await change_start(services.taxonomy_in_force, new)
-    plan = await _plan(services, start.old, new, migrations)
-    marked = (
-        await begin_apply(services.taxonomy_in_force, start, source, new=new, migrations=migrations)
-        if write
-        else None
-    )
-    return start.old, plan, marked
 
 
 _Planned = tuple[dict[str, Any], list[TagEvent]]
@@ -263,39 +315,3 @@ def _count(
         report.events += len(events)
         before, after = _outcome(doc, events)
         collector.add(asset_id, segments_of(doc), before, after)
-
-
-async def _write(services: Services, planned: list[_Planned]) -> dict[str, str]:
-    """One page in three bulk requests. The batch writes an asset's events only while it is
-    still at the revision they were planned on; otherwise it is a conflict for the next run."""
-
-    def build(events: list[TagEvent]) -> Callable[[StoredAsset], list[TagEvent]]:
-        return lambda _stored: events
-
-    return await services.store.apply_batch(
-        [(str(d["asset_id"]), int(d.get("revision", 0)), build(e)) for d, e in planned]
-    )
-
-
-async def preview_change(
-    services: Services,
-    directory: Path,
-    *,
-    sample: int = 3,
-    page: int = 256,
-    progress: Callable[[int], None] | None = None,
-) -> TaxonomyChangeReport:
-    """What moving to the taxonomy in ``directory`` would change; writes nothing."""
-    return await _run(services, directory, write=False, sample=sample, page=page, progress=progress)
-
-
-async def apply_change(
-    services: Services,
-    directory: Path,
-    *,
-    sample: int = 3,
-    page: int = 256,
-    progress: Callable[[int], None] | None = None,
-) -> TaxonomyChangeReport:
-    """Write the change and put it in force for every server (resumable)."""
-    return await _run(services, directory, write=True, sample=sample, page=page, progress=progress)

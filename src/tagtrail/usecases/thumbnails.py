@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from tagtrail.domain.limits import check_id
 from tagtrail.errors import NotFound
-from tagtrail.usecases.services import Services
+from tagtrail.store import AssetRepository, ThumbnailRepository
 from tagtrail.vision.thumbnail import Thumbnail
 
-__all__ = ["Thumbnail", "ThumbnailCache", "get_thumbnail", "get_thumbnails"]
+__all__ = ["Thumbnail", "ThumbnailCache", "Thumbnails"]
 
 
 class ThumbnailCache:
@@ -42,45 +42,50 @@ class ThumbnailCache:
             self.size -= len(dropped.data)
 
 
-def _cache(services: Services) -> ThumbnailCache:
-    return services.component(
-        "thumbnail_cache", lambda: ThumbnailCache(services.settings.thumbnail_cache_mb << 20)
-    )
+class Thumbnails:
+    def __init__(
+        self, assets: AssetRepository, thumbnails: ThumbnailRepository, cache_bytes: int
+    ) -> None:
+        self._assets = assets
+        self._thumbnails = thumbnails
+        self._cache = ThumbnailCache(cache_bytes)
 
+    async def get_many(self, asset_ids: Sequence[str]) -> list[Thumbnail | None]:
+        """Thumbnails of known asset ids in their order (the cache, then one mget), None
+        if none kept.
 
-async def get_thumbnails(services: Services, asset_ids: Sequence[str]) -> list[Thumbnail | None]:
-    """Thumbnails of known asset ids in their order (the cache, then one mget), None if none kept.
+        For callers that already hold the assets (a GraphQL ``Asset.thumbnail`` loader): a
+        page of 50 cards gets its pictures in the same answer instead of 50 more requests.
+        """
+        cache = self._cache
+        found: list[Thumbnail | None] = [cache.get(i) for i in asset_ids]
+        missing = [i for i, t in zip(asset_ids, found, strict=True) if t is None]
+        fetched = dict(zip(missing, await self._thumbnails.get_many(missing), strict=True))
+        for asset_id, thumbnail in fetched.items():
+            if thumbnail is not None:
+                cache.put(asset_id, thumbnail)
+        return [
+            t if t is not None else fetched.get(i) for i, t in zip(asset_ids, found, strict=True)
+        ]
 
-    For callers that already hold the assets (a GraphQL ``Asset.thumbnail`` loader): a page of
-    50 cards gets its pictures in the same answer instead of 50 more requests.
-    """
-    cache = _cache(services)
-    found: list[Thumbnail | None] = [cache.get(i) for i in asset_ids]
-    missing = [i for i, t in zip(asset_ids, found, strict=True) if t is None]
-    fetched = dict(zip(missing, await services.store.thumbnails.get_many(missing), strict=True))
-    for asset_id, thumbnail in fetched.items():
+    async def get(self, asset_id: str) -> Thumbnail:
+        """The asset's thumbnail; NotFound (saying why) when the asset or its thumbnail is
+        missing."""
+        if not asset_id.strip():
+            raise NotFound("assetId is empty")
+        check_id(asset_id, "assetId")
+        cache = self._cache
+        thumbnail = cache.get(asset_id)
+        if thumbnail is not None:
+            return thumbnail
+        thumbnail = await self._thumbnails.get(asset_id)
         if thumbnail is not None:
             cache.put(asset_id, thumbnail)
-    return [t if t is not None else fetched.get(i) for i, t in zip(asset_ids, found, strict=True)]
-
-
-async def get_thumbnail(services: Services, asset_id: str) -> Thumbnail:
-    """The asset's thumbnail; NotFound (saying why) when the asset or its thumbnail is missing."""
-    if not asset_id.strip():
-        raise NotFound("assetId is empty")
-    check_id(asset_id, "assetId")
-    cache = _cache(services)
-    thumbnail = cache.get(asset_id)
-    if thumbnail is not None:
-        return thumbnail
-    thumbnail = await services.store.thumbnails.get(asset_id)
-    if thumbnail is not None:
-        cache.put(asset_id, thumbnail)
-        return thumbnail
-    (doc,) = await services.store.assets.get_many([asset_id])
-    if doc is None:
-        raise NotFound(f"no asset {asset_id!r}")
-    raise NotFound(
-        f"asset {asset_id!r} has no thumbnail yet (ingested before thumbnails were kept); "
-        "ingest its file again to back-fill it"
-    )
+            return thumbnail
+        (doc,) = await self._assets.get_many([asset_id])
+        if doc is None:
+            raise NotFound(f"no asset {asset_id!r}")
+        raise NotFound(
+            f"asset {asset_id!r} has no thumbnail yet (ingested before thumbnails were kept); "
+            "ingest its file again to back-fill it"
+        )

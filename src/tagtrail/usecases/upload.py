@@ -14,9 +14,10 @@ import msgspec
 from tagtrail.domain.asset import Asset
 from tagtrail.domain.metadata import RawMetadata, parse_metadata
 from tagtrail.errors import InvalidInput, StoreUnavailable
+from tagtrail.store import AssetRepository
 from tagtrail.usecases.batching import DynamicBatcher
-from tagtrail.usecases.ingest import IngestItem, IngestOutcome, ingest
-from tagtrail.usecases.services import Services
+from tagtrail.usecases.ingest import Ingest, IngestItem, IngestOutcome
+from tagtrail.usecases.metrics import Metrics
 
 EXISTS_WAIT_S = 5.0
 
@@ -42,44 +43,48 @@ def parse_metadata_json(raw: str | None) -> RawMetadata | None:
     return metadata
 
 
-def uploads(services: Services) -> DynamicBatcher[IngestItem, IngestOutcome]:
-    """The batcher that gathers concurrent uploads into shared forward passes."""
+class Uploads:
+    """Single uploads, gathered with concurrent ones into shared forward passes."""
 
-    async def process(items: Sequence[IngestItem]) -> list[IngestOutcome]:
+    def __init__(
+        self, ingest: Ingest, assets: AssetRepository, metrics: Metrics, *, batch_size: int
+    ) -> None:
+        self._ingest = ingest
+        self._assets = assets
+        self._metrics = metrics
+        self._batcher = DynamicBatcher(self._process, max_batch=batch_size)
+
+    async def _process(self, items: Sequence[IngestItem]) -> list[IngestOutcome]:
         try:
-            return await ingest(services, items)
+            return await self._ingest.batch(items)
         except Exception:
-            services.metrics.ingested(["failed"] * len(items))  # the whole batch failed
+            self._metrics.ingested(["failed"] * len(items))  # the whole batch failed
             raise
 
-    return services.component(
-        "uploads", lambda: DynamicBatcher(process, max_batch=services.settings.batch_size)
-    )
+    async def upload(self, data: bytes, name: str, metadata: RawMetadata | None) -> Uploaded:
+        if not data:
+            raise InvalidInput(f"{name}: the image is empty", field="image")
+        item = IngestItem(name=name, data=data, metadata=metadata)
+        outcome = await self._batcher.submit(item)
+        if outcome.status == "rejected":
+            raise InvalidInput(outcome.error or f"{name}: rejected", field="image")
+        if outcome.status == "failed" or outcome.asset_id is None:
+            raise StoreUnavailable(outcome.error or f"{name}: could not be stored")
+        if outcome.status == "created" and outcome.asset is not None:
+            return Uploaded(status="created", asset=outcome.asset)
+        return Uploaded(status="exists", asset=await self._tagged(outcome.asset_id))
 
+    async def _tagged(self, asset_id: str) -> Asset:
+        """The stored asset; waits (briefly) while a concurrent upload is still tagging it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + EXISTS_WAIT_S
+        delay = 0.01
+        while True:
+            stored = await self._assets.get(asset_id)
+            if stored.revision > 0 or loop.time() >= deadline:
+                return stored.record()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
-async def upload(
-    services: Services, data: bytes, name: str, metadata: RawMetadata | None
-) -> Uploaded:
-    if not data:
-        raise InvalidInput(f"{name}: the image is empty", field="image")
-    outcome = await uploads(services).submit(IngestItem(name=name, data=data, metadata=metadata))
-    if outcome.status == "rejected":
-        raise InvalidInput(outcome.error or f"{name}: rejected", field="image")
-    if outcome.status == "failed" or outcome.asset_id is None:
-        raise StoreUnavailable(outcome.error or f"{name}: could not be stored")
-    if outcome.status == "created" and outcome.asset is not None:
-        return Uploaded(status="created", asset=outcome.asset)
-    return Uploaded(status="exists", asset=await _tagged(services, outcome.asset_id))
-
-
-async def _tagged(services: Services, asset_id: str) -> Asset:
-    """The stored asset; waits (briefly) while a concurrent upload is still tagging it."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + EXISTS_WAIT_S
-    delay = 0.01
-    while True:
-        stored = await services.store.assets.get(asset_id)
-        if stored.revision > 0 or loop.time() >= deadline:
-            return stored.record()
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.2)
+    async def close(self) -> None:
+        await self._batcher.close()

@@ -13,9 +13,21 @@ which a zero-shot model guesses but pixels can measure. The pipeline, all numpy:
    variation and fold tiny ones, with per-channel medians as robust centres;
 4. name each dominant cluster by its nearest palette colour under CIEDE2000.
 
-Confidence of a name is the relative margin to the runner-up,
-``(ΔE₂ − ΔE₁) / (ΔE₂ + ΔE₁)``: 1 when the measurement sits on a palette colour, 0 when it is
-halfway between two, scale-free so dark and light colours read alike.
+Confidence of a name comes from its margin over the runner-up in ΔE units,
+``1 − exp(−(ΔE₂ − ΔE₁) / 3)``: 0 on the boundary between two palette colours, 0.63 when the
+nearest is 3 ΔE ahead, towards 1 for a colour nothing else is near. A name is wrong when the
+photo's lighting, cast and noise move the measurement across a boundary, and that error is a
+distance (median ~0.7, 90th percentile ~1.4 ΔE₀₀ on generated photos), so the absolute margin
+says how safe a name is. Version 1 used the ratio ``(ΔE₂ − ΔE₁) / (ΔE₂ + ΔE₁)``, which scores
+a garment 8 ΔE from its nearest swatch and 11 ΔE from the next (a clear call) as unsure
+(0.16) as one 1 and 1.4 ΔE from two swatches (right about two times in three): fine for
+swatches, timid for colours between them, which most products are. Chosen on held-out
+numbers: Platt scaling fitted on the same generated photos (swatches, uniformly drawn
+colours, colours near boundaries), then scored on 1,200 photos of uniformly drawn colours
+from other seeds, gave a log loss of 0.143 a photo for the ratio and 0.126 for this margin
+(0.126–0.128 for scales of 2–6 ΔE or a linear margin capped at 3–10 ΔE; 3 ΔE is the minimum
+on those and held-out swatches together), and auto-applied 72 % of those colours instead of
+57 %, both at precision ≥ 0.996.
 
 Speed (~3 ms an image on one core): the working images are small, so numpy's per-call overhead
 dominates; Lab is held as planes (3, H, W) and every step avoids reductions over short axes.
@@ -29,7 +41,13 @@ import msgspec
 import numpy as np
 from PIL import Image
 
-from tagtrail.domain.evidence import ColourAlternative, ColourAnalysis, ColourFinding
+from tagtrail.domain.evidence import (
+    COLOUR_ANALYSER,
+    ColourAlternative,
+    ColourAnalysis,
+    ColourFinding,
+    margin_confidence,
+)
 from tagtrail.domain.palette import Palette, delta_e_2000
 from tagtrail.errors import ImageRejected
 from tagtrail.vision import colour_math as cm
@@ -37,8 +55,8 @@ from tagtrail.vision.colour_math import lab_to_hex
 
 __all__ = ["ColourAlternative", "ColourAnalyser", "ColourAnalysis", "ColourFinding"]
 
-ANALYSER_NAME = "tagtrail.colour"
-ANALYSER_VERSION = "1.0.0"
+ANALYSER_NAME = COLOUR_ANALYSER
+ANALYSER_VERSION = "2.0.0"  # 2: confidence from the ΔE margin, not the ratio
 
 _MIN_INLIERS = 0.6  # share of border pixels that must fit the backdrop model
 _STRICT_INLIERS = 0.9  # ... when the backdrop is not light and neutral (may be fabric)
@@ -272,7 +290,7 @@ class ColourAnalyser:
         best = self._palette.colours[int(order[0])]
         d1 = float(de[order[0]])
         d2 = float(de[order[1]]) if len(order) > 1 else d1
-        confidence = 1.0 if d1 + d2 <= 0 or len(order) == 1 else (d2 - d1) / (d2 + d1)
+        confidence = 1.0 if len(order) == 1 else margin_confidence(d1, d2)
         alternatives = tuple(
             ColourAlternative(name=c.name, family=c.family, delta_e=round(float(de[i]), 2))
             for i in order[1 : 1 + _ALTERNATIVES]

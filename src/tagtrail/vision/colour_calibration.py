@@ -1,10 +1,12 @@
 """The colour analyser's shipped calibration: its ΔE-margin confidence → P(colour is right).
 
-The raw confidence (ΔE₂ − ΔE₁)/(ΔE₂ + ΔE₁) ranks colours well but is not a probability: a
-clear navy scores 0.7 and is right nearly always. ``colour_calibration.json`` holds Platt
-scaling fitted on generated photos with known colours (half exact swatches, half drifted
-toward a neighbour), written by ``scripts/fit_colour_calibration.py``. Reviewer decisions
-replace it once there are enough (``tagtrail heads calibrate-colour``).
+The raw confidence 1 − exp(−(ΔE₂ − ΔE₁)/3) ranks colours well but is not a probability.
+``colour_calibration.json`` holds Platt scaling fitted by ``scripts/fit_colour_calibration.py``
+on generated photos of palette swatches, of colours drawn uniformly from the gamut and of
+colours near palette boundaries, right meaning the palette colour nearest the painted one
+(``learning.colour_fit``); ``bench/colour_accuracy.py`` measures it on held-out swatches and,
+with ``--uniform``, held-out uniformly drawn colours. Reviewer decisions replace it once there
+are enough (``tagtrail heads calibrate-colour``).
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ async def audit_queue(
     ctx = info.context
     ctx.require("viewer")
     try:
-        queued = await uc.audit_queue(ctx.services, round=round, attribute=attribute, first=first)
+        queued = await ctx.runtime.audits.queue(round=round, attribute=attribute, first=first)
     except InvalidInput as exc:
         return error_result(exc)  # type: ignore[return-value]
     return AuditQueue(items=list(queued))
@@ -116,4 +116,4 @@ async def audit_report(
     ctx.require("viewer")
     if not 0.0 < target < 1.0:
         return InvalidInputError(message="target must be in (0, 1)", field="target")
-    return await uc.audit_report(ctx.services, round=round, attribute=attribute, target=target)
+    return await ctx.runtime.audits.report(round=round, attribute=attribute, target=target)

@@ -1,4 +1,4 @@
-"""Per-request GraphQL context: shared services, the caller, and request-scoped loaders.
+"""Per-request GraphQL context: the use cases, the caller, and request-scoped loaders.
 
 Authentication happens here, once per request, but never fails the request by itself:
 health and version stay public, queries raise UNAUTHENTICATED, and mutations answer with
@@ -7,7 +7,6 @@ an ``Unauthenticated``/``Forbidden`` union result — each resolver states the r
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import strawberry
@@ -18,30 +17,28 @@ from strawberry.litestar import BaseContext
 from tagtrail.api.auth import KeyRing, Principal, Role, key_from_headers, require
 from tagtrail.config import Settings
 from tagtrail.errors import Unauthorized
-from tagtrail.usecases.assets import get_assets, get_histories, get_vectors
-from tagtrail.usecases.services import Services
-from tagtrail.usecases.thumbnails import get_thumbnails
+from tagtrail.usecases.runtime import Runtime
 
 
 class Loaders:
     """DataLoaders batch per request: N assets asking for vectors or history → one request."""
 
-    def __init__(self, services: Services) -> None:
-        self.assets = DataLoader(partial(get_assets, services))
-        self.vectors = DataLoader(partial(get_vectors, services))
-        self.history = DataLoader(partial(get_histories, services))
-        self.thumbnails = DataLoader(partial(get_thumbnails, services))
+    def __init__(self, runtime: Runtime) -> None:
+        self.assets = DataLoader(runtime.assets.assets)
+        self.vectors = DataLoader(runtime.assets.vectors)
+        self.history = DataLoader(runtime.assets.histories)
+        self.thumbnails = DataLoader(runtime.thumbnails.get_many)
 
 
 class Context(BaseContext, kw_only=True):
-    services: Services
+    runtime: Runtime  # the use cases, built once per process
     principal: Principal | None = None
     auth_error: str | None = None
     loaders: Loaders
 
     @property
     def settings(self) -> Settings:
-        return self.services.settings
+        return self.runtime.settings
 
     def require(self, role: Role) -> Principal:
         return require(self.principal, role, auth_error=self.auth_error)
@@ -51,7 +48,7 @@ Info = strawberry.Info[Context, None]
 
 
 async def get_context(
-    request: Request[Any, Any, Any], services: Services, keyring: KeyRing
+    request: Request[Any, Any, Any], runtime: Runtime, keyring: KeyRing
 ) -> Context:
     principal: Principal | None = None
     auth_error: str | None = None
@@ -60,5 +57,5 @@ async def get_context(
     except Unauthorized as exc:
         auth_error = exc.message
     return Context(
-        services=services, principal=principal, auth_error=auth_error, loaders=Loaders(services)
+        runtime=runtime, principal=principal, auth_error=auth_error, loaders=Loaders(runtime)
     )

@@ -34,7 +34,7 @@ from tagtrail.domain.evidence import rule_dependencies as read_rule_dependencies
 from tagtrail.domain.records import TagEvent
 from tagtrail.domain.records import Thresholds as ThresholdsRecord
 from tagtrail.errors import InvalidInput, NotFound
-from tagtrail.usecases.explain import MAX_EXEMPLARS, exemplars, explain, in_force
+from tagtrail.usecases.explain import MAX_EXEMPLARS, in_force
 
 
 def _calibration_text(c: Calibration | None) -> str | None:
@@ -213,9 +213,8 @@ class TagExplanation:
             raise InvalidInput(f"k must be 1..{MAX_EXEMPLARS}", field="k")
         if self._vector is None:
             return []
-        hits = await exemplars(
-            info.context.services, self._vector, self.attribute, str(self.asset_id), k
-        )
+        runtime = info.context.runtime
+        hits = await runtime.explain.exemplars(self._vector, self.attribute, str(self.asset_id), k)
         out = []
         for h in hits:
             asset = Asset.from_record(h.asset)
@@ -267,7 +266,7 @@ async def explain_tag(
     ctx = info.context
     ctx.require("viewer")
     try:
-        found = await explain(ctx.services, str(asset_id), attribute, slot)
+        found = await ctx.runtime.explain.explain(str(asset_id), attribute, slot)
     except (InvalidInput, NotFound) as exc:
         return error_result(exc, id=str(asset_id))  # type: ignore[return-value]
     chain = in_force(found.events, found.asset.tag(attribute, slot))

@@ -21,7 +21,6 @@ from tagtrail.learning import shadow as shadow_records
 from tagtrail.learning.colour import TierOutcome
 from tagtrail.learning.evaluate import EvaluationReport, SegmentMetrics
 from tagtrail.usecases import heads as uc
-from tagtrail.usecases import shadow as shadow_uc
 
 if TYPE_CHECKING:
     HeadSegment = SegmentMetrics
@@ -194,19 +193,19 @@ def _segments(report: EvaluationReport | None) -> list[HeadSegment]:
 
 async def heads(info: Info, attribute: str | None = None) -> list[HeadVersion]:
     info.context.require("viewer")
-    return [HeadVersion.from_info(h) for h in await uc.list_heads(info.context.services, attribute)]
+    return [HeadVersion.from_info(h) for h in await info.context.runtime.heads.versions(attribute)]
 
 
 async def head_of_version(info: Info, version: str | None) -> HeadVersion | None:
     """The stored (trained) head of this version; None for zero-shot heads and analysers."""
     if not version or not version.startswith("tuned:"):
         return None
-    found = await uc.head_info(info.context.services, version)
+    found = await info.context.runtime.heads.info(version)
     return HeadVersion.from_info(found) if found is not None else None
 
 
 async def _version(info: Info, attribute: str, version: str) -> HeadVersion:
-    found = await uc.list_heads(info.context.services, attribute)
+    found = await info.context.runtime.heads.versions(attribute)
     match = next((h for h in found if h.version == version), None)
     if match is None:  # just written: list is a search, so read it by id
         raise TagtrailError(f"head {version} not found after writing it")
@@ -257,7 +256,7 @@ async def train_head(info: Info, attribute: str) -> TrainHeadResult:
     ctx = info.context
     try:
         principal = ctx.require("admin")
-        trained = await uc.train_head(ctx.services, attribute, actor=principal.name)
+        trained = await ctx.runtime.heads.train(attribute, actor=principal.name)
         head = await _version(info, attribute, trained.version)
     except TagtrailError as exc:
         return error_result(exc, required_role="admin")  # type: ignore[return-value]
@@ -274,8 +273,8 @@ async def promote_head(
     ctx = info.context
     try:
         principal = ctx.require("admin")
-        result = await uc.promote_head(
-            ctx.services, attribute, version, actor=principal.name, force=force, note=note
+        result = await ctx.runtime.heads.promote(
+            attribute, version, actor=principal.name, force=force, note=note
         )
         if not result.promoted:
             return PromotionRefused(version=version, reasons=list(result.reasons))
@@ -296,10 +295,15 @@ if TYPE_CHECKING:
 else:
     ShadowReport = object_type(
         shadow_records.ShadowReport,
-        description="Shadow mode: a challenger's proposals on new photos (stored, never "
-        "applied) against what reviewers then decided, beside the champion's, with Wilson 95 % "
+        description="Shadow mode: a challenger's proposals (never applied) against what "
+        "reviewers decided after it was created, beside the champion's, with Wilson 95 % "
         "intervals.",
-        fields={"n": "Reviewer decisions on tags with a shadow proposal"},
+        fields={
+            "n": "Reviewer decisions, made after the challenger was created, on tags it "
+            "proposed a value for",
+            "computed": "Of them, proposals computed from the stored vector (photos tagged "
+            "before the challenger existed); the rest were recorded when it predicted",
+        },
     )
 
 
@@ -314,7 +318,7 @@ async def shadow_report(
     ctx = info.context
     ctx.require("viewer")
     try:
-        found = await shadow_uc.challenger_agreement(ctx.services, attribute, version)
+        found = await ctx.runtime.shadow.challenger_agreement(attribute, version)
     except TagtrailError as exc:
         return error_result(exc, id=version)  # type: ignore[return-value]
     return found

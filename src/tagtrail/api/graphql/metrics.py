@@ -29,7 +29,7 @@ class OperationMetrics(SchemaExtension):
         finally:
             ctx = self.execution_context
             if isinstance(ctx.context, Context):
-                metrics = ctx.context.services.metrics
+                metrics = ctx.context.runtime.metrics
                 name, op_type = _operation(ctx)
                 label = metrics.operation_label(name) if op_type != "unknown" else "invalid"
                 seconds = time.perf_counter() - started

@@ -75,7 +75,7 @@ async def retag_preview(
         ctx.require("admin")
         if not 0 <= sample <= 50:
             return InvalidInputError(message="sample must be within 0..50", field="sample")
-        found = await uc.retag_preview(ctx.services, attribute=attribute, sample=sample)
+        found = await ctx.runtime.retag.preview(attribute=attribute, sample=sample)
     except TagtrailError as exc:
         return error_result(exc, required_role="admin")  # type: ignore[return-value]
     return found

@@ -34,8 +34,7 @@ from tagtrail.api.graphql.types import Asset, Tag, TagEventRecord
 from tagtrail.domain.decisions import Decision, DecisionKind
 from tagtrail.domain.limits import MAX_ATTRIBUTE_FILTERS, check_values
 from tagtrail.errors import InvalidInput, TagtrailError
-from tagtrail.usecases.review import Decided, decide, decide_many
-from tagtrail.usecases.search import review_queue as usecase_queue
+from tagtrail.usecases.review import Decided
 from tagtrail.usecases.search import review_sort
 
 
@@ -100,9 +99,8 @@ async def review_queue(
     ctx.require("viewer")
     try:
         size = check_page_size(first, ctx.settings.max_page_size)
-        taxonomy = await ctx.services.taxonomy()
-        hits, has_next, total = await usecase_queue(
-            ctx.services,
+        taxonomy = await ctx.runtime.taxonomy.current()
+        hits, has_next, total = await ctx.runtime.search.review_queue(
             to_filter(filter, taxonomy),
             check_values(attributes, "attributes", max_values=MAX_ATTRIBUTE_FILTERS),
             order=order.value,
@@ -226,8 +224,8 @@ async def _single(
 ) -> TagDecisionResult:
     try:
         principal = info.context.require("reviewer")
-        decided = await decide(
-            info.context.services, asset_id, expected_revision, decision, principal.name
+        decided = await info.context.runtime.review.decide(
+            asset_id, expected_revision, decision, principal.name
         )
     except TagtrailError as exc:
         return error_result(exc, id=asset_id)
@@ -308,7 +306,7 @@ async def _bulk(
     items = [(str(i.asset_id), i.expected_revision, i.slot) for i in input.items]
     try:
         principal = ctx.require("reviewer")
-        results = await decide_many(ctx.services, items, decision, principal.name)
+        results = await ctx.runtime.review.decide_many(items, decision, principal.name)
     except TagtrailError as exc:
         return error_result(exc)  # type: ignore[return-value]
     out = [

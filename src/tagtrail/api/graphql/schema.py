@@ -33,7 +33,6 @@ from tagtrail.api.graphql.types import Asset, described
 from tagtrail.config import Settings, load_settings
 from tagtrail.domain.limits import check_id
 from tagtrail.errors import InvalidInput
-from tagtrail.usecases.health import readiness
 
 _ACCESS = (
     " Needs an API key with role {role} (Authorization: Bearer <key> or X-API-Key); "
@@ -65,7 +64,7 @@ class Query:
 
     @described("Whether OpenSearch answers")
     async def health(self, info: Info) -> Health:
-        ready = await readiness(info.context.services)
+        ready = await info.context.runtime.health.readiness()
         return Health(
             opensearch=ready.opensearch_version is not None,
             opensearch_version=ready.opensearch_version,

@@ -20,7 +20,6 @@ from tagtrail.api.graphql.types import Asset
 from tagtrail.domain import filters as q
 from tagtrail.errors import InvalidInput
 from tagtrail.usecases.search import SearchRequest, check_text
-from tagtrail.usecases.search import search_assets as usecase_search
 
 if TYPE_CHECKING:
     from tagtrail.domain.taxonomy import Taxonomy
@@ -149,7 +148,7 @@ async def _search(
     ctx = info.context
     size = check_page_size(first, ctx.settings.max_page_size)
     text = check_text(text)
-    taxonomy = await ctx.services.taxonomy()
+    taxonomy = await ctx.runtime.taxonomy.current()
     f = to_filter(filter_in, taxonomy)
     specs = to_facets(facets_in, taxonomy)
     sort_name = (sort or (AssetSort.RELEVANCE if text else AssetSort.NEWEST)).value
@@ -163,7 +162,7 @@ async def _search(
         sort=sort_name,
         search_after=decode_cursor(after, sort_name),
     )
-    found = await usecase_search(ctx.services, request)
+    found = await ctx.runtime.search.search(request)
     edges = [
         AssetEdge(
             cursor=encode_cursor(sort_name, list(h.sort)),

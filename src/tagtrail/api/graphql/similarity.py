@@ -18,13 +18,7 @@ from tagtrail.api.graphql.inputs import AssetFilterInput, to_filter
 from tagtrail.api.graphql.types import Asset
 from tagtrail.domain.asset import Hit
 from tagtrail.errors import InvalidInput, NotFound
-from tagtrail.usecases.search import nearest
-from tagtrail.usecases.similarity import (
-    MAX_UPLOAD_BYTES,
-    vector_of_asset,
-    vector_of_image,
-    vector_of_text,
-)
+from tagtrail.usecases.similarity import MAX_UPLOAD_BYTES
 
 
 @strawberry.input(
@@ -75,16 +69,16 @@ async def _read_upload(upload: Any) -> bytes:
 
 async def query_vector(info: Info, by: SimilarBy) -> tuple[list[float], str | None]:
     """The query vector, and the asset id to exclude (the query asset itself)."""
-    services = info.context.services
+    runtime = info.context.runtime
     if by.asset_id is not None and by.asset_id is not strawberry.UNSET:
         asset_id = str(by.asset_id)
-        return await vector_of_asset(services, asset_id), asset_id
+        return await runtime.query_vectors.of_asset(asset_id), asset_id
     if by.text is not None and by.text is not strawberry.UNSET:
-        return await vector_of_text(services, by.text), None
+        return await runtime.query_vectors.of_text(by.text), None
     if by.image:
         data = await _read_upload(by.image)
         name = getattr(by.image, "filename", None) or "upload"
-        return await vector_of_image(services, data, name), None
+        return await runtime.query_vectors.of_image(data, name), None
     raise InvalidInput("by needs one of assetId, text or image", field="by")
 
 
@@ -106,11 +100,10 @@ async def similar_assets(
             raise InvalidInput(f"k must be 1..{ctx.settings.max_page_size}", field="k")
         if min_score is not None and not 0.0 <= min_score <= 1.0:
             raise InvalidInput("minScore must be within [0, 1]", field="minScore")
-        taxonomy = await ctx.services.taxonomy()
+        taxonomy = await ctx.runtime.taxonomy.current()
         vector, exclude = await query_vector(info, by)
         f = to_filter(filter, taxonomy, exclude_ids=(exclude,) if exclude else ())
-        hits = await nearest(
-            ctx.services,
+        hits = await ctx.runtime.search.nearest(
             vector,
             k,
             f,

@@ -8,7 +8,7 @@ import strawberry
 
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.records import object_type
-from tagtrail.usecases.taxonomy import AttributeInfo, TaxonomyInfo, ValueInfo, taxonomy_info
+from tagtrail.usecases.taxonomy import AttributeInfo, TaxonomyInfo, ValueInfo
 
 if TYPE_CHECKING:
     TaxonomyValue = ValueInfo
@@ -51,4 +51,4 @@ async def taxonomy(
     ] = None,
 ) -> TaxonomyDescription:
     info.context.require("viewer")
-    return await taxonomy_info(info.context.services, brand=brand)
+    return await info.context.runtime.taxonomy_descriptions.describe(brand=brand)

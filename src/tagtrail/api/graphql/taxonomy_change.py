@@ -17,7 +17,6 @@ from tagtrail.api.graphql.errors import (
 from tagtrail.api.graphql.records import object_type
 from tagtrail.errors import TagtrailError
 from tagtrail.usecases import change_report as report
-from tagtrail.usecases import taxonomy_change as uc
 
 if TYPE_CHECKING:
     TaxonomyChangeSample = report.ChangeSample
@@ -70,7 +69,7 @@ async def taxonomy_preview(info: Info, directory: str, sample: int = 3) -> Taxon
         ctx.require("admin")
         if not 0 <= sample <= 50:
             return InvalidInputError(message="sample must be within 0..50", field="sample")
-        found = await uc.preview_change(ctx.services, Path(directory), sample=sample)
+        found = await ctx.runtime.taxonomy_changes.preview(Path(directory), sample=sample)
     except TagtrailError as exc:
         return error_result(exc, required_role="admin")  # type: ignore[return-value]
     return found

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from tagtrail.domain.asset import Asset
 from tagtrail.domain.evidence import RULE_DEPENDENCIES, RuleDependencies, RuleDependency
 from tagtrail.domain.governance import decide_tier
 from tagtrail.domain.projection import fold_tags
@@ -161,24 +162,21 @@ def dependents(taxonomy: Taxonomy, attribute: str, brand: str | None) -> tuple[s
 
 def remap_dependents(
     taxonomy: Taxonomy,
-    source: Mapping[str, Any],
+    asset: Asset,
     decided: TagEvent,
     machine: Mapping[str, TagEvent],
 ) -> list[TagEvent]:
     """Events re-mapping the machine tags that depend on the attribute ``decided`` changed.
 
-    ``source`` is the asset document before ``decided`` (a human decision); ``machine``
+    ``asset`` is the asset before ``decided`` (a human decision); ``machine``
     the model events behind the dependents' current tags. The raw label and probability of
     each stay; the rule, value and tier follow the human value. Human-decided dependents
     are left alone (human decisions win), and so are dependents whose value stays.
     """
-    brand = source.get("brand")
-    stored = [msgspec.convert(t, Tag) for t in source.get("tags") or ()]
-    tags = fold_tags([decided], stored)
+    brand = asset.brand
+    tags = fold_tags([decided], asset.tags)
     deps = Dependencies(known_from_tags(tags.values()))
-    context = AssetContext(
-        season=source.get("season"), brand=brand, collection=source.get("collection")
-    )
+    context = AssetContext(season=asset.season, brand=brand, collection=asset.collection)
     out: list[TagEvent] = []
     for name in dependents(taxonomy, decided.attribute, brand):
         tag, event = tags.get(name), machine.get(name)
