@@ -137,7 +137,7 @@ def test_few_decisions_in_clip_like_geometry_stay_calibrated(seed: int) -> None:
     test_x, test_y = world.draw(1000, rng)
     p = head.probabilities(test_x)
     right = p.argmax(axis=1) == test_y
-    assert head.training.strength == 0.0001
+    assert (head.training.strength or 1.0) <= 0.001  # weak anchoring wins
     assert (
         right.mean()
         > (world.zero_shot().probabilities(test_x).argmax(axis=1) == test_y).mean() + 0.1

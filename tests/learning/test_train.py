@@ -151,7 +151,11 @@ def test_very_few_assets() -> None:
     head = train_head(world.zero_shot(), three, taxonomy_version="t")
     assert np.all(np.isfinite(head.weights))
     assert np.all(np.isfinite(head.probabilities(x)))
-    assert len(head.training.cv) == 1 + 2 * 7
+    # Zero-shot, then the λ path strongest first, stopped one step past its best loss.
+    tried = [c.strength for c in head.training.cv]
+    grid = sorted(TrainOptions().strengths, reverse=True)
+    assert len(tried) >= 3
+    assert tried == [None, *grid[: len(tried) - 1]]
     one = three.subset(lambda e: e.asset_id == three.examples[0].asset_id)
     lone = train_head(world.zero_shot(), one, taxonomy_version="t")
     assert lone.training.note == "too few assets to cross-validate"

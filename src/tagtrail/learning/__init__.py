@@ -8,6 +8,7 @@ wire it to the store, the API and the CLI.
 * ``train``     — :func:`train_head`: anchored softmax head, λ by cross-validation, calibrated
 * ``head``      — :class:`TunedHead` (a ``Head``) and :class:`TunedHeadRecord` for storage
 * ``calibrate`` — temperature and Platt scaling, ECE (15 bins), reliability bins
+* ``logit_maps`` — a head's calibration map, chosen by out-of-fold ECE, folded into its weights
 * ``evaluate``  — per-segment reports and the promotion :func:`gate`
 * ``audit``     — deterministic stratified audit samples, weighted precision, ``audits_needed``
 * ``solver``, ``optim``, ``losses``, ``stats`` — the numerics underneath

@@ -2,7 +2,8 @@
 
 * Temperature scaling for heads: one scalar T divides the logits; it keeps the ranking (so
   accuracy is unchanged) and is fitted on out-of-fold predictions, never on the training
-  fit itself (those are over-confident by construction).
+  fit itself (those are over-confident by construction). It is one of the calibration maps
+  that ``logit_maps`` chooses among.
 * Platt scaling for a single confidence score (the colour analyser's): p = σ(a·s + b),
   fitted from right/wrong decisions with Platt's smoothed targets, so a perfectly separated
   sample (every colour right) still gives finite a, b and a probability below 1.
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import msgspec
 import numpy as np
@@ -84,6 +86,24 @@ def ece(probabilities: object, correct: object, bins: int = DEFAULT_BINS) -> flo
     return float(np.abs(acc - conf).sum() / p.size)  # = Σ n_b/n · |acc_b/n_b − conf_b/n_b|
 
 
+def minimise_over_log_t(loss: Callable[[float], float], lo: float, hi: float) -> float:
+    """argmin over T in [lo, hi] of loss(log T), by deterministic golden-section search."""
+    a, b = math.log(lo), math.log(hi)
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = loss(c), loss(d)
+    while b - a > 1e-6:
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = loss(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = loss(d)
+    return math.exp((a + b) / 2.0)
+
+
 def fit_temperature(
     logits: np.ndarray,
     labels: np.ndarray,
@@ -106,20 +126,7 @@ def fit_temperature(
     def loss(log_t: float) -> float:
         return float(example_losses(z / math.exp(log_t), y, pos).mean())
 
-    a, b = math.log(lo), math.log(hi)
-    ratio = (math.sqrt(5.0) - 1.0) / 2.0
-    c, d = b - ratio * (b - a), a + ratio * (b - a)
-    fc, fd = loss(c), loss(d)
-    while b - a > 1e-6:
-        if fc <= fd:
-            b, d, fd = d, c, fc
-            c = b - ratio * (b - a)
-            fc = loss(c)
-        else:
-            a, c, fc = c, d, fd
-            d = a + ratio * (b - a)
-            fd = loss(d)
-    return math.exp((a + b) / 2.0)
+    return minimise_over_log_t(loss, lo, hi)
 
 
 def fit_platt(scores: object, correct: object) -> Calibration:

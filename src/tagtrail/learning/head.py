@@ -2,7 +2,11 @@
 
 logits = scale · (x @ Wᵀ) + b over the zero-shot head's own labels, so a tuned head is a
 drop-in :class:`~tagtrail.tagging.heads.Head`: same labels, same mapping rules, calibrated
-probabilities (the fitted temperature is folded into ``scale`` and ``b``).
+probabilities. The calibration map (a :class:`~tagtrail.learning.logit_maps.LogitMap`: a
+temperature, possibly a scale and bias per label) is linear in the logits, so it is folded
+into ``scale``, the rows of W and ``b``: a stored head predicts exactly what was calibrated,
+with no separate step to forget. The summary keeps the map for reports
+(:meth:`TunedHead.uncalibrated` folds it out again).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tagtrail.errors import InvalidInput
+from tagtrail.learning.logit_maps import LogitMap, MapKind, MapScore
 from tagtrail.learning.losses import softmax
 from tagtrail.tagging.heads import HeadPrediction, predictions
 
@@ -51,10 +56,27 @@ class TrainingSummary(msgspec.Struct, kw_only=True, frozen=True):
     strength: float | None = None  # None: the zero-shot weights were kept
     gain: float = 1.0  # weight of the zero-shot text weights in the result
     temperature: float = 1.0
-    ece_before: float | None = None  # out-of-fold, before temperature scaling
-    ece_after: float | None = None  # out-of-fold, after (fitted on the same predictions)
+    ece_before: float | None = None  # out-of-fold, before calibration
+    ece_after: float | None = None  # out-of-fold, after (map fitted on the same predictions)
     cv: tuple[CandidateScore, ...] = ()
     note: str = ""
+    # Added with the choice of calibration map; records stored before it read the defaults,
+    # which describe them: their temperature was fitted by NLL and nothing else was applied.
+    calibration_map: MapKind = "temperature_nll"
+    class_scale: tuple[float, ...] = ()  # per label (empty: 1), as in LogitMap
+    class_bias: tuple[float, ...] = ()  # per label in logit units (empty: 0)
+    #: Every candidate map's out-of-fold ECE, each fold mapped by a map fitted without it.
+    calibration_candidates: tuple[MapScore, ...] = ()
+
+    @property
+    def logit_map(self) -> LogitMap:
+        """The calibration map folded into the head's weights."""
+        return LogitMap(
+            kind=self.calibration_map,
+            temperature=self.temperature,
+            class_scale=self.class_scale,
+            class_bias=self.class_bias,
+        )
 
 
 class TunedHeadRecord(msgspec.Struct, kw_only=True, frozen=True):
@@ -181,6 +203,27 @@ class TunedHead:
     def predict(self, vectors: np.ndarray) -> list[HeadPrediction]:
         return predictions(
             self.probabilities(vectors), self._labels, self._attribute, self._version
+        )
+
+    def uncalibrated(self) -> TunedHead:
+        """The same head with its calibration map folded out (for before/after reports)."""
+        fitted = self._training.logit_map
+        n = len(self._labels)
+        multiplier, offset = fitted.factors(n)  # class_scale / T and class_bias
+        class_scale = multiplier * fitted.temperature
+        return TunedHead(
+            attribute=self._attribute,
+            labels=self._labels,
+            weights=self._weights / class_scale[:, None],
+            bias=(self._bias - offset) / multiplier,
+            scale=self._scale * fitted.temperature,
+            training=msgspec.structs.replace(
+                self._training,
+                calibration_map="identity",
+                temperature=1.0,
+                class_scale=(),
+                class_bias=(),
+            ),
         )
 
     def to_record(self) -> TunedHeadRecord:
