@@ -10,6 +10,9 @@ happens here: the vision model loads on first use (or at server start-up, :meth:
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
+import socket
 from types import TracebackType
 
 from tagtrail.config import Settings
@@ -18,6 +21,7 @@ from tagtrail.store.client import request_share
 from tagtrail.usecases.admin import Admin
 from tagtrail.usecases.assets import AssetReads
 from tagtrail.usecases.audits import Audits
+from tagtrail.usecases.cadence import Cadence
 from tagtrail.usecases.explain import Explain
 from tagtrail.usecases.heads import Heads
 from tagtrail.usecases.health import Health
@@ -70,6 +74,12 @@ class Runtime:
         self.retag = Retag(store, self.tagging, self.inference, repropose_min_probability=minimum)
         self.taxonomy_changes = TaxonomyChanges(
             store, self.taxonomy, self.tagging, self.inference, repropose_min_probability=minimum
+        )
+        # This process's name in leases and head events: host, pid and a random tag (a pid
+        # is reused after a restart; the lease must not think the new process is the old).
+        holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.cadence = Cadence(
+            store, self.heads, self.shadow, self.tagging, settings, holder=holder
         )
 
     async def warm_up(self) -> None:
