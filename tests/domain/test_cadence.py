@@ -33,7 +33,8 @@ def test_policies_per_attribute_with_a_default() -> None:
     assert pattern.describe() == "every 500 decisions or every 24 h, manual promotion"
     assert settings.cadence_on
     off = load_settings({})
-    assert not off.cadence_on and not off.retrain_policy("category").on
+    assert not off.cadence_on
+    assert not off.retrain_policy("category").on
     assert off.retrain_policy("category").describe() == "no cadence"
 
 
@@ -53,14 +54,17 @@ def test_a_bad_policy_fails_at_start_up_naming_the_variable(
 ) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({variable: value})
-    assert variable in str(caught.value) and names in str(caught.value)
+    assert variable in str(caught.value)
+    assert names in str(caught.value)
 
 
 def test_training_is_due_after_enough_decisions_or_time() -> None:
     every = RetrainPolicy(every=100)
     assert training_due(every, 99, "2026-12-07T00:00:00+00:00", NOW) is None
     why = training_due(every, 100, "2026-12-07T00:00:00+00:00", NOW)
-    assert why is not None and "100 reviewer decisions" in why and "every 100" in why
+    assert why is not None
+    assert "100 reviewer decisions" in why
+    assert "every 100" in why
     hourly = RetrainPolicy(interval_h=6)
     recent = (NOW - timedelta(hours=5)).isoformat()
     assert training_due(hourly, 3, recent, NOW) is None
@@ -104,11 +108,13 @@ def _shadow(n: int, challenger: float, high: float, champion: float) -> ShadowEv
 def test_a_shadow_waits_for_judgements_then_refuses_only_a_clearly_worse_challenger() -> None:
     policy = RetrainPolicy(every=10, shadow_decisions=20)
     ready, reasons = shadow_verdict(policy, _shadow(19, 0.9, 0.97, 0.5))
-    assert not ready and "19 of 20" in reasons[0]
+    assert not ready
+    assert "19 of 20" in reasons[0]
     assert shadow_verdict(policy, _shadow(20, 0.9, 0.97, 0.5)) == (True, [])
     assert shadow_verdict(policy, _shadow(20, 0.6, 0.8, 0.7)) == (True, [])  # within noise
     ready, reasons = shadow_verdict(policy, _shadow(40, 0.5, 0.65, 0.9))
-    assert ready and "with the champion on 90%" in reasons[0]
+    assert ready
+    assert "with the champion on 90%" in reasons[0]
     assert shadow_verdict(RetrainPolicy(every=1), _shadow(0, 0.0, 1.0, 0.0)) == (True, [])
 
 
@@ -136,4 +142,5 @@ def test_head_events_explain_themselves() -> None:
         forced=True,
         note="seasonal catalogue",
     )
-    assert promoted.explanation() == "ada promoted v2 to champion (forced) — note: seasonal catalogue"
+    expected = "ada promoted v2 to champion (forced) — note: seasonal catalogue"
+    assert promoted.explanation() == expected

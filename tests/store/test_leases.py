@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,21 +40,25 @@ async def test_one_holder_at_a_time_renew_and_release(
 ) -> None:
     leases = Store(settings, client=indexed).leases
     a = await leases.acquire("retraining", "a", 30)
-    assert a is not None and a.holder == "a"
+    assert a is not None
+    assert a.holder == "a"
     assert await leases.acquire("retraining", "b", 30) is None  # a holds it
     again = await leases.acquire("retraining", "a", 30)  # the holder may take it again
     assert again is not None
     assert await leases.renew(a, 30) is None  # that guard is spent: the lease moved on
     renewed = await leases.renew(again, 30)
-    assert renewed is not None and renewed.expires_at_ms >= again.expires_at_ms
+    assert renewed is not None
+    assert renewed.expires_at_ms >= again.expires_at_ms
     holder = await leases.holder("retraining")
-    assert holder is not None and holder.holder == "a"
+    assert holder is not None
+    assert holder.holder == "a"
     await leases.release(again)  # a stale guard releases nothing
     assert await leases.acquire("retraining", "b", 30) is None
     await leases.release(renewed)
     assert await leases.holder("retraining") is None
     b = await leases.acquire("retraining", "b", 30)
-    assert b is not None and b.holder == "b"
+    assert b is not None
+    assert b.holder == "b"
 
 
 async def test_servers_racing_for_a_free_lease_get_it_once(
@@ -79,27 +82,27 @@ async def test_a_killed_holder_loses_the_lease_when_it_expires(
         "TAGTRAIL_INDEX_PREFIX": settings.index_prefix,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(ttl)], env=env, stdout=subprocess.PIPE, text=True
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLD, str(ttl), env=env, stdout=asyncio.subprocess.PIPE
     )
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "held"
+        assert (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"held"
         proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        await asyncio.wait_for(proc.wait(), 10)
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
-            proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+            await proc.wait()
     holder = await leases.holder("retraining")
-    assert holder is not None and holder.holder == "killed-holder"
+    assert holder is not None
+    assert holder.holder == "killed-holder"
     assert await leases.acquire("retraining", "survivor", 30) is None  # not expired yet
     deadline = time.monotonic() + ttl + 10
     taken = None
     while taken is None and time.monotonic() < deadline:
         await asyncio.sleep(0.25)
         taken = await leases.acquire("retraining", "survivor", 30)
-    assert taken is not None and taken.holder == "survivor"
+    assert taken is not None
+    assert taken.holder == "survivor"
     assert holder.expired(int(time.time() * 1000))

@@ -58,7 +58,8 @@ async def test_the_cadence_trains_shadows_and_promotes_on_its_own(
     steps = [e.step for e in added]
     assert steps == ["trained", "shadowing"], added  # one server trained; the other waited
     trained = added[0]
-    assert trained.decisions == 24 and "every 20" in (trained.trigger or "")
+    assert trained.decisions == 24
+    assert "every 20" in (trained.trigger or "")
     assert trained.actor in (a.cadence.actor, b.cadence.actor)
     version = trained.version
     assert version is not None
@@ -73,7 +74,8 @@ async def test_the_cadence_trains_shadows_and_promotes_on_its_own(
     await _review(api, fresh, 2)
     added = await _tick_both(servers)
     assert [e.step for e in added] == ["promoted"], added
-    assert added[0].version == version and "auto promotion" in (added[0].trigger or "")
+    assert added[0].version == version
+    assert "auto promotion" in (added[0].trigger or "")
     assert (await heads.alias(CHAMPION, "shot_type")).version == version
 
     page = (await api.data(EVENTS, {"first": 2}))["headEvents"]
@@ -81,16 +83,19 @@ async def test_the_cadence_trains_shadows_and_promotes_on_its_own(
     assert page["hasMore"]
     rest = (await api.data(EVENTS, {"first": 10, "after": page["endCursor"]}))["headEvents"]
     assert [e["step"] for e in rest["events"]] == ["trained"]
-    assert not rest["hasMore"] and rest["endCursor"] is None
+    assert not rest["hasMore"]
+    assert rest["endCursor"] is None
     assert "trained " + version in rest["events"][0]["explanation"]
     assert "because 24 reviewer decisions" in rest["events"][0]["explanation"]
     bad = (await api.data(EVENTS, {"first": 1, "after": "nope"}))["headEvents"]
-    assert bad["__typename"] == "InvalidInput" and bad["field"] == "after"
+    assert bad["__typename"] == "InvalidInput"
+    assert bad["field"] == "after"
 
     # The 20 judgements of the fresh photos are new decisions: the next round begins.
     again = await _tick_both(servers)
     assert [e.step for e in again] == ["trained", "shadowing"], again
-    assert again[0].decisions == 20 and again[0].version != version
+    assert again[0].decisions == 20
+    assert again[0].version != version
     assert await _tick_both(servers) == []  # it shadows until reviewers judge its proposals
     for server in servers:
         await server.close()
