@@ -122,7 +122,7 @@ async def test_a_manual_policy_leaves_the_challenger_for_an_admin(
     # The admin promotes: that is a head event too.
     promoted = await a.heads.promote("shot_type", version or "", actor="ada")
     assert promoted.promoted
-    listed = await a.heads.events(first=10, attribute="shot_type", steps=("promoted",))
+    listed = await a.head_history.events(first=10, attribute="shot_type", steps=("promoted",))
     assert [(e.actor, e.version) for e in listed.events] == [("ada", version)]
     for server in servers:
         await server.close()

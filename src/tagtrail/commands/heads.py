@@ -92,7 +92,7 @@ async def heads(settings: Settings, args: Any) -> int:
                 if args.tick:
                     for event in await runtime.cadence.tick():
                         log.info("cadence: %s", event.explanation())
-                page = await heads.events(first=args.first, attribute=args.attribute)
+                page = await runtime.head_history.events(first=args.first, attribute=args.attribute)
                 for event in page.events:
                     print(msgspec.json.encode(event).decode())
                     print(f"  {event.at} {event.explanation()}")

@@ -41,7 +41,8 @@ from tagtrail.learning.dataset import HUMAN_KINDS
 from tagtrail.store import Lease, Store
 from tagtrail.tagging.heads import ZeroShotHead
 from tagtrail.usecases.champions import CALIBRATION, CHALLENGER, CHAMPION
-from tagtrail.usecases.heads import Heads, TrainingCause
+from tagtrail.usecases.head_history import TrainingCause
+from tagtrail.usecases.heads import Heads
 from tagtrail.usecases.shadow import Shadow
 from tagtrail.usecases.tagger_provider import TaggerProvider
 

@@ -14,14 +14,12 @@ Deterministic: the same decisions and vectors give the same head version.
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Sequence
 
 import msgspec
 from threadpoolctl import threadpool_limits
 
 from tagtrail.config import Settings
-from tagtrail.domain.cadence import HeadEvent, HeadStep
 from tagtrail.domain.governance import Governance
 from tagtrail.domain.records import utc_now
 from tagtrail.errors import InvalidInput, NotFound
@@ -29,7 +27,7 @@ from tagtrail.learning.colour import COLOUR, CalibrationEvaluation
 from tagtrail.learning.dataset import TrainingSet
 from tagtrail.learning.evaluate import Comparison, GateDecision
 from tagtrail.learning.head import TunedHead
-from tagtrail.store import HeadDocument, HeadEventPage, Promotion, Store
+from tagtrail.store import HeadDocument, Promotion, Store
 from tagtrail.tagging.heads import Head, ZeroShotHead
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases import champions
@@ -38,6 +36,7 @@ from tagtrail.usecases import gate as gating
 from tagtrail.usecases.champions import CALIBRATION, CHALLENGER, CHAMPION, calibration_evaluation
 from tagtrail.usecases.gate import StoredEvaluation as StoredEvaluation  # re-exported
 from tagtrail.usecases.head_data import training_set
+from tagtrail.usecases.head_history import HeadHistory, TrainingCause
 from tagtrail.usecases.holdout import KeptOut, kept_out
 from tagtrail.usecases.tagger_provider import TaggerProvider
 from tagtrail.usecases.workers import Worker
@@ -52,14 +51,6 @@ class TrainResult(msgspec.Struct, kw_only=True, frozen=True):
     evaluation: StoredEvaluation | None  # None for a colour calibration (see ``calibration``)
     gate: GateDecision  # what promoting it now would say
     calibration: CalibrationEvaluation | None = None
-
-
-class TrainingCause(msgspec.Struct, kw_only=True, frozen=True):
-    """Why a training ran (the cadence's trigger and policy), for its head event."""
-
-    trigger: str | None = None
-    policy: str | None = None
-    decisions: int | None = None
 
 
 class PromoteResult(msgspec.Struct, kw_only=True, frozen=True):
@@ -126,9 +117,15 @@ class Heads:
     """Train, evaluate, promote and list head versions."""
 
     def __init__(
-        self, store: Store, tagging: TaggerProvider, training: Worker, settings: Settings
+        self,
+        store: Store,
+        tagging: TaggerProvider,
+        training: Worker,
+        settings: Settings,
+        history: HeadHistory,
     ) -> None:
         self._store = store
+        self._history = history
         self._tagging = tagging
         self._training = training
         self._settings = settings
@@ -145,26 +142,14 @@ class Heads:
         Every training is a ``trained`` head event (``why``: what the cadence saw).
         """
         result = await self._train(attribute, actor=actor)
-        champion = (await self._store.heads.alias(CHAMPION, attribute)).version
-        cause = why or TrainingCause()
-        at = utc_now()
-        await self._store.head_events.append(
-            HeadEvent(
-                # Every training is an event, the same version again too: the cadence
-                # counts new decisions from the last one.
-                event_id=f"trained:{attribute}:{result.version}:{at}",
-                attribute=attribute,
-                step="trained",
-                at=at,
-                actor=actor,
-                version=result.version,
-                champion=champion,
-                policy=cause.policy,
-                trigger=cause.trigger or f"{actor} asked",
-                decisions=cause.decisions,
-                n_examples=result.n_examples,
-                reasons=result.gate.reasons,
-            )
+        await self._history.trained(
+            attribute,
+            result.version,
+            actor=actor,
+            champion=(await self._store.heads.alias(CHAMPION, attribute)).version,
+            n_examples=result.n_examples,
+            reasons=result.gate.reasons,
+            why=why,
         )
         return result
 
@@ -344,7 +329,7 @@ class Heads:
             )
         allowed, reasons = self._verdict(doc, tagger, current)
         if not allowed and not force:
-            await self._record_promotion(
+            await self._history.promotion(
                 "refused", attribute, version, actor=actor, champion=current, reasons=reasons
             )
             return PromoteResult(
@@ -364,7 +349,7 @@ class Heads:
             reasons=reasons,
         )
         self._tagging.invalidate()
-        await self._record_promotion(
+        await self._history.promotion(
             "promoted",
             attribute,
             version,
@@ -391,69 +376,6 @@ class Heads:
         tagger = await self._tagging.tagger()
         current = (await self._store.heads.alias(CHAMPION, attribute)).version
         return self._verdict(doc, tagger, current)
-
-    async def _record_promotion(
-        self,
-        step: HeadStep,
-        attribute: str,
-        version: str,
-        *,
-        actor: str,
-        champion: str | None,
-        reasons: Sequence[str],
-        forced: bool = False,
-        note: str | None = None,
-        trigger: str | None = None,
-    ) -> None:
-        at = utc_now()
-        await self._store.head_events.append(
-            HeadEvent(
-                event_id=f"{step}:{attribute}:{version}:{at}",
-                attribute=attribute,
-                step=step,
-                at=at,
-                actor=actor,
-                version=version,
-                champion=champion,
-                reasons=tuple(reasons),
-                forced=forced,
-                note=note,
-                trigger=trigger,
-            )
-        )
-
-    async def events(
-        self,
-        *,
-        first: int,
-        attribute: str | None = None,
-        steps: Sequence[str] = (),
-        version: str | None = None,
-        after: Sequence[object] | None = None,
-    ) -> HeadEventPage:
-        """Head events, newest first: at most ``first`` (capped by the page size limit),
-        after the sort values ``after`` of a previous page's last event."""
-        if first < 1:
-            raise InvalidInput(f"first must be at least 1, not {first}", field="first")
-        known = typing.get_args(HeadStep)
-        unknown = [s for s in steps if s not in known]
-        if unknown:
-            raise InvalidInput(
-                f"unknown step {unknown[0]!r}; steps are {', '.join(known)}", field="steps"
-            )
-        cursor: tuple[int, str] | None = None
-        if after is not None:
-            at, event_id = tuple(after) if len(after) == 2 else (None, None)
-            if not isinstance(at, int) or isinstance(at, bool) or not isinstance(event_id, str):
-                raise InvalidInput("after is not a cursor of headEvents", field="after")
-            cursor = (at, event_id)
-        return await self._store.head_events.page(
-            size=min(first, self._settings.max_page_size),
-            attribute=attribute,
-            steps=tuple(typing.cast("list[HeadStep]", list(steps))),
-            version=version,
-            after=cursor,
-        )
 
     def _verdict(
         self, doc: HeadDocument, tagger: Tagger, current: str | None

@@ -23,6 +23,7 @@ from tagtrail.usecases.assets import AssetReads
 from tagtrail.usecases.audits import Audits
 from tagtrail.usecases.cadence import Cadence
 from tagtrail.usecases.explain import Explain
+from tagtrail.usecases.head_history import HeadHistory
 from tagtrail.usecases.heads import Heads
 from tagtrail.usecases.health import Health
 from tagtrail.usecases.ingest import Ingest
@@ -68,7 +69,8 @@ class Runtime:
         self.query_vectors = QueryVectors(store.assets, self.tagging, self.inference)
         self.explain = Explain(store.assets, store.events, self.taxonomy, self.search)
         self.taxonomy_descriptions = TaxonomyDescriptions(self.taxonomy)
-        self.heads = Heads(store, self.tagging, self.training, settings)
+        self.head_history = HeadHistory(store, settings)
+        self.heads = Heads(store, self.tagging, self.training, settings, self.head_history)
         self.shadow = Shadow(store, self.taxonomy, self.tagging)
         self.audits = Audits(store, max_page_size=s.max_page_size)
         self.retag = Retag(store, self.tagging, self.inference, repropose_min_probability=minimum)

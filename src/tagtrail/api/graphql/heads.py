@@ -383,7 +383,7 @@ async def head_events(
     ctx = info.context
     ctx.require("viewer")
     try:
-        page = await ctx.runtime.heads.events(
+        page = await ctx.runtime.head_history.events(
             first=first,
             attribute=attribute,
             version=version,
