@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -96,10 +97,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # Load the model and build the heads in the background: the first search by text or
         # upload does not pay for it, and an unusable model is reported at start-up.
         warm = asyncio.create_task(live.warm_up())
+        # The retraining cadence, when a policy is set (TAGTRAIL_RETRAIN_*): every server
+        # polls; the one holding the lease trains.
+        cadence = asyncio.create_task(live.cadence.run()) if live.settings.cadence_on else None
         try:
             yield
         finally:
             warm.cancel()
+            if cadence is not None:
+                cadence.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await cadence
             if runtime is None:
                 await live.close()
 

@@ -146,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--note", help="why (recorded with the promotion)")
     listing = heads_sub.add_parser("list", help="stored head versions")
     listing.add_argument("attribute", nargs="?")
+    events = heads_sub.add_parser(
+        "events", help="head events, newest first: trainings, verdicts, promotions and why"
+    )
+    events.add_argument("attribute", nargs="?")
+    events.add_argument("--first", type=int, default=50, help="how many (capped by the page size)")
+    events.add_argument(
+        "--tick", action="store_true", help="run one round of the retraining cadence first"
+    )
 
     audit = sub.add_parser("audit", help="sample audits of applied tags")
     audit_sub = audit.add_subparsers(dest="action", required=True)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -122,6 +122,22 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Events read per request when a tag history is paged through (search_after).
     history_page_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1000
 
+    # The retraining cadence (docs/heads.md): a challenger is trained once this many reviewer
+    # decisions on the attribute arrived since the last training, and/or once this many hours
+    # passed with at least one new decision; then it shadows new photos until reviewers have
+    # judged retrain_shadow_decisions of its proposals, and is promoted by the gate (`auto`)
+    # or waits for an admin (`manual`). Each is one value for every trainable attribute or a
+    # list of attribute=value (`*` for the rest): "250", "category=100,*=500". Unset: no
+    # cadence (heads are trained by admins only).
+    retrain_every: str | None = None
+    retrain_interval_h: str | None = None
+    retrain_promotion: str = "manual"
+    retrain_shadow_decisions: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 20
+    # How often a server looks whether the cadence is due, and how long the lease one
+    # server holds while it trains outlives a holder that stopped renewing it (killed).
+    retrain_poll_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    retrain_lease_s: Annotated[float, msgspec.Meta(ge=1)] = 60.0
+
     @property
     def embedded(self) -> bool:
         return self.opensearch_url is None
@@ -151,6 +167,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     def with_changes(self, **changes: object) -> Settings:
         return msgspec.structs.replace(self, **changes)
+
+    def retrain_policy(self, attribute: str) -> RetrainPolicy:
+        """The cadence policy of ``attribute`` (off where nothing says when to train)."""
+        return retrain_policies(self).of(attribute)
+
+    @property
+    def cadence_on(self) -> bool:
+        return retrain_policies(self).on
 
 
 ENV_PREFIX = "TAGTRAIL_"
@@ -211,6 +235,110 @@ def parse_opensearch_urls(raw: str) -> tuple[str, ...]:
     return urls
 
 
+_V = TypeVar("_V")
+_ATTRIBUTE = re.compile(r"^(\*|[a-z][a-z0-9_]{0,63})$")
+
+
+Promotion = Literal["auto", "manual"]
+
+
+class RetrainPolicy(msgspec.Struct, kw_only=True, frozen=True):
+    """When the cadence trains a challenger for one attribute, and who promotes it."""
+
+    every: int | None = None  # reviewer decisions since the last training
+    interval_h: float | None = None  # hours since the last training (≥ 1 new decision)
+    promotion: Promotion = "manual"
+    shadow_decisions: int = 0  # reviewer judgements of its proposals before the verdict
+
+    @property
+    def on(self) -> bool:
+        return self.every is not None or self.interval_h is not None
+
+    def describe(self) -> str:
+        when = [f"every {self.every} decisions"] if self.every is not None else []
+        if self.interval_h is not None:
+            when.append(f"every {self.interval_h:g} h")
+        if not when:
+            return "no cadence"
+        return f"{' or '.join(when)}, {self.promotion} promotion"
+
+
+class RetrainPolicies(msgspec.Struct, kw_only=True, frozen=True):
+    every: dict[str, int] = {}
+    interval_h: dict[str, float] = {}
+    promotion: dict[str, Promotion] = {}
+    shadow_decisions: int = 0
+
+    @property
+    def on(self) -> bool:
+        return bool(self.every or self.interval_h)
+
+    def of(self, attribute: str) -> RetrainPolicy:
+        def pick(table: Mapping[str, _V]) -> _V | None:
+            return table.get(attribute, table.get("*"))
+
+        return RetrainPolicy(
+            every=pick(self.every),
+            interval_h=pick(self.interval_h),
+            promotion=pick(self.promotion) or "manual",
+            shadow_decisions=self.shadow_decisions,
+        )
+
+
+def _per_attribute(variable: str, raw: str | None, parse: Callable[[str], _V]) -> dict[str, _V]:
+    """``"250"`` (every attribute) or ``"category=100,*=500"``; a bad part names itself."""
+    out: dict[str, _V] = {}
+    for part in (raw or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        attribute, sep, value = part.rpartition("=")
+        attribute = attribute.strip() if sep else "*"
+        if not _ATTRIBUTE.match(attribute):
+            raise ConfigError(f"{variable}: {attribute!r} is not an attribute name (or *)")
+        if attribute in out:
+            raise ConfigError(f"{variable}: {attribute!r} is given twice")
+        try:
+            out[attribute] = parse(value.strip())
+        except ValueError as exc:
+            raise ConfigError(f"{variable}: {part!r}: {exc}") from exc
+    return out
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 10_000_000:
+        raise ValueError("expected a number of decisions from 1 to 10,000,000")
+    return value
+
+
+def _hours(text: str) -> float:
+    value = float(text)
+    if not 0.01 <= value <= 24 * 366:
+        raise ValueError("expected hours from 0.01 to 8784")
+    return value
+
+
+def _promotion(text: str) -> Promotion:
+    if text not in ("auto", "manual"):
+        raise ValueError("expected auto or manual")
+    return "auto" if text == "auto" else "manual"
+
+
+def retrain_policies(settings: Settings) -> RetrainPolicies:
+    """The cadence policies of ``settings`` (ConfigError naming the variable when bad)."""
+    return RetrainPolicies(
+        every=_per_attribute(f"{ENV_PREFIX}RETRAIN_EVERY", settings.retrain_every, _positive_int),
+        interval_h=_per_attribute(
+            f"{ENV_PREFIX}RETRAIN_INTERVAL_H", settings.retrain_interval_h, _hours
+        ),
+        promotion=_per_attribute(
+            f"{ENV_PREFIX}RETRAIN_PROMOTION", settings.retrain_promotion, _promotion
+        ),
+        shadow_decisions=settings.retrain_shadow_decisions,
+    )
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build settings from the environment; ``overrides`` win over it (used by the CLI)."""
     env = os.environ if environ is None else environ
@@ -231,6 +359,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         raise ConfigError(f"invalid configuration: {message}") from exc
     if settings.opensearch_url is not None:
         parse_opensearch_urls(settings.opensearch_url)  # fail at start-up, naming the variable
+    retrain_policies(settings)  # fail at start-up, naming the variable
     if settings.opensearch_connections_per_request > settings.opensearch_pool_size:
         raise ConfigError(
             "TAGTRAIL_OPENSEARCH_CONNECTIONS_PER_REQUEST "

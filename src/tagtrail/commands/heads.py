@@ -59,7 +59,7 @@ def evaluation_table(result: Any) -> list[str]:
 
 
 async def heads(settings: Settings, args: Any) -> int:
-    """``tagtrail heads train|evaluate|promote|list``: JSON lines, then readable summaries."""
+    """``tagtrail heads train|evaluate|promote|list|events``: JSON lines, then summaries."""
     async with Runtime(settings) as runtime:
         heads = runtime.heads
         match args.action:
@@ -88,6 +88,14 @@ async def heads(settings: Settings, args: Any) -> int:
                 for reason in result.reasons:
                     print(f"  {reason}")
                 return 0 if result.promoted else 1
+            case "events":
+                if args.tick:
+                    for event in await runtime.cadence.tick():
+                        log.info("cadence: %s", event.explanation())
+                page = await runtime.head_history.events(first=args.first, attribute=args.attribute)
+                for event in page.events:
+                    print(msgspec.json.encode(event).decode())
+                    print(f"  {event.at} {event.explanation()}")
             case "list":
                 for info in await heads.versions(args.attribute):
                     print(

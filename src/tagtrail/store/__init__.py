@@ -18,8 +18,10 @@ from tagtrail.store.audits import AuditRepository
 from tagtrail.store.batch import Build, apply_batch
 from tagtrail.store.client import make_client
 from tagtrail.store.events import EventLog
+from tagtrail.store.head_events import HeadEventLog, HeadEventPage
 from tagtrail.store.heads import AliasState, HeadDocument, HeadRepository, Promotion
 from tagtrail.store.indices import IndexState, drop_indices, ensure_indices, missing_indices
+from tagtrail.store.leases import Lease, LeaseHolder, LeaseRepository
 from tagtrail.store.search import SearchIndex
 from tagtrail.store.taxonomies import InForce, TaxonomyChange, TaxonomyRepository
 from tagtrail.store.thumbnails import ThumbnailRepository
@@ -30,10 +32,15 @@ __all__ = [
     "AuditRepository",
     "EventLog",
     "HeadDocument",
+    "HeadEventLog",
+    "HeadEventPage",
     "HeadRepository",
     "InForce",
     "IndexState",
     "IngestWrite",
+    "Lease",
+    "LeaseHolder",
+    "LeaseRepository",
     "NewAsset",
     "Promotion",
     "SearchIndex",
@@ -60,6 +67,8 @@ class Store:
         self.assets = AssetRepository(self.client, settings, self.events)
         self.search = SearchIndex(self.client, settings)
         self.heads = HeadRepository(self.client, settings)
+        self.head_events = HeadEventLog(self.client, settings)
+        self.leases = LeaseRepository(self.client, settings)
         self.audits = AuditRepository(self.client, settings)
         self.thumbnails = ThumbnailRepository(self.client, settings)
         self.taxonomies = TaxonomyRepository(self.client, settings)

@@ -363,6 +363,19 @@ class EventLog:
         await self.client.indices.refresh(index=self.index)
         return int((await self.client.count(index=self.index))["count"])
 
+    async def count_since(self, attribute: str, kinds: Sequence[str], since: str | None) -> int:
+        """How many events of ``attribute`` with a kind in ``kinds`` were made after
+        ``since`` (an ISO time; None: ever), counted by OpenSearch."""
+        filters: list[dict[str, Any]] = [
+            {"term": {"attribute": attribute}},
+            {"terms": {"kind": list(kinds)}},
+        ]
+        if since is not None:
+            filters.append({"range": {"at": {"gt": since}}})
+        await self.client.indices.refresh(index=self.index)
+        body = {"query": {"bool": {"filter": filters}}}
+        return int((await self.client.count(index=self.index, body=body))["count"])
+
     async def decisions(
         self,
         attribute: str,

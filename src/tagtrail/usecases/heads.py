@@ -36,6 +36,7 @@ from tagtrail.usecases import gate as gating
 from tagtrail.usecases.champions import CALIBRATION, CHALLENGER, CHAMPION, calibration_evaluation
 from tagtrail.usecases.gate import StoredEvaluation as StoredEvaluation  # re-exported
 from tagtrail.usecases.head_data import training_set
+from tagtrail.usecases.head_history import HeadHistory, TrainingCause
 from tagtrail.usecases.holdout import KeptOut, kept_out
 from tagtrail.usecases.tagger_provider import TaggerProvider
 from tagtrail.usecases.workers import Worker
@@ -116,9 +117,15 @@ class Heads:
     """Train, evaluate, promote and list head versions."""
 
     def __init__(
-        self, store: Store, tagging: TaggerProvider, training: Worker, settings: Settings
+        self,
+        store: Store,
+        tagging: TaggerProvider,
+        training: Worker,
+        settings: Settings,
+        history: HeadHistory,
     ) -> None:
         self._store = store
+        self._history = history
         self._tagging = tagging
         self._training = training
         self._settings = settings
@@ -126,11 +133,27 @@ class Heads:
     def _gate(self, evaluation: StoredEvaluation) -> GateDecision:
         return gating.decide(self._settings, evaluation)
 
-    async def train(self, attribute: str, *, actor: str) -> TrainResult:
+    async def train(
+        self, attribute: str, *, actor: str, why: TrainingCause | None = None
+    ) -> TrainResult:
         """Train a challenger for ``attribute`` from reviewer decisions and evaluate it.
 
         For ``colour`` (measured, not predicted) the analyser's calibration is what learns.
+        Every training is a ``trained`` head event (``why``: what the cadence saw).
         """
+        result = await self._train(attribute, actor=actor)
+        await self._history.trained(
+            attribute,
+            result.version,
+            actor=actor,
+            champion=(await self._store.heads.alias(CHAMPION, attribute)).version,
+            n_examples=result.n_examples,
+            reasons=result.gate.reasons,
+            why=why,
+        )
+        return result
+
+    async def _train(self, attribute: str, *, actor: str) -> TrainResult:
         if attribute == COLOUR:
             fitted = await colour_cal.train_colour_calibration(
                 self._store, await self._tagging.tagger(), self._training, actor=actor
@@ -280,8 +303,11 @@ class Heads:
         actor: str,
         force: bool = False,
         note: str | None = None,
+        trigger: str | None = None,
     ) -> PromoteResult:
         """Move ``champion`` to ``version`` if the gate agrees (or, forced, with a note).
+
+        Either way a head event records it (``promoted`` or ``refused``, with the reasons).
 
         A refusal is a result with the gate's reasons, not an exception. The tagger of this
         process is rebuilt on next use; other processes pick the champion up when they start.
@@ -303,6 +329,9 @@ class Heads:
             )
         allowed, reasons = self._verdict(doc, tagger, current)
         if not allowed and not force:
+            await self._history.promotion(
+                "refused", attribute, version, actor=actor, champion=current, reasons=reasons
+            )
             return PromoteResult(
                 attribute=attribute,
                 version=version,
@@ -320,6 +349,17 @@ class Heads:
             reasons=reasons,
         )
         self._tagging.invalidate()
+        await self._history.promotion(
+            "promoted",
+            attribute,
+            version,
+            actor=actor,
+            champion=previous,
+            reasons=reasons,
+            forced=not allowed,
+            note=note,
+            trigger=trigger,
+        )
         return PromoteResult(
             attribute=attribute,
             version=version,
@@ -329,6 +369,13 @@ class Heads:
             previous=previous,
             note=note,
         )
+
+    async def verdict(self, attribute: str, version: str) -> tuple[bool, list[str]]:
+        """Whether the gate would let ``version`` replace the champion now, and why."""
+        doc = await self._stored(attribute, version)
+        tagger = await self._tagging.tagger()
+        current = (await self._store.heads.alias(CHAMPION, attribute)).version
+        return self._verdict(doc, tagger, current)
 
     def _verdict(
         self, doc: HeadDocument, tagger: Tagger, current: str | None

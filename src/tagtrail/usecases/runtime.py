@@ -10,6 +10,9 @@ happens here: the vision model loads on first use (or at server start-up, :meth:
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
+import socket
 from types import TracebackType
 
 from tagtrail.config import Settings
@@ -18,7 +21,9 @@ from tagtrail.store.client import request_share
 from tagtrail.usecases.admin import Admin
 from tagtrail.usecases.assets import AssetReads
 from tagtrail.usecases.audits import Audits
+from tagtrail.usecases.cadence import Cadence
 from tagtrail.usecases.explain import Explain
+from tagtrail.usecases.head_history import HeadHistory
 from tagtrail.usecases.heads import Heads
 from tagtrail.usecases.health import Health
 from tagtrail.usecases.ingest import Ingest
@@ -64,12 +69,19 @@ class Runtime:
         self.query_vectors = QueryVectors(store.assets, self.tagging, self.inference)
         self.explain = Explain(store.assets, store.events, self.taxonomy, self.search)
         self.taxonomy_descriptions = TaxonomyDescriptions(self.taxonomy)
-        self.heads = Heads(store, self.tagging, self.training, settings)
+        self.head_history = HeadHistory(store, settings)
+        self.heads = Heads(store, self.tagging, self.training, settings, self.head_history)
         self.shadow = Shadow(store, self.taxonomy, self.tagging)
         self.audits = Audits(store, max_page_size=s.max_page_size)
         self.retag = Retag(store, self.tagging, self.inference, repropose_min_probability=minimum)
         self.taxonomy_changes = TaxonomyChanges(
             store, self.taxonomy, self.tagging, self.inference, repropose_min_probability=minimum
+        )
+        # This process's name in leases and head events: host, pid and a random tag (a pid
+        # is reused after a restart; the lease must not think the new process is the old).
+        holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.cadence = Cadence(
+            store, self.heads, self.shadow, self.tagging, settings, holder=holder
         )
 
     async def warm_up(self) -> None:

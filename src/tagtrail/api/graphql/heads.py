@@ -15,7 +15,9 @@ from tagtrail.api.graphql.errors import (
     UnauthenticatedError,
     error_result,
 )
+from tagtrail.api.graphql.pagination import decode_cursor, encode_cursor
 from tagtrail.api.graphql.records import object_type
+from tagtrail.domain.cadence import HeadEvent as HeadEventRecord
 from tagtrail.errors import TagtrailError
 from tagtrail.learning import shadow as shadow_records
 from tagtrail.learning.colour import TierOutcome
@@ -322,3 +324,76 @@ async def shadow_report(
     except TagtrailError as exc:
         return error_result(exc, id=version)  # type: ignore[return-value]
     return found
+
+
+def _explanation(root: HeadEventRecord) -> str:
+    return root.explanation()
+
+
+if TYPE_CHECKING:
+    HeadEvent = HeadEventRecord
+else:
+    HeadEvent = object_type(
+        HeadEventRecord,
+        name="HeadEvent",
+        description="One step in the life of a head version: trained, shadowing, promoted, "
+        "refused, awaiting_admin (passed the gate; the policy is manual), superseded, failed. "
+        "Taken by the retraining cadence (actor cadence@<server>) or an admin.",
+        fields={
+            "step": "trained, shadowing, promoted, refused, awaiting_admin, superseded or failed",
+            "actor": "cadence@<server> for the cadence, else the admin's key name",
+            "champion": "The champion when the step was taken",
+            "policy": "The cadence policy in force (TAGTRAIL_RETRAIN_*)",
+            "trigger": "Why the step was taken then",
+            "reasons": "What the gate or the shadow said",
+            "decisions": "Reviewer decisions since the previous training",
+            "shadow_n": "Reviewer judgements of the challenger's shadow proposals",
+            "shadow_challenger": "Their agreement with the challenger",
+            "shadow_champion": "… and with the champion on the same photos",
+        },
+        retype={"event_id": strawberry.ID},
+        extra={
+            "explanation": strawberry.field(
+                resolver=_explanation, description="The step in one sentence, with why"
+            )
+        },
+    )
+
+
+@strawberry.type(description="A page of head events, newest first.")
+class HeadEventsPage:
+    events: list[HeadEvent]
+    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page")
+    has_more: bool
+
+
+HeadEventsResult = Annotated[
+    HeadEventsPage | InvalidInputError, strawberry.union("HeadEventsResult")
+]
+
+
+async def head_events(
+    info: Info,
+    attribute: str | None = None,
+    version: str | None = None,
+    steps: list[str] | None = None,
+    first: int = 50,
+    after: str | None = None,
+) -> HeadEventsResult:
+    ctx = info.context
+    ctx.require("viewer")
+    try:
+        page = await ctx.runtime.head_history.events(
+            first=first,
+            attribute=attribute,
+            version=version,
+            steps=steps or (),
+            after=decode_cursor(after, _EVENTS_SORT),
+        )
+    except TagtrailError as exc:
+        return error_result(exc)  # type: ignore[return-value]
+    cursor = encode_cursor(_EVENTS_SORT, list(page.after)) if page.after else None
+    return HeadEventsPage(events=list(page.events), end_cursor=cursor, has_more=cursor is not None)
+
+
+_EVENTS_SORT = "head_events"

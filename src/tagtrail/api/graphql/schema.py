@@ -146,6 +146,13 @@ class Query:
         "with what reviewers decided, beside the champion (default: the challenger)."
         + _ACCESS.format(role="viewer"),
     )
+    head_events: head_api.HeadEventsResult = strawberry.field(
+        resolver=head_api.head_events,
+        description="Every step of every head version, newest first: trainings, shadowing, "
+        "promotions, refusals and why (the retraining cadence's and admins'). `first` is "
+        "capped at the page size limit; page on with `after: endCursor`."
+        + _ACCESS.format(role="viewer"),
+    )
     taxonomy_preview: taxonomy_change.TaxonomyPreviewResult = strawberry.field(
         resolver=taxonomy_change.taxonomy_preview,
         description="What moving to the taxonomy folder `directory` (on the server) would "
