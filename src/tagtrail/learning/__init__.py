@@ -10,5 +10,7 @@ wire it to the store, the API and the CLI.
 * ``calibrate`` — temperature and Platt scaling, ECE (15 bins), reliability bins
 * ``evaluate``  — per-segment reports and the promotion :func:`gate`
 * ``audit``     — deterministic stratified audit samples, weighted precision, ``audits_needed``
+* ``novelty``   — a head's training vectors summarised (prototypes, a distance quantile), so
+  audits can stratify tags by how unlike the training data their assets are
 * ``solver``, ``optim``, ``losses``, ``stats`` — the numerics underneath
 """

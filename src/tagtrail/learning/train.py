@@ -19,6 +19,10 @@ is then refitted on all examples.
 
 Everything is deterministic: examples arrive in canonical order (``make_training_set``),
 folds come from sha256, and the optimiser uses no randomness.
+
+The head also keeps a summary of its training vectors (``learning.novelty``: prototypes and
+the 0.95 quantile of the rows' out-of-sample distance to them), so audits can tell the tags
+of assets unlike anything it was trained on; it is not part of the head's version.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from tagtrail.learning.calibrate import ece, fit_temperature
 from tagtrail.learning.dataset import TrainingSet
 from tagtrail.learning.head import CandidateScore, Prior, TrainingSummary, TunedHead
 from tagtrail.learning.losses import example_losses, softmax
+from tagtrail.learning.novelty import NoveltySummary, fit_novelty
 from tagtrail.learning.solver import (
     Design,
     Fit,
@@ -62,6 +67,10 @@ class TrainOptions(msgspec.Struct, kw_only=True, frozen=True):
     max_iter: int = 150
     tol: float = 1e-5
     scale: float = CLIP_LOGIT_SCALE
+    #: Quantile of the training rows' novelty distances that sets the novelty threshold
+    #: (``learning.novelty``); None: keep no summary (heads that are only scored, as in
+    #: cross-validation).
+    novelty_quantile: float | None = 0.95
 
     def candidates(self) -> list[Candidate]:
         """In order of preference on a tie: zero-shot, then stronger before weaker."""
@@ -179,7 +188,13 @@ def _summary(
     )
 
 
-def _head(base: AnchorHead, theta: Float64, scale: float, summary: TrainingSummary) -> TunedHead:
+def _head(
+    base: AnchorHead,
+    theta: Float64,
+    scale: float,
+    summary: TrainingSummary,
+    novelty: NoveltySummary | None,
+) -> TunedHead:
     """Fold the temperature into the scale and the bias column into logit units."""
     effective = scale / summary.temperature
     return TunedHead(
@@ -189,7 +204,14 @@ def _head(base: AnchorHead, theta: Float64, scale: float, summary: TrainingSumma
         bias=(theta[:, -1] * effective).astype(np.float32),
         scale=effective,
         training=summary,
+        novelty=novelty,
     )
+
+
+def _novelty(training_set: TrainingSet, options: TrainOptions) -> NoveltySummary | None:
+    if options.novelty_quantile is None or not training_set.examples:
+        return None
+    return fit_novelty(training_set.vectors, quantile=options.novelty_quantile)
 
 
 def _refit(
@@ -228,7 +250,8 @@ def train_head(
     if n_folds < 2:
         note = "no reviewer decisions" if not groups else "too few assets to cross-validate"
         summary = _summary(training_set, design, base.version, taxonomy_version)
-        return _head(base, anchor, options.scale, msgspec.structs.replace(summary, note=note))
+        summary = msgspec.structs.replace(summary, note=note)
+        return _head(base, anchor, options.scale, summary, _novelty(training_set, options))
     fold_by_group = assign_folds(groups, n_folds, options.salt)
     folds = np.array([fold_by_group[g] for g in design.groups], dtype=np.int64)
     oof = out_of_fold_logits(design, anchor, options, folds)
@@ -251,4 +274,4 @@ def train_head(
         ece_after=_top1_ece(design, logits / chosen.temperature),
         cv=tuple(scores),
     )
-    return _head(base, theta, options.scale, summary)
+    return _head(base, theta, options.scale, summary, _novelty(training_set, options))
