@@ -165,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("--round", default="r1", help="sample round (its hash salt)")
         one.add_argument("--attribute")
         one.add_argument("--target", type=float, default=0.98, help="precision to show")
+        if name == "sample":
+            one.add_argument(
+                "--no-novelty",
+                dest="novelty",
+                action="store_false",
+                help="do not split strata by novelty (far from the head's training vectors)",
+            )
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--out", type=Path, default=Path("schema.graphql"))
 

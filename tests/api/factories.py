@@ -36,6 +36,7 @@ class T(msgspec.Struct, kw_only=True, frozen=True):
     probability: float = 0.97
     cap: str = "auto_applied"
     slot: str | None = None  # a further value of a multi-valued attribute
+    head: str = HEAD  # the head version that predicted it
 
 
 class A(msgspec.Struct, kw_only=True, frozen=True):
@@ -72,7 +73,7 @@ def model_event(tx: Taxonomy, a: A, n: int, t: T) -> TagEvent:
     actor = (
         Actor(type="analyser", id=ANALYSER, analyser=ANALYSER)
         if colour
-        else Actor(type="model", id=MODEL, model_fingerprint=MODEL, head_version=HEAD)
+        else Actor(type="model", id=MODEL, model_fingerprint=MODEL, head_version=t.head)
     )
     evidence: dict[str, Any] | None = None
     if colour:

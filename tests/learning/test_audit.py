@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 
 from tagtrail.domain.governance import Tier
@@ -193,3 +194,53 @@ def test_a_total_meets_its_target_only_when_every_stratum_is_audited() -> None:
     (late,) = audit_report(answered, strata=no_draw, target=0.98).totals
     assert late.unaudited == ("brand=Moss: no audit drawn (7 tags)",)
     assert late.verdict == "not enough evidence"
+
+
+def test_novelty_splits_strata_and_the_report_shows_it_over_segments() -> None:
+    tags = [
+        AppliedTag(
+            asset_id=f"n-{i:04d}",
+            attribute="category",
+            value="coat",
+            tier="auto_applied",
+            segments={"brand": ("Kobo", "Aster")[i % 2]},
+            novelty="novel" if i % 10 == 0 else "familiar",
+        )
+        for i in range(1000)
+    ] + [AppliedTag(asset_id="zs", attribute="category", value="coat", tier="auto_applied")]
+    plan = sample_for_audit(tags, rate=rate_to_show(0.98), salt="s")
+    counts = {c.stratum.key: c for c in plan.strata}
+    assert sorted(counts) == [
+        "category/auto_applied/brand=(none)",  # not judged: the stratum it always had
+        "category/auto_applied/brand=Aster/novelty=familiar",
+        "category/auto_applied/brand=Kobo/novelty=familiar",
+        "category/auto_applied/brand=Kobo/novelty=novel",
+    ]
+    novel = counts["category/auto_applied/brand=Kobo/novelty=novel"]
+    assert (novel.population, novel.rate, novel.sampled) == (100, 1.0, 100)  # all of them
+    assert counts["category/auto_applied/brand=Kobo/novelty=familiar"].population == 400
+    # The draw does not depend on novelty: a tag judged again keeps its u.
+    plain = sample_for_audit(
+        [msgspec.structs.replace(t, novelty=None) for t in tags], rate=0.5, salt="s"
+    )
+    split = sample_for_audit(tags, rate=0.5, salt="s")
+    assert {s.asset_id for s in plain.samples} == {s.asset_id for s in split.samples}
+
+    answers = _answers(novel.stratum, 100, 20, 1.0)
+    report = audit_report(answers, strata=plan.strata)
+    by_novelty = {r.stratum.novelty: r for r in report.novelty}
+    assert set(by_novelty) == {"novel", "familiar"}
+    assert by_novelty["novel"].stratum.segment == "all"
+    assert (by_novelty["novel"].audited, by_novelty["novel"].precision) == (100, 0.8)
+    assert by_novelty["familiar"].audited == 0
+    drawn = [
+        counts[f"category/auto_applied/brand={b}/novelty=familiar"].sampled
+        for b in ("Aster", "Kobo")
+    ]
+    assert by_novelty["familiar"].unaudited == (
+        f"brand=Aster/novelty=familiar: 0 of {drawn[0]} drawn audits answered (500 tags)",
+        f"brand=Kobo/novelty=familiar: 0 of {drawn[1]} drawn audits answered (400 tags)",
+    )
+    (total,) = report.totals
+    assert total.population == 1001
+    assert total.stratum.novelty is None

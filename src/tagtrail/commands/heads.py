@@ -129,17 +129,21 @@ def _summary(table: list[str], decision: Any) -> None:
 
 
 async def audit(settings: Settings, args: Any) -> int:
-    """``tagtrail audit sample|report``: JSON lines, one per stratum for the report."""
+    """``tagtrail audit sample|report``: JSON lines for the report, one per attribute × tier,
+    per attribute × tier × novelty, then per stratum."""
     async with Runtime(settings) as runtime:
         if args.action == "sample":
             sampled = await runtime.audits.sample(
-                round=args.round, attribute=args.attribute, target=args.target
+                round=args.round,
+                attribute=args.attribute,
+                target=args.target,
+                novelty=args.novelty,
             )
             print(msgspec.json.encode(sampled).decode())
         else:
             report = await runtime.audits.report(
                 round=args.round, attribute=args.attribute, target=args.target
             )
-            for row in (*report.totals, *report.strata):
+            for row in (*report.totals, *report.novelty, *report.strata):
                 print(msgspec.json.encode(row).decode())
     return 0

@@ -17,6 +17,9 @@ import msgspec
 from tagtrail.errors import InvalidInput
 
 Tier = Literal["auto_applied", "flagged", "suggested"]
+#: An asset's vector against the training vectors of the head that tagged it: farther than
+#: the head's threshold from all of them ("novel") or not ("familiar"); see learning.novelty.
+Novelty = Literal["novel", "familiar"]
 
 #: Tiers from least to most trusted; a cap keeps a decision at or below its tier.
 TIER_ORDER: Final[tuple[Tier, ...]] = ("suggested", "flagged", "auto_applied")

@@ -11,5 +11,7 @@ wire it to the store, the API and the CLI.
 * ``logit_maps`` — a head's calibration map, chosen by out-of-fold ECE, folded into its weights
 * ``evaluate``  — per-segment reports and the promotion :func:`gate`
 * ``audit``     — deterministic stratified audit samples, weighted precision, ``audits_needed``
+* ``novelty``   — a head's training vectors summarised (prototypes, a distance quantile), so
+  audits can stratify tags by how unlike the training data their assets are
 * ``solver``, ``optim``, ``losses``, ``stats`` — the numerics underneath
 """

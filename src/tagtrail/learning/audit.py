@@ -7,6 +7,17 @@ tags and salt always give the same sample, a tag keeps its draw when it is re-ta
 u does not depend on the value or tier), and raising a rate only adds tags. Each sampled
 tag carries its sampling weight 1/rate.
 
+**Novelty.** A tag that a tuned head predicted, on an asset whose vector the head can judge,
+also carries its asset's novelty for that head (``learning.novelty``): "novel" when the
+vector is farther from every prototype of the head's training vectors than the head's
+threshold (the 0.95 quantile of its training rows' own out-of-sample distances), otherwise
+"familiar". Novelty splits the stratum (attribute × tier × segment × novelty), so novel tags,
+a small share by construction, get audits of their own instead of the few a proportional
+sample would give them; the report adds precision per attribute × tier × novelty over all
+segments. Tags no head can judge (zero-shot heads, the colour analyser, a head stored
+before heads kept a summary, a vector from another encoder) keep novelty None and the
+stratum they had before.
+
 **Report.** Per stratum the precision of the audited tags (equal weights within a stratum)
 with a Wilson 95 % interval; per attribute × tier the population-weighted precision over
 its segments, Σ N_h·p_h / Σ N_h, with a Wilson interval on the Kish effective sample size
@@ -30,6 +41,7 @@ from typing import Literal
 import msgspec
 
 from tagtrail.domain.governance import Tier
+from tagtrail.learning.novelty import Novelty
 from tagtrail.learning.stats import unit_hash, wilson_interval, z_value
 
 ALL_SEGMENTS = "all"
@@ -44,16 +56,25 @@ class AppliedTag(msgspec.Struct, kw_only=True, frozen=True):
     value: str
     tier: Tier
     segments: dict[str, str] = {}
+    novelty: Novelty | None = None  # None: no head judged it (see the module docstring)
 
 
 class Stratum(msgspec.Struct, kw_only=True, frozen=True):
     attribute: str
     tier: str
     segment: str  # "brand=Kobo", "brand=(none)", or "all" for a whole attribute × tier
+    novelty: Novelty | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.attribute}/{self.tier}/{self.segment}"
+        """ "attribute/tier/segment", then "/novelty=novel" (or familiar) when judged."""
+        return f"{self.attribute}/{self.tier}/{self.label}"
+
+    @property
+    def label(self) -> str:
+        """The segment, then "/novelty=…" when judged: how a report names the stratum."""
+        suffix = f"/novelty={self.novelty}" if self.novelty is not None else ""
+        return f"{self.segment}{suffix}"
 
 
 class AuditSample(msgspec.Struct, kw_only=True, frozen=True):
@@ -104,8 +125,10 @@ class StratumPrecision(msgspec.Struct, kw_only=True, frozen=True):
 class AuditReport(msgspec.Struct, kw_only=True, frozen=True):
     target: float
     confidence: float
-    strata: tuple[StratumPrecision, ...]  # attribute × tier × segment
+    strata: tuple[StratumPrecision, ...]  # attribute × tier × segment (× novelty)
     totals: tuple[StratumPrecision, ...]  # attribute × tier, over all segments
+    # attribute × tier × novelty over all segments (segment "all"): only where judged
+    novelty: tuple[StratumPrecision, ...] = ()
 
 
 def audits_needed(target: float, confidence: float = 0.95) -> int:
@@ -125,7 +148,7 @@ def stratum_of(tag: AppliedTag, segment_key: str | None) -> Stratum:
         segment = ALL_SEGMENTS
     else:
         segment = f"{segment_key}={tag.segments.get(segment_key, '(none)')}"
-    return Stratum(attribute=tag.attribute, tier=tag.tier, segment=segment)
+    return Stratum(attribute=tag.attribute, tier=tag.tier, segment=segment, novelty=tag.novelty)
 
 
 def rate_to_show(target: float = 0.98, confidence: float = 0.95, *, floor: float = 0.01) -> RateFor:
@@ -200,9 +223,9 @@ class _Part(msgspec.Struct, frozen=True):
         if self.population == 0 or (drawn and len(self.answers) >= min(drawn, self.population)):
             return None
         if not drawn:
-            return f"{self.stratum.segment}: no audit drawn ({self.population} tags)"
+            return f"{self.stratum.label}: no audit drawn ({self.population} tags)"
         return (
-            f"{self.stratum.segment}: {len(self.answers)} of {drawn} drawn audits answered "
+            f"{self.stratum.label}: {len(self.answers)} of {drawn} drawn audits answered "
             f"({self.population} tags)"
         )
 
@@ -251,8 +274,8 @@ def _precision(
     )
 
 
-def _whole(attribute: str, tier: str) -> Stratum:
-    return Stratum(attribute=attribute, tier=tier, segment=ALL_SEGMENTS)
+def _whole(attribute: str, tier: str, novelty: Novelty | None = None) -> Stratum:
+    return Stratum(attribute=attribute, tier=tier, segment=ALL_SEGMENTS, novelty=novelty)
 
 
 def audit_report(
@@ -291,6 +314,19 @@ def audit_report(
         _precision(_whole(a, t), group, target, confidence, aggregate=True)
         for (a, t), group in sorted(totals.items())
     ]
+    judged: dict[tuple[str, str, Novelty], list[_Part]] = {}
+    for p in parts:
+        if p.stratum.novelty is not None:
+            key = (p.stratum.attribute, p.stratum.tier, p.stratum.novelty)
+            judged.setdefault(key, []).append(p)
+    novelty_rows = [
+        _precision(_whole(a, t, n), group, target, confidence, aggregate=True)
+        for (a, t, n), group in sorted(judged.items())
+    ]
     return AuditReport(
-        target=target, confidence=confidence, strata=tuple(rows), totals=tuple(total_rows)
+        target=target,
+        confidence=confidence,
+        strata=tuple(rows),
+        totals=tuple(total_rows),
+        novelty=tuple(novelty_rows),
     )

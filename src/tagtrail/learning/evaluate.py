@@ -196,6 +196,8 @@ def cross_validated_scores(
 ) -> tuple[ScoredExample, ...]:
     """Every positive scored by a head trained (and calibrated) without its asset."""
     fold = assign_folds((e.asset_id for e in training_set.examples), folds, salt)
+    # These heads are only scored: no novelty summary (see ``learning.novelty``).
+    options = msgspec.structs.replace(options or TrainOptions(), novelty_quantile=None)
 
     def in_fold(f: int, inside: bool) -> Callable[[TrainingExample], bool]:
         return lambda e: (fold[e.asset_id] == f) == inside

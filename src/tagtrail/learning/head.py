@@ -23,6 +23,7 @@ import numpy.typing as npt
 from tagtrail.errors import InvalidInput
 from tagtrail.learning.logit_maps import LogitMap, MapKind, MapScore
 from tagtrail.learning.losses import softmax
+from tagtrail.learning.novelty import NoveltyRecord, NoveltySummary
 from tagtrail.tagging.heads import HeadPrediction, predictions
 
 FloatArray = npt.NDArray[np.float32]
@@ -90,6 +91,10 @@ class TunedHeadRecord(msgspec.Struct, kw_only=True, frozen=True):
     weights: str  # (labels, dim) float32
     bias: str  # (labels,) float32, in logit units
     training: TrainingSummary
+    # Its training vectors, summarised for audits (learning.novelty); None: trained before
+    # heads kept one, or on too few assets. Not part of the version: it is derived from the
+    # training set, which the version names by its fingerprint.
+    novelty: NoveltyRecord | None = None
 
 
 def _b64(array: np.ndarray) -> str:
@@ -125,7 +130,16 @@ def tuned_version(
 class TunedHead:
     """A linear softmax head trained from reviewer decisions (satisfies ``Head``)."""
 
-    __slots__ = ("_attribute", "_bias", "_labels", "_scale", "_training", "_version", "_weights")
+    __slots__ = (
+        "_attribute",
+        "_bias",
+        "_labels",
+        "_novelty",
+        "_scale",
+        "_training",
+        "_version",
+        "_weights",
+    )
 
     def __init__(
         self,
@@ -136,6 +150,7 @@ class TunedHead:
         bias: np.ndarray,
         scale: float,
         training: TrainingSummary,
+        novelty: NoveltySummary | None = None,
     ) -> None:
         w = np.asarray(weights, dtype=np.float32)
         b = np.asarray(bias, dtype=np.float32).reshape(-1)
@@ -143,7 +158,10 @@ class TunedHead:
             raise ValueError(f"weights {w.shape} / bias {b.shape} do not fit {len(labels)} labels")
         self._attribute, self._labels = attribute, tuple(labels)
         self._weights, self._bias, self._scale = w, b, float(scale)
+        if novelty is not None and novelty.dim != w.shape[1]:
+            raise ValueError(f"novelty prototypes have dim {novelty.dim}, weights {w.shape[1]}")
         self._training = training
+        self._novelty = novelty
         self._version = tuned_version(
             attribute,
             self._labels,
@@ -169,6 +187,11 @@ class TunedHead:
     @property
     def training(self) -> TrainingSummary:
         return self._training
+
+    @property
+    def novelty(self) -> NoveltySummary | None:
+        """Its training vectors summarised (None: not kept, see :class:`TunedHeadRecord`)."""
+        return self._novelty
 
     @property
     def weights(self) -> FloatArray:
@@ -236,6 +259,7 @@ class TunedHead:
             weights=_b64(self._weights),
             bias=_b64(self._bias),
             training=self._training,
+            novelty=self._novelty.to_record() if self._novelty is not None else None,
         )
 
     @classmethod
@@ -249,6 +273,7 @@ class TunedHead:
             bias=_from_b64(record.bias, (n,)),
             scale=record.scale,
             training=record.training,
+            novelty=NoveltySummary.from_record(record.novelty) if record.novelty else None,
         )
         if head.version != record.version:
             raise ValueError(f"record {record.version} hashes to {head.version}: corrupted")

@@ -31,6 +31,10 @@ temperature that leaves every other prediction under-confident.
 Everything is deterministic: examples arrive in canonical order (``make_training_set``),
 folds come from sha256, the optimiser uses no randomness, and the bootstrap that compares
 calibration maps draws from a fixed seed.
+
+The head also keeps a summary of its training vectors (``learning.novelty``: prototypes and
+the 0.95 quantile of the rows' out-of-sample distance to them), so audits can tell the tags
+of assets unlike anything it was trained on; it is not part of the head's version.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from tagtrail.learning.dataset import TrainingSet
 from tagtrail.learning.head import CandidateScore, Prior, TrainingSummary, TunedHead
 from tagtrail.learning.logit_maps import MAP_KINDS, LogitMap, MapKind, choose_logit_map
 from tagtrail.learning.losses import example_losses, softmax
+from tagtrail.learning.novelty import NoveltySummary, fit_novelty
 from tagtrail.learning.solver import (
     Design,
     Fit,
@@ -82,6 +87,10 @@ class TrainOptions(msgspec.Struct, kw_only=True, frozen=True):
     calibration_maps: tuple[MapKind, ...] = MAP_KINDS
     #: λ steps tried past the best cross-validated loss before the path stops.
     patience: int = 0
+    #: Quantile of the training rows' novelty distances that sets the novelty threshold
+    #: (``learning.novelty``); None: keep no summary (heads that are only scored, as in
+    #: cross-validation).
+    novelty_quantile: float | None = 0.95
 
     def candidates(self) -> list[Candidate]:
         """In order of preference on a tie: zero-shot, then stronger before weaker."""
@@ -228,6 +237,7 @@ def _head(
     theta: Float64,
     scale: float,
     summary: TrainingSummary,
+    novelty: NoveltySummary | None,
     logit_map: LogitMap | None = None,
 ) -> TunedHead:
     """Fold the calibration map into the weights: logits' = logits · (a / T) + β per label.
@@ -254,7 +264,14 @@ def _head(
             class_scale=fitted.class_scale,
             class_bias=fitted.class_bias,
         ),
+        novelty=novelty,
     )
+
+
+def _novelty(training_set: TrainingSet, options: TrainOptions) -> NoveltySummary | None:
+    if options.novelty_quantile is None or not training_set.examples:
+        return None
+    return fit_novelty(training_set.vectors, quantile=options.novelty_quantile)
 
 
 def _refit(
@@ -293,7 +310,8 @@ def train_head(
     if n_folds < 2:
         note = "no reviewer decisions" if not groups else "too few assets to cross-validate"
         summary = _summary(training_set, design, base.version, taxonomy_version)
-        return _head(base, anchor, options.scale, msgspec.structs.replace(summary, note=note))
+        summary = msgspec.structs.replace(summary, note=note)
+        return _head(base, anchor, options.scale, summary, _novelty(training_set, options))
     fold_by_group = assign_folds(groups, n_folds, options.salt)
     folds = np.array([fold_by_group[g] for g in design.groups], dtype=np.int64)
     oof = out_of_fold_logits(design, anchor, options, folds)
@@ -326,4 +344,4 @@ def train_head(
         cv=tuple(scores),
         calibration_candidates=map_scores,
     )
-    return _head(base, theta, options.scale, summary, logit_map)
+    return _head(base, theta, options.scale, summary, _novelty(training_set, options), logit_map)

@@ -15,7 +15,7 @@ import msgspec
 from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
-from tagtrail.domain.governance import Tier
+from tagtrail.domain.governance import Novelty, Tier
 from tagtrail.store.events import bulk_failures, bulk_lines
 
 _REOPEN = (
@@ -43,8 +43,9 @@ class AuditDocument(msgspec.Struct, kw_only=True, frozen=True):
     attribute: str
     value: str  # as drawn
     tier: Tier
-    stratum: str  # attribute/tier/segment
+    stratum: str  # attribute/tier/segment, then /novelty=… when judged
     segment: dict[str, str] = {}
+    novelty: Novelty | None = None  # of the asset for the head that tagged it; None: not judged
     head_version: str | None = None
     tag_event_id: str | None = None  # the model event drawn
     weight: float = 1.0  # applied tags it stands for (1/rate)

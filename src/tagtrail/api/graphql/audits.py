@@ -34,6 +34,10 @@ def _stratum_segment(root: StratumPrecision) -> str:
     return root.stratum.segment
 
 
+def _stratum_novelty(root: StratumPrecision) -> str | None:
+    return root.stratum.novelty
+
+
 if TYPE_CHECKING:
     AuditItem = uc.QueuedAudit
     AuditPrecision = StratumPrecision
@@ -45,7 +49,7 @@ else:
         description="A sampled tag to check: confirm it if right, correct or reject it if "
         "wrong (confirmTag/correctTag/rejectTag with expectedRevision = revision).",
         fields={
-            "stratum": '"attribute/tier/segment"',
+            "stratum": '"attribute/tier/segment", then "/novelty=novel" (or familiar) where judged',
             "weight": "Applied tags this audit stands for (1/rate)",
         },
         retype={"asset_id": strawberry.ID},
@@ -77,12 +81,26 @@ else:
                 resolver=_stratum_segment,
                 description='"brand=Kobo", or "all" for attribute × tier',
             ),
+            "novelty": strawberry.field(
+                resolver=_stratum_novelty,
+                description='"novel": the asset\'s vector is farther from every prototype of '
+                "the training vectors of the head that tagged it than the head's threshold "
+                "(the 0.95 quantile of those vectors' own out-of-sample distances); "
+                '"familiar": within it; null: not judged (zero-shot heads, the colour '
+                "analyser, heads without a summary, vectors of another encoder)",
+            ),
         },
     )
     AuditReport = object_type(
         learning_audit.AuditReport,
         exclude={"confidence"},
         nested={StratumPrecision: AuditPrecision},
+        fields={
+            "strata": "Per attribute × tier × segment, split by novelty where judged",
+            "totals": "Per attribute × tier, over all segments (population-weighted)",
+            "novelty": "Per attribute × tier × novelty over all segments, where judged: "
+            "precision where the catalogue looks least like the training data",
+        },
     )
 
 
