@@ -36,6 +36,7 @@ class T(msgspec.Struct, kw_only=True, frozen=True):
     probability: float = 0.97
     cap: str = "auto_applied"
     slot: str | None = None  # a further value of a multi-valued attribute
+    runner_up: float | None = None  # the head's second score (default 1 − probability)
 
 
 class A(msgspec.Struct, kw_only=True, frozen=True):
@@ -115,7 +116,10 @@ def model_event(tx: Taxonomy, a: A, n: int, t: T) -> TagEvent:
         raw_label=f"raw {t.value.replace('_', ' ')}",
         top_k=(
             LabelScore(label=f"raw {t.value}", score=t.probability),
-            LabelScore(label="raw other", score=round(1 - t.probability, 6)),
+            LabelScore(
+                label="raw other",
+                score=round(1 - t.probability if t.runner_up is None else t.runner_up, 6),
+            ),
         ),
         probability=t.probability,
         tier=tier.tier,
