@@ -37,6 +37,7 @@ class T(msgspec.Struct, kw_only=True, frozen=True):
     cap: str = "auto_applied"
     slot: str | None = None  # a further value of a multi-valued attribute
     head: str = HEAD  # the head version that predicted it
+    runner_up: float | None = None  # the head's second score (default 1 − probability)
 
 
 class A(msgspec.Struct, kw_only=True, frozen=True):
@@ -116,7 +117,10 @@ def model_event(tx: Taxonomy, a: A, n: int, t: T) -> TagEvent:
         raw_label=f"raw {t.value.replace('_', ' ')}",
         top_k=(
             LabelScore(label=f"raw {t.value}", score=t.probability),
-            LabelScore(label="raw other", score=round(1 - t.probability, 6)),
+            LabelScore(
+                label="raw other",
+                score=round(1 - t.probability if t.runner_up is None else t.runner_up, 6),
+            ),
         ),
         probability=t.probability,
         tier=tier.tier,

@@ -45,8 +45,10 @@ QUEUED = [f"q-{i:02d}" + ("-ñ😀" if i % 3 == 0 else "") for i in range(40)]
 VALUES = ("jumper", "trousers", "dress", "sneakers", "tote_bag")
 BRANDS = ("Kobo", "Aster", "Moss")
 PER_BRAND = 80
-HEADS = """{ heads(attribute: "category") { evaluation { wouldPromote
+HEADS = """{ heads(attribute: "category") { evaluation { wouldPromote evaluationStream
+  streams { stream n share drawnBy }
   holdoutSegments { segment n accuracy } championHoldoutSegments { segment n } } } }"""
+ORDERS = ("LOWEST_CONFIDENCE_FIRST", "OLDEST_FIRST", "UNCERTAINTY_FIRST", "EXPECTED_VALUE_FIRST")
 CONFIRM = """mutation($input: TagDecisionInput!) { confirmTag(input: $input) { __typename } }"""
 CORRECT = """
 mutation($input: TagCorrectionInput!) { correctTag(input: $input) { __typename } }"""
@@ -86,13 +88,17 @@ async def test_hold_out_assets_are_served_only_in_their_own_queue_in_hash_order(
     rest = [a for a in QUEUED if a not in held]  # in order of confidence
     assert len(held) == 14
     assert any("😀" in a for a in held)
-    # The PENDING queue (either order) never serves a hold-out asset.
+    # The PENDING queue (any order) never serves a hold-out asset.
     assert await _queue(api, order="LOWEST_CONFIDENCE_FIRST", reason="PENDING") == (rest, 26)
     assert await _queue(api, order="OLDEST_FIRST", reason="PENDING") == (rest[::-1], 26)
+    # Runner-up 1 − p: the margin 2p − 1 follows the probability.
+    assert await _queue(api, order="UNCERTAINTY_FIRST", reason="PENDING") == (rest, 26)
+    by_value, total = await _queue(api, order="EXPECTED_VALUE_FIRST", reason="PENDING")
+    assert (sorted(by_value), total) == (sorted(rest), 26)
     # The HOLDOUT queue serves them all, in hash order whatever the order asked for.
     by_hash = sorted(held, key=holdout_rank)
     assert by_hash not in (held, held[::-1])  # neither by confidence nor by age
-    for order in ("LOWEST_CONFIDENCE_FIRST", "OLDEST_FIRST"):
+    for order in ORDERS:
         assert await _queue(api, order=order, reason="HOLDOUT") == (by_hash, 14)
     # A cursor of one queue is not a cursor of the other.
     first = await api.data(QUEUE, {"order": "OLDEST_FIRST", "reason": "PENDING"})
@@ -177,6 +183,17 @@ async def test_hold_out_decisions_are_scored_never_trained_on_and_name_a_hidden_
     assert not any(r.startswith(("brand=Kobo", "brand=Aster")) for r in named), named
     shown = (await api.data(HEADS))["heads"][0]["evaluation"]
     assert not shown["wouldPromote"]
+    # The gate says which streams it scored on, and how each was drawn.
+    queued = len(BRANDS) * PER_BRAND - held
+    assert [(s["stream"], s["n"], s["share"]) for s in shown["streams"]] == [
+        ("review_queue", queued, None),
+        ("random_holdout", held, SHARE),
+    ]
+    assert shown["evaluationStream"] == trained.gate.evaluation_stream
+    assert trained.gate.evaluation_stream == (
+        f"review-queue decisions (scored out of sample: {evaluation.candidate.method}) "
+        f"n={queued} + random hold-out (30% of assets, hash of the asset id) n={held}"
+    )
     held_out = {s["segment"]: s["n"] for s in shown["holdoutSegments"]}
     assert held_out["overall"] == held == sum(held_out[f"brand={b}"] for b in BRANDS)
     assert {s["segment"] for s in shown["championHoldoutSegments"]} == set(held_out)

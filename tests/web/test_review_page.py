@@ -101,6 +101,17 @@ def test_sign_in_and_filter_the_queue(server: Server, tab: Tab) -> None:
     page.select_option("#f-order", "OLDEST_FIRST")
     page.click("#f-load")
     expect(page.locator("#grid > li")).to_have_count(5)
+    # Smallest margin first (flt-s: 0.5 against 0.5), then margins 0.6 (flt-0, flt-p), ...
+    page.select_option("#f-order", "UNCERTAINTY_FIRST")
+    page.click("#f-load")
+    expect(page.locator("#grid > li").first).to_have_attribute("data-asset", "flt-s")
+    assert _cards(page) == ["flt-s", "flt-0", "flt-p", "flt-1", "flt-2"]
+    # Most expected value first: flagged at 0.80 (0.2 each), 0.81, 0.82, then the
+    # suggestion at 0.5 (0.5 · 1/3).
+    page.select_option("#f-order", "EXPECTED_VALUE_FIRST")
+    page.click("#f-load")
+    expect(page.locator("#grid > li").first).to_have_attribute("data-asset", "flt-0")
+    assert _cards(page) == ["flt-0", "flt-p", "flt-1", "flt-2", "flt-s"]
     assert not tab.blocked
     assert not tab.errors
 

@@ -122,6 +122,8 @@ async def _shadow(runtime: Runtime, attribute: str, version: str) -> None:
 def _summary(table: list[str], decision: Any) -> None:
     for line in table:
         print(line)
+    if getattr(decision, "evaluation_stream", ""):
+        print(f"scored on: {decision.evaluation_stream}")
     verdict = "would promote" if decision.promote else "gate refuses"
     print(f"{verdict}:")
     for reason in decision.reasons:

@@ -22,6 +22,7 @@ from tagtrail.domain.records import (
     key_of,
     provenance_of,
 )
+from tagtrail.domain.review_value import margin_of
 
 #: Evidence key of a model event that proposes again a value a human rejected (see
 #: :mod:`tagtrail.domain.reproposal`): the fold turns the rejection back into a suggestion.
@@ -91,6 +92,7 @@ def _from_model(event: TagEvent, first_seen: str) -> Tag:
         decided_at=event.at,
         decided_by=event.actor.id,
         first_seen_at=first_seen,
+        margin=margin_of(event),
     )
 
 
@@ -126,6 +128,7 @@ def _from_human(event: TagEvent, current: Tag | None) -> Tag:
         decided_at=event.at,
         decided_by=event.actor.id,
         first_seen_at=current.first_seen_at if current else event.at,
+        margin=current.margin if keep_machine and current else None,
     )
 
 
@@ -148,6 +151,7 @@ def _migrated(event: TagEvent, current: Tag) -> Tag:
         # The model's older proposal named the old taxonomy's value; the next retag re-proposes.
         proposed_value=None,
         proposed_probability=None,
+        proposed_margin=None,
         proposed_head_version=None,
         proposed_taxonomy_version=None,
         proposed_event_id=None,
@@ -245,6 +249,7 @@ def carried(tag: Tag, event: TagEvent) -> Tag | None:
         # A proposal named the old taxonomy's value; the next retag re-proposes.
         proposed_value=None,
         proposed_probability=None,
+        proposed_margin=None,
         proposed_head_version=None,
         proposed_taxonomy_version=None,
         proposed_event_id=None,
@@ -288,6 +293,7 @@ def fold_tags(events: Iterable[TagEvent], start: Iterable[Tag] = ()) -> dict[str
                     current,
                     proposed_value=event.value,
                     proposed_probability=event.probability,
+                    proposed_margin=margin_of(event),
                     proposed_head_version=event.actor.head_version,
                     proposed_taxonomy_version=event.taxonomy_version,
                     proposed_event_id=event.event_id,

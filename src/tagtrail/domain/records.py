@@ -131,9 +131,14 @@ class Tag(Provenance, kw_only=True, frozen=True, omit_defaults=True):
     decided_at: str
     decided_by: str
     first_seen_at: str
+    # How decisively the machine chose the value (``domain.review_value.margin_of``): its
+    # top-1 minus top-2 probability, the colour analyser's ΔE-margin confidence; None when
+    # unknown (a value a human gave, a document projected before margins were kept).
+    margin: float | None = None
     # The newest model proposal on an attribute a human decided: kept visible, not applied.
     proposed_value: str | None = None
     proposed_probability: float | None = None
+    proposed_margin: float | None = None
     proposed_head_version: str | None = None
     proposed_taxonomy_version: str | None = None
     proposed_event_id: str | None = None

@@ -79,6 +79,9 @@ class GateDecision(msgspec.Struct, kw_only=True, frozen=True):
     candidate_version: str
     champion_version: str
     reasons: tuple[str, ...]  # refusals first; on promotion, what was checked
+    #: The streams of kept-out decisions the verdict stands on, for people (e.g. "review-queue
+    #: decisions (...) n=240 + random hold-out (5% of assets, ...) n=42"); "" when unknown.
+    evaluation_stream: str = ""
 
 
 def score_head(head: Head, training_set: TrainingSet) -> tuple[ScoredExample, ...]:

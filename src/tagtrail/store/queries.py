@@ -281,6 +281,8 @@ SORT_VALUE_KINDS: Final[dict[str, tuple[SortKind, ...]]] = {
     "sku": ("keyword", "keyword"),
     "oldest_first": ("date", "keyword"),
     "lowest_confidence_first": ("number", "date", "keyword"),
+    "uncertainty_first": ("number", "date", "keyword"),
+    "expected_value_first": ("number", "date", "keyword"),
     "holdout": ("number", "keyword"),  # the hold-out queue (store.holdout)
 }
 
@@ -340,57 +342,6 @@ def search_body(
         body["post_filter"] = {"bool": {"filter": list(post.values())}}
     if facets:
         body["aggs"] = facet_aggs(facets, post, f, root)
-    if search_after is not None:
-        body["search_after"] = search_after
-    return body
-
-
-# -- review queue --------------------------------------------------------------------------
-ReviewOrder = Literal["oldest_first", "lowest_confidence_first"]
-ReviewReason = Literal["pending", "disagreement", "holdout"]
-
-
-def review_body(
-    f: AssetFilter,
-    attributes: Sequence[str],
-    *,
-    order: ReviewOrder,
-    size: int,
-    search_after: list[Any] | None = None,
-    reason: ReviewReason = "pending",
-) -> dict[str, Any]:
-    """Assets with pending tags (flagged or suggested), filtered like search over candidates.
-
-    Sorting is on the pending tags themselves (nested sort), so "oldest" and "lowest
-    confidence" mean the oldest / least sure tag *of the requested attributes*. With
-    ``reason="disagreement"`` the queue holds human-decided tags a newer model disagrees
-    with instead: oldest human decision first, or the least sure proposal first.
-    """
-    exists = [{"exists": {"field": f"pending.{a}"}} for a in attributes]
-    pending: Clause = {"bool": {"should": exists, "minimum_should_match": 1}}
-    if not attributes:
-        pending = {"range": {"pending_count": {"gt": 0}}}
-    on_tag: list[Clause] = [{"term": {"tags.needs_review": True}}]
-    if reason == "disagreement":
-        on_tag = [disagreement_clause()]
-    if attributes:
-        on_tag.append({"terms": {"tags.attribute": list(attributes)}})
-    if reason == "disagreement":
-        pending = _on_one_tag({"filter": on_tag})
-    nested = {"path": "tags", "filter": {"bool": {"filter": on_tag}}}
-    when, sure = ("tags.first_seen_at", "tags.probability")
-    if reason == "disagreement":
-        when, sure = ("tags.decided_at", "tags.proposed_probability")
-    oldest = {when: {"order": "asc", "mode": "min", "nested": nested, "missing": "_last"}}
-    lowest = {sure: {"order": "asc", "mode": "min", "nested": nested, "missing": "_last"}}
-    sort = [oldest, TIEBREAK] if order == "oldest_first" else [lowest, oldest, TIEBREAK]
-    body: dict[str, Any] = {
-        "size": size,
-        "track_total_hits": True,
-        "sort": sort,
-        "query": {"bool": {"filter": [*filter_clauses(f, "candidates").values(), pending]}},
-        "_source": {"excludes": SOURCE_EXCLUDES},
-    }
     if search_after is not None:
         body["search_after"] = search_after
     return body

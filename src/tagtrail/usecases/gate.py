@@ -33,7 +33,15 @@ from tagtrail.learning.evaluate import (
     evaluate_head,
     gate,
 )
-from tagtrail.learning.holdout_checks import KeptOut, holdout_gaps
+from tagtrail.learning.holdout_checks import (
+    EvaluationStream,
+    KeptOut,
+    audit_stream,
+    describe_streams,
+    holdout_gaps,
+    holdout_stream,
+    queue_stream,
+)
 from tagtrail.learning.segment_checks import (
     SegmentFlag,
     audit_disagreements,
@@ -64,6 +72,22 @@ class StoredEvaluation(msgspec.Struct, kw_only=True, frozen=True):
     holdout_champion: EvaluationReport | None = None
     # The share of the most common label among the decisions the head learnt from.
     majority_share: float | None = None
+    # The streams scored above, with how each was drawn (empty: stored before they were
+    # named; ``streams_of`` reads them back from the reports).
+    streams: tuple[EvaluationStream, ...] = ()
+
+
+def streams_of(evaluation: StoredEvaluation) -> tuple[EvaluationStream, ...]:
+    """The streams an evaluation was scored on (read back from its reports when it was
+    stored before streams were named: the hold-out's share is then unknown)."""
+    if evaluation.streams:
+        return evaluation.streams
+    found = [queue_stream(evaluation.candidate.overall.n, evaluation.candidate.method)]
+    if evaluation.holdout_candidate is not None:
+        found.append(holdout_stream(evaluation.holdout_candidate.overall.n, None))
+    if evaluation.audit_candidate is not None:
+        found.append(audit_stream(evaluation.audit_candidate.overall.n))
+    return tuple(found)
 
 
 def evaluate_candidate(
@@ -102,6 +126,12 @@ def evaluate_candidate(
             reports[f"{stream}_{name}"] = evaluate_head(
                 head, held, governance=governance, method=method
             )
+    queue = comparison.candidate_report
+    scored = [queue_stream(queue.overall.n, queue.method)]
+    if "holdout_candidate" in reports:
+        scored.append(holdout_stream(reports["holdout_candidate"].overall.n, kept.holdout_share))
+    if "audit_candidate" in reports:
+        scored.append(audit_stream(reports["audit_candidate"].overall.n))
     evaluation = StoredEvaluation(
         candidate=comparison.candidate_report,
         champion=comparison.champion_report,
@@ -111,6 +141,7 @@ def evaluate_candidate(
         holdout_candidate=reports.get("holdout_candidate"),
         holdout_champion=reports.get("holdout_champion"),
         majority_share=majority_share(train.positives),
+        streams=tuple(scored),
     )
     return comparison, evaluation
 
@@ -145,6 +176,7 @@ def decide(settings: Settings, evaluation: StoredEvaluation) -> GateDecision:
         candidate_version=base.candidate_version,
         champion_version=base.champion_version,
         reasons=(*refusals, *base.reasons, checked, held_checked),
+        evaluation_stream=describe_streams(streams_of(evaluation)),
     )
 
 

@@ -19,6 +19,7 @@ from tagtrail.domain.limits import MAX_TEXT_CHARS, check_free_text
 from tagtrail.errors import InvalidInput, ModelUnavailable
 from tagtrail.store import SearchIndex
 from tagtrail.store import queries as q
+from tagtrail.store import review_queue as rq
 from tagtrail.store.holdout import split_queue
 from tagtrail.usecases.tagger_provider import TaggerProvider
 from tagtrail.usecases.taxonomy_in_force import TaxonomyInForce
@@ -144,10 +145,10 @@ class Search:
         f: AssetFilter,
         attributes: Sequence[str],
         *,
-        order: q.ReviewOrder,
+        order: rq.ReviewOrder,
         size: int,
         search_after: list[FieldValue] | None,
-        reason: q.ReviewReason = "pending",
+        reason: rq.ReviewReason = "pending",
     ) -> tuple[list[Hit], bool, int]:
         """Assets awaiting review (pending tags, or human decisions a newer model disagrees
         with): (hits, has_next, total)."""
@@ -155,8 +156,17 @@ class Search:
         for name in attributes:
             taxonomy.attribute(name)  # unknown attribute → InvalidInput
         check_after(review_sort(order, reason), search_after)
-        body = q.review_body(
-            f, attributes, order=order, size=size + 1, search_after=search_after, reason=reason
+        medium = rq.ReviewMedium(
+            by_attribute={a.name: a.governance.medium for a in taxonomy.attributes}
+        )
+        body = rq.review_body(
+            f,
+            attributes,
+            order=order,
+            size=size + 1,
+            search_after=search_after,
+            reason=reason,
+            medium=medium,
         )
         if reason != "disagreement":  # pending tags of hold-out assets: only in their queue
             share = self._holdout_share
@@ -167,6 +177,6 @@ class Search:
         return page, len(hits) > size, int(result["hits"]["total"]["value"])
 
 
-def review_sort(order: q.ReviewOrder, reason: q.ReviewReason) -> str:
+def review_sort(order: rq.ReviewOrder, reason: rq.ReviewReason) -> str:
     """The sort a review queue's cursors belong to: the hold-out has its own order."""
     return "holdout" if reason == "holdout" else order

@@ -43,6 +43,7 @@ async def carried_forward(store: Store, restore: Tag, taxonomy: Taxonomy) -> Tag
         # A proposal named the old taxonomy's value; the next retag re-proposes.
         proposed_value=None,
         proposed_probability=None,
+        proposed_margin=None,
         proposed_head_version=None,
         proposed_taxonomy_version=None,
         proposed_event_id=None,

@@ -22,7 +22,9 @@ from tagtrail.errors import TagtrailError
 from tagtrail.learning import shadow as shadow_records
 from tagtrail.learning.colour import TierOutcome
 from tagtrail.learning.evaluate import EvaluationReport, SegmentMetrics
+from tagtrail.learning.holdout_checks import EvaluationStream as EvaluationStreamRecord
 from tagtrail.usecases import heads as uc
+from tagtrail.usecases.gate import streams_of
 
 if TYPE_CHECKING:
     HeadSegment = SegmentMetrics
@@ -40,6 +42,25 @@ else:
             "auto_high": "Wilson 95 % interval, high end",
         },
         names={"auto_low": "autoPrecisionLow", "auto_high": "autoPrecisionHigh"},
+    )
+
+
+if TYPE_CHECKING:
+    EvaluationStream = EvaluationStreamRecord
+else:
+    EvaluationStream = object_type(
+        EvaluationStreamRecord,
+        name="EvaluationStream",
+        description="A stream of decisions kept out of training that a head was scored on, "
+        "and how it was drawn. Queue order never touches the hold-out or the audit draws.",
+        fields={
+            "stream": "review_queue (reviewers' decisions, chosen by the queue's order), "
+            "random_holdout (assets chosen by a hash of their id) or audit_answers (applied "
+            "tags drawn by a hash per audit round)",
+            "n": "Decisions scored",
+            "drawn_by": "How the stream's decisions were chosen",
+            "share": "random_holdout: its share of all assets (null: not recorded)",
+        },
     )
 
 
@@ -67,6 +88,12 @@ class HeadEvaluation:
     champion_holdout_segments: list[HeadSegment] = strawberry.field(
         description="The champion scored on the same hold-out decisions"
     )
+    evaluation_stream: str = strawberry.field(
+        description='Which streams the gate scored the heads on, e.g. "review-queue '
+        "decisions (scored out of sample: holdout 20% (240 decisions)) n=240 + random "
+        'hold-out (5% of assets, hash of the asset id) n=42"'
+    )
+    streams: list[EvaluationStream] = strawberry.field(description="The same streams, one by one")
 
 
 if TYPE_CHECKING:
@@ -186,6 +213,8 @@ def _evaluation(evaluation: uc.StoredEvaluation | None, gate: Any | None) -> Hea
         champion_audit_segments=_segments(evaluation.audit_champion),
         holdout_segments=_segments(evaluation.holdout_candidate),
         champion_holdout_segments=_segments(evaluation.holdout_champion),
+        evaluation_stream=str(gate.evaluation_stream),
+        streams=list(streams_of(evaluation)),
     )
 
 

@@ -39,10 +39,21 @@ from tagtrail.usecases.search import review_sort
 
 
 # -- queue ---------------------------------------------------------------------------------
-@strawberry.enum
+@strawberry.enum(
+    description="How the review queue is sorted (HOLDOUT ignores it: hash order). On the "
+    "queued tags of the requested attributes: OLDEST_FIRST, first seen (DISAGREEMENT: "
+    "decided); LOWEST_CONFIDENCE_FIRST, the least probable; UNCERTAINTY_FIRST, the smallest "
+    "margin between the model's top two probabilities (colour: the analyser's ΔE-margin "
+    "confidence; tags without one last); EXPECTED_VALUE_FIRST, the most expected cost removed "
+    "by reviewing the asset: over its pending tags, 1 − p for a flagged tag (wrong and "
+    "served) plus p·(1 − m)/m for a suggestion (right and missing; m the attribute's medium "
+    "threshold); DISAGREEMENT: the surest newer proposal first"
+)
 class ReviewOrder(Enum):
     OLDEST_FIRST = "oldest_first"
     LOWEST_CONFIDENCE_FIRST = "lowest_confidence_first"
+    UNCERTAINTY_FIRST = "uncertainty_first"
+    EXPECTED_VALUE_FIRST = "expected_value_first"
 
 
 @strawberry.enum(description="Why a tag is in the review queue.")

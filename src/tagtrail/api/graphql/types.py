@@ -53,6 +53,9 @@ else:
             "state": "auto_applied, flagged, suggested, confirmed, corrected or rejected",
             "source": "model, analyser, human, model_then_human or analyser_then_human",
             "proposed_value": "A newer model's value on a human-decided tag: shown, never applied",
+            "margin": "How decisively the machine chose: top-1 minus top-2 probability of the "
+            "head (colour: the analyser's ΔE-margin confidence); null when unknown",
+            "proposed_margin": "The margin of the newer model's proposal (proposedValue)",
             "reproposal_of": "The rejection (event id) whose value a newer head proposes "
             "again: a suggestion until a human decides again",
         },
