@@ -165,6 +165,7 @@ class Cadence:
             return [failed] if await self._store.head_events.append(failed) else []
         trained = await self._store.head_events.latest(attribute, ("trained",))
         added = [trained] if trained is not None else []
+        champion = trained.champion if trained is not None else None
         follow: list[HeadEvent] = []
         if waiting is not None and waiting != result.version:
             follow.append(
@@ -187,6 +188,7 @@ class Cadence:
                     policy=policy,
                     trigger=f"it waits for {policy.shadow_decisions} reviewer judgements of "
                     "its proposals on photos it saw",
+                    champion=champion,
                 )
             )
         added.extend([e for e in follow if await self._store.head_events.append(e)])
@@ -224,13 +226,17 @@ class Cadence:
         passed = allowed and not reasons  # ``reasons`` so far: the shadow's refusal
         reasons.extend(gate)
         if passed and policy.promotion == "auto":
+            seen = _shadow_summary(shadow)
+            trigger = f"policy: {policy.describe()}" + (f"; {seen}" if seen else "")
             result = await self._heads.promote(
-                attribute, version, actor=self.actor, trigger=f"policy: {policy.describe()}"
+                attribute, version, actor=self.actor, trigger=trigger
             )
             promoted = await self._store.head_events.latest(attribute, ("promoted",))
             return [promoted] if result.promoted and promoted is not None else []
         step: HeadStep = "awaiting_admin" if passed else "refused"
         trigger = "the gate and the shadow passed" if passed else "the gate or the shadow said no"
+        seen = _shadow_summary(shadow)
+        trigger += f" ({seen})" if seen else ""
         event = self._event(
             f"{step}:{attribute}:{version}",
             attribute,
@@ -274,3 +280,17 @@ class Cadence:
             shadow_challenger=shadow.challenger_agreement if shadow else None,
             shadow_champion=shadow.champion_agreement if shadow else None,
         )
+
+
+def _shadow_summary(shadow: ShadowEvidence | None) -> str | None:
+    """What the shadow saw, for a verdict's trigger (None: no shadow evidence)."""
+    if shadow is None or not shadow.n:
+        return None
+
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{x:.0%}"
+
+    return (
+        f"shadow: reviewers agreed with it on {pct(shadow.challenger_agreement)} of {shadow.n} "
+        f"photos, with the champion on {pct(shadow.champion_agreement)}"
+    )
