@@ -122,7 +122,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Events read per request when a tag history is paged through (search_after).
     history_page_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1000
 
-    # The retraining cadence (docs/heads.md): a challenger is trained once this many reviewer
+    # The retraining cadence (docs/learning.md): a challenger is trained once this many reviewer
     # decisions on the attribute arrived since the last training, and/or once this many hours
     # passed with at least one new decision; then it shadows new photos until reviewers have
     # judged retrain_shadow_decisions of its proposals, and is promoted by the gate (`auto`)
@@ -272,6 +272,11 @@ class RetrainPolicies(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def on(self) -> bool:
         return bool(self.every or self.interval_h)
+
+    @property
+    def attributes(self) -> set[str]:
+        """Every attribute a policy names (``*`` included)."""
+        return set(self.every) | set(self.interval_h) | set(self.promotion)
 
     def of(self, attribute: str) -> RetrainPolicy:
         def pick(table: Mapping[str, _V]) -> _V | None:

@@ -108,3 +108,12 @@ def test_committed_schema_matches_code() -> None:
     assert REPO_SCHEMA.read_text(encoding="utf-8") == schema_sdl(), (
         "schema.graphql is stale: run `python -m tagtrail.api.graphql.export schema.graphql`"
     )
+
+
+def test_head_step_filter_names_every_head_step() -> None:
+    from typing import get_args
+
+    from tagtrail.api.graphql.heads import HeadStepFilter
+    from tagtrail.domain.cadence import HeadStep
+
+    assert sorted(s.value for s in HeadStepFilter) == sorted(get_args(HeadStep))

@@ -126,3 +126,57 @@ async def test_a_manual_policy_leaves_the_challenger_for_an_admin(
     assert [(e.actor, e.version) for e in listed.events] == [("ada", version)]
     for server in servers:
         await server.close()
+
+
+async def test_a_challenger_is_judged_before_a_newer_one_replaces_it(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    """Training falls due every 10 decisions but a verdict needs 20 judgements: the
+    decisions that judge the waiting challenger must not replace it first (regression: every
+    challenger was superseded and none was ever judged)."""
+    servers = _servers(
+        settings, indexed, retrain_every="shot_type=10", retrain_shadow_decisions=20
+    )
+    a = servers[0]
+    fingerprint = (await a.tagging.tagger()).model_fingerprint
+    decided = _batch("t", fingerprint, 6, 7)
+    await api.create([x for x, _ in decided])
+    await _review(api, decided, 1)
+    added = await _tick_both(servers)
+    assert [e.step for e in added] == ["trained", "shadowing"]
+    fresh = _batch("n", fingerprint, 5, 8)  # 20 photos tagged before it: computed proposals
+    await api.create([x for x, _ in fresh])
+    await _review(api, fresh[:12], 1)
+    assert await _tick_both(servers) == []  # 12 judgements: neither judged nor replaced
+    await _review(api, fresh[12:], 1)
+    verdict = await _tick_both(servers)
+    assert [e.step for e in verdict] == ["awaiting_admin"], verdict
+    assert verdict[0].version == added[0].version
+    assert verdict[0].shadow_n == 20
+    for server in servers:
+        await server.close()
+
+
+async def test_a_round_gives_back_its_newest_lease(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    """A round that outlives a third of the lease renews it; the release must name the
+    newest renewal, or the lease stays held until it expires (regression)."""
+    (a, b) = _servers(settings, indexed, retrain_lease_s=1.0, retrain_shadow_decisions=0)
+    fingerprint = (await a.tagging.tagger()).model_fingerprint
+    decided = _batch("t", fingerprint, 6, 7)
+    await api.create([x for x, _ in decided])
+    await _review(api, decided, 1)
+
+    slow = a.cadence._attributes
+
+    async def attributes() -> list[str]:
+        await asyncio.sleep(1.2)  # past three renewals' worth of a 1 s lease
+        return await slow()
+
+    a.cadence._attributes = attributes  # type: ignore[method-assign]
+    assert [e.step for e in await a.cadence.tick()] == ["trained", "shadowing"]
+    assert await a.store.leases.holder("retraining") is None  # given back at once
+    assert [e.step for e in await b.cadence.tick()] == ["awaiting_admin"]  # b may take it
+    for server in (a, b):
+        await server.close()

@@ -25,7 +25,7 @@ third of a wrong one). The value is then continuous at the threshold (1 − m on
 and falls off away from it: a sure flagged tag is probably right already, an unlikely
 suggestion probably wrong. An asset's value is the sum over its pending tags of the
 requested attributes: the review page shows them together. The store computes the same
-number in the search engine (``store.queries``); this is the reference it is tested against.
+number in the search engine (``store.review_queue``); this is the reference it is tested against.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The head event log: every step of training, shadowing and promotion (``heads`` index).
 
-An event's id says what it is about, so a step the cadence takes on two servers (or twice
-after a restart) is stored once: put-if-absent, never updated.
+Events are stored put-if-absent under their id and never updated: an id that names only the
+step and version (the cadence's verdicts) is stored once however often it is taken.
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ class HeadEventLog:
             "detail": msgspec.to_builtins(event),
         }
         try:
-            await self.client.create(index=self.index, id=f"event:{event.event_id}", body=body)
+            # Visible to the next read once stored: listings never force a refresh.
+            await self.client.create(
+                index=self.index, id=f"event:{event.event_id}", body=body, refresh="wait_for"
+            )
         except ConflictError:
             return False
         return True
@@ -76,7 +79,6 @@ class HeadEventLog:
         }
         if after is not None:
             body["search_after"] = list(after)
-        await self.client.indices.refresh(index=self.index)
         hits = (await self.client.search(index=self.index, body=body))["hits"]["hits"]
         events = tuple(msgspec.convert(h["_source"]["detail"], HeadEvent) for h in hits)
         last = (int(hits[-1]["sort"][0]), str(hits[-1]["sort"][1])) if hits else None

@@ -6,16 +6,20 @@ with several servers exactly one trains at a time, and a server killed mid-train
 lease when it expires (the next tick elsewhere carries on: every step is idempotent). For
 each attribute whose policy (``TAGTRAIL_RETRAIN_*``, ``config.RetrainPolicy``) is on, a tick:
 
-1. judges the waiting challenger, if there is one the cadence has not ruled on: once
-   reviewers judged ``shadow_decisions`` of its shadow proposals, the gate (its evaluation
-   on the independent stream: the random hold-out and audit answers) and the shadow (not
+1. judges the waiting challenger, if there is one nobody has ruled on: once reviewers
+   judged ``shadow_decisions`` of its shadow proposals, the gate (its evaluation against
+   the champion on held-out reviewer decisions, with the random hold-out and audit
+   answers, never trained on, scored apart: see ``usecases.gate``) and the shadow (not
    clearly worse than the champion on the same photos) decide; it is promoted (policy
-   ``auto``), left for an admin (``manual``) or refused, with the reasons;
+   ``auto``), left for an admin (``manual``) or refused, with the reasons. With shadow
+   mode off (``TAGTRAIL_SHADOW=false``) the gate alone decides, at once;
 2. trains a new challenger when the policy says so (``domain.cadence.training_due``): the
-   previous one, if not yet ruled on, is superseded.
+   previous one, if not yet ruled on, is superseded, but not before it could have been
+   judged (the decisions that judge it would otherwise replace every challenger).
 
-Each step is a head event (``headEvents``) whose id names the step and version, so a step
-taken twice (two servers, a restart) is stored once.
+Each step is a head event (``headEvents``). The cadence's verdicts and shadowing have ids
+that name the step and version, so taken twice (two servers, a restart) they are stored
+once; a training, and an admin's promotion or refused attempt, is an event each time.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime
 
-from tagtrail.config import RetrainPolicy, Settings
+import msgspec
+
+from tagtrail.config import RetrainPolicy, Settings, retrain_policies
 from tagtrail.domain.cadence import (
     VERDICTS,
     HeadEvent,
@@ -38,7 +45,7 @@ from tagtrail.domain.records import utc_now
 from tagtrail.errors import TagtrailError
 from tagtrail.learning.colour import COLOUR
 from tagtrail.learning.dataset import HUMAN_KINDS
-from tagtrail.store import Lease, Store
+from tagtrail.store import Lease, LeaseRepository, Store
 from tagtrail.tagging.heads import ZeroShotHead
 from tagtrail.usecases.champions import CALIBRATION, CHALLENGER, CHAMPION
 from tagtrail.usecases.head_history import TrainingCause
@@ -49,6 +56,37 @@ from tagtrail.usecases.tagger_provider import TaggerProvider
 log = logging.getLogger(__name__)
 
 LEASE = "retraining"
+#: A round of the cadence (every attribute's step) stops after this long, whatever it is
+#: waiting for: a hung store call must not hold the deployment's lease for ever.
+ROUND_DEADLINE_S = 1800.0
+
+
+class _Held:
+    """The lease while a round runs: renewed every third of its length (``lease`` is always
+    the newest renewal, the one a release must name); ``lost`` once it is not ours any
+    more (taken by another server after expiring, or not renewed before it expired)."""
+
+    def __init__(self, leases: LeaseRepository, lease: Lease, ttl_s: float) -> None:
+        self._leases = leases
+        self._ttl_s = ttl_s
+        self.lease = lease
+        self.lost = asyncio.Event()
+
+    async def keep(self) -> None:
+        while True:
+            await asyncio.sleep(self._ttl_s / 3)
+            try:
+                renewed = await self._leases.renew(self.lease, self._ttl_s)
+            except Exception as exc:  # an outage: try again until the lease would expire
+                if time.time() * 1000 >= self.lease.expires_at_ms:
+                    self.lost.set()
+                    return
+                log.warning("could not renew the retraining lease (%s); trying again", exc)
+                continue
+            if renewed is None:
+                self.lost.set()
+                return
+            self.lease = renewed
 
 
 class Cadence:
@@ -71,6 +109,7 @@ class Cadence:
         self._settings = settings
         self.holder = holder
         self.actor = f"cadence@{holder}"
+        self._warned = False
 
     async def run(self) -> None:
         """Tick every ``retrain_poll_s`` until cancelled; a failed tick is logged, not fatal."""
@@ -85,39 +124,56 @@ class Cadence:
 
     async def tick(self) -> list[HeadEvent]:
         """One round over every attribute with a policy, under the lease; the head events it
-        added (none when another server holds the lease)."""
+        added (none when another server holds the lease). The round stops when the lease is
+        lost (its new holder carries on) and after ``ROUND_DEADLINE_S`` at the latest."""
         leases, ttl = self._store.leases, self._settings.retrain_lease_s
         lease = await leases.acquire(LEASE, self.holder, ttl)
         if lease is None:
             return []
-        renewing = asyncio.create_task(self._keep(lease))
+        held = _Held(leases, lease, ttl)
+        renewing = asyncio.create_task(held.keep())
+        added: list[HeadEvent] = []
         try:
-            added: list[HeadEvent] = []
-            for attribute in await self._attributes():
-                added.extend(await self._step(attribute))
-            return added
+            async with asyncio.timeout(ROUND_DEADLINE_S):
+                for attribute in await self._attributes():
+                    if held.lost.is_set():
+                        log.warning(
+                            "retraining lease lost: %s is left to its new holder", attribute
+                        )
+                        break
+                    added.extend(await self._guarded_step(attribute))
+        except TimeoutError:
+            log.warning(
+                "retraining cadence: the round ran past %.0f s and stopped", ROUND_DEADLINE_S
+            )
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
-            await leases.release(lease)
+            await leases.release(held.lease)  # the newest renewal: an older one is stale
+        return added
 
-    async def _keep(self, lease: Lease) -> None:
-        """Renew the lease every third of its length while the tick runs."""
-        ttl = self._settings.retrain_lease_s
-        while True:
-            await asyncio.sleep(ttl / 3)
-            renewed = await self._store.leases.renew(lease, ttl)
-            if renewed is None:
-                log.warning("retraining lease lost (expired and taken); finishing this step")
-                return
-            lease = renewed
+    async def _guarded_step(self, attribute: str) -> list[HeadEvent]:
+        """One attribute's step; a failure is logged and the round goes on to the next."""
+        try:
+            return await self._step(attribute)
+        except (TagtrailError, msgspec.ValidationError) as exc:
+            log.warning("retraining cadence, %s: %s", attribute, exc)
+            return []
 
     async def _attributes(self) -> list[str]:
         tagger = await self._tagging.tagger()
         names = [a for a, h in tagger.zero_shot_heads.items() if isinstance(h, ZeroShotHead)]
         if COLOUR in tagger.taxonomy.attribute_names and COLOUR not in names:
             names.append(COLOUR)
+        named = retrain_policies(self._settings).attributes - {"*"}
+        if named - set(names) and not self._warned:
+            self._warned = True  # once per process: a typo is not news every poll
+            log.warning(
+                "TAGTRAIL_RETRAIN_*: %s has no trainable head (trainable: %s)",
+                ", ".join(sorted(named - set(names))),
+                ", ".join(sorted(names)),
+            )
         return sorted(a for a in names if self._settings.retrain_policy(a).on)
 
     async def _step(self, attribute: str) -> list[HeadEvent]:
@@ -142,9 +198,14 @@ class Cadence:
     async def _train_if_due(
         self, attribute: str, policy: RetrainPolicy, waiting: str | None
     ) -> list[HeadEvent]:
-        last = await self._store.head_events.latest(attribute, ("trained",))
+        # A failed training counts as one: its decisions are not tried again every poll.
+        last = await self._store.head_events.latest(attribute, ("trained", "failed"))
         since = last.at if last is not None else await self._newest_head_at(attribute)
         decisions = await self._store.events.count_since(attribute, sorted(HUMAN_KINDS), since)
+        if waiting is not None and decisions < policy.shadow_decisions:
+            # Reviewers judging the waiting challenger's proposals make these decisions:
+            # replacing it before it could be judged would replace every challenger.
+            return []
         why = training_due(policy, decisions, since, datetime.now(UTC))
         if why is None:
             return []
@@ -210,6 +271,12 @@ class Cadence:
         reasons: list[str] = []
         shadow: ShadowEvidence | None = None
         if doc.kind != CALIBRATION and self._settings.shadow:
+            # The report reads every decision since the challenger was made: count first.
+            made = await self._store.events.count_since(
+                attribute, sorted(HUMAN_KINDS), doc.created_at
+            )
+            if made < policy.shadow_decisions:
+                return []
             report = await self._shadow.challenger_agreement(attribute, version)
             shadow = ShadowEvidence(
                 n=report.n,

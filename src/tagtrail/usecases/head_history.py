@@ -34,6 +34,7 @@ class HeadHistory:
     async def trained(
         self,
         attribute: str,
+        at: str,
         version: str,
         *,
         actor: str,
@@ -42,8 +43,8 @@ class HeadHistory:
         reasons: Sequence[str],
         why: TrainingCause | None,
     ) -> None:
+        """A training that began reading decisions ``at`` (the time later ones count from)."""
         cause = why or TrainingCause()
-        at = utc_now()
         await self._store.head_events.append(
             HeadEvent(
                 # Every training is an event, the same version again too: the cadence

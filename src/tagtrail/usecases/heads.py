@@ -139,11 +139,15 @@ class Heads:
         """Train a challenger for ``attribute`` from reviewer decisions and evaluate it.
 
         For ``colour`` (measured, not predicted) the analyser's calibration is what learns.
-        Every training is a ``trained`` head event (``why``: what the cadence saw).
+        Every training is a ``trained`` head event (``why``: what the cadence saw), dated
+        when it began to read the decisions: a decision made while it trained is counted
+        toward the next training.
         """
+        began = utc_now()
         result = await self._train(attribute, actor=actor)
         await self._history.trained(
             attribute,
+            began,
             result.version,
             actor=actor,
             champion=(await self._store.heads.alias(CHAMPION, attribute)).version,

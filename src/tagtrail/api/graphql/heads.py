@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -389,6 +390,18 @@ else:
     )
 
 
+@strawberry.enum(description="A step of a head version's life (headEvents' filter)")
+class HeadStepFilter(enum.Enum):
+    # The values of domain.cadence.HeadStep (tests/api/test_access.py checks they agree).
+    TRAINED = "trained"
+    SHADOWING = "shadowing"
+    PROMOTED = "promoted"
+    REFUSED = "refused"
+    AWAITING_ADMIN = "awaiting_admin"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+
+
 @strawberry.type(description="A page of head events, newest first.")
 class HeadEventsPage:
     events: list[HeadEvent]
@@ -405,7 +418,7 @@ async def head_events(
     info: Info,
     attribute: str | None = None,
     version: str | None = None,
-    steps: list[str] | None = None,
+    steps: list[HeadStepFilter] | None = None,
     first: int = 50,
     after: str | None = None,
 ) -> HeadEventsResult:
@@ -416,7 +429,7 @@ async def head_events(
             first=first,
             attribute=attribute,
             version=version,
-            steps=steps or (),
+            steps=sorted({s.value for s in steps or ()}),
             after=decode_cursor(after, _EVENTS_SORT),
         )
     except TagtrailError as exc:
