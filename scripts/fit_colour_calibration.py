@@ -39,14 +39,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tagtrail.demo.catalogue import ColourMode, generate_painted  # noqa: E402
+from tagtrail.domain.calibration import Calibration  # noqa: E402
 from tagtrail.domain.palette import Palette  # noqa: E402
-from tagtrail.learning.colour_fit import FittingPhoto, fit_shipped, outcomes  # noqa: E402
+from tagtrail.learning.colour_fit import (  # noqa: E402
+    FittingPhoto,
+    fit_shipped,
+    lowest_high,
+    outcomes,
+    threshold_rows,
+)
 from tagtrail.tagging.taxonomy_files import load_palette  # noqa: E402
 from tagtrail.vision.colour import ColourAnalyser  # noqa: E402
 from tagtrail.vision.colour_calibration import DEFAULT_FILE  # noqa: E402
 from tagtrail.vision.decode import decode_image  # noqa: E402
 
 PALETTE = ROOT / "taxonomy" / "default" / "colours.yaml"
+TARGET_PRECISION = 0.98  # the auto tier's precision target (bench/colour_accuracy.py)
 
 
 def measure(
@@ -80,11 +88,13 @@ def main() -> int:
         ("boundary", args.boundary),
     ]
     photos: list[FittingPhoto] = []
+    by_mode: dict[str, list[FittingPhoto]] = {}
     for offset, (mode, n) in enumerate(sets):
         measured = measure(mode, n, args.seed + offset, palette, analyser)
         right = sum(ok for _, ok in outcomes(palette, measured))
         print(f"{mode:9s} {n} photos (seed {args.seed + offset}): {right} named right")
         photos += measured
+        by_mode[mode] = measured
     source = (
         f"shipped default: {len(photos)} generated photos, {analyser.version}, right = the "
         f"palette colour nearest the painted one (seeds {args.seed}–{args.seed + 2}: "
@@ -93,9 +103,38 @@ def main() -> int:
     )
     fitted = fit_shipped(palette, photos, source=source)
     args.out.write_bytes(msgspec.json.format(msgspec.json.encode(fitted)) + b"\n")
-    print(f"{len(photos)} photos; a={fitted.a:.3f} b={fitted.b:.3f}; "
-          f"ECE {fitted.ece_before:.3f} -> {fitted.ece_after:.3f}; wrote {args.out}")  # fmt: skip
+    print(
+        f"{len(photos)} photos; a={fitted.a:.3f} b={fitted.b:.3f}; "
+        f"ECE {fitted.ece_before:.3f} -> {fitted.ece_after:.3f}; wrote {args.out}"
+    )
+    _thresholds(palette, fitted, by_mode)
     return 0
+
+
+def _thresholds(
+    palette: Palette, fitted: Calibration, by_mode: dict[str, list[FittingPhoto]]
+) -> None:
+    """The colour tier's ``high``: auto share and precision per fitting set, and the lowest
+    threshold at which the swatch and uniform sets keep an auto-tier precision whose Wilson
+    lower bound is at least the target (the boundary set, built to be hard, is shown)."""
+    highs = [round(0.95 - 0.005 * i, 3) for i in range(31)]  # 0.95 down to 0.80
+    tables = {
+        mode: threshold_rows(fitted, outcomes(palette, measured), highs)
+        for mode, measured in by_mode.items()
+    }
+    print("high   " + "  ".join(f"{mode:>22s}" for mode in tables))
+    for i, high in enumerate(highs):
+        cells = [
+            f"{r.share:6.1%} auto, {r.precision:.3f} ≥{r.precision_low:.3f}"
+            for r in (rows[i] for rows in tables.values())
+        ]
+        print(f"{high:.3f}  " + "  ".join(cells))
+    judged = [m for m in ("swatch", "uniform") if m in tables]
+    chosen = lowest_high(tables, target=TARGET_PRECISION, judged=judged)
+    print(
+        f"lowest high whose auto tier keeps precision ≥ {TARGET_PRECISION} (Wilson lower bound) "
+        f"on {' and '.join(judged)}: {chosen:.3f} (taxonomy/default colour governance)"
+    )
 
 
 if __name__ == "__main__":

@@ -185,7 +185,7 @@ def test_a_human_value_wins_over_the_models(taxonomy: Taxonomy) -> None:
 
 def test_rules_on_colour_fire_on_the_analysers_applied_colour(taxonomy: Taxonomy) -> None:
     assert dependents(taxonomy, "colour", None) == ("category",)
-    applied = tag(taxonomy, {"category": ("longline cardigan", 0.97)}, colour=0.9)
+    applied = tag(taxonomy, {"category": ("longline cardigan", 0.97)}, colour=0.85)
     assert applied["colour"].tier == "flagged"
     category = applied["category"]
     assert (category.value, category.rule_id) == ("coatigan", "black_longline")

@@ -144,3 +144,20 @@ def test_few_decisions_in_clip_like_geometry_stay_calibrated(seed: int) -> None:
     )
     assert abs(float(p.max(axis=1).mean()) - float(right.mean())) < 0.05
     assert ece(p.max(axis=1), right) <= 0.05
+
+
+def test_a_prior_calibration_counts_as_decisions_on_the_same_scores() -> None:
+    rng = np.random.default_rng(3)
+    prior = Calibration(kind="platt", a=7.0, b=-0.2)
+    few = rng.uniform(0, 1, 40)
+    right = rng.random(40) < prior.apply(few)
+    alone = fit_platt(few, right)
+    steadied = fit_platt(few, right, prior=prior, prior_n=100)
+    assert fit_platt(few, right, prior=prior, prior_n=0) == alone
+    # 40 decisions against 100 pseudo-decisions: the fit stays nearer the prior.
+    assert abs(steadied.a - prior.a) < abs(alone.a - prior.a)
+    many = rng.uniform(0, 1, 4000)
+    truth = Calibration(kind="platt", a=3.0, b=0.5)
+    outcome = rng.random(4000) < truth.apply(many)
+    outweighed = fit_platt(many, outcome, prior=prior, prior_n=100)
+    assert abs(outweighed.a - truth.a) < 0.5  # thousands of decisions outweigh it

@@ -112,7 +112,7 @@ def test_fit_beats_an_over_confident_default_out_of_fold_and_passes_the_gate() -
     default = Calibration(kind="platt", a=8.0, b=-0.6, source="shipped")
     fitted, evaluation = fit_colour_calibration(outcomes, default, high=0.95)
     assert fitted.kind == "platt"
-    assert fitted.source == "reviewer decisions: 400"
+    assert fitted.source == "reviewer decisions: 400"  # an over-confident default: no prior
     assert evaluation.n == 400
     assert evaluation.current.version == default.version
     assert evaluation.candidate.version == fitted.version

@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 from tagtrail.demo.catalogue import generate_painted
+from tagtrail.domain.calibration import Calibration
 from tagtrail.domain.palette import Palette, delta_e_2000, nearest_colour
-from tagtrail.learning.colour_fit import FittingPhoto, fit_shipped, outcomes, truth
+from tagtrail.learning.colour_fit import (
+    FittingPhoto,
+    fit_shipped,
+    lowest_high,
+    outcomes,
+    threshold_rows,
+    truth,
+)
 from tagtrail.tagging.taxonomy_files import load_palette
 
 PALETTE_FILE = Path(__file__).resolve().parents[2] / "taxonomy" / "default" / "colours.yaml"
@@ -71,3 +79,25 @@ def test_the_fit_learns_from_painted_truth(palette: Palette) -> None:
     assert fitted.n == 400
     assert fitted.a > 0
     assert fitted.apply_one(0.1) < 0.5 < fitted.apply_one(0.9)
+
+
+def test_the_lowest_high_keeps_every_judged_set_above_the_target() -> None:
+    identity = Calibration()
+    highs = [0.95, 0.9, 0.85, 0.8]
+    # Confidence is the probability here (identity): 300 right at 0.96, then 100 at each
+    # lower step, right but for 1 at 0.92, 10 at 0.87 and 40 at 0.82.
+    rows = [(0.96, True)] * 300
+    rows += [(0.92, i > 0) for i in range(100)]
+    rows += [(0.87, i >= 10) for i in range(100)]
+    rows += [(0.82, i >= 40) for i in range(100)]
+    table = threshold_rows(identity, rows, highs)
+    assert [r.auto for r in table] == [300, 400, 500, 600]
+    assert table[1].precision == pytest.approx(399 / 400)
+    assert table[0].precision_low < 1.0  # an interval, not the point estimate
+    easy = threshold_rows(identity, [(0.99, True)] * 500, highs)
+    # 0.85: 489/500 right, Wilson low ≈ 0.961 < 0.98: the lowest safe threshold is 0.9.
+    assert lowest_high({"uniform": table, "swatch": easy}, target=0.98, judged=["uniform"]) == 0.9
+    # A set that is not judged does not hold the threshold back; a judged one does.
+    assert lowest_high({"uniform": easy}, target=0.98, judged=["uniform"]) == 0.8
+    hard = threshold_rows(identity, [(0.96, i % 10 != 0) for i in range(100)], highs)
+    assert lowest_high({"hard": hard}, target=0.98, judged=["hard"]) == 0.95  # never lower

@@ -134,9 +134,7 @@ async def test_a_challenger_is_judged_before_a_newer_one_replaces_it(
     """Training falls due every 10 decisions but a verdict needs 20 judgements: the
     decisions that judge the waiting challenger must not replace it first (regression: every
     challenger was superseded and none was ever judged)."""
-    servers = _servers(
-        settings, indexed, retrain_every="shot_type=10", retrain_shadow_decisions=20
-    )
+    servers = _servers(settings, indexed, retrain_every="shot_type=10", retrain_shadow_decisions=20)
     a = servers[0]
     fingerprint = (await a.tagging.tagger()).model_fingerprint
     decided = _batch("t", fingerprint, 6, 7)

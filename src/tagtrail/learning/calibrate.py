@@ -129,29 +129,45 @@ def fit_temperature(
     return minimise_over_log_t(loss, lo, hi)
 
 
-def fit_platt(scores: object, correct: object) -> Calibration:
+def fit_platt(
+    scores: object,
+    correct: object,
+    *,
+    prior: Calibration | None = None,
+    prior_n: float = 0.0,
+) -> Calibration:
     """Fit σ(a·score + b) to right (1) / wrong (0) outcomes by Newton's method.
 
     Platt's targets (n₊+1)/(n₊+2) and 1/(n₋+2) instead of 1 and 0 keep the fit finite on a
     separable sample and encode "we have seen n cases, not infinitely many".
+
+    With a ``prior`` calibration, it counts as ``prior_n`` decisions more on the same scores,
+    each with the probability the prior gives it as its target: a hundred decisions then
+    move the prior only where they disagree with it, and a thousand outweigh it.
     """
     s, c = _as_arrays(np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0), correct)
     n_pos, n_neg = float(c.sum()), float(len(c) - c.sum())
     if len(c) == 0:
         return Calibration()
     t = np.where(c > 0.5, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+    w = np.ones_like(t)
+    x = s
+    if prior is not None and prior_n > 0:
+        x = np.concatenate([s, s])
+        t = np.concatenate([t, prior.apply(s)])
+        w = np.concatenate([w, np.full_like(s, prior_n / len(s))])
     params = np.array([0.0, math.log((n_pos + 1.0) / (n_neg + 1.0))])
-    design = np.stack([s, np.ones_like(s)], axis=1)
+    design = np.stack([x, np.ones_like(x)], axis=1)
 
-    def nll(w: Float64) -> float:
-        z = design @ w
+    def nll(v: Float64) -> float:
+        z = design @ v
         # −[t log σ(z) + (1−t) log σ(−z)] = softplus(z) − t·z, written without overflow.
-        return float((np.logaddexp(0.0, z) - t * z).sum())
+        return float((w * (np.logaddexp(0.0, z) - t * z)).sum())
 
     for _ in range(100):
         p = sigmoid(design @ params)
-        grad = design.T @ (p - t)
-        hess = design.T @ (design * (p * (1.0 - p))[:, None]) + 1e-9 * np.eye(2)
+        grad = design.T @ (w * (p - t))
+        hess = design.T @ (design * (w * p * (1.0 - p))[:, None]) + 1e-9 * np.eye(2)
         step = np.linalg.solve(hess, grad)
         scale, current = 1.0, nll(params)
         while nll(params - scale * step) > current and scale > 1e-10:
