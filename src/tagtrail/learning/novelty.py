@@ -171,8 +171,10 @@ def _lloyd(
         if np.array_equal(new, assign):
             break
         assign = new
-        sums = np.zeros_like(centres)
-        np.add.at(sums, assign, x)
+        # Row sums per cluster as one product (np.add.at was most of a head's novelty fit).
+        members = np.zeros((k, x.shape[0]), dtype=x.dtype)
+        members[assign, np.arange(x.shape[0])] = 1.0
+        sums = members @ x
         empty = np.flatnonzero(np.bincount(assign, minlength=k) == 0)
         if empty.size:  # re-seed each empty cluster with the worst-fitted rows
             worst = np.argsort(sims[np.arange(x.shape[0]), assign], kind="stable")
