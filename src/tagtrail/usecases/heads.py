@@ -23,7 +23,7 @@ from tagtrail.config import Settings
 from tagtrail.domain.governance import Governance
 from tagtrail.domain.records import utc_now
 from tagtrail.errors import InvalidInput, NotFound
-from tagtrail.learning.colour import COLOUR, CalibrationEvaluation
+from tagtrail.learning.colour import COLOUR
 from tagtrail.learning.dataset import TrainingSet
 from tagtrail.learning.evaluate import Comparison, GateDecision
 from tagtrail.learning.head import TunedHead
@@ -37,55 +37,13 @@ from tagtrail.usecases.champions import CALIBRATION, CHALLENGER, CHAMPION, calib
 from tagtrail.usecases.gate import StoredEvaluation as StoredEvaluation  # re-exported
 from tagtrail.usecases.head_data import training_set
 from tagtrail.usecases.head_history import HeadHistory, TrainingCause
+from tagtrail.usecases.head_results import EvaluateResult as EvaluateResult  # re-exported
+from tagtrail.usecases.head_results import HeadInfo as HeadInfo
+from tagtrail.usecases.head_results import PromoteResult as PromoteResult
+from tagtrail.usecases.head_results import TrainResult as TrainResult
 from tagtrail.usecases.holdout import KeptOut, kept_out
 from tagtrail.usecases.tagger_provider import TaggerProvider
 from tagtrail.usecases.workers import Worker
-
-
-class TrainResult(msgspec.Struct, kw_only=True, frozen=True):
-    attribute: str
-    version: str
-    created: bool  # False: this exact version was already stored (same decisions)
-    n_examples: int
-    skipped: dict[str, int]
-    evaluation: StoredEvaluation | None  # None for a colour calibration (see ``calibration``)
-    gate: GateDecision  # what promoting it now would say
-    calibration: CalibrationEvaluation | None = None
-
-
-class PromoteResult(msgspec.Struct, kw_only=True, frozen=True):
-    attribute: str
-    version: str
-    promoted: bool
-    forced: bool = False
-    reasons: tuple[str, ...] = ()
-    previous: str | None = None
-    note: str | None = None
-
-
-class HeadInfo(msgspec.Struct, kw_only=True, frozen=True):
-    attribute: str
-    version: str
-    kind: str
-    created_at: str | None
-    created_by: str | None
-    taxonomy_version: str | None
-    encoder: str | None
-    n_examples: int
-    champion: bool
-    challenger: bool
-    evaluation: StoredEvaluation | None
-    gate: GateDecision | None  # what promoting it now would say (None: no evaluation)
-    calibration: CalibrationEvaluation | None = None  # kind "calibration" (colour)
-
-
-class EvaluateResult(msgspec.Struct, kw_only=True, frozen=True):
-    attribute: str
-    version: str
-    evaluation: StoredEvaluation | None
-    gate: GateDecision
-    champion: str | None  # the champion now
-    calibration: CalibrationEvaluation | None = None
 
 
 def _compare(
