@@ -26,9 +26,9 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 from figures import Figures, add_common_arguments
+from taxonomy_change import stored_asset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -38,10 +38,8 @@ from tagtrail.config import load_settings
 from tagtrail.domain.decisions import Decision
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import utc_now
-from tagtrail.store import NewAsset
 from tagtrail.tagging.pipeline import Tagger
 from tagtrail.usecases.champions import CHAMPION
-from tagtrail.usecases.ingest import model_event
 from tagtrail.usecases.runtime import Runtime
 
 ATTRIBUTE = "shot_type"
@@ -80,28 +78,7 @@ async def _arrive(runtime: Runtime, world: World, n: int, start: int) -> dict[st
     vectors, truth = world.draw(n)
     tagged = tagger.tag_vectors(vectors, [AssetMetadata()] * n, [None] * n)
     at = utc_now()
-    new = []
-    for i, result in enumerate(tagged):
-        asset_id = f"cad-{start + i:06d}"
-        document: dict[str, Any] = {
-            "asset_id": asset_id,
-            "content_hash": asset_id,
-            "ingested_at": at,
-            "updated_at": at,
-            "format": "JPEG",
-            "width": 512,
-            "height": 512,
-            "byte_size": 1,
-            "model_fingerprint": tagger.model_fingerprint,
-            "model_untrained": True,
-            "taxonomy_version": tagger.taxonomy.version,
-            "vector": result.vector,
-            "revision": 0,
-        }
-        events = tuple(
-            model_event(asset_id, k, d, at, seq=1) for k, d in enumerate(result.decisions)
-        )
-        new.append(NewAsset(asset_id=asset_id, document=document, events=events))
+    new = [stored_asset(f"cad-{start + i:06d}", tagger, r, at) for i, r in enumerate(tagged)]
     writes = await runtime.store.assets.create_many(new)
     bad = [w for w in writes if w.status != "created"]
     if bad:

@@ -46,6 +46,7 @@ from tagtrail.config import load_settings
 from tagtrail.domain.metadata import AssetMetadata
 from tagtrail.domain.records import Actor, TagEvent, event_id, utc_now
 from tagtrail.store import NewAsset
+from tagtrail.tagging.pipeline import TaggedImage, Tagger
 from tagtrail.usecases.ingest import model_event
 from tagtrail.usecases.runtime import Runtime
 
@@ -90,6 +91,31 @@ def _new_taxonomy(current: Path, out: Path) -> Path:
     return out
 
 
+def stored_asset(
+    asset_id: str, tagger: Tagger, result: TaggedImage, at: str, brand: str | None = None
+) -> NewAsset:
+    """An asset as ingest stores it (document and model events), from a tagged vector."""
+    document: dict[str, Any] = {
+        "asset_id": asset_id,
+        "content_hash": asset_id,
+        "ingested_at": at,
+        "updated_at": at,
+        "format": "JPEG",
+        "width": 512,
+        "height": 512,
+        "byte_size": 1,
+        "model_fingerprint": tagger.model_fingerprint,
+        "model_untrained": True,
+        "taxonomy_version": tagger.taxonomy.version,
+        "vector": result.vector,
+        "revision": 0,
+    }
+    if brand is not None:
+        document["brand"] = brand
+    events = tuple(model_event(asset_id, k, d, at, seq=1) for k, d in enumerate(result.decisions))
+    return NewAsset(asset_id=asset_id, document=document, events=events)
+
+
 async def _store(runtime: Runtime, n: int, batch: int) -> float:
     """Write n assets as ingest does; returns the seconds the bulk writes took."""
     tagger = await runtime.tagging.tagger()
@@ -104,27 +130,7 @@ async def _store(runtime: Runtime, n: int, batch: int) -> float:
         at = utc_now()
         new = []
         for i, (meta, result) in enumerate(zip(metas, tagged, strict=True)):
-            asset_id = f"bench-{start + i:07d}"
-            document: dict[str, Any] = {
-                "asset_id": asset_id,
-                "content_hash": asset_id,
-                "brand": meta.brand,
-                "ingested_at": at,
-                "updated_at": at,
-                "format": "JPEG",
-                "width": 512,
-                "height": 512,
-                "byte_size": 1,
-                "model_fingerprint": tagger.model_fingerprint,
-                "model_untrained": True,
-                "taxonomy_version": tagger.taxonomy.version,
-                "vector": result.vector,
-                "revision": 0,
-            }
-            events = tuple(
-                model_event(asset_id, k, d, at, seq=1) for k, d in enumerate(result.decisions)
-            )
-            new.append(NewAsset(asset_id=asset_id, document=document, events=events))
+            new.append(stored_asset(f"bench-{start + i:07d}", tagger, result, at, meta.brand))
         t = time.perf_counter()
         writes = await runtime.store.assets.create_many(new)
         spent += time.perf_counter() - t

@@ -19,8 +19,17 @@ from opensearchpy import AsyncOpenSearch
 from tagtrail.config import Settings
 from tagtrail.domain.taxonomy import Taxonomy
 from tests.api.factories import create_assets
-from tests.api.test_heads import CORRECT, DECIDE, _catalogue
-from tests.api.test_two_servers import ADA, KEYS, OTTO, RITA, Client, _photo, _shot_head
+from tests.api.test_heads import _catalogue
+from tests.api.test_two_servers import (
+    ADA,
+    KEYS,
+    OTTO,
+    RITA,
+    Client,
+    _photo,
+    _shot_head,
+    review_on_both,
+)
 from tests.support.server import serving
 
 pytestmark = [pytest.mark.opensearch, pytest.mark.slow]
@@ -76,18 +85,7 @@ async def test_two_servers_run_one_cadence(
         catalogue = _catalogue(fingerprint)
         await create_assets(client, settings, taxonomy, [asset for asset, _ in catalogue])
 
-        async def review(n: int) -> None:
-            asset, truth = catalogue[n]
-            c, key = (a, RITA) if n % 2 else (b, OTTO)
-            base = {"assetId": asset.id, "attribute": "shot_type", "expectedRevision": 1}
-            if asset.tags[0].value == truth:
-                answer = (await c.gql(DECIDE, {"input": base}, key=key))["confirmTag"]
-            else:
-                answer = await c.gql(CORRECT, {"input": {**base, "value": truth}}, key=key)
-                answer = answer["correctTag"]
-            assert answer["__typename"] == "TagDecision", answer
-
-        await asyncio.gather(*(review(n) for n in range(len(catalogue))))
+        await review_on_both(a, b, catalogue)
         events = await _events_until(b, {"trained", "promoted"}, within_s=120)
         promoted_at = time.monotonic()
 

@@ -24,7 +24,7 @@ from PIL import Image
 from tagtrail.api.auth import hash_key
 from tagtrail.config import Settings
 from tagtrail.domain.taxonomy import Taxonomy
-from tests.api.factories import create_assets
+from tests.api.factories import A, create_assets
 from tests.api.test_heads import CORRECT, DECIDE, HEADS, PROMOTE, TRAIN, _catalogue
 from tests.support.server import ServerProcess, serving
 
@@ -102,6 +102,24 @@ class Client:
         assert response.status_code == 201, (self.server.name, response.text)
         asset: dict[str, Any] = response.json()["asset"]
         return asset
+
+
+async def review_on_both(a: Client, b: Client, catalogue: list[tuple[A, str]]) -> None:
+    """Reviewers on both servers decide each asset's shot type, each on their own assets
+    (no conflicts): confirm when the model was right, else correct it."""
+
+    async def review(n: int) -> None:
+        asset, truth = catalogue[n]
+        c, key = (a, RITA) if n % 2 else (b, OTTO)
+        base = {"assetId": asset.id, "attribute": "shot_type", "expectedRevision": 1}
+        if asset.tags[0].value == truth:
+            answer = (await c.gql(DECIDE, {"input": base}, key=key))["confirmTag"]
+        else:
+            answer = await c.gql(CORRECT, {"input": {**base, "value": truth}}, key=key)
+            answer = answer["correctTag"]
+        assert answer["__typename"] == "TagDecision", answer
+
+    await asyncio.gather(*(review(n) for n in range(len(catalogue))))
 
 
 async def _decision_events(
@@ -233,19 +251,7 @@ async def test_two_servers_race_and_share_the_champion(
         catalogue = _catalogue(fingerprint)
         await create_assets(client, settings, taxonomy, [asset for asset, _ in catalogue])
 
-        async def review(n: int) -> None:
-            asset, truth = catalogue[n]
-            # Reviewers on both servers, each on their own assets: no conflicts here.
-            c, key = (a, RITA) if n % 2 else (b, OTTO)
-            base = {"assetId": asset.id, "attribute": "shot_type", "expectedRevision": 1}
-            if asset.tags[0].value == truth:
-                answer = (await c.gql(DECIDE, {"input": base}, key=key))["confirmTag"]
-            else:
-                answer = await c.gql(CORRECT, {"input": {**base, "value": truth}}, key=key)
-                answer = answer["correctTag"]
-            assert answer["__typename"] == "TagDecision", answer
-
-        await asyncio.gather(*(review(n) for n in range(len(catalogue))))
+        await review_on_both(a, b, catalogue)
 
         before = await a.upload(_photo(100), key=RITA)
         zero_shot = next(t for t in before["tags"] if t["attribute"] == "shot_type")["headVersion"]
