@@ -15,9 +15,10 @@ from opensearchpy import AsyncOpenSearch
 
 from tagtrail.api.graphql.quality import QualityDimension
 from tagtrail.config import Settings
+from tagtrail.domain.cadence import HeadEvent
 from tagtrail.domain.quality import DIMENSIONS
 from tagtrail.learning.stats import wilson_interval
-from tagtrail.store import Store
+from tagtrail.store import Store, TaxonomyChange
 from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import A, T
@@ -237,3 +238,44 @@ async def test_prometheus_gauges_show_auto_share_and_audited_precision(
     assert sample(text, "tagtrail_auto_applied_share", attribute="pattern") == 0.75
     precision = sample(text, "tagtrail_audited_precision", attribute="pattern", tier="auto_applied")
     assert precision == 0.5
+
+
+MARKERS = """
+query($attribute: String, $since: DateTime, $until: DateTime) {
+  qualityReport(attribute: $attribute, since: $since, until: $until) {
+    ... on QualityReport { markers { at kind attribute version label } }
+  }
+}"""
+
+
+async def test_promotions_and_taxonomy_applies_mark_the_time_axis(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    store = Store(settings, client=indexed)
+    for attribute, day in (("category", 5), ("pattern", 6), ("category", 20)):
+        await store.head_events.append(
+            HeadEvent(
+                event_id=f"promoted:{attribute}:{day}",
+                attribute=attribute,
+                step="promoted",
+                at=f"2026-03-{day:02d}T00:00:00.000000Z",
+                actor="admin",
+                version=f"tuned:{attribute}:{day}",
+            )
+        )
+    await store.taxonomies.record_change(
+        TaxonomyChange(id="change:t2", version="t2", replaces="t1", created_at=_at(10))
+    )
+    await indexed.indices.refresh(index=settings.index_name("taxonomies"))
+    window = {"since": "2026-03-01T00:00:00Z", "until": "2026-03-15T00:00:00Z"}
+    markers = (await api.data(MARKERS, window))["qualityReport"]["markers"]
+    assert [(m["kind"], m["attribute"], m["version"]) for m in markers] == [
+        ("promotion", "category", "tuned:category:5"),
+        ("promotion", "pattern", "tuned:pattern:6"),
+        ("taxonomy", None, "t2"),
+    ]
+    assert markers[0]["label"] == "admin promoted tuned:category:5 to champion"
+    assert markers[2]["label"] == "taxonomy t2 applied (was t1)"
+    only = await api.data(MARKERS, {**window, "attribute": "pattern"})
+    kinds = [(m["kind"], m["version"]) for m in only["qualityReport"]["markers"]]
+    assert kinds == [("promotion", "tuned:pattern:6"), ("taxonomy", "t2")]

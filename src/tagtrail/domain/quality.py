@@ -138,10 +138,26 @@ class AttributeQuality(msgspec.Struct, kw_only=True, frozen=True):
     audits: tuple[AuditPrecision, ...] = ()
 
 
+MarkerKind = Literal["promotion", "taxonomy"]
+#: Markers per report (the newest promotions, the oldest taxonomy applies in the window).
+MAX_MARKERS: Final = 100
+
+
+class QualityMarker(msgspec.Struct, kw_only=True, frozen=True):
+    """Something that changes what the charts show, for their time axis."""
+
+    at: str  # ISO-8601 UTC
+    kind: MarkerKind
+    attribute: str | None  # None: every attribute (a taxonomy apply)
+    version: str  # the head or calibration promoted, the taxonomy applied
+    label: str
+
+
 class QualityReport(msgspec.Struct, kw_only=True, frozen=True):
     since: dt.datetime
     until: dt.datetime
     attributes: tuple[AttributeQuality, ...]
+    markers: tuple[QualityMarker, ...] = ()
 
 
 def quality_window(

@@ -62,9 +62,13 @@ class HeadEventLog:
         steps: tuple[HeadStep, ...] = (),
         version: str | None = None,
         after: tuple[int, str] | None = None,
+        between: tuple[str, str] | None = None,
     ) -> HeadEventPage:
-        """Up to ``size`` events, newest first, after the cursor ``after``."""
+        """Up to ``size`` events, newest first, after the cursor ``after`` (and taken at or
+        after ``between[0]``, before ``between[1]``, ISO-8601)."""
         filters: list[dict[str, Any]] = [{"term": {"doc_type": "head_event"}}]
+        if between is not None:
+            filters.append({"range": {"at": {"gte": between[0], "lt": between[1]}}})
         if attribute:
             filters.append({"term": {"attribute": attribute}})
         if steps:

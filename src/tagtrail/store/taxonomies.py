@@ -109,6 +109,27 @@ class TaxonomyRepository:
         with contextlib.suppress(ConflictError):
             await self.client.create(index=self.index, id=change.id, body=body)
 
+    async def changes_between(self, since: str, until: str, size: int) -> list[TaxonomyChange]:
+        """Up to ``size`` applies made at or after ``since`` and before ``until``, oldest
+        first."""
+        query = {
+            "bool": {
+                "filter": [
+                    {"term": {"doc_type": "change"}},
+                    {"range": {"created_at": {"gte": since, "lt": until}}},
+                ]
+            }
+        }
+        body = {"query": query, "size": size, "sort": [{"created_at": "asc"}]}
+        hits = (await self.client.search(index=self.index, body=body))["hits"]["hits"]
+        return [
+            msgspec.convert(
+                {**{k: v for k, v in h["_source"].items() if k != "doc_type"}, "id": h["_id"]},
+                TaxonomyChange,
+            )
+            for h in hits
+        ]
+
     async def change(self, change_id: str) -> TaxonomyChange | None:
         try:
             hit = await self.client.get(index=self.index, id=change_id)

@@ -17,10 +17,12 @@ import time
 from collections.abc import Sequence
 
 from tagtrail.domain.quality import (
+    MAX_MARKERS,
     AttributeQuality,
     AuditPrecision,
     AuditWeek,
     BinCount,
+    QualityMarker,
     QualityQuery,
     QualityReport,
     QualitySegment,
@@ -72,9 +74,10 @@ class QualityReports:
             raise InvalidInput("a segment needs a value", field="segment")
         query = QualityQuery(window=window, attribute=attribute, segment=segment)
         await self._record_answers(attribute)
-        counts, audits = await asyncio.gather(
+        counts, audits, markers = await asyncio.gather(
             self._store.quality.counts(query, families(taxonomy)),
             self._store.quality.audit_weeks(query),
+            self._markers(query),
         )
         found = {c.attribute: _attribute(c, audits.get(c.attribute, ())) for c in counts}
         for attribute, weeks in audits.items():  # audited, nothing else in the window
@@ -88,7 +91,40 @@ class QualityReports:
                 for name in sorted(found, key=lambda a: (order.get(a, len(order)), a))
                 if _shows_something(found[name])
             ),
+            markers=markers,
         )
+
+    async def _markers(self, query: QualityQuery) -> tuple[QualityMarker, ...]:
+        """Head (and colour calibration) promotions and taxonomy applies in the window."""
+        between = (query.window.since.isoformat(), query.window.until.isoformat())
+        promoted, applies = await asyncio.gather(
+            self._store.head_events.page(
+                size=MAX_MARKERS, attribute=query.attribute, steps=("promoted",), between=between
+            ),
+            self._store.taxonomies.changes_between(*between, size=MAX_MARKERS),
+        )
+        found = [
+            QualityMarker(
+                at=e.at,
+                kind="promotion",
+                attribute=e.attribute,
+                version=e.version or "",
+                label=e.explanation(),
+            )
+            for e in promoted.events
+        ]
+        found += [
+            QualityMarker(
+                at=c.created_at or "",
+                kind="taxonomy",
+                attribute=None,
+                version=c.version,
+                label=f"taxonomy {c.version} applied"
+                + (f" (was {c.replaces})" if c.replaces else ""),
+            )
+            for c in applies
+        ]
+        return tuple(sorted(found, key=lambda m: (m.at, m.kind, m.version)))
 
     async def _record_answers(self, attribute: str | None) -> None:
         """Look in the trail for the answers of up to :data:`SETTLE_AT_MOST` open audits.

@@ -112,11 +112,27 @@ else:
             records.AuditPrecision: AuditPrecision,
         },
     )
+    QualityMarker = object_type(
+        records.QualityMarker,
+        description="Something that changes what the charts show: a head (or colour "
+        "calibration) promoted, a taxonomy applied.",
+        fields={
+            "kind": "promotion or taxonomy",
+            "attribute": "null: every attribute (a taxonomy apply)",
+            "version": "The head or calibration promoted, the taxonomy applied",
+        },
+    )
     QualityReport = object_type(
         records.QualityReport,
         description="Governance as outcomes over a window: per attribute (in taxonomy "
-        "order) the tiers over time, the reliability diagram and the corrections per segment.",
-        nested={records.AttributeQuality: AttributeQuality},
+        "order) the tiers over time, the reliability diagram, the corrections per segment and "
+        "the audited precision per week, with the promotions and taxonomy applies to mark "
+        "on the time axis.",
+        fields={"markers": "Oldest first: the newest 100 promotions, the first 100 applies"},
+        nested={
+            records.AttributeQuality: AttributeQuality,
+            records.QualityMarker: QualityMarker,
+        },
     )
 
 
