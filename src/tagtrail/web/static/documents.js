@@ -134,9 +134,8 @@ export const QUALITY_REPORT = `query Quality($attribute: String, $segment: Quali
     __typename
     ... on QualityReport { since until attributes { attribute
       tiersByDay { day autoApplied flagged suggested total }
-      reliability { n ece bins { lo hi n meanConfidence observedRate } }
+      reliability { n ece bins { lo hi n right meanConfidence observedRate } }
       corrections { dimension segment decided corrected rate low high } } }
     ... on InvalidInput { message field }
-    ... on Forbidden { message } ... on Unauthenticated { message }
   }
 }`;

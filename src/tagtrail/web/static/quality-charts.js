@@ -28,7 +28,9 @@ export function tierRows(attribute) {
 export function reliabilityRows(attribute) {
   return attribute.reliability.bins
     .filter((b) => b.n > 0)
-    .map((b) => ({ lo: b.lo, hi: b.hi, n: b.n, meanConfidence: b.meanConfidence, observedRate: b.observedRate }));
+    .map((b) => ({
+      lo: b.lo, hi: b.hi, n: b.n, right: b.right, meanConfidence: b.meanConfidence, observedRate: b.observedRate,
+    }));
 }
 
 /** One row per (dimension, segment), in the API's order (worst first). */
@@ -58,7 +60,7 @@ export function tiersChart(attribute, rows) {
     marginBottom: 40,
     x: { type: "band", domain: days, ticks: dayTicks(days), tickFormat: (d) => d.slice(5), label: "day" },
     y: { grid: true, label: "tags" },
-    color: { domain: TIERS, range: TIER_COLOURS, legend: true },
+    color: { domain: TIERS, range: TIER_COLOURS, legend: true, tickFormat: (t) => t.replace("_", " ") },
     marks: [
       Plot.barY(rows, {
         x: "day",
@@ -90,7 +92,7 @@ export function reliabilityChart(attribute, rows) {
         r: "n",
         fill: "#0b57d0",
         title: (r) =>
-          `confidence ${num(r.lo, 2)}–${num(r.hi, 2)}: n ${r.n}, ` +
+          `confidence ${num(r.lo, 2)}–${num(r.hi, 2)}: ${r.right} kept of ${r.n}, ` +
           `mean ${num(r.meanConfidence)}, observed ${num(r.observedRate)}`,
       }),
     ],

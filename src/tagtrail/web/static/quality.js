@@ -10,6 +10,7 @@ const $ = (id) => document.getElementById(id);
 const FIELDS = ["attribute", "dimension", "value", "since", "until"];
 const state = {
   attributes: new Set(), // every attribute a report has named: the filter keeps offering them
+  segments: new Map(), // dimension -> segment values the reports have named (value suggestions)
   latest: 0, // only the newest answer is shown: an older one may arrive after it
   csvUrls: [], // blob URLs of the CSV links shown, revoked when the report is replaced
 };
@@ -51,6 +52,16 @@ function offerAttributes(report) {
   const names = [...state.attributes].sort();
   select.replaceChildren(el("option", { value: "", text: "All" }), ...names.map((n) => el("option", { value: n, text: n })));
   select.value = chosen;
+}
+
+function offerSegments(report) {
+  for (const c of report.attributes.flatMap((a) => a.corrections)) {
+    const dimension = c.dimension.toUpperCase();
+    if (!state.segments.has(dimension)) state.segments.set(dimension, new Set());
+    state.segments.get(dimension).add(c.segment);
+  }
+  const values = state.segments.get($("f-dimension").value) || new Set();
+  $("f-values").replaceChildren(...[...values].sort().map((v) => el("option", { value: v })));
 }
 
 function csvLink(rows, name) {
@@ -97,9 +108,9 @@ function attributeSection(a) {
       "div",
       { class: "charts" },
       chartBox("tiers", name, "Tiers over time", tiers, () => tiersChart(a, tiers),
-        `No ${name} tags were tagged in this window.`),
+        `No ${name} tags were first seen in this window.`),
       chartBox("reliability", name, "Reliability", reliability, () => reliabilityChart(a, reliability),
-        `No reviewed ${name} tags in this window: nothing to measure the confidence against.`),
+        `Reviewers judged no machine ${name} proposal in this window: nothing to measure the confidence against.`),
       chartBox("corrections", name, "Corrections per segment", corrections, () => correctionsChart(corrections),
         `No reviewer decided a ${name} tag in this window.`),
     ),
@@ -114,6 +125,7 @@ function showWindow(report) {
 function render(report) {
   for (const url of state.csvUrls.splice(0)) URL.revokeObjectURL(url);
   offerAttributes(report);
+  offerSegments(report);
   showWindow(report);
   const sections = report.attributes.map(attributeSection);
   $("report").replaceChildren(...(sections.length ? sections : [el("p", { class: "empty", text: "No attribute has data in this window." })]));
@@ -123,16 +135,19 @@ async function load() {
   const attempt = ++state.latest;
   rememberFilters();
   say($("status"), "Loading…");
+  const asked = variables();
   try {
-    const data = await gql(QUALITY_REPORT, variables());
+    const data = await gql(QUALITY_REPORT, asked);
     if (attempt !== state.latest) return;
     const r = data.qualityReport;
     if (r.__typename !== "QualityReport") {
       say($("status"), [r.field, r.message].filter(Boolean).join(": "), "error");
       $("report").replaceChildren();
+      delete $("report").dataset.variables;
       return;
     }
     render(r);
+    $("report").dataset.variables = JSON.stringify(asked); // what is shown (tests wait on it)
     say($("status"), "");
   } catch (exc) {
     if (attempt === state.latest) say($("status"), exc.message, "error");
