@@ -36,22 +36,29 @@ TODAY = dt.datetime.now(dt.UTC).date()
 SINCE = TODAY - dt.timedelta(days=6)
 
 
-def _asset(i: int, brand: str, *tags: T) -> A:
-    day = TODAY - dt.timedelta(days=i % 3)  # first seen on three different days
-    return A(id=f"qp-{i}", sku=f"qp-{i}", brand=brand, at=f"{day}T00:00:00.000000Z", tags=tags)
+def _asset(
+    i: int, brand: str, category: tuple[str, float], pattern: tuple[str, float] | None = None
+) -> A:
+    """Asset qp-<i> with a category tag (value, probability) and maybe a pattern tag, first
+    seen 0, 1 or 2 days ago."""
+    tags = [T(attribute="category", value=category[0], probability=category[1])]
+    if pattern:
+        tags.append(T(attribute="pattern", value=pattern[0], probability=pattern[1]))
+    day = TODAY - dt.timedelta(days=i % 3)
+    return A(
+        id=f"qp-{i}", sku=f"qp-{i}", brand=brand, at=f"{day}T00:00:00.000000Z", tags=tuple(tags)
+    )
 
 
 # Category: 2 auto-applied, 3 flagged, 1 suggested; pattern: 1 flagged, 1 suggested.
 ASSETS = [
-    _asset(0, "Northwind", T(attribute="category", value="jumper", probability=0.97),
-           T(attribute="pattern", value="solid", probability=0.90)),
-    _asset(1, "Northwind", T(attribute="category", value="jumper", probability=0.90)),
-    _asset(2, "Northwind", T(attribute="category", value="coat", probability=0.80)),
-    _asset(3, "Kobo", T(attribute="category", value="coat", probability=0.60)),
-    _asset(4, "Kobo", T(attribute="category", value="jumper", probability=0.99),
-           T(attribute="pattern", value="solid", probability=0.70)),
-    _asset(5, "Kobo", T(attribute="category", value="coat", probability=0.85)),
-]  # fmt: skip
+    _asset(0, "Northwind", ("jumper", 0.97), ("solid", 0.90)),
+    _asset(1, "Northwind", ("jumper", 0.90)),
+    _asset(2, "Northwind", ("coat", 0.80)),
+    _asset(3, "Kobo", ("coat", 0.60)),
+    _asset(4, "Kobo", ("jumper", 0.99), ("solid", 0.70)),
+    _asset(5, "Kobo", ("coat", 0.85)),
+]
 # (mutation, asset, attribute, expected revision, corrected value): category decided on all
 # but qp-4, one correction and one rejection; pattern kept on qp-0, corrected on qp-4.
 DECISIONS = [
