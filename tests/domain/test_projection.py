@@ -99,3 +99,25 @@ def test_pending_fields_order_the_review_queue() -> None:
     assert confirmed["pending"] == {}
     assert confirmed["applied"] == {"category": ["peacoat", "outerwear"]}
     assert confirmed["tags"][0]["probability"] == 0.8  # the model's evidence stays visible
+
+
+def _judged(events: list[TagEvent]) -> tuple[str | None, float | None, bool | None]:
+    tag = fold_tags(events)["category"]
+    return tag.judged_value, tag.judged_probability, tag.judged_right
+
+
+def test_a_decision_keeps_the_machine_proposal_it_judged() -> None:
+    proposed = model(1, "peacoat", "flagged", 0.8)
+    assert _judged([proposed]) == (None, None, None)  # nobody judged it yet
+    assert _judged([proposed, human(2, "confirmed", "peacoat")]) == ("peacoat", 0.8, True)
+    assert _judged([proposed, human(2, "rejected", "peacoat")]) == ("peacoat", 0.8, False)
+    corrected = [proposed, human(2, "corrected", "trench_coat")]
+    assert _judged(corrected) == ("peacoat", 0.8, False)
+    # A later decision judges the reviewer's value, but the machine's proposal stays the
+    # one judged: confirming a correction still says the machine was wrong, and correcting
+    # back to its value says it was right.
+    assert _judged([*corrected, human(3, "confirmed", "trench_coat")]) == ("peacoat", 0.8, False)
+    assert _judged([*corrected, human(3, "corrected", "peacoat")]) == ("peacoat", 0.8, True)
+    # A newer proposal beside a decision is not what was judged.
+    newer = model(3, "puffer_jacket", "auto_applied", 0.99, actor=NEWER)
+    assert _judged([*corrected, newer]) == ("peacoat", 0.8, False)

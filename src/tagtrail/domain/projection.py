@@ -104,6 +104,7 @@ def _from_human(event: TagEvent, current: Tag | None) -> Tag:
     else:
         source = "model_then_human"
     keep_machine = event.kind in ("confirmed", "rejected") and current is not None
+    judged_value, judged_probability = _judged(current)
     return Tag(
         attribute=event.attribute,
         slot=event.slot,
@@ -129,7 +130,23 @@ def _from_human(event: TagEvent, current: Tag | None) -> Tag:
         decided_by=event.actor.id,
         first_seen_at=current.first_seen_at if current else event.at,
         margin=current.margin if keep_machine and current else None,
+        judged_value=judged_value,
+        judged_probability=judged_probability,
+        judged_right=None
+        if judged_value is None
+        else event.state != "rejected" and event.value == judged_value,
     )
+
+
+def _judged(current: Tag | None) -> tuple[str | None, float | None]:
+    """The machine's value and probability a decision on ``current`` judges: the tag's own
+    when a machine set it, else those the first decision judged (a reviewer who corrects a
+    confirmation still says the machine was wrong)."""
+    if current is None:
+        return None, None
+    if current.source in ("model", "analyser"):
+        return current.value, current.probability
+    return current.judged_value, current.judged_probability
 
 
 def _migrated(event: TagEvent, current: Tag) -> Tag:

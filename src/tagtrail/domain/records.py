@@ -145,6 +145,11 @@ class Tag(Provenance, kw_only=True, frozen=True, omit_defaults=True):
     # Set while the tag is a value a human rejected, proposed again by a newer head for review
     # (the rejection's event id): it stays a suggestion until a human decides again.
     reproposal_of: str | None = None
+    # The machine's value and probability a reviewer judged (carried through later decisions)
+    # and whether the decision in force kept that value: the quality report's reliability.
+    judged_value: str | None = None
+    judged_probability: float | None = None
+    judged_right: bool | None = None
 
 
 def shared_fields(record: msgspec.Struct, target: type[msgspec.Struct]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from tagtrail.store.head_events import HeadEventLog, HeadEventPage
 from tagtrail.store.heads import AliasState, HeadDocument, HeadRepository, Promotion
 from tagtrail.store.indices import IndexState, drop_indices, ensure_indices, missing_indices
 from tagtrail.store.leases import Lease, LeaseHolder, LeaseRepository
+from tagtrail.store.quality import QualityIndex
 from tagtrail.store.search import SearchIndex
 from tagtrail.store.taxonomies import InForce, TaxonomyChange, TaxonomyRepository
 from tagtrail.store.thumbnails import ThumbnailRepository
@@ -43,6 +44,7 @@ __all__ = [
     "LeaseRepository",
     "NewAsset",
     "Promotion",
+    "QualityIndex",
     "SearchIndex",
     "Store",
     "StoredAsset",
@@ -66,6 +68,7 @@ class Store:
         self.events = EventLog(self.client, settings)
         self.assets = AssetRepository(self.client, settings, self.events)
         self.search = SearchIndex(self.client, settings)
+        self.quality = QualityIndex(self.client, settings)
         self.heads = HeadRepository(self.client, settings)
         self.head_events = HeadEventLog(self.client, settings)
         self.leases = LeaseRepository(self.client, settings)

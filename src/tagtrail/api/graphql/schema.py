@@ -18,6 +18,7 @@ from strawberry.types import ExecutionContext
 from tagtrail import __version__
 from tagtrail.api.graphql import audits, explain, retag, review, search, similarity, taxonomy_change
 from tagtrail.api.graphql import heads as head_api
+from tagtrail.api.graphql import quality as quality_api
 from tagtrail.api.graphql import taxonomy as taxonomy_api
 from tagtrail.api.graphql.context import Info
 from tagtrail.api.graphql.errors import (
@@ -151,6 +152,14 @@ class Query:
         description="Every step of every head version, newest first: trainings, shadowing, "
         "promotions, refusals and why (the retraining cadence's and admins'). `first` is "
         "capped at the page size limit; page on with `after: endCursor`."
+        + _ACCESS.format(role="viewer"),
+    )
+    quality_report: quality_api.QualityReportResult = strawberry.field(
+        resolver=quality_api.quality_report,
+        description="Governance as outcomes over a window (default: the last 90 days, at most "
+        "366): per attribute the machine tiers of the tags first seen each day, the "
+        "reliability diagram of the proposals reviewers judged, and the correction rate per "
+        "segment with its interval, worst first; filter by attribute and segment."
         + _ACCESS.format(role="viewer"),
     )
     taxonomy_preview: taxonomy_change.TaxonomyPreviewResult = strawberry.field(

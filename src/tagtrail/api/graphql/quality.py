@@ -1,0 +1,131 @@
+"""``qualityReport``: tier shares over time, reliability and corrections per segment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from tagtrail.api.graphql.context import Info
+from tagtrail.api.graphql.errors import InvalidInputError, error_result
+from tagtrail.api.graphql.records import object_type
+from tagtrail.domain import quality as records
+from tagtrail.errors import InvalidInput
+
+
+@strawberry.enum(description="A way to cut the catalogue into segments")
+class QualityDimension(enum.Enum):
+    # The values of domain.quality.QualityDimension (tests/api/test_quality.py checks).
+    BRAND = "brand"
+    SEASON = "season"
+    SHOT_TYPE = "shot_type"
+    CATEGORY_FAMILY = "category_family"
+
+
+@strawberry.input(
+    description="Only the assets of one segment, e.g. {dimension: BRAND, value: "
+    '"Kobo"}; CATEGORY_FAMILY takes a root of the category hierarchy (outerwear, tops, ...)'
+)
+class QualitySegment:
+    dimension: QualityDimension
+    value: str
+
+
+def _total(root: records.TierDay) -> int:
+    return root.total
+
+
+def _mean_confidence(root: records.BinCount) -> float | None:
+    return root.mean_confidence
+
+
+def _observed_rate(root: records.BinCount) -> float | None:
+    return root.observed_rate
+
+
+if TYPE_CHECKING:
+    QualityReport = records.QualityReport
+else:
+    TierDay = object_type(
+        records.TierDay,
+        description="Machine tiers of one attribute's tags first seen on one day (UTC).",
+        fields={"day": "YYYY-MM-DD"},
+        extra={"total": strawberry.field(resolver=_total)},
+    )
+    ReliabilityBin = object_type(
+        records.BinCount,
+        name="ReliabilityBin",
+        description="Machine proposals reviewers judged whose probability fell in [lo, hi) "
+        "(the last bin also holds 1).",
+        exclude={"confidence_sum"},
+        fields={"right": "Reviewers kept the machine's value"},
+        extra={
+            "mean_confidence": strawberry.field(
+                resolver=_mean_confidence, description="null when n is 0"
+            ),
+            "observed_rate": strawberry.field(
+                resolver=_observed_rate,
+                description="Share reviewers kept (right / n); null when n is 0",
+            ),
+        },
+    )
+    Reliability = object_type(
+        records.Reliability,
+        description="Predicted probability against how often reviewers kept the value.",
+        fields={"ece": "Expected calibration error over the bins; null with nothing judged"},
+        nested={records.BinCount: ReliabilityBin},
+    )
+    SegmentCorrections = object_type(
+        records.SegmentCorrections,
+        description="Machine tags of one segment that reviewers decided in the window, and "
+        "the share they corrected or rejected.",
+        fields={
+            "dimension": "brand, season, shot_type or category_family",
+            "low": "Wilson 95 % interval, low end",
+            "high": "Wilson 95 % interval, high end",
+        },
+    )
+    AttributeQuality = object_type(
+        records.AttributeQuality,
+        fields={"corrections": "Per segment, the highest correction rate first"},
+        nested={
+            records.TierDay: TierDay,
+            records.Reliability: Reliability,
+            records.SegmentCorrections: SegmentCorrections,
+        },
+    )
+    QualityReport = object_type(
+        records.QualityReport,
+        description="Governance as outcomes over a window: per attribute (in taxonomy "
+        "order) the tiers over time, the reliability diagram and the corrections per segment.",
+        nested={records.AttributeQuality: AttributeQuality},
+    )
+
+
+QualityReportResult = Annotated[
+    QualityReport | InvalidInputError, strawberry.union("QualityReportResult")
+]
+
+
+async def quality_report(
+    info: Info,
+    attribute: str | None = None,
+    segment: QualitySegment | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> QualityReportResult:
+    ctx = info.context
+    ctx.require("viewer")
+    chosen = (
+        None
+        if segment is None
+        else records.QualitySegment(dimension=segment.dimension.value, value=segment.value)
+    )
+    try:
+        return await ctx.runtime.quality.report(
+            attribute=attribute, segment=chosen, since=since, until=until
+        )
+    except InvalidInput as exc:
+        return error_result(exc)  # type: ignore[return-value]

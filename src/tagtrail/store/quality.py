@@ -1,0 +1,217 @@
+"""The quality report's counts, aggregated by OpenSearch over the asset projection.
+
+One search request, ``size: 0``, whatever the catalogue's size: per attribute (nested over
+the tags) the machine tiers of the tags first seen each day in the window and the
+reliability bins of the machine proposals reviewers judged in it; per segment (brand,
+season, shot type, category family, as top-level terms) the judged proposals and how many
+reviewers changed. Bucket counts are fixed (days in the window, :data:`MAX_SEGMENTS`,
+:data:`MAX_ATTRIBUTES`, 15 bins), never a number the caller sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+from opensearchpy import AsyncOpenSearch
+
+from tagtrail.config import Settings
+from tagtrail.domain.quality import (
+    MAX_SEGMENTS,
+    BinCount,
+    QualityDimension,
+    QualityQuery,
+    SegmentCount,
+    TierDay,
+    bin_edges,
+)
+
+Clause = dict[str, Any]
+
+#: Attributes per report: more than any taxonomy here has (the default has 8).
+MAX_ATTRIBUTES: Final = 64
+TIERS: Final = ("auto_applied", "flagged", "suggested")
+#: Where each segment dimension lives on the asset document.
+SEGMENT_FIELDS: Final[dict[QualityDimension, str]] = {
+    "brand": "brand",
+    "season": "season",
+    "shot_type": "applied.shot_type",
+    "category_family": "applied.category",
+}
+
+
+class AttributeCounts(msgspec.Struct, kw_only=True, frozen=True):
+    attribute: str
+    days: tuple[TierDay, ...]
+    bins: tuple[BinCount, ...]
+    segments: tuple[SegmentCount, ...]
+
+
+def _window(field: str, query: QualityQuery) -> Clause:
+    w = query.window
+    return {"range": {field: {"gte": w.since.isoformat(), "lt": w.until.isoformat()}}}
+
+
+def _attribute_terms(query: QualityQuery, aggs: Clause) -> Clause:
+    """Per attribute, inside ``tags``: one bucket, or the attributes present."""
+    if query.attribute is not None:
+        terms: Clause = {"terms": {"field": "tags.attribute", "include": [query.attribute]}}
+    else:
+        terms = {"terms": {"field": "tags.attribute", "size": MAX_ATTRIBUTES}}
+    return {**terms, "aggs": aggs}
+
+
+def _judged(query: QualityQuery) -> Clause:
+    """Machine proposals a reviewer decided within the window (on one tag)."""
+    return {
+        "bool": {
+            "filter": [
+                {"exists": {"field": "tags.judged_right"}},
+                _window("tags.decided_at", query),
+            ]
+        }
+    }
+
+
+def _corrections(query: QualityQuery) -> Clause:
+    return {
+        "nested": {"path": "tags"},
+        "aggs": {
+            "attributes": _attribute_terms(
+                query,
+                {
+                    "judged": {
+                        "filter": _judged(query),
+                        "aggs": {"wrong": {"filter": {"term": {"tags.judged_right": False}}}},
+                    }
+                },
+            )
+        },
+    }
+
+
+def _segment_aggs(query: QualityQuery, families: Sequence[str]) -> Clause:
+    aggs: Clause = {}
+    for dimension, field in SEGMENT_FIELDS.items():
+        terms: Clause = {"field": field, "size": MAX_SEGMENTS}
+        if dimension == "category_family":
+            if not families:
+                continue
+            terms["include"] = sorted(families)  # applied.category also holds the leaves
+        aggs[f"segment_{dimension}"] = {"terms": terms, "aggs": {"tags": _corrections(query)}}
+    return aggs
+
+
+def _tag_aggs(query: QualityQuery) -> Clause:
+    ranges = [{"from": lo, "to": hi} for lo, hi in bin_edges()]
+    ranges[-1]["to"] = 1.0 + 1e-6  # the last bin holds 1.0
+    per_attribute = {
+        "seen": {
+            "filter": _window("tags.first_seen_at", query),
+            "aggs": {
+                "days": {
+                    "date_histogram": {
+                        "field": "tags.first_seen_at",
+                        "calendar_interval": "day",
+                        "min_doc_count": 1,
+                        "format": "yyyy-MM-dd",
+                    },
+                    "aggs": {"tiers": {"terms": {"field": "tags.tier", "size": len(TIERS) + 2}}},
+                }
+            },
+        },
+        "judged": {
+            "filter": _judged(query),
+            "aggs": {
+                "bins": {
+                    "range": {"field": "tags.judged_probability", "ranges": ranges},
+                    "aggs": {
+                        "confidence": {"sum": {"field": "tags.judged_probability"}},
+                        "right": {"filter": {"term": {"tags.judged_right": True}}},
+                    },
+                }
+            },
+        },
+    }
+    return {
+        "nested": {"path": "tags"},
+        "aggs": {"attributes": _attribute_terms(query, per_attribute)},
+    }
+
+
+def quality_body(query: QualityQuery, families: Sequence[str]) -> Clause:
+    """The request: the segment filter as the query, every count as an aggregation."""
+    body: Clause = {"size": 0, "track_total_hits": False}
+    if query.segment is not None:
+        field = SEGMENT_FIELDS[query.segment.dimension]
+        body["query"] = {"bool": {"filter": [{"term": {field: query.segment.value}}]}}
+    body["aggs"] = {"tags": _tag_aggs(query), **_segment_aggs(query, families)}
+    return body
+
+
+def _days(bucket: Clause) -> tuple[TierDay, ...]:
+    days = []
+    for day in bucket["seen"]["days"]["buckets"]:
+        counts = {t["key"]: int(t["doc_count"]) for t in day["tiers"]["buckets"]}
+        days.append(TierDay(day=day["key_as_string"], **{t: counts.get(t, 0) for t in TIERS}))
+    return tuple(days)
+
+
+def _bins(bucket: Clause) -> tuple[BinCount, ...]:
+    found = bucket["judged"]["bins"]["buckets"]
+    return tuple(
+        BinCount(
+            lo=lo,
+            hi=hi,
+            n=int(b["doc_count"]),
+            confidence_sum=float(b["confidence"]["value"] or 0.0),
+            right=int(b["right"]["doc_count"]),
+        )
+        for (lo, hi), b in zip(bin_edges(), found, strict=True)
+    )
+
+
+def _segments(aggregations: Clause) -> dict[str, list[SegmentCount]]:
+    """Per attribute, every segment with a judged proposal."""
+    out: dict[str, list[SegmentCount]] = {}
+    for dimension in SEGMENT_FIELDS:
+        for segment in aggregations.get(f"segment_{dimension}", {}).get("buckets", []):
+            for attr in segment["tags"]["attributes"]["buckets"]:
+                judged = attr["judged"]
+                if not judged["doc_count"]:
+                    continue
+                out.setdefault(attr["key"], []).append(
+                    SegmentCount(
+                        dimension=dimension,
+                        segment=str(segment["key"]),
+                        decided=int(judged["doc_count"]),
+                        corrected=int(judged["wrong"]["doc_count"]),
+                    )
+                )
+    return out
+
+
+def parse_quality(aggregations: Clause) -> list[AttributeCounts]:
+    segments = _segments(aggregations)
+    return [
+        AttributeCounts(
+            attribute=bucket["key"],
+            days=_days(bucket),
+            bins=_bins(bucket),
+            segments=tuple(segments.get(bucket["key"], ())),
+        )
+        for bucket in aggregations["tags"]["attributes"]["buckets"]
+    ]
+
+
+class QualityIndex:
+    def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
+        self.client = client
+        self.index = settings.index_name("assets")
+
+    async def counts(self, query: QualityQuery, families: Sequence[str]) -> list[AttributeCounts]:
+        """Each attribute's counts (those with a tag on some asset of the segment)."""
+        body = quality_body(query, families)
+        result = await self.client.search(index=self.index, body=body)
+        return parse_quality(result["aggregations"])

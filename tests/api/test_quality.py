@@ -1,0 +1,173 @@
+"""``qualityReport`` (issue 20, part 1) on the real node, against numbers worked by hand.
+
+Tiers count the machine tags first seen each day; the reliability diagram and the
+corrections per segment count the machine proposals reviewers judged (confirmed: kept;
+corrected or rejected: changed), whatever later decisions say of a human's value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tagtrail.api.graphql.quality import QualityDimension
+from tagtrail.domain.quality import DIMENSIONS
+from tagtrail.learning.stats import wilson_interval
+from tests.api.conftest import Api
+from tests.api.factories import A, T
+
+pytestmark = pytest.mark.opensearch
+
+REPORT = """
+query($attribute: String, $segment: QualitySegment, $since: DateTime, $until: DateTime) {
+  qualityReport(attribute: $attribute, segment: $segment, since: $since, until: $until) {
+    __typename
+    ... on QualityReport { since until attributes { attribute
+        tiersByDay { day autoApplied flagged suggested total }
+        reliability { n ece bins { lo hi n right meanConfidence observedRate } }
+        corrections { dimension segment decided corrected rate low high } } }
+    ... on InvalidInput { message field }
+  }
+}"""
+DECIDE = """
+mutation($input: TagDecisionInput!) { confirmTag(input: $input) { __typename } }"""
+REJECT = DECIDE.replace("confirmTag", "rejectTag")
+CORRECT = """
+mutation($input: TagCorrectionInput!) { correctTag(input: $input) { __typename } }"""
+WINDOW = {"since": "2026-01-01T00:00:00Z", "until": "2026-12-31T00:00:00Z"}
+
+
+def _at(day: int) -> str:
+    return f"2026-03-{day:02d}T10:00:00.000000Z"
+
+
+def _asset(i: int, day: int, brand: str, p: float, pattern: float | None = None) -> A:
+    tags = [T(attribute="category", value="jumper", probability=p)]
+    if pattern is not None:
+        tags.append(T(attribute="pattern", value="stripe", probability=pattern))
+    return A(id=f"q{i}", at=_at(day), brand=brand, season="AW", tags=tuple(tags))
+
+
+# Category tiers by the default thresholds (0.95 / 0.75): day 1 two auto and a flag, day 2 a
+# flag and a suggestion.
+CATALOGUE = [
+    _asset(1, 1, "Northwind", 0.97, pattern=0.98),
+    _asset(2, 1, "Northwind", 0.96),
+    _asset(3, 1, "Kobo", 0.80),
+    _asset(4, 2, "Kobo", 0.85),
+    _asset(5, 2, "Kobo", 0.40),
+]
+
+
+def _decision(asset: str, attribute: str = "category", **more: Any) -> dict[str, Any]:
+    return {"input": {"assetId": asset, "attribute": attribute, "expectedRevision": 1, **more}}
+
+
+async def _review(api: Api) -> None:
+    """Northwind: both kept. Kobo: one kept (q4), one corrected (q3), one rejected (q5)."""
+    assert (await api.data(DECIDE, _decision("q1")))["confirmTag"]["__typename"] == "TagDecision"
+    assert (await api.data(DECIDE, _decision("q2")))["confirmTag"]["__typename"] == "TagDecision"
+    corrected = await api.data(CORRECT, _decision("q3", value="cardigan"))
+    assert corrected["correctTag"]["__typename"] == "TagDecision"
+    assert (await api.data(DECIDE, _decision("q4")))["confirmTag"]["__typename"] == "TagDecision"
+    assert (await api.data(REJECT, _decision("q5")))["rejectTag"]["__typename"] == "TagDecision"
+    await api.refresh()
+
+
+async def test_tiers_reliability_and_corrections_match_the_hand_count(api: Api) -> None:
+    await api.create(CATALOGUE)
+    await _review(api)
+    report = (await api.data(REPORT, {**WINDOW}))["qualityReport"]
+    assert report["__typename"] == "QualityReport", report
+    by_attribute = {a["attribute"]: a for a in report["attributes"]}
+    assert list(by_attribute) == ["category", "pattern"]  # taxonomy order
+    category = by_attribute["category"]
+    assert category["tiersByDay"] == [
+        {"day": "2026-03-01", "autoApplied": 2, "flagged": 1, "suggested": 0, "total": 3},
+        {"day": "2026-03-02", "autoApplied": 0, "flagged": 1, "suggested": 1, "total": 2},
+    ]
+    # Judged: 0.97 ✓, 0.96 ✓ (bin 14), 0.80 ✗ (bin 12), 0.85 ✓ (bin 12), 0.40 ✗ (bin 6).
+    bins = {round(b["lo"] * 15): b for b in category["reliability"]["bins"] if b["n"]}
+    assert {k: (b["n"], b["right"]) for k, b in bins.items()} == {
+        14: (2, 2),
+        12: (2, 1),
+        6: (1, 0),
+    }
+    assert bins[14]["meanConfidence"] == pytest.approx(0.965, abs=1e-6)
+    assert bins[12]["observedRate"] == 0.5
+    ece = (abs(1.93 - 2) + abs(1.65 - 1) + abs(0.40 - 0)) / 5
+    assert category["reliability"]["n"] == 5
+    assert category["reliability"]["ece"] == pytest.approx(ece, abs=1e-6)
+    # Worst first: Kobo 2 of 3 changed, season AW 2 of 5, the knitwear family (the category
+    # applied now: q5's rejected jumper is not) 1 of 4, Northwind none.
+    rows = [
+        (r["dimension"], r["segment"], r["decided"], r["corrected"])
+        for r in category["corrections"]
+    ]
+    assert rows == [
+        ("brand", "Kobo", 3, 2),
+        ("season", "AW", 5, 2),
+        ("category_family", "knitwear", 4, 1),
+        ("brand", "Northwind", 2, 0),
+    ]
+    kobo = category["corrections"][0]
+    assert (kobo["low"], kobo["high"]) == pytest.approx(wilson_interval(2, 3))
+    # Pattern: tagged, nothing judged.
+    pattern = by_attribute["pattern"]
+    assert pattern["tiersByDay"] == [
+        {"day": "2026-03-01", "autoApplied": 1, "flagged": 0, "suggested": 0, "total": 1}
+    ]
+    assert pattern["reliability"]["n"] == 0
+    assert pattern["reliability"]["ece"] is None
+    assert pattern["corrections"] == []
+
+
+async def test_filters_narrow_the_counts(api: Api) -> None:
+    await api.create(CATALOGUE)
+    await _review(api)
+    segment = {"dimension": "BRAND", "value": "Kobo"}
+    report = await api.data(REPORT, {**WINDOW, "attribute": "category", "segment": segment})
+    (category,) = report["qualityReport"]["attributes"]
+    assert [d["total"] for d in category["tiersByDay"]] == [1, 2]
+    assert category["reliability"]["n"] == 3
+    assert [(r["segment"], r["decided"]) for r in category["corrections"]] == [
+        ("Kobo", 3),
+        ("AW", 3),
+        ("knitwear", 2),
+    ]
+    # A window before anything was seen or decided: nothing to count.
+    early = {"since": "2025-01-01T00:00:00Z", "until": "2025-06-01T00:00:00Z"}
+    assert (await api.data(REPORT, early))["qualityReport"]["attributes"] == []
+
+
+async def test_a_correction_of_a_confirmation_still_says_the_machine_was_wrong(api: Api) -> None:
+    await api.create(CATALOGUE[:1])
+    assert (await api.data(DECIDE, _decision("q1")))["confirmTag"]["__typename"] == "TagDecision"
+    again = {"input": {**_decision("q1")["input"], "expectedRevision": 2, "value": "cardigan"}}
+    assert (await api.data(CORRECT, again))["correctTag"]["__typename"] == "TagDecision"
+    await api.refresh()
+    (category, _pattern) = (await api.data(REPORT, WINDOW))["qualityReport"]["attributes"]
+    assert category["reliability"]["n"] == 1
+    (row,) = [b for b in category["reliability"]["bins"] if b["n"]]
+    assert row["right"] == 0
+    assert row["meanConfidence"] == pytest.approx(0.97, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("variables", "field"),
+    [
+        ({"attribute": "sparkle"}, "attribute"),
+        ({"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "since"),
+        ({"since": "2024-01-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "since"),
+        ({"segment": {"dimension": "BRAND", "value": " "}}, "segment"),
+    ],
+)
+async def test_bad_input_is_named(api: Api, variables: dict[str, Any], field: str) -> None:
+    result = (await api.data(REPORT, variables))["qualityReport"]
+    assert result["__typename"] == "InvalidInput", result
+    assert result["field"] == field
+
+
+def test_the_graphql_dimensions_are_the_domain_s() -> None:
+    assert [d.value for d in QualityDimension] == list(DIMENSIONS)
