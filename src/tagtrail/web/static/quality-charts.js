@@ -52,8 +52,22 @@ function dayTicks(days) {
   return days.filter((_, i) => i % step === 0);
 }
 
-export function tiersChart(attribute, rows) {
-  const days = attribute.tiersByDay.map((d) => d.day);
+/** Every UTC day from `since` to `until` (the API lists only days with tags; a day without
+ * any should show as a gap, not vanish from the time axis). */
+export function windowDays(since, until) {
+  const days = [];
+  const day = new Date(`${since.slice(0, 10)}T00:00:00Z`);
+  const last = until.slice(0, 10);
+  while (days.length < 400) {
+    const iso = day.toISOString().slice(0, 10);
+    if (iso > last) break;
+    days.push(iso);
+    day.setUTCDate(day.getUTCDate() + 1);
+  }
+  return days;
+}
+
+export function tiersChart(rows, days) {
   return Plot.plot({
     width: WIDTH,
     height: 240,

@@ -3,7 +3,7 @@
 import { el, gql, say, signIn } from "./common.js";
 import { QUALITY_REPORT } from "./documents.js";
 import {
-  correctionRows, correctionsChart, reliabilityChart, reliabilityRows, tierRows, tiersChart,
+  correctionRows, correctionsChart, reliabilityChart, reliabilityRows, tierRows, tiersChart, windowDays,
 } from "./quality-charts.js";
 
 const $ = (id) => document.getElementById(id);
@@ -95,7 +95,7 @@ function chartBox(kind, attribute, title, rows, draw, empty) {
   return box;
 }
 
-function attributeSection(a) {
+function attributeSection(a, days) {
   const name = a.attribute;
   const tiers = tierRows(a);
   const reliability = reliabilityRows(a);
@@ -107,7 +107,7 @@ function attributeSection(a) {
     el(
       "div",
       { class: "charts" },
-      chartBox("tiers", name, "Tiers over time", tiers, () => tiersChart(a, tiers),
+      chartBox("tiers", name, "Tiers over time", tiers, () => tiersChart(tiers, days),
         `No ${name} tags were first seen in this window.`),
       chartBox("reliability", name, "Reliability", reliability, () => reliabilityChart(a, reliability),
         `Reviewers judged no machine ${name} proposal in this window: nothing to measure the confidence against.`),
@@ -127,7 +127,8 @@ function render(report) {
   offerAttributes(report);
   offerSegments(report);
   showWindow(report);
-  const sections = report.attributes.map(attributeSection);
+  const days = windowDays(report.since, report.until);
+  const sections = report.attributes.map((a) => attributeSection(a, days));
   $("report").replaceChildren(...(sections.length ? sections : [el("p", { class: "empty", text: "No attribute has data in this window." })]));
 }
 
