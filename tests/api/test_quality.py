@@ -7,15 +7,21 @@ corrected or rejected: changed), whatever later decisions say of a human's value
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+from opensearchpy import AsyncOpenSearch
 
 from tagtrail.api.graphql.quality import QualityDimension
+from tagtrail.config import Settings
 from tagtrail.domain.quality import DIMENSIONS
 from tagtrail.learning.stats import wilson_interval
+from tagtrail.store import Store
+from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import A, T
+from tests.api.test_metrics import metrics, sample
 
 pytestmark = pytest.mark.opensearch
 
@@ -171,3 +177,63 @@ async def test_bad_input_is_named(api: Api, variables: dict[str, Any], field: st
 
 def test_the_graphql_dimensions_are_the_domain_s() -> None:
     assert [d.value for d in QualityDimension] == list(DIMENSIONS)
+
+
+AUDITS = """
+query($since: DateTime, $until: DateTime) {
+  qualityReport(attribute: "pattern", since: $since, until: $until) {
+    ... on QualityReport { attributes { attribute
+        audits { week tier answered correct precision low high } } }
+  }
+}"""
+
+
+async def test_audit_precision_by_week_and_tier(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    ids = [f"p{i}" for i in range(4)]
+    await api.create([A(id=i, tags=(T(attribute="pattern", value="stripe"),)) for i in ids])
+    runtime = Runtime(settings, store=Store(settings, client=indexed))
+    assert (await runtime.audits.sample(round="r1", attribute="pattern")).sampled == 4
+    for asset_id in ids[:3]:
+        assert (await api.data(DECIDE, _decision(asset_id, "pattern")))["confirmTag"]
+    assert (await api.data(CORRECT, _decision("p3", "pattern", value="check")))["correctTag"]
+    await indexed.indices.refresh(index=settings.index_name("audits"))
+    now = dt.datetime.now(dt.UTC)
+    window = {"since": (now - dt.timedelta(days=30)).isoformat(), "until": now.isoformat()}
+    (pattern,) = (await api.data(AUDITS, window))["qualityReport"]["attributes"]
+    monday = (now - dt.timedelta(days=now.weekday())).date().isoformat()
+    (week,) = pattern["audits"]
+    low, high = wilson_interval(3, 4)  # every tag drawn: weights 1, Kish's n = 4
+    assert week == {
+        "week": monday,
+        "tier": "auto_applied",
+        "answered": 4,
+        "correct": 3,
+        "precision": 0.75,
+        "low": pytest.approx(low),
+        "high": pytest.approx(high),
+    }
+
+
+async def test_prometheus_gauges_show_auto_share_and_audited_precision(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    recent = (now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    probabilities = [0.97, 0.98, 0.99, 0.80]  # three auto-applied, one flagged
+    await api.create(
+        [
+            A(id=f"g{i}", at=recent, tags=(T(attribute="pattern", value="stripe", probability=p),))
+            for i, p in enumerate(probabilities)
+        ]
+    )
+    runtime = Runtime(settings, store=Store(settings, client=indexed))
+    await runtime.audits.sample(round="r1", attribute="pattern")
+    assert (await api.data(DECIDE, _decision("g0", "pattern")))["confirmTag"]
+    assert (await api.data(CORRECT, _decision("g1", "pattern", value="check")))["correctTag"]
+    await runtime.audits.report(round="r1", attribute="pattern")  # records the answers
+    text = await metrics(api.http)
+    assert sample(text, "tagtrail_auto_applied_share", attribute="pattern") == 0.75
+    precision = sample(text, "tagtrail_audited_precision", attribute="pattern", tier="auto_applied")
+    assert precision == 0.5

@@ -15,6 +15,7 @@ from litestar.di import Provide
 from tagtrail.api.auth import KeyRing, Principal, key_from_headers
 from tagtrail.usecases.health import Health
 from tagtrail.usecases.metrics import Metrics
+from tagtrail.usecases.quality import QualityGauges
 from tagtrail.usecases.runtime import Runtime
 from tagtrail.usecases.thumbnails import Thumbnails
 from tagtrail.usecases.upload import Uploads
@@ -41,6 +42,10 @@ def provide_metrics(runtime: Runtime) -> Metrics:
     return runtime.metrics
 
 
+def provide_quality_gauges(runtime: Runtime) -> QualityGauges:
+    return runtime.quality_gauges
+
+
 def provide_keyring(state: State) -> KeyRing:
     ring: KeyRing = state.keyring
     return ring
@@ -57,6 +62,7 @@ DEPENDENCIES = {
     "thumbnails": Provide(provide_thumbnails, sync_to_thread=False),
     "health": Provide(provide_health, sync_to_thread=False),
     "metrics": Provide(provide_metrics, sync_to_thread=False),
+    "quality_gauges": Provide(provide_quality_gauges, sync_to_thread=False),
     "keyring": Provide(provide_keyring, sync_to_thread=False),
     "principal": Provide(provide_principal, sync_to_thread=False),
 }

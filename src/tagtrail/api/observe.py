@@ -31,6 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from tagtrail.api.bounded import outcome
 from tagtrail.api.logs import REQUEST_ID
 from tagtrail.usecases.metrics import Metrics
+from tagtrail.usecases.quality import QualityGauges
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
 _SANE_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -110,7 +111,8 @@ class MetricsController(PrometheusController):
 
     path = "/metrics"
 
-    @get(include_in_schema=False, sync_to_thread=False, opt={SKIP_METRICS_OPT: True})
-    def get(self, metrics: Metrics) -> Response[bytes]:
+    @get(include_in_schema=False, opt={SKIP_METRICS_OPT: True})
+    async def get(self, metrics: Metrics, quality_gauges: QualityGauges) -> Response[bytes]:
+        await quality_gauges.refresh()
         body = generate_latest(REGISTRY) + generate_latest(metrics.registry)
         return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -108,11 +108,34 @@ class SegmentCorrections(msgspec.Struct, kw_only=True, frozen=True):
     high: float
 
 
+class AuditWeek(msgspec.Struct, kw_only=True, frozen=True):
+    """Audits of one attribute × tier answered in one week, with their sampling weights."""
+
+    week: str  # YYYY-MM-DD, the Monday (UTC)
+    tier: str
+    answered: int
+    correct: int
+    weight: float  # Σ 1/rate: the applied tags they stand for
+    correct_weight: float
+    weight_squared: float  # Σ (1/rate)², for Kish's effective sample size
+
+
+class AuditPrecision(msgspec.Struct, kw_only=True, frozen=True):
+    week: str
+    tier: str
+    answered: int
+    correct: int
+    precision: float  # population-weighted
+    low: float  # Wilson 95 % on Kish's effective sample size
+    high: float
+
+
 class AttributeQuality(msgspec.Struct, kw_only=True, frozen=True):
     attribute: str
     tiers_by_day: tuple[TierDay, ...]
     reliability: Reliability
     corrections: tuple[SegmentCorrections, ...]
+    audits: tuple[AuditPrecision, ...] = ()
 
 
 class QualityReport(msgspec.Struct, kw_only=True, frozen=True):

@@ -1,11 +1,13 @@
-"""The quality report's counts, aggregated by OpenSearch over the asset projection.
+"""The quality report's counts, aggregated by OpenSearch over the assets and the audits.
 
-One search request, ``size: 0``, whatever the catalogue's size: per attribute (nested over
-the tags) the machine tiers of the tags first seen each day in the window and the
-reliability bins of the machine proposals reviewers judged in it; per segment (brand,
-season, shot type, category family, as top-level terms) the judged proposals and how many
-reviewers changed. Bucket counts are fixed (days in the window, :data:`MAX_SEGMENTS`,
-:data:`MAX_ATTRIBUTES`, 15 bins), never a number the caller sends.
+Two search requests, ``size: 0``, whatever the catalogue's size. Over the asset projection:
+per attribute (nested over the tags) the machine tiers of the tags first seen each day in
+the window and the reliability bins of the machine proposals reviewers judged in it; per
+segment (brand, season, shot type, category family, as top-level terms) the judged
+proposals and how many reviewers changed. Over the audits: per attribute × tier × week the
+answered audits with their sampling weights. Bucket counts are fixed (days or weeks in the
+window, :data:`MAX_SEGMENTS`, :data:`MAX_ATTRIBUTES`, 15 bins), never a number the caller
+sends.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from opensearchpy import AsyncOpenSearch
 from tagtrail.config import Settings
 from tagtrail.domain.quality import (
     MAX_SEGMENTS,
+    AuditWeek,
     BinCount,
     QualityDimension,
     QualityQuery,
@@ -205,10 +208,83 @@ def parse_quality(aggregations: Clause) -> list[AttributeCounts]:
     ]
 
 
+def audits_body(query: QualityQuery) -> Clause:
+    """Answered audits in the window, per attribute × tier × week (the segment filter is the
+    audit's own segment, recorded when it was drawn)."""
+    filters: list[Clause] = [
+        {"term": {"answered": True}},
+        _window("answered_at", query),
+    ]
+    if query.attribute is not None:
+        filters.append({"term": {"attribute": query.attribute}})
+    if query.segment is not None:
+        filters.append({"term": {f"segment.{query.segment.dimension}": query.segment.value}})
+    weeks = {
+        "date_histogram": {
+            "field": "answered_at",
+            "calendar_interval": "week",
+            "min_doc_count": 1,
+            "format": "yyyy-MM-dd",
+        },
+        "aggs": {
+            "weight": {"sum": {"field": "weight"}},
+            "weight_squared": {
+                "sum": {
+                    "script": {
+                        "source": "double w = doc['weight'].value; return w * w;",
+                        "lang": "painless",
+                    }
+                }
+            },
+            "correct": {
+                "filter": {"term": {"correct": True}},
+                "aggs": {"weight": {"sum": {"field": "weight"}}},
+            },
+        },
+    }
+    tiers = {"terms": {"field": "tier", "size": len(TIERS) + 2}, "aggs": {"weeks": weeks}}
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": {"bool": {"filter": filters}},
+        "aggs": {
+            "attributes": {
+                "terms": {"field": "attribute", "size": MAX_ATTRIBUTES},
+                "aggs": {"tiers": tiers},
+            }
+        },
+    }
+
+
+def parse_audits(aggregations: Clause) -> dict[str, tuple[AuditWeek, ...]]:
+    out: dict[str, tuple[AuditWeek, ...]] = {}
+    for attribute in aggregations["attributes"]["buckets"]:
+        out[attribute["key"]] = tuple(
+            AuditWeek(
+                week=week["key_as_string"],
+                tier=tier["key"],
+                answered=int(week["doc_count"]),
+                correct=int(week["correct"]["doc_count"]),
+                weight=float(week["weight"]["value"]),
+                correct_weight=float(week["correct"]["weight"]["value"]),
+                weight_squared=float(week["weight_squared"]["value"]),
+            )
+            for tier in attribute["tiers"]["buckets"]
+            for week in tier["weeks"]["buckets"]
+        )
+    return out
+
+
 class QualityIndex:
     def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
         self.client = client
         self.index = settings.index_name("assets")
+        self.audits = settings.index_name("audits")
+
+    async def audit_weeks(self, query: QualityQuery) -> dict[str, tuple[AuditWeek, ...]]:
+        """Per attribute, its answered audits in the window by tier and week."""
+        result = await self.client.search(index=self.audits, body=audits_body(query))
+        return parse_audits(result["aggregations"])
 
     async def counts(self, query: QualityQuery, families: Sequence[str]) -> list[AttributeCounts]:
         """Each attribute's counts (those with a tag on some asset of the segment)."""

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Final, ParamSpec, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from tagtrail.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 
@@ -105,6 +105,20 @@ class Metrics:
             "tagtrail_graphql_operation_errors",
             "GraphQL operations answered with errors (not union results), by name and type",
             ["operation", "type"],
+            registry=r,
+        )
+        self.auto_share = Gauge(
+            "tagtrail_auto_applied_share",
+            "Share of the machine tags first seen in the last 90 days that were auto-applied, "
+            "per attribute (refreshed from OpenSearch at most once a minute, on scrape)",
+            ["attribute"],
+            registry=r,
+        )
+        self.audited_precision = Gauge(
+            "tagtrail_audited_precision",
+            "Population-weighted precision of the audits answered in the last 90 days, per "
+            "attribute and tier (refreshed with tagtrail_auto_applied_share)",
+            ["attribute", "tier"],
             registry=r,
         )
         # Zero series from the start, so rates and alerts work before the first event.

@@ -28,7 +28,7 @@ from tagtrail.usecases.heads import Heads
 from tagtrail.usecases.health import Health
 from tagtrail.usecases.ingest import Ingest
 from tagtrail.usecases.metrics import Metrics
-from tagtrail.usecases.quality import QualityReports
+from tagtrail.usecases.quality import QualityGauges, QualityReports
 from tagtrail.usecases.retagging import Retag
 from tagtrail.usecases.review import Review
 from tagtrail.usecases.search import Search
@@ -75,6 +75,7 @@ class Runtime:
         self.shadow = Shadow(store, self.taxonomy, self.tagging)
         self.audits = Audits(store, max_page_size=s.max_page_size)
         self.quality = QualityReports(store, self.taxonomy)
+        self.quality_gauges = QualityGauges(store, self.metrics)
         self.retag = Retag(store, self.tagging, self.inference, repropose_min_probability=minimum)
         self.taxonomy_changes = TaxonomyChanges(
             store, self.taxonomy, self.tagging, self.inference, repropose_min_probability=minimum

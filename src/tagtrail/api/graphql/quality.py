@@ -87,13 +87,29 @@ else:
             "high": "Wilson 95 % interval, high end",
         },
     )
+    AuditPrecision = object_type(
+        records.AuditPrecision,
+        name="AuditWeekPrecision",
+        description="Audits of one tier answered in one week (tagtrail audit sample, then "
+        "answered in the audit queue).",
+        fields={
+            "week": "YYYY-MM-DD, the Monday (UTC)",
+            "precision": "Population-weighted (each audit stands for 1/rate applied tags)",
+            "low": "Wilson 95 % interval on Kish's effective sample size, low end",
+            "high": "Wilson 95 % interval on Kish's effective sample size, high end",
+        },
+    )
     AttributeQuality = object_type(
         records.AttributeQuality,
-        fields={"corrections": "Per segment, the highest correction rate first"},
+        fields={
+            "corrections": "Per segment, the highest correction rate first",
+            "audits": "Precision per tier and week from answered audits, oldest first",
+        },
         nested={
             records.TierDay: TierDay,
             records.Reliability: Reliability,
             records.SegmentCorrections: SegmentCorrections,
+            records.AuditPrecision: AuditPrecision,
         },
     )
     QualityReport = object_type(
