@@ -25,7 +25,7 @@ def test_front_end_packages_are_installed(settings: Settings) -> None:
 
 async def test_pages_and_vendor_files_come_from_tagtrail_itself(make_api: Any) -> None:
     api: Api = await make_api(dev=True)
-    for path in ("/review", "/search", "/schema", "/schema/swagger"):
+    for path in ("/review", "/search", "/quality", "/schema", "/schema/swagger"):
         page = await api.http.get(path, headers={"Accept": "text/html"})
         assert page.status_code == 200, path
         assert not EXTERNAL.search(page.text), f"{path} loads from another host"

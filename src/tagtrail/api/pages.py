@@ -1,8 +1,9 @@
-"""The web pages tagtrail serves itself: review grid, buyer search, GraphiQL, OpenAPI docs.
+"""The web pages tagtrail serves itself: review grid, buyer search, quality report, GraphiQL,
+OpenAPI docs.
 
 Nothing is loaded from a CDN. Our own pages are plain HTML + ES modules under
-``src/tagtrail/web/``; third-party front-end files (React, GraphiQL, Swagger UI) come from
-the npm packages pinned in ``src/tagtrail/web/package.json``, installed by
+``src/tagtrail/web/``; third-party front-end files (React, GraphiQL, Swagger UI, Observable
+Plot, d3) come from the npm packages pinned in ``src/tagtrail/web/package.json``, installed by
 ``scripts/bootstrap`` (``npm ci``) into ``src/tagtrail/web/node_modules`` (or
 ``TAGTRAIL_WEB_VENDOR_DIR``) and served from
 ``/static/vendor/<name>`` — only the files listed in :data:`VENDOR_FILES`.
@@ -42,6 +43,8 @@ VENDOR_FILES: Final[dict[str, str]] = {
     "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
     "swagger-ui-standalone-preset.js": "swagger-ui-dist/swagger-ui-standalone-preset.js",
     "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
+    "d3.min.js": "d3/dist/d3.min.js",  # Plot's UMD build reads a global d3
+    "plot.umd.min.js": "@observablehq/plot/dist/plot.umd.min.js",
 }
 _MEDIA = {".js": "text/javascript", ".css": "text/css"}
 INSTALL_HINT: Final = (
@@ -101,6 +104,12 @@ def search_page() -> Response[bytes]:
     return _page("search.html")
 
 
+@get("/quality", include_in_schema=False, sync_to_thread=False)
+def quality_page() -> Response[bytes]:
+    """The governance charts: tiers over time, reliability, corrections per segment."""
+    return _page("quality.html")
+
+
 def graphiql_html() -> str:
     """GraphiQL, loading React and GraphiQL from /static/vendor (no CDN)."""
     return (PAGES_DIR / "graphiql.html").read_text("utf-8")
@@ -136,4 +145,4 @@ def page_handlers(settings: Settings) -> list[Any]:
         cache_control=None,
         name="app-static",
     )
-    return [_vendor_handler(folder), review_page, search_page, static]
+    return [_vendor_handler(folder), review_page, search_page, quality_page, static]

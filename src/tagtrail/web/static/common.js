@@ -1,5 +1,5 @@
-// Shared by the review and search pages: the API key (sessionStorage), GraphQL calls to the
-// public /graphql endpoint, thumbnails (inlined in the answers) and small DOM helpers.
+// Shared by the review, search and quality pages: the API key (sessionStorage), GraphQL calls
+// to the public /graphql endpoint, thumbnails (inlined in the answers) and small DOM helpers.
 import { WHO } from "./documents.js";
 
 export const KEY_NAME = "tagtrail.apiKey";

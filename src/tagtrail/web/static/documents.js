@@ -127,3 +127,15 @@ export const SIMILAR = `query Similar($by: SimilarBy!, $k: Int!) {
     ... on NotFound { message } ... on InvalidInput { message field }
   }
 }`;
+
+export const QUALITY_REPORT = `query Quality($attribute: String, $segment: QualitySegment, $since: DateTime,
+    $until: DateTime) {
+  qualityReport(attribute: $attribute, segment: $segment, since: $since, until: $until) {
+    __typename
+    ... on QualityReport { since until attributes { attribute
+      tiersByDay { day autoApplied flagged suggested total }
+      reliability { n ece bins { lo hi n right meanConfidence observedRate } }
+      corrections { dimension segment decided corrected rate low high } } }
+    ... on InvalidInput { message field }
+  }
+}`;
