@@ -90,6 +90,10 @@ export const HEAD_VERSIONS = `query Heads { searchAssets(first: 1, includeSugges
 export const RELOAD = `query Reload($id: ID!, $attribute: String!, $slot: String) { asset(id: $id) { __typename
   ... on Asset { id revision tag(attribute: $attribute, slot: $slot) { ${TAG} } } } }`;
 
+/** An asset in full as review by asset shows it: reloaded after a conflict. */
+export const ASSET_TAGS = `query AssetTags($id: ID!, $attributes: [String!]) { asset(id: $id) { __typename
+  ... on Asset { ${CARD_ASSET} tags(attributes: $attributes) { ${TAG} } } } }`;
+
 export const EXPLAIN = `query Why($id: ID!, $attribute: String!) {
   explainTag(assetId: $id, attribute: $attribute) {
     __typename

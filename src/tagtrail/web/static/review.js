@@ -7,6 +7,7 @@ import { el, gql, say, showThumbnail, signIn, swatch } from "./common.js";
 import { explain } from "./explain.js";
 import { DECIDE, DECIDE_MANY, HEAD_VERSIONS, RELOAD, REOPEN, TAXONOMY } from "./documents.js";
 import { details, fetchQueue, queryOf, showFilters, stillQueued } from "./queues.js";
+import { AssetReview } from "./review-asset.js";
 import { attributeFor, chooseValue } from "./typeahead.js";
 
 const PAGE = 50;
@@ -27,6 +28,11 @@ const state = {
   revisions: new Map(), // asset id -> the newest revision this page knows
   choosing: false, // the correction dialog is opening or open
 };
+// The second mode, review by asset (a key, or ?mode=asset): its own view, keys and decisions.
+const byAsset = new AssetReview({
+  root: $("asset-view"), status: $("status"), counter: $("counter"), dialog: $("correct"), panel: $("panel"),
+  canDecide: () => canDecide(), taxonomy: () => state.taxonomy, revisions: state.revisions,
+});
 // Keys are applied one after another, in the order pressed: "c c c" confirms three items
 // even while the first answer is still on its way.
 let chain = Promise.resolve();
@@ -82,7 +88,9 @@ function renderCard(card) {
 function unseen(cards) {
   const out = [];
   for (const card of cards) {
-    if (state.seen.has(card.key)) continue;
+    if (state.seen.has(card.key) || byAsset.stale(card)) continue;
+    // Search lags a decision made here by a second: decide at the newest revision known.
+    card.revision = Math.max(card.revision, state.revisions.get(card.assetId) ?? 0);
     state.seen.add(card.key);
     out.push(card);
   }
@@ -391,11 +399,41 @@ async function why() {
   }
 }
 
+function setMode(asset) {
+  byAsset.active = asset;
+  $("grid").hidden = asset;
+  $("asset-view").hidden = !asset;
+  $("keys").hidden = asset;
+  $("asset-keys").hidden = !asset;
+  $("mode").setAttribute("aria-pressed", String(asset));
+  document.body.dataset.mode = asset ? "asset" : "grid";
+  const url = new URL(location.href);
+  if (asset) url.searchParams.set("mode", "asset");
+  else url.searchParams.delete("mode");
+  history.replaceState(null, "", url);
+}
+
+function toggleMode() {
+  // Each mode asks for the queue afresh: the other may have decided some of it.
+  setMode(!byAsset.active);
+  if (byAsset.active) byAsset.open((state.query = queryOf($("filters"))));
+  else enqueue(() => load());
+}
+
 function onKey(event) {
-  if ($("correct").open || state.choosing) return;
+  if ($("correct").open || state.choosing || byAsset.choosing) return;
   const target = event.target;
   if (target && ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName)) return;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.key === "a") {
+    event.preventDefault();
+    toggleMode();
+    return;
+  }
+  if (byAsset.active) {
+    byAsset.onKey(event);
+    return;
+  }
   const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns(), ArrowDown: columns() };
   if (event.key in moves) {
     event.preventDefault();
@@ -459,6 +497,7 @@ async function loadTaxonomy() {
     old.replaceWith(renderCard(card)); // now with its palette swatch, the proposal's label
   }
   if (named.length) activate(state.active, state.anchor !== null);
+  byAsset.render(); // colour swatches, corrected values' labels
 }
 
 async function start() {
@@ -487,10 +526,14 @@ async function start() {
   $("filters").hidden = false;
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
-    load();
+    if (byAsset.active) byAsset.open((state.query = queryOf($("filters"))));
+    else load();
   });
   document.addEventListener("keydown", onKey);
-  await load(first);
+  $("mode").addEventListener("click", toggleMode);
+  setMode(params.get("mode") === "asset");
+  if (byAsset.active) await byAsset.open(state.query, first);
+  else await load(first);
   document.body.dataset.grid = "ready"; // cards shown with their thumbnails (decoding)
   await loadTaxonomy();
   $("f-head").addEventListener("focus", headVersions, { once: true });
