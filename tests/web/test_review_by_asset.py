@@ -5,6 +5,7 @@ of an asset whose tags are all right."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -27,11 +28,12 @@ CORRECTIONS = {
 }
 
 
-def _asset(server: Server, asset_id: str) -> dict:  # type: ignore[type-arg]
-    return server.gql(ASSET, {"id": asset_id}, key=REVIEWER)["asset"]  # type: ignore[no-any-return]
+def _asset(server: Server, asset_id: str) -> dict[str, Any]:
+    asset: dict[str, Any] = server.gql(ASSET, {"id": asset_id}, key=REVIEWER)["asset"]
+    return asset
 
 
-def _tags(server: Server, asset_id: str) -> dict[str, dict]:  # type: ignore[type-arg]
+def _tags(server: Server, asset_id: str) -> dict[str, dict[str, Any]]:
     return {t["attribute"]: t for t in _asset(server, asset_id)["tags"]}
 
 
@@ -146,7 +148,8 @@ def test_a_stale_revision_is_a_conflict_and_the_asset_reloads(server: Server, ta
         key=OTHER,
     )
     page.keyboard.press("Shift+C")
-    expect(page.locator("#status")).to_contain_text(f"confirmed 0 of 3 tags of CFA-0; stopped at {first}")
+    stopped = f"confirmed 0 of 3 tags of CFA-0; stopped at {first}"
+    expect(page.locator("#status")).to_contain_text(stopped)
     expect(page.locator("#status")).to_contain_text("Reloaded at revision 3")
     assert len(_pending(server, "cfa-0")) == 3
     page.keyboard.press("Shift+C")  # decided again, on the reloaded revision
