@@ -19,6 +19,8 @@ from tagtrail.domain.cadence import HeadEvent
 from tagtrail.domain.quality import DIMENSIONS
 from tagtrail.learning.stats import wilson_interval
 from tagtrail.store import Store, TaxonomyChange
+from tagtrail.usecases.metrics import Metrics
+from tagtrail.usecases.quality import QualityGauges
 from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import A, T
@@ -343,3 +345,18 @@ async def test_a_shown_time_out_of_range_is_refused(api: Api) -> None:
         )["confirmTag"]
         assert result == {"__typename": "InvalidInput", "field": "shownMs"}
     assert len(await api.events("q1")) == 2  # nothing written
+
+
+async def test_gauges_keep_their_values_when_the_store_cannot_answer(settings: Settings) -> None:
+    gone = settings.with_changes(opensearch_url="http://127.0.0.1:9", opensearch_timeout_s=1)
+    metrics = Metrics()
+    metrics.auto_share.labels("category").set(0.5)
+    store = Store(gone)
+    try:
+        await QualityGauges(store, metrics).refresh()  # logs, does not raise
+    finally:
+        await store.close()
+    kept = metrics.registry.get_sample_value(
+        "tagtrail_auto_applied_share", {"attribute": "category"}
+    )
+    assert kept == 0.5
