@@ -135,7 +135,18 @@ export const QUALITY_REPORT = `query Quality($attribute: String, $segment: Quali
     ... on QualityReport { since until attributes { attribute
       tiersByDay { day autoApplied flagged suggested total }
       reliability { n ece bins { lo hi n right meanConfidence observedRate } }
-      corrections { dimension segment decided corrected rate low high } } }
+      corrections { dimension segment decided corrected rate low high }
+      audits { week tier answered correct precision low high } }
+      markers { at kind attribute version label } }
+    ... on InvalidInput { message field }
+  }
+}`;
+
+/** The newest head events (trainings, verdicts, promotions), of one attribute or all. */
+export const HEAD_EVENTS = `query HeadHistory($attribute: String, $first: Int!) {
+  headEvents(attribute: $attribute, first: $first) {
+    __typename
+    ... on HeadEventsPage { events { at attribute step actor version champion reasons explanation } }
     ... on InvalidInput { message field }
   }
 }`;
