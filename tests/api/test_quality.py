@@ -68,7 +68,7 @@ CATALOGUE = [
 
 
 def _decision(asset: str, attribute: str = "category", **more: Any) -> dict[str, Any]:
-    return {"input": {"assetId": asset, "attribute": attribute, "expectedRevision": 1, **more}}
+    return {"input": {"assetId": asset, "attribute": attribute, "expectedRevision": 1} | more}
 
 
 async def _review(api: Api) -> None:
@@ -279,3 +279,67 @@ async def test_promotions_and_taxonomy_applies_mark_the_time_axis(
     only = await api.data(MARKERS, {**window, "attribute": "pattern"})
     kinds = [(m["kind"], m["version"]) for m in only["qualityReport"]["markers"]]
     assert kinds == [("promotion", "tuned:pattern:6"), ("taxonomy", "t2")]
+
+
+EFFORT = """
+query($since: DateTime, $until: DateTime) {
+  qualityReport(since: $since, until: $until) {
+    ... on QualityReport { effort {
+        overall { reviewer decisions timedDecisions activeHours decisionsPerHour
+                  medianSecondsPerDecision }
+        reviewers { reviewer decisions timedDecisions medianSecondsPerDecision }
+        fullyReviewedAssets medianSecondsPerAsset } }
+  }
+}"""
+
+
+async def test_review_effort_from_the_time_each_card_was_shown(api: Api) -> None:
+    def two(i: int) -> A:
+        tags = (
+            T(attribute="category", value="jumper", probability=0.8),  # flagged
+            T(attribute="pattern", value="stripe", probability=0.97 if i == 1 else 0.5),
+        )
+        return A(id=f"e{i}", tags=tags)
+
+    await api.create([two(1), two(2), two(3)])
+    for asset, attribute, revision, shown in (
+        ("e1", "category", 1, 2000),  # e1: nothing else pending
+        ("e2", "category", 1, 1000),
+        ("e2", "pattern", 2, None),  # untimed (an API client): a decision, no time
+        ("e3", "category", 1, 5000),  # e3's pattern suggestion still waits
+    ):
+        decision = _decision(asset, attribute, expectedRevision=revision)
+        if shown is not None:
+            decision["input"]["shownMs"] = shown
+        assert (await api.data(DECIDE, decision))["confirmTag"]["__typename"] == "TagDecision"
+    await api.refresh()
+    await api.client.indices.refresh(index=api.settings.index_name("tag_events"))
+    now = dt.datetime.now(dt.UTC)
+    window = {
+        "since": (now - dt.timedelta(hours=3)).isoformat(),
+        "until": (now + dt.timedelta(minutes=1)).isoformat(),
+    }
+    effort = (await api.data(EFFORT, window))["qualityReport"]["effort"]
+    overall = effort["overall"]
+    assert (overall["decisions"], overall["timedDecisions"]) == (4, 3)
+    assert overall["activeHours"] in (1, 2)  # the decisions may straddle a clock hour
+    assert overall["decisionsPerHour"] == 4 / overall["activeHours"]
+    assert overall["medianSecondsPerDecision"] == 2.0
+    (reviewer,) = effort["reviewers"]
+    assert reviewer["decisions"] == 4
+    # e1 (2 s) and e2 (1 s) are fully reviewed; e3 is not.
+    assert effort["fullyReviewedAssets"] == 2
+    assert effort["medianSecondsPerAsset"] == pytest.approx(1.5)
+
+
+async def test_a_shown_time_out_of_range_is_refused(api: Api) -> None:
+    await api.create(CATALOGUE[:1])
+    for shown in (-1, 86_400_001):
+        decision = _decision("q1", shownMs=shown)
+        result = (
+            await api.data(
+                DECIDE.replace("__typename", "__typename ... on InvalidInput { field }"), decision
+            )
+        )["confirmTag"]
+        assert result == {"__typename": "InvalidInput", "field": "shownMs"}
+    assert len(await api.events("q1")) == 2  # nothing written

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from tagtrail.domain.projection import fold_tags, projection_fields
 from tagtrail.domain.records import Actor, TagEvent, event_id
 
@@ -121,3 +123,12 @@ def test_a_decision_keeps_the_machine_proposal_it_judged() -> None:
     # A newer proposal beside a decision is not what was judged.
     newer = model(3, "puffer_jacket", "auto_applied", 0.99, actor=NEWER)
     assert _judged([*corrected, newer]) == ("peacoat", 0.8, False)
+
+
+def test_review_time_is_the_sum_over_the_decisions_in_force() -> None:
+    timed = msgspec.structs.replace(human(2, "confirmed", "peacoat"), shown_ms=1500)
+    fields = projection_fields([model(1, "peacoat", "flagged", 0.8), timed])
+    assert fields["review_ms"] == 1500
+    assert fields["tags"][0]["shown_ms"] == 1500
+    untimed = projection_fields([model(1, "peacoat", "flagged", 0.8), human(2, "confirmed", None)])
+    assert untimed["review_ms"] is None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import msgspec
 
 from tagtrail.domain.asset import Asset
-from tagtrail.domain.limits import MAX_NOTE_CHARS, check_free_text, check_value
+from tagtrail.domain.limits import MAX_NOTE_CHARS, MAX_SHOWN_MS, check_free_text, check_value
 from tagtrail.domain.records import HUMAN_STATES, Actor, Tag, TagEvent, event_id, utc_now
 from tagtrail.errors import InvalidInput, NotFound
 
@@ -35,6 +35,8 @@ class Decision(msgspec.Struct, kw_only=True, frozen=True):
     slot: str | None = None
     # corrected into a new slot: a reviewer adds a value to a multi-valued attribute.
     add: bool = False
+    # How long the review page showed the card before this decision (review effort).
+    shown_ms: int | None = None
 
 
 def check_decision(decision: Decision) -> Decision:
@@ -46,6 +48,11 @@ def check_decision(decision: Decision) -> Decision:
         check_value(decision.value, "value")
     if decision.note is not None:
         check_free_text(decision.note, "note", max_chars=MAX_NOTE_CHARS)
+    if decision.shown_ms is not None and not 0 <= decision.shown_ms <= MAX_SHOWN_MS:
+        raise InvalidInput(
+            f"shownMs must be between 0 and {MAX_SHOWN_MS} (a day), got {decision.shown_ms}",
+            field="shownMs",
+        )
     return decision
 
 
@@ -135,6 +142,7 @@ def build_decision(
         # Per attribute, like the model's events: a retag compares like with like.
         "taxonomy_version": taxonomy.attribute_version(decision.attribute),
         "note": decision.note,
+        "shown_ms": decision.shown_ms,
     }
     if decision.kind == "reopened":
         return _reopened(decision, common, tag, restore, taxonomy, brand)

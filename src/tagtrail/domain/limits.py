@@ -34,6 +34,9 @@ MAX_FACETS: Final = 20
 MAX_FACET_SIZE: Final = 200
 #: An opaque pagination cursor (its sort values are a few short scalars).
 MAX_CURSOR_CHARS: Final = 2048
+# How long a review card may have been shown before its decision (a day): a longer time is
+# a clock or a client bug, not review effort.
+MAX_SHOWN_MS: Final = 86_400_000
 MAX_DATE_CHARS: Final = 64
 
 _FREE_TEXT_CONTROLS: Final = frozenset("\t\n\r")

@@ -135,6 +135,7 @@ def _from_human(event: TagEvent, current: Tag | None) -> Tag:
         judged_right=None
         if judged_value is None
         else event.state != "rejected" and event.value == judged_value,
+        shown_ms=event.shown_ms,
     )
 
 
@@ -380,6 +381,8 @@ def projection_fields(
         "tag_text": " ".join(text),
         "tag_text_all": " ".join(text_all),
         "revision": revision,
+        # Review effort: how long reviewers looked before the decisions in force.
+        "review_ms": sum(t.shown_ms or 0 for t in tags.values()) or None,
     }
     migrated_to = [(e.seq, version) for e in event_list if (version := carried_into(e))]
     if migrated_to:

@@ -138,6 +138,39 @@ class AttributeQuality(msgspec.Struct, kw_only=True, frozen=True):
     audits: tuple[AuditPrecision, ...] = ()
 
 
+#: Reviewers per report (the most decisions first).
+MAX_REVIEWERS: Final = 50
+
+
+class ReviewerEffort(msgspec.Struct, kw_only=True, frozen=True):
+    """One reviewer's decisions in the window (or everyone's: reviewer ``all``)."""
+
+    reviewer: str
+    decisions: int
+    timed_decisions: int  # those the review page timed (shownMs)
+    active_hours: int  # distinct clock hours (UTC) with a decision
+    median_shown_ms: float | None  # of the timed ones
+
+    @property
+    def decisions_per_hour(self) -> float | None:
+        return self.decisions / self.active_hours if self.active_hours else None
+
+    @property
+    def median_seconds_per_decision(self) -> float | None:
+        return None if self.median_shown_ms is None else self.median_shown_ms / 1000
+
+
+class ReviewEffort(msgspec.Struct, kw_only=True, frozen=True):
+    overall: ReviewerEffort
+    reviewers: tuple[ReviewerEffort, ...]
+    fully_reviewed_assets: int  # nothing pending, timed decisions in force, updated in the window
+    median_asset_ms: float | None  # the sum of those decisions' times, per asset
+
+    @property
+    def median_seconds_per_asset(self) -> float | None:
+        return None if self.median_asset_ms is None else self.median_asset_ms / 1000
+
+
 MarkerKind = Literal["promotion", "taxonomy"]
 #: Markers per report (the newest promotions, the oldest taxonomy applies in the window).
 MAX_MARKERS: Final = 100
@@ -158,6 +191,7 @@ class QualityReport(msgspec.Struct, kw_only=True, frozen=True):
     until: dt.datetime
     attributes: tuple[AttributeQuality, ...]
     markers: tuple[QualityMarker, ...] = ()
+    effort: ReviewEffort
 
 
 def quality_window(

@@ -114,6 +114,7 @@ class TagEvent(ModelDecision, kw_only=True, frozen=True, omit_defaults=True):
     previous_value: str | None = None
     note: str | None = None
     idempotency_key: str | None = None
+    shown_ms: int | None = None  # a human decision: how long the review card was shown
 
 
 class Tag(Provenance, kw_only=True, frozen=True, omit_defaults=True):
@@ -150,6 +151,8 @@ class Tag(Provenance, kw_only=True, frozen=True, omit_defaults=True):
     judged_value: str | None = None
     judged_probability: float | None = None
     judged_right: bool | None = None
+    # The decision in force: how long the review card was shown before it (review effort).
+    shown_ms: int | None = None
 
 
 def shared_fields(record: msgspec.Struct, target: type[msgspec.Struct]) -> dict[str, Any]:

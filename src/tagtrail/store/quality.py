@@ -1,17 +1,20 @@
-"""The quality report's counts, aggregated by OpenSearch over the assets and the audits.
+"""The quality report's counts, aggregated by OpenSearch over assets, audits and decisions.
 
-Two search requests, ``size: 0``, whatever the catalogue's size. Over the asset projection:
+Search requests with ``size: 0`` only, whatever the catalogue's size. Over the asset projection:
 per attribute (nested over the tags) the machine tiers of the tags first seen each day in
 the window and the reliability bins of the machine proposals reviewers judged in it; per
 segment (brand, season, shot type, category family, as top-level terms) the judged
 proposals and how many reviewers changed. Over the audits: per attribute × tier × week the
-answered audits with their sampling weights. Bucket counts are fixed (days or weeks in the
+answered audits with their sampling weights. Over the trail: reviewers' decisions, the hours
+they worked and the median time a card was shown; and over the assets nothing is pending on,
+the median review time per asset. Bucket counts are fixed (days or weeks in the
 window, :data:`MAX_SEGMENTS`, :data:`MAX_ATTRIBUTES`, 15 bins), never a number the caller
 sends.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -20,11 +23,14 @@ from opensearchpy import AsyncOpenSearch
 
 from tagtrail.config import Settings
 from tagtrail.domain.quality import (
+    MAX_REVIEWERS,
     MAX_SEGMENTS,
     AuditWeek,
     BinCount,
     QualityDimension,
     QualityQuery,
+    ReviewEffort,
+    ReviewerEffort,
     SegmentCount,
     TierDay,
     bin_edges,
@@ -275,11 +281,107 @@ def parse_audits(aggregations: Clause) -> dict[str, tuple[AuditWeek, ...]]:
     return out
 
 
+#: Painless: the clock hour (UTC) of a decision, for counting the hours reviewers worked.
+_HOUR = "doc['at'].value.toInstant().toEpochMilli() / 3600000L"
+DECISION_KINDS: Final = ("confirmed", "corrected", "rejected")
+
+
+def _effort_aggs() -> Clause:
+    return {
+        "hours": {"cardinality": {"script": {"source": _HOUR, "lang": "painless"}}},
+        "timed": {
+            "filter": {"exists": {"field": "shown_ms"}},
+            "aggs": {"median": {"percentiles": {"field": "shown_ms", "percents": [50]}}},
+        },
+    }
+
+
+def effort_body(query: QualityQuery) -> Clause:
+    """Reviewers' decisions in the window (of the attribute): overall and per reviewer."""
+    filters: list[Clause] = [
+        {"term": {"actor.type": "human"}},
+        {"terms": {"kind": list(DECISION_KINDS)}},
+        _window("at", query),
+    ]
+    if query.attribute is not None:
+        filters.append({"term": {"attribute": query.attribute}})
+    return {
+        "size": 0,
+        "track_total_hits": True,
+        "query": {"bool": {"filter": filters}},
+        "aggs": {
+            **_effort_aggs(),
+            "reviewers": {
+                "terms": {"field": "actor.id", "size": MAX_REVIEWERS},
+                "aggs": _effort_aggs(),
+            },
+        },
+    }
+
+
+def reviewed_assets_body(query: QualityQuery) -> Clause:
+    """Assets with nothing pending whose decisions in force were timed, updated in the
+    window (of the segment): the median of their review time."""
+    filters: list[Clause] = [
+        {"term": {"pending_count": 0}},
+        {"exists": {"field": "review_ms"}},
+        _window("updated_at", query),
+    ]
+    if query.segment is not None:
+        field = SEGMENT_FIELDS[query.segment.dimension]
+        filters.append({"term": {field: query.segment.value}})
+    return {
+        "size": 0,
+        "track_total_hits": True,
+        "query": {"bool": {"filter": filters}},
+        "aggs": {"median": {"percentiles": {"field": "review_ms", "percents": [50]}}},
+    }
+
+
+def _median(percentiles: Clause) -> float | None:
+    value = next(iter(percentiles["values"].values()), None)
+    return None if value is None else float(value)
+
+
+def _reviewer(name: str, count: int, bucket: Clause) -> ReviewerEffort:
+    timed = bucket["timed"]
+    return ReviewerEffort(
+        reviewer=name,
+        decisions=count,
+        timed_decisions=int(timed["doc_count"]),
+        active_hours=int(bucket["hours"]["value"]),
+        median_shown_ms=_median(timed["median"]) if timed["doc_count"] else None,
+    )
+
+
+def parse_effort(decisions: Clause, assets: Clause) -> ReviewEffort:
+    aggs = decisions["aggregations"]
+    reviewers = tuple(
+        _reviewer(str(b["key"]), int(b["doc_count"]), b) for b in aggs["reviewers"]["buckets"]
+    )
+    n_assets = int(assets["hits"]["total"]["value"])
+    return ReviewEffort(
+        overall=_reviewer("all", int(decisions["hits"]["total"]["value"]), aggs),
+        reviewers=reviewers,
+        fully_reviewed_assets=n_assets,
+        median_asset_ms=_median(assets["aggregations"]["median"]) if n_assets else None,
+    )
+
+
 class QualityIndex:
     def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
         self.client = client
         self.index = settings.index_name("assets")
         self.audits = settings.index_name("audits")
+        self.events = settings.index_name("tag_events")
+
+    async def effort(self, query: QualityQuery) -> ReviewEffort:
+        """Reviewers' decisions and time in the window, overall and per reviewer."""
+        decisions, assets = await asyncio.gather(
+            self.client.search(index=self.events, body=effort_body(query)),
+            self.client.search(index=self.index, body=reviewed_assets_body(query)),
+        )
+        return parse_effort(decisions, assets)
 
     async def audit_weeks(self, query: QualityQuery) -> dict[str, tuple[AuditWeek, ...]]:
         """Per attribute, its answered audits in the window by tier and week."""

@@ -74,10 +74,11 @@ class QualityReports:
             raise InvalidInput("a segment needs a value", field="segment")
         query = QualityQuery(window=window, attribute=attribute, segment=segment)
         await self._record_answers(attribute)
-        counts, audits, markers = await asyncio.gather(
+        counts, audits, markers, effort = await asyncio.gather(
             self._store.quality.counts(query, families(taxonomy)),
             self._store.quality.audit_weeks(query),
             self._markers(query),
+            self._store.quality.effort(query),
         )
         found = {c.attribute: _attribute(c, audits.get(c.attribute, ())) for c in counts}
         for attribute, weeks in audits.items():  # audited, nothing else in the window
@@ -92,6 +93,7 @@ class QualityReports:
                 if _shows_something(found[name])
             ),
             markers=markers,
+            effort=effort,
         )
 
     async def _markers(self, query: QualityQuery) -> tuple[QualityMarker, ...]:

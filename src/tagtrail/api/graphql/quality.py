@@ -45,6 +45,18 @@ def _observed_rate(root: records.BinCount) -> float | None:
     return root.observed_rate
 
 
+def _per_hour(root: records.ReviewerEffort) -> float | None:
+    return root.decisions_per_hour
+
+
+def _per_decision(root: records.ReviewerEffort) -> float | None:
+    return root.median_seconds_per_decision
+
+
+def _per_asset(root: records.ReviewEffort) -> float | None:
+    return root.median_seconds_per_asset
+
+
 if TYPE_CHECKING:
     QualityReport = records.QualityReport
 else:
@@ -122,6 +134,43 @@ else:
             "version": "The head or calibration promoted, the taxonomy applied",
         },
     )
+    ReviewerEffort = object_type(
+        records.ReviewerEffort,
+        description="A reviewer's decisions in the window (reviewer \"all\": everyone's).",
+        exclude={"median_shown_ms"},
+        fields={
+            "timed_decisions": "Those the review page timed (shownMs)",
+            "active_hours": "Distinct clock hours (UTC) with a decision",
+        },
+        extra={
+            "decisions_per_hour": strawberry.field(
+                resolver=_per_hour, description="Decisions per active hour"
+            ),
+            "median_seconds_per_decision": strawberry.field(
+                resolver=_per_decision,
+                description="Median time a card was shown before a timed decision",
+            ),
+        },
+    )
+    ReviewEffort = object_type(
+        records.ReviewEffort,
+        description="Review effort in the window: confirm, correct and reject decisions (of "
+        "the attribute; the segment filter applies to the per-asset figures only).",
+        exclude={"median_asset_ms"},
+        fields={
+            "reviewers": "The 50 with the most decisions",
+            "fully_reviewed_assets": "Assets with nothing pending, timed decisions in force "
+            "and a change in the window",
+        },
+        nested={records.ReviewerEffort: ReviewerEffort},
+        extra={
+            "median_seconds_per_asset": strawberry.field(
+                resolver=_per_asset,
+                description="Median over those assets of the time their decisions in force "
+                "took (the sum of their shownMs)",
+            )
+        },
+    )
     QualityReport = object_type(
         records.QualityReport,
         description="Governance as outcomes over a window: per attribute (in taxonomy "
@@ -132,6 +181,7 @@ else:
         nested={
             records.AttributeQuality: AttributeQuality,
             records.QualityMarker: QualityMarker,
+            records.ReviewEffort: ReviewEffort,
         },
     )
 

@@ -141,6 +141,10 @@ async def review_queue(
 
 # -- mutations -----------------------------------------------------------------------------
 _SLOT = "A further value of a multi-valued attribute (Tag.slot); omit for the primary value"
+_SHOWN = (
+    "How long the review card was shown before this decision, in milliseconds (0 to a "
+    "day): the quality report's review effort"
+)
 
 
 @strawberry.input
@@ -150,6 +154,7 @@ class TagDecisionInput:
     expected_revision: int
     note: str | None = None
     slot: str | None = strawberry.field(default=None, description=_SLOT)
+    shown_ms: int | None = strawberry.field(default=None, description=_SHOWN)
 
 
 @strawberry.input(description="A value to add to a multi-valued attribute (colour, material).")
@@ -159,6 +164,7 @@ class TagValueInput:
     expected_revision: int
     value: str = strawberry.field(description="The taxonomy value id to add")
     note: str | None = None
+    shown_ms: int | None = strawberry.field(default=None, description=_SHOWN)
 
 
 @strawberry.input
@@ -168,6 +174,7 @@ class TagCorrectionInput:
     expected_revision: int
     value: str = strawberry.field(description="The taxonomy value id to set")
     note: str | None = None
+    shown_ms: int | None = strawberry.field(default=None, description=_SHOWN)
 
 
 @strawberry.input
@@ -230,6 +237,26 @@ def _answer(decided: Decided) -> TagDecision:
     )
 
 
+def _decision(
+    kind: DecisionKind,
+    input: TagDecisionInput | TagCorrectionInput | TagValueInput,
+    *,
+    slot: str | None = None,
+    value: str | None = None,
+    add: bool = False,
+) -> Decision:
+    """A single decision from its input (what every kind takes, and what it adds)."""
+    return Decision(
+        kind=kind,
+        attribute=input.attribute,
+        note=input.note,
+        shown_ms=input.shown_ms,
+        slot=slot,
+        value=value,
+        add=add,
+    )
+
+
 async def _single(
     info: Info, asset_id: str, expected_revision: int, decision: Decision
 ) -> TagDecisionResult:
@@ -248,7 +275,7 @@ async def confirm_tag(info: Info, input: TagDecisionInput) -> TagDecisionResult:
         info,
         str(input.asset_id),
         input.expected_revision,
-        Decision(kind="confirmed", attribute=input.attribute, note=input.note, slot=input.slot),
+        _decision("confirmed", input, slot=input.slot),
     )
 
 
@@ -257,7 +284,7 @@ async def reject_tag(info: Info, input: TagDecisionInput) -> TagDecisionResult:
         info,
         str(input.asset_id),
         input.expected_revision,
-        Decision(kind="rejected", attribute=input.attribute, note=input.note, slot=input.slot),
+        _decision("rejected", input, slot=input.slot),
     )
 
 
@@ -266,7 +293,7 @@ async def correct_tag(info: Info, input: TagCorrectionInput) -> TagDecisionResul
         info,
         str(input.asset_id),
         input.expected_revision,
-        Decision(kind="corrected", attribute=input.attribute, value=input.value, note=input.note),
+        _decision("corrected", input, value=input.value),
     )
 
 
@@ -275,7 +302,7 @@ async def reopen_tag(info: Info, input: TagDecisionInput) -> TagDecisionResult:
         info,
         str(input.asset_id),
         input.expected_revision,
-        Decision(kind="reopened", attribute=input.attribute, note=input.note, slot=input.slot),
+        _decision("reopened", input, slot=input.slot),
     )
 
 
@@ -284,13 +311,7 @@ async def add_tag_value(info: Info, input: TagValueInput) -> TagDecisionResult:
         info,
         str(input.asset_id),
         input.expected_revision,
-        Decision(
-            kind="corrected",
-            attribute=input.attribute,
-            value=input.value,
-            note=input.note,
-            add=True,
-        ),
+        _decision("corrected", input, value=input.value, add=True),
     )
 
 
@@ -305,7 +326,7 @@ async def remove_tag_value(info: Info, input: TagDecisionInput) -> TagDecisionRe
         info,
         str(input.asset_id),
         input.expected_revision,
-        Decision(kind="rejected", attribute=input.attribute, note=input.note, slot=input.slot),
+        _decision("rejected", input, slot=input.slot),
     )
 
 
