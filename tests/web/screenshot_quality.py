@@ -53,6 +53,7 @@ def _decide(server: Server, asset: A, rng: random.Random) -> None:
     """A reviewer keeps the machine's value about as often as its probability says."""
     tag = asset.tags[0]
     given = {"assetId": asset.id, "attribute": "category", "expectedRevision": 1}
+    given["shownMs"] = rng.randint(2_000, 20_000)  # as the review page times a card
     if rng.random() < tag.probability - 0.05:
         server.gql(CONFIRM, {"i": given}, key=REVIEWER)
         return

@@ -29,10 +29,14 @@ REPORT = """query($attribute: String, $segment: QualitySegment, $since: DateTime
       reliability { n bins { n right } }
       corrections { dimension segment decided corrected }
       audits { week tier answered correct } }
-      markers { at kind attribute version label } }
+      markers { at kind attribute version label }
+      effort { overall { ...effort } reviewers { ...effort }
+        fullyReviewedAssets medianSecondsPerAsset } }
     ... on InvalidInput { message field }
   }
 }"""
+EFFORT = """fragment effort on ReviewerEffort {
+  reviewer decisions timedDecisions activeHours medianSecondsPerDecision }"""
 HEADS = """query($attribute: String) { headEvents(attribute: $attribute, first: 20) {
   ... on HeadEventsPage { events {
     at attribute step actor version champion reasons explanation } } } }"""
@@ -110,6 +114,7 @@ AUDITED = [
     )
     for i, p in enumerate((0.97, 0.98, 0.85, 0.80))
 ]
+SHOWN_MS = (4_000, 6_000, 8_000, 10_000)  # how long each neckline card was shown
 HEAD_STEPS = [
     HeadEvent(
         event_id="qp:trained",
@@ -147,10 +152,12 @@ def audited(seeded: Server) -> Server:
     server = seeded
     server.create(AUDITED, thumbnails=False)
     run(sample_round(server.settings, "r1", "neckline"))
-    for asset in AUDITED[:3]:
+    for asset, shown in zip(AUDITED[:3], SHOWN_MS[:3], strict=True):
         given = {"assetId": asset.id, "attribute": "neckline", "expectedRevision": 1}
+        given["shownMs"] = shown
         assert server.gql(CONFIRM, {"i": given}, key=REVIEWER)["r"]["__typename"] == "TagDecision"
-    wrong = {"assetId": "qp-n3", "attribute": "neckline", "expectedRevision": 1, "value": "v_neck"}
+    wrong = {"assetId": "qp-n3", "attribute": "neckline", "expectedRevision": 1}
+    wrong |= {"value": "v_neck", "shownMs": SHOWN_MS[3]}
     assert server.gql(CORRECT, {"i": wrong}, key=REVIEWER)["r"]["__typename"] == "TagDecision"
     _report(server, _window("neckline"))  # records the answers on their audits
     run(append_head_events(server.settings, HEAD_STEPS))
@@ -158,7 +165,7 @@ def audited(seeded: Server) -> Server:
 
 
 def _report(server: Server, variables: dict[str, Any]) -> dict[str, Any]:
-    result = server.gql(REPORT, variables, key=VIEWER)["qualityReport"]
+    result = server.gql(REPORT + EFFORT, variables, key=VIEWER)["qualityReport"]
     assert result["__typename"] == "QualityReport", result
     return result  # type: ignore[no-any-return]
 
@@ -332,6 +339,22 @@ def _heads(server: Server, attribute: str | None) -> list[list[str]]:
     ]
 
 
+def _assert_effort(page: Page, effort: dict[str, Any]) -> None:
+    """The effort table: a row per reviewer, then everyone's; the known store's times."""
+    overall = effort["overall"]
+    # Eleven decisions by rita, the four neckline ones timed: medians of 4, 6, 8 and 10 s.
+    assert (overall["decisions"], overall["timedDecisions"]) == (11, 4)
+    assert overall["medianSecondsPerDecision"] == 7.0
+    assert (effort["fullyReviewedAssets"], effort["medianSecondsPerAsset"]) == (4, 7.0)
+    rows = [*effort["reviewers"], overall]
+    assert [r[:4] for r in _rows(page, "table[data-table=effort]")] == [
+        [r["reviewer"], str(r["decisions"]), str(r["timedDecisions"]), str(r["activeHours"])]
+        for r in rows
+    ]
+    per_asset = page.locator("[data-panel=effort] .per-asset")
+    expect(per_asset).to_have_text("Fully reviewed assets: 4; median time per asset 7.0 s.")
+
+
 def test_audits_markers_and_head_history_are_the_apis(audited: Server, tab: Tab) -> None:
     server = audited
     page = sign_in(tab, f"{server.url}/quality?since={SINCE}&until={TODAY}", VIEWER)
@@ -351,6 +374,7 @@ def test_audits_markers_and_head_history_are_the_apis(audited: Server, tab: Tab)
         [m["at"], m["kind"], m["attribute"] or "all", m["version"], m["label"]]
         for m in report["markers"]
     ]
+    _assert_effort(page, report["effort"])
     everyone = _heads(server, None)
     assert len(everyone) == 3
     assert _table(page, "head-events", "") == everyone

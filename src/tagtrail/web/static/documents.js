@@ -15,6 +15,8 @@ const DECISION = `__typename
   ... on Conflict { message currentRevision }
   ... on NotFound { message } ... on InvalidInput { message field }
   ... on Forbidden { message } ... on Unauthenticated { message }`;
+/** A reviewer's effort (or everyone's) as the quality page tabulates it. */
+const EFFORT = "reviewer decisions timedDecisions activeHours decisionsPerHour medianSecondsPerDecision";
 /** What a bulk decision's refusal as a whole answers. */
 const REFUSED = "... on InvalidInput { message } ... on Forbidden { message } ... on Unauthenticated { message }";
 
@@ -137,7 +139,8 @@ export const QUALITY_REPORT = `query Quality($attribute: String, $segment: Quali
       reliability { n ece bins { lo hi n right meanConfidence observedRate } }
       corrections { dimension segment decided corrected rate low high }
       audits { week tier answered correct precision low high } }
-      markers { at kind attribute version label } }
+      markers { at kind attribute version label }
+      effort { overall { ${EFFORT} } reviewers { ${EFFORT} } fullyReviewedAssets medianSecondsPerAsset } }
     ... on InvalidInput { message field }
   }
 }`;

@@ -1,5 +1,5 @@
-// The quality page's tables: a chart's numbers, and the panels below the charts (the
-// markers of the time axis, the head history). Each table's rows are exactly the API's.
+// The quality page's tables: a chart's numbers, and the panels below the charts (review
+// effort, the markers of the time axis, the head history). Each table's rows are exactly the API's.
 import { el } from "./common.js";
 
 const cell = (v) => (typeof v === "number" && !Number.isInteger(v) ? v.toFixed(4) : v ?? "–");
@@ -53,4 +53,26 @@ export function headEventsPanel(events, attribute) {
   // Not bound to the window: the newest steps, whenever they were taken.
   return panel("head-events", "Head history, newest first", rows,
     `Nothing has happened to ${whose} yet: no training, verdict or promotion.`, attribute || "");
+}
+
+const seconds = (s) => (s === null || s === undefined ? "–" : `${s.toFixed(1)} s`);
+
+/** Decisions, active hours and time per decision of each reviewer, then everyone's ("all"),
+ * and the median time per fully reviewed asset. */
+export function effortPanel(effort) {
+  const rows = [...effort.reviewers, effort.overall].map((r) => ({
+    reviewer: r.reviewer,
+    decisions: r.decisions,
+    timedDecisions: r.timedDecisions,
+    activeHours: r.activeHours,
+    decisionsPerHour: r.decisionsPerHour,
+    medianSecondsPerDecision: r.medianSecondsPerDecision,
+  }));
+  const box = panel("effort", "Review effort", effort.overall.decisions ? rows : [],
+    "No reviewer decided a tag in this window.");
+  box.append(el("p", {
+    class: "per-asset",
+    text: `Fully reviewed assets: ${effort.fullyReviewedAssets}; median time per asset ${seconds(effort.medianSecondsPerAsset)}.`,
+  }));
+  return box;
 }

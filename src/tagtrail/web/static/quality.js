@@ -1,14 +1,14 @@
 // The quality page: per attribute, tiers over time, a reliability diagram, corrections per
 // segment and audited precision by week (qualityReport on /graphql), each chart with its
 // numbers as a table and CSV; promotions and taxonomy applies mark the time axes; below, the
-// markers and the newest head events (headEvents).
+// review effort, the markers and the newest head events (headEvents).
 import { el, gql, say, signIn } from "./common.js";
 import { HEAD_EVENTS, QUALITY_REPORT } from "./documents.js";
 import {
   auditRows, auditsChart, correctionRows, correctionsChart, markersOf, reliabilityChart, reliabilityRows,
   tierRows, tiersChart, windowDays,
 } from "./quality-charts.js";
-import { headEventsPanel, markersPanel, table } from "./quality-tables.js";
+import { effortPanel, headEventsPanel, markersPanel, table } from "./quality-tables.js";
 
 const $ = (id) => document.getElementById(id);
 const FIELDS = ["attribute", "dimension", "value", "since", "until"];
@@ -137,7 +137,8 @@ function render(report, history, attribute) {
   const days = windowDays(report.since, report.until);
   const sections = report.attributes.map((a) => attributeSection(a, report, days));
   if (!sections.length) sections.push(el("p", { class: "empty", text: "No attribute has data in this window." }));
-  const panels = el("div", { class: "panels" }, markersPanel(report.markers), historyPanel(history, attribute));
+  const panels = el("div", { class: "panels" },
+    effortPanel(report.effort), markersPanel(report.markers), historyPanel(history, attribute));
   $("report").replaceChildren(...sections, panels);
 }
 
