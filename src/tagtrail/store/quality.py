@@ -368,6 +368,33 @@ def parse_effort(decisions: Clause, assets: Clause) -> ReviewEffort:
     )
 
 
+def novelty_body(query: QualityQuery) -> Clause:
+    """Answered audits judged novel or familiar, per attribute × novelty, and the wrong ones."""
+    body = audits_body(query)
+    body["query"]["bool"]["filter"].append({"exists": {"field": "novelty"}})
+    strata = {
+        "terms": {"field": "novelty", "size": 4},
+        "aggs": {"wrong": {"filter": {"term": {"correct": False}}}},
+    }
+    body["aggs"]["attributes"]["aggs"] = {"novelty": strata}
+    return body
+
+
+def parse_novelty(aggregations: Clause) -> dict[str, tuple[SegmentCount, ...]]:
+    return {
+        attribute["key"]: tuple(
+            SegmentCount(
+                dimension="novelty",
+                segment=str(stratum["key"]),
+                decided=int(stratum["doc_count"]),
+                corrected=int(stratum["wrong"]["doc_count"]),
+            )
+            for stratum in attribute["novelty"]["buckets"]
+        )
+        for attribute in aggregations["attributes"]["buckets"]
+    }
+
+
 class QualityIndex:
     def __init__(self, client: AsyncOpenSearch, settings: Settings) -> None:
         self.client = client
@@ -382,6 +409,11 @@ class QualityIndex:
             self.client.search(index=self.index, body=reviewed_assets_body(query)),
         )
         return parse_effort(decisions, assets)
+
+    async def audit_novelty(self, query: QualityQuery) -> dict[str, tuple[SegmentCount, ...]]:
+        """Per attribute, its answered audits in the window by novelty stratum."""
+        result = await self.client.search(index=self.audits, body=novelty_body(query))
+        return parse_novelty(result["aggregations"])
 
     async def audit_weeks(self, query: QualityQuery) -> dict[str, tuple[AuditWeek, ...]]:
         """Per attribute, its answered audits in the window by tier and week."""
