@@ -19,6 +19,9 @@ from tagtrail.domain.cadence import HeadEvent
 from tagtrail.domain.quality import DIMENSIONS
 from tagtrail.learning.stats import wilson_interval
 from tagtrail.store import Store, TaxonomyChange
+from tagtrail.store.audits import AuditDocument
+from tagtrail.usecases.metrics import Metrics
+from tagtrail.usecases.quality import QualityGauges
 from tagtrail.usecases.runtime import Runtime
 from tests.api.conftest import Api
 from tests.api.factories import A, T
@@ -343,3 +346,62 @@ async def test_a_shown_time_out_of_range_is_refused(api: Api) -> None:
         )["confirmTag"]
         assert result == {"__typename": "InvalidInput", "field": "shownMs"}
     assert len(await api.events("q1")) == 2  # nothing written
+
+
+async def test_gauges_keep_their_values_when_the_store_cannot_answer(settings: Settings) -> None:
+    gone = settings.with_changes(opensearch_url="http://127.0.0.1:9", opensearch_timeout_s=1)
+    metrics = Metrics()
+    metrics.auto_share.labels("category").set(0.5)
+    store = Store(gone)
+    try:
+        await QualityGauges(store, metrics).refresh()  # logs, does not raise
+    finally:
+        await store.close()
+    kept = metrics.registry.get_sample_value(
+        "tagtrail_auto_applied_share", {"attribute": "category"}
+    )
+    assert kept == 0.5
+
+
+NOVELTY = """
+query($since: DateTime, $until: DateTime) {
+  qualityReport(attribute: "pattern", since: $since, until: $until) {
+    ... on QualityReport { attributes { corrections { dimension segment decided corrected } } }
+  }
+}"""
+
+
+async def test_answered_audits_give_the_novelty_strata_their_corrections(
+    api: Api, settings: Settings, indexed: AsyncOpenSearch
+) -> None:
+    # Answered audits of a tuned head's tags, as drawn and answered (novelty is judged when a
+    # round is drawn, see tests/api/test_audit_novelty.py): novel 2 of 3 wrong, familiar 0 of 2.
+    answers = [("novel", False), ("novel", False), ("novel", True)]
+    answers += [("familiar", True), ("familiar", True)]
+    store = Store(settings, client=indexed)
+    await store.audits.add(
+        [
+            AuditDocument(
+                audit_id=f"r1:n{i}:pattern",
+                round="r1",
+                asset_id=f"n{i}",
+                attribute="pattern",
+                value="stripe",
+                tier="auto_applied",
+                stratum=f"pattern/auto_applied/brand=Kobo/novelty={novelty}",
+                novelty=novelty,  # type: ignore[arg-type]
+                answered=True,
+                correct=correct,
+                answered_at=_at(3),
+                answered_by="rita",
+                answer_event_id=f"n{i}:2:0",
+            )
+            for i, (novelty, correct) in enumerate(answers)
+        ]
+    )
+    report = await api.data(NOVELTY, WINDOW)
+    (pattern,) = report["qualityReport"]["attributes"]
+    assert pattern["corrections"] == [
+        {"dimension": "novelty", "segment": "novel", "decided": 3, "corrected": 2},
+        {"dimension": "novelty", "segment": "familiar", "decided": 2, "corrected": 0},
+    ]

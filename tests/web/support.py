@@ -14,6 +14,7 @@ import msgspec
 from PIL import Image
 
 from tagtrail.config import Settings, load_settings
+from tagtrail.domain.cadence import HeadEvent
 from tagtrail.domain.records import Actor, event_id
 from tagtrail.store import Store
 from tagtrail.tagging.taxonomy_files import load_taxonomy
@@ -108,5 +109,15 @@ async def sample_round(settings: Settings, round: str, attribute: str) -> None:
     try:
         await Runtime(settings, store=store).audits.sample(round=round, attribute=attribute)
         await store.refresh()
+    finally:
+        await store.close()
+
+
+async def append_head_events(settings: Settings, events: Sequence[HeadEvent]) -> None:
+    """Append head events (trainings, promotions, ...) as the cadence or an admin would."""
+    store = Store(settings)
+    try:
+        for event in events:
+            assert await store.head_events.append(event), event.event_id
     finally:
         await store.close()

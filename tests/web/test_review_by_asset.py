@@ -112,7 +112,7 @@ def test_confirm_correct_undo_and_confirm_all(server: Server, tab: Tab) -> None:
 
     page.keyboard.press("Shift+C")  # confirm the three rows left
     _shown(page, "ba-1")
-    expect(page.locator("#counter")).to_have_text("1 assets left")
+    expect(page.locator("#counter")).to_have_text("1 asset left")
     assert _pending(server, "ba-0") == []
     states = {a: t["state"] for a, t in _tags(server, "ba-0").items() if a != "neckline"}
     assert states == dict.fromkeys(pending, "confirmed")

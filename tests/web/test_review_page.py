@@ -149,6 +149,37 @@ def test_keyboard_confirm_reject_and_undo(server: Server, tab: Tab) -> None:
     assert not tab.errors
 
 
+SHOWN = """query($id: ID!) { asset(id: $id) { ... on Asset { tag(attribute: "category") {
+  state shownMs } } } }"""
+
+
+def _shown_ms(server: Server, asset_id: str) -> int | None:
+    tag = server.gql(SHOWN, {"id": asset_id}, key=REVIEWER)["asset"]["tag"]
+    assert tag["state"] == "confirmed", (asset_id, tag)
+    return tag["shownMs"]  # type: ignore[no-any-return]
+
+
+def test_a_decision_says_how_long_its_card_was_shown(server: Server, tab: Tab) -> None:
+    server.create(_assets("shown", 4))
+    page = sign_in(tab, f"{server.url}/review?collection=shown&attribute=category", REVIEWER)
+    page.wait_for_timeout(800)
+    page.keyboard.press("c")
+    expect(page.locator("#counter")).to_have_text("3 left")
+    page.wait_for_timeout(300)  # the next card's clock started when it took the place
+    page.keyboard.press("c")
+    expect(page.locator("#counter")).to_have_text("2 left")
+    first, second = _shown_ms(server, "shown-0"), _shown_ms(server, "shown-1")
+    assert first is not None
+    assert second is not None
+    assert 800 <= first < 30_000
+    assert 300 <= second < first  # not counted from the page's start: reset on the move
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("c")
+    expect(page.locator("#counter")).to_have_text("0 left")
+    assert [_shown_ms(server, f"shown-{i}") for i in (2, 3)] == [None, None]  # a range: untimed
+    assert not tab.errors
+
+
 def test_correct_through_the_type_ahead(server: Server, tab: Tab) -> None:
     server.create(_assets("ta", 1, value="coat"))
     page = sign_in(tab, f"{server.url}/review?collection=ta&attribute=category", REVIEWER)

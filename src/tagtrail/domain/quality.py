@@ -89,17 +89,22 @@ class Reliability(msgspec.Struct, kw_only=True, frozen=True):
     bins: tuple[BinCount, ...]
 
 
+#: Where corrections are counted: the segments, and the novelty strata of answered audits
+#: (the only tags judged novel or familiar; see ``learning.novelty``).
+CorrectionDimension = Literal["brand", "season", "shot_type", "category_family", "novelty"]
+
+
 class SegmentCount(msgspec.Struct, kw_only=True, frozen=True):
     """Machine tags of one segment that reviewers decided, and how many they changed."""
 
-    dimension: QualityDimension
+    dimension: CorrectionDimension
     segment: str
     decided: int
     corrected: int  # corrected or rejected
 
 
 class SegmentCorrections(msgspec.Struct, kw_only=True, frozen=True):
-    dimension: QualityDimension
+    dimension: CorrectionDimension
     segment: str
     decided: int
     corrected: int

@@ -74,15 +74,21 @@ class QualityReports:
             raise InvalidInput("a segment needs a value", field="segment")
         query = QualityQuery(window=window, attribute=attribute, segment=segment)
         await self._record_answers(attribute)
-        counts, audits, markers, effort = await asyncio.gather(
+        counts, audits, novelty, markers, effort = await asyncio.gather(
             self._store.quality.counts(query, families(taxonomy)),
             self._store.quality.audit_weeks(query),
+            self._store.quality.audit_novelty(query),
             self._markers(query),
             self._store.quality.effort(query),
         )
-        found = {c.attribute: _attribute(c, audits.get(c.attribute, ())) for c in counts}
-        for attribute, weeks in audits.items():  # audited, nothing else in the window
-            found.setdefault(attribute, _audited_only(attribute, weeks))
+        bins = tuple(BinCount(lo=lo, hi=hi) for lo, hi in bin_edges())
+        for attribute in {*audits, *novelty} - {c.attribute for c in counts}:
+            # Audited, nothing else in the window.
+            counts.append(AttributeCounts(attribute=attribute, days=(), bins=bins, segments=()))
+        found = {
+            c.attribute: _attribute(c, audits.get(c.attribute, ()), novelty.get(c.attribute, ()))
+            for c in counts
+        }
         order = {name: i for i, name in enumerate(taxonomy.attribute_names)}
         return QualityReport(
             since=window.since,
@@ -181,20 +187,16 @@ def _shows_something(found: AttributeQuality) -> bool:
     return bool(found.tiers_by_day or found.corrections or found.audits or found.reliability.n)
 
 
-def _attribute(counts: AttributeCounts, weeks: Sequence[AuditWeek]) -> AttributeQuality:
+def _attribute(
+    counts: AttributeCounts, weeks: Sequence[AuditWeek], novelty: Sequence[SegmentCount]
+) -> AttributeQuality:
     return AttributeQuality(
         attribute=counts.attribute,
         tiers_by_day=counts.days,
         reliability=reliability(counts.bins),
-        corrections=worst_first([corrections(s) for s in counts.segments]),
+        corrections=worst_first([corrections(s) for s in (*counts.segments, *novelty)]),
         audits=tuple(audit_precision(w) for w in sorted(weeks, key=lambda w: (w.week, w.tier))),
     )
-
-
-def _audited_only(attribute: str, weeks: Sequence[AuditWeek]) -> AttributeQuality:
-    bins = tuple(BinCount(lo=lo, hi=hi) for lo, hi in bin_edges())
-    empty = AttributeCounts(attribute=attribute, days=(), bins=bins, segments=())
-    return _attribute(empty, weeks)
 
 
 class QualityGauges:

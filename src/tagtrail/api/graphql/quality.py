@@ -94,7 +94,8 @@ else:
         description="Machine tags of one segment that reviewers decided in the window, and "
         "the share they corrected or rejected.",
         fields={
-            "dimension": "brand, season, shot_type or category_family",
+            "dimension": "brand, season, shot_type, category_family, or novelty: the novel "
+            "and familiar strata of answered audits (decided: answered, corrected: wrong)",
             "low": "Wilson 95 % interval, low end",
             "high": "Wilson 95 % interval, high end",
         },

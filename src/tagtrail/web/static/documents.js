@@ -15,6 +15,8 @@ const DECISION = `__typename
   ... on Conflict { message currentRevision }
   ... on NotFound { message } ... on InvalidInput { message field }
   ... on Forbidden { message } ... on Unauthenticated { message }`;
+/** A reviewer's effort (or everyone's) as the quality page tabulates it. */
+const EFFORT = "reviewer decisions timedDecisions activeHours decisionsPerHour medianSecondsPerDecision";
 /** What a bulk decision's refusal as a whole answers. */
 const REFUSED = "... on InvalidInput { message } ... on Forbidden { message } ... on Unauthenticated { message }";
 
@@ -139,7 +141,19 @@ export const QUALITY_REPORT = `query Quality($attribute: String, $segment: Quali
     ... on QualityReport { since until attributes { attribute
       tiersByDay { day autoApplied flagged suggested total }
       reliability { n ece bins { lo hi n right meanConfidence observedRate } }
-      corrections { dimension segment decided corrected rate low high } } }
+      corrections { dimension segment decided corrected rate low high }
+      audits { week tier answered correct precision low high } }
+      markers { at kind attribute version label }
+      effort { overall { ${EFFORT} } reviewers { ${EFFORT} } fullyReviewedAssets medianSecondsPerAsset } }
+    ... on InvalidInput { message field }
+  }
+}`;
+
+/** The newest head events (trainings, verdicts, promotions), of one attribute or all. */
+export const HEAD_EVENTS = `query HeadHistory($attribute: String, $first: Int!) {
+  headEvents(attribute: $attribute, first: $first) {
+    __typename
+    ... on HeadEventsPage { events { at attribute step actor version champion reasons explanation } }
     ... on InvalidInput { message field }
   }
 }`;

@@ -1,4 +1,4 @@
-// The quality page's three charts, drawn with Observable Plot (the UMD build in
+// The quality page's four charts, drawn with Observable Plot (the UMD build in
 // /static/vendor sets the global Plot). Each chart has a `rows` function giving exactly the
 // rows it plots, so its "Numbers" table and CSV show the same data as its marks.
 
@@ -46,6 +46,46 @@ export function correctionRows(attribute) {
   }));
 }
 
+/** One row per (week, tier) with audits answered, in the API's order. */
+export function auditRows(attribute) {
+  return attribute.audits.map((w) => ({
+    week: w.week,
+    tier: w.tier,
+    answered: w.answered,
+    correct: w.correct,
+    precision: w.precision,
+    low: w.low,
+    high: w.high,
+  }));
+}
+
+/** The markers that concern `attribute` (a taxonomy apply, attribute null, concerns all). */
+export function markersOf(markers, attribute) {
+  return markers.filter((m) => m.attribute === null || m.attribute === attribute);
+}
+
+const MARKER_STYLES = {
+  promotion: { stroke: "#0b57d0" },
+  taxonomy: { stroke: "#8250df", strokeDasharray: "5 3" },
+};
+
+/** A vertical rule per marker at `x(marker)`, one mark per kind (class "marker <kind>"),
+ * the marker's label as its tooltip. */
+function markerRules(markers, x) {
+  return Object.entries(MARKER_STYLES).map(([kind, style]) =>
+    Plot.ruleX(
+      markers.filter((m) => m.kind === kind),
+      { x, ...style, strokeWidth: 1.5, title: "label", className: `marker ${kind}` },
+    ),
+  );
+}
+
+/** Says what the marker rules are, when a chart has any. */
+function markerCaption(markers) {
+  if (!markers.length) return undefined;
+  return "Vertical lines: head promotions (solid blue) and taxonomy applies (dashed purple); hover for which.";
+}
+
 /** Ticks for a band axis of days: at most about 10 labels, whatever the window's length. */
 function dayTicks(days) {
   const step = Math.max(1, Math.ceil(days.length / 10));
@@ -67,11 +107,12 @@ export function windowDays(since, until) {
   return days;
 }
 
-export function tiersChart(rows, days) {
+export function tiersChart(rows, days, markers) {
   return Plot.plot({
     width: WIDTH,
     height: 240,
     marginBottom: 40,
+    caption: markerCaption(markers),
     x: { type: "band", domain: days, ticks: dayTicks(days), tickFormat: (d) => d.slice(5), label: "day" },
     y: { grid: true, label: "tags" },
     color: { domain: TIERS, range: TIER_COLOURS, legend: true, tickFormat: (t) => t.replace("_", " ") },
@@ -84,6 +125,7 @@ export function tiersChart(rows, days) {
         title: (r) => `${r.day} · ${r.tier.replace("_", " ")}: ${r.count} (${pct(r.share)} of the day)`,
       }),
       Plot.ruleY([0]),
+      ...markerRules(markers, (m) => m.at.slice(0, 10)),
     ],
   });
 }
@@ -132,6 +174,41 @@ export function correctionsChart(rows) {
         title: (r) =>
           `${segmentLabel(r)}: ${r.corrected} corrected of ${r.decided} (${pct(r.rate)}, ` +
           `${pct(r.low)}–${pct(r.high)})`,
+      }),
+    ],
+  });
+}
+
+const DAY_MS = 86_400_000;
+const weekStart = (r) => Date.parse(`${r.week}T00:00:00Z`);
+
+/** A tier's audits sit on a day of their week of their own (Tuesday, Thursday, Saturday),
+ * so the tiers of one week do not hide each other. */
+const auditX = (r) => new Date(weekStart(r) + (1 + 2 * TIERS.indexOf(r.tier)) * DAY_MS);
+
+export function auditsChart(rows, markers, since, until) {
+  // The window, widened to whole weeks: a week's dots may fall before `since` or after `until`.
+  const from = Math.min(Date.parse(since), ...rows.map(weekStart));
+  const to = Math.max(Date.parse(until), ...rows.map((r) => weekStart(r) + 7 * DAY_MS));
+  return Plot.plot({
+    width: WIDTH,
+    height: 240,
+    marginBottom: 40,
+    caption: markerCaption(markers),
+    x: { type: "utc", domain: [new Date(from), new Date(to)], label: "week" },
+    y: { domain: [0, 1], label: "audited precision (Wilson 95 % interval)", grid: true, tickFormat: "%" },
+    color: { domain: TIERS, range: TIER_COLOURS, legend: true, tickFormat: (t) => t.replace("_", " ") },
+    marks: [
+      ...markerRules(markers, (m) => new Date(m.at)),
+      Plot.ruleX(rows, { x: auditX, y1: "low", y2: "high", stroke: "tier", strokeWidth: 2, className: "interval" }),
+      Plot.dot(rows, {
+        x: auditX,
+        y: "precision",
+        fill: "tier",
+        r: 4,
+        title: (r) =>
+          `week of ${r.week} · ${r.tier.replace("_", " ")}: ${r.correct} right of ${r.answered} answered, ` +
+          `precision ${pct(r.precision)} (${pct(r.low)}–${pct(r.high)})`,
       }),
     ],
   });

@@ -1,13 +1,18 @@
-// The quality page: per attribute, tiers over time, a reliability diagram and corrections
-// per segment (qualityReport on /graphql), each chart with its numbers as a table and CSV.
+// The quality page: per attribute, tiers over time, a reliability diagram, corrections per
+// segment and audited precision by week (qualityReport on /graphql), each chart with its
+// numbers as a table and CSV; promotions and taxonomy applies mark the time axes; below, the
+// review effort, the markers and the newest head events (headEvents).
 import { el, gql, say, signIn } from "./common.js";
-import { QUALITY_REPORT } from "./documents.js";
+import { HEAD_EVENTS, QUALITY_REPORT } from "./documents.js";
 import {
-  correctionRows, correctionsChart, reliabilityChart, reliabilityRows, tierRows, tiersChart, windowDays,
+  auditRows, auditsChart, correctionRows, correctionsChart, markersOf, reliabilityChart, reliabilityRows,
+  tierRows, tiersChart, windowDays,
 } from "./quality-charts.js";
+import { effortPanel, headEventsPanel, markersPanel, table } from "./quality-tables.js";
 
 const $ = (id) => document.getElementById(id);
 const FIELDS = ["attribute", "dimension", "value", "since", "until"];
+const HEAD_EVENTS_SHOWN = 20;
 const state = {
   attributes: new Set(), // every attribute a report has named: the filter keeps offering them
   segments: new Map(), // dimension -> segment values the reports have named (value suggestions)
@@ -74,15 +79,7 @@ function csvLink(rows, name) {
 }
 
 function numbers(rows, kind, attribute) {
-  const columns = Object.keys(rows[0]);
-  const cell = (v) => (typeof v === "number" && !Number.isInteger(v) ? v.toFixed(4) : v ?? "–");
-  const table = el(
-    "table",
-    { "data-table": kind, "data-attribute": attribute },
-    el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", { scope: "col", text: c })))),
-    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...columns.map((c) => el("td", { text: cell(r[c]) }))))),
-  );
-  return el("details", { class: "numbers" }, el("summary", { text: "Numbers" }), table);
+  return el("details", { class: "numbers" }, el("summary", { text: "Numbers" }), table(rows, kind, attribute));
 }
 
 function chartBox(kind, attribute, title, rows, draw, empty) {
@@ -95,11 +92,13 @@ function chartBox(kind, attribute, title, rows, draw, empty) {
   return box;
 }
 
-function attributeSection(a, days) {
+function attributeSection(a, report, days) {
   const name = a.attribute;
   const tiers = tierRows(a);
   const reliability = reliabilityRows(a);
   const corrections = correctionRows(a);
+  const audits = auditRows(a);
+  const markers = markersOf(report.markers, name);
   return el(
     "section",
     { class: "attribute", "data-attribute": name, "aria-label": name },
@@ -107,12 +106,15 @@ function attributeSection(a, days) {
     el(
       "div",
       { class: "charts" },
-      chartBox("tiers", name, "Tiers over time", tiers, () => tiersChart(tiers, days),
+      chartBox("tiers", name, "Tiers over time", tiers, () => tiersChart(tiers, days, markers),
         `No ${name} tags were first seen in this window.`),
       chartBox("reliability", name, "Reliability", reliability, () => reliabilityChart(a, reliability),
         `Reviewers judged no machine ${name} proposal in this window: nothing to measure the confidence against.`),
       chartBox("corrections", name, "Corrections per segment", corrections, () => correctionsChart(corrections),
         `No reviewer decided a ${name} tag in this window.`),
+      chartBox("audits", name, "Audited precision by week", audits,
+        () => auditsChart(audits, markers, report.since, report.until),
+        `No ${name} audit was answered in this window.`),
     ),
   );
 }
@@ -122,14 +124,22 @@ function showWindow(report) {
   $("window").textContent = `${day(report.since)} to ${day(report.until)}`;
 }
 
-function render(report) {
+function historyPanel(history, attribute) {
+  if (history.__typename === "HeadEventsPage") return headEventsPanel(history.events, attribute);
+  return el("p", { "data-kind": "error", text: `Head history: ${history.message}` });
+}
+
+function render(report, history, attribute) {
   for (const url of state.csvUrls.splice(0)) URL.revokeObjectURL(url);
   offerAttributes(report);
   offerSegments(report);
   showWindow(report);
   const days = windowDays(report.since, report.until);
-  const sections = report.attributes.map((a) => attributeSection(a, days));
-  $("report").replaceChildren(...(sections.length ? sections : [el("p", { class: "empty", text: "No attribute has data in this window." })]));
+  const sections = report.attributes.map((a) => attributeSection(a, report, days));
+  if (!sections.length) sections.push(el("p", { class: "empty", text: "No attribute has data in this window." }));
+  const panels = el("div", { class: "panels" },
+    effortPanel(report.effort), markersPanel(report.markers), historyPanel(history, attribute));
+  $("report").replaceChildren(...sections, panels);
 }
 
 async function load() {
@@ -138,7 +148,10 @@ async function load() {
   say($("status"), "Loading…");
   const asked = variables();
   try {
-    const data = await gql(QUALITY_REPORT, asked);
+    const [data, heads] = await Promise.all([
+      gql(QUALITY_REPORT, asked),
+      gql(HEAD_EVENTS, { attribute: asked.attribute, first: HEAD_EVENTS_SHOWN }),
+    ]);
     if (attempt !== state.latest) return;
     const r = data.qualityReport;
     if (r.__typename !== "QualityReport") {
@@ -147,7 +160,7 @@ async function load() {
       delete $("report").dataset.variables;
       return;
     }
-    render(r);
+    render(r, heads.headEvents, asked.attribute);
     $("report").dataset.variables = JSON.stringify(asked); // what is shown (tests wait on it)
     say($("status"), "");
   } catch (exc) {

@@ -348,7 +348,9 @@ export class AssetReview {
       this.correct(); // opens a dialog: not queued behind itself
       return true;
     }
-    const action = actions[event.key];
+    // Caps lock makes "c" a "C": confirm all only with shift held.
+    const key = event.key === "C" && !event.shiftKey ? "c" : event.key;
+    const action = actions[key];
     if (!action) return false;
     event.preventDefault();
     this.enqueue(action);
@@ -416,7 +418,7 @@ export class AssetReview {
   updateCounter() {
     const counter = this.page.counter;
     const left = this.total === null ? this.assets.filter((a) => !a.finished).length : Math.max(this.total - this.done, 0);
-    counter.textContent = `${left}${this.total === null && this.hasNext ? "+" : ""} assets left`;
+    counter.textContent = `${left}${this.total === null && this.hasNext ? "+" : ""} asset${left === 1 ? "" : "s"} left`;
     counter.dataset.left = String(left);
   }
 }

@@ -27,7 +27,10 @@ const state = {
   undo: [], // stacks of {kind, items: [{card, revision, event}]}
   revisions: new Map(), // asset id -> the newest revision this page knows
   choosing: false, // the correction dialog is opening or open
+  current: null, // the card that is current (focused), and since when (performance.now())
+  currentSince: 0,
 };
+const MAX_SHOWN_MS = 86_400_000; // the API's bound on shownMs
 // The second mode, review by asset (a key, or ?mode=asset): its own view, keys and decisions.
 const byAsset = new AssetReview({
   root: $("asset-view"), status: $("status"), counter: $("counter"), dialog: $("correct"), panel: $("panel"),
@@ -176,6 +179,7 @@ function activate(index, extend) {
   if (extend && state.anchor === null) state.anchor = state.active;
   if (!extend) state.anchor = null;
   state.active = index;
+  showing(state.cards[index]);
   const chosen = new Set(selection());
   state.cards.forEach((c, i) => {
     c.node.classList.toggle("active", i === index);
@@ -186,6 +190,19 @@ function activate(index, extend) {
   $("grid").setAttribute("aria-activedescendant", node.id);
   node.scrollIntoView({ block: "nearest" });
   updateBadge();
+}
+
+/** Start the clock of `card` when it becomes the current card (not when it is re-drawn). */
+function showing(card) {
+  if (card === state.current) return;
+  state.current = card;
+  state.currentSince = performance.now();
+}
+
+/** How long `card` has been the current card, in ms (review effort; the API bounds it). */
+function shownMs(card) {
+  if (card !== state.current) return 0;
+  return Math.min(MAX_SHOWN_MS, Math.max(0, Math.round(performance.now() - state.currentSince)));
 }
 
 function updateBadge() {
@@ -251,7 +268,9 @@ async function decide(kind, value = null, targets = null) {
 }
 
 async function decideOne(kind, card, value, note = null) {
-  const input = { assetId: card.assetId, attribute: card.attribute, expectedRevision: card.revision };
+  const input = {
+    assetId: card.assetId, attribute: card.attribute, expectedRevision: card.revision, shownMs: shownMs(card),
+  };
   if (card.slot) input.slot = card.slot;
   if (value !== null) input.value = value;
   if (note) input.note = note;
