@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 from figures import Figures, add_common_arguments
 from review_page_load import CHROMIUM_ARGS
-from serving import start_server
+from serving import serving
 
 REPORT = """{ qualityReport { ... on QualityReport { attributes { attribute
     tiersByDay { day total } reliability { n ece } corrections { segment rate } } } } }"""
@@ -154,21 +154,8 @@ async def seed(assets: int, prefix: str) -> object:
 def target(assets: int) -> Iterator[str]:
     prefix = f"bench-quality-{uuid.uuid4().hex[:8]}"
     settings = asyncio.run(seed(assets, prefix))
-    proc, url = start_server(settings)  # type: ignore[arg-type]
-    try:
+    with serving(settings) as url:  # type: ignore[arg-type]
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-
-        async def drop() -> None:
-            from tagtrail.store import Store
-
-            store = Store(settings)  # type: ignore[arg-type]
-            await store.drop_indices()
-            await store.close()
-
-        asyncio.run(drop())
 
 
 def query_times(url: str, n: int) -> list[float]:

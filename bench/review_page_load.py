@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from figures import Figures, add_common_arguments
-from serving import start_server
+from serving import serving
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -99,21 +99,8 @@ def target(args: argparse.Namespace) -> Iterator[str]:
     os.environ["TAGTRAIL_THUMBNAIL_CACHE_MB"] = str(args.thumbnail_cache_mb)
     prefix = f"bench-web-{uuid.uuid4().hex[:8]}"
     settings = asyncio.run(seed(args.items, prefix))
-    proc, url = start_server(settings)  # type: ignore[arg-type]
-    try:
+    with serving(settings) as url:  # type: ignore[arg-type]
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-
-        async def drop() -> None:
-            from tagtrail.store import Store
-
-            store = Store(settings)  # type: ignore[arg-type]
-            await store.drop_indices()
-            await store.close()
-
-        asyncio.run(drop())
 
 
 def measure(url: str, args: argparse.Namespace) -> list[dict[str, float | None]]:

@@ -4,11 +4,14 @@ measured requests for the CPU."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 
@@ -67,3 +70,24 @@ def start_server(
         time.sleep(0.2)
     proc.kill()
     raise SystemExit("the server did not start")
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """A server on ``settings``' store for the block (its base URL); afterwards the server
+    stops and the indices of its prefix are dropped."""
+    proc, url = start_server(settings)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        asyncio.run(_drop(settings))
+
+
+async def _drop(settings: Settings) -> None:
+    from tagtrail.store import Store
+
+    store = Store(settings)
+    await store.drop_indices()
+    await store.close()

@@ -82,9 +82,9 @@ class QualityReports:
             self._store.quality.effort(query),
         )
         bins = tuple(BinCount(lo=lo, hi=hi) for lo, hi in bin_edges())
-        for attribute in {*audits, *novelty} - {c.attribute for c in counts}:
+        for audited in {*audits, *novelty} - {c.attribute for c in counts}:
             # Audited, nothing else in the window.
-            counts.append(AttributeCounts(attribute=attribute, days=(), bins=bins, segments=()))
+            counts.append(AttributeCounts(attribute=audited, days=(), bins=bins, segments=()))
         found = {
             c.attribute: _attribute(c, audits.get(c.attribute, ()), novelty.get(c.attribute, ()))
             for c in counts
