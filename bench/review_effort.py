@@ -30,7 +30,10 @@ value, rejected where there is none), or the bench fails.
 
 Reports per mode: keystrokes per fully reviewed asset (median and mean), wall seconds per
 asset, decisions, and keystrokes per asset where the model was right on all pending tags but
-one. Target (issue 20): ≤ 3 keystrokes per asset in that case.
+one. Target (issue 20): ≤ 3 keystrokes per asset in that case. By asset, a wrong row that is
+rejected costs x + shift+c (plus any ↑/↓), but one corrected costs e + letters + Enter +
+shift+c, at least four: the queue's tags carry no runner-up value (``Tag`` has a margin, not the
+candidates) that the type-ahead could offer first for Enter alone.
 """
 
 from __future__ import annotations
