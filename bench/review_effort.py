@@ -44,17 +44,15 @@ import heapq
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 from figures import Figures, add_common_arguments
 from review_page_load import CHROMIUM_ARGS
-from serving import serving
+from serving import ingest_demo, serving
 
 TARGET = 3.0  # keystrokes per asset when the model is right on all pending tags but one
 NO_VALUE = frozenset({"sneakers", "tote_bag", "trousers", "skirt"})  # no neckline, no sleeves
@@ -110,8 +108,6 @@ async def seed(n: int, prefix: str, rng_seed: int) -> tuple[Any, dict[str, Plan]
     from tagtrail.config import load_settings
     from tagtrail.domain.records import Actor, ModelDecision
     from tagtrail.embedded.node import EmbeddedNode
-    from tagtrail.usecases.admin import write_demo_catalogue
-    from tagtrail.usecases.ingest import IngestItem
     from tagtrail.usecases.retag import events_for
     from tagtrail.usecases.runtime import Runtime
 
@@ -124,13 +120,7 @@ async def seed(n: int, prefix: str, rng_seed: int) -> tuple[Any, dict[str, Plan]
     try:
         await runtime.store.ensure_indices()
         tx = await runtime.taxonomy.current()
-        with tempfile.TemporaryDirectory() as tmp:
-            catalogue = write_demo_catalogue(settings, n, Path(tmp), seed=5)
-            batch = [
-                IngestItem(name=c.filename, data=(Path(tmp) / c.filename).read_bytes())
-                for c in catalogue
-            ]
-            outcomes = await runtime.ingest.batch(batch)
+        catalogue, outcomes = await ingest_demo(runtime, settings, n)
         for item, outcome in zip(catalogue, outcomes, strict=True):
             if outcome.asset is None or outcome.asset_id is None:
                 raise SystemExit(f"{item.filename} was not ingested: {outcome.error}")

@@ -22,14 +22,12 @@ import argparse
 import asyncio
 import os
 import statistics
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from figures import Figures, add_common_arguments
-from serving import serving
+from serving import ingest_demo, serving
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -66,8 +64,6 @@ TIMING = """() => {
 async def seed(items: int, prefix: str) -> object:
     from tagtrail.config import load_settings
     from tagtrail.embedded.node import EmbeddedNode
-    from tagtrail.usecases.admin import write_demo_catalogue
-    from tagtrail.usecases.ingest import IngestItem
     from tagtrail.usecases.runtime import Runtime
 
     settings = load_settings(index_prefix=prefix, model="random-init:tiny", batch_size=16)
@@ -76,13 +72,7 @@ async def seed(items: int, prefix: str) -> object:
     runtime = Runtime(settings)
     try:
         await runtime.store.ensure_indices()
-        with tempfile.TemporaryDirectory() as tmp:
-            catalogue = write_demo_catalogue(settings, items, Path(tmp), seed=5)
-            batch = [
-                IngestItem(name=c.filename, data=(Path(tmp) / c.filename).read_bytes())
-                for c in catalogue
-            ]
-            outcomes = await runtime.ingest.batch(batch)
+        _, outcomes = await ingest_demo(runtime, settings, items)
         await runtime.store.refresh()
         print(f"seeded {sum(o.status == 'created' for o in outcomes)} photos under {prefix}")
     finally:

@@ -9,9 +9,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -91,3 +94,18 @@ async def _drop(settings: Settings) -> None:
     store = Store(settings)
     await store.drop_indices()
     await store.close()
+
+
+async def ingest_demo(runtime: Any, settings: Settings, n: int) -> tuple[list[Any], list[Any]]:
+    """Ingest ``n`` generated demo photos (seed 5) through ``runtime``: (catalogue, outcomes)."""
+    from tagtrail.usecases.admin import write_demo_catalogue
+    from tagtrail.usecases.ingest import IngestItem
+
+    with tempfile.TemporaryDirectory() as tmp:
+        catalogue = write_demo_catalogue(settings, n, Path(tmp), seed=5)
+        batch = [
+            IngestItem(name=c.filename, data=(Path(tmp) / c.filename).read_bytes())
+            for c in catalogue
+        ]
+        outcomes = await runtime.ingest.batch(batch)
+    return list(catalogue), list(outcomes)
